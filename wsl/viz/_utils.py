@@ -1,0 +1,68 @@
+"""Private helpers shared by the viz modules: array conversion, image validation, text rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """Numpy array from a numpy array, a torch tensor on any device (float dtypes → float32) or a list."""
+    if hasattr(array, "detach"):  # torch tensor, without importing torch here
+        tensor = array.detach().cpu()
+        if tensor.is_floating_point():
+            tensor = tensor.float()  # numpy has no bfloat16
+        return tensor.numpy()
+    return np.asarray(array)
+
+
+def check_rgb(image: Any, name: str = "image") -> np.ndarray:
+    """Validate a ``uint8 (H, W, 3)`` RGB image; a ``(H, W)`` or ``(H, W, 1)`` gray image becomes RGB."""
+    image = to_numpy(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name} must be an (H, W, 3) RGB array; got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8; got dtype {image.dtype} (scale to 0..255 and cast first)")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{name} must not be empty; got shape {image.shape}")
+    return image
+
+
+def check_color(color: Any, name: str = "color") -> tuple[int, int, int]:
+    """Validate an RGB triple of ints in 0..255."""
+    try:
+        rgb = tuple(int(c) for c in color)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an (r, g, b) triple of ints; got {color!r}") from None
+    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+        raise ValueError(f"{name} must be an (r, g, b) triple of ints in 0..255; got {color!r}")
+    return rgb  # type: ignore[return-value]
+
+
+def ascii_text(text: Any) -> str:
+    """OpenCV's Hershey fonts draw printable ASCII only; other characters become '?'."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in str(text))
+
+
+def text_block(
+    text: str,
+    scale: float,
+    color: tuple[int, int, int],
+    background: tuple[int, int, int],
+    thickness: int = 1,
+    pad: int = 1,
+) -> np.ndarray:
+    """A tight ``uint8 (h, w, 3)`` RGB image of one line of (ASCII) text on a solid background."""
+    (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
+    block = np.empty((h + baseline + 2 * pad, w + 2 * pad, 3), np.uint8)
+    block[:] = background
+    cv2.putText(block, text, (pad, pad + h), FONT, scale, color, thickness, cv2.LINE_AA)
+    return block

@@ -1,0 +1,186 @@
+"""Lightning callback that writes a contact sheet of CAM overlays during validation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_warn
+
+from wsl.cam import upsample_class_maps
+from wsl.viz.io import save_png
+from wsl.viz.overlay import overlay_cam
+from wsl.viz.sheet import contact_sheet, fit_image
+
+__all__ = ["CAMLogger"]
+
+# ImageNet normalisation used by wsl.data (docs/design.md: dataset items).
+_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+class CAMLogger(pl.Callback):
+    """Every ``every_n_epochs`` validation epochs, overlay the top class's CAM on a fixed set of images.
+
+    The first ``num_images`` images of the validation loader (of dataloader 0) are cached once, from
+    the batches of the first validation run, so every sheet shows the same images. At the end of
+    validation the callback runs ``pl_module.net(images)`` (eval mode, no grad) →
+    ``(scores (B, C), class_maps (B, C, h, w))``, takes each image's top-scoring class, upsamples its
+    class map to the network input size (:func:`wsl.cam.upsample_class_maps`), overlays it on the
+    de-normalised image (ImageNet mean/std), restores the original aspect ratio from ``orig_size`` and
+    writes one contact sheet to ``out_dir/epoch_{epoch:03d}.png``. With a TensorBoard logger the sheet
+    is also logged as the image ``"cams"``. Captions: ``"<class> <score>"``, and the first ground-truth
+    class after ``gt:`` when the top class is not a ground-truth label.
+
+    Batches are dicts with ``image`` ``(B, 3, S, S)`` (normalised), and optionally ``labels``
+    ``(B, C)`` and ``orig_size`` ``(B, 2)``. Class names come from ``pl_module.class_names`` when it
+    exists, else indices are shown. Sanity-check runs are used for caching but write nothing.
+
+    Args:
+        every_n_epochs: write a sheet after every K-th validation epoch (epochs K−1, 2K−1, … 0-based).
+        num_images: number of images in the sheet (fewer when the validation set is smaller).
+        out_dir: folder of the PNGs; default ``<trainer.log_dir or trainer.default_root_dir>/cams``.
+        alpha: overlay weight of the CAM colour.
+        colormap: colormap name, see :func:`wsl.viz.colorize_cam`.
+        ncols: columns of the contact sheet.
+
+    Example:
+        >>> trainer = pl.Trainer(callbacks=[CAMLogger(every_n_epochs=5, num_images=16)])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        every_n_epochs: int = 1,
+        num_images: int = 8,
+        out_dir: str | os.PathLike[str] | None = None,
+        alpha: float = 0.5,
+        colormap: str = "inferno",
+        ncols: int = 8,
+    ) -> None:
+        super().__init__()
+        for name, value in (("every_n_epochs", every_n_epochs), ("num_images", num_images), ("ncols", ncols)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+        self.every_n_epochs = every_n_epochs
+        self.num_images = num_images
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.alpha = alpha
+        self.colormap = colormap
+        self.ncols = ncols
+        self._images: list[torch.Tensor] = []
+        self._labels: list[torch.Tensor | None] = []
+        self._sizes: list[tuple[int, int] | None] = []
+        self._warned = False
+
+    @property
+    def num_cached(self) -> int:
+        """How many validation images are cached for the sheets."""
+        return len(self._images)
+
+    def on_validation_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Cache images of the first validation batches until ``num_images`` are held."""
+        if dataloader_idx != 0 or self.num_cached >= self.num_images:
+            return
+        if not isinstance(batch, dict) or not isinstance(batch.get("image"), torch.Tensor):
+            if not self._warned:
+                rank_zero_warn("CAMLogger expects dict batches with an 'image' tensor (B, 3, S, S); skipping")
+                self._warned = True
+            return
+        images = batch["image"].detach()
+        labels = batch.get("labels")
+        sizes = batch.get("orig_size")
+        for i in range(min(images.shape[0], self.num_images - self.num_cached)):
+            self._images.append(images[i].to("cpu", torch.float32, copy=True))
+            self._labels.append(
+                labels[i].detach().to("cpu", torch.float32) if isinstance(labels, torch.Tensor) else None
+            )
+            self._sizes.append(_size_of(sizes, i))
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Write (and log) the sheet on every K-th epoch, outside sanity checking, on rank 0."""
+        if trainer.sanity_checking or not self._images or not trainer.is_global_zero:
+            return
+        epoch = trainer.current_epoch
+        if (epoch + 1) % self.every_n_epochs != 0:
+            return
+        sheet = self.make_sheet(pl_module)
+        save_png(self._resolve_out_dir(trainer) / f"epoch_{epoch:03d}.png", sheet)
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if callable(getattr(experiment, "add_image", None)):
+                experiment.add_image("cams", sheet, global_step=trainer.global_step, dataformats="HWC")
+
+    def make_sheet(self, pl_module: pl.LightningModule) -> np.ndarray:
+        """Run the network on the cached images and build the ``uint8`` RGB contact sheet."""
+        net = getattr(pl_module, "net", pl_module)
+        was_training = net.training
+        images = torch.stack(self._images)
+        try:
+            net.eval()
+            with torch.no_grad():
+                scores, class_maps = net(images.to(pl_module.device))
+        finally:
+            net.train(was_training)
+        scores = scores.detach().float().cpu()
+        class_maps = class_maps.detach().float().cpu()
+        top = scores.argmax(dim=1)
+        index = torch.arange(images.shape[0])
+        cams = upsample_class_maps(class_maps[index, top].unsqueeze(1), tuple(images.shape[-2:]))[:, 0]
+        pictures = _denormalize(images)
+        names = _class_names(pl_module, scores.shape[1])
+        tiles, captions = [], []
+        side = max(images.shape[-2:])
+        for i in range(images.shape[0]):
+            tile = overlay_cam(pictures[i], cams[i].numpy(), alpha=self.alpha, colormap=self.colormap)
+            if self._sizes[i] is not None:  # the network saw a square resize; show the true aspect
+                height, width = self._sizes[i]
+                ratio = side / max(height, width)
+                tile = fit_image(tile, (max(1, round(height * ratio)), max(1, round(width * ratio))))
+            tiles.append(tile)
+            caption = f"{names[int(top[i])]} {float(scores[i, top[i]]):.2f}"
+            labels = self._labels[i]
+            if labels is not None and labels.numel() == scores.shape[1] and labels[top[i]] <= 0:
+                positives = torch.nonzero(labels > 0).flatten().tolist()
+                caption += f" gt:{names[positives[0]]}" if positives else " gt:-"
+            captions.append(caption)
+        return contact_sheet(tiles, ncols=self.ncols, captions=captions)
+
+    def _resolve_out_dir(self, trainer: pl.Trainer) -> Path:
+        if self.out_dir is not None:
+            return self.out_dir
+        base = getattr(trainer, "log_dir", None) or trainer.default_root_dir
+        return Path(base) / "cams"
+
+
+def _size_of(sizes: Any, i: int) -> tuple[int, int] | None:
+    """``(H, W)`` of item ``i`` from a ``(B, 2)`` tensor or a list of pairs; ``None`` if unusable."""
+    try:
+        height, width = (int(v) for v in sizes[i])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (height, width) if height > 0 and width > 0 else None
+
+
+def _denormalize(images: torch.Tensor) -> np.ndarray:
+    """``(B, 3, S, S)`` ImageNet-normalised float → ``uint8 (B, S, S, 3)`` RGB."""
+    pixels = (images * _STD + _MEAN).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _class_names(pl_module: pl.LightningModule, num_classes: int) -> list[str]:
+    names = getattr(pl_module, "class_names", None)
+    if isinstance(names, (list, tuple)) and len(names) == num_classes:
+        return [str(n) for n in names]
+    return [str(i) for i in range(num_classes)]

@@ -1,0 +1,211 @@
+"""CAM → colour image: colormaps, overlays on the input image and a colour bar.
+
+Images are numpy ``uint8 (H, W, 3)`` **RGB** arrays; CAMs are ``float (H, W)`` arrays of any scale
+(numpy arrays or CPU/GPU torch tensors). OpenCV's colormaps are BGR; every function here converts, so
+callers never see BGR. A CAM is min–max normalised inside (SPEC section 3): 0 is the coldest colour of
+the colormap, 1 the hottest, and a constant or non-finite map is all zeros (the coldest colour).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import cv2
+import numpy as np
+
+from wsl.viz._utils import FONT, ascii_text, check_rgb, text_block, to_numpy
+
+__all__ = ["COLORMAPS", "colormap_lut", "normalize_cam", "colorize_cam", "overlay_cam", "add_colorbar"]
+
+#: Colormap names accepted by the functions of this package → OpenCV colormap ids.
+#: ``inferno`` and ``viridis`` are perceptually uniform (the default is ``inferno``); ``turbo`` is a
+#: smoother rainbow; ``jet`` is kept for comparison with older papers' figures.
+COLORMAPS: dict[str, int] = {
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "turbo": cv2.COLORMAP_TURBO,
+    "jet": cv2.COLORMAP_JET,
+}
+
+
+def colormap_lut(colormap: str = "inferno") -> np.ndarray:
+    """The 256-entry RGB lookup table of a colormap.
+
+    Args:
+        colormap: one of :data:`COLORMAPS`.
+
+    Returns:
+        ``uint8 (256, 3)`` RGB; row 0 is the colour of 0 (coldest), row 255 the colour of 1 (hottest).
+
+    Example:
+        >>> colormap_lut("inferno")[0].tolist()  # almost black
+        [0, 0, 4]
+    """
+    if colormap not in COLORMAPS:
+        close = difflib.get_close_matches(str(colormap), list(COLORMAPS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}{hint}")
+    ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    return cv2.applyColorMap(ramp, COLORMAPS[colormap])[:, 0, ::-1].copy()
+
+
+def normalize_cam(cam: Any) -> np.ndarray:
+    """Min–max normalise one map to [0, 1] (numpy twin of :func:`wsl.cam.normalize_cams`).
+
+    Args:
+        cam: ``(H, W)`` map of any scale.
+
+    Returns:
+        ``float32 (H, W)`` in [0, 1]; a map that is constant or holds NaN/Inf anywhere becomes zeros.
+    """
+    cam = to_numpy(cam)
+    if cam.ndim != 2:
+        raise ValueError(f"cam must be a 2-D (H, W) map; got shape {cam.shape}")
+    cam = cam.astype(np.float32, copy=False)
+    if cam.size == 0 or not np.isfinite(cam).all():
+        return np.zeros(cam.shape, np.float32)
+    lo, hi = float(cam.min()), float(cam.max())
+    if not hi > lo:
+        return np.zeros(cam.shape, np.float32)
+    return ((cam - lo) / (hi - lo)).astype(np.float32)
+
+
+def colorize_cam(cam: Any, colormap: str = "inferno") -> np.ndarray:
+    """Colour a CAM with a colormap after min–max normalising it.
+
+    Args:
+        cam: ``(H, W)`` float map of any scale (numpy or torch).
+        colormap: ``"inferno"`` (default, perceptual), ``"viridis"``, ``"turbo"`` or ``"jet"``.
+
+    Returns:
+        ``uint8 (H, W, 3)`` RGB image. The map's maximum gets the hottest colour, its minimum the
+        coldest; a constant or NaN map is uniformly the coldest colour (``colormap_lut(colormap)[0]``).
+
+    Example:
+        >>> colorize_cam(np.random.rand(7, 5)).shape
+        (7, 5, 3)
+    """
+    lut = colormap_lut(colormap)
+    levels = np.rint(normalize_cam(cam) * 255.0).astype(np.uint8)
+    return lut[levels]
+
+
+def overlay_cam(
+    image: Any,
+    cam: Any,
+    alpha: float = 0.5,
+    colormap: str = "inferno",
+) -> np.ndarray:
+    """Blend a coloured CAM over an image: ``(1 − alpha) · image + alpha · colorize_cam(cam)``.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB image.
+        cam: ``(H, W)`` map, or ``(h, w)`` at any other resolution (e.g. the raw class map at the
+            feature stride), which is bilinearly resized to ``(H, W)`` before normalising; the map is
+            assumed to cover the whole image.
+        alpha: weight of the colour map in [0, 1]; 0 returns the image, 1 the coloured map.
+        colormap: see :func:`colorize_cam`.
+
+    Returns:
+        A new ``uint8 (H, W, 3)`` RGB image.
+
+    Example:
+        >>> img = np.zeros((64, 48, 3), np.uint8)
+        >>> overlay_cam(img, np.random.rand(8, 6)).shape
+        (64, 48, 3)
+    """
+    image = check_rgb(image, "image")
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}")
+    cam = to_numpy(cam)
+    if cam.ndim != 2:
+        raise ValueError(f"cam must be a 2-D (h, w) map; got shape {cam.shape}")
+    height, width = image.shape[:2]
+    cam = cam.astype(np.float32)
+    if cam.shape != (height, width):
+        if cam.size == 0:
+            raise ValueError(f"cam must not be empty; got shape {cam.shape}")
+        cam = cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
+    colour = colorize_cam(cam, colormap).astype(np.float32)
+    blended = (1.0 - float(alpha)) * image.astype(np.float32) + float(alpha) * colour
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def add_colorbar(
+    image: Any,
+    colormap: str = "inferno",
+    label: str | None = None,
+    background: tuple[int, int, int] = (255, 255, 255),
+    text_color: tuple[int, int, int] = (0, 0, 0),
+) -> np.ndarray:
+    """Append a vertical colour bar (1 at the top, 0 at the bottom) to the right of an image.
+
+    Args:
+        image: ``uint8 (H, W, 3)`` RGB image, usually an overlay.
+        colormap: the colormap the image was coloured with.
+        label: optional text written vertically (bottom to top) beside the bar, e.g. ``"CAM (normalised)"``.
+        background: RGB colour of the strip.
+        text_color: RGB colour of the tick labels and the label.
+
+    Returns:
+        ``uint8 (H, W + strip, 3)`` RGB image; the input occupies the left ``W`` columns unchanged.
+    """
+    image = check_rgb(image, "image")
+    height = image.shape[0]
+    lut = colormap_lut(colormap)
+    font = FONT
+    scale = float(np.clip(height / 400.0, 0.3, 0.8))
+    thickness = 1
+    (tick_w, tick_h), _ = cv2.getTextSize("0", font, scale, thickness)
+    margin = max(2, height // 40)
+    bar_w = max(6, height // 25)
+    gap = max(2, bar_w // 3)
+    label_w = 0
+    label_img = None
+    if label:
+        label_img = text_block(ascii_text(label), scale, text_color, background, thickness)
+        label_img = np.rot90(label_img)  # reads bottom to top
+        if label_img.shape[0] > height - 2 * margin:  # too long: crop (keeps the start, at the bottom)
+            label_img = label_img[-(height - 2 * margin) :]
+        label_w = label_img.shape[1] + gap
+    strip_w = margin + bar_w + gap + tick_w + gap + label_w
+    strip = np.empty((height, strip_w, 3), np.uint8)
+    strip[:] = background
+
+    # Bar: keep the tick text inside the image, so the bar spans tick_h/2 from the top and bottom.
+    top = margin + tick_h // 2
+    bottom = height - margin - tick_h // 2  # exclusive
+    if bottom - top >= 2:
+        levels = np.rint(np.linspace(255, 0, bottom - top)).astype(np.int64)
+        strip[top:bottom, margin : margin + bar_w] = lut[levels][:, None, :]
+    else:  # a tiny image: fill the whole height
+        levels = np.rint(np.linspace(255, 0, height)).astype(np.int64)
+        strip[:, margin : margin + bar_w] = lut[levels][:, None, :]
+        top, bottom = 0, height
+    text_x = margin + bar_w + gap
+    cv2.putText(
+        strip,
+        "1",
+        (text_x, min(height - 1, top + tick_h // 2)),
+        font,
+        scale,
+        text_color,
+        thickness,
+        cv2.LINE_AA,
+    )
+    cv2.putText(
+        strip,
+        "0",
+        (text_x, min(height - 1, bottom - 1 + tick_h // 2)),
+        font,
+        scale,
+        text_color,
+        thickness,
+        cv2.LINE_AA,
+    )
+    if label_img is not None:
+        x = text_x + tick_w + gap
+        y = (height - label_img.shape[0]) // 2
+        strip[y : y + label_img.shape[0], x : x + label_img.shape[1]] = label_img
+    return np.concatenate([image, strip], axis=1)
