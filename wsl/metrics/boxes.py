@@ -1,0 +1,308 @@
+"""CAM → boxes and box IoU, exactly as clovaai/wsolevaluation computes them (SPEC section 3).
+
+Everything here is a pure numpy/OpenCV function on one (H, W) CAM; the torchmetrics classes in
+:mod:`wsl.metrics.localization` only accumulate counts produced by these functions.
+
+The rule (wsolevaluation's ``compute_bboxes_from_scoremaps``, quirks included):
+
+1. ``cam`` is min–max normalised in float64 (a constant or non-finite map becomes zeros),
+   ``q = uint8(trunc(cam · 255))``.
+2. At threshold ``t`` the cut level is ``int(t · max(q))`` and the foreground is ``q > level`` (strict;
+   this is ``cv2.threshold(..., THRESH_BINARY)`` on the uint8 map).
+3. Contours come from ``cv2.findContours(fg, RETR_TREE, CHAIN_APPROX_SIMPLE)`` (outer borders of the
+   8-connected foreground components and the borders of their holes).
+4. A contour with ``cv2.boundingRect`` ``(x, y, w, h)`` gives the box
+   ``(x, y, min(x + w, W − 1), min(y + h, H − 1))`` — one pixel wider and taller than the object
+   except at the image border. No contour gives ``(0, 0, 0, 0)``.
+5. Single-contour mode keeps the contour of largest ``cv2.contourArea`` (the first on ties);
+   multi-contour mode keeps every contour's box.
+
+Boxes are ``(x0, y0, x1, y1)``, 0-based, inclusive, as int64 arrays ``(K, 4)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "normalize_cam",
+    "quantize_cam",
+    "cam_thresholds",
+    "cam_to_boxes",
+    "box_iou_inclusive",
+    "best_ious_per_threshold",
+]
+
+_EMPTY_BOX = np.zeros((1, 4), dtype=np.int64)
+
+
+def cam_thresholds(cam_curve_interval: float = 0.01) -> np.ndarray:
+    """The CAM threshold grid ``numpy.arange(0, 1, cam_curve_interval)`` (float64), as wsolevaluation.
+
+    Args:
+        cam_curve_interval: grid step in (0, 1).
+
+    Returns:
+        (T,) float64 array.
+    """
+    interval = float(cam_curve_interval)
+    if not 0.0 < interval < 1.0:
+        raise ValueError(f"cam_curve_interval must be in (0, 1); got {cam_curve_interval!r}")
+    return np.arange(0, 1, interval)
+
+
+def _as_2d_float64(cam, name: str = "cam") -> np.ndarray:
+    if hasattr(cam, "detach"):  # torch tensor
+        cam = cam.detach().cpu().double().numpy()
+    arr = np.asarray(cam)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (H, W) map; got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must have H, W >= 1; got shape {arr.shape}")
+    real = np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    if arr.dtype == np.bool_ or not real:
+        raise ValueError(f"{name} must be a real-valued (float or int) map; got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def normalize_cam(cam) -> np.ndarray:
+    """Min–max normalise one CAM to [0, 1] in float64, as wsolevaluation's ``normalize_scoremap``.
+
+    cam' = (cam − min) / (max − min); a constant map or one holding NaN/±Inf becomes zeros.
+    The arithmetic is float64 because the uint8 truncation that follows is sensitive to the last bit.
+
+    Args:
+        cam: (H, W) numpy array or torch tensor, any scale.
+
+    Returns:
+        (H, W) float64 array in [0, 1].
+
+    Example:
+        >>> normalize_cam(np.array([[1.0, 3.0]]))
+        array([[0., 1.]])
+    """
+    arr = _as_2d_float64(cam)
+    if not np.isfinite(arr).all():
+        return np.zeros(arr.shape, dtype=np.float64)
+    lo = arr.min()
+    hi = arr.max()
+    if lo == hi:
+        return np.zeros(arr.shape, dtype=np.float64)
+    return (arr - lo) / (hi - lo)
+
+
+def quantize_cam(cam) -> np.ndarray:
+    """``uint8(trunc(normalize_cam(cam) · 255))``: the 8-bit map that wsolevaluation thresholds.
+
+    Args:
+        cam: (H, W) map, any scale.
+
+    Returns:
+        (H, W) uint8 array.
+    """
+    return (normalize_cam(cam) * 255).astype(np.uint8)
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    thr = np.asarray(thresholds, dtype=np.float64)
+    if thr.ndim != 1 or thr.size == 0:
+        raise ValueError(f"thresholds must be a non-empty 1-D sequence; got shape {thr.shape}")
+    if not np.isfinite(thr).all() or (thr < 0).any() or (thr >= 1).any():
+        raise ValueError(f"thresholds must lie in [0, 1); got min {thr.min()!r}, max {thr.max()!r}")
+    return thr
+
+
+def _check_boxes(boxes, name: str) -> np.ndarray:
+    if hasattr(boxes, "detach"):
+        boxes = boxes.detach().cpu().numpy()
+    arr = np.asarray(boxes)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be (K, 4) xyxy boxes; got shape {arr.shape}")
+    if (
+        arr.size
+        and not np.issubdtype(arr.dtype, np.integer)
+        and (not np.issubdtype(arr.dtype, np.floating) or not np.array_equal(arr, np.floor(arr)))
+    ):
+        raise ValueError(f"{name} must hold integer pixel coordinates; got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if (arr < 0).any():
+        raise ValueError(f"{name} coordinates must be non-negative; got {arr[(arr < 0).any(1)][0].tolist()}")
+    if (arr[:, 2] < arr[:, 0]).any() or (arr[:, 3] < arr[:, 1]).any():
+        bad = arr[(arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])][0].tolist()
+        raise ValueError(f"{name} must be (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0; got {bad}")
+    return arr
+
+
+def _contour_boxes(contours, height: int, width: int, dx: int = 0, dy: int = 0) -> np.ndarray:
+    """Boxes ``(x, y, min(x + w, W − 1), min(y + h, H − 1))`` of contours, vectorised.
+
+    ``cv2.boundingRect`` of a point set is ``(min x, min y, max x − min x + 1, max y − min y + 1)``, so
+    ``x + w = max x + 1``; the per-contour min/max are taken with ``reduceat`` over the concatenation.
+    """
+    if len(contours) == 1:
+        pts = contours[0].reshape(-1, 2)
+        lo = pts.min(0)
+        hi = pts.max(0)
+        box = np.array([[lo[0], lo[1], hi[0], hi[1]]], dtype=np.int64)
+    else:
+        pts = np.concatenate(contours).reshape(-1, 2)
+        starts = np.zeros(len(contours), dtype=np.int64)
+        np.cumsum([len(c) for c in contours[:-1]], out=starts[1:])
+        lo = np.minimum.reduceat(pts, starts, axis=0)
+        hi = np.maximum.reduceat(pts, starts, axis=0)
+        box = np.stack([lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]], axis=1).astype(np.int64)
+    box[:, 0] += dx
+    box[:, 2] += dx
+    box[:, 1] += dy
+    box[:, 3] += dy
+    np.minimum(box[:, 2] + 1, width - 1, out=box[:, 2])
+    np.minimum(box[:, 3] + 1, height - 1, out=box[:, 3])
+    return box
+
+
+def _largest_contour(contours):
+    # Python's max(key=...) keeps the first maximal element, as wsolevaluation's max(contours, key=...).
+    return max(contours, key=cv2.contourArea)
+
+
+def cam_to_boxes(cam, threshold: float, multi_contour: bool = True) -> np.ndarray:
+    """Boxes of a CAM at one threshold, the straightforward way (one ``findContours`` call).
+
+    Rule (see the module docstring): ``q = uint8(trunc(norm(cam)·255))``, foreground ``q > int(t·max q)``,
+    ``RETR_TREE`` contours, box ``(x, y, min(x+w, W−1), min(y+h, H−1))``; single-contour mode keeps the
+    largest ``contourArea`` (first on ties); no contour gives ``(0, 0, 0, 0)``.
+
+    Args:
+        cam: (H, W) map (numpy or torch), any scale; it is normalised here.
+        threshold: t in [0, 1).
+        multi_contour: every contour's box (MaxBoxAccV2) or only the largest contour's (MaxBoxAcc).
+
+    Returns:
+        (K, 4) int64 boxes ``(x0, y0, x1, y1)``, inclusive, K >= 1.
+
+    Example:
+        >>> cam = np.zeros((8, 8)); cam[2:4, 3:6] = 1
+        >>> cam_to_boxes(cam, 0.5).tolist()
+        [[3, 2, 6, 4]]
+    """
+    thr = _check_thresholds([threshold])
+    q = quantize_cam(cam)
+    height, width = q.shape
+    level = int(thr[0] * np.max(q))
+    fg = (q > level).astype(np.uint8)
+    contours = cv2.findContours(fg, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    if len(contours) == 0:
+        return _EMPTY_BOX.copy()
+    if not multi_contour:
+        contours = [_largest_contour(contours)]
+    return _contour_boxes(list(contours), height, width)
+
+
+def box_iou_inclusive(boxes_a, boxes_b) -> np.ndarray:
+    """Pairwise IoU of inclusive integer boxes, as wsolevaluation's ``calculate_multiple_iou``.
+
+    area = (x1 − x0 + 1)(y1 − y0 + 1); inter = max(0, min x1 − max x0 + 1) · max(0, min y1 − max y0 + 1);
+    IoU = inter / (area_a + area_b − inter) in float64 (0 where that denominator is <= 0).
+
+    Args:
+        boxes_a: (A, 4) int boxes ``(x0, y0, x1, y1)``.
+        boxes_b: (B, 4) int boxes.
+
+    Returns:
+        (A, B) float64 IoUs.
+
+    Example:
+        >>> box_iou_inclusive([[0, 0, 1, 1]], [[1, 1, 2, 2]]).tolist()
+        [[0.14285714285714285]]
+    """
+    a = _check_boxes(boxes_a, "boxes_a")
+    b = _check_boxes(boxes_b, "boxes_b")
+    return _iou(a, b)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.maximum(0, ix1 - ix0 + 1) * np.maximum(0, iy1 - iy0 + 1)
+    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
+    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    denom = area_a[:, None] + area_b[None, :] - inter
+    bad = denom <= 0
+    iou = inter / np.where(bad, 1, denom)
+    iou[bad] = 0.0
+    return iou
+
+
+def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = True) -> np.ndarray:
+    """Best IoU between the CAM's boxes and the GT boxes at every threshold, computed fast and exactly.
+
+    ``out[i] = max over predicted boxes p at thresholds[i] and GT boxes g of IoU(p, g)``, with the boxes of
+    :func:`cam_to_boxes`. Identical to calling :func:`cam_to_boxes` per threshold, but:
+
+    - thresholds only matter through their cut level ``int(t · max q)``, and two levels give the same
+      foreground when no value of ``q`` lies between them, so contours are traced once per distinct
+      foreground (at most 256, whatever the number of thresholds);
+    - each foreground is traced on its bounding crop (rows/columns whose max exceeds the level) with the
+      crop offset; ``findContours`` pads with zeros, so contours, their order and areas are unchanged;
+    - boxes and IoUs of all levels are computed in one vectorised pass.
+
+    Args:
+        cam: (H, W) map (numpy or torch), any scale; it is normalised here.
+        gt_boxes: (K, 4) int boxes ``(x0, y0, x1, y1)``, inclusive, K >= 1.
+        thresholds: (T,) thresholds in [0, 1), e.g. :func:`cam_thresholds`.
+        multi_contour: as in :func:`cam_to_boxes`.
+
+    Returns:
+        (T,) float64 best IoUs.
+
+    Example:
+        >>> cam = np.zeros((8, 8)); cam[2:4, 3:6] = 1
+        >>> best_ious_per_threshold(cam, [[3, 2, 6, 4]], [0.0, 0.5]).tolist()
+        [1.0, 1.0]
+    """
+    thr = _check_thresholds(thresholds)
+    gt = _check_boxes(gt_boxes, "gt_boxes")
+    if gt.shape[0] == 0:
+        raise ValueError("gt_boxes must hold at least one box; got shape (0, 4)")
+    q = quantize_cam(cam)
+    return _best_ious_quantized(q, gt, thr, multi_contour)
+
+
+def _best_ious_quantized(q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool) -> np.ndarray:
+    height, width = q.shape
+    qmax = int(q.max())
+    if qmax == 0:  # empty foreground at every threshold
+        return np.repeat(_iou(_EMPTY_BOX, gt).max(), thr.shape[0])
+    levels = (thr * qmax).astype(np.int64)  # == int(t * max q): t >= 0, so truncation is floor
+    present = np.flatnonzero(np.bincount(q.ravel(), minlength=256))
+    # Foreground q > L == q >= (smallest present value above L); levels sharing it share everything.
+    key = np.searchsorted(present, levels, side="right")
+    uniq, inverse = np.unique(key, return_inverse=True)
+    row_max = q.max(axis=1)
+    col_max = q.max(axis=0)
+    all_boxes = []
+    counts = np.empty(len(uniq), dtype=np.int64)
+    for j, k in enumerate(uniq):
+        value = int(present[k])  # level < qmax, so a present value above it exists
+        ys = np.flatnonzero(row_max >= value)
+        xs = np.flatnonzero(col_max >= value)
+        y0, y1, x0, x1 = int(ys[0]), int(ys[-1]), int(xs[0]), int(xs[-1])
+        crop = q[y0 : y1 + 1, x0 : x1 + 1]
+        fg = cv2.threshold(crop, value - 1, 1, cv2.THRESH_BINARY)[1]
+        contours = cv2.findContours(fg, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+        if not multi_contour:
+            contours = [_largest_contour(contours)] if len(contours) > 1 else contours
+        boxes = _contour_boxes(list(contours), height, width, dx=x0, dy=y0)
+        all_boxes.append(boxes)
+        counts[j] = boxes.shape[0]
+    boxes = np.concatenate(all_boxes)
+    per_box = _iou(boxes, gt).max(axis=1)
+    starts = np.zeros(len(uniq), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    per_level = np.maximum.reduceat(per_box, starts)
+    return per_level[inverse.ravel()]

@@ -1,0 +1,78 @@
+"""Classification metrics (SPEC section 3): VOC-protocol mAP and single-label top-1, from torchmetrics."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
+
+__all__ = ["voc_targets", "multilabel_map", "top1_accuracy"]
+
+IGNORE_INDEX = -1
+
+
+def voc_targets(labels: torch.Tensor, difficult_only_mask: torch.Tensor) -> torch.Tensor:
+    """Multi-hot targets with VOC's "difficult only" entries set to −1 (ignored by the AP).
+
+    In the VOC protocol an image whose objects of class c are all ``difficult`` is neither a positive nor a
+    negative for c. target = −1 where ``difficult_only_mask`` else ``labels``.
+
+    Args:
+        labels: (N, C) multi-hot {0, 1} (float or int).
+        difficult_only_mask: (N, C) bool, True where every object of that class is difficult.
+
+    Returns:
+        (N, C) int64 targets in {−1, 0, 1}.
+
+    Example:
+        >>> voc_targets(torch.tensor([[1.0, 0.0]]), torch.tensor([[True, False]])).tolist()
+        [[-1, 0]]
+    """
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 2:
+        raise ValueError(f"labels must be an (N, C) tensor; got {getattr(labels, 'shape', type(labels))}")
+    if not isinstance(difficult_only_mask, torch.Tensor) or difficult_only_mask.dtype != torch.bool:
+        got = getattr(difficult_only_mask, "dtype", type(difficult_only_mask))
+        raise ValueError(f"difficult_only_mask must be a bool tensor; got {got}")
+    if difficult_only_mask.shape != labels.shape:
+        raise ValueError(
+            f"difficult_only_mask must have the shape of labels {tuple(labels.shape)}; "
+            f"got {tuple(difficult_only_mask.shape)}"
+        )
+    targets = labels.round().long()
+    if ((targets != 0) & (targets != 1)).any():
+        raise ValueError("labels must be multi-hot with values in {0, 1}")
+    return targets.masked_fill(difficult_only_mask, IGNORE_INDEX)
+
+
+def multilabel_map(num_labels: int, **kwargs) -> Metric:
+    """Mean average precision over classes (macro), ignoring targets equal to −1 (see :func:`voc_targets`).
+
+    Args:
+        num_labels: C.
+        **kwargs: passed to ``torchmetrics.classification.MultilabelAveragePrecision``.
+
+    Returns:
+        The torchmetrics metric; ``update(scores (N, C), targets (N, C) int)``, ``compute()`` → mAP in [0, 1].
+    """
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+        raise ValueError(f"num_labels must be a positive int; got {num_labels!r}")
+    kwargs.setdefault("average", "macro")
+    kwargs.setdefault("ignore_index", IGNORE_INDEX)
+    return MultilabelAveragePrecision(num_labels=num_labels, **kwargs)
+
+
+def top1_accuracy(num_classes: int, **kwargs) -> Metric:
+    """Top-1 accuracy for single-label data (micro: correct images / images).
+
+    Args:
+        num_classes: C.
+        **kwargs: passed to ``torchmetrics.classification.MulticlassAccuracy``.
+
+    Returns:
+        The torchmetrics metric; ``update(scores (N, C), target (N,) int)``, ``compute()`` → fraction.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2; got {num_classes!r}")
+    kwargs.setdefault("average", "micro")
+    kwargs.setdefault("top_k", 1)
+    return MulticlassAccuracy(num_classes=num_classes, **kwargs)
