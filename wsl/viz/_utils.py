@@ -11,10 +11,10 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def to_numpy(array: Any) -> np.ndarray:
-    """Numpy array from a numpy array, a torch tensor on any device (float dtypes → float32) or a list."""
+    """Numpy array from a numpy array, a torch tensor on any device (bfloat16 → float32) or a list."""
     if hasattr(array, "detach"):  # torch tensor, without importing torch here
         tensor = array.detach().cpu()
-        if tensor.is_floating_point():
+        if str(tensor.dtype) == "torch.bfloat16":
             tensor = tensor.float()  # numpy has no bfloat16
         return tensor.numpy()
     return np.asarray(array)

@@ -27,7 +27,8 @@ class CAMLogger(pl.Callback):
     """Every ``every_n_epochs`` validation epochs, overlay the top class's CAM on a fixed set of images.
 
     The first ``num_images`` images of the validation loader (of dataloader 0) are cached once, from
-    the batches of the first validation run, so every sheet shows the same images. At the end of
+    the batches of the first validation run (the sanity check when there is one), so every sheet
+    shows the same images; a validation set smaller than ``num_images`` gives a smaller sheet. At the end of
     validation the callback runs ``pl_module.net(images)`` (eval mode, no grad) →
     ``(scores (B, C), class_maps (B, C, h, w))``, takes each image's top-scoring class, upsamples its
     class map to the network input size (:func:`wsl.cam.upsample_class_maps`), overlays it on the
@@ -75,6 +76,7 @@ class CAMLogger(pl.Callback):
         self._labels: list[torch.Tensor | None] = []
         self._sizes: list[tuple[int, int] | None] = []
         self._warned = False
+        self._frozen = False
 
     @property
     def num_cached(self) -> int:
@@ -91,7 +93,7 @@ class CAMLogger(pl.Callback):
         dataloader_idx: int = 0,
     ) -> None:
         """Cache images of the first validation batches until ``num_images`` are held."""
-        if dataloader_idx != 0 or self.num_cached >= self.num_images:
+        if self._frozen or dataloader_idx != 0 or self.num_cached >= self.num_images:
             return
         if not isinstance(batch, dict) or not isinstance(batch.get("image"), torch.Tensor):
             if not self._warned:
@@ -110,6 +112,8 @@ class CAMLogger(pl.Callback):
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Write (and log) the sheet on every K-th epoch, outside sanity checking, on rank 0."""
+        # The first validation run (sanity check included) fixes the set; later runs would re-add it.
+        self._frozen = self._frozen or self.num_cached > 0
         if trainer.sanity_checking or not self._images or not trainer.is_global_zero:
             return
         epoch = trainer.current_epoch

@@ -62,10 +62,11 @@ def normalize_cam(cam: Any) -> np.ndarray:
     cam = to_numpy(cam)
     if cam.ndim != 2:
         raise ValueError(f"cam must be a 2-D (H, W) map; got shape {cam.shape}")
-    cam = cam.astype(np.float32, copy=False)
+    # float64 arithmetic: a small bump on a large offset (7 + 1e-6·g) keeps its shape.
+    cam = cam.astype(np.float64)
     if cam.size == 0 or not np.isfinite(cam).all():
         return np.zeros(cam.shape, np.float32)
-    lo, hi = float(cam.min()), float(cam.max())
+    lo, hi = cam.min(), cam.max()
     if not hi > lo:
         return np.zeros(cam.shape, np.float32)
     return ((cam - lo) / (hi - lo)).astype(np.float32)
@@ -122,7 +123,7 @@ def overlay_cam(
     if cam.ndim != 2:
         raise ValueError(f"cam must be a 2-D (h, w) map; got shape {cam.shape}")
     height, width = image.shape[:2]
-    cam = cam.astype(np.float32)
+    cam = cam.astype(np.float64)
     if cam.shape != (height, width):
         if cam.size == 0:
             raise ValueError(f"cam must not be empty; got shape {cam.shape}")
