@@ -1,0 +1,258 @@
+"""The dataset base shared by the VOC and COCO readers: records, image decoding, item assembly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from .errors import BadSamples, DatasetError, dataset_error
+from .transforms import build_transform
+
+__all__ = ["Record", "WSLDataset", "read_image", "check_image_header", "pick_single_label"]
+
+_SKIP_HINT = "or pass skip_bad=True to skip such samples"
+
+
+@dataclass
+class Record:
+    """One image of a dataset, with its annotations parsed at construction.
+
+    Attributes:
+        image_id: the image's id (file stem), a ``str``.
+        image_path: path of the image file.
+        boxes: int64 ``(K, 4)``, ``(x0, y0, x1, y1)`` 0-based inclusive at the original size.
+        box_labels: int64 ``(K,)`` class indices.
+        difficult: bool ``(K,)`` objects that metrics ignore (VOC ``difficult``, COCO ``iscrowd``).
+        size: ``(H, W)`` declared by the annotation file, or None when unknown.
+        extra: reader-specific data for the masks (a path or a list of segmentations).
+    """
+
+    image_id: str
+    image_path: Path
+    boxes: np.ndarray
+    box_labels: np.ndarray
+    difficult: np.ndarray
+    size: tuple[int, int] | None = None
+    extra: Any = None
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file into RGB ``uint8 (H, W, 3)``.
+
+    Raises:
+        DatasetError: the file is missing, truncated or not an image; the message names the file.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.array(im.convert("RGB"))
+    except FileNotFoundError as e:
+        raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
+        raise dataset_error(
+            path, "image", f"cannot decode ({e})", f"re-download or re-encode the image {_SKIP_HINT}"
+        ) from e
+
+
+def check_image_header(path: Path) -> tuple[int, int]:
+    """Cheap validity check of an image file without decoding its pixels.
+
+    Reads the header (format and size) and, for JPEG, checks that an end-of-image marker is present
+    near the end of the file, which catches truncated downloads.
+
+    Returns:
+        ``(H, W)`` from the header.
+
+    Raises:
+        DatasetError: missing file, unknown format or truncated JPEG.
+    """
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            fmt = im.format
+    except FileNotFoundError as e:
+        raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
+        raise dataset_error(
+            path, "image", f"not a readable image ({e})", f"re-encode the image {_SKIP_HINT}"
+        ) from e
+    if fmt == "JPEG":
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            n = f.tell()
+            f.seek(max(0, n - 1024))
+            tail = f.read()
+        if b"\xff\xd9" not in tail:
+            raise dataset_error(
+                path, "image", "truncated JPEG (no end-of-image marker)", f"re-download it {_SKIP_HINT}"
+            )
+    return h, w
+
+
+def pick_single_label(boxes: np.ndarray, box_labels: np.ndarray, difficult: np.ndarray) -> int:
+    """Class of the largest non-difficult object (box area, first on ties; any object if all difficult)."""
+    candidates = np.flatnonzero(~difficult) if (~difficult).any() else np.arange(len(box_labels))
+    b = boxes[candidates]
+    areas = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    return int(box_labels[candidates[int(np.argmax(areas))]])
+
+
+class WSLDataset(Dataset):
+    """Base of :class:`VOCDataset` and :class:`COCODataset`: items as specified in ``docs/design.md``.
+
+    Subclasses parse their annotation files into :class:`Record` s, call :meth:`_finalize`, and implement
+    :meth:`_load_masks`.
+
+    Item keys: ``image`` float ``(3, S, S)`` normalised, ``labels`` float ``(C,)`` multi-hot (one-hot
+    with ``single_label``), ``image_id`` str, ``orig_size`` ``(H, W)``; with annotations also ``boxes``
+    int64 ``(K, 4)``, ``box_labels`` int64 ``(K,)``, ``difficult`` bool ``(K,)``, ``masks`` bool
+    ``(K, H, W)`` or None and ``ignore`` bool ``(H, W)`` or None. Boxes and masks stay at the original
+    image size ``orig_size`` and in the unflipped orientation, whatever the transform does to ``image``.
+    """
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        image_size: int = 128,
+        train: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        with_annotations: bool = False,
+        single_label: bool = False,
+        skip_bad: bool = False,
+    ) -> None:
+        if len(class_names) == 0:
+            raise ValueError("class_names: got an empty list; pass at least one class name")
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"class_names: duplicate names in {list(class_names)}")
+        self.class_names = list(class_names)
+        self.class_to_index = {n: i for i, n in enumerate(self.class_names)}
+        self.image_size = image_size
+        self.train = train
+        self.transform = transform if transform is not None else build_transform(image_size, train=train)
+        self.with_annotations = with_annotations
+        self.single_label = single_label
+        self.skip_bad = skip_bad
+        self.records: list[Record] = []
+        self.num_skipped = 0
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes ``C``."""
+        return len(self.class_names)
+
+    def _finalize(self, records: list[Record], bad: BadSamples) -> None:
+        """Validate images (existence, or header with skip_bad), compute labels, emit the skip warning."""
+        kept = []
+        for rec in records:
+            try:
+                if self.skip_bad:
+                    size = check_image_header(rec.image_path)
+                    if rec.size is not None and size != rec.size:
+                        raise dataset_error(
+                            rec.image_path,
+                            "size",
+                            f"image is {size[1]}x{size[0]} but the annotation says "
+                            f"{rec.size[1]}x{rec.size[0]} (WxH)",
+                            "fix the annotation's size or the image",
+                        )
+                    rec.size = size
+                    self._check_boxes(rec, size)
+                elif not rec.image_path.is_file():
+                    raise dataset_error(
+                        rec.image_path,
+                        "image",
+                        f"file not found for image id {rec.image_id!r}",
+                        f"restore the image {_SKIP_HINT}",
+                    )
+            except DatasetError as e:
+                bad.add(e)
+                continue
+            labels = np.zeros(self.num_classes, np.float32)
+            if self.single_label:
+                c = pick_single_label(rec.boxes, rec.box_labels, rec.difficult)
+                labels[c] = 1.0
+                keep = rec.box_labels == c
+                rec.extra = (rec.extra, np.flatnonzero(keep), len(rec.box_labels))
+                rec.boxes, rec.box_labels, rec.difficult = (
+                    rec.boxes[keep],
+                    rec.box_labels[keep],
+                    rec.difficult[keep],
+                )
+            else:
+                labels[rec.box_labels] = 1.0
+                rec.extra = (rec.extra, None, len(rec.box_labels))
+            rec.labels = labels
+            kept.append(rec)
+        self.records = kept
+        self.num_skipped = len(bad)
+        bad.warn()
+        if not self.records:
+            raise DatasetError(
+                f"{bad.what}: no usable samples (all {len(bad)} were bad). Fix: see the warning "
+                "above for the first problem"
+            )
+
+    def _check_boxes(self, rec: Record, size: tuple[int, int]) -> None:
+        h, w = size
+        for k, (x0, y0, x1, y1) in enumerate(rec.boxes.tolist()):
+            if x0 < 0 or y0 < 0 or x1 > w - 1 or y1 > h - 1:
+                raise dataset_error(
+                    self._annotation_path(rec),
+                    f"object[{k}] box",
+                    f"(x0, y0, x1, y1)=({x0}, {y0}, {x1}, {y1}) "
+                    f"(0-based inclusive) lies outside the {w}x{h} image",
+                    f"correct the box {_SKIP_HINT}",
+                )
+
+    def _annotation_path(self, rec: Record) -> str:
+        return str(rec.image_path)
+
+    def _load_masks(
+        self, extra: Any, num_objects: int, size: tuple[int, int]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Instance masks bool ``(num_objects, H, W)`` in annotation-file order, and ignore ``(H, W)``."""
+        return None, None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rec = self.records[index]
+        img = read_image(rec.image_path)
+        h, w = img.shape[:2]
+        if rec.size is not None and (h, w) != rec.size:
+            raise dataset_error(
+                rec.image_path,
+                "size",
+                f"image is {w}x{h} but the annotation says {rec.size[1]}x{rec.size[0]} (WxH)",
+                "fix the annotation's size or the image",
+            )
+        image = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
+        item: dict[str, Any] = {
+            "image": image,
+            "labels": torch.from_numpy(rec.labels.copy()),
+            "image_id": rec.image_id,
+            "orig_size": (h, w),
+        }
+        if self.with_annotations:
+            self._check_boxes(rec, (h, w))
+            extra, keep, num_objects = rec.extra
+            masks, ignore = self._load_masks(extra, num_objects, (h, w))
+            if masks is not None and keep is not None:
+                masks = masks[keep]
+            item.update(
+                boxes=torch.from_numpy(rec.boxes.astype(np.int64)),
+                box_labels=torch.from_numpy(rec.box_labels.astype(np.int64)),
+                difficult=torch.from_numpy(rec.difficult.astype(bool)),
+                masks=None if masks is None else torch.from_numpy(masks),
+                ignore=None if ignore is None else torch.from_numpy(ignore),
+            )
+        return item

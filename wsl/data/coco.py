@@ -1,0 +1,312 @@
+"""COCO reader (``annotations/instances_SPLIT.json`` + ``SPLIT/*.jpg``), masks via pycocotools."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .base import Record, WSLDataset
+from .errors import BadSamples, DatasetError, dataset_error
+
+__all__ = ["COCODataset", "coco_box_to_xyxy", "read_coco_categories", "decode_segmentation"]
+
+_SKIP = "or pass skip_bad=True to skip such samples"
+
+
+def coco_box_to_xyxy(bbox: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """COCO ``[x, y, w, h]`` (float, pixel edges) → 0-based inclusive ``(x0, y0, x1, y1)``.
+
+    ``x0 = floor(x)``, ``y0 = floor(y)``, ``x1 = ceil(x + w) - 1``, ``y1 = ceil(y + h) - 1``: every pixel the
+    float box touches, then clipped to the image. A box ``[x0, y0, x1 - x0 + 1, y1 - y0 + 1]`` with integer
+    corners therefore round-trips exactly.
+
+    Raises:
+        ValueError: ``w`` or ``h`` not positive, or the box lies entirely outside the image.
+    """
+    x, y, w, h = (float(v) for v in bbox)
+    if not (w > 0 and h > 0) or not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise ValueError(f"degenerate box [x, y, w, h]={list(bbox)} (w and h must be > 0)")
+    x0, y0 = max(math.floor(x), 0), max(math.floor(y), 0)
+    x1, y1 = min(math.ceil(x + w) - 1, width - 1), min(math.ceil(y + h) - 1, height - 1)
+    if x1 < x0 or y1 < y0:
+        raise ValueError(f"box [x, y, w, h]={list(bbox)} lies outside the {width}x{height} image")
+    return x0, y0, x1, y1
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        have = sorted(p.name for p in path.parent.glob("instances_*.json")) if path.parent.is_dir() else []
+        raise dataset_error(
+            path,
+            "annotation file",
+            f"not found (present: {have or 'none'})",
+            "pass an existing split or place instances_SPLIT.json in ROOT/annotations/",
+        )
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise dataset_error(path, "JSON", f"malformed ({e})", "fix or re-download the file") from e
+    if not isinstance(data, dict):
+        raise dataset_error(path, "JSON", "top level is not an object", "write a COCO instances file")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise dataset_error(
+                path, key, "missing or not a list", f"add the {key!r} list of a COCO instances file"
+            )
+    return data
+
+
+def _parse_categories(cats: Any, path: Path) -> list[tuple[int, str]]:
+    out = []
+    for k, c in enumerate(cats):
+        if not isinstance(c, dict) or not isinstance(c.get("id"), int) or not isinstance(c.get("name"), str):
+            raise dataset_error(
+                path,
+                f"categories[{k}]",
+                f"{c!r} lacks an int 'id' or a str 'name'",
+                "give every category an int id and a name",
+            )
+        out.append((c["id"], c["name"]))
+    if not out:
+        raise dataset_error(path, "categories", "empty list", "list the categories")
+    if len({i for i, _ in out}) != len(out):
+        raise dataset_error(path, "categories", "duplicate category ids", "make category ids unique")
+    return sorted(out)
+
+
+def read_coco_categories(path: str | Path) -> list[str]:
+    """Category names sorted by category id, cheaply.
+
+    COCO files end with the ``categories`` list, so the tail of the file is tried first; the whole file
+    is parsed only when that fails.
+    """
+    path = Path(path)
+    if path.is_file():
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read().decode("utf-8", errors="ignore")
+        pos = tail.rfind('"categories"')
+        if pos >= 0:
+            start = tail.find("[", pos)
+            try:
+                cats, _ = json.JSONDecoder().raw_decode(tail[start:])
+                return [n for _, n in _parse_categories(cats, path)]
+            except (json.JSONDecodeError, DatasetError):
+                pass
+    return [n for _, n in _parse_categories(_load_json(path)["categories"], path)]
+
+
+def _check_segmentation(seg: Any) -> str | None:
+    """Return None when ``seg`` is a COCO polygon list or RLE dict, else a description of the problem."""
+    if isinstance(seg, list):
+        for poly in seg:
+            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
+                return "a polygon must be a flat list of >= 3 (x, y) pairs"
+        return None
+    if isinstance(seg, dict):
+        if not isinstance(seg.get("size"), list) or len(seg["size"]) != 2 or "counts" not in seg:
+            return "an RLE needs 'size' [h, w] and 'counts'"
+        if not isinstance(seg["counts"], (list, str)):
+            return "RLE 'counts' must be a list (uncompressed) or a str (compressed)"
+        return None
+    return f"expected a polygon list or an RLE dict, got {type(seg).__name__}"
+
+
+def decode_segmentation(seg: list | dict, height: int, width: int) -> np.ndarray:
+    """COCO segmentation (polygons, uncompressed or compressed RLE) → bool ``(H, W)``, like ``annToMask``."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg["counts"], list):
+        rle = mask_utils.frPyObjects(seg, height, width)
+    else:
+        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)
+
+
+class COCODataset(WSLDataset):
+    """COCO-layout dataset (real COCO and the synthetic set written as COCO).
+
+    Layout: ``ROOT/annotations/instances_SPLIT.json`` and images in ``ROOT/SPLIT/`` (e.g. ``train2014``)
+    or ``ROOT/images/SPLIT/``. Category ids may be non-contiguous; class indices follow the ids in
+    increasing order. Boxes use :func:`coco_box_to_xyxy` (floor/ceil to the touched pixels, clipped).
+    Masks are decoded with pycocotools from polygons or RLE; an object without a segmentation gets its
+    filled box as mask.
+
+    Crowd annotations (``iscrowd=1``) make their class positive in ``labels``, and are returned as
+    boxes flagged ``difficult=True`` so that metrics ignore them, as VOC's difficult objects.
+    Objects of categories not in ``class_names`` (when a subset is passed) are dropped.
+
+    Args:
+        root: dataset root.
+        split: ``SPLIT`` in ``instances_SPLIT.json`` and the image folder name.
+        class_names: an ordered subset of the category names; default all, sorted by category id.
+        image_size, train, transform, with_annotations, single_label, skip_bad: as in
+            :class:`~wsl.data.voc.VOCDataset`.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        class_names: Sequence[str] | None = None,
+        image_size: int = 128,
+        train: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        with_annotations: bool = False,
+        single_label: bool = False,
+        skip_bad: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.split = split
+        self.json_path = self.root / "annotations" / f"instances_{split}.json"
+        data = _load_json(self.json_path)
+        cats = _parse_categories(data["categories"], self.json_path)
+        all_names = [n for _, n in cats]
+        if class_names is None:
+            class_names = all_names
+        unknown = [n for n in class_names if n not in all_names]
+        if unknown:
+            raise dataset_error(
+                self.json_path,
+                "categories",
+                f"class_names {unknown} are not categories (known: {', '.join(all_names)})",
+                "pass names of categories of this file",
+            )
+        super().__init__(class_names, image_size, train, transform, with_annotations, single_label, skip_bad)
+        self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
+        known_ids = {cid for cid, _ in cats}
+        image_dir = self.root / split
+        if not image_dir.is_dir() and (self.root / "images" / split).is_dir():
+            image_dir = self.root / "images" / split
+        self.image_dir = image_dir
+
+        images: dict[int, dict] = {}
+        for k, im in enumerate(data["images"]):
+            ok = (
+                isinstance(im, dict)
+                and isinstance(im.get("id"), int)
+                and isinstance(im.get("file_name"), str)
+            )
+            if not ok or not isinstance(im.get("width"), int) or not isinstance(im.get("height"), int):
+                raise dataset_error(
+                    self.json_path,
+                    f"images[{k}]",
+                    "needs int 'id', 'width', 'height' and str 'file_name'",
+                    "fix the images list",
+                )
+            images[im["id"]] = im
+        per_image: dict[int, list[tuple[int, dict]]] = {i: [] for i in images}
+        for k, ann in enumerate(data["annotations"]):
+            if not isinstance(ann, dict) or ann.get("image_id") not in images:
+                raise dataset_error(
+                    self.json_path,
+                    f"annotations[{k}].image_id",
+                    f"{ann.get('image_id') if isinstance(ann, dict) else ann!r} is not an image id",
+                    "reference an id of the images list",
+                )
+            per_image[ann["image_id"]].append((k, ann))
+
+        bad = BadSamples(skip_bad, f"COCODataset({self.root}, {split!r})")
+        records = []
+        for image_id, im in images.items():
+            try:
+                records.append(self._parse_image(im, per_image[image_id], known_ids))
+            except DatasetError as e:
+                bad.add(e)
+        self.coco_ids = {r.image_id: r.extra[0] for r in records}
+        self._finalize(records, bad)
+
+    def _parse_image(self, im: dict, anns: list[tuple[int, dict]], known_ids: set[int]) -> Record:
+        w, h = im["width"], im["height"]
+        boxes, labels, difficult, segs = [], [], [], []
+        for k, ann in anns:
+            where = f"annotations[{k}] (image_id={im['id']})"
+            cid = ann.get("category_id")
+            if cid not in known_ids:
+                raise dataset_error(
+                    self.json_path,
+                    f"{where}.category_id",
+                    f"unknown category id {cid!r}",
+                    f"use an id of the categories list {_SKIP}",
+                )
+            if cid not in self.cat_id_to_index:
+                continue
+            bbox = ann.get("bbox")
+            if (
+                not isinstance(bbox, list)
+                or len(bbox) != 4
+                or not all(isinstance(v, (int, float)) for v in bbox)
+            ):
+                raise dataset_error(
+                    self.json_path,
+                    f"{where}.bbox",
+                    f"{bbox!r} is not [x, y, w, h]",
+                    f"write four numbers {_SKIP}",
+                )
+            try:
+                boxes.append(coco_box_to_xyxy(bbox, w, h))
+            except ValueError as e:
+                raise dataset_error(self.json_path, f"{where}.bbox", str(e), f"fix the box {_SKIP}") from e
+            seg = ann.get("segmentation")
+            if seg is not None and seg != []:
+                problem = _check_segmentation(seg)
+                if problem:
+                    raise dataset_error(self.json_path, f"{where}.segmentation", problem, f"fix it {_SKIP}")
+            else:
+                seg = None
+            segs.append(seg)
+            labels.append(self.cat_id_to_index[cid])
+            difficult.append(bool(ann.get("iscrowd", 0)))
+        if not boxes:
+            raise dataset_error(
+                self.json_path,
+                f"annotations (image_id={im['id']}, {im['file_name']})",
+                "image has no objects of the selected classes, so it has no image-level label",
+                f"annotate it or drop it from the images list, {_SKIP}",
+            )
+        return Record(
+            Path(im["file_name"]).stem,
+            self.image_dir / im["file_name"],
+            np.asarray(boxes, np.int64),
+            np.asarray(labels, np.int64),
+            np.asarray(difficult, bool),
+            (h, w),
+            (im["id"], segs, boxes),
+        )
+
+    def _load_masks(
+        self, extra: tuple[int, list, list], num_objects: int, size: tuple[int, int]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        _, segs, boxes = extra
+        if all(s is None for s in segs):
+            return None, None
+        h, w = size
+        masks = np.zeros((len(segs), h, w), bool)
+        for k, seg in enumerate(segs):
+            if seg is None:
+                x0, y0, x1, y1 = boxes[k]
+                masks[k, y0 : y1 + 1, x0 : x1 + 1] = True
+                continue
+            try:
+                m = decode_segmentation(seg, h, w)
+            except Exception as e:  # pycocotools raises bare Exceptions / TypeErrors on bad RLE
+                raise dataset_error(self.json_path, "segmentation", f"cannot decode ({e})", "fix it") from e
+            if m.shape != (h, w):
+                raise dataset_error(
+                    self.json_path,
+                    "segmentation",
+                    f"RLE size {list(m.shape)} != image size {[h, w]}",
+                    "write the image's [height, width] as RLE size",
+                )
+            masks[k] = m
+        return masks, None

@@ -1,0 +1,224 @@
+"""``WSLDataModule``: one LightningDataModule for the synthetic, VOC and COCO datasets."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from .base import WSLDataset
+from .coco import COCODataset, read_coco_categories
+from .collate import collate_wsl
+from .synthetic import PRESETS, ensure_synthetic
+from .voc import VOC_CLASSES, VOCDataset, read_class_names
+
+__all__ = ["WSLDataModule", "parse_data_spec"]
+
+_KINDS = ("synthetic", "voc", "coco")
+_SPEC_HELP = (
+    "'synthetic', 'synthetic:easy', 'synthetic:hard', 'synthetic:PRESET:coco', 'voc:PATH' or 'coco:PATH'"
+)
+
+
+def parse_data_spec(spec: str) -> tuple[str, str, str]:
+    """Parse a data spec into ``(kind, arg, fmt)``.
+
+    ``synthetic[:PRESET[:voc|coco]]`` → ``("synthetic", PRESET, fmt)`` (default ``easy``, ``voc``);
+    ``voc:PATH`` → ``("voc", PATH, "voc")``; ``coco:PATH`` → ``("coco", PATH, "coco")``.
+
+    Raises:
+        ValueError: unknown kind (the closest is suggested), missing path, unknown preset or format.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind not in _KINDS:
+        close = difflib.get_close_matches(kind, _KINDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"data: got {spec!r}{hint}; expected {_SPEC_HELP}")
+    if kind == "synthetic":
+        preset, _, fmt = arg.partition(":")
+        preset, fmt = preset or "easy", fmt or "voc"
+        if preset not in PRESETS:
+            raise ValueError(
+                f"data: unknown synthetic preset {preset!r} in {spec!r}; expected one of {list(PRESETS)}"
+            )
+        if fmt not in ("voc", "coco"):
+            raise ValueError(f"data: unknown synthetic format {fmt!r} in {spec!r}; expected 'voc' or 'coco'")
+        return kind, preset, fmt
+    if not arg:
+        raise ValueError(f"data: {spec!r} lacks the dataset root; expected {kind}:PATH")
+    return kind, arg, kind
+
+
+class WSLDataModule(pl.LightningDataModule):
+    """Train/val/test loaders for a data spec; ``num_classes`` and ``class_names`` without loading images.
+
+    Train batches carry image-level labels only (training transform: resize, flip, mild jitter); val
+    and test batches carry annotations too (boxes, masks at the original size; see ``docs/design.md``).
+    Batches are dicts from :func:`~wsl.data.collate.collate_wsl`.
+
+    Args:
+        data: ``synthetic`` (= ``synthetic:easy``), ``synthetic:hard``, ``synthetic:PRESET:coco``,
+            ``voc:PATH`` or ``coco:PATH``.
+        image_size: side ``S`` of the network input.
+        batch_size: batch size of every loader.
+        num_workers: DataLoader workers (persistent for train/val when > 0).
+        train_split, val_split, test_split: split names (VOC ``ImageSets/Main/SPLIT.txt``, COCO
+            ``instances_SPLIT.json``).
+        class_names: ordered class names; default: the synthetic preset's classes, ``ROOT/classes.txt``
+            or the 20 VOC classes for VOC, all categories sorted by id for COCO.
+        single_label: one class per image (largest object), one-hot labels, for Top-1 Loc.
+        skip_bad: skip bad samples with one warning instead of raising ``DatasetError``.
+        cache_dir: cache folder of the synthetic sets (default ``$WSL_CACHE`` or ``~/.cache/wsl``).
+        seed: seed of the synthetic set.
+
+    Example:
+        >>> dm = WSLDataModule("synthetic", batch_size=32)
+        >>> dm.num_classes, dm.class_names[:2]
+        (6, ['circle', 'square'])
+    """
+
+    def __init__(
+        self,
+        data: str = "synthetic",
+        image_size: int = 128,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        train_split: str = "train",
+        val_split: str = "val",
+        test_split: str = "test",
+        class_names: list[str] | None = None,
+        single_label: bool = False,
+        skip_bad: bool = False,
+        cache_dir: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size}; expected a positive int")
+        if num_workers < 0:
+            raise ValueError(f"num_workers: got {num_workers}; expected >= 0")
+        self.data = data
+        self.kind, self._arg, self.fmt = parse_data_spec(data)
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.train_split, self.val_split, self.test_split = train_split, val_split, test_split
+        self.single_label = single_label
+        self.skip_bad = skip_bad
+        self.cache_dir = cache_dir
+        self.seed = seed
+        self._root: Path | None = None if self.kind == "synthetic" else Path(self._arg)
+        self._class_names = list(class_names) if class_names is not None else self._default_class_names()
+        self._datasets: dict[tuple[str, bool, bool], WSLDataset] = {}
+
+    def _default_class_names(self) -> list[str]:
+        if self.kind == "synthetic":
+            return list(PRESETS[self._arg].classes)
+        assert self._root is not None
+        if self.kind == "voc":
+            return read_class_names(self._root) or list(VOC_CLASSES)
+        return read_coco_categories(self._root / "annotations" / f"instances_{self.train_split}.json")
+
+    @property
+    def class_names(self) -> list[str]:
+        """Ordered class names (available right after construction)."""
+        return list(self._class_names)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (available right after construction)."""
+        return len(self._class_names)
+
+    @property
+    def root(self) -> Path:
+        """Dataset root; for synthetic data this generates the set on first use."""
+        if self._root is None:
+            self._root = ensure_synthetic(self.cache_dir, preset=self._arg, seed=self.seed, fmt=self.fmt)
+        return self._root
+
+    def prepare_data(self) -> None:
+        """Generate the synthetic set if needed (called on one process)."""
+        if self.kind == "synthetic":
+            _ = self.root
+
+    def dataset(self, split: str, train: bool = False, with_annotations: bool = True) -> WSLDataset:
+        """The (cached) dataset of ``split``: training transform with ``train``, annotations with
+        ``with_annotations``."""
+        key = (split, train, with_annotations)
+        if key not in self._datasets:
+            cls = COCODataset if self.fmt == "coco" else VOCDataset
+            self._datasets[key] = cls(
+                self.root,
+                split,
+                class_names=self._class_names,
+                image_size=self.image_size,
+                train=train,
+                with_annotations=with_annotations,
+                single_label=self.single_label,
+                skip_bad=self.skip_bad,
+            )
+        return self._datasets[key]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Parse the annotations of the splits ``stage`` needs (eagerly, so bad files fail here)."""
+        if stage in (None, "fit"):
+            self.dataset(self.train_split, train=True, with_annotations=False)
+        if stage in (None, "fit", "validate"):
+            self.dataset(self.val_split)
+        if stage in (None, "test", "predict"):
+            self.dataset(self.test_split)
+
+    def dataloader(
+        self,
+        split: str,
+        with_annotations: bool = True,
+        shuffle: bool = False,
+        limit: int | None = None,
+        batch_size: int | None = None,
+        train: bool = False,
+        persistent_workers: bool = False,
+    ) -> DataLoader:
+        """A loader over a named split (used by the evaluate/export tools).
+
+        Args:
+            split: split name.
+            with_annotations: include boxes/masks (evaluation).
+            shuffle: shuffle the samples.
+            limit: use only the first ``limit`` samples.
+            batch_size: default ``self.batch_size``.
+            train: use the training transform.
+            persistent_workers: keep workers alive between epochs (only when ``num_workers > 0``).
+        """
+        ds: Any = self.dataset(split, train=train, with_annotations=with_annotations)
+        if limit is not None:
+            if limit < 1:
+                raise ValueError(f"limit: got {limit}; expected a positive int or None")
+            ds = Subset(ds, range(min(limit, len(ds))))
+        return DataLoader(
+            ds,
+            batch_size=batch_size or self.batch_size,
+            shuffle=shuffle,
+            drop_last=False,
+            num_workers=self.num_workers,
+            persistent_workers=persistent_workers and self.num_workers > 0,
+            collate_fn=collate_wsl,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.dataloader(
+            self.train_split, with_annotations=False, shuffle=True, train=True, persistent_workers=True
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self.dataloader(self.val_split, persistent_workers=True)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.dataloader(self.test_split)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.dataloader(self.test_split)

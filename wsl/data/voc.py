@@ -1,0 +1,261 @@
+"""Pascal VOC reader: ``JPEGImages``, ``Annotations``, ``ImageSets/Main``, optional ``SegmentationObject``."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .base import Record, WSLDataset
+from .errors import BadSamples, DatasetError, dataset_error
+
+__all__ = ["VOC_CLASSES", "VOCDataset", "read_class_names", "parse_voc_xml"]
+
+VOC_CLASSES = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
+    "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
+
+_SKIP = "or pass skip_bad=True to skip such samples"
+
+
+def read_class_names(root: str | Path) -> list[str] | None:
+    """Class names from ``ROOT/classes.txt`` (one per line, the synthetic sets write it), else None."""
+    path = Path(root) / "classes.txt"
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise dataset_error(
+            path, "class names", "file is empty", "write one class name per line or delete it"
+        )
+    return names
+
+
+def _int_field(obj: ET.Element, tag: str, path: Path, where: str, default: int | None = None) -> int:
+    node = obj.find(tag)
+    if node is None or node.text is None or not node.text.strip():
+        if default is not None:
+            return default
+        raise dataset_error(path, f"{where}/{tag}", "missing", f"add <{tag.split('/')[-1]}> {_SKIP}")
+    try:
+        return int(round(float(node.text)))
+    except ValueError as e:
+        raise dataset_error(
+            path, f"{where}/{tag}", f"{node.text.strip()!r} is not a number", f"write an integer {_SKIP}"
+        ) from e
+
+
+def parse_voc_xml(
+    path: Path, class_to_index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """Parse one VOC annotation file.
+
+    Boxes are converted from VOC's 1-based inclusive ``bndbox`` to 0-based inclusive ``(x0, y0, x1, y1)``.
+
+    Returns:
+        ``boxes`` int64 ``(K, 4)``, ``box_labels`` int64 ``(K,)``, ``difficult`` bool ``(K,)`` and the
+        declared ``(H, W)`` (None when the ``size`` element is absent).
+
+    Raises:
+        DatasetError: missing or malformed file, unknown class name, degenerate box, no objects.
+    """
+    if not path.is_file():
+        raise dataset_error(path, "annotation", "file not found", f"restore the XML file {_SKIP}")
+    try:
+        tree = ET.parse(path)
+    except ET.ParseError as e:
+        raise dataset_error(path, "XML", f"malformed ({e})", f"fix or re-download the file {_SKIP}") from e
+    root = tree.getroot()
+    size = None
+    size_node = root.find("size")
+    if size_node is not None and size_node.find("width") is not None:
+        w = _int_field(size_node, "width", path, "size")
+        h = _int_field(size_node, "height", path, "size")
+        if w > 0 and h > 0:
+            size = (h, w)
+    boxes, labels, difficult = [], [], []
+    for k, obj in enumerate(root.findall("object")):
+        where = f"object[{k}]"
+        name_node = obj.find("name")
+        name = (name_node.text or "").strip() if name_node is not None else ""
+        if name not in class_to_index:
+            known = ", ".join(class_to_index)
+            raise dataset_error(
+                path,
+                f"{where}/name",
+                f"unknown class name {name!r} (known: {known})",
+                f"fix the name, pass class_names that include it, {_SKIP}",
+            )
+        x0 = _int_field(obj, "bndbox/xmin", path, where) - 1
+        y0 = _int_field(obj, "bndbox/ymin", path, where) - 1
+        x1 = _int_field(obj, "bndbox/xmax", path, where) - 1
+        y1 = _int_field(obj, "bndbox/ymax", path, where) - 1
+        if x1 < x0 or y1 < y0:
+            raise dataset_error(
+                path,
+                f"{where}/bndbox",
+                f"degenerate box xmin={x0 + 1} xmax={x1 + 1} ymin={y0 + 1} ymax={y1 + 1} (1-based inclusive)",
+                f"make xmax >= xmin and ymax >= ymin {_SKIP}",
+            )
+        if size is not None and (x0 < 0 or y0 < 0 or x1 > size[1] - 1 or y1 > size[0] - 1):
+            raise dataset_error(
+                path,
+                f"{where}/bndbox",
+                f"box xmin={x0 + 1} ymin={y0 + 1} xmax={x1 + 1} "
+                f"ymax={y1 + 1} (1-based inclusive) lies outside the {size[1]}x{size[0]} image",
+                f"clip the box to 1..width and 1..height {_SKIP}",
+            )
+        boxes.append((x0, y0, x1, y1))
+        labels.append(class_to_index[name])
+        difficult.append(bool(_int_field(obj, "difficult", path, where, default=0)))
+    if not boxes:
+        raise dataset_error(
+            path,
+            "object",
+            "image has no objects, so it has no image-level label",
+            f"annotate at least one object, remove the id from the split file, {_SKIP}",
+        )
+    return (
+        np.asarray(boxes, np.int64).reshape(-1, 4),
+        np.asarray(labels, np.int64),
+        np.asarray(difficult, bool),
+        size,
+    )
+
+
+class VOCDataset(WSLDataset):
+    """Pascal-VOC-layout dataset (the real VOC and the synthetic set written as VOC).
+
+    Layout: ``ROOT/JPEGImages/ID.jpg``, ``ROOT/Annotations/ID.xml``, ``ROOT/ImageSets/Main/SPLIT.txt`` and
+    optionally ``ROOT/SegmentationObject/ID.png`` (palette PNG, value ``i+1`` = the ``i``-th object of the
+    XML, 255 = boundary, returned as ``ignore``). All XML files are parsed at construction, so bad
+    annotations fail here and not inside a DataLoader worker.
+
+    Labels are multi-hot over ``class_names``; a class whose objects are all ``difficult`` is still
+    positive (``difficult`` is exposed per object so metrics can ignore those boxes). With
+    ``single_label=True`` the label is the class of the largest non-difficult object (box area, first
+    on ties) and only that class's objects are returned as annotations.
+
+    Args:
+        root: dataset root.
+        split: name of ``ImageSets/Main/SPLIT.txt`` (e.g. ``train``, ``val``, ``trainval``, ``test``).
+        class_names: ordered class names; default ``ROOT/classes.txt`` when present, else the 20 VOC classes.
+        image_size: side ``S`` of the square network input.
+        train: use the training transform (flip + jitter) instead of the plain resize.
+        transform: a custom transform uint8 ``(3, H, W)`` → float ``(3, S, S)``; overrides ``train``.
+        with_annotations: also return boxes, labels, difficult flags, masks and ignore.
+        single_label: one class per image (see above).
+        skip_bad: skip bad samples (counted in one warning) instead of raising :class:`DatasetError`.
+            Images are then checked up front by a cheap header check (format, size, JPEG end marker);
+            an image that passes it but still fails to decode raises at load time.
+
+    Example:
+        >>> ds = VOCDataset("VOCdevkit/VOC2007", "test", with_annotations=True)  # doctest: +SKIP
+        >>> item = ds[0]; item["boxes"]  # int64 (K, 4), 0-based inclusive, original size  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        class_names: Sequence[str] | None = None,
+        image_size: int = 128,
+        train: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        with_annotations: bool = False,
+        single_label: bool = False,
+        skip_bad: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.split = split
+        if class_names is None:
+            class_names = read_class_names(self.root) or list(VOC_CLASSES)
+        super().__init__(class_names, image_size, train, transform, with_annotations, single_label, skip_bad)
+        ids = self._read_split()
+        bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
+        records = []
+        for image_id in ids:
+            xml = self.root / "Annotations" / f"{image_id}.xml"
+            try:
+                boxes, labels, difficult, size = parse_voc_xml(xml, self.class_to_index)
+            except DatasetError as e:
+                bad.add(e)
+                continue
+            records.append(
+                Record(
+                    image_id,
+                    self.root / "JPEGImages" / f"{image_id}.jpg",
+                    boxes,
+                    labels,
+                    difficult,
+                    size,
+                    self.root / "SegmentationObject" / f"{image_id}.png",
+                )
+            )
+        self._finalize(records, bad)
+
+    def _read_split(self) -> list[str]:
+        path = self.root / "ImageSets" / "Main" / f"{self.split}.txt"
+        if not path.is_file():
+            folder = path.parent
+            have = (
+                sorted(p.stem for p in folder.glob("*.txt") if "_" not in p.stem) if folder.is_dir() else []
+            )
+            raise dataset_error(
+                path,
+                "split",
+                f"split file not found (available splits: {have or 'none'})",
+                "pass an existing split name or create the file with one image id per line",
+            )
+        ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+        if not ids:
+            raise dataset_error(path, "split", "split file is empty", "list one image id per line")
+        return ids
+
+    def _annotation_path(self, rec: Record) -> str:
+        return str(self.root / "Annotations" / f"{rec.image_id}.xml")
+
+    def _load_masks(
+        self, extra: Path, num_objects: int, size: tuple[int, int]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        path = extra
+        if not path.is_file():
+            return None, None
+        try:
+            with Image.open(path) as im:
+                if im.mode not in ("P", "L"):
+                    raise dataset_error(
+                        path,
+                        "mode",
+                        f"PNG mode {im.mode!r} is not indexed",
+                        "save SegmentationObject PNGs as palette ('P') or grey ('L') images",
+                    )
+                seg = np.asarray(im)
+        except DatasetError:
+            raise
+        except (OSError, SyntaxError, ValueError) as e:
+            raise dataset_error(path, "mask", f"cannot decode ({e})", "re-download or delete the PNG") from e
+        if seg.shape != size:
+            raise dataset_error(
+                path,
+                "size",
+                f"mask is {seg.shape[1]}x{seg.shape[0]} but the image is {size[1]}x{size[0]}",
+                "use the mask that belongs to this image",
+            )
+        k = num_objects
+        values = np.unique(seg)
+        extra = values[(values > k) & (values != 255)]
+        if len(extra):
+            raise dataset_error(
+                path,
+                "mask values",
+                f"values {extra.tolist()} but the XML has {k} objects",
+                "make value i+1 mark the i-th XML object (255 = boundary)",
+            )
+        masks = seg[None] == np.arange(1, k + 1, dtype=seg.dtype)[:, None, None]
+        return masks, seg == 255
