@@ -91,7 +91,11 @@ def test_writes_a_sheet_per_epoch_without_logger(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["epoch_000.png", "epoch_001.png"]
     assert callback.num_cached == 4  # one val batch of 4 < num_images: no crash
     sheet = cv2.imread(str(files[-1]))
-    assert sheet is not None and sheet.shape[0] > SIZE and sheet.shape[1] > 4 * SIZE
+    # 4 tiles of the original 48x64 aspect, zoomed to 96x128 for legible captions, 4 px padding
+    assert sheet is not None and sheet.shape[1] == 4 * 128 + 5 * 4
+    tile = sheet[4 : 4 + 96, 4 : 4 + 128]
+    assert (tile == 255).all(axis=2).mean() < 0.05  # filled by the overlay, not letterboxed
+    assert (sheet[4 + 96 : 4 + 96 + 12, 4 : 4 + 128] < 128).any()  # caption text under the tile
 
 
 def test_every_n_epochs_and_csv_logger(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -14,13 +15,14 @@ from pytorch_lightning.utilities import rank_zero_warn
 from wsl.cam import upsample_class_maps
 from wsl.viz.io import save_png
 from wsl.viz.overlay import overlay_cam
-from wsl.viz.sheet import contact_sheet, fit_image
+from wsl.viz.sheet import contact_sheet
 
 __all__ = ["CAMLogger"]
 
 # ImageNet normalisation used by wsl.data (docs/design.md: dataset items).
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+_MIN_TILE = 128
 
 
 class CAMLogger(pl.Callback):
@@ -151,7 +153,8 @@ class CAMLogger(pl.Callback):
             if self._sizes[i] is not None:  # the network saw a square resize; show the true aspect
                 height, width = self._sizes[i]
                 ratio = side / max(height, width)
-                tile = fit_image(tile, (max(1, round(height * ratio)), max(1, round(width * ratio))))
+                size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+                tile = cv2.resize(tile, size, interpolation=cv2.INTER_AREA)  # a stretch back, not a letterbox
             tiles.append(tile)
             caption = f"{names[int(top[i])]} {float(scores[i, top[i]]):.2f}"
             labels = self._labels[i]
@@ -159,7 +162,11 @@ class CAMLogger(pl.Callback):
                 positives = torch.nonzero(labels > 0).flatten().tolist()
                 caption += f" gt:{names[positives[0]]}" if positives else " gt:-"
             captions.append(caption)
-        return contact_sheet(tiles, ncols=self.ncols, captions=captions)
+        # Tiny inputs are shown at least _MIN_TILE px wide so that the captions stay readable.
+        tile_h, tile_w = max(t.shape[0] for t in tiles), max(t.shape[1] for t in tiles)
+        zoom = max(1.0, _MIN_TILE / max(tile_h, tile_w))
+        tile_size = (round(tile_h * zoom), round(tile_w * zoom))
+        return contact_sheet(tiles, ncols=self.ncols, tile_size=tile_size, captions=captions)
 
     def _resolve_out_dir(self, trainer: pl.Trainer) -> Path:
         if self.out_dir is not None:
