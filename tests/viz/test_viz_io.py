@@ -88,3 +88,17 @@ def test_safe_join_stays_inside(tmp_path: Path, name: str) -> None:
 def test_safe_join_rejects_nothing_usable(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="no usable file name"):
         safe_join(tmp_path, name)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (37, 53), (64, 48)])
+def test_written_overlays_decode_losslessly(tmp_path: Path, shape: tuple[int, int]) -> None:
+    from wsl.viz import add_colorbar, overlay_cam
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    overlay = overlay_cam(image, rng.random((5, 7)))
+    for name, picture in (("overlay", overlay), ("bar", add_colorbar(overlay, label="CAM"))):
+        decoded = cv2.imread(str(save_png(tmp_path / f"{name}.png", picture)))
+        assert decoded is not None and decoded.shape == picture.shape
+        assert (decoded[:, :, ::-1] == picture).all()
+    assert overlay.shape == image.shape

@@ -167,8 +167,9 @@ def add_colorbar(
     if label:
         label_img = text_block(ascii_text(label), scale, text_color, background, thickness)
         label_img = np.rot90(label_img)  # reads bottom to top
-        if label_img.shape[0] > height - 2 * margin:  # too long: crop (keeps the start, at the bottom)
-            label_img = label_img[-(height - 2 * margin) :]
+        room = max(1, height - 2 * margin)
+        if label_img.shape[0] > room:  # too long: crop, keeping the start (at the bottom)
+            label_img = label_img[label_img.shape[0] - room :]
         label_w = label_img.shape[1] + gap
     strip_w = margin + bar_w + gap + tick_w + gap + label_w
     strip = np.empty((height, strip_w, 3), np.uint8)
