@@ -1,0 +1,159 @@
+"""The training command line: LightningCLI over WSLModule and WSLDataModule.
+
+``python tools/train.py --pool weldon`` trains on the synthetic default, tests the best checkpoint on the
+held-out split, prints a summary table and writes ``results.json`` next to the checkpoints. Every
+Lightning trainer flag works (``--trainer.devices 4 --trainer.strategy ddp --trainer.precision
+bf16-mixed``), and ``--print_config`` / ``--config FILE`` round-trip the whole configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from pytorch_lightning import Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import CSVLogger
+
+from wsl.data import WSLDataModule
+from wsl.evaluation import format_table
+from wsl.lit import WSLModule
+
+__all__ = ["WSLCLI", "main", "run_name", "ALIASES"]
+
+# Short flags for the settings people change most.
+ALIASES = {"--pool": "--model.pool", "--backbone": "--model.backbone", "--dataset": "--data.data"}
+
+TRAINER_DEFAULTS = {
+    "max_epochs": 20,
+    "accelerator": "auto",
+    "devices": 1,
+    "log_every_n_steps": 10,
+    "check_val_every_n_epoch": 5,
+    "num_sanity_val_steps": 0,
+}
+
+
+def run_name(data_spec: str, pool: str) -> str:
+    """A folder name for a run: ``synthetic-weldon``, ``voc-VOC2007-gap`` …"""
+    kind, _, rest = data_spec.partition(":")
+    tag = Path(rest.rstrip("/")).name if kind in ("voc", "coco") and rest else rest
+    return "-".join(part for part in (kind, tag, pool) if part)
+
+
+def expand_aliases(argv: list[str]) -> list[str]:
+    """Rewrite the short flags of :data:`ALIASES` (``--pool gap``, ``--pool=gap``) to their long names."""
+    out = []
+    for arg in argv:
+        name, eq, value = arg.partition("=")
+        out.append(ALIASES[name] + eq + value if name in ALIASES else arg)
+    return out
+
+
+class WSLCLI(LightningCLI):
+    """LightningCLI with the data module's classes linked to the model and a fixed run folder."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--ckpt_path", type=str | None, default=None, help="resume: a .ckpt file or 'last'"
+        )
+        parser.add_argument("--run_dir", type=str | None, default=None, help="default: runs/<data>-<pool>")
+        parser.add_argument("--skip_test", type=bool, default=False, help="train only")
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+        parser.link_arguments("data.single_label", "model.single_label")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config
+        if config.run_dir is None:
+            config.run_dir = str(Path("runs") / run_name(config.data.data, config.model.pool))
+        if config.trainer.default_root_dir is None:
+            config.trainer.default_root_dir = config.run_dir
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        run_dir = Path(self.config.run_dir)
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") is None:
+            kwargs["logger"] = default_loggers(run_dir)
+        if trainer_config.get("enable_checkpointing") is not False:
+            monitor = "val/top1_acc" if self.model.hparams.single_label else "val/map"
+            extra = [
+                ModelCheckpoint(
+                    dirpath=run_dir / "checkpoints",
+                    filename="best",
+                    monitor=monitor,
+                    mode="max",
+                    save_top_k=1,
+                    save_last=True,
+                )
+            ]
+            kwargs["callbacks"] = [*(trainer_config.get("callbacks") or []), *extra]
+        return super().instantiate_trainer(**kwargs)
+
+
+def default_loggers(run_dir: Path) -> list:
+    """CSV metrics in ``run_dir/metrics.csv``, plus TensorBoard in ``run_dir/tb`` when it is installed."""
+    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    try:
+        import tensorboard  # noqa: F401
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="", version="tb"))
+    except ImportError:
+        pass
+    return loggers
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON to ``path`` through a temporary file, so a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train, test and report. Returns the results dictionary that is also written to ``results.json``."""
+    argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
+    cli = WSLCLI(
+        WSLModule,
+        WSLDataModule,
+        run=False,
+        args=argv,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": __doc__},
+    )
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    run_dir = Path(cli.config.run_dir)
+    started = time.perf_counter()
+    trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    train_seconds = time.perf_counter() - started
+    results = {
+        "run_dir": str(run_dir),
+        "pool": model.hparams.pool,
+        "backbone": model.hparams.backbone,
+        "data": cli.config.data.data,
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "train_seconds": round(train_seconds, 1),
+    }
+    if not cli.config.skip_test:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
+        test = {
+            k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
+        }
+        results.update(test=test, checkpoint=best)
+        if trainer.is_global_zero:
+            print(f"\nTest split ({data.test_split}), percentages:\n")
+            print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", test)]))
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / "results.json", results)
+        print(f"\nresults: {run_dir / 'results.json'}")
+    return results

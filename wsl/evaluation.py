@@ -1,0 +1,229 @@
+"""Per-(image, class) evaluation of class maps against boxes, masks and image labels.
+
+The localization metrics score one CAM per trial; a trial is an (image, class present) pair, so that
+multi-label data (VOC, COCO) and single-label data (CUB/ImageNet style) go through the same code:
+- the CAM is the class map of the ground-truth class, upsampled to the original image size
+  (GT-known localization, as in wsolevaluation),
+- its boxes are that class's ground-truth boxes, its mask the union of that class's instance masks
+  (or, without masks, the filled boxes: TorchRay's pointing-game protocol for VOC),
+- trials whose boxes are all ``difficult`` are skipped (VOC protocol), and so are their entries in
+  the classification targets (set to −1, ignored by the mAP).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
+
+from wsl.cam import upsample_class_maps
+from wsl.metrics import BoxAccuracy, PointingGame, PxAP
+
+__all__ = ["Trial", "LocalizationEvaluator", "image_trials", "classification_targets"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One (image, class) pair to score: that class's ground truth at the original image size."""
+
+    image_index: int
+    class_index: int
+    boxes: torch.Tensor  # (K, 4) int64, inclusive xyxy
+    mask: torch.Tensor  # (H, W) bool: the instance masks' union, or the filled boxes
+    ignore: torch.Tensor | None  # (H, W) bool pixels excluded from PxAP
+    has_mask: bool  # True when ``mask`` comes from real segmentation masks
+
+
+def _filled_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    mask = torch.zeros(size, dtype=torch.bool)
+    for x0, y0, x1, y1 in boxes.tolist():
+        mask[y0 : y1 + 1, x0 : x1 + 1] = True
+    return mask
+
+
+def image_trials(batch: dict, index: int) -> list[Trial]:
+    """The trials of image ``index`` of a collated evaluation batch (see docs/design.md)."""
+    size = tuple(int(s) for s in batch["orig_size"][index])
+    boxes, box_labels = batch["boxes"][index], batch["box_labels"][index]
+    difficult = batch["difficult"][index]
+    masks = batch["masks"][index]
+    ignore = batch["ignore"][index]
+    trials = []
+    for c in torch.unique(box_labels).tolist():
+        of_class = box_labels == c
+        if bool(difficult[of_class].all()):
+            continue
+        class_boxes = boxes[of_class]
+        mask = masks[of_class].any(dim=0) if masks is not None else _filled_boxes(class_boxes, size)
+        trials.append(Trial(index, c, class_boxes, mask, ignore, masks is not None))
+    return trials
+
+
+def classification_targets(batch: dict) -> torch.Tensor:
+    """Multi-hot targets (B, C) with −1 where a class is present only as ``difficult`` objects."""
+    targets = batch["labels"].round().long().clone()
+    for i, (labels, difficult) in enumerate(zip(batch["box_labels"], batch["difficult"], strict=True)):
+        for c in torch.unique(labels).tolist():
+            if bool(difficult[labels == c].all()):
+                targets[i, c] = -1
+    return targets
+
+
+class PositiveCounts(Metric):
+    """Number of positive targets per class, summed over the split (and over processes)."""
+
+    full_state_update = False
+
+    def __init__(self, num_classes: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("count", default=torch.zeros(num_classes, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, targets: torch.Tensor) -> None:
+        self.count += (targets == 1).sum(dim=0).to(self.count.device)
+
+    def compute(self) -> torch.Tensor:
+        return self.count
+
+
+class LocalizationEvaluator(nn.Module):
+    """Streams a split through every classification and localization metric.
+
+    ``update(scores, class_maps, batch)`` takes the network outputs for a collated evaluation batch;
+    ``compute()`` returns fractions in [0, 1]:
+    ``map`` (multi-label) or ``top1_acc`` (single-label), ``maxboxacc`` (IoU 50, largest contour),
+    ``maxboxacc_v2`` (mean over IoU 30/50/70, all contours), ``pxap`` (only when masks exist),
+    ``pointing_game``, and for single-label data ``top1_loc`` (MaxBoxAcc trials whose top-1 class is
+    right), with ``maxboxacc_threshold`` the best CAM threshold.
+
+    All metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
+    """
+
+    def __init__(
+        self, num_classes: int, single_label: bool = False, cam_curve_interval: float = 0.01
+    ) -> None:
+        super().__init__()
+        self.single_label = single_label
+        if single_label:
+            self.classification = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        else:
+            # Per-class AP averaged over the classes that have a positive in the split (VOC protocol):
+            # a class with no positive has no defined AP and must not count as 0.
+            self.classification = MultilabelAveragePrecision(
+                num_labels=num_classes, average=None, ignore_index=-1
+            )
+            self.positives = PositiveCounts(num_classes)
+        self.maxboxacc = BoxAccuracy(
+            iou_thresholds=(50,), cam_curve_interval=cam_curve_interval, multi_contour=False
+        )
+        self.maxboxacc_v2 = BoxAccuracy(cam_curve_interval=cam_curve_interval, multi_contour=True)
+        self.pxap = PxAP(cam_curve_interval=cam_curve_interval)
+        self.pointing_game = PointingGame(num_classes=num_classes)
+        self._has_masks = False
+        self._has_scores = False
+
+    def reset(self) -> None:
+        for metric in self.children():
+            metric.reset()
+        self._has_masks = False
+        self._has_scores = False
+
+    @torch.no_grad()
+    def update(self, scores: torch.Tensor, class_maps: torch.Tensor, batch: dict) -> None:
+        """Add a batch: ``scores`` (B, C), ``class_maps`` (B, C, h, w), the collated ``batch``."""
+        scores = scores.detach().float()
+        self.update_classification(scores, batch)
+        class_maps = class_maps.detach().float().cpu()
+        predicted = scores.argmax(dim=1).cpu()
+        self.update_localization(batch, lambda i, classes: class_maps[i, classes], predicted)
+
+    def update_classification(self, scores: torch.Tensor, batch: dict) -> None:
+        """Add image scores (B, C) to the mAP (multi-label) or top-1 accuracy (single-label)."""
+        if self.single_label:
+            self.classification.update(scores, batch["labels"].argmax(dim=1).to(scores.device))
+        else:
+            targets = classification_targets(batch).to(scores.device)
+            self.classification.update(scores, targets)
+            self.positives.update(targets)
+        self._has_scores = True
+
+    def update_localization(
+        self,
+        batch: dict,
+        maps_of: Callable[[int, list[int]], torch.Tensor],
+        predicted: torch.Tensor | None = None,
+    ) -> None:
+        """Add the localization trials of a batch.
+
+        Args:
+            batch: a collated evaluation batch (boxes, labels, masks at the original size).
+            maps_of: ``maps_of(i, classes)`` returns the maps (len(classes), h, w) of image ``i`` for
+                those classes, at any resolution (they are upsampled to the image size).
+            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
+        """
+        cams, boxes, masks, classes, correct, with_mask = [], [], [], [], [], []
+        for i in range(len(batch["orig_size"])):
+            trials = image_trials(batch, i)
+            if not trials:
+                continue
+            size = tuple(int(s) for s in batch["orig_size"][i])
+            maps = maps_of(i, [t.class_index for t in trials]).float()
+            for trial, cam in zip(trials, upsample_class_maps(maps, size), strict=True):
+                cams.append(cam)
+                boxes.append(trial.boxes)
+                masks.append(trial.mask)
+                classes.append(trial.class_index)
+                if predicted is not None:
+                    correct.append(bool(predicted[i] == trial.class_index))
+                if trial.has_mask:
+                    with_mask.append((cam, trial.mask, trial.ignore))
+        if not cams:
+            return
+        correct_t = torch.tensor(correct) if self.single_label and predicted is not None else None
+        self.maxboxacc.update(cams, boxes, correct=correct_t)
+        self.maxboxacc_v2.update(cams, boxes)
+        self.pointing_game.update(cams, masks, torch.tensor(classes))
+        if with_mask:
+            self._has_masks = True
+            ignore = [ig for _, _, ig in with_mask]
+            self.pxap.update(
+                [c for c, _, _ in with_mask],
+                [m for _, m, _ in with_mask],
+                ignore=None if all(ig is None for ig in ignore) else ignore,
+            )
+
+    def compute(self) -> dict[str, float]:
+        """Fractions in [0, 1], keyed as documented in the class docstring."""
+        results: dict[str, float] = {}
+        if self._has_scores and self.single_label:
+            results["top1_acc"] = float(self.classification.compute())
+        elif self._has_scores:
+            per_class = self.classification.compute()
+            with_positives = self.positives.compute() > 0
+            results["map"] = (
+                float(per_class[with_positives].mean()) if bool(with_positives.any()) else math.nan
+            )
+        box = self.maxboxacc.compute()
+        results["maxboxacc"] = float(box["maxboxacc_50"])
+        results["maxboxacc_threshold"] = float(box["threshold_50"])
+        if self.single_label and "top1loc_50" in box:
+            results["top1_loc"] = float(box["top1loc_50"])
+        results["maxboxacc_v2"] = float(self.maxboxacc_v2.compute()["maxboxacc_mean"])
+        results["pointing_game"] = float(self.pointing_game.compute()["accuracy"])
+        if self._has_masks:
+            results["pxap"] = float(self.pxap.compute())
+        return results
+
+
+def format_table(rows: Sequence[tuple[str, dict[str, float]]], keys: Sequence[str] | None = None) -> str:
+    """A Markdown table of results in percent: one row per (name, results)."""
+    keys = list(keys or dict.fromkeys(k for _, r in rows for k in r if not k.endswith("threshold")))
+    lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for name, results in rows:
+        cells = [f"{100 * results[k]:.1f}" if k in results else "–" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

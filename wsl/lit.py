@@ -1,0 +1,170 @@
+"""The LightningModule: image-level training of a WSLNet, classification + localization evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from wsl.cam import upsample_class_maps
+from wsl.evaluation import LocalizationEvaluator
+from wsl.models import WSLNet
+
+__all__ = ["WSLModule"]
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULERS = ("cosine", "step", "none")
+
+
+class WSLModule(pl.LightningModule):
+    """Trains a :class:`~wsl.models.WSLNet` from image-level labels only.
+
+    Loss: multi-label BCE-with-logits on the pooled scores (VOC/COCO) or softmax cross-entropy
+    (single-label), plus the pooling head's regulariser (AutoPool's RAP term λ‖α‖²).
+    Validation and test stream every metric of :class:`~wsl.evaluation.LocalizationEvaluator` and log
+    them as ``val/<name>`` and ``test/<name>`` (fractions in [0, 1]).
+
+    Args:
+        num_classes: C (linked from the data module by the CLI).
+        class_names: names of the C classes (linked from the data module).
+        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem:
+            see :class:`~wsl.models.WSLNet`.
+        single_label: use cross-entropy and top-1 metrics (linked from the data module).
+        optimizer: ``adamw`` or ``sgd`` (momentum 0.9, nesterov).
+        lr: learning rate of the head (1×1 conv and pooling parameters).
+        backbone_lr: learning rate of the backbone (default: ``lr``; WILDCAT uses lr/10 with pretrained
+            backbones).
+        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
+        scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (×``gamma`` every
+            ``step_epochs``) or ``none``.
+        warmup_epochs: linear warm-up length for ``cosine``.
+        cam_curve_interval: threshold grid step of the localization metrics.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 6,
+        class_names: list[str] | None = None,
+        backbone: str = "regnetx_002",
+        pool: str = "weldon",
+        pool_kwargs: dict | None = None,
+        num_maps: int = 1,
+        out_index: int = -1,
+        pretrained: bool | str = False,
+        output_stride: int | None = None,
+        softpool_stem: bool = False,
+        single_label: bool = False,
+        optimizer: str = "adamw",
+        lr: float = 5e-3,
+        backbone_lr: float | None = None,
+        weight_decay: float = 1e-4,
+        scheduler: str = "cosine",
+        warmup_epochs: float = 1.0,
+        step_epochs: int = 30,
+        gamma: float = 0.1,
+        cam_curve_interval: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={optimizer!r} is not supported; choose one of {OPTIMIZERS}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler={scheduler!r} is not supported; choose one of {SCHEDULERS}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
+        self.save_hyperparameters()
+        self.class_names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
+        self.net = WSLNet(
+            num_classes=num_classes,
+            backbone=backbone,
+            pool=pool,
+            pool_kwargs=pool_kwargs,
+            num_maps=num_maps,
+            out_index=out_index,
+            pretrained=pretrained,
+            output_stride=output_stride,
+            softpool_stem=softpool_stem,
+        )
+        self.val_metrics = LocalizationEvaluator(num_classes, single_label, cam_curve_interval)
+        self.test_metrics = LocalizationEvaluator(num_classes, single_label, cam_curve_interval)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scores (N, C), class_maps (N, C, h, w))``."""
+        return self.net(images)
+
+    @torch.no_grad()
+    def predict_cams(self, images: torch.Tensor, sizes: list[tuple[int, int]]) -> tuple[torch.Tensor, list]:
+        """Scores (N, C) and, per image, the CAMs of every class (C, H_i, W_i) at the original size."""
+        scores, class_maps = self.net(images)
+        cams = [
+            upsample_class_maps(m, tuple(int(s) for s in size))
+            for m, size in zip(class_maps, sizes, strict=True)
+        ]
+        return scores, cams
+
+    def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        scores = scores.float()
+        if self.hparams.single_label:
+            data_loss = F.cross_entropy(scores, labels.argmax(dim=1))
+        else:
+            data_loss = F.binary_cross_entropy_with_logits(scores, labels.float())
+        return data_loss + self.net.pool.regularization_loss()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        scores, _ = self.net(batch["image"])
+        loss = self.loss(scores, batch["labels"])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(scores))
+        return loss
+
+    def _eval_step(self, batch: dict, evaluator: LocalizationEvaluator, stage: str) -> None:
+        scores, class_maps = self.net(batch["image"])
+        self.log(f"{stage}/loss", self.loss(scores, batch["labels"]), batch_size=len(scores), sync_dist=True)
+        evaluator.update(scores, class_maps, batch)
+
+    def _eval_epoch_end(self, evaluator: LocalizationEvaluator, stage: str) -> None:
+        results = evaluator.compute()
+        for name, value in results.items():
+            self.log(f"{stage}/{name}", value, prog_bar=name in ("map", "maxboxacc"), sync_dist=False)
+        evaluator.reset()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end(self.val_metrics, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end(self.test_metrics, "test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        head_lr = hp.lr
+        groups = [
+            {"params": list(self.net.backbone.parameters()), "lr": hp.backbone_lr or head_lr},
+            {"params": list(self.net.head.parameters()), "lr": head_lr},
+        ]
+        if hp.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return optimizer
+        if hp.scheduler == "step":
+            step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.step_epochs, gamma=hp.gamma)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": step, "interval": "epoch"}}
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        epochs = max(1, self.trainer.max_epochs or 1)
+        warmup = min(total - 1, int(total * hp.warmup_epochs / epochs))
+
+        def cosine_with_warmup(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+        cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}

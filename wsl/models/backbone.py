@@ -1,0 +1,116 @@
+"""timm backbones as spatial feature extractors (N, 3, H, W) → (N, D, h, w)."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+__all__ = ["Backbone", "create_backbone"]
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+
+
+class Backbone(nn.Module):
+    """A timm model cut at one feature stage.
+
+    CNNs and ViTs alike return a (N, D, h, w) map: timm's ``features_only`` wrapper reshapes ViT
+    tokens to the patch grid, so no model-specific code lives here.
+
+    Attributes:
+        out_channels: D, the channel count of the chosen stage.
+        stride: the total reduction h = H / stride of the chosen stage.
+    """
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        info = body.feature_info
+        self.out_channels = int(info.channels()[-1])
+        self.stride = int(info.reduction()[-1])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(images)[-1]
+
+
+def _resolve_out_index(name: str, out_index: int) -> int:
+    probe = timm.create_model(name, pretrained=False, features_only=True)
+    num_stages = len(probe.feature_info)
+    if not -num_stages <= out_index < num_stages:
+        raise ValueError(
+            f"out_index={out_index} is out of range for backbone {name!r}, which has {num_stages} feature "
+            f"stages (strides {probe.feature_info.reduction()}); use -{num_stages} … {num_stages - 1}."
+        )
+    return out_index % num_stages
+
+
+def _pretrained_kwargs(pretrained: bool | str) -> dict:
+    if pretrained is False or pretrained in ("", "none", "None", "false", "False"):
+        return {"pretrained": False}
+    if pretrained is True or pretrained in ("true", "True", "timm"):
+        return {"pretrained": True}
+    path = Path(str(pretrained)).expanduser()
+    if not path.is_file():
+        raise ValueError(
+            f"pretrained={pretrained!r}: no such weights file. Pass a local .pth/.safetensors file, "
+            "true (download from the timm hub), or false (train from scratch)."
+        )
+    if path.suffix not in WEIGHT_SUFFIXES:
+        raise ValueError(
+            f"pretrained={pretrained!r}: unsupported weights file type; accepted: {WEIGHT_SUFFIXES}"
+        )
+    # timm's overlay loads the file with torch.load(weights_only=True) or safetensors.
+    return {"pretrained": True, "pretrained_cfg_overlay": {"file": str(path)}}
+
+
+def create_backbone(
+    name: str,
+    pretrained: bool | str = False,
+    out_index: int = -1,
+    output_stride: int | None = None,
+    **timm_kwargs,
+) -> Backbone:
+    """Create a timm backbone that returns the feature map of one stage.
+
+    Args:
+        name: any timm model name (``timm.list_models()``), e.g. ``"resnet50"``, ``"regnetx_002"``,
+            ``"vit_small_patch16_224"``.
+        pretrained: False (random init), True (timm hub; needs a network), or a local weights file
+            (``.pth``/``.safetensors``) loaded through timm's ``pretrained_cfg_overlay``. When the hub
+            cannot be reached the model is built from scratch with a warning.
+        out_index: which feature stage to return (timm's ``out_indices``; -1 = last, 3 = after the
+            third stage of a 5-stage CNN, i.e. stride 16).
+        output_stride: dilate the last stages to this stride (8 or 16) where timm supports it.
+        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
+
+    Returns:
+        A :class:`Backbone` mapping (N, 3, H, W) to (N, D, H/stride, W/stride).
+    """
+    if name not in timm.list_models():
+        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+        raise ValueError(
+            f"unknown backbone {name!r}; closest timm names: {close or 'none'} (see timm.list_models())."
+        )
+    kwargs = dict(features_only=True, out_indices=(_resolve_out_index(name, out_index),), **timm_kwargs)
+    if output_stride is not None:
+        kwargs["output_stride"] = output_stride
+    weights = _pretrained_kwargs(pretrained)
+    try:
+        body = timm.create_model(name, **weights, **kwargs)
+    except (OSError, RuntimeError) as err:
+        if weights.get("pretrained_cfg_overlay") or not weights["pretrained"]:
+            raise
+        log.warning(
+            "Could not fetch pretrained weights for %r (%s). Training from scratch; pass a local weights "
+            "file with --model.pretrained PATH to start from pretrained weights offline.",
+            name,
+            type(err).__name__,
+        )
+        body = timm.create_model(name, pretrained=False, **kwargs)
+    return Backbone(body)
