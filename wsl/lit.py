@@ -51,7 +51,7 @@ class WSLModule(pl.LightningModule):
         pool: str = "weldon",
         pool_kwargs: dict | None = None,
         num_maps: int = 1,
-        out_index: int = -1,
+        out_index: int = 3,
         pretrained: bool | str = False,
         output_stride: int | None = None,
         softpool_stem: bool = False,

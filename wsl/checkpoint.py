@@ -1,0 +1,65 @@
+"""Loading trained models back from Lightning checkpoints, with errors that say what went wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from wsl.lit import WSLModule
+
+__all__ = ["load_module", "check_class_names"]
+
+
+def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> WSLModule:
+    """Load a :class:`~wsl.lit.WSLModule` from a checkpoint written by ``tools/train.py``.
+
+    The file is read with ``torch.load(weights_only=True)``: no pickled code from the file is run.
+    The network is rebuilt from the hyper-parameters stored in the checkpoint (backbone, pool, classes),
+    so a checkpoint always loads into the architecture it was trained with.
+
+    Args:
+        path: a ``.ckpt`` file (``runs/<name>/checkpoints/best.ckpt`` or ``last.ckpt``).
+        map_location: device to load the weights on.
+
+    Returns:
+        The module in eval mode.
+
+    Raises:
+        ValueError: the file is missing, is not a checkpoint, or was not written by ``wsl``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist; pass the .ckpt written by tools/train.py")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}: {err}); "
+            "it may be truncated or not a .ckpt file"
+        ) from err
+    hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
+    if not hparams or "pool" not in hparams or "state_dict" not in payload:
+        raise ValueError(
+            f"checkpoint {str(path)!r} was not written by wsl's tools/train.py (no 'hyper_parameters' with a "
+            "'pool', or no 'state_dict'); for plain backbone weights use --model.pretrained PATH"
+        )
+    # LightningCLI stores its own bookkeeping keys (``_instantiator``, ``_class_path``) beside ours.
+    module = WSLModule(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    missing, unexpected = module.load_state_dict(payload["state_dict"], strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {str(path)!r} does not match the network its hyper-parameters describe "
+            f"(missing keys: {missing[:5]}, unexpected keys: {unexpected[:5]})"
+        )
+    return module.to(map_location).eval()
+
+
+def check_class_names(module: WSLModule, class_names: list[str], source: str) -> None:
+    """Raise if the dataset's classes differ from the ones the model was trained on."""
+    if list(module.class_names) != list(class_names):
+        raise ValueError(
+            f"the checkpoint was trained on classes {module.class_names} but {source} has classes "
+            f"{list(class_names)}; evaluate on the same class list (VOC: --data.class_names, or the "
+            "dataset the model was trained on)"
+        )
