@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,9 @@ def decode_segmentation(seg: list | dict, height: int, width: int) -> np.ndarray
         rle = mask_utils.frPyObjects(seg, height, width)
     else:
         rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
-    return mask_utils.decode(rle).astype(bool)
+    with warnings.catch_warnings():  # pycocotools' numpy-2 copy-keyword DeprecationWarning
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode(rle).astype(bool)
 
 
 class COCODataset(WSLDataset):

@@ -15,6 +15,7 @@ number of worker processes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .coco import decode_segmentation
 from .shapes import DISTRACTORS, SHAPE_CLASSES, draw_distractor, draw_shape
 
 __all__ = [
@@ -144,17 +146,25 @@ class SyntheticSample:
     labels: np.ndarray
 
 
+@functools.lru_cache(maxsize=8)
+def _unit_grid(s: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s - 0.5
+    return xx, yy
+
+
 def _background(rng: np.random.Generator, s: int) -> np.ndarray:
-    base = rng.uniform(40, 215, 3)
+    base = rng.uniform(40, 215, 3).astype(np.float32)
     low = cv2.resize(rng.normal(0, 1, (5, 5, 3)).astype(np.float32), (s, s), interpolation=cv2.INTER_CUBIC)
     mid = cv2.resize(
         rng.normal(0, 1, (s // 8, s // 8, 3)).astype(np.float32), (s, s), interpolation=cv2.INTER_LINEAR
     )
     theta = rng.uniform(0, 2 * math.pi)
-    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s - 0.5
-    ramp = (xx * math.cos(theta) + yy * math.sin(theta))[..., None]
-    img = base + low * rng.uniform(12, 28) + mid * rng.uniform(4, 10) + ramp * rng.uniform(-60, 60, 3)
-    img = img.astype(np.float32)
+    xx, yy = _unit_grid(s)
+    ramp = cv2.addWeighted(xx, math.cos(theta), yy, math.sin(theta), 0.0)[..., None]
+    img = low * np.float32(rng.uniform(12, 28))
+    img += mid * np.float32(rng.uniform(4, 10))
+    img += ramp * rng.uniform(-60, 60, 3).astype(np.float32)
+    img += base
     for _ in range(int(rng.integers(3, 9))):
         p0 = tuple(int(v) for v in rng.integers(0, s, 2))
         p1 = tuple(int(v) for v in rng.integers(0, s, 2))
@@ -232,8 +242,8 @@ def render_sample(params: SyntheticParams, seed: int, split: str, index: int) ->
         ring = cv2.dilate(m.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
         under = img[ring].mean(0)
         img[m] = _pick_color(rng, under, params.min_contrast)
-    img += rng.normal(0, 4, img.shape).astype(np.float32)
-    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(4.0)
+    image = np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
     visible = []
     later = np.zeros((s, s), bool)
@@ -296,7 +306,7 @@ def mask_to_coco_segmentation(mask: np.ndarray) -> list[list[float]] | dict[str,
     contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     polys = [[round(v, 2) for v in ((c.reshape(-1, 2) + 0.5) / 2).reshape(-1).tolist()] for c in contours]
     if polys and all(len(p) >= 6 for p in polys):
-        decoded = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polys, h, w))).astype(bool)
+        decoded = decode_segmentation(polys, h, w)
         if np.array_equal(decoded, mask):
             return polys
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
