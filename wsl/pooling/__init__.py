@@ -1,6 +1,9 @@
 """Spatial pooling heads (class maps → scores), class-wise mean and the local SoftPool2d layer.
 
 See SPEC section 2 for the exact formulas; ``functional`` holds the math, the modules hold parameters.
+The local SoftPool function is ``wsl.pooling.functional.softpool2d``: the package attribute
+``softpool2d`` is the submodule holding the ``SoftPool2d`` layer, so the function is not re-exported
+here (it would shadow the submodule).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from wsl.pooling.functional import (
     lse,
     resolve_k,
     softpool,
-    softpool2d,
     weldon,
 )
 from wsl.pooling.modules import (
@@ -43,7 +45,6 @@ __all__ = [
     "autopool",
     "resolve_k",
     "class_wise_mean",
-    "softpool2d",
     "PoolHead",
     "GlobalMaxPool",
     "GlobalAvgPool",
