@@ -12,6 +12,8 @@ import json
 import os
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from pytorch_lightning import Trainer
@@ -23,7 +25,7 @@ from wsl.data import WSLDataModule
 from wsl.evaluation import format_table
 from wsl.lit import WSLModule
 
-__all__ = ["WSLCLI", "main", "run_name", "ALIASES"]
+__all__ = ["WSLCLI", "train", "run_tool", "run_name", "ALIASES"]
 
 # Short flags for the settings people change most.
 ALIASES = {"--pool": "--model.pool", "--backbone": "--model.backbone", "--dataset": "--data.data"}
@@ -96,13 +98,17 @@ class WSLCLI(LightningCLI):
 
 
 def default_loggers(run_dir: Path) -> list:
-    """CSV metrics in ``run_dir/metrics.csv``, plus TensorBoard in ``run_dir/tb`` when it is installed."""
-    loggers = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    """CSV metrics in ``run_dir/logs/version_N/metrics.csv``, plus TensorBoard there when it is installed.
+
+    Each run (and each resumed run) gets a new version folder, so resuming never overwrites the logs of
+    the interrupted run.
+    """
+    loggers = [CSVLogger(save_dir=str(run_dir), name="logs")]
     try:
         import tensorboard  # noqa: F401
         from pytorch_lightning.loggers import TensorBoardLogger
 
-        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="", version="tb"))
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version=loggers[0].version))
     except ImportError:
         pass
     return loggers
@@ -115,9 +121,21 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def run_tool(function: Callable[[list[str] | None], object], argv: list[str] | None = None) -> int:
+    """Run a tool's function; a ``ValueError`` (bad input) becomes one ``error:`` line and exit code 2."""
+    try:
+        function(argv)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def train(argv: list[str] | None = None) -> dict:
     """Train, test and report. Returns the results dictionary that is also written to ``results.json``."""
     argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
+    # We always hand LightningCLI the (alias-expanded) arguments, which it warns about when sys.argv is set.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     cli = WSLCLI(
         WSLModule,
         WSLDataModule,

@@ -1,0 +1,93 @@
+"""tools/train.py end to end on a tiny synthetic VOC set: every pool, resume, config round trip, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tools.train import main
+from wsl.cli import expand_aliases, run_name, train
+from wsl.pooling import POOLS
+
+
+def tiny_args(root, run_dir, *extra):
+    return [
+        "--dataset", f"voc:{root}",
+        "--data.image_size", "64",
+        "--data.batch_size", "4",
+        "--data.num_workers", "0",
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "2",
+        "--trainer.limit_val_batches", "1",
+        "--trainer.check_val_every_n_epoch", "1",
+        "--trainer.enable_progress_bar", "false",
+        "--run_dir", str(run_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_every_pool_trains_tests_and_writes_results(pool, synthetic_voc_root, tmp_path):
+    results = train(tiny_args(synthetic_voc_root, tmp_path, "--pool", pool))
+    assert results["pool"] == pool and results["global_step"] == 2
+    for key in ("map", "maxboxacc", "maxboxacc_v2", "pointing_game", "pxap"):
+        assert 0.0 <= results["test"][key] <= 1.0 and math.isfinite(results["test"][key])
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["test"] == pytest.approx(results["test"])
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "logs" / "version_0" / "metrics.csv").is_file()
+
+
+def test_resume_from_last_checkpoint_continues_the_step_count(synthetic_voc_root, tmp_path):
+    first = train(tiny_args(synthetic_voc_root, tmp_path, "--skip_test", "true"))
+    assert first["global_step"] == 2
+    resumed = train(
+        tiny_args(synthetic_voc_root, tmp_path, "--skip_test", "true", "--trainer.max_epochs", "2")
+        + ["--ckpt_path", "last"]
+    )
+    assert resumed["global_step"] == 4 and resumed["epochs"] == 2
+
+
+def test_print_config_round_trips(synthetic_voc_root, tmp_path, capsys):
+    args = tiny_args(synthetic_voc_root, tmp_path, "--pool", "lse", "--model.pool_kwargs", '{"beta": 3.0}')
+    with pytest.raises(SystemExit) as stop:
+        train([*args, "--print_config"])
+    assert stop.value.code == 0
+    config = tmp_path / "config.yaml"
+    config.write_text(capsys.readouterr().out)
+    results = train(["--config", str(config), "--skip_test", "true"])
+    assert results["pool"] == "lse"
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["pool_kwargs"] == {"beta": 3.0}
+
+
+def test_config_typo_names_the_key(synthetic_voc_root, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train(tiny_args(synthetic_voc_root, tmp_path, "--model.poool", "gap"))
+    assert stop.value.code != 0
+    assert "poool" in capsys.readouterr().err
+
+
+def test_unknown_pool_exits_2_and_lists_the_choices(synthetic_voc_root, tmp_path, capsys):
+    assert main(tiny_args(synthetic_voc_root, tmp_path, "--pool", "weldn")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "weldon" in err
+
+
+def test_unknown_backbone_exits_2_with_the_closest_names(synthetic_voc_root, tmp_path, capsys):
+    assert main(tiny_args(synthetic_voc_root, tmp_path, "--backbone", "resnet5O")) == 2
+    assert "resnet50" in capsys.readouterr().err
+
+
+def test_aliases_and_run_names():
+    assert expand_aliases(["--pool", "gap", "--pool=gmp", "--x"]) == [
+        "--model.pool",
+        "gap",
+        "--model.pool=gmp",
+        "--x",
+    ]
+    assert run_name("synthetic", "weldon") == "synthetic-weldon"
+    assert run_name("voc:/data/VOC2007/", "gap") == "voc-VOC2007-gap"
