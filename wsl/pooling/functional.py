@@ -382,9 +382,12 @@ class _SoftPool2dFn(torch.autograd.Function):
     """Exact local SoftPool with per-window max subtraction, one strided slice per kernel offset.
 
     Looping over the k_h·k_w kernel offsets keeps every intermediate at the output size (no unfold
-    copy); the window max comes from max_pool2d, so exp never overflows and every window has a term
-    equal to 1 (no 0/0 however far the window is below the map maximum). Padded cells hold the most
-    negative finite value, so their weight is exactly 0 and 0·value stays 0 (−inf would give NaN).
+    copy, whose masked softmax measured ~2x slower); the window max comes from max_pool2d, so exp
+    never overflows and every window has a term equal to 1 (no 0/0 however far the window is below
+    the map maximum). Padded cells hold the most negative finite value, so their weight is exactly 0
+    and 0·value stays 0 (−inf would give NaN). The k_h·k_w exp planes are kept for the backward
+    (memory k_h·k_w·H_out·W_out per channel, 2.25x the input for the 3/2/1 stem), ~15% faster than
+    recomputing them.
     """
 
     @staticmethod
@@ -393,45 +396,46 @@ class _SoftPool2dFn(torch.autograd.Function):
         out_w = (x.shape[3] + 2 * p[1] - k[1]) // s[1] + 1
         m = F.max_pool2d(x, k, s, p)
         xp = F.pad(x, (p[1], p[1], p[0], p[0]), value=torch.finfo(x.dtype).min) if any(p) else x
-        denom = torch.zeros_like(m)
+        exps = torch.empty((k[0] * k[1], *m.shape), dtype=x.dtype, device=x.device)
         numer = torch.zeros_like(m)
-        for di in range(k[0]):
-            for dj in range(k[1]):
-                xs = xp[
-                    :, :, di : di + s[0] * (out_h - 1) + 1 : s[0], dj : dj + s[1] * (out_w - 1) + 1 : s[1]
-                ]
-                e = torch.sub(xs, m).exp_()
-                denom.add_(e)
-                numer.addcmul_(e, xs)
+        for i, sl in enumerate(_window_slices(k, s, out_h, out_w)):
+            xs = xp[sl]
+            numer.addcmul_(torch.sub(xs, m, out=exps[i]).exp_(), xs)
+        denom = exps.sum(dim=0)
         out = numer.div_(denom)
-        ctx.save_for_backward(xp, m, denom, out)
+        ctx.save_for_backward(xp, exps, denom, out)
         ctx.geom = (k, s, p, x.shape)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
-        xp, m, denom, out = ctx.saved_tensors
+        xp, exps, denom, out = ctx.saved_tensors
         k, s, p, shape = ctx.geom
-        out_h, out_w = out.shape[2], out.shape[3]
-        # ∂out/∂x_i = w_i (1 + x_i − out), w_i = e_i / denom; summed over the windows holding x_i.
-        q = grad_out / denom
-        r = 1 - out
+        # ∂out/∂x_i = w_i (1 + x_i − out) with w_i = e_i / denom, summed over the windows holding x_i:
+        # g_i = e_i · (A + B·x_i) with B = grad/denom and A = B·(1 − out).
+        scale = grad_out / denom
+        offset = scale * (1 - out)
         grad_xp = torch.zeros_like(xp)
-        for di in range(k[0]):
-            for dj in range(k[1]):
-                sl = (
-                    slice(None),
-                    slice(None),
-                    slice(di, di + s[0] * (out_h - 1) + 1, s[0]),
-                    slice(dj, dj + s[1] * (out_w - 1) + 1, s[1]),
-                )
-                xs = xp[sl]
-                g = torch.sub(xs, m).exp_().mul_(q).mul_(xs + r)
-                grad_xp[sl] += g
+        for i, sl in enumerate(_window_slices(k, s, out.shape[2], out.shape[3])):
+            grad_xp[sl] += torch.addcmul(offset, scale, xp[sl]).mul_(exps[i])
         if any(p):
             grad_xp = grad_xp[:, :, p[0] : p[0] + shape[2], p[1] : p[1] + shape[3]]
         return grad_xp, None, None, None
+
+
+def _window_slices(k: tuple[int, int], s: tuple[int, int], out_h: int, out_w: int) -> list[tuple[slice, ...]]:
+    # Offset (di, dj) of every window, for all windows at once: a strided (N, C, H_out, W_out) view.
+    return [
+        (
+            slice(None),
+            slice(None),
+            slice(di, di + s[0] * (out_h - 1) + 1, s[0]),
+            slice(dj, dj + s[1] * (out_w - 1) + 1, s[1]),
+        )
+        for di in range(k[0])
+        for dj in range(k[1])
+    ]
 
 
 def softpool2d(
