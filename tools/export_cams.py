@@ -18,7 +18,9 @@ from wsl.viz.export import CLASS_MODES, export_from_checkpoint
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ckpt", required=True, help="checkpoint written by tools/train.py")
     parser.add_argument("--data", default="synthetic", help="data spec: synthetic, voc:PATH, coco:PATH ...")
     parser.add_argument("--split", default="test", help="split to export (default: test)")
@@ -34,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument(
-        "--image-size", type=int, default=None, help="network input side (default: the training size, else 128)"
+        "--image-size",
+        type=int,
+        default=None,
+        help="network input side (default: the training size, else 128)",
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--sheet-size", type=int, default=32, help="overlays in contact_sheet.png")
@@ -69,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    iou = summary["mean_iou"]
+    iou, seconds = summary["mean_iou"], summary["seconds"]
     print(
-        f"exported {summary['num_cams']} CAMs of {summary['num_images']} images in {summary['seconds']:.1f} s "
+        f"exported {summary['num_cams']} CAMs of {summary['num_images']} images in {seconds:.1f} s "
         f"(threshold {summary['threshold']:.2f}"
         + (f", mean IoU {iou:.3f}, BoxAcc@0.5 {summary['box_acc']:.3f}" if iou is not None else "")
         + f")\ngallery: {summary['index']}"

@@ -158,7 +158,9 @@ def best_threshold(ckpt_path: str | os.PathLike[str]) -> tuple[float, str]:
     )
 
 
-def training_image_size(ckpt_path: str | os.PathLike[str], module: nn.Module | None = None) -> tuple[int, str]:
+def training_image_size(
+    ckpt_path: str | os.PathLike[str], module: nn.Module | None = None
+) -> tuple[int, str]:
     """The network input size a checkpoint was trained at, for exporting at the same size.
 
     Looks at ``module.hparams.image_size`` (when a model stores it), then at ``data.image_size`` in
@@ -193,7 +195,9 @@ def _box_thickness(height: int, width: int) -> int:
 
 def _caption(lines: Sequence[str], width: int) -> np.ndarray:
     """A white strip with one text line per entry, at least ``width`` wide."""
-    blocks = [text_block(ascii_text(line), _CAPTION_SCALE, _CAPTION_COLOR, _CAPTION_BG, pad=2) for line in lines]
+    blocks = [
+        text_block(ascii_text(line), _CAPTION_SCALE, _CAPTION_COLOR, _CAPTION_BG, pad=2) for line in lines
+    ]
     strip_w = max([width, *(b.shape[1] for b in blocks)])
     strip = np.empty((sum(b.shape[0] for b in blocks) + 2, strip_w, 3), np.uint8)
     strip[:] = _CAPTION_BG
@@ -252,10 +256,7 @@ def render_overlay(
         out = draw_boxes(out, gt_boxes, GT_COLOR, thickness=thickness)
     if pred_boxes is not None and len(pred_boxes):
         out = draw_boxes(out, pred_boxes, PRED_COLOR, thickness=thickness)
-    if colorbar is None:
-        out = add_colorbar(out, colormap)
-    else:
-        out = np.concatenate([out, colorbar], axis=1)
+    out = add_colorbar(out, colormap) if colorbar is None else np.concatenate([out, colorbar], axis=1)
     if not caption:
         return out
     strip = _caption(caption, out.shape[1])
@@ -433,9 +434,9 @@ def export_cams(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive int or None; got {limit!r}")
     threshold = parse_threshold(threshold)
-    for name, value in (("sheet_size", sheet_size), ("thumb_size", thumb_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "sheet_size" else 16):
-            raise ValueError(f"{name} must be an int >= {0 if name == 'sheet_size' else 16}; got {value!r}")
+    for name, value, least in (("sheet_size", sheet_size, 0), ("thumb_size", thumb_size, 16)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an int >= {least}; got {value!r}")
     root = _check_out_dir(out_dir)
     net = getattr(module, "net", module)
     if class_names is None:
@@ -472,7 +473,8 @@ def export_cams(
             if not isinstance(batch, Mapping) or not {"image", "image_id", "orig_size"} <= set(batch):
                 raise ValueError(
                     "batches must be dicts with 'image', 'image_id' and 'orig_size' (wsl.data.collate_wsl); "
-                    f"got {type(batch).__name__} with keys {sorted(batch) if isinstance(batch, Mapping) else '-'}"
+                    f"got {type(batch).__name__}"
+                    + (f" with keys {sorted(batch)}" if isinstance(batch, Mapping) else "")
                 )
             count = len(batch["image_id"])
             if limit is not None:
@@ -487,7 +489,8 @@ def export_cams(
             class_names = [str(n) for n in class_names]
             if len(class_names) != scores.shape[1]:
                 raise ValueError(
-                    f"class_names has {len(class_names)} names but the model outputs {scores.shape[1]} classes"
+                    f"class_names has {len(class_names)} names but the model outputs "
+                    f"{scores.shape[1]} classes"
                 )
             if not class_files:
                 class_stems = _Names()
@@ -518,7 +521,8 @@ def export_cams(
                 lo = raw.flatten(1).amin(1).tolist()
                 hi = raw.flatten(1).amax(1).tolist()
                 save_cam_npz(
-                    safe_join(root / "cams", f"{stem}.npz"), {class_names[c]: cams[k] for k, c in enumerate(chosen)}
+                    safe_join(root / "cams", f"{stem}.npz"),
+                    {class_names[c]: cams[k] for k, c in enumerate(chosen)},
                 )
                 picture = _original_image(image_id, size, paths, images[i])
                 gt_all = batch["boxes"][i] if "boxes" in batch and "box_labels" in batch else None
@@ -637,7 +641,9 @@ def _resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use --device cpu or auto")
+        raise ValueError(
+            f"device {device!r} was asked for but CUDA is not available; use --device cpu or auto"
+        )
     return torch.device(device)
 
 
