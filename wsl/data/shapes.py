@@ -57,7 +57,7 @@ def _heart() -> np.ndarray:
     return p / np.abs(p).max()
 
 
-# name -> (outer polygon in unit coordinates (circumradius ~1), hole polygon or None, hole offset, rotates)
+# name -> (outer polygon in unit coordinates (circumradius ~1), hole polygon or None, random rotation?)
 _SHAPES: dict[str, tuple[np.ndarray, np.ndarray | None, bool]] = {
     "circle": (_regular(48), None, False),
     "square": (_regular(4, phase=math.pi / 4), None, True),
