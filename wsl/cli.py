@@ -161,7 +161,9 @@ def train(argv: list[str] | None = None) -> dict:
         "train_seconds": round(train_seconds, 1),
     }
     if not cli.config.skip_test:
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        # The best checkpoint by validation score; without validation, the final weights (last.ckpt).
+        callback = trainer.checkpoint_callback
+        best = (callback.best_model_path or callback.last_model_path) if callback else ""
         trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
         test = {
             k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
