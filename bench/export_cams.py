@@ -23,6 +23,7 @@ import platform
 import pstats
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -81,18 +82,18 @@ def main(argv: list[str] | None = None) -> dict:
         export_s = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
-        size_mb = (
-            sum(f.stat().st_size for f in __import__("pathlib").Path(out).rglob("*") if f.is_file()) / 1e6
-        )
+        size_mb = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file()) / 1e6
 
     cams = summary["num_cams"]
     print(
-        f"# {datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
+        f"# {datetime.date.today()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs visible, "
         f"torch threads {args.threads}, workers {args.num_workers}, torch {torch.__version__}"
     )
     print(
         f"# data {args.data}:{args.split}, {num} images at {args.image_size} px, backbone {args.backbone}, "
-        f"pool {args.pool}, batch {args.batch_size}, classes {args.classes}: {cams} CAMs, {size_mb:.1f} MB written"
+        f"pool {args.pool}, batch {args.batch_size}, classes {args.classes}: {cams} CAMs, "
+        f"{size_mb:.1f} MB written"
     )
     print("| run | seconds | images/s | CAMs/s | time vs forward |")
     print("|---|---|---|---|---|")
