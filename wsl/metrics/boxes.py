@@ -137,29 +137,28 @@ def _check_boxes(boxes, name: str) -> np.ndarray:
 
 
 def _contour_boxes(contours, height: int, width: int, dx: int = 0, dy: int = 0) -> np.ndarray:
-    """Boxes ``(x, y, min(x + w, W − 1), min(y + h, H − 1))`` of contours, vectorised.
+    """Boxes ``(x, y, min(x + w, W − 1), min(y + h, H − 1))`` of contours traced with offset (dx, dy).
 
     ``cv2.boundingRect`` of a point set is ``(min x, min y, max x − min x + 1, max y − min y + 1)``, so
-    ``x + w = max x + 1``; the per-contour min/max are taken with ``reduceat`` over the concatenation.
+    ``x + w = max x + 1``. Many contours are handled with ``reduceat`` over their concatenation.
     """
-    if len(contours) == 1:
-        pts = contours[0].reshape(-1, 2)
-        lo = pts.min(0)
-        hi = pts.max(0)
-        box = np.array([[lo[0], lo[1], hi[0], hi[1]]], dtype=np.int64)
+    if len(contours) <= 16:
+        rects = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64).reshape(-1, 4)
+        box = np.empty_like(rects)
+        box[:, 0] = rects[:, 0] + dx
+        box[:, 1] = rects[:, 1] + dy
+        box[:, 2] = box[:, 0] + rects[:, 2]
+        box[:, 3] = box[:, 1] + rects[:, 3]
     else:
         pts = np.concatenate(contours).reshape(-1, 2)
         starts = np.zeros(len(contours), dtype=np.int64)
         np.cumsum([len(c) for c in contours[:-1]], out=starts[1:])
         lo = np.minimum.reduceat(pts, starts, axis=0)
         hi = np.maximum.reduceat(pts, starts, axis=0)
-        box = np.stack([lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]], axis=1).astype(np.int64)
-    box[:, 0] += dx
-    box[:, 2] += dx
-    box[:, 1] += dy
-    box[:, 3] += dy
-    np.minimum(box[:, 2] + 1, width - 1, out=box[:, 2])
-    np.minimum(box[:, 3] + 1, height - 1, out=box[:, 3])
+        box = np.stack([lo[:, 0] + dx, lo[:, 1] + dy, hi[:, 0] + dx + 1, hi[:, 1] + dy + 1], axis=1)
+        box = box.astype(np.int64)
+    np.minimum(box[:, 2], width - 1, out=box[:, 2])
+    np.minimum(box[:, 3], height - 1, out=box[:, 3])
     return box
 
 
@@ -198,7 +197,7 @@ def cam_to_boxes(cam, threshold: float, multi_contour: bool = True) -> np.ndarra
         return _EMPTY_BOX.copy()
     if not multi_contour:
         contours = [_largest_contour(contours)]
-    return _contour_boxes(list(contours), height, width)
+    return _contour_boxes(contours, height, width)
 
 
 def box_iou_inclusive(boxes_a, boxes_b) -> np.ndarray:
@@ -249,6 +248,9 @@ def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = Tru
       foreground (at most 256, whatever the number of thresholds);
     - each foreground is traced on its bounding crop (rows/columns whose max exceeds the level) with the
       crop offset; ``findContours`` pads with zeros, so contours, their order and areas are unchanged;
+    - single-contour mode traces outer borders only (``RETR_EXTERNAL``): the largest ``RETR_TREE`` contour,
+      first on ties, is always an outermost one (a hole border is enclosed by its parent's border, which
+      precedes it);
     - boxes and IoUs of all levels are computed in one vectorised pass.
 
     Args:
@@ -285,19 +287,23 @@ def _best_ious_quantized(q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_c
     uniq, inverse = np.unique(key, return_inverse=True)
     row_max = q.max(axis=1)
     col_max = q.max(axis=0)
+    # Single-contour mode only needs the outermost contours: a hole's border lies inside its parent's
+    # outer border (area <=) and comes after it, and an island in a hole is smaller still, so the first
+    # largest contour of RETR_TREE is always the first largest of RETR_EXTERNAL (checked in the tests).
+    mode = cv2.RETR_TREE if multi_contour else cv2.RETR_EXTERNAL
     all_boxes = []
     counts = np.empty(len(uniq), dtype=np.int64)
     for j, k in enumerate(uniq):
         value = int(present[k])  # level < qmax, so a present value above it exists
-        ys = np.flatnonzero(row_max >= value)
-        xs = np.flatnonzero(col_max >= value)
-        y0, y1, x0, x1 = int(ys[0]), int(ys[-1]), int(xs[0]), int(xs[-1])
-        crop = q[y0 : y1 + 1, x0 : x1 + 1]
-        fg = cv2.threshold(crop, value - 1, 1, cv2.THRESH_BINARY)[1]
-        contours = cv2.findContours(fg, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
-        if not multi_contour:
-            contours = [_largest_contour(contours)] if len(contours) > 1 else contours
-        boxes = _contour_boxes(list(contours), height, width, dx=x0, dy=y0)
+        rows = row_max >= value
+        cols = col_max >= value
+        y0, y1 = int(rows.argmax()), height - int(rows[::-1].argmax())
+        x0, x1 = int(cols.argmax()), width - int(cols[::-1].argmax())
+        fg = cv2.threshold(q[y0:y1, x0:x1], value - 1, 1, cv2.THRESH_BINARY)[1]
+        contours = cv2.findContours(fg, mode, cv2.CHAIN_APPROX_SIMPLE)[0]
+        if not multi_contour and len(contours) > 1:
+            contours = [_largest_contour(contours)]
+        boxes = _contour_boxes(contours, height, width, dx=x0, dy=y0)
         all_boxes.append(boxes)
         counts[j] = boxes.shape[0]
     boxes = np.concatenate(all_boxes)
