@@ -1,0 +1,134 @@
+"""tools/export_cams.py end to end on a tiny checkpoint: outputs, --threshold best, errors exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from tools.export_cams import main
+from wsl.data import WSLDataModule
+from wsl.lit import WSLModule
+
+
+@pytest.fixture(scope="session")
+def run_dir(synthetic_voc_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder laid out as tools/train.py leaves it: checkpoints/best.ckpt, results.json, config.yaml."""
+    root = tmp_path_factory.mktemp("run")
+    dm = WSLDataModule(data=f"voc:{synthetic_voc_root}", image_size=64, batch_size=4, num_workers=0)
+    torch.manual_seed(0)
+    module = WSLModule(
+        num_classes=dm.num_classes, class_names=dm.class_names, backbone="resnet18", pool="gap"
+    )
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=root,
+    )
+    trainer.fit(module, datamodule=dm)
+    (root / "checkpoints").mkdir()
+    trainer.save_checkpoint(root / "checkpoints" / "best.ckpt")
+    (root / "results.json").write_text(json.dumps({"test": {"maxboxacc_threshold": 0.37}}))
+    (root / "config.yaml").write_text("data:\n  image_size: 64\n")
+    return root
+
+
+def args(run_dir: Path, root: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--ckpt", str(run_dir / "checkpoints" / "best.ckpt"),
+        "--data", f"voc:{root}",
+        "--split", "test",
+        "--out", str(out),
+        "--num-workers", "0",
+        "--device", "cpu",
+        "--no-progress",
+        *extra,
+    ]  # fmt: skip
+
+
+def test_end_to_end_with_the_best_threshold(run_dir, synthetic_voc_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(args(run_dir, synthetic_voc_root, out, "--limit", "3")) == 0
+    captured = capsys.readouterr()
+    assert "threshold 0.370 (best MaxBoxAcc)" in captured.err
+    assert "image size 64 from" in captured.err  # the training size from config.yaml
+    assert "exported" in captured.out and "index.html" in captured.out
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["threshold"] == pytest.approx(0.37)
+    assert len(manifest["images"]) == 3 and manifest["classes"] == "present"
+    for name in ("index.html", "contact_sheet.png", "cams.json"):
+        assert (out / name).is_file()
+    assert len(list((out / "cams").glob("*.npz"))) == 3
+
+
+def test_a_given_threshold_and_classes_are_used(run_dir, synthetic_voc_root, tmp_path):
+    out = tmp_path / "out"
+    assert main(args(run_dir, synthetic_voc_root, out, "--threshold", "0.2", "--classes", "all")) == 0
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["threshold"] == 0.2
+    assert len(manifest["entries"]) == 4 * 6
+
+
+def test_best_falls_back_to_half_with_a_note(run_dir, synthetic_voc_root, tmp_path, capsys):
+    lone = tmp_path / "lone.ckpt"
+    lone.write_bytes((run_dir / "checkpoints" / "best.ckpt").read_bytes())
+    argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--limit", "1")
+    argv[1] = str(lone)
+    assert main(argv) == 0
+    assert "note: no results.json" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "cams.json").read_text())["threshold"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"--ckpt": "missing.ckpt"}, "does not exist"),
+        ({"--split": "nope"}, "split file not found"),
+        ({"--threshold": "1.5"}, r"threshold must be in \[0, 1\)"),
+        ({"--threshold": "high"}, "threshold must be 'best' or a number"),
+        ({"--data": "VOC_EMPTY"}, "was trained on classes"),
+        ({"--out": "A_FILE"}, "is not a folder"),
+    ],
+)
+def test_errors_print_a_message_and_exit_2(run_dir, synthetic_voc_root, tmp_path, capsys, change, message):
+    argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--threshold", "best")
+    for flag, value in change.items():
+        if value == "VOC_EMPTY":  # no classes.txt: the 20 VOC classes, not the checkpoint's 6
+            (tmp_path / "voc").mkdir()
+            value = f"voc:{tmp_path / 'voc'}"
+        elif value == "A_FILE":
+            (tmp_path / "file.txt").write_text("x")
+            value = str(tmp_path / "file.txt")
+        elif value == "missing.ckpt":
+            value = str(tmp_path / value)
+        argv[argv.index(flag) + 1] = value
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") or "\nerror: " in err
+    assert "Traceback" not in err
+    assert re.search(message, err), err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(run_dir, synthetic_voc_root, tmp_path, capsys):
+    argv = args(run_dir, synthetic_voc_root, tmp_path / "out")
+    argv[argv.index("--device") + 1] = "cuda"
+    assert main(argv) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_argparse_errors_and_help_return_a_status(capsys):
+    assert main(["--help"]) == 0
+    assert main(["--ckpt", "x"]) == 2  # --out missing
+    assert main(["--ckpt", "x", "--out", "y", "--classes", "some"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
