@@ -168,7 +168,7 @@ def train(argv: list[str] | None = None) -> dict:
         test = {
             k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
         }
-        results.update(test=test, checkpoint=best)
+        results.update(test=test, checkpoint=best, test_curves=model.last_curves)
         if trainer.is_global_zero:
             print(f"\nTest split ({data.test_split}), percentages:\n")
             print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", test)]))

@@ -196,6 +196,16 @@ class LocalizationEvaluator(nn.Module):
                 ignore=None if all(ig is None for ig in ignore) else ignore,
             )
 
+    def curves(self) -> dict[str, list[float]]:
+        """BoxAcc per CAM threshold: ``thresholds``, ``maxboxacc`` (IoU 50, largest contour) and
+        ``maxboxacc_v2_30/50/70`` (all contours), as plain lists for JSON and plots."""
+        single = self.maxboxacc.compute()
+        multi = self.maxboxacc_v2.compute()
+        out = {"thresholds": self.maxboxacc.thresholds.tolist(), "maxboxacc": single["curve_50"].tolist()}
+        for delta in (30, 50, 70):
+            out[f"maxboxacc_v2_{delta}"] = multi[f"curve_{delta}"].tolist()
+        return out
+
     def compute(self) -> dict[str, float]:
         """Fractions in [0, 1], keyed as documented in the class docstring."""
         results: dict[str, float] = {}

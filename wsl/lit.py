@@ -124,6 +124,7 @@ class WSLModule(pl.LightningModule):
 
     def _eval_epoch_end(self, evaluator: LocalizationEvaluator, stage: str) -> None:
         results = evaluator.compute()
+        self.last_curves = evaluator.curves()
         for name, value in results.items():
             self.log(f"{stage}/{name}", value, prog_bar=name in ("map", "maxboxacc"), sync_dist=False)
         evaluator.reset()
