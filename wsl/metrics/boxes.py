@@ -14,8 +14,9 @@ The rule (wsolevaluation's ``compute_bboxes_from_scoremaps``, quirks included):
 4. A contour with ``cv2.boundingRect`` ``(x, y, w, h)`` gives the box
    ``(x, y, min(x + w, W − 1), min(y + h, H − 1))`` — one pixel wider and taller than the object
    except at the image border. No contour gives ``(0, 0, 0, 0)``.
-5. Single-contour mode keeps the contour of largest ``cv2.contourArea`` (the first on ties);
-   multi-contour mode keeps every contour's box.
+5. Single-contour mode keeps the contour of largest ``cv2.contourArea``, the first on ties in OpenCV's
+   list order — outer borders are listed in *reverse* raster order of their first pixel, so of two equal
+   blobs the lower (or, on one row, the right) one wins; multi-contour mode keeps every contour's box.
 
 Boxes are ``(x0, y0, x1, y1)``, 0-based, inclusive, as int64 arrays ``(K, 4)``.
 """
@@ -250,7 +251,7 @@ def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = Tru
       crop offset; ``findContours`` pads with zeros, so contours, their order and areas are unchanged;
     - single-contour mode traces outer borders only (``RETR_EXTERNAL``): the largest ``RETR_TREE`` contour,
       first on ties, is always an outermost one (a hole border is enclosed by its parent's border, which
-      precedes it);
+      precedes it in OpenCV's list, and RETR_EXTERNAL lists the outer borders in RETR_TREE's order);
     - boxes and IoUs of all levels are computed in one vectorised pass.
 
     Args:

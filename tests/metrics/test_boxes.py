@@ -1,0 +1,259 @@
+"""Exactness of CAM → boxes against wsolevaluation's rule (SPEC section 3), quirks pinned by hand."""
+
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wsl.metrics import (
+    best_ious_per_threshold,
+    box_iou_inclusive,
+    cam_thresholds,
+    cam_to_boxes,
+    normalize_cam,
+    quantize_cam,
+)
+
+# ---------------------------------------------------------------- hand-computed cases
+
+
+def test_strict_greater_after_uint8_truncation():
+    cam = np.zeros((5, 5))
+    cam[1, 1] = 1.0  # q = 255
+    cam[3, 3] = 0.5  # q = trunc(127.5) = 127
+    assert quantize_cam(cam)[3, 3] == 127
+    # t = 0.5: level = int(0.5 * 255) = 127 and 127 > 127 is false: only the top pixel remains.
+    assert cam_to_boxes(cam, 0.5, multi_contour=True).tolist() == [[1, 1, 2, 2]]
+    # t = 0.49: level = int(124.95) = 124, both pixels are foreground.
+    assert sorted(cam_to_boxes(cam, 0.49, multi_contour=True).tolist()) == [[1, 1, 2, 2], [3, 3, 4, 4]]
+
+
+def test_level_is_int_of_t_times_max():
+    cam = np.zeros((3, 8))
+    cam[0, 0] = 1.0
+    cam[2, 6] = 76.5 / 255  # q = 76
+    cam[2, 3] = 77.5 / 255  # q = 77
+    q = quantize_cam(cam)
+    assert (q[2, 6], q[2, 3]) == (76, 77)
+    # t = 0.3: 0.3 * 255 = 76.5 -> level 76: q = 77 is foreground, q = 76 is not.
+    boxes = cam_to_boxes(cam, 0.3, multi_contour=True).tolist()
+    assert sorted(boxes) == [[0, 0, 1, 1], [3, 2, 4, 2]]
+
+
+def test_ring_gives_outer_and_hole_boxes_in_multi_contour_mode():
+    cam = np.zeros((8, 10))
+    cam[1:7, 1:9] = 1.0
+    cam[2:5, 2:4] = 0.0  # hole: x 2..3, y 2..4
+    boxes = sorted(cam_to_boxes(cam, 0.5, multi_contour=True).tolist())
+    # outer: x 1..8, y 1..6 -> (1, 1, min(9, 9), min(7, 7)); hole border: hole bbox grown by 1, then +1.
+    assert boxes == [[1, 1, 5, 6], [1, 1, 9, 7]]
+    assert cam_to_boxes(cam, 0.5, multi_contour=False).tolist() == [[1, 1, 9, 7]]
+
+
+def test_single_contour_takes_largest_contour_area_not_pixel_count():
+    cam = np.zeros((12, 12))
+    cam[0, 0:10] = 1.0  # 10 pixels, contourArea 0
+    cam[5:7, 5:7] = 1.0  # 4 pixels, contourArea 1
+    assert cam_to_boxes(cam, 0.5, multi_contour=False).tolist() == [[5, 5, 7, 7]]
+
+
+def test_single_contour_first_on_ties_in_opencv_order():
+    # "First" is first in findContours' list, which holds outer borders in *reverse* raster order of
+    # their first pixel: of two equal blobs, the one starting lower (or further right) wins.
+    cam = np.zeros((12, 12))
+    cam[7:9, 1:3] = 1.0  # contourArea 1, starts at row 7: listed first
+    cam[2:4, 6:8] = 1.0  # contourArea 1, starts at row 2
+    assert cam_to_boxes(cam, 0.5, multi_contour=False).tolist() == [[1, 7, 3, 9]]
+    assert best_ious_per_threshold(cam, [[1, 7, 3, 9]], [0.5], multi_contour=False).tolist() == [1.0]
+    cam[7:9, 1:3] = 0.0
+    cam[2:4, 9:11] = 1.0  # same row, further right: listed first
+    assert cam_to_boxes(cam, 0.5, multi_contour=False).tolist() == [[9, 2, 11, 4]]
+
+
+def test_single_contour_parent_wins_tie_with_its_hole():
+    cam = np.ones((3, 3))
+    cam[1, 1] = 0.0  # ring of 8 pixels: outer border and hole border give the same box
+    assert cam_to_boxes(cam, 0.5, multi_contour=False).tolist() == [[0, 0, 2, 2]]
+    assert best_ious_per_threshold(cam, [[0, 0, 2, 2]], [0.5], multi_contour=False).tolist() == [1.0]
+
+
+def test_boxes_one_pixel_wider_except_at_border():
+    cam = np.zeros((6, 10))
+    cam[2:4, 7:10] = 1.0  # touches the right border
+    cam[0:2, 0:2] = 0.9
+    boxes = sorted(cam_to_boxes(cam, 0.5, multi_contour=True).tolist())
+    assert boxes == [[0, 0, 2, 2], [7, 2, 9, 4]]
+
+
+def test_no_contour_gives_zero_box_and_constant_or_nan_maps_are_zeros():
+    for cam in (np.zeros((4, 5)), np.full((4, 5), 3.0), np.full((4, 5), np.nan)):
+        assert cam_to_boxes(cam, 0.0, multi_contour=True).tolist() == [[0, 0, 0, 0]]
+        assert not normalize_cam(cam).any()
+    cam = np.arange(20.0).reshape(4, 5)
+    cam[0, 0] = np.nan
+    assert not normalize_cam(cam).any()
+    iou = best_ious_per_threshold(np.ones((4, 5)), [[0, 0, 0, 0]], [0.0, 0.5])
+    assert iou.tolist() == [1.0, 1.0]
+
+
+def test_normalize_is_float64_min_max():
+    cam = torch.tensor([[2.0, 4.0], [6.0, 10.0]])
+    np.testing.assert_array_equal(normalize_cam(cam), np.array([[0.0, 0.25], [0.5, 1.0]]))
+    assert normalize_cam(cam).dtype == np.float64
+
+
+def test_inclusive_iou():
+    assert box_iou_inclusive([[0, 0, 1, 1]], [[1, 1, 2, 2]]).tolist() == [[1 / 7]]
+    assert box_iou_inclusive([[0, 0, 0, 0]], [[0, 0, 0, 0]]).tolist() == [[1.0]]
+    assert box_iou_inclusive([[0, 0, 0, 0]], [[2, 2, 3, 3]]).tolist() == [[0.0]]
+    assert box_iou_inclusive(np.zeros((0, 4), int), [[0, 0, 1, 1]]).shape == (0, 1)
+
+
+def test_thresholds_grid():
+    np.testing.assert_array_equal(cam_thresholds(0.01), np.arange(0, 1, 0.01))
+    assert len(cam_thresholds(0.001)) == 1000
+
+
+# ---------------------------------------------------------------- randomized: fast path == straightforward
+
+
+def _reference_best_ious(cam: np.ndarray, gt: np.ndarray, thresholds, multi_contour: bool) -> np.ndarray:
+    """Independent straightforward implementation: per threshold, the whole SPEC rule from scratch."""
+    cam = np.asarray(cam, dtype=np.float64)
+    if np.isnan(cam).any() or cam.min() == cam.max():
+        norm = np.zeros_like(cam)
+    else:
+        norm = cam - cam.min()
+        norm = norm / norm.max()
+    q = (norm * 255).astype(np.uint8)
+    height, width = q.shape
+    out = []
+    for t in thresholds:
+        _, fg = cv2.threshold(q, int(t * np.max(q)), 255, cv2.THRESH_BINARY)
+        contours, _ = cv2.findContours(fg, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+        if len(contours) == 0:
+            boxes = [[0, 0, 0, 0]]
+        else:
+            if not multi_contour:
+                contours = [max(contours, key=cv2.contourArea)]
+            boxes = []
+            for c in contours:
+                x, y, w, h = cv2.boundingRect(c)
+                boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
+        best = 0.0
+        for p in boxes:
+            for g in gt:
+                iw = max(0, min(p[2], g[2]) - max(p[0], g[0]) + 1)
+                ih = max(0, min(p[3], g[3]) - max(p[1], g[1]) + 1)
+                inter = iw * ih
+                union = (p[2] - p[0] + 1) * (p[3] - p[1] + 1) + (g[2] - g[0] + 1) * (g[3] - g[1] + 1) - inter
+                best = max(best, inter / union if union > 0 else 0.0)
+        out.append(best)
+    return np.array(out)
+
+
+def _synthetic_cam(kind: str, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    h, w = size
+    if kind in ("smooth", "noisy", "plateau"):
+        grid = int(rng.choice([7, 14]))
+        low = torch.from_numpy(rng.random((1, 1, grid, grid)) ** 2)
+        cam = F.interpolate(low, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
+        if kind == "noisy":
+            cam = cam + rng.random(size) * rng.uniform(0.2, 1.0)
+        if kind == "plateau":
+            cam = np.round(cam * rng.integers(2, 6)) * 1.0
+        return cam
+    if kind == "ring":
+        yy, xx = np.mgrid[:h, :w]
+        cam = np.zeros(size)
+        for _ in range(int(rng.integers(1, 4))):
+            cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+            r = rng.uniform(4, min(h, w) / 2)
+            d = np.hypot(yy - cy, xx - cx)
+            cam += np.exp(-((d - r) ** 2) / rng.uniform(2, 20))
+        return cam + 0.05 * rng.random(size)
+    if kind == "constant":
+        return np.full(size, rng.normal())
+    if kind == "spike":
+        cam = np.zeros(size)
+        cam[rng.integers(0, h), rng.integers(0, w)] = rng.uniform(0.1, 5)
+        return cam
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "noisy", "ring", "plateau", "constant", "spike"])
+@pytest.mark.parametrize("multi_contour", [True, False])
+def test_fast_path_equals_straightforward(kind, multi_contour):
+    rng = np.random.default_rng(zlib.crc32(f"{kind}-{multi_contour}".encode()))
+    thresholds = cam_thresholds(0.01)
+    counts_fast = np.zeros((3, len(thresholds)), dtype=int)
+    counts_ref = np.zeros_like(counts_fast)
+    for _ in range(12):
+        size = (int(rng.integers(24, 80)), int(rng.integers(24, 80)))
+        cam = _synthetic_cam(kind, rng, size)
+        k = int(rng.integers(1, 3))
+        x0 = rng.integers(0, size[1] // 2, k)
+        y0 = rng.integers(0, size[0] // 2, k)
+        x1 = rng.integers(size[1] // 2, size[1], k)
+        y1 = rng.integers(size[0] // 2, size[0], k)
+        gt = np.stack([x0, y0, x1, y1], axis=1)
+        fast = best_ious_per_threshold(cam, gt, thresholds, multi_contour)
+        ref = _reference_best_ious(cam, gt, thresholds, multi_contour)
+        np.testing.assert_array_equal(fast, ref)
+        for d, delta in enumerate((30, 50, 70)):
+            counts_fast[d] += fast >= delta / 100
+            counts_ref[d] += ref >= delta / 100
+    np.testing.assert_array_equal(counts_fast, counts_ref)
+
+
+def test_fast_path_equals_straightforward_fine_grid_realistic_224():
+    rng = np.random.default_rng(7)
+    thresholds = cam_thresholds(0.001)
+    for multi_contour in (True, False):
+        cam = _synthetic_cam("smooth", rng, (224, 224))
+        gt = np.array([[30, 40, 150, 200]])
+        np.testing.assert_array_equal(
+            best_ious_per_threshold(cam, gt, thresholds, multi_contour),
+            _reference_best_ious(cam, gt, thresholds, multi_contour),
+        )
+
+
+def test_cam_to_boxes_matches_fast_path_boxes_per_threshold():
+    rng = np.random.default_rng(3)
+    cam = _synthetic_cam("noisy", rng, (40, 50))
+    gt = np.array([[5, 5, 30, 35]])
+    for t in (0.0, 0.2, 0.55, 0.9):
+        boxes = cam_to_boxes(cam, t, multi_contour=True)
+        expected = box_iou_inclusive(boxes, gt).max()
+        assert best_ious_per_threshold(cam, gt, [t], True)[0] == expected
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: normalize_cam(np.zeros(5)), "cam must be a 2-D"),
+        (lambda: normalize_cam(np.zeros((0, 3))), "H, W >= 1"),
+        (lambda: normalize_cam(np.zeros((2, 2), dtype=bool)), "real-valued"),
+        (lambda: cam_to_boxes(np.zeros((4, 4)), 1.0), r"thresholds must lie in \[0, 1\)"),
+        (lambda: cam_to_boxes(np.zeros((4, 4)), -0.1), r"thresholds must lie in \[0, 1\)"),
+        (lambda: best_ious_per_threshold(np.zeros((4, 4)), [[0, 0, 1, 1]], []), "non-empty 1-D"),
+        (lambda: best_ious_per_threshold(np.zeros((4, 4)), np.zeros((0, 4), int), [0.5]), "at least one box"),
+        (lambda: box_iou_inclusive([[0, 0, 1]], [[0, 0, 1, 1]]), r"boxes_a must be \(K, 4\)"),
+        (lambda: box_iou_inclusive([[2, 0, 1, 1]], [[0, 0, 1, 1]]), "x1 >= x0"),
+        (lambda: box_iou_inclusive([[-1, 0, 1, 1]], [[0, 0, 1, 1]]), "non-negative"),
+        (lambda: box_iou_inclusive([[0, 0, 1, 1]], [[0.5, 0, 1, 1]]), "integer pixel"),
+        (lambda: cam_thresholds(0.0), r"cam_curve_interval must be in \(0, 1\)"),
+        (lambda: cam_thresholds(1.5), r"cam_curve_interval must be in \(0, 1\)"),
+    ],
+)
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
