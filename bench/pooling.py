@@ -5,6 +5,7 @@ they are comparable across machines; absolute milliseconds are printed for conte
 
     python bench/pooling.py                 # full run, 1 thread
     python bench/pooling.py --repeats 5     # quicker
+    python bench/pooling.py --clock wall    # latency instead of CPU time
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def time_fwd_bwd(
     x: torch.Tensor,
     repeats: int,
     warmup: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(median, min) seconds of forward + backward of each fn; rounds are interleaved so that load
     from other processes hits every fn alike (the min is the least disturbed run)."""
@@ -54,9 +56,9 @@ def time_fwd_bwd(
     for r in range(warmup + repeats):
         for name, fn in fns.items():
             x.grad = None
-            t0 = time.perf_counter()
+            t0 = clock()
             fn(x).sum().backward()
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             if r >= warmup:
                 times[name].append(dt)
     return {name: statistics.median(ts) for name, ts in times.items()}, {
@@ -64,7 +66,9 @@ def time_fwd_bwd(
     }
 
 
-def global_heads(shape: tuple[int, ...], repeats: int, warmup: int) -> list[tuple[str, float, float, float]]:
+def global_heads(
+    shape: tuple[int, ...], repeats: int, warmup: int, clock: Callable[[], float]
+) -> list[tuple[str, float, float, float]]:
     num_classes = shape[1]
     fns: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         name: build_pool(name, num_classes) for name in POOLS
@@ -72,20 +76,22 @@ def global_heads(shape: tuple[int, ...], repeats: int, warmup: int) -> list[tupl
     fns["lse (learnable β)"] = build_pool("lse", num_classes, learnable=True)
     fns["kmax via sort (alt.)"] = _kmax_sort
     if num_classes % 4 == 0:
-        gmp_head = build_pool("gap", num_classes // 4)
-        fns["class_wise_mean M=4 + gap"] = lambda x: gmp_head(class_wise_mean(x, num_classes // 4))
+        gap_head = build_pool("gap", num_classes // 4)
+        fns["class_wise_mean M=4 + gap"] = lambda x: gap_head(class_wise_mean(x, num_classes // 4))
     x = torch.randn(*shape)
-    t, tmin = time_fwd_bwd(fns, x, repeats, warmup)
+    t, tmin = time_fwd_bwd(fns, x, repeats, warmup, clock)
     return [(name, t[name] * 1e3, t[name] / t["gap"], tmin[name] / tmin["gap"]) for name in fns]
 
 
-def local_pool(shape: tuple[int, ...], repeats: int, warmup: int) -> list[tuple[str, float, float, float]]:
+def local_pool(
+    shape: tuple[int, ...], repeats: int, warmup: int, clock: Callable[[], float]
+) -> list[tuple[str, float, float, float]]:
     fns = {
         "F.max_pool2d(3, 2, 1)": lambda x: F.max_pool2d(x, 3, 2, 1),
         "softpool2d(3, 2, 1)": lambda x: softpool2d(x, 3, 2, 1),
         "softpool2d unfold (alt.)": _softpool2d_unfold,
     }
-    t, tmin = time_fwd_bwd(fns, torch.randn(*shape), repeats, warmup)
+    t, tmin = time_fwd_bwd(fns, torch.randn(*shape), repeats, warmup, clock)
     base, base_min = t["F.max_pool2d(3, 2, 1)"], tmin["F.max_pool2d(3, 2, 1)"]
     return [(name, t[name] * 1e3, t[name] / base, tmin[name] / base_min) for name in fns]
 
@@ -109,18 +115,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: process CPU time (robust when other jobs share the cores; measures work); wall: latency",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(args.seed)
     print(
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-        f"threads={args.threads}, repeats={args.repeats}, warmup={args.warmup}\n"
+        f"threads={args.threads}, clock={args.clock}, repeats={args.repeats}, warmup={args.warmup}\n"
     )
     for shape in [(64, 20 * 4, 14, 14), (32, 80, 28, 28)]:
-        rows = global_heads(shape, args.repeats, args.warmup)
+        rows = global_heads(shape, args.repeats, args.warmup, clock)
         print(table(f"Global heads on {shape}", rows, "gap", GLOBAL_TARGET), "\n")
     stem = (32, 64, 112, 112)
-    rows = local_pool(stem, max(3, args.repeats // 3), 1)
+    rows = local_pool(stem, max(3, args.repeats // 3), 1, clock)
     print(table(f"SoftPool2d on a ResNet-stem tensor {stem}", rows, "max_pool2d", LOCAL_TARGET))
     return 0
 
