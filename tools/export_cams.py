@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         f"exported {summary['num_cams']} CAMs of {summary['num_images']} images in {seconds:.1f} s "
         f"(threshold {summary['threshold']:.2f}"
         + (f", mean IoU {iou:.3f}, BoxAcc@0.5 {summary['box_acc']:.3f}" if iou is not None else "")
-        + f")\ngallery: {summary['index']}"
+        + f")\ngallery: {summary['index']}\nCAM files (tools/evaluate.py --cams): {summary['out_dir']}/cams"
     )
     return 0
 

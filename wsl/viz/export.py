@@ -30,7 +30,9 @@ contour's box as in MaxBoxAcc (``multi_contour=False``), or every contour's box 
 IoU is the best inclusive IoU over predicted boxes × ground-truth boxes of the class (``difficult``
 boxes included, as in the evaluator) — the quantity MaxBoxAcc thresholds at 0.5.
 
-**CAM file format** (``cams/<stem>.npz``, read by ``tools/evaluate.py --cams DIR``): a compressed
+**CAM file format** (``cams/<stem>.npz``; ``tools/evaluate.py --cams OUT/cams`` reads the folder, matching
+files to images by ``<stem>``, which equals the image id whenever the id is already a safe file name, as
+VOC and COCO ids are; ``cams.json`` maps every id to its file otherwise): a compressed
 numpy ``.npz`` (as :func:`wsl.viz.save_cam_npz` writes, at zlib level 1; :func:`wsl.viz.load_cam_npz`
 reads it); ``numpy.load(path)`` gives one array per
 exported class, keyed by the **class name** exactly as in ``cams.json["class_names"]``, each
