@@ -193,9 +193,20 @@ def train_args(
 
 
 # --------------------------------------------------------------------------------------------- rows
+def _config_path(run_dir: Path) -> Path | None:
+    """LightningCLI saves ``config.yaml`` in the trainer's log dir (``run_dir/logs/version_N``, the newest
+    is the one of the run that wrote ``results.json``) or, without a logger, in ``run_dir``."""
+    versions = sorted(
+        (p for p in run_dir.glob("logs/version_*/config.yaml")),
+        key=lambda p: int(p.parent.name.rpartition("_")[2]) if p.parent.name[8:].isdigit() else -1,
+    )
+    candidates = [*reversed(versions), run_dir / "config.yaml"]
+    return next((p for p in candidates if p.is_file()), None)
+
+
 def _read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
+    path = _config_path(run_dir)
+    if path is None:
         return {}
     import yaml
 
@@ -445,7 +456,7 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
     tiles: list[list[np.ndarray]] = [
         [draw_boxes(images[i], np.asarray(batch["boxes"][i]), GT_COLOR, thickness=1)] for i in range(count)
     ]
-    captions: list[list[str]] = [[f"image {records[i].image_id}"] for i in range(count)]
+    captions: list[list[str]] = [[str(records[i].image_id)] for i in range(count)]
     for pool, row in chosen.items():
         module = load_module(row["checkpoint"])
         scores, cams = module.predict_cams(batch["image"], sizes)
@@ -457,7 +468,10 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
             tiles[i].append(overlay_cam(images[i], cams[i][c].float().numpy()))
             captions[i].append(f"{pool}: {names[c]} {float(probs[i, c]):.2f}")
     flat = [t for line in tiles for t in line]
-    sheet = contact_sheet(flat, ncols=len(tiles[0]), captions=[c for line in captions for c in line])
+    side = max(128, *(max(image.shape[:2]) for image in images))  # room for the captions
+    sheet = contact_sheet(
+        flat, ncols=len(tiles[0]), tile_size=(side, side), captions=[c for line in captions for c in line]
+    )
     path = out / "cams_by_pool.png"
     tmp = save_png(out / "cams_by_pool.tmp.png", sheet)
     os.replace(tmp, path)

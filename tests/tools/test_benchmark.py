@@ -1,0 +1,167 @@
+"""tools/benchmark.py on the tiny synthetic VOC set: every file, mean/std, resume, error exits."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+
+import pytest
+import torch
+
+import wsl.cli
+from tools.benchmark import main
+from wsl import benchmark as wb
+
+TINY_TRAIN = [
+    "--data.image_size", "64",
+    "--data.batch_size", "4",
+    "--data.num_workers", "0",
+    "--trainer.max_epochs", "1",
+    "--trainer.limit_train_batches", "2",
+    "--trainer.limit_val_batches", "1",
+    "--trainer.check_val_every_n_epoch", "1",
+    "--trainer.enable_progress_bar", "false",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished_benchmark(synthetic_voc_root, tmp_path_factory):
+    """A 2-pool × 2-seed benchmark run once through the tool; returns (out folder, exit code, stdout)."""
+    out = tmp_path_factory.mktemp("benchmark")
+    argv = ["--pools", "gap,lse", "--seeds", "0,1", "--data", f"voc:{synthetic_voc_root}", "--out", str(out)]
+    argv += ["--pool-kwargs", 'lse={"beta": 3}', "--cam-images", "3", "--", *TINY_TRAIN]
+    return out, main(argv)
+
+
+def test_benchmark_writes_every_file(finished_benchmark):
+    out, code = finished_benchmark
+    assert code == 0
+    for name in ("results.csv", "results.json", "results.md", "boxacc_curves.png", "cams_by_pool.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    for metric in ("map", "pointing_game", "maxboxacc", "maxboxacc_v2", "pxap", "train_images_per_s"):
+        assert (out / f"bar_{metric}.png").is_file(), metric
+    assert not list(out.glob("*.tmp*"))
+    for pool in ("gap", "lse"):
+        for seed in (0, 1):
+            assert (out / "runs" / f"{pool}-seed{seed}" / "results.json").is_file()
+
+
+def test_benchmark_tables_agree_with_the_runs(finished_benchmark):
+    out, _ = finished_benchmark
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["pool"], r["seed"]) for r in rows] == [("gap", "0"), ("gap", "1"), ("lse", "0"), ("lse", "1")]
+    # 1 epoch × 2 batches × 4 images; the rate follows from the run's own train time.
+    assert all(int(r["train_images"]) == 8 for r in rows)
+    rate = 8 / float(rows[0]["train_seconds"])
+    assert float(rows[0]["train_images_per_s"]) == pytest.approx(rate, rel=0.01)
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["pool_kwargs"] == {"lse": {"beta": 3}}
+    per_run = [json.loads((out / "runs" / f"gap-seed{s}" / "results.json").read_text()) for s in (0, 1)]
+    gap = payload["summary"][0]
+    assert gap["pool"] == "gap" and gap["runs"] == 2
+    maps = [r["test"]["map"] for r in per_run]
+    assert gap["metrics"]["map"]["mean"] == pytest.approx(sum(maps) / 2)
+    assert gap["metrics"]["map"]["std"] == pytest.approx(abs(maps[0] - maps[1]) / math.sqrt(2))
+    table = (out / "results.md").read_text()
+    assert "| gap | 2 |" in table and "MaxBoxAccV2" in table and "PxAP" in table and "Top-1 Loc" not in table
+    checkpoint = torch.load(out / "runs" / "lse-seed0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["pool_kwargs"] == {"beta": 3}
+
+
+def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, monkeypatch, capsys):
+    out, _ = finished_benchmark
+    calls = []
+    real_train = wsl.cli.train
+
+    def counting_train(argv):
+        calls.append(argv)
+        return real_train(argv)
+
+    monkeypatch.setattr(wsl.cli, "train", counting_train)
+    shutil.rmtree(out / "runs" / "lse-seed1")
+    data = json.loads((out / "results.json").read_text())["data"]
+    kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
+    result = wb.run_benchmark("gap,lse", "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs)
+    assert len(calls) == 1 and "lse-seed1" in calls[0][calls[0].index("--run_dir") + 1]
+    assert calls[0][calls[0].index("--model.pool_kwargs") + 1] == '{"beta": 3}'
+    assert capsys.readouterr().out.count("skip") == 3
+    assert len(result["rows"]) == 4
+    calls.clear()
+    wb.run_benchmark("gap,lse", "0,1", out, **kwargs)
+    assert calls == []
+
+
+def test_aggregate_mean_and_sample_std_on_hand_made_rows():
+    rows = [
+        {"pool": "gmp", "seed": 0, "map": 0.5, "maxboxacc": 0.2, "train_seconds": 10.0},
+        {"pool": "gmp", "seed": 1, "map": 0.7, "maxboxacc": 0.4, "train_seconds": 14.0},
+        {"pool": "gmp", "seed": 2, "map": 0.6, "maxboxacc": float("nan"), "train_seconds": 12.0},
+        {"pool": "gap", "seed": 0, "map": 0.9, "maxboxacc": 0.3},
+    ]
+    summary = wb.aggregate(rows)
+    assert [e["pool"] for e in summary] == ["gmp", "gap"]
+    gmp, gap = (e["metrics"] for e in summary)
+    assert gmp["map"]["mean"] == pytest.approx(0.6) and gmp["map"]["std"] == pytest.approx(0.1)
+    assert gmp["maxboxacc"] == {"mean": pytest.approx(0.3), "std": pytest.approx(math.sqrt(0.02)), "n": 2}
+    assert gmp["train_seconds"]["std"] == pytest.approx(2.0)
+    assert gap["map"] == {"mean": 0.9, "std": None, "n": 1} and "train_seconds" not in gap
+    table = wb.format_markdown(summary).splitlines()
+    assert table[0].startswith("| pool | runs | mAP | MaxBoxAcc | train time (s) |")
+    assert table[2] == "| gmp | 3 | 60.0 ± 10.0 | 30.0 ± 14.1 | 12.0 ± 2.0 |"
+    assert table[3] == "| gap | 1 | 90.0 | 30.0 | – |"
+
+
+def test_single_label_rows_show_top1_columns():
+    rows = [{"pool": "gap", "seed": 0, "top1_acc": 0.8, "top1_loc": 0.5, "maxboxacc": 0.6}]
+    header = wb.format_markdown(wb.aggregate(rows)).splitlines()[0]
+    assert "Top-1 acc" in header and "Top-1 Loc" in header and "mAP" not in header
+
+
+def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
+    run = wb.plan_runs(["lse"], [2], tmp_path)[0]
+    args = wb.train_args(run, "c.yaml", "synthetic", ["--trainer.max_epochs", "3"], {"beta": 10})
+    assert args[:2] == ["--config", "c.yaml"] and args[-2:] == ["--model.pool_kwargs", '{"beta": 10}']
+    assert args[args.index("--seed_everything") + 1] == "2" and args[args.index("--pool") + 1] == "lse"
+    assert args[args.index("--run_dir") + 1] == str(tmp_path / "runs" / "lse-seed2")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pools", "gap,weldn"], "weldn"),
+        (["--pools", "gap,gap"], "repeated"),
+        (["--seeds", "0,x"], "seeds"),
+        (["--seeds", "0,-1"], "seeds"),
+        (["--seeds", "1,1"], "repeated"),
+        (["--pool-kwargs", "lse={beta: 1}"], "not valid JSON"),
+        (["--pool-kwargs", "lse=[1]"], "JSON object"),
+        (["--pool-kwargs", "lse"], "POOL=JSON"),
+        (["--pool-kwargs", 'weldon={"kmax": 1}'], "not benchmarked"),
+        (["--", "--pool", "gmp"], "set by the benchmark"),
+        (["--config", "/nonexistent.yaml"], "config"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail("no run may start on bad input"))
+    base = ["--pools", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out")]
+    extra = argv[argv.index("--") :] if "--" in argv else []
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    assert main([*base, *options, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err
+
+
+def test_out_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        wb.run_benchmark("gap", "0", path)
+
+
+def test_parsers_accept_lists():
+    assert wb.parse_seeds([0, 3]) == [0, 3] and wb.parse_seeds(" 0, 1 ") == [0, 1]
+    with pytest.raises(ValueError, match="seeds"):
+        wb.parse_seeds([True])
+    assert wb.parse_pool_kwargs(['lse={"beta": 10}'], ["lse"]) == {"lse": {"beta": 10}}
