@@ -30,7 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--cams", help="a folder of <image_id>.npz (one map per class) or .npy CAMs")
     parser.add_argument("--data", default="synthetic", help="synthetic | voc:PATH | coco:PATH")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--image-size", type=int, default=128, help="network input size (--ckpt only)")
+    parser.add_argument(
+        "--image-size", type=int, default=None, help="network input size (default: the training size, or 128)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--single-label", action="store_true", help="one class per image (Top-1 Loc)")
@@ -41,11 +43,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def training_image_size(ckpt: str | None, default: int = 128) -> int:
+    """The image size the checkpoint's data module was configured with (stored by Lightning)."""
+    if ckpt and Path(ckpt).is_file():
+        payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        return int(payload.get("datamodule_hyper_parameters", {}).get("image_size", default))
+    return default
+
+
 def evaluate(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     data = WSLDataModule(
         args.data,
-        image_size=args.image_size,
+        image_size=args.image_size or training_image_size(args.ckpt),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         single_label=args.single_label,

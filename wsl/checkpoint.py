@@ -1,14 +1,60 @@
-"""Loading trained models back from Lightning checkpoints, with errors that say what went wrong."""
+"""Checkpoints: written atomically, written on SIGTERM, and loaded back with errors that say what is wrong."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import WSLModule
 
-__all__ = ["load_module", "check_class_names"]
+__all__ = ["AtomicCheckpointIO", "SaveOnSigterm", "load_module", "check_class_names"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes a checkpoint to a temporary file in the target folder, fsyncs it, then renames it.
+
+    ``os.replace`` within one folder is atomic, so a process killed during a save leaves either the
+    previous complete ``last.ckpt`` or the new complete one, never a truncated file. (Lightning's own
+    writer stages the file in the system temp folder and moves it, which is a copy across file systems.)
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options; got {storage_options!r}")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class SaveOnSigterm(pl.Callback):
+    """On SIGTERM (a scheduler's pre-emption, ``kill``), save ``last.ckpt`` before the process exits.
+
+    Lightning turns SIGTERM into a ``SIGTERMException`` at the next batch boundary; this callback
+    writes the checkpoint there, so ``--ckpt_path last`` resumes from that exact step.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException):
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            trainer.save_checkpoint(self.path)
+            if trainer.is_global_zero:
+                print(f"SIGTERM: saved {self.path}; resume with --ckpt_path last", flush=True)
 
 
 def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> WSLModule:

@@ -21,6 +21,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
 
+from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm
 from wsl.data import WSLDataModule
 from wsl.evaluation import format_table
 from wsl.lit import WSLModule
@@ -93,7 +94,10 @@ class WSLCLI(LightningCLI):
                     save_last=True,
                 )
             ]
+            extra.append(SaveOnSigterm(run_dir / "checkpoints" / "last.ckpt"))
             kwargs["callbacks"] = [*(trainer_config.get("callbacks") or []), *extra]
+        if not trainer_config.get("plugins"):
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
 
@@ -148,6 +152,9 @@ def train(argv: list[str] | None = None) -> dict:
     )
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     run_dir = Path(cli.config.run_dir)
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(cli.parser.dump(cli.config, skip_none=False))
     started = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
     train_seconds = time.perf_counter() - started

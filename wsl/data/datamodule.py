@@ -97,6 +97,8 @@ class WSLDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        # Stored in every checkpoint, so evaluation and export can default to the training data setup.
+        self.save_hyperparameters(ignore=["class_names"])  # the model stores the resolved names
         if batch_size < 1:
             raise ValueError(f"batch_size: got {batch_size}; expected a positive int")
         if num_workers < 0:
