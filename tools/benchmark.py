@@ -1,4 +1,4 @@
-"""Benchmark the pooling heads: train and test every (pool, seed) like tools/train.py, then tabulate and plot.
+r"""Benchmark the pooling heads: train and test every (pool, seed) like tools/train.py; tabulate, plot.
 
     python tools/benchmark.py --pools gmp,gap,lse,kmax,weldon,softpool,autopool --seeds 0,1,2 \
         --out runs/benchmark [--config CONFIG] [--data SPEC] [--pool-kwargs 'lse={"beta": 10}'] \
