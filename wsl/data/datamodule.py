@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Subset
 from .base import WSLDataset
 from .coco import COCODataset, read_coco_categories
 from .collate import collate_wsl
+from .samplers import eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
 from .voc import VOC_CLASSES, VOCDataset, read_class_names
 
@@ -200,10 +201,14 @@ class WSLDataModule(pl.LightningDataModule):
             if limit < 1:
                 raise ValueError(f"limit: got {limit}; expected a positive int or None")
             ds = Subset(ds, range(min(limit, len(ds))))
+        # Under DDP, evaluation loaders shard without padding: Lightning's own DistributedSampler would
+        # repeat images of an uneven split and count them twice (docs/reliability.md, "Distributed").
+        sampler = None if shuffle or train else eval_sampler(ds)
         return DataLoader(
             ds,
             batch_size=batch_size or self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             drop_last=False,
             num_workers=self.num_workers,
             persistent_workers=persistent_workers and self.num_workers > 0,

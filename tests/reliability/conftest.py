@@ -1,0 +1,43 @@
+"""Fixtures of the reliability suite: tiny training arguments and a 5-image (odd) test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wsl.data import make_synthetic
+
+
+def tiny_args(root: Path, run_dir: Path, *extra: str) -> list[str]:
+    """A tiny, deterministic ``tools/train.py`` run on a VOC-layout root (CPU, fp32, no workers)."""
+    return [
+        "--dataset", f"voc:{root}",
+        "--data.image_size", "64",
+        "--data.batch_size", "4",
+        "--data.num_workers", "0",
+        "--trainer.accelerator", "cpu",
+        "--trainer.precision", "32-true",
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "2",
+        "--trainer.limit_val_batches", "1",
+        "--trainer.check_val_every_n_epoch", "1",
+        "--trainer.enable_progress_bar", "false",
+        "--run_dir", str(run_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def odd_voc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic VOC set whose test split has 5 images: uneven over 2 processes."""
+    return make_synthetic(
+        tmp_path_factory.mktemp("odd_voc"),
+        "voc",
+        seed=1,
+        progress=False,
+        num_train=4,
+        num_val=1,
+        num_test=5,
+        image_size=64,
+    )
