@@ -324,12 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"| data loading alone (train loader) | {loader_rate:.1f} | {loader_cpu:.2f} | | | |")
     print("\n(medians over the repeats; overhead = (bare − lightning) / bare of images/s)")
-    overhead_wall = overheads["bare_lookahead"][0]
     bw = med["bare"]["wall"]
-    verdict = "within" if overhead_wall <= TARGET_OVERHEAD else "ABOVE"
+    headline = overheads["bare"][1]
+    verdict = "within" if headline <= TARGET_OVERHEAD else "ABOVE"
     print(
-        f"\nOverhead against the same-order bare loop {overhead_wall:.1f} % is {verdict} the "
-        f"{TARGET_OVERHEAD:g} % target. Lightning fit() wall incl. setup/teardown: "
+        f"\nOverhead on CPU time against the bare loop {headline:.1f} % "
+        f"(against the lookahead loop {overheads['bare_lookahead'][1]:.1f} %) is {verdict} the "
+        f"{TARGET_OVERHEAD:g} % target; per step: Lightning {1e3 * lc / args.steps:.1f} ms CPU, bare "
+        f"{1e3 * med['bare']['cpu'] / args.steps:.1f} ms. Lightning fit() wall incl. setup/teardown: "
         f"{statistics.median(fits):.2f} s vs window {lw:.2f} s."
     )
     step = bw / args.steps
