@@ -194,13 +194,13 @@ def train_args(
 
 # --------------------------------------------------------------------------------------------- rows
 def _config_path(run_dir: Path) -> Path | None:
-    """LightningCLI saves ``config.yaml`` in the trainer's log dir (``run_dir/logs/version_N``, the newest
-    is the one of the run that wrote ``results.json``) or, without a logger, in ``run_dir``."""
+    """The run's ``config.yaml``: ``run_dir/config.yaml`` (written by :func:`wsl.cli.train`), else the one
+    LightningCLI saved in the newest log dir ``run_dir/logs/version_N`` (runs of older versions)."""
     versions = sorted(
-        (p for p in run_dir.glob("logs/version_*/config.yaml")),
+        run_dir.glob("logs/version_*/config.yaml"),
         key=lambda p: int(p.parent.name.rpartition("_")[2]) if p.parent.name[8:].isdigit() else -1,
     )
-    candidates = [*reversed(versions), run_dir / "config.yaml"]
+    candidates = [run_dir / "config.yaml", *reversed(versions)]
     return next((p for p in candidates if p.is_file()), None)
 
 
