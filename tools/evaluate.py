@@ -46,7 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def training_image_size(ckpt: str | None, default: int = 128) -> int:
     """The image size the checkpoint's data module was configured with (stored by Lightning)."""
     if ckpt and Path(ckpt).is_file():
-        payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        try:
+            payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # noqa: BLE001 - load_module reports an unreadable checkpoint with a clear error
+            return default
         return int(payload.get("datamodule_hyper_parameters", {}).get("image_size", default))
     return default
 

@@ -13,7 +13,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import WSLModule
 
-__all__ = ["AtomicCheckpointIO", "SaveOnSigterm", "load_module", "check_class_names"]
+__all__ = ["AtomicCheckpointIO", "SaveOnSigterm", "load_module", "check_class_names", "check_readable"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -81,8 +81,10 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
         raise ValueError(
-            f"checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}: {err}); "
-            "it may be truncated or not a .ckpt file"
+            # Only the type: torch's messages span many lines and suggest weights_only=False, which is unsafe.
+            f"checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
+            "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
+            "written by tools/train.py"
         ) from err
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not hparams or "pool" not in hparams or "state_dict" not in payload:
@@ -99,6 +101,25 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
             f"(missing keys: {missing[:5]}, unexpected keys: {unexpected[:5]})"
         )
     return module.to(map_location).eval()
+
+
+def check_readable(path: str | Path) -> None:
+    """Raise ``ValueError`` unless ``path`` is a checkpoint ``torch.load(weights_only=True)`` can read.
+
+    Used before resuming, where Lightning would otherwise fail with a traceback on a truncated or
+    foreign file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--ckpt_path {str(path)!r} does not exist; pass a .ckpt file or 'last'")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValueError(
+            f"--ckpt_path {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
+            "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
+            "written by tools/train.py"
+        ) from err
 
 
 def check_class_names(module: WSLModule, class_names: list[str], source: str) -> None:

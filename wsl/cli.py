@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import warnings
@@ -20,8 +21,9 @@ from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm
+from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_readable
 from wsl.data import WSLDataModule
 from wsl.evaluation import format_table
 from wsl.lit import WSLModule
@@ -132,6 +134,9 @@ def run_tool(function: Callable[[list[str] | None], object], argv: list[str] | N
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SIGTERMException:
+        # Lightning's SIGTERMException is a SystemExit with status 0: a pre-empted run must not look done.
+        return 128 + signal.SIGTERM
     return 0
 
 
@@ -155,6 +160,11 @@ def train(argv: list[str] | None = None) -> dict:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(cli.parser.dump(cli.config, skip_none=False))
+    resume, last = cli.config.ckpt_path, run_dir / "checkpoints" / "last.ckpt"
+    if resume == "last":  # a corrupt last.ckpt would otherwise fail inside Lightning with a traceback
+        resume = last if last.is_file() else None
+    if resume is not None and resume not in ("best", "hpc", "registry"):
+        check_readable(resume)
     started = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
     train_seconds = time.perf_counter() - started
