@@ -48,7 +48,7 @@ def evaluate_model(module: WSLModule, loader: DataLoader, progress: bool = True)
     ).to(device)
     module.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        scores, class_maps = module.net(_to_device(batch, device))
+        scores, class_maps = module(_to_device(batch, device))
         evaluator.update(scores, class_maps, batch)
     return evaluator.compute()
 
