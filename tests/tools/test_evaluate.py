@@ -18,7 +18,8 @@ def trained(synthetic_voc_root, tmp_path_factory):
     results = train([
         "--dataset", f"voc:{synthetic_voc_root}", "--data.image_size", "64", "--data.batch_size", "4",
         "--data.num_workers", "0", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-        "--trainer.enable_progress_bar", "false", "--run_dir", str(run_dir), "--pool", "gap", "--trainer.precision", "32-true",
+        "--trainer.enable_progress_bar", "false", "--run_dir", str(run_dir), "--pool", "gap",
+        "--trainer.precision", "32-true",
     ])  # fmt: skip
     return results
 
