@@ -15,6 +15,7 @@ from .coco import COCODataset, read_coco_categories
 from .collate import collate_wsl
 from .samplers import eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
+from .transforms import build_transform
 from .voc import VOC_CLASSES, VOCDataset, read_class_names
 
 __all__ = ["WSLDataModule", "parse_data_spec"]
@@ -75,6 +76,8 @@ class WSLDataModule(pl.LightningDataModule):
         skip_bad: skip bad samples with one warning instead of raising ``DatasetError``.
         cache_dir: cache folder of the synthetic sets (default ``$WSL_CACHE`` or ``~/.cache/wsl``).
         seed: seed of the synthetic set.
+        augment: training augmentation, ``light`` (flip + jitter) or ``shapes`` (adds the square's 8
+            symmetries and RGB shuffles); ``auto`` = ``shapes`` for synthetic data, else ``light``.
 
     Example:
         >>> dm = WSLDataModule("synthetic", batch_size=32)
@@ -96,6 +99,7 @@ class WSLDataModule(pl.LightningDataModule):
         skip_bad: bool = False,
         cache_dir: str | None = None,
         seed: int = 0,
+        augment: str = "auto",
     ) -> None:
         super().__init__()
         # Stored in every checkpoint, so evaluation and export can default to the training data setup.
@@ -114,6 +118,8 @@ class WSLDataModule(pl.LightningDataModule):
         self.skip_bad = skip_bad
         self.cache_dir = cache_dir
         self.seed = seed
+        self.augment = ("shapes" if self.kind == "synthetic" else "light") if augment == "auto" else augment
+        build_transform(image_size, train=True, augment=self.augment)  # validates the name early
         self._root: Path | None = None if self.kind == "synthetic" else Path(self._arg)
         self._class_names = list(class_names) if class_names is not None else self._default_class_names()
         self._datasets: dict[tuple[str, bool, bool], WSLDataset] = {}
@@ -159,7 +165,7 @@ class WSLDataModule(pl.LightningDataModule):
                 split,
                 class_names=self._class_names,
                 image_size=self.image_size,
-                train=train,
+                transform=build_transform(self.image_size, train=train, augment=self.augment),
                 with_annotations=with_annotations,
                 single_label=self.single_label,
                 skip_bad=self.skip_bad,

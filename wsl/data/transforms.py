@@ -65,7 +65,7 @@ class EvalTransform:
 
 
 class TrainTransform(EvalTransform):
-    """Resize to S x S, random horizontal flip, mild brightness/contrast/saturation jitter, normalise.
+    """Resize to S x S, random flips, mild brightness/contrast/saturation jitter, normalise.
 
     Randomness comes from torch's global generator, which DataLoader seeds per worker.
 
@@ -73,17 +73,38 @@ class TrainTransform(EvalTransform):
         image_size: the side ``S``.
         flip_p: probability of a horizontal flip.
         jitter: maximal relative change of brightness, contrast and saturation (0 disables it).
+        dihedral: also flip vertically and transpose (each with probability 1/2), i.e. a random element
+            of the 8 rotations/reflections of the square. Only for data whose labels do not depend on
+            orientation (the synthetic shapes); off for natural images.
+        channel_shuffle: permute the RGB channels at random. Only for data where colour does not tell
+            the class (the synthetic shapes).
     """
 
-    def __init__(self, image_size: int, flip_p: float = 0.5, jitter: float = 0.2) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        flip_p: float = 0.5,
+        jitter: float = 0.2,
+        dihedral: bool = False,
+        channel_shuffle: bool = False,
+    ) -> None:
         super().__init__(image_size)
         self.flip_p = flip_p
         self.jitter = jitter
+        self.dihedral = dihedral
+        self.channel_shuffle = channel_shuffle
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         x = _resize(image.float() / 255.0, self.image_size)
         if torch.rand(()) < self.flip_p:
             x = x.flip(-1)
+        if self.dihedral:
+            if torch.rand(()) < 0.5:
+                x = x.flip(-2)
+            if torch.rand(()) < 0.5:
+                x = x.transpose(-1, -2)
+        if self.channel_shuffle:
+            x = x[torch.randperm(3)]
         if self.jitter > 0:
             b, c, s = (1.0 + (torch.rand(3) * 2 - 1) * self.jitter).tolist()
             x = x * b
@@ -94,9 +115,25 @@ class TrainTransform(EvalTransform):
         return _normalize(x)
 
     def __repr__(self) -> str:
-        return f"TrainTransform(image_size={self.image_size}, flip_p={self.flip_p}, jitter={self.jitter})"
+        return (
+            f"TrainTransform(image_size={self.image_size}, flip_p={self.flip_p}, jitter={self.jitter}, "
+            f"dihedral={self.dihedral}, channel_shuffle={self.channel_shuffle})"
+        )
 
 
-def build_transform(image_size: int, train: bool = False) -> EvalTransform:
-    """The standard transform: :class:`TrainTransform` when ``train`` else :class:`EvalTransform`."""
-    return TrainTransform(image_size) if train else EvalTransform(image_size)
+AUGMENTATIONS = {
+    "light": {},
+    "shapes": {"dihedral": True, "channel_shuffle": True},
+}
+
+
+def build_transform(image_size: int, train: bool = False, augment: str = "light") -> EvalTransform:
+    """The standard transform: :class:`TrainTransform` when ``train`` else :class:`EvalTransform`.
+
+    ``augment`` picks the training augmentation: ``light`` (flip + jitter, for natural images) or
+    ``shapes`` (adds the 8 square symmetries and RGB shuffles: for the synthetic shapes, whose class
+    depends on neither orientation nor colour).
+    """
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment: got {augment!r}; expected one of {sorted(AUGMENTATIONS)}")
+    return TrainTransform(image_size, **AUGMENTATIONS[augment]) if train else EvalTransform(image_size)
