@@ -138,7 +138,7 @@ def run_bare(
     With ``lookahead`` the next batch is fetched before the current step runs, as Lightning's data
     fetcher does (to know which batch is the last). The arithmetic is the same, but the order of the
     big allocations changes, and with glibc malloc that changes how much memory is returned to the OS
-    and page-faulted back in every step (see docs/benchmarks_training.md).
+    and page-faulted back in every step (see docs/benchmarks.md, "Training throughput").
     """
     groups = [
         {"params": list(net.backbone.parameters()), "lr": 5e-3},
