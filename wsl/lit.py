@@ -59,7 +59,7 @@ class WSLModule(pl.LightningModule):
         softpool_stem: bool = False,
         single_label: bool = False,
         optimizer: str = "adamw",
-        lr: float = 5e-3,
+        lr: float = 1e-2,
         backbone_lr: float | None = None,
         weight_decay: float = 1e-4,
         scheduler: str = "cosine",

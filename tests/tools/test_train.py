@@ -91,3 +91,16 @@ def test_aliases_and_run_names():
     ]
     assert run_name("synthetic", "weldon") == "synthetic-weldon"
     assert run_name("voc:/data/VOC2007/", "gap") == "voc-VOC2007-gap"
+
+
+def test_default_config_file_is_the_built_in_default(capsys):
+    """configs/default.yaml documents the main job: it must equal what --print_config prints."""
+    import yaml
+
+    with pytest.raises(SystemExit):
+        train(["--print_config"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    from pathlib import Path
+
+    with open(Path(__file__).resolve().parents[2] / "configs" / "default.yaml") as handle:
+        assert yaml.safe_load(handle) == printed
