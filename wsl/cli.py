@@ -206,7 +206,8 @@ def train(argv: list[str] | None = None) -> dict:
         results.update(test=test, checkpoint=best, test_curves=model.last_curves)
         if trainer.is_global_zero:
             print(f"\nTest split ({data.test_split}), percentages:\n")
-            print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", test)]))
+            scores = {k: v for k, v in test.items() if k != "loss"}
+            print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", scores)]))
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / "results.json", results)
