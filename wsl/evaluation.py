@@ -13,6 +13,7 @@ multi-label data (VOC, COCO) and single-label data (CUB/ImageNet style) go throu
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -123,13 +124,11 @@ class LocalizationEvaluator(nn.Module):
         self.maxboxacc_v2 = BoxAccuracy(cam_curve_interval=cam_curve_interval, multi_contour=True)
         self.pxap = PxAP(cam_curve_interval=cam_curve_interval)
         self.pointing_game = PointingGame(num_classes=num_classes)
-        self._has_masks = False
         self._has_scores = False
 
     def reset(self) -> None:
         for metric in self.children():
             metric.reset()
-        self._has_masks = False
         self._has_scores = False
 
     @torch.no_grad()
@@ -188,7 +187,6 @@ class LocalizationEvaluator(nn.Module):
         self.maxboxacc_v2.update(cams, boxes)
         self.pointing_game.update(cams, masks, torch.tensor(classes))
         if with_mask:
-            self._has_masks = True
             ignore = [ig for _, _, ig in with_mask]
             self.pxap.update(
                 [c for c, _, _ in with_mask],
@@ -224,8 +222,12 @@ class LocalizationEvaluator(nn.Module):
             results["top1_loc"] = float(box["top1loc_50"])
         results["maxboxacc_v2"] = float(self.maxboxacc_v2.compute()["maxboxacc_mean"])
         results["pointing_game"] = float(self.pointing_game.compute()["accuracy"])
-        if self._has_masks:
-            results["pxap"] = float(self.pxap.compute())
+        # Every rank computes PxAP (it synchronises under DDP); NaN means no rank saw a mask.
+        with warnings.catch_warnings():  # box-only data never updates PxAP; that is expected
+            warnings.filterwarnings("ignore", message=".*compute.* was called before .*update")
+            pxap = float(self.pxap.compute())
+        if not math.isnan(pxap):
+            results["pxap"] = pxap
         return results
 
 

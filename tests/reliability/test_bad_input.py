@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from reliability_helpers import tiny_args
+from tiny_training import reproducible_tiny_args as tiny_args
 
 from tools.evaluate import main as evaluate_main
 from tools.export_cams import main as export_main

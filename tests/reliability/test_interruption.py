@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_helpers import tiny_args
+from tiny_training import reproducible_tiny_args as tiny_args
 
 from wsl.checkpoint import AtomicCheckpointIO
 from wsl.cli import train

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from reliability_helpers import tiny_args
+from tiny_training import reproducible_tiny_args as tiny_args
 
 from wsl.cli import train
 from wsl.lit import WSLModule

@@ -9,21 +9,11 @@ import shutil
 
 import pytest
 import torch
+from tiny_training import TINY_TRAIN
 
 import wsl.cli
 from tools.benchmark import main
 from wsl import benchmark as wb
-
-TINY_TRAIN = [
-    "--data.image_size", "64",
-    "--data.batch_size", "4",
-    "--data.num_workers", "0",
-    "--trainer.max_epochs", "1",
-    "--trainer.limit_train_batches", "2",
-    "--trainer.limit_val_batches", "1",
-    "--trainer.check_val_every_n_epoch", "1",
-    "--trainer.enable_progress_bar", "false",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,11 @@ import math
 
 import pytest
 import torch
+from tiny_training import tiny_args
 
 from tools.train import main
 from wsl.cli import expand_aliases, run_name, train
 from wsl.pooling import POOLS
-
-
-def tiny_args(root, run_dir, *extra):
-    return [
-        "--dataset", f"voc:{root}",
-        "--data.image_size", "64",
-        "--data.batch_size", "4",
-        "--data.num_workers", "0",
-        "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", "2",
-        "--trainer.limit_val_batches", "1",
-        "--trainer.check_val_every_n_epoch", "1",
-        "--trainer.enable_progress_bar", "false",
-        "--run_dir", str(run_dir),
-        *extra,
-    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("pool", sorted(POOLS))
