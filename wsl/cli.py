@@ -35,7 +35,7 @@ __all__ = ["WSLCLI", "train", "run_tool", "run_name", "ALIASES"]
 ALIASES = {"--pool": "--model.pool", "--backbone": "--model.backbone", "--dataset": "--data.data"}
 
 TRAINER_DEFAULTS = {
-    "max_epochs": 25,
+    "max_epochs": 30,
     "accelerator": "auto",
     "devices": 1,
     "log_every_n_steps": 10,

@@ -39,7 +39,7 @@ class WSLNet(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        backbone: str = "regnetx_002",
+        backbone: str = "lcnet_050",
         pool: str = "weldon",
         pool_kwargs: dict | None = None,
         num_maps: int = 1,
