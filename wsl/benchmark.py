@@ -152,7 +152,7 @@ def parse_pool_kwargs(items: Sequence[str], pools: Sequence[str]) -> dict[str, d
         except json.JSONDecodeError as err:
             raise ValueError(f"pool-kwargs: {item!r} is not valid JSON after '=' ({err})") from err
         if not isinstance(value, dict):
-            raise ValueError(f"pool-kwargs: {item!r} must give a JSON object like {{\"beta\": 10}}")
+            raise ValueError(f'pool-kwargs: {item!r} must give a JSON object like {{"beta": 10}}')
         out[pool] = value
     return out
 

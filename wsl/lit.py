@@ -101,8 +101,6 @@ class WSLModule(pl.LightningModule):
     def _format(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else images
 
-
-
     @torch.no_grad()
     def predict_cams(self, images: torch.Tensor, sizes: list[tuple[int, int]]) -> tuple[torch.Tensor, list]:
         """Scores (N, C) and, per image, the CAMs of every class (C, H_i, W_i) at the original size."""

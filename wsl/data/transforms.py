@@ -23,19 +23,17 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# Rec. 601 luma weights of the saturation jitter's grey image; they sum to 1.
+LUMA = (0.299, 0.587, 0.114)
+
+
 def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
-    """float ``(3, H, W)`` in [0, 1] → ``(3, size, size)`` (bilinear, antialiased when shrinking)."""
+    """float ``(3, H, W)`` → ``(3, size, size)`` (bilinear, antialiased when shrinking)."""
     if image.shape[-2:] == (size, size):
         return image
     return F.interpolate(
         image[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True
     )[0]
-
-
-def _normalize(image: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, dtype=image.dtype).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=image.dtype).view(3, 1, 1)
-    return (image - mean) / std
 
 
 def denormalize(images: torch.Tensor) -> torch.Tensor:
@@ -48,6 +46,8 @@ def denormalize(images: torch.Tensor) -> torch.Tensor:
 class EvalTransform:
     """uint8 ``(3, H, W)`` → float ``(3, S, S)``: plain resize and ImageNet normalisation.
 
+    ``out = (resize(x) / 255 − mean) / std``, computed as one multiply-add per pixel.
+
     Args:
         image_size: the side ``S`` of the square network input.
     """
@@ -56,9 +56,16 @@ class EvalTransform:
         if image_size < 1:
             raise ValueError(f"image_size: got {image_size}; expected a positive int")
         self.image_size = image_size
+        self._mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] values → ImageNet-normalised (in place)."""
+        return x.sub_(self._mean).div_(self._std)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        return _normalize(_resize(image.float() / 255.0, self.image_size))
+        x = _resize(image.float(), self.image_size)
+        return self._normalize(x.div(255.0) if x.data_ptr() == image.data_ptr() else x.div_(255.0))
 
     def __repr__(self) -> str:
         return f"EvalTransform(image_size={self.image_size})"
@@ -66,6 +73,14 @@ class EvalTransform:
 
 class TrainTransform(EvalTransform):
     """Resize to S x S, random flips, mild brightness/contrast/saturation jitter, normalise.
+
+    With ``v`` the resized image in [0, 1] (after the flips and the channel permutation ``P``), and
+    brightness ``b``, contrast ``c``, saturation ``s`` drawn uniformly in ``[1 − jitter, 1 + jitter]``:
+    brightness ``v ← b·v``, contrast ``v ← c·(v − m) + m`` with ``m`` the mean of ``v`` over all channels
+    and pixels, saturation ``v ← s·v + (1 − s)·g`` with ``g = 0.299 R + 0.587 G + 0.114 B``, then
+    ``clamp(v, 0, 1)`` and the ImageNet normalisation. Because the luma weights sum to 1, the three
+    jitters and the permutation compose to one affine colour map ``clamp(c·b·S·P·v + (1 − c)·m)`` with
+    ``S = s·I + (1 − s)·1·lumaᵀ``, which is how it is computed (one 3 × 3 product per pixel).
 
     Randomness comes from torch's global generator, which DataLoader seeds per worker.
 
@@ -93,26 +108,45 @@ class TrainTransform(EvalTransform):
         self.jitter = jitter
         self.dihedral = dihedral
         self.channel_shuffle = channel_shuffle
+        self._luma = torch.tensor(LUMA)
+
+    def sample(self) -> dict:
+        """Draw the random parameters: ``hflip``, ``vflip``, ``transpose`` (bools), ``perm`` (3,) and
+        ``bcs`` (brightness, contrast, saturation factors)."""
+        params = {"hflip": bool(torch.rand(()) < self.flip_p), "vflip": False, "transpose": False}
+        if self.dihedral:
+            params["vflip"] = bool(torch.rand(()) < 0.5)
+            params["transpose"] = bool(torch.rand(()) < 0.5)
+        params["perm"] = torch.randperm(3) if self.channel_shuffle else torch.arange(3)
+        params["bcs"] = (1.0 + (torch.rand(3) * 2 - 1) * self.jitter).tolist() if self.jitter > 0 else None
+        return params
+
+    def apply(self, image: torch.Tensor, params: dict) -> torch.Tensor:
+        """The transform of uint8 ``image`` (3, H, W) with the parameters of :meth:`sample`."""
+        x = _resize(image.float(), self.image_size)
+        colour = torch.eye(3)[params["perm"]] / 255.0  # (3, 3): raw 0..255 values → permuted [0, 1]
+        offset = 0.0
+        if params["bcs"] is not None:
+            b, c, s = params["bcs"]
+            saturation = s * torch.eye(3) + (1.0 - s) * self._luma.expand(3, 3)
+            mean = b * float(x.mean()) / 255.0
+            colour = (c * b) * saturation @ colour
+            offset = (1.0 - c) * mean
+        # The colour map acts per pixel, so it commutes with the flips, which are then free views.
+        out = torch.mm(colour, x.reshape(3, -1)).view(x.shape)
+        if params["bcs"] is not None:
+            out = out.add_(offset).clamp_(0.0, 1.0)
+        out = self._normalize(out)
+        if params["hflip"]:
+            out = out.flip(-1)
+        if params["vflip"]:
+            out = out.flip(-2)
+        if params["transpose"]:
+            out = out.transpose(-1, -2)
+        return out
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        x = _resize(image.float() / 255.0, self.image_size)
-        if torch.rand(()) < self.flip_p:
-            x = x.flip(-1)
-        if self.dihedral:
-            if torch.rand(()) < 0.5:
-                x = x.flip(-2)
-            if torch.rand(()) < 0.5:
-                x = x.transpose(-1, -2)
-        if self.channel_shuffle:
-            x = x[torch.randperm(3)]
-        if self.jitter > 0:
-            b, c, s = (1.0 + (torch.rand(3) * 2 - 1) * self.jitter).tolist()
-            x = x * b
-            mean = x.mean()
-            x = (x - mean) * c + mean
-            gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
-            x = ((x - gray) * s + gray).clamp(0, 1)
-        return _normalize(x)
+        return self.apply(image, self.sample())
 
     def __repr__(self) -> str:
         return (
