@@ -64,8 +64,7 @@ class EvalTransform:
         return x.sub_(self._mean).div_(self._std)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        x = _resize(image.float(), self.image_size)
-        return self._normalize(x.div(255.0) if x.data_ptr() == image.data_ptr() else x.div_(255.0))
+        return self._normalize(_resize(image.float(), self.image_size) / 255.0)
 
     def __repr__(self) -> str:
         return f"EvalTransform(image_size={self.image_size})"
