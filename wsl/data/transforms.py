@@ -131,7 +131,7 @@ class TrainTransform(EvalTransform):
             mean = b * float(x.mean()) / 255.0
             colour = (c * b) * saturation @ colour
             offset = (1.0 - c) * mean
-        # The colour map acts per pixel, so it commutes with the flips, which are then free views.
+        # The colour map acts per pixel, so it commutes with the flips: run it on the contiguous image.
         out = torch.mm(colour, x.reshape(3, -1)).view(x.shape)
         if params["bcs"] is not None:
             out = out.add_(offset).clamp_(0.0, 1.0)
