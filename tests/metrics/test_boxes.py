@@ -18,6 +18,7 @@ from wsl.metrics import (
     normalize_cam,
     quantize_cam,
 )
+from wsl.metrics import boxes as boxes_module
 
 # ---------------------------------------------------------------- hand-computed cases
 
@@ -186,9 +187,21 @@ def _synthetic_cam(kind: str, rng: np.random.Generator, size: tuple[int, int]) -
     raise AssertionError(kind)
 
 
+@pytest.fixture(params=["compiled", "opencv"])
+def core(request, monkeypatch):
+    """Run the test on the compiled one-pass core, then on the per-level OpenCV fallback."""
+    if request.param == "compiled":
+        assert boxes_module._cam_levels is not None, (
+            "wsl.metrics._cam_levels is not built: reinstall with a C compiler (pip install -e .)"
+        )
+    else:
+        monkeypatch.setattr(boxes_module, "_cam_levels", None)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", ["smooth", "noisy", "ring", "plateau", "constant", "spike"])
 @pytest.mark.parametrize("multi_contour", [True, False])
-def test_fast_path_equals_straightforward(kind, multi_contour):
+def test_fast_path_equals_straightforward(kind, multi_contour, core):
     rng = np.random.default_rng(zlib.crc32(f"{kind}-{multi_contour}".encode()))
     thresholds = cam_thresholds(0.01)
     counts_fast = np.zeros((3, len(thresholds)), dtype=int)
@@ -211,12 +224,27 @@ def test_fast_path_equals_straightforward(kind, multi_contour):
     np.testing.assert_array_equal(counts_fast, counts_ref)
 
 
-def test_fast_path_equals_straightforward_fine_grid_realistic_224():
+def test_fast_path_equals_straightforward_fine_grid_realistic_224(core):
     rng = np.random.default_rng(7)
     thresholds = cam_thresholds(0.001)
     for multi_contour in (True, False):
         cam = _synthetic_cam("smooth", rng, (224, 224))
         gt = np.array([[30, 40, 150, 200]])
+        np.testing.assert_array_equal(
+            best_ious_per_threshold(cam, gt, thresholds, multi_contour),
+            _reference_best_ious(cam, gt, thresholds, multi_contour),
+        )
+
+
+@pytest.mark.parametrize("multi_contour", [True, False])
+def test_fast_path_equals_straightforward_on_tiny_and_few_valued_maps(multi_contour, core):
+    # 1xN, Nx1 and tiny maps, and maps of 2-5 values (plateaus, many ties, holes touching the border).
+    rng = np.random.default_rng(11 + multi_contour)
+    thresholds = cam_thresholds(0.001)
+    for i in range(150):
+        size = (int(rng.integers(1, 12)), int(rng.integers(1, 12)))
+        cam = rng.integers(0, int(rng.integers(2, 6)), size).astype(float) if i % 2 else rng.random(size)
+        gt = np.array([[rng.integers(0, size[1]), rng.integers(0, size[0]), size[1] - 1, size[0] - 1]])
         np.testing.assert_array_equal(
             best_ious_per_threshold(cam, gt, thresholds, multi_contour),
             _reference_best_ious(cam, gt, thresholds, multi_contour),
