@@ -40,8 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Attributes of a component, stored at its root. */
+/* Attributes of a component. */
 typedef struct {
+    int32_t root;           /* its root cell while it is alive */
     int32_t x0, y0, x1, y1; /* bbox, inclusive, image coordinates */
     int32_t first;          /* smallest raster index y * W + x */
     int32_t size;
@@ -53,14 +54,18 @@ typedef struct {
 } Comp;
 
 /* A union-find over the cells of the image padded by one cell on every side (padded index
- * P = (y + 1) * (W + 2) + x + 1); parent < 0 marks a cell not (yet) in the set, so the padding needs
- * no bounds checks. */
+ * P = (y + 1) * (W + 2) + x + 1). parent[P] is -1 for a cell not (yet) in the set (the padding is never
+ * in it, so neighbours need no bounds checks), another cell for a non-root, and -(id + 2) for a root
+ * whose component record is comps[id]. Records are allocated only for components, not for cells. */
 typedef struct {
     int32_t *parent;
-    Comp *comp;
-    int32_t *live; /* roots that may still be alive (compacted while scoring) */
+    Comp *comps;
+    int32_t num_comps, capacity;
+    int32_t *live; /* ids of the components that may still be alive (compacted while scoring) */
     int32_t num_live;
 } Forest;
+
+#define NOT_IN_SET (-1)
 
 /* The 8 neighbours in ring order N, NE, E, SE, S, SW, W, NW, as (dx, dy). */
 static const int RING_DX[8] = {0, 1, 1, 1, 0, -1, -1, -1};
@@ -149,31 +154,54 @@ static void build_tables(void) {
 }
 
 static int forest_alloc(Forest *f, Py_ssize_t cells) {
+    f->capacity = 256;
+    f->num_comps = f->num_live = 0;
     f->parent = malloc(cells * sizeof(int32_t));
-    f->comp = malloc(cells * sizeof(Comp));
-    f->live = malloc(cells * sizeof(int32_t));
-    f->num_live = 0;
-    if (f->parent) memset(f->parent, 0xff, cells * sizeof(int32_t)); /* all -1 */
-    return f->parent && f->comp && f->live;
+    f->comps = malloc(f->capacity * sizeof(Comp));
+    f->live = malloc(f->capacity * sizeof(int32_t));
+    if (f->parent) memset(f->parent, 0xff, cells * sizeof(int32_t)); /* all NOT_IN_SET */
+    return f->parent && f->comps && f->live;
 }
 
 static void forest_free(Forest *f) {
     free(f->parent);
-    free(f->comp);
+    free(f->comps);
     free(f->live);
 }
 
 static inline int32_t find_root(int32_t *parent, int32_t p) {
-    while (parent[p] != p) {
-        parent[p] = parent[parent[p]]; /* path halving */
-        p = parent[p];
+    int32_t up;
+    while ((up = parent[p]) >= 0) {
+        int32_t grand = parent[up];
+        if (grand < 0) return up;
+        parent[p] = grand; /* path halving */
+        p = grand;
     }
     return p;
 }
 
-static inline void make_set(Forest *f, int32_t cell, int32_t x, int32_t y, int32_t index) {
-    Comp *c = &f->comp[cell];
-    f->parent[cell] = cell;
+static inline int32_t comp_id(const int32_t *parent, int32_t root) { return -parent[root] - 2; }
+
+static inline Comp *comp_of(Forest *f, int32_t root) { return &f->comps[comp_id(f->parent, root)]; }
+
+/* The component with this id is alive (not merged into another). */
+static inline int is_alive(const Forest *f, int32_t id) { return f->parent[f->comps[id].root] == -(id + 2); }
+
+/* A new one-pixel component; returns 0 when out of memory. */
+static int make_set(Forest *f, int32_t cell, int32_t x, int32_t y, int32_t index) {
+    if (f->num_comps == f->capacity) {
+        int32_t capacity = f->capacity * 2;
+        Comp *comps = realloc(f->comps, capacity * sizeof(Comp));
+        if (comps) f->comps = comps;
+        int32_t *live = realloc(f->live, capacity * sizeof(int32_t));
+        if (live) f->live = live;
+        if (!comps || !live) return 0;
+        f->capacity = capacity;
+    }
+    int32_t id = f->num_comps++;
+    Comp *c = &f->comps[id];
+    f->parent[cell] = -(id + 2);
+    c->root = cell;
     c->x0 = c->x1 = x;
     c->y0 = c->y1 = y;
     c->first = index;
@@ -183,7 +211,8 @@ static inline void make_set(Forest *f, int32_t cell, int32_t x, int32_t y, int32
     c->area2 = 0;
     c->filled2 = -1;
     c->iou = -1.0;
-    f->live[f->num_live++] = cell;
+    f->live[f->num_live++] = id;
+    return 1;
 }
 
 /* Merge the components of a and b; returns the surviving root, whose cached values are cleared. */
@@ -191,7 +220,7 @@ static inline int32_t unite(Forest *f, int32_t a, int32_t b) {
     a = find_root(f->parent, a);
     b = find_root(f->parent, b);
     if (a == b) return a;
-    Comp *ca = &f->comp[a], *cb = &f->comp[b];
+    Comp *ca = comp_of(f, a), *cb = comp_of(f, b);
     if (ca->size < cb->size) {
         int32_t t = a;
         a = b;
@@ -216,17 +245,14 @@ static inline int32_t unite(Forest *f, int32_t a, int32_t b) {
 }
 
 /* Add the pixel at `cell` to the set and unite it with one neighbour per group in `reps` (offsets into
- * the padded grid); returns the root. A pixel with neighbours joins the first group's root directly, so
- * only a pixel that starts a new component gets its own record. */
+ * the padded grid); returns the root, or -1 when out of memory. A pixel with neighbours joins the first
+ * group's root directly, so only a pixel that starts a new component gets a record. */
 static inline int32_t add_pixel(Forest *f, int32_t cell, int32_t x, int32_t y, int32_t index,
                                 const int8_t *reps, const int32_t offset[8]) {
-    if (*reps < 0) {
-        make_set(f, cell, x, y, index);
-        return cell;
-    }
+    if (*reps < 0) return make_set(f, cell, x, y, index) ? cell : -1;
     int32_t root = find_root(f->parent, cell + offset[*reps]);
     f->parent[cell] = root;
-    Comp *c = &f->comp[root];
+    Comp *c = comp_of(f, root);
     c->size++;
     if (x < c->x0) c->x0 = x;
     if (y < c->y0) c->y0 = y;
@@ -290,15 +316,16 @@ static void sort_by_value(const uint8_t *q, int width, int height, Pixel *order,
 
 static inline int neighbour_mask(const int32_t *parent, int32_t cell, const int32_t offset[8]) {
     int mask = 0;
-    for (int i = 0; i < 8; i++) mask |= (parent[cell + offset[i]] >= 0) << i;
+    for (int i = 0; i < 8; i++) mask |= (parent[cell + offset[i]] != NOT_IN_SET) << i;
     return mask;
 }
 
 /* 2 * contourArea of the outer border of the foreground component with root r: flood the complement
  * of S (4-connected) from the rim of its bbox grown by one; what is not reached is fill(S); then sum
  * max(0, k - 2) over the windows of the grown box. */
-static int64_t filled_area2(Forest *f, int32_t r, int padded_width, uint8_t *mark, int32_t *stack) {
-    const Comp *c = &f->comp[r];
+static int64_t filled_area2(Forest *f, int32_t id, int padded_width, uint8_t *mark, int32_t *stack) {
+    const Comp *c = &f->comps[id];
+    const int32_t r = c->root;
     int gx0 = c->x0, gy0 = c->y0; /* padded coordinates of the grown box's corner */
     int gw = c->x1 - c->x0 + 3, gh = c->y1 - c->y0 + 3;
     /* mark: 1 = in S, 0 = not in S and not reached yet, 2 = reached from the rim (outside fill(S)) */
@@ -306,7 +333,7 @@ static int64_t filled_area2(Forest *f, int32_t r, int padded_width, uint8_t *mar
         const int32_t row = (gy0 + yy) * padded_width + gx0;
         for (int xx = 0; xx < gw; xx++) {
             int32_t cell = row + xx;
-            mark[yy * gw + xx] = f->parent[cell] >= 0 && find_root(f->parent, cell) == r;
+            mark[yy * gw + xx] = f->parent[cell] != NOT_IN_SET && find_root(f->parent, cell) == r;
         }
     }
     int32_t top = 0;
@@ -341,17 +368,17 @@ static int64_t filled_area2(Forest *f, int32_t r, int padded_width, uint8_t *mar
     return total;
 }
 
-/* Single-contour winner among the live roots: the largest 2 * contourArea, then the larger first
- * pixel. Compacts the live list. Exact areas are computed only for components whose upper bound
- * reaches the best lower bound, and only when more than one component does. */
+/* Single-contour winner among the live components (returns its id): the largest 2 * contourArea, then
+ * the larger first pixel. Compacts the live list. Exact areas are computed only for components whose
+ * upper bound reaches the best lower bound, and only when more than one component does. */
 static int32_t largest_contour(Forest *f, int padded_width, uint8_t *mark, int32_t *stack) {
     int64_t best_lower = -1;
     int32_t kept = 0;
     for (int32_t i = 0; i < f->num_live; i++) {
-        int32_t r = f->live[i];
-        if (f->parent[r] != r) continue;
-        f->live[kept++] = r;
-        Comp *c = &f->comp[r];
+        int32_t id = f->live[i];
+        if (!is_alive(f, id)) continue;
+        f->live[kept++] = id;
+        Comp *c = &f->comps[id];
         if (c->euler4 == 4) c->filled2 = c->area2; /* no hole: fill(S) = S */
         int64_t lower = c->filled2 >= 0 ? c->filled2 : c->area2;
         if (lower > best_lower) best_lower = lower;
@@ -359,7 +386,7 @@ static int32_t largest_contour(Forest *f, int padded_width, uint8_t *mark, int32
     f->num_live = kept;
     int32_t winner = -1, candidates = 0;
     for (int32_t i = 0; i < f->num_live; i++) {
-        const Comp *c = &f->comp[f->live[i]];
+        const Comp *c = &f->comps[f->live[i]];
         int64_t upper = c->filled2 >= 0 ? c->filled2 : 2 * (int64_t)(c->x1 - c->x0) * (c->y1 - c->y0);
         if (upper >= best_lower) {
             candidates++;
@@ -370,14 +397,14 @@ static int32_t largest_contour(Forest *f, int padded_width, uint8_t *mark, int32
     winner = -1;
     int64_t win_area = -1;
     for (int32_t i = 0; i < f->num_live; i++) {
-        int32_t r = f->live[i];
-        Comp *c = &f->comp[r];
+        int32_t id = f->live[i];
+        Comp *c = &f->comps[id];
         int64_t upper = c->filled2 >= 0 ? c->filled2 : 2 * (int64_t)(c->x1 - c->x0) * (c->y1 - c->y0);
         if (upper < best_lower) continue;
-        if (c->filled2 < 0) c->filled2 = filled_area2(f, r, padded_width, mark, stack);
-        if (c->filled2 > win_area || (c->filled2 == win_area && c->first > f->comp[winner].first)) {
+        if (c->filled2 < 0) c->filled2 = filled_area2(f, id, padded_width, mark, stack);
+        if (c->filled2 > win_area || (c->filled2 == win_area && c->first > f->comps[winner].first)) {
             win_area = c->filled2;
-            winner = r;
+            winner = id;
         }
     }
     return winner;
@@ -409,8 +436,12 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
             int32_t cell = (y + 1) * pw + x + 1;
             int mask = neighbour_mask(f.parent, cell, offset);
             int32_t root = add_pixel(&f, cell, x, y, p, REPS8[mask], offset);
+            if (root < 0) {
+                ok = 0;
+                goto done;
+            }
             if (!multi) {
-                Comp *c = &f.comp[root];
+                Comp *c = comp_of(&f, root);
                 c->area2 += DAREA2[mask];
                 c->euler4 += DEULER4[mask];
                 c->filled2 = -1;
@@ -421,16 +452,16 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
         if (multi) {
             int32_t kept = 0;
             for (int32_t i = 0; i < f.num_live; i++) {
-                int32_t r = f.live[i];
-                if (f.parent[r] != r) continue;
-                f.live[kept++] = r;
-                Comp *c = &f.comp[r];
+                int32_t id = f.live[i];
+                if (!is_alive(&f, id)) continue;
+                f.live[kept++] = id;
+                Comp *c = &f.comps[id];
                 if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
                 if (c->iou > level_best) level_best = c->iou;
             }
             f.num_live = kept;
         } else {
-            Comp *c = &f.comp[largest_contour(&f, pw, mark, stack)];
+            Comp *c = &f.comps[largest_contour(&f, pw, mark, stack)];
             if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
             level_best = c->iou;
         }
@@ -464,15 +495,19 @@ static int hole_pass(int width, int height, const int64_t *gt, Py_ssize_t k, con
                 int32_t cell = (y + 1) * pw + x + 1;
                 int mask = neighbour_mask(f.parent, cell, offset);
                 int32_t root = add_pixel(&f, cell, x, y, p, REPS4[mask], offset);
-                f.comp[root].border |= x == 0 || y == 0 || x == width - 1 || y == height - 1;
+                if (root < 0) {
+                    ok = 0;
+                    goto done;
+                }
+                comp_of(&f, root)->border |= x == 0 || y == 0 || x == width - 1 || y == height - 1;
             }
             last = 0.0;
             int32_t kept = 0;
             for (int32_t i = 0; i < f.num_live; i++) {
-                int32_t r = f.live[i];
-                Comp *c = &f.comp[r];
-                if (f.parent[r] != r || c->border) continue; /* a border component never becomes a hole */
-                f.live[kept++] = r;
+                int32_t id = f.live[i];
+                Comp *c = &f.comps[id];
+                if (!is_alive(&f, id) || c->border) continue; /* a border component never becomes a hole */
+                f.live[kept++] = id;
                 if (c->iou < 0) {
                     int64_t x1 = c->x1 + 2 < width ? c->x1 + 2 : width - 1;
                     int64_t y1 = c->y1 + 2 < height ? c->y1 + 2 : height - 1;
