@@ -191,9 +191,8 @@ def _synthetic_cam(kind: str, rng: np.random.Generator, size: tuple[int, int]) -
 def core(request, monkeypatch):
     """Run the test on the compiled one-pass core, then on the per-level OpenCV fallback."""
     if request.param == "compiled":
-        assert boxes_module._cam_levels is not None, (
-            "wsl.metrics._cam_levels is not built: reinstall with a C compiler (pip install -e .)"
-        )
+        if boxes_module._cam_levels is None:  # test_cam_levels.py::test_extension_is_built fails then
+            pytest.skip("wsl.metrics._cam_levels is not built")
     else:
         monkeypatch.setattr(boxes_module, "_cam_levels", None)
     return request.param
