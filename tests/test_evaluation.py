@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wsl.evaluation import LocalizationEvaluator, classification_targets, format_table, image_trials
+from wsl.evaluation import (
+    LocalizationEvaluator,
+    classification_targets,
+    format_table,
+    image_trials,
+    read_pointing_subset,
+)
 
 
 def make_batch():
@@ -78,3 +84,43 @@ def test_reset_forgets_everything():
 def test_format_table_prints_percentages_and_dashes():
     table = format_table([("a", {"map": 0.5, "pxap": 0.25}), ("b", {"map": 1.0})])
     assert "| a | 50.0 | 25.0 |" in table and "| b | 100.0 | – |" in table
+
+
+def test_pointing_subset_follows_torchray_flags(tmp_path):
+    # Image "a" class 0: CAM peak far from its box (miss); image "b" class 1: peak inside (hit).
+    batch = make_batch()
+    cams = torch.zeros(2, 3, 20, 30)
+    cams[0, 0, 19, 29] = 1.0
+    cams[1, 1, 8, 15] = 1.0
+    scores = torch.zeros(2, 3)
+    flags = tmp_path / "difficult.txt"
+    flags.write_text("a\t0\t0\t0\n")  # a's class 0 is not in the subset; b is not listed: kept
+    subset = read_pointing_subset(flags, num_classes=3)
+    assert subset == {"a": (False, False, False)}
+    evaluator = LocalizationEvaluator(num_classes=3, pointing_subset=subset)
+    evaluator.update(scores, cams, batch)
+    results = evaluator.compute()
+    assert results["pointing_game"] == pytest.approx(0.5)  # class 0: 0/1, class 1: 1/1
+    assert results["pointing_game_difficult"] == pytest.approx(1.0)  # only b's class-1 trial
+    flags.write_text("a\t1\t0\t0\nb\t0\t0\t0\n")  # now only a's class 0
+    evaluator = LocalizationEvaluator(num_classes=3, pointing_subset=read_pointing_subset(flags, 3))
+    evaluator.update(scores, cams, batch)
+    assert evaluator.compute()["pointing_game_difficult"] == pytest.approx(0.0)
+    assert "pointing_game_difficult" not in LocalizationEvaluator(num_classes=3).compute()
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("a\t0\t1\n", r"difficult.txt:1: expected an image name and 3 tab-separated 0/1 flags"),
+        ("a\t0\t1\t0\nb\t0\t2\t0\n", r"difficult.txt:2: expected .* got 3 fields \['0', '2', '0'\]"),
+        ("\n\n", "holds no line"),
+    ],
+)
+def test_pointing_subset_file_errors_name_the_line(tmp_path, text, match):
+    flags = tmp_path / "difficult.txt"
+    flags.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_pointing_subset(flags, num_classes=3)
+    with pytest.raises(ValueError, match="is not a file"):
+        read_pointing_subset(tmp_path / "missing.txt", num_classes=3)

@@ -2,6 +2,8 @@
 
     python tools/evaluate.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --split test
     python tools/evaluate.py --cams my_cams/ --data voc:/data/VOC2007 --split test
+    python tools/evaluate.py --ckpt best.ckpt --data voc:/data/VOC2007 \
+        --pointing-difficult TorchRay/torchray/benchmark/pointing_game_ebp_voc07_difficult.txt
 
 Prints a table (percentages) and writes the fractions to JSON.
 """
@@ -17,7 +19,7 @@ import torch
 from wsl.checkpoint import check_class_names, load_module
 from wsl.cli import run_tool, write_json_atomic
 from wsl.data import WSLDataModule
-from wsl.evaluation import format_table
+from wsl.evaluation import format_table, read_pointing_subset
 from wsl.inference import evaluate_cam_folder, evaluate_model
 
 
@@ -38,6 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--single-label", action="store_true", help="one class per image (Top-1 Loc)")
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
     parser.add_argument("--cam-curve-interval", type=float, default=0.01)
+    parser.add_argument(
+        "--pointing-difficult",
+        metavar="FILE",
+        help="TorchRay's per-(image, class) flag file (e.g. pointing_game_ebp_voc07_difficult.txt): also "
+        "report the pointing game on that 'difficult' subset",
+    )
     parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
     parser.add_argument("--out", help="JSON file (default: evaluation_<split>.json beside the checkpoint)")
     return parser.parse_args(argv)
@@ -64,11 +72,14 @@ def evaluate(argv: list[str] | None = None) -> dict:
         single_label=args.single_label,
     )
     loader = data.dataloader(args.split)
+    subset = None
+    if args.pointing_difficult:
+        subset = read_pointing_subset(args.pointing_difficult, data.num_classes)
     if args.ckpt:
         device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
         module = load_module(args.ckpt, map_location="cpu" if device == "auto" else device)
         check_class_names(module, data.class_names, args.data)
-        results = evaluate_model(module, loader)
+        results = evaluate_model(module, loader, pointing_subset=subset)
         name = f"{module.hparams.pool} / {module.hparams.backbone}"
         out = Path(args.out) if args.out else Path(args.ckpt).parent.parent / f"evaluation_{args.split}.json"
     else:
@@ -79,6 +90,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
             single_label=args.single_label,
             cam_curve_interval=args.cam_curve_interval,
             skip_missing=args.skip_missing,
+            pointing_subset=subset,
         )
         name = Path(args.cams).name
         out = Path(args.out) if args.out else Path(args.cams) / f"evaluation_{args.split}.json"

@@ -7,15 +7,18 @@ multi-label data (VOC, COCO) and single-label data (CUB/ImageNet style) go throu
 - its boxes are that class's ground-truth boxes, its mask the union of that class's instance masks
   (or, without masks, the filled boxes: TorchRay's pointing-game protocol for VOC),
 - trials whose boxes are all ``difficult`` are skipped (VOC protocol), and so are their entries in
-  the classification targets (set to −1, ignored by the mAP).
+  the classification targets (set to −1, ignored by the mAP),
+- optionally, the pointing game is also scored on TorchRay's "difficult" subset (Zhang et al.'s EBP
+  protocol), read from TorchRay's per-(image, class) flag files (:func:`read_pointing_subset`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -25,7 +28,7 @@ from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePre
 from wsl.cam import upsample_class_maps
 from wsl.metrics import BoxAccuracy, PointingGame, PxAP
 
-__all__ = ["Trial", "LocalizationEvaluator", "image_trials", "classification_targets"]
+__all__ = ["Trial", "LocalizationEvaluator", "image_trials", "classification_targets", "read_pointing_subset"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,41 @@ def classification_targets(batch: dict) -> torch.Tensor:
     return targets
 
 
+def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[bool, ...]]:
+    """Per-(image, class) flags of a pointing-game subset, in TorchRay's file format.
+
+    One line per image: the image name (file name without extension, e.g. ``000001``), then one 0/1 flag
+    per class, tab-separated (TorchRay ships ``pointing_game_ebp_voc07_difficult.txt`` and
+    ``pointing_game_ebp_coco_difficult.txt`` for EBP's "difficult" subsets). As in TorchRay's
+    ``PointingGameBenchmark``, a trial (image, class) is in the subset unless its image is listed with flag
+    0 for that class; images missing from the file keep all their trials.
+
+    Args:
+        path: the flag file.
+        num_classes: C, the number of flags each line must hold (the dataset's class order).
+
+    Returns:
+        ``{image name: (C,) flags}``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--pointing-difficult {str(path)!r} is not a file; pass TorchRay's flag file")
+    flags: dict[str, tuple[bool, ...]] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, *values = line.rstrip("\n").split("\t")
+        if len(values) != num_classes or any(v.strip() not in ("0", "1") for v in values):
+            raise ValueError(
+                f"{path}:{number}: expected an image name and {num_classes} tab-separated 0/1 flags (one per "
+                f"class of the dataset); got {len(values)} fields {values[:4]!r}"
+            )
+        flags[name.strip()] = tuple(v.strip() == "1" for v in values)
+    if not flags:
+        raise ValueError(f"{path} holds no line; expected '<image name>\\t<flag>...' per image")
+    return flags
+
+
 class PositiveCounts(Metric):
     """Number of positive targets per class, summed over the split (and over processes)."""
 
@@ -98,17 +136,23 @@ class LocalizationEvaluator(nn.Module):
     ``compute()`` returns fractions in [0, 1]:
     ``map`` (multi-label) or ``top1_acc`` (single-label), ``maxboxacc`` (IoU 50, largest contour),
     ``maxboxacc_v2`` (mean over IoU 30/50/70, all contours), ``pxap`` (only when masks exist),
-    ``pointing_game``, and for single-label data ``top1_loc`` (MaxBoxAcc trials whose top-1 class is
-    right), with ``maxboxacc_threshold`` the best CAM threshold.
+    ``pointing_game``, ``pointing_game_difficult`` (only with ``pointing_subset``: the same on the subset's
+    trials), and for single-label data ``top1_loc`` (MaxBoxAcc trials whose top-1 class is right), with
+    ``maxboxacc_threshold`` the best CAM threshold.
 
     All metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
     """
 
     def __init__(
-        self, num_classes: int, single_label: bool = False, cam_curve_interval: float = 0.01
+        self,
+        num_classes: int,
+        single_label: bool = False,
+        cam_curve_interval: float = 0.01,
+        pointing_subset: Mapping[str, Sequence[bool]] | None = None,
     ) -> None:
         super().__init__()
         self.single_label = single_label
+        self.pointing_subset = pointing_subset
         if single_label:
             self.classification = MulticlassAccuracy(num_classes=num_classes, average="micro")
         else:
@@ -124,6 +168,8 @@ class LocalizationEvaluator(nn.Module):
         self.maxboxacc_v2 = BoxAccuracy(cam_curve_interval=cam_curve_interval, multi_contour=True)
         self.pxap = PxAP(cam_curve_interval=cam_curve_interval)
         self.pointing_game = PointingGame(num_classes=num_classes)
+        if pointing_subset is not None:
+            self.pointing_game_subset = PointingGame(num_classes=num_classes)
         self._has_scores = False
 
     def reset(self) -> None:
@@ -164,7 +210,7 @@ class LocalizationEvaluator(nn.Module):
                 those classes, at any resolution (they are upsampled to the image size).
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
         """
-        cams, boxes, masks, classes, correct, with_mask = [], [], [], [], [], []
+        cams, boxes, masks, classes, correct, with_mask, outside_subset = [], [], [], [], [], [], []
         for i in range(len(batch["orig_size"])):
             trials = image_trials(batch, i)
             if not trials:
@@ -176,6 +222,9 @@ class LocalizationEvaluator(nn.Module):
                 boxes.append(trial.boxes)
                 masks.append(trial.mask)
                 classes.append(trial.class_index)
+                if self.pointing_subset is not None:
+                    flags = self.pointing_subset.get(batch["image_id"][i])
+                    outside_subset.append(flags is not None and not flags[trial.class_index])
                 if predicted is not None:
                     correct.append(bool(predicted[i] == trial.class_index))
                 if trial.has_mask:
@@ -186,6 +235,9 @@ class LocalizationEvaluator(nn.Module):
         self.maxboxacc.update(cams, boxes, correct=correct_t)
         self.maxboxacc_v2.update(cams, boxes)
         self.pointing_game.update(cams, masks, torch.tensor(classes))
+        if self.pointing_subset is not None:
+            skip = torch.tensor(outside_subset, dtype=torch.bool)
+            self.pointing_game_subset.update(cams, masks, torch.tensor(classes), difficult=skip)
         if with_mask:
             ignore = [ig for _, _, ig in with_mask]
             self.pxap.update(
@@ -222,6 +274,8 @@ class LocalizationEvaluator(nn.Module):
             results["top1_loc"] = float(box["top1loc_50"])
         results["maxboxacc_v2"] = float(self.maxboxacc_v2.compute()["maxboxacc_mean"])
         results["pointing_game"] = float(self.pointing_game.compute()["accuracy"])
+        if self.pointing_subset is not None:
+            results["pointing_game_difficult"] = float(self.pointing_game_subset.compute()["accuracy"])
         # Every rank computes PxAP (it synchronises under DDP); NaN means no rank saw a mask.
         with warnings.catch_warnings():  # box-only data never updates PxAP; that is expected
             warnings.filterwarnings("ignore", message=".*compute.* was called before .*update")

@@ -31,20 +31,27 @@ def _to_device(batch: dict, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_model(module: WSLModule, loader: DataLoader, progress: bool = True) -> dict[str, float]:
+def evaluate_model(
+    module: WSLModule, loader: DataLoader, progress: bool = True, pointing_subset: dict | None = None
+) -> dict[str, float]:
     """Classification and localization scores of ``module`` on the split of ``loader``.
 
     Args:
         module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
         loader: an evaluation loader (with annotations) of a :class:`~wsl.data.WSLDataModule`.
         progress: show a progress bar.
+        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
+            ``pointing_game_difficult``.
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
     device = next(module.parameters()).device
     evaluator = LocalizationEvaluator(
-        module.hparams.num_classes, module.hparams.single_label, module.hparams.cam_curve_interval
+        module.hparams.num_classes,
+        module.hparams.single_label,
+        module.hparams.cam_curve_interval,
+        pointing_subset=pointing_subset,
     ).to(device)
     module.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
@@ -143,6 +150,7 @@ def evaluate_cam_folder(
     cam_curve_interval: float = 0.01,
     skip_missing: bool = False,
     progress: bool = True,
+    pointing_subset: dict | None = None,
 ) -> dict[str, float]:
     """Localization scores of CAMs saved by any method against a split's ground truth.
 
@@ -157,11 +165,15 @@ def evaluate_cam_folder(
         cam_curve_interval: threshold grid step.
         skip_missing: score only the images that have a CAM file instead of raising.
         progress: show a progress bar.
+        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
+            ``pointing_game_difficult``.
     """
     folder = CamFolder(cam_dir, class_names)
     ids = _image_ids(loader.dataset)
     missing = set(folder.check_ids(ids, skip_missing))
-    evaluator = LocalizationEvaluator(len(class_names), single_label, cam_curve_interval)
+    evaluator = LocalizationEvaluator(
+        len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset
+    )
     for batch in tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not progress):
         keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
         if not keep:

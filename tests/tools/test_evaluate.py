@@ -120,3 +120,18 @@ def test_checkpoint_trained_on_other_classes_is_refused(trained, tmp_path, capsy
     args = ["--data", f"voc:{root}", "--image-size", "64", "--num-workers", "0"]
     assert main([*args, "--ckpt", trained["checkpoint"]]) == 2
     assert "trained on classes" in capsys.readouterr().err
+
+
+def test_pointing_difficult_subset_is_reported(synthetic_voc_root, tmp_path, capsys):
+    cam_dir = tmp_path / "cams"
+    data = write_mask_cams(synthetic_voc_root, cam_dir)
+    flags = tmp_path / "difficult.txt"
+    first = data.dataset("test")[0]["image_id"]
+    flags.write_text(first + "\t" + "\t".join(["1"] * data.num_classes) + "\n")
+    args = [*base_args(synthetic_voc_root), "--cams", str(cam_dir), "--pointing-difficult", str(flags)]
+    results = evaluate(args)["results"]
+    assert results["pointing_game_difficult"] == pytest.approx(1.0)
+    assert "pointing_game_difficult" in capsys.readouterr().out
+    flags.write_text(first + "\t1\n")
+    assert main(args) == 2
+    assert "expected an image name and" in capsys.readouterr().err
