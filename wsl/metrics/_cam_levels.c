@@ -3,7 +3,7 @@
  *
  * For every value v in 1..max(q) the foreground is {q >= v} (wsolevaluation's `q > level` with
  * v = the smallest value above the level). The boxes cv2.findContours(RETR_TREE) would give at that
- * foreground are, exactly (checked against OpenCV in tests/metrics/test_boxes.py):
+ * foreground are, exactly (each fact is checked against OpenCV in tests/metrics/test_cam_levels.py):
  *
  *   - one per 8-connected foreground component S: bbox(S) = (x0, y0, x1, y1), box
  *     (x0, y0, min(x1 + 1, W - 1), min(y1 + 1, H - 1));
