@@ -101,13 +101,13 @@ def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
             continue
-        name, *values = line.rstrip("\n").split("\t")
-        if len(values) != num_classes or any(v.strip() not in ("0", "1") for v in values):
+        name, *values = (field.strip() for field in line.split("\t"))
+        if len(values) != num_classes or any(v not in ("0", "1") for v in values):
             raise ValueError(
                 f"{path}:{number}: expected an image name and {num_classes} tab-separated 0/1 flags (one per "
                 f"class of the dataset); got {len(values)} fields {values[:4]!r}"
             )
-        flags[name.strip()] = tuple(v.strip() == "1" for v in values)
+        flags[name] = tuple(v == "1" for v in values)
     if not flags:
         raise ValueError(f"{path} holds no line; expected '<image name>\\t<flag>...' per image")
     return flags

@@ -320,6 +320,20 @@ static inline int neighbour_mask(const int32_t *parent, int32_t cell, const int3
     return mask;
 }
 
+/* Padded-grid offsets of the 8 neighbours, in ring order, for a padded row width pw. */
+static void ring_offsets(int pw, int32_t offset[8]) {
+    for (int i = 0; i < 8; i++) offset[i] = RING_DY[i] * pw + RING_DX[i];
+}
+
+/* Add the value-sorted pixel px to the set (uniting per the groups table `reps`); returns its root, or -1
+ * when out of memory, and the pixel's neighbourhood mask in *mask. */
+static inline int32_t add_sorted_pixel(Forest *f, Pixel px, int width, int pw, const int32_t offset[8],
+                                       int8_t reps[256][5], int *mask) {
+    int32_t cell = (px.y + 1) * pw + px.x + 1;
+    *mask = neighbour_mask(f->parent, cell, offset);
+    return add_pixel(f, cell, px.x, px.y, px.y * width + px.x, reps[*mask], offset);
+}
+
 /* 2 * contourArea of the outer border of the foreground component with root r: flood the complement
  * of S (4-connected) from the rim of its bbox grown by one; what is not reached is fill(S); then sum
  * max(0, k - 2) over the windows of the grown box. */
@@ -418,7 +432,7 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
     const int pw = width + 2;
     const Py_ssize_t cells = (Py_ssize_t)pw * (height + 2);
     int32_t offset[8];
-    for (int i = 0; i < 8; i++) offset[i] = RING_DY[i] * pw + RING_DX[i];
+    ring_offsets(pw, offset);
     Forest f;
     uint8_t *mark = multi ? NULL : malloc(cells);
     int32_t *stack = multi ? NULL : malloc(cells * sizeof(int32_t));
@@ -431,11 +445,8 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
             continue;
         }
         for (Py_ssize_t i = start[v]; i < start[v + 1]; i++) {
-            int x = order[i].x, y = order[i].y;
-            int32_t p = y * width + x;
-            int32_t cell = (y + 1) * pw + x + 1;
-            int mask = neighbour_mask(f.parent, cell, offset);
-            int32_t root = add_pixel(&f, cell, x, y, p, REPS8[mask], offset);
+            int mask;
+            int32_t root = add_sorted_pixel(&f, order[i], width, pw, offset, REPS8, &mask);
             if (root < 0) {
                 ok = 0;
                 goto done;
@@ -482,7 +493,7 @@ static int hole_pass(int width, int height, const int64_t *gt, Py_ssize_t k, con
     const int pw = width + 2;
     const Py_ssize_t cells = (Py_ssize_t)pw * (height + 2);
     int32_t offset[8];
-    for (int i = 0; i < 8; i++) offset[i] = RING_DY[i] * pw + RING_DX[i];
+    ring_offsets(pw, offset);
     Forest f;
     int ok = forest_alloc(&f, cells);
     if (!ok) goto done;
@@ -490,11 +501,8 @@ static int hole_pass(int width, int height, const int64_t *gt, Py_ssize_t k, con
     for (int u = 0; u < qmax; u++) {
         if (start[u] != start[u + 1]) {
             for (Py_ssize_t i = start[u]; i < start[u + 1]; i++) {
-                int x = order[i].x, y = order[i].y;
-                int32_t p = y * width + x;
-                int32_t cell = (y + 1) * pw + x + 1;
-                int mask = neighbour_mask(f.parent, cell, offset);
-                int32_t root = add_pixel(&f, cell, x, y, p, REPS4[mask], offset);
+                int mask, x = order[i].x, y = order[i].y;
+                int32_t root = add_sorted_pixel(&f, order[i], width, pw, offset, REPS4, &mask);
                 if (root < 0) {
                     ok = 0;
                     goto done;

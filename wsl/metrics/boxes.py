@@ -287,6 +287,8 @@ def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = Tru
 
 def _best_ious_quantized(q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool) -> np.ndarray:
     """Best IoU per threshold of the uint8 map ``q``: the compiled one-pass core when it is built."""
+    if int(q.max()) == 0:  # empty foreground at every threshold: the box (0, 0, 0, 0)
+        return np.repeat(_iou(_EMPTY_BOX, gt).max(), thr.shape[0])
     if _cam_levels is None:
         return _best_ious_quantized_opencv(q, gt, thr, multi_contour)
     return _best_ious_quantized_compiled(q, gt, thr, multi_contour)
@@ -299,10 +301,9 @@ def _best_ious_quantized_compiled(
 
     The core returns, for every value v in 1..max q, the best IoU at the foreground ``q >= v``; the
     threshold t cuts at level ``L = int(t · max q)``, whose foreground ``q > L`` is ``q >= L + 1``.
+    Needs ``max q >= 1`` (the caller handles the all-zero map).
     """
     qmax = int(q.max())
-    if qmax == 0:  # empty foreground at every threshold
-        return np.repeat(_iou(_EMPTY_BOX, gt).max(), thr.shape[0])
     height, width = q.shape
     raw = _cam_levels.best_ious_per_value(
         np.ascontiguousarray(q, dtype=np.uint8), height, width, np.ascontiguousarray(gt, dtype=np.int64),
@@ -319,8 +320,6 @@ def _best_ious_quantized_opencv(
     """One ``cv2.findContours`` per distinct foreground, on its bounding crop (the fallback path)."""
     height, width = q.shape
     qmax = int(q.max())
-    if qmax == 0:  # empty foreground at every threshold
-        return np.repeat(_iou(_EMPTY_BOX, gt).max(), thr.shape[0])
     levels = (thr * qmax).astype(np.int64)  # == int(t * max q): t >= 0, so truncation is floor
     present = np.flatnonzero(np.bincount(q.ravel(), minlength=256))
     # Foreground q > L == q >= (smallest present value above L); levels sharing it share everything.
