@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for interval in args.intervals:
             thr = cam_thresholds(interval)
             for multi in (False, True):
+
                 def slow_fn(c, b, t=thr, m=multi):
                     return straightforward_best_ious(c, b, t, m)
 
@@ -130,8 +131,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 opencv = _time(opencv_fn, cams, gts, args.repeat)
                 fast = _time(compiled_fn, cams, gts, args.repeat)
                 mode = "multi" if multi else "single"
-                row = {"maps": kind, "interval": interval, "mode": mode, "slow": slow, "opencv": opencv,
-                       "fast": fast}
+                row = {
+                    "maps": kind,
+                    "interval": interval,
+                    "mode": mode,
+                    "slow": slow,
+                    "opencv": opencv,
+                    "fast": fast,
+                }
                 rows.append(row)
                 print(
                     f"| {kind} | {interval:g} | {mode} | {slow:.1f} | {opencv:.1f} | {fast:.1f} "

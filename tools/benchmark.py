@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="POOL=JSON",
-        help='keyword arguments of one pool, e.g. lse=\'{"beta": 10}\' (repeat per pool)',
+        help="keyword arguments of one pool, e.g. lse='{\"beta\": 10}' (repeat per pool)",
     )
     parser.add_argument("--cam-images", type=int, default=6, help="test images in cams_by_pool.png")
     return parser

@@ -306,7 +306,10 @@ def _best_ious_quantized_compiled(
     qmax = int(q.max())
     height, width = q.shape
     raw = _cam_levels.best_ious_per_value(
-        np.ascontiguousarray(q, dtype=np.uint8), height, width, np.ascontiguousarray(gt, dtype=np.int64),
+        np.ascontiguousarray(q, dtype=np.uint8),
+        height,
+        width,
+        np.ascontiguousarray(gt, dtype=np.int64),
         bool(multi_contour),
     )
     per_value = np.frombuffer(raw, dtype=np.float64)
