@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -73,29 +74,46 @@ def per_map(fn: Callable[..., float], x: torch.Tensor, *args: object) -> np.ndar
     return out
 
 
+def _ref_autopool_head(head: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    alpha = head.effective_alpha().detach().double().numpy()
+    out = per_map(ref_gap, x)
+    a = x.detach().double().numpy()
+    for i in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            out[i, c] = ref_autopool(a[i, c].ravel().tolist(), float(alpha[c]))
+    return out
+
+
+class Reference(NamedTuple):
+    """What the tests expect of one registered head."""
+
+    kwargs: tuple[str, ...]
+    """Its ``build_pool`` keyword arguments, in signature order (``num_classes`` excluded)."""
+    head: Callable[[torch.nn.Module, torch.Tensor], np.ndarray]
+    """(head, x (N, C, H, W)) → (N, C) float64: the head's output with its current settings."""
+
+
+# One entry per head of ``wsl.pooling.POOLS``, in registration order (SPEC section 2's table);
+# tests/pooling/test_pooling_registry.py checks that the two agree exactly.
+REFERENCES: dict[str, Reference] = {
+    "gmp": Reference((), lambda head, x: per_map(ref_gmp, x)),
+    "gap": Reference((), lambda head, x: per_map(ref_gap, x)),
+    "lse": Reference(("beta", "learnable"), lambda head, x: per_map(ref_lse, x, float(head.beta))),
+    "kmax": Reference(("k",), lambda head, x: per_map(ref_kmax, x, head.k)),
+    "weldon": Reference(
+        ("kmax", "kmin", "alpha"),
+        lambda head, x: per_map(ref_weldon, x, head.kmax, head.kmin, head.alpha),
+    ),
+    "softpool": Reference((), lambda head, x: per_map(ref_softpool, x)),
+    "autopool": Reference(("alpha_init", "constraint", "alpha_max", "rap_weight"), _ref_autopool_head),
+}
+
+
 def ref_head(name: str, head: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
     """Reference output of a registry head with its current settings."""
-    if name == "gmp":
-        return per_map(ref_gmp, x)
-    if name == "gap":
-        return per_map(ref_gap, x)
-    if name == "lse":
-        return per_map(ref_lse, x, float(head.beta))
-    if name == "kmax":
-        return per_map(ref_kmax, x, head.k)
-    if name == "weldon":
-        return per_map(ref_weldon, x, head.kmax, head.kmin, head.alpha)
-    if name == "softpool":
-        return per_map(ref_softpool, x)
-    if name == "autopool":
-        alpha = head.effective_alpha().detach().double().numpy()
-        out = per_map(ref_gap, x)
-        a = x.detach().double().numpy()
-        for i in range(a.shape[0]):
-            for c in range(a.shape[1]):
-                out[i, c] = ref_autopool(a[i, c].ravel().tolist(), float(alpha[c]))
-        return out
-    raise KeyError(f"no reference implementation for pool {name!r}; add one to pooling_reference.py")
+    if name not in REFERENCES:
+        raise KeyError(f"no reference implementation for pool {name!r}; add one to pooling_reference.py")
+    return REFERENCES[name].head(head, x)
 
 
 def ref_softpool2d(x: torch.Tensor, k: int, s: int, p: int) -> np.ndarray:

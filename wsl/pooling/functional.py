@@ -7,37 +7,20 @@ of one (image, class), z_(1) ≥ … ≥ z_(n) its sorted values.
 Dtype rule: every global head returns ``promote_types(x.dtype, float32)``, and the softmax/logsumexp
 family (``lse``, ``softpool``, ``autopool``) computes in that dtype, so bf16/fp16 maps under autocast
 are pooled in float32 and finite for |z| up to 1e4 (float64 stays float64 for ``gradcheck``).
+
+Argument checks come from ``_checks`` (the heads in ``modules.py`` call the same ones at
+construction). ``__all__`` is every public function defined here (see the end of the file), so a new
+head's function is exported by defining it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    "resolve_k",
-    "gmp",
-    "gap",
-    "lse",
-    "kmax",
-    "weldon",
-    "softpool",
-    "autopool",
-    "class_wise_mean",
-    "softpool2d",
-]
-
-
-def _check_maps(x: torch.Tensor, name: str = "x") -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, C, H, W); got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"{name} must be a 4-D tensor (N, C, H, W); got shape {tuple(x.shape)}")
-    if x.shape[2] * x.shape[3] == 0:
-        raise ValueError(f"{name} must have at least one spatial position; got shape {tuple(x.shape)}")
+from wsl.pooling._checks import check_float, check_int, check_k, check_maps
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -68,25 +51,18 @@ def resolve_k(k: int | float, n: int, name: str = "k") -> int:
         The resolved count, an int in [1, n].
 
     Raises:
-        ValueError: if k ≤ 0, k is a non-integral float ≥ 1, or n < 1.
+        TypeError: if k is not an int or a float (a ``PoolArgumentTypeError``, also a ``ValueError``).
+        ValueError: if k is not finite, k ≤ 0, k is a non-integral float ≥ 1, or n < 1.
 
     Example:
         >>> resolve_k(0.1, 196), resolve_k(1, 196), resolve_k(500, 196)
         (20, 1, 196)
     """
-    if isinstance(k, bool) or not isinstance(k, (int, float)):
-        raise TypeError(f"{name} must be an int count or a float proportion; got {k!r} ({type(k).__name__})")
+    check_k(k, name)
     if n < 1:
         raise ValueError(f"n (number of positions) must be >= 1; got {n}")
-    if not math.isfinite(k) or k <= 0:
-        raise ValueError(f"{name} must be an int >= 1 (count) or a float in (0, 1) (proportion); got {k!r}")
     if isinstance(k, float) and k < 1:
         return min(max(round(k * n), 1), n)
-    if isinstance(k, float) and not k.is_integer():
-        raise ValueError(
-            f"{name} must be an int >= 1 (count) or a float in (0, 1) (proportion); got {k!r} "
-            "(a float >= 1 must be integral)"
-        )
     return min(int(k), n)
 
 
@@ -99,7 +75,7 @@ def gmp(x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C) scores. On ties the gradient goes to one of the tied positions.
     """
-    _check_maps(x)
+    check_maps(x)
     # max with indices routes the gradient to one position; its backward is a cheap scatter,
     # about twice as fast as amax's (which compares every position with the max).
     return x.flatten(2).max(dim=-1).values.to(_compute_dtype(x))
@@ -114,7 +90,7 @@ def gap(x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     return x.to(_compute_dtype(x)).mean(dim=(2, 3))
 
 
@@ -133,15 +109,9 @@ def lse(x: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     if not isinstance(beta, torch.Tensor):
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, (int, float))
-            or not math.isfinite(beta)
-            or beta < 0
-        ):
-            raise ValueError(f"beta must be a finite float >= 0; got {beta!r}")
+        check_float(beta, "beta", ge=0)
         if beta == 0:
             return gap(x)
         beta = float(beta)
@@ -195,7 +165,7 @@ def kmax(x: torch.Tensor, k: int | float) -> torch.Tensor:
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     n = x.shape[2] * x.shape[3]
     k_count = resolve_k(k, n, "k")
     return _top_mean(x.flatten(2), k_count, largest=True).to(_compute_dtype(x))
@@ -229,11 +199,10 @@ def weldon(
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     n = x.shape[2] * x.shape[3]
     k_top, k_bottom = resolve_weldon_k(kmax, kmin, n)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite float; got {alpha!r}")
+    check_float(alpha, "alpha")
     z = x.flatten(2)
     out = _top_mean(z, k_top, largest=True).to(_compute_dtype(x))
     if k_bottom > 0 and alpha != 0:
@@ -244,10 +213,9 @@ def weldon(
 def resolve_weldon_k(kmax: int | float, kmin: int | float | None, n: int) -> tuple[int, int]:
     """Resolve WELDON's (k⁺, k⁻) for n positions; k⁻ = 0 means no bottom term."""
     k_top = resolve_k(kmax, n, "kmax")
+    check_k(kmin, "kmin", allow_none=True, allow_nonpositive=True)
     if kmin is None:
         return k_top, k_top
-    if isinstance(kmin, bool) or not isinstance(kmin, (int, float)):
-        raise TypeError(f"kmin must be None, an int count or a float proportion; got {kmin!r}")
     if kmin <= 0:
         return k_top, 0
     return k_top, resolve_k(kmin, n, "kmin")
@@ -265,7 +233,7 @@ def softpool(x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     with _autocast_off(x):
         return _SoftWeightedFn.apply(x.to(_compute_dtype(x)).flatten(2), None)
 
@@ -310,7 +278,7 @@ def autopool(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C) scores.
     """
-    _check_maps(x)
+    check_maps(x)
     if not isinstance(alpha, torch.Tensor) or alpha.dim() != 1 or alpha.shape[0] != x.shape[1]:
         shape = tuple(alpha.shape) if isinstance(alpha, torch.Tensor) else type(alpha).__name__
         raise ValueError(f"alpha must be a (C,) tensor with C = {x.shape[1]} (channels of x); got {shape}")
@@ -336,9 +304,8 @@ def class_wise_mean(maps: torch.Tensor, num_classes: int) -> torch.Tensor:
         >>> class_wise_mean(torch.zeros(2, 20 * 4, 7, 7), 20).shape
         torch.Size([2, 20, 7, 7])
     """
-    _check_maps(maps, "maps")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
+    check_maps(maps, "maps")
+    check_int(num_classes, "num_classes")
     channels = maps.shape[1]
     if channels % num_classes != 0:
         raise ValueError(
@@ -463,9 +430,18 @@ def softpool2d(
         >>> softpool2d(torch.randn(1, 64, 112, 112), 3, 2, 1).shape
         torch.Size([1, 64, 56, 56])
     """
-    _check_maps(x)
+    check_maps(x)
     k, s, p = _softpool2d_geometry(kernel_size, stride, padding)
     if x.shape[2] + 2 * p[0] < k[0] or x.shape[3] + 2 * p[1] < k[1]:
         raise ValueError(f"input of spatial size {tuple(x.shape[2:])} is smaller than kernel_size {k}")
     with _autocast_off(x):
         return _SoftPool2dFn.apply(x.to(_compute_dtype(x)).contiguous(), k, s, p).to(x.dtype)
+
+
+# Derived, not hand-kept: every public function of this module, in definition order (helpers and
+# autograd Functions are private by their leading underscore).
+__all__ = [
+    _name
+    for _name, _obj in list(globals().items())
+    if not _name.startswith("_") and callable(_obj) and getattr(_obj, "__module__", None) == __name__
+]

@@ -3,6 +3,10 @@
 Each head only holds its parameters and calls its functional twin in ``functional.py``; the
 formulas, limits and numerics are those of SPEC section 2. Every head has
 ``regularization_loss()``, a scalar the training loss adds (0 except for AutoPool's RAP term).
+
+A head's constructor validates its arguments with the same checks (``_checks``) its functional twin
+runs on every call, so a bad config value fails at ``build_pool`` with the twin's message.
+``@register_pool(name)`` puts a head in ``POOLS``; ``__all__`` (end of file) is derived from it.
 """
 
 from __future__ import annotations
@@ -14,31 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsl.pooling import functional as PF
-
-__all__ = [
-    "PoolHead",
-    "GlobalMaxPool",
-    "GlobalAvgPool",
-    "LSEPool",
-    "KMaxPool",
-    "WeldonPool",
-    "SoftPool",
-    "AutoPool2d",
-    "ClassWiseMean",
-]
-
-
-def _check_k(k: int | float, name: str, allow_nonpositive: bool = False) -> None:
-    """Validate a count/proportion at construction time (the count itself depends on the map size)."""
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k):
-        raise ValueError(f"{name} must be an int count or a float proportion; got {k!r}")
-    if k <= 0 and not allow_nonpositive:
-        raise ValueError(f"{name} must be an int >= 1 (count) or a float in (0, 1) (proportion); got {k!r}")
-    if isinstance(k, float) and k >= 1 and not k.is_integer():
-        raise ValueError(
-            f"{name} must be an int >= 1 (count) or a float in (0, 1) (proportion); got {k!r} "
-            "(a float >= 1 must be integral)"
-        )
+from wsl.pooling._checks import check_float, check_int, check_k
+from wsl.pooling.registry import POOLS, register_pool
 
 
 def _k_rule(k: int | float) -> str:
@@ -65,6 +46,7 @@ class PoolHead(nn.Module):
         return self._zero.new_zeros(())
 
 
+@register_pool("gmp")
 class GlobalMaxPool(PoolHead):
     """Global max pooling: s = max_i z_i (= kmax with k = 1).
 
@@ -79,6 +61,7 @@ class GlobalMaxPool(PoolHead):
         return PF.gmp(x)
 
 
+@register_pool("gap")
 class GlobalAvgPool(PoolHead):
     """Global average pooling: s = (1/n) Σ_i z_i; with it the class maps are the classic CAM.
 
@@ -93,6 +76,7 @@ class GlobalAvgPool(PoolHead):
         return PF.gap(x)
 
 
+@register_pool("lse")
 class LSEPool(PoolHead):
     """Log-sum-exp pooling: s = (1/β) · log((1/n) Σ_i exp(β z_i)).
 
@@ -113,13 +97,7 @@ class LSEPool(PoolHead):
 
     def __init__(self, beta: float = 5.0, learnable: bool = False) -> None:
         super().__init__()
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, (int, float))
-            or not math.isfinite(beta)
-            or beta < 0
-        ):
-            raise ValueError(f"beta must be a finite float >= 0; got {beta!r}")
+        check_float(beta, "beta", ge=0)
         if learnable and beta <= 0:
             raise ValueError(f"beta must be > 0 when learnable=True (β = softplus(ρ) > 0); got {beta!r}")
         self.learnable = bool(learnable)
@@ -143,6 +121,7 @@ class LSEPool(PoolHead):
         return f"beta={beta:.4g}, learnable={self.learnable}"
 
 
+@register_pool("kmax")
 class KMaxPool(PoolHead):
     """Top-k mean pooling: s = (1/k) Σ_{j≤k} z_(j).
 
@@ -162,7 +141,7 @@ class KMaxPool(PoolHead):
 
     def __init__(self, k: int | float = 0.1) -> None:
         super().__init__()
-        _check_k(k, "k")
+        check_k(k, "k")
         self.k = k
         self.last_k: int | None = None
 
@@ -175,6 +154,7 @@ class KMaxPool(PoolHead):
         return f"k={_k_rule(self.k)}, last_k={self.last_k}"
 
 
+@register_pool("weldon")
 class WeldonPool(PoolHead):
     """WELDON pooling: s = (1/k⁺) Σ_{j≤k⁺} z_(j) + α · (1/k⁻) Σ_{j>n−k⁻} z_(j).
 
@@ -197,11 +177,9 @@ class WeldonPool(PoolHead):
 
     def __init__(self, kmax: int | float = 0.1, kmin: int | float | None = None, alpha: float = 1.0) -> None:
         super().__init__()
-        _check_k(kmax, "kmax")
-        if kmin is not None:
-            _check_k(kmin, "kmin", allow_nonpositive=True)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-            raise ValueError(f"alpha must be a finite float; got {alpha!r}")
+        check_k(kmax, "kmax")
+        check_k(kmin, "kmin", allow_none=True, allow_nonpositive=True)
+        check_float(alpha, "alpha")
         self.kmax = kmax
         self.kmin = kmin
         self.alpha = float(alpha)
@@ -226,6 +204,7 @@ class WeldonPool(PoolHead):
         )
 
 
+@register_pool("softpool")
 class SoftPool(PoolHead):
     """Global SoftPool: s = Σ_i softmax(z)_i · z_i, one softmax per channel over H·W.
 
@@ -271,6 +250,7 @@ class _ProjectedClampFn(torch.autograd.Function):
         return grad.masked_fill(blocked, 0), None, None
 
 
+@register_pool("autopool")
 class AutoPool2d(PoolHead):
     """AutoPool2D: s_c = Σ_i softmax(α_c z)_i · z_i, one softmax over all H·W positions jointly.
 
@@ -307,17 +287,12 @@ class AutoPool2d(PoolHead):
         rap_weight: float = 0.0,
     ) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
+        check_int(num_classes, "num_classes")
         if constraint not in self.CONSTRAINTS:
             raise ValueError(f"constraint must be one of {self.CONSTRAINTS}; got {constraint!r}")
-        if not isinstance(alpha_init, (int, float)) or not math.isfinite(alpha_init):
-            raise ValueError(f"alpha_init must be a finite float; got {alpha_init!r}")
+        check_float(alpha_init, "alpha_init")
         if constraint == "maxnorm":
-            if not isinstance(alpha_max, (int, float)) or not math.isfinite(alpha_max) or alpha_max <= 0:
-                raise ValueError(
-                    f"alpha_max must be a finite float > 0 with constraint='maxnorm'; got {alpha_max!r}"
-                )
+            check_float(alpha_max, "alpha_max", gt=0, when=" with constraint='maxnorm'")
             if abs(alpha_init) > alpha_max:
                 raise ValueError(
                     f"alpha_init must satisfy |alpha_init| <= alpha_max={alpha_max}; got {alpha_init!r}"
@@ -326,8 +301,7 @@ class AutoPool2d(PoolHead):
             raise ValueError(f"alpha_max is only used with constraint='maxnorm'; got alpha_max={alpha_max!r}")
         if constraint == "nonneg" and alpha_init < 0:
             raise ValueError(f"alpha_init must be >= 0 with constraint='nonneg'; got {alpha_init!r}")
-        if not isinstance(rap_weight, (int, float)) or not math.isfinite(rap_weight) or rap_weight < 0:
-            raise ValueError(f"rap_weight must be a finite float >= 0; got {rap_weight!r}")
+        check_float(rap_weight, "rap_weight", ge=0)
         self.num_classes = num_classes
         self.constraint = constraint
         self.alpha_max = None if alpha_max is None else float(alpha_max)
@@ -373,8 +347,7 @@ class ClassWiseMean(nn.Module):
 
     def __init__(self, num_classes: int) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be an int >= 1; got {num_classes!r}")
+        check_int(num_classes, "num_classes")
         self.num_classes = num_classes
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
@@ -382,3 +355,11 @@ class ClassWiseMean(nn.Module):
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}"
+
+
+# Derived, not hand-kept: the base class, the class-wise mean and every head registered above.
+__all__ = [
+    "PoolHead",
+    *(cls.__name__ for cls in POOLS.values() if cls.__module__ == __name__),
+    "ClassWiseMean",
+]

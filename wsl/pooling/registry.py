@@ -1,7 +1,21 @@
-"""Pooling heads by name: ``POOLS`` and ``build_pool``.
+"""Pooling heads by name: ``POOLS``, the ``@register_pool`` decorator that fills it, and ``build_pool``.
 
-Adding a head is one functional, one ``PoolHead`` subclass, one line here and it gets every generic
-test (the tests parametrize over ``POOLS``).
+How to add a head (nothing else needs editing: ``POOLS``, the package ``__all__`` and the generic
+tests all follow the registry):
+
+1. One function in ``functional.py`` that holds the math, with a Google-style docstring (formula,
+   limits, shapes); it checks its arguments with the validators in ``_checks.py``. Every public
+   function there is exported.
+2. One ``PoolHead`` subclass in ``modules.py``, decorated with ``@register_pool("name")``. It only
+   holds the parameters, checks them at construction with the same validators, and calls the
+   function in ``forward``. Its ``__init__`` keyword arguments (``num_classes`` excluded) are what
+   ``build_pool`` and ``pool_kwargs`` accept; the class docstring is the head's reference doc.
+3. Its reference: an entry in ``REFERENCES`` in ``tests/pooling/pooling_reference.py``, a literal,
+   independent float64 implementation of the formula plus the expected keyword arguments. Every
+   test parametrized over ``POOLS`` (reference values, gradcheck, invariances, numerics) then runs
+   on the new head.
+4. Its docs: the class docstring, and the head's row in the pooling table of the design docs
+   (SPEC section 2).
 
 Training defaults (the class defaults): ``lse`` β = 5; ``kmax`` k = 0.1 and ``weldon`` k⁺ = k⁻ = 0.1,
 α = 1 (proportions, so a head behaves the same on 14×14 and 28×28 maps); ``autopool`` α = 0 at init,
@@ -12,31 +26,67 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from torch import nn
 
-from wsl.pooling.modules import (
-    AutoPool2d,
-    GlobalAvgPool,
-    GlobalMaxPool,
-    KMaxPool,
-    LSEPool,
-    PoolHead,
-    SoftPool,
-    WeldonPool,
-)
+if TYPE_CHECKING:
+    # Only for annotations: modules.py imports this module to register its heads.
+    from wsl.pooling.modules import PoolHead
 
-__all__ = ["POOLS", "build_pool", "pool_kwargs"]
+__all__ = ["POOLS", "register_pool", "build_pool", "pool_kwargs"]
 
-POOLS: dict[str, type[PoolHead]] = {
-    "gmp": GlobalMaxPool,
-    "gap": GlobalAvgPool,
-    "lse": LSEPool,
-    "kmax": KMaxPool,
-    "weldon": WeldonPool,
-    "softpool": SoftPool,
-    "autopool": AutoPool2d,
-}
+# Filled by @register_pool when wsl.pooling.modules is imported (wsl/pooling/__init__.py does it),
+# in definition order: gmp, gap, lse, kmax, weldon, softpool, autopool.
+POOLS: dict[str, type[PoolHead]] = {}
+
+_H = TypeVar("_H", bound=type)
+
+
+def register_pool(name: str) -> Callable[[_H], _H]:
+    """Class decorator that registers a pooling head in ``POOLS`` under ``name``.
+
+    Args:
+        name: the head's name for ``build_pool`` (and ``--model.pool``).
+
+    Returns:
+        A decorator that adds the class to ``POOLS`` and returns it unchanged.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string, or the decorated object is not a
+            ``PoolHead`` subclass (an ``nn.Module`` class with ``regularization_loss()``).
+        ValueError: ``name`` is already registered.
+
+    Example:
+        >>> @register_pool("my_gap")  # doctest: +SKIP
+        ... class MyGap(PoolHead):
+        ...     def forward(self, x):
+        ...         return functional.gap(x)
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"register_pool: name must be a non-empty str; got {name!r}")
+
+    def decorator(cls: _H) -> _H:
+        # Duck-typed PoolHead check: importing PoolHead here would be circular (modules imports us).
+        if (
+            not isinstance(cls, type)
+            or not issubclass(cls, nn.Module)
+            or not callable(getattr(cls, "regularization_loss", None))
+        ):
+            raise TypeError(
+                f"register_pool({name!r}): expected a PoolHead subclass (an nn.Module class with "
+                f"regularization_loss()); got {cls!r}"
+            )
+        if name in POOLS:
+            raise ValueError(
+                f"pool name {name!r} is already registered to {POOLS[name].__module__}."
+                f"{POOLS[name].__qualname__}; choose another name"
+            )
+        POOLS[name] = cls
+        return cls
+
+    return decorator
 
 
 def pool_kwargs(name: str) -> list[str]:
@@ -54,13 +104,12 @@ def _lookup(name: str) -> type[PoolHead]:
     return POOLS[name]
 
 
-def build_pool(name: str, num_classes: int, **kwargs: object) -> nn.Module:
+def build_pool(name: str, num_classes: int, **kwargs: object) -> PoolHead:
     """Build the pooling head ``name`` with its keyword arguments.
 
-    Names and keyword arguments: ``gmp``, ``gap``, ``softpool`` (none); ``lse`` (``beta``,
-    ``learnable``); ``kmax`` (``k``); ``weldon`` (``kmax``, ``kmin``, ``alpha``); ``autopool``
-    (``alpha_init``, ``constraint``, ``alpha_max``, ``rap_weight``). Heads that do not need
-    ``num_classes`` ignore it.
+    The keyword arguments of a head are those of its class's ``__init__``, ``POOLS[name]`` (whose
+    docstring documents them and their defaults); ``pool_kwargs(name)`` lists them. Heads that do
+    not take ``num_classes`` ignore it.
 
     Args:
         name: one of ``POOLS``.
@@ -75,8 +124,10 @@ def build_pool(name: str, num_classes: int, **kwargs: object) -> nn.Module:
             accepted ones), or a bad value.
 
     Example:
-        >>> build_pool("weldon", 20, kmax=0.2, alpha=0.7)
+        >>> build_pool("weldon", 20, kmax=0.2, alpha=0.7)  # doctest: +ELLIPSIS
         WeldonPool(kmax=0.2 (proportion: ...), ...)
+        >>> pool_kwargs("weldon")
+        ['kmax', 'kmin', 'alpha']
     """
     cls = _lookup(name)
     accepted = pool_kwargs(name)
