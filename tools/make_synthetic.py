@@ -1,4 +1,4 @@
-"""Write the synthetic shapes dataset as VOC or COCO files.
+"""Write the synthetic shapes dataset as VOC or COCO files (any registered format with a writer).
 
 Example: ``python tools/make_synthetic.py --format coco --out /tmp/shapes --preset easy --seed 0``
 """
@@ -9,13 +9,15 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from wsl.data import PRESETS, make_synthetic
+from wsl.data import PRESETS, format_names, make_synthetic
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--format", choices=("voc", "coco"), default="voc", help="file layout (default voc)")
+    p.add_argument(
+        "--format", choices=format_names(writable=True), default="voc", help="file layout (default voc)"
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed; files are byte-identical for a seed")
     p.add_argument("--preset", choices=sorted(PRESETS), default="easy", help="parameter preset")

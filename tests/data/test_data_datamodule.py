@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from wsl.data import (
     WSLDataModule,
     collate_wsl,
     denormalize,
+    denormalize_float,
     parse_data_spec,
 )
 
@@ -25,6 +27,12 @@ def test_parse_data_spec():
     assert parse_data_spec("coco:C:/x") == ("coco", "C:/x", "coco")
     with pytest.raises(ValueError, match=r"got 'vco:/x' \(did you mean 'voc'\?\); expected"):
         parse_data_spec("vco:/x")
+    with pytest.raises(ValueError, match=r"expected one of \['synthetic', 'coco', 'voc'\]"):
+        parse_data_spec("vco:/x")
+    with pytest.raises(ValueError, match=r"got 'yolo'; expected one of \['coco', 'voc'\]"):
+        parse_data_spec("synthetic:easy:yolo")
+    with pytest.raises(ValueError, match=r"got 'cocoo' \(did you mean 'coco'\?\)"):
+        WSLDataModule("synthetic:easy:cocoo")
     with pytest.raises(ValueError, match="lacks the dataset root"):
         parse_data_spec("coco")
     with pytest.raises(ValueError, match="unknown synthetic preset 'medium'"):
@@ -142,7 +150,7 @@ def test_eval_transform_resizes_and_normalises():
     assert out.shape == (3, 16, 16)
     expected = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     assert torch.allclose(out[:, 0, 0], expected, atol=1e-5)
-    assert torch.allclose(denormalize(out), torch.ones(3, 16, 16), atol=1e-5)
+    assert torch.allclose(denormalize_float(out), torch.ones(3, 16, 16), atol=1e-5)
     with pytest.raises(ValueError, match="image_size: got 0"):
         EvalTransform(0)
 
@@ -151,10 +159,33 @@ def test_train_transform_flips_and_stays_mild():
     image = torch.zeros(3, 16, 16, dtype=torch.uint8)
     image[:, :, :8] = 200
     t = TrainTransform(16, flip_p=1.0, jitter=0.0)
-    out = denormalize(t(image))
+    out = denormalize_float(t(image))
     assert out[:, :, 8:].mean() > 0.7 and out[:, :, :8].mean() < 0.01
     torch.manual_seed(0)
     jit = TrainTransform(16, flip_p=0.0, jitter=0.2)
-    base = denormalize(EvalTransform(16)(image))
+    base = denormalize_float(EvalTransform(16)(image))
     for _ in range(5):
-        assert (denormalize(jit(image)) - base).abs().max() < 0.5
+        assert (denormalize_float(jit(image)) - base).abs().max() < 0.5
+
+
+def test_denormalize_gives_uint8_hwc_pixels():
+    torch.manual_seed(0)
+    batch = torch.randn(2, 3, 5, 7) * 2  # includes values that clamp at both ends
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    # the formula of wsl/viz/callback.py and wsl/viz/export.py, which switch to denormalize
+    expected = (batch * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    out = denormalize(batch)
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (2, 5, 7, 3)
+    assert np.array_equal(out, expected)
+    single = denormalize(batch[1])
+    assert single.shape == (5, 7, 3) and np.array_equal(single, expected[1])
+    assert np.array_equal(denormalize(batch.double()), expected)
+    image = torch.full((3, 4, 4), 255, dtype=torch.uint8)
+    assert (denormalize(EvalTransform(4)(image)) == 255).all()
+    assert np.array_equal(
+        denormalize(batch), (denormalize_float(batch) * 255).round().byte().permute(0, 2, 3, 1)
+    )
+    for bad in (torch.zeros(4, 4), torch.zeros(1, 4, 4), torch.zeros(2, 4, 4, 3)):
+        with pytest.raises(ValueError, match=r"images: got \("):
+            denormalize(bad)

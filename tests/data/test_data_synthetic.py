@@ -17,7 +17,8 @@ from wsl.data import (
     render_sample,
     synthetic_params,
 )
-from wsl.data.synthetic import mask_to_coco_segmentation, synthetic_cache_name
+from wsl.data.coco import mask_to_coco_segmentation
+from wsl.data.synthetic import synthetic_cache_name
 
 TINY = {"num_train": 12, "num_val": 4, "num_test": 4, "image_size": 64}
 
@@ -110,6 +111,9 @@ def test_mask_to_coco_segmentation_is_exact():
 
     for m in (ring, square):
         assert np.array_equal(decode_segmentation(mask_to_coco_segmentation(m), 40, 40), m)
+    from wsl.data import synthetic
+
+    assert synthetic.mask_to_coco_segmentation is mask_to_coco_segmentation  # the old import path
 
 
 @pytest.mark.parametrize("fmt", ["voc", "coco"])

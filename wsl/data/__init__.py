@@ -1,12 +1,30 @@
-"""Datasets (VOC, COCO, synthetic shapes), transforms and the Lightning DataModule.
+"""Datasets (VOC, COCO, synthetic shapes), the format registry, transforms and the Lightning DataModule.
 
-See ``docs/design.md`` for the item dict and ``SPEC.md`` section 4 for the layouts.
+See ``docs/design.md`` for the item dict and ``SPEC.md`` section 4 for the layouts. Each format module
+(``voc.py``, ``coco.py``) holds its reader and its writer and registers them in
+:data:`~wsl.data.formats.FORMATS`; import a new format module here.
 """
 
-from .coco import COCODataset, coco_box_to_xyxy, decode_segmentation, read_coco_categories
+from .base import WSLDataset
+from .coco import (
+    COCODataset,
+    COCOWriter,
+    coco_box_to_xyxy,
+    decode_segmentation,
+    mask_to_coco_segmentation,
+    read_coco_categories,
+)
 from .collate import collate_wsl
-from .datamodule import WSLDataModule, parse_data_spec
+from .datamodule import WSLDataModule, data_kinds, parse_data_spec
 from .errors import DatasetError
+from .formats import (
+    FORMATS,
+    DatasetFormat,
+    DatasetWriter,
+    format_names,
+    get_format,
+    register_format,
+)
 from .synthetic import (
     PRESETS,
     SyntheticParams,
@@ -24,13 +42,18 @@ from .transforms import (
     TrainTransform,
     build_transform,
     denormalize,
+    denormalize_float,
 )
-from .voc import VOC_CLASSES, VOCDataset
+from .voc import VOC_CLASSES, VOCDataset, VOCWriter, read_class_names
 
 __all__ = [
     "COCODataset",
+    "COCOWriter",
     "DatasetError",
+    "DatasetFormat",
+    "DatasetWriter",
     "EvalTransform",
+    "FORMATS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PRESETS",
@@ -38,18 +61,27 @@ __all__ = [
     "SyntheticSample",
     "TrainTransform",
     "VOCDataset",
+    "VOCWriter",
     "VOC_CLASSES",
     "WSLDataModule",
+    "WSLDataset",
     "build_transform",
     "coco_box_to_xyxy",
     "collate_wsl",
+    "data_kinds",
     "decode_segmentation",
     "default_cache_dir",
     "denormalize",
+    "denormalize_float",
     "ensure_synthetic",
+    "format_names",
+    "get_format",
     "make_synthetic",
+    "mask_to_coco_segmentation",
     "parse_data_spec",
+    "read_class_names",
     "read_coco_categories",
+    "register_format",
     "render_sample",
     "synthetic_params",
 ]

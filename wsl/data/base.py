@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ from torch.utils.data import Dataset
 from .errors import BadSamples, DatasetError, dataset_error
 from .transforms import build_transform
 
-__all__ = ["Record", "WSLDataset", "read_image", "check_image_header", "pick_single_label"]
+__all__ = ["Record", "WSLDataset", "read_image", "encode_jpeg", "check_image_header", "pick_single_label"]
 
 _SKIP_HINT = "or pass skip_bad=True to skip such samples"
 
@@ -62,6 +64,16 @@ def read_image(path: str | Path) -> np.ndarray:
         ) from e
 
 
+def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """Encode RGB ``uint8 (H, W, 3)`` as JPEG bytes with fixed encoder settings (4:2:0, baseline), so
+    that the same pixels always give the same bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(
+        buf, "JPEG", quality=quality, subsampling=2, optimize=False, progressive=False
+    )
+    return buf.getvalue()
+
+
 def check_image_header(path: Path) -> tuple[int, int]:
     """Cheap validity check of an image file without decoding its pixels.
 
@@ -105,6 +117,17 @@ def pick_single_label(boxes: np.ndarray, box_labels: np.ndarray, difficult: np.n
     return int(box_labels[candidates[int(np.argmax(areas))]])
 
 
+def _check_size(rec: Record, size: tuple[int, int]) -> None:
+    """Raise when the image's ``(H, W)`` differs from the size its annotation declares."""
+    if rec.size is not None and size != rec.size:
+        raise dataset_error(
+            rec.image_path,
+            "size",
+            f"image is {size[1]}x{size[0]} but the annotation says {rec.size[1]}x{rec.size[0]} (WxH)",
+            "fix the annotation's size or the image",
+        )
+
+
 class WSLDataset(Dataset):
     """Base of :class:`VOCDataset` and :class:`COCODataset`: items as specified in ``docs/design.md``.
 
@@ -116,6 +139,10 @@ class WSLDataset(Dataset):
     int64 ``(K, 4)``, ``box_labels`` int64 ``(K,)``, ``difficult`` bool ``(K,)``, ``masks`` bool
     ``(K, H, W)`` or None and ``ignore`` bool ``(H, W)`` or None. Boxes and masks stay at the original
     image size ``orig_size`` and in the unflipped orientation, whatever the transform does to ``image``.
+
+    With ``with_images=False`` (or :meth:`without_images`) items have every key but ``image`` and no
+    image is decoded: ``orig_size`` is read from the image file's header, and checked against the
+    size the annotation declares as when the image is decoded (evaluating saved CAMs needs no pixels).
     """
 
     def __init__(
@@ -127,6 +154,7 @@ class WSLDataset(Dataset):
         with_annotations: bool = False,
         single_label: bool = False,
         skip_bad: bool = False,
+        with_images: bool = True,
     ) -> None:
         if len(class_names) == 0:
             raise ValueError("class_names: got an empty list; pass at least one class name")
@@ -140,6 +168,7 @@ class WSLDataset(Dataset):
         self.with_annotations = with_annotations
         self.single_label = single_label
         self.skip_bad = skip_bad
+        self.with_images = with_images
         self.records: list[Record] = []
         self.num_skipped = 0
 
@@ -155,14 +184,7 @@ class WSLDataset(Dataset):
             try:
                 if self.skip_bad:
                     size = check_image_header(rec.image_path)
-                    if rec.size is not None and size != rec.size:
-                        raise dataset_error(
-                            rec.image_path,
-                            "size",
-                            f"image is {size[1]}x{size[0]} but the annotation says "
-                            f"{rec.size[1]}x{rec.size[0]} (WxH)",
-                            "fix the annotation's size or the image",
-                        )
+                    _check_size(rec, size)
                     rec.size = size
                     self._check_boxes(rec, size)
                 elif not rec.image_path.is_file():
@@ -224,24 +246,25 @@ class WSLDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def without_images(self) -> WSLDataset:
+        """A view of this dataset (sharing its parsed records) whose items lack ``image``: nothing is
+        decoded, ``orig_size`` comes from the image headers."""
+        view = copy.copy(self)
+        view.with_images = False
+        return view
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         rec = self.records[index]
-        img = read_image(rec.image_path)
-        h, w = img.shape[:2]
-        if rec.size is not None and (h, w) != rec.size:
-            raise dataset_error(
-                rec.image_path,
-                "size",
-                f"image is {w}x{h} but the annotation says {rec.size[1]}x{rec.size[0]} (WxH)",
-                "fix the annotation's size or the image",
-            )
-        image = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
-        item: dict[str, Any] = {
-            "image": image,
-            "labels": torch.from_numpy(rec.labels.copy()),
-            "image_id": rec.image_id,
-            "orig_size": (h, w),
-        }
+        item: dict[str, Any] = {}
+        if self.with_images:
+            img = read_image(rec.image_path)
+            h, w = img.shape[:2]
+            _check_size(rec, (h, w))
+            item["image"] = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
+        else:
+            h, w = check_image_header(rec.image_path)
+            _check_size(rec, (h, w))
+        item.update(labels=torch.from_numpy(rec.labels.copy()), image_id=rec.image_id, orig_size=(h, w))
         if self.with_annotations:
             self._check_boxes(rec, (h, w))
             extra, keep, num_objects = rec.extra

@@ -1,21 +1,34 @@
-"""COCO reader (``annotations/instances_SPLIT.json`` + ``SPLIT/*.jpg``), masks via pycocotools."""
+"""COCO format (``annotations/instances_SPLIT.json`` + ``SPLIT/*.jpg``), masks via pycocotools.
+
+The reader (:class:`COCODataset`), the writer (:class:`COCOWriter`) and their registry entry ``coco``.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
-from .base import Record, WSLDataset
+from .base import Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
+from .formats import DatasetFormat, DatasetWriter, register_format
 
-__all__ = ["COCODataset", "coco_box_to_xyxy", "read_coco_categories", "decode_segmentation"]
+__all__ = [
+    "COCODataset",
+    "COCOWriter",
+    "coco_box_to_xyxy",
+    "default_class_names",
+    "read_coco_categories",
+    "decode_segmentation",
+    "mask_to_coco_segmentation",
+]
 
 _SKIP = "or pass skip_bad=True to skip such samples"
 
@@ -105,6 +118,11 @@ def read_coco_categories(path: str | Path) -> list[str]:
     return [n for _, n in _parse_categories(_load_json(path)["categories"], path)]
 
 
+def default_class_names(root: str | Path, split: str = "train") -> list[str]:
+    """The class names of a COCO root: the categories of ``instances_SPLIT.json`` sorted by id."""
+    return read_coco_categories(Path(root) / "annotations" / f"instances_{split}.json")
+
+
 def _check_segmentation(seg: Any) -> str | None:
     """Return None when ``seg`` is a COCO polygon list or RLE dict, else a description of the problem."""
     if isinstance(seg, list):
@@ -153,7 +171,7 @@ class COCODataset(WSLDataset):
         root: dataset root.
         split: ``SPLIT`` in ``instances_SPLIT.json`` and the image folder name.
         class_names: an ordered subset of the category names; default all, sorted by category id.
-        image_size, train, transform, with_annotations, single_label, skip_bad: as in
+        image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as in
             :class:`~wsl.data.voc.VOCDataset`.
     """
 
@@ -168,6 +186,7 @@ class COCODataset(WSLDataset):
         with_annotations: bool = False,
         single_label: bool = False,
         skip_bad: bool = False,
+        with_images: bool = True,
     ) -> None:
         self.root = Path(root)
         self.split = split
@@ -185,7 +204,9 @@ class COCODataset(WSLDataset):
                 f"class_names {unknown} are not categories (known: {', '.join(all_names)})",
                 "pass names of categories of this file",
             )
-        super().__init__(class_names, image_size, train, transform, with_annotations, single_label, skip_bad)
+        super().__init__(
+            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+        )
         self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
         known_ids = {cid for cid, _ in cats}
         image_dir = self.root / split
@@ -313,3 +334,94 @@ class COCODataset(WSLDataset):
                 )
             masks[k] = m
         return masks, None
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def mask_to_coco_segmentation(mask: np.ndarray) -> list[list[float]] | dict[str, Any]:
+    """A COCO segmentation for a bool ``(H, W)`` mask that decodes back to exactly that mask.
+
+    Polygons are traced with ``cv2.findContours`` (on a 2x upsampled mask so that the vertices lie just
+    inside the pixel edges); when pycocotools' rasterisation of those polygons is not the mask exactly
+    (holes, as in rings, or thin parts) a compressed RLE from ``pycocotools.mask.encode`` is used.
+    """
+    from pycocotools import mask as mask_utils
+
+    h, w = mask.shape
+    up = cv2.resize(mask.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polys = [[round(v, 2) for v in ((c.reshape(-1, 2) + 0.5) / 2).reshape(-1).tolist()] for c in contours]
+    if polys and all(len(p) >= 6 for p in polys):
+        decoded = decode_segmentation(polys, h, w)
+        if np.array_equal(decoded, mask):
+            return polys
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(h), int(w)], "counts": rle["counts"].decode("ascii")}
+
+
+class COCOWriter(DatasetWriter):
+    """Writes the COCO layout that :class:`COCODataset` reads.
+
+    Per image: ``SPLIT/ID.jpg``. Per split: ``annotations/instances_SPLIT.json`` (compact JSON) with
+    ``images`` (ids ``1..N`` in write order), ``annotations`` (``bbox`` ``[x0, y0, x1-x0+1, y1-y0+1]``,
+    ``area`` = mask pixels, ``iscrowd`` 0, polygon or RLE ``segmentation``, see
+    :func:`mask_to_coco_segmentation`) and ``categories`` (``category_ids``).
+
+    ``info`` keys used: ``description`` (the JSON ``info.description``) and ``supercategory`` (of every
+    category). See :class:`~wsl.data.formats.DatasetWriter` for the arguments and the protocol.
+    """
+
+    def prepare(self, splits: Sequence[str]) -> None:
+        (self.root / "annotations").mkdir(parents=True, exist_ok=True)
+        for sp in splits:
+            (self.root / sp).mkdir(parents=True, exist_ok=True)
+
+    def write_image(
+        self,
+        split: str,
+        image_id: str,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        masks: np.ndarray,
+    ) -> tuple[str, int, int, list[dict[str, Any]]]:
+        (self.root / split / f"{image_id}.jpg").write_bytes(encode_jpeg(image, self.jpeg_quality))
+        anns = []
+        for m, box, lab in zip(masks, boxes.tolist(), labels.tolist(), strict=True):
+            x0, y0, x1, y1 = box
+            anns.append(
+                {
+                    "category_id": self.category_ids[lab],
+                    "bbox": [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)],
+                    "area": float(m.sum()),
+                    "iscrowd": 0,
+                    "segmentation": mask_to_coco_segmentation(m),
+                }
+            )
+        h, w = image.shape[:2]
+        return image_id, w, h, anns
+
+    def finish(self, entries: Mapping[str, Sequence[Any]]) -> None:
+        categories = [
+            {"id": cid, "name": c, "supercategory": self.info.get("supercategory", "")}
+            for cid, c in zip(self.category_ids, self.class_names, strict=True)
+        ]
+        for sp, split_entries in entries.items():
+            images, annotations = [], []
+            for n, (image_id, w, h, anns) in enumerate(split_entries):
+                images.append({"id": n + 1, "file_name": f"{image_id}.jpg", "width": w, "height": h})
+                for a in anns:
+                    annotations.append({"id": len(annotations) + 1, "image_id": n + 1, **a})
+            data = {
+                "info": {"description": self.info.get("description", "")},
+                "images": images,
+                "annotations": annotations,
+                "categories": categories,
+            }
+            (self.root / "annotations" / f"instances_{sp}.json").write_text(
+                json.dumps(data, separators=(",", ":"))
+            )
+
+
+register_format(DatasetFormat("coco", COCODataset, default_class_names, COCOWriter))

@@ -1,8 +1,7 @@
-"""``WSLDataModule``: one LightningDataModule for the synthetic, VOC and COCO datasets."""
+"""``WSLDataModule``: one LightningDataModule for the synthetic sets and every registered format."""
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -11,44 +10,47 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from .base import WSLDataset
-from .coco import COCODataset, read_coco_categories
 from .collate import collate_wsl
+from .formats import format_names, get_format, unknown_choice
 from .samplers import eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
 from .transforms import build_transform
-from .voc import VOC_CLASSES, VOCDataset, read_class_names
 
-__all__ = ["WSLDataModule", "parse_data_spec"]
+__all__ = ["WSLDataModule", "data_kinds", "parse_data_spec"]
 
-_KINDS = ("synthetic", "voc", "coco")
-_SPEC_HELP = (
-    "'synthetic', 'synthetic:easy', 'synthetic:hard', 'synthetic:PRESET:coco', 'voc:PATH' or 'coco:PATH'"
-)
+SYNTHETIC = "synthetic"
+
+
+def data_kinds() -> list[str]:
+    """The kinds of data spec: ``synthetic`` and the registered format names (``voc``, ``coco``, ...)."""
+    return [SYNTHETIC, *format_names()]
 
 
 def parse_data_spec(spec: str) -> tuple[str, str, str]:
     """Parse a data spec into ``(kind, arg, fmt)``.
 
-    ``synthetic[:PRESET[:voc|coco]]`` → ``("synthetic", PRESET, fmt)`` (default ``easy``, ``voc``);
-    ``voc:PATH`` → ``("voc", PATH, "voc")``; ``coco:PATH`` → ``("coco", PATH, "coco")``.
+    ``synthetic[:PRESET[:FORMAT]]`` → ``("synthetic", PRESET, FORMAT)`` (default ``easy``, ``voc``;
+    FORMAT any registered format with a writer); ``FORMAT:PATH`` (``voc:PATH``, ``coco:PATH``, any
+    registered format) → ``(FORMAT, PATH, FORMAT)``.
 
     Raises:
-        ValueError: unknown kind (the closest is suggested), missing path, unknown preset or format.
+        ValueError: unknown kind (lists the kinds and suggests the closest), missing path, unknown
+            preset, or an unknown or read-only synthetic format.
     """
     kind, _, arg = spec.partition(":")
-    if kind not in _KINDS:
-        close = difflib.get_close_matches(kind, _KINDS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"data: got {spec!r}{hint}; expected {_SPEC_HELP}")
-    if kind == "synthetic":
+    kinds = data_kinds()
+    if kind not in kinds:
+        raise unknown_choice(
+            "data", kind, kinds, shown=spec, usage="as 'synthetic[:PRESET[:FORMAT]]' or 'FORMAT:PATH'"
+        )
+    if kind == SYNTHETIC:
         preset, _, fmt = arg.partition(":")
         preset, fmt = preset or "easy", fmt or "voc"
         if preset not in PRESETS:
             raise ValueError(
                 f"data: unknown synthetic preset {preset!r} in {spec!r}; expected one of {list(PRESETS)}"
             )
-        if fmt not in ("voc", "coco"):
-            raise ValueError(f"data: unknown synthetic format {fmt!r} in {spec!r}; expected 'voc' or 'coco'")
+        get_format(fmt, writable=True, what=f"data: synthetic format in {spec!r}")
         return kind, preset, fmt
     if not arg:
         raise ValueError(f"data: {spec!r} lacks the dataset root; expected {kind}:PATH")
@@ -63,8 +65,8 @@ class WSLDataModule(pl.LightningDataModule):
     Batches are dicts from :func:`~wsl.data.collate.collate_wsl`.
 
     Args:
-        data: ``synthetic`` (= ``synthetic:easy``), ``synthetic:hard``, ``synthetic:PRESET:coco``,
-            ``voc:PATH`` or ``coco:PATH``.
+        data: ``synthetic`` (= ``synthetic:easy``), ``synthetic:hard``, ``synthetic:PRESET:FORMAT``,
+            ``voc:PATH``, ``coco:PATH`` or ``FORMAT:PATH`` for any format of :mod:`wsl.data.formats`.
         image_size: side ``S`` of the network input.
         batch_size: batch size of every loader.
         num_workers: DataLoader workers (persistent for train/val when > 0).
@@ -110,6 +112,7 @@ class WSLDataModule(pl.LightningDataModule):
             raise ValueError(f"num_workers: got {num_workers}; expected >= 0")
         self.data = data
         self.kind, self._arg, self.fmt = parse_data_spec(data)
+        self.data_format = get_format(self.fmt)
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -118,19 +121,17 @@ class WSLDataModule(pl.LightningDataModule):
         self.skip_bad = skip_bad
         self.cache_dir = cache_dir
         self.seed = seed
-        self.augment = ("shapes" if self.kind == "synthetic" else "light") if augment == "auto" else augment
+        self.augment = ("shapes" if self.kind == SYNTHETIC else "light") if augment == "auto" else augment
         build_transform(image_size, train=True, augment=self.augment)  # validates the name early
-        self._root: Path | None = None if self.kind == "synthetic" else Path(self._arg)
+        self._root: Path | None = None if self.kind == SYNTHETIC else Path(self._arg)
         self._class_names = list(class_names) if class_names is not None else self._default_class_names()
-        self._datasets: dict[tuple[str, bool, bool], WSLDataset] = {}
+        self._datasets: dict[tuple[str, bool, bool, bool], WSLDataset] = {}
 
     def _default_class_names(self) -> list[str]:
-        if self.kind == "synthetic":
+        if self.kind == SYNTHETIC:  # known without generating the set
             return list(PRESETS[self._arg].classes)
-        assert self._root is not None
-        if self.kind == "voc":
-            return read_class_names(self._root) or list(VOC_CLASSES)
-        return read_coco_categories(self._root / "annotations" / f"instances_{self.train_split}.json")
+        assert self._root is not None  # set in __init__ for every other kind
+        return list(self.data_format.read_class_names(self._root, self.train_split))
 
     @property
     def class_names(self) -> list[str]:
@@ -151,16 +152,22 @@ class WSLDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Generate the synthetic set if needed (called on one process)."""
-        if self.kind == "synthetic":
+        if self.kind == SYNTHETIC:
             _ = self.root
 
-    def dataset(self, split: str, train: bool = False, with_annotations: bool = True) -> WSLDataset:
+    def dataset(
+        self, split: str, train: bool = False, with_annotations: bool = True, with_images: bool = True
+    ) -> WSLDataset:
         """The (cached) dataset of ``split``: training transform with ``train``, annotations with
-        ``with_annotations``."""
-        key = (split, train, with_annotations)
-        if key not in self._datasets:
-            cls = COCODataset if self.fmt == "coco" else VOCDataset
-            self._datasets[key] = cls(
+        ``with_annotations``; without ``with_images`` its items lack ``image`` and nothing is decoded
+        (a view sharing the parsed annotations of the dataset with images)."""
+        key = (split, train, with_annotations, with_images)
+        if key in self._datasets:
+            return self._datasets[key]
+        if not with_images:
+            self._datasets[key] = self.dataset(split, train, with_annotations).without_images()
+        else:
+            self._datasets[key] = self.data_format.dataset(
                 self.root,
                 split,
                 class_names=self._class_names,
@@ -190,6 +197,7 @@ class WSLDataModule(pl.LightningDataModule):
         batch_size: int | None = None,
         train: bool = False,
         persistent_workers: bool = False,
+        with_images: bool = True,
     ) -> DataLoader:
         """A loader over a named split (used by the evaluate/export tools).
 
@@ -201,8 +209,10 @@ class WSLDataModule(pl.LightningDataModule):
             batch_size: default ``self.batch_size``.
             train: use the training transform.
             persistent_workers: keep workers alive between epochs (only when ``num_workers > 0``).
+            with_images: include ``image``; False gives annotation-only batches (no image is decoded,
+                ``orig_size`` from the image headers), e.g. to evaluate saved CAMs.
         """
-        ds: Any = self.dataset(split, train=train, with_annotations=with_annotations)
+        ds: Any = self.dataset(split, train=train, with_annotations=with_annotations, with_images=with_images)
         if limit is not None:
             if limit < 1:
                 raise ValueError(f"limit: got {limit}; expected a positive int or None")

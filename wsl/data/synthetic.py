@@ -1,4 +1,4 @@
-"""The synthetic shapes dataset: rendering, writing it as VOC or COCO files, and the on-disk cache.
+"""The synthetic shapes dataset: rendering, and the on-disk cache of it written in a registered format.
 
 Every image has 1-3 filled shapes of the classes (circle, square, triangle, cross, ring, star; the
 ``hard`` preset adds hexagon and heart) on a textured, cluttered background (smooth noise, a colour
@@ -10,14 +10,14 @@ touch neither objects nor each other. Boxes are the exact bounding boxes of the 
 
 Each image is drawn from its own ``numpy.random.Generator`` seeded by ``(seed, split, index)``, and
 files are written with fixed encoder settings, so a seed gives byte-identical files whatever the
-number of worker processes.
+number of worker processes. The files themselves are written by the format's writer
+(:class:`~wsl.data.voc.VOCWriter`, :class:`~wsl.data.coco.COCOWriter`, see :mod:`wsl.data.formats`).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import math
 import multiprocessing as mp
@@ -30,9 +30,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from .coco import decode_segmentation
+from .coco import mask_to_coco_segmentation  # re-exported: its home was this module
+from .formats import DatasetWriter, get_format
 from .shapes import DISTRACTORS, SHAPE_CLASSES, draw_distractor, draw_shape
 
 __all__ = [
@@ -259,124 +259,17 @@ def render_sample(params: SyntheticParams, seed: int, split: str, index: int) ->
 # ----------------------------------------------------------------------------------------------- writing
 
 
-def _voc_palette() -> list[int]:
-    pal = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal += [r, g, b]
-    return pal
-
-
-_PALETTE = _voc_palette()
-
-
-def _jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(
-        buf, "JPEG", quality=quality, subsampling=2, optimize=False, progressive=False
-    )
-    return buf.getvalue()
-
-
-def _png_bytes(index_map: np.ndarray) -> bytes:
-    im = Image.fromarray(index_map.astype(np.uint8), mode="P")
-    im.putpalette(_PALETTE)
-    buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=6, optimize=False)
-    return buf.getvalue()
-
-
-def mask_to_coco_segmentation(mask: np.ndarray) -> list[list[float]] | dict[str, Any]:
-    """A COCO segmentation for a bool ``(H, W)`` mask that decodes back to exactly that mask.
-
-    Polygons are traced with ``cv2.findContours`` (on a 2x upsampled mask so that the vertices lie just
-    inside the pixel edges); when pycocotools' rasterisation of those polygons is not the mask exactly
-    (holes, as in rings, or thin parts) a compressed RLE from ``pycocotools.mask.encode`` is used.
-    """
-    from pycocotools import mask as mask_utils
-
-    h, w = mask.shape
-    up = cv2.resize(mask.astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    contours, _ = cv2.findContours(up, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    polys = [[round(v, 2) for v in ((c.reshape(-1, 2) + 0.5) / 2).reshape(-1).tolist()] for c in contours]
-    if polys and all(len(p) >= 6 for p in polys):
-        decoded = decode_segmentation(polys, h, w)
-        if np.array_equal(decoded, mask):
-            return polys
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(h), int(w)], "counts": rle["counts"].decode("ascii")}
-
-
-def _voc_xml(
-    image_id: str,
-    sample: SyntheticParams,
-    boxes: np.ndarray,
-    labels: np.ndarray,
-    classes: tuple[str, ...],
-    source: str,
-) -> str:
-    s = sample.image_size
-    objs = []
-    for (x0, y0, x1, y1), lab in zip(boxes.tolist(), labels.tolist(), strict=True):
-        objs.append(
-            f"  <object>\n    <name>{classes[lab]}</name>\n    <pose>Unspecified</pose>\n"
-            "    <truncated>0</truncated>\n    <difficult>0</difficult>\n"
-            f"    <bndbox>\n      <xmin>{x0 + 1}</xmin>\n      <ymin>{y0 + 1}</ymin>\n"
-            f"      <xmax>{x1 + 1}</xmax>\n      <ymax>{y1 + 1}</ymax>\n    </bndbox>\n  </object>\n"
-        )
-    return (
-        f"<annotation>\n  <folder>synthetic</folder>\n  <filename>{image_id}.jpg</filename>\n"
-        f"  <source>\n    <database>{source}</database>\n  </source>\n"
-        f"  <size>\n    <width>{s}</width>\n    <height>{s}</height>\n    <depth>3</depth>\n  </size>\n"
-        f"  <segmented>1</segmented>\n{''.join(objs)}</annotation>\n"
-    )
-
-
 def _image_id(split: str, index: int) -> str:
     return f"{split}_{index:05d}"
 
 
-def _work_one(job: tuple[SyntheticParams, int, str, int, str, str]) -> Any:
+def _work_one(job: tuple[SyntheticParams, int, str, int, DatasetWriter]) -> Any:
     """Render one image and write its files; return what the split-level files need."""
-    params, seed, split, index, fmt, out = job
+    params, seed, split, index, writer = job
     sample = render_sample(params, seed, split, index)
-    image_id = _image_id(split, index)
-    root = Path(out)
-    jpeg = _jpeg_bytes(sample.image, params.jpeg_quality)
-    if fmt == "voc":
-        (root / "JPEGImages" / f"{image_id}.jpg").write_bytes(jpeg)
-        obj_map = np.zeros(sample.masks.shape[1:], np.uint8)
-        cls_map = np.zeros(sample.masks.shape[1:], np.uint8)
-        for k, (m, lab) in enumerate(zip(sample.masks, sample.labels.tolist(), strict=True)):
-            obj_map[m] = k + 1
-            cls_map[m] = lab + 1
-        (root / "SegmentationObject" / f"{image_id}.png").write_bytes(_png_bytes(obj_map))
-        (root / "SegmentationClass" / f"{image_id}.png").write_bytes(_png_bytes(cls_map))
-        source = f"wsl synthetic v{GENERATOR_VERSION} seed {seed}"
-        (root / "Annotations" / f"{image_id}.xml").write_text(
-            _voc_xml(image_id, params, sample.boxes, sample.labels, params.classes, source)
-        )
-        return image_id
-    (root / split / f"{image_id}.jpg").write_bytes(jpeg)
-    anns = []
-    for m, box, lab in zip(sample.masks, sample.boxes.tolist(), sample.labels.tolist(), strict=True):
-        x0, y0, x1, y1 = box
-        anns.append(
-            {
-                "category_id": lab * COCO_CATEGORY_ID_STEP + 1,
-                "bbox": [float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)],
-                "area": float(m.sum()),
-                "iscrowd": 0,
-                "segmentation": mask_to_coco_segmentation(m),
-            }
-        )
-    return image_id, anns
+    return writer.write_image(
+        split, _image_id(split, index), sample.image, sample.boxes, sample.labels, sample.masks
+    )
 
 
 def _progress(iterable: Any, total: int, desc: str, enabled: bool) -> Any:
@@ -396,18 +289,21 @@ def make_synthetic(
     progress: bool = True,
     **overrides: Any,
 ) -> Path:
-    """Generate the synthetic dataset as real files in the VOC or COCO layout.
+    """Generate the synthetic dataset as real files in a registered layout (``voc``, ``coco``, ...).
 
-    VOC: ``JPEGImages/``, ``Annotations/`` (1-based inclusive ``bndbox``), ``SegmentationObject/`` and
-    ``SegmentationClass/`` (palette PNGs, value ``k+1`` = ``k``-th object / class ``k``),
-    ``ImageSets/Main|Segmentation/{train,val,test,trainval}.txt`` and ``classes.txt``.
-    COCO: ``SPLIT/*.jpg`` and ``annotations/instances_SPLIT.json`` with category ids 1, 3, 5, ...,
-    ``bbox`` ``[x0, y0, x1-x0+1, y1-y0+1]``, polygon or RLE segmentations (see
-    :func:`mask_to_coco_segmentation`). Both also get ``synthetic.json`` with the parameters.
+    The files are written by the format's writer (:mod:`wsl.data.formats`). VOC
+    (:class:`~wsl.data.voc.VOCWriter`): ``JPEGImages/``, ``Annotations/`` (1-based inclusive
+    ``bndbox``), ``SegmentationObject/`` and ``SegmentationClass/`` (palette PNGs, value ``k+1`` =
+    ``k``-th object / class ``k``), ``ImageSets/Main|Segmentation/{train,val,test,trainval}.txt`` and
+    ``classes.txt``. COCO (:class:`~wsl.data.coco.COCOWriter`): ``SPLIT/*.jpg`` and
+    ``annotations/instances_SPLIT.json`` with category ids 1, 3, 5, ..., ``bbox``
+    ``[x0, y0, x1-x0+1, y1-y0+1]``, polygon or RLE segmentations (see
+    :func:`~wsl.data.coco.mask_to_coco_segmentation`). All also get ``synthetic.json`` with the
+    parameters.
 
     Args:
         out_dir: output folder (created; existing files with the same names are overwritten).
-        fmt: ``"voc"`` or ``"coco"``.
+        fmt: a registered format with a writer (:func:`~wsl.data.formats.format_names`).
         preset: ``"easy"`` (6 classes, 128 px, 3000/500/500) or ``"hard"`` (8 classes, 224 px).
         seed: base seed; the files are byte-identical for a seed.
         num_workers: worker processes; default: the CPU count (at most 8) for large sets, else 0.
@@ -420,30 +316,29 @@ def make_synthetic(
     Example:
         >>> make_synthetic("/tmp/shapes", "coco", num_train=10, num_val=2, num_test=2)  # doctest: +SKIP
     """
-    if fmt not in ("voc", "coco"):
-        raise ValueError(f"fmt: got {fmt!r}; expected 'voc' or 'coco'")
+    writer_cls = get_format(fmt, writable=True, what="fmt").writer
+    assert writer_cls is not None  # get_format(writable=True) returns formats with a writer
     params = synthetic_params(preset, **overrides)
     root = Path(out_dir)
     counts = {"train": params.num_train, "val": params.num_val, "test": params.num_test}
     splits = [sp for sp in SPLITS if counts[sp] > 0]
-    if fmt == "voc":
-        for sub in (
-            "JPEGImages",
-            "Annotations",
-            "SegmentationObject",
-            "SegmentationClass",
-            "ImageSets/Main",
-            "ImageSets/Segmentation",
-        ):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-    else:
-        (root / "annotations").mkdir(parents=True, exist_ok=True)
-        for sp in splits:
-            (root / sp).mkdir(parents=True, exist_ok=True)
+    writer = writer_cls(
+        root,
+        params.classes,
+        info={
+            "folder": "synthetic",
+            "database": f"wsl synthetic v{GENERATOR_VERSION} seed {seed}",
+            "description": f"wsl synthetic {preset} seed {seed}",
+            "supercategory": "shape",
+        },
+        category_ids=[k * COCO_CATEGORY_ID_STEP + 1 for k in range(len(params.classes))],
+        jpeg_quality=params.jpeg_quality,
+    )
+    writer.prepare(splits)
     total = sum(counts.values())
     if num_workers is None:
         num_workers = min(os.cpu_count() or 1, 8) if total >= 400 else 0
-    jobs = [(params, seed, sp, i, fmt, str(root)) for sp in splits for i in range(counts[sp])]
+    jobs = [(params, seed, sp, i, writer) for sp in splits for i in range(counts[sp])]
     if num_workers > 1:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         with ctx.Pool(num_workers, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
@@ -454,43 +349,7 @@ def make_synthetic(
     by_split: dict[str, list[Any]] = {sp: [] for sp in splits}
     for job, res in zip(jobs, results, strict=True):
         by_split[job[2]].append(res)
-    if fmt == "voc":
-        for sp in splits:
-            text = "".join(f"{i}\n" for i in by_split[sp])
-            for sub in ("Main", "Segmentation"):
-                (root / "ImageSets" / sub / f"{sp}.txt").write_text(text)
-        if "train" in by_split and "val" in by_split:
-            text = "".join(f"{i}\n" for i in by_split["train"] + by_split["val"])
-            for sub in ("Main", "Segmentation"):
-                (root / "ImageSets" / sub / "trainval.txt").write_text(text)
-        (root / "classes.txt").write_text("".join(f"{c}\n" for c in params.classes))
-    else:
-        categories = [
-            {"id": k * COCO_CATEGORY_ID_STEP + 1, "name": c, "supercategory": "shape"}
-            for k, c in enumerate(params.classes)
-        ]
-        for sp in splits:
-            images, annotations = [], []
-            for n, (image_id, anns) in enumerate(by_split[sp]):
-                images.append(
-                    {
-                        "id": n + 1,
-                        "file_name": f"{image_id}.jpg",
-                        "width": params.image_size,
-                        "height": params.image_size,
-                    }
-                )
-                for a in anns:
-                    annotations.append({"id": len(annotations) + 1, "image_id": n + 1, **a})
-            data = {
-                "info": {"description": f"wsl synthetic {preset} seed {seed}"},
-                "images": images,
-                "annotations": annotations,
-                "categories": categories,
-            }
-            (root / "annotations" / f"instances_{sp}.json").write_text(
-                json.dumps(data, separators=(",", ":"))
-            )
+    writer.finish(by_split)
     meta = {
         "generator_version": GENERATOR_VERSION,
         "preset": preset,
@@ -536,6 +395,7 @@ def ensure_synthetic(
     Returns:
         The dataset root, e.g. ``~/.cache/wsl/synthetic-easy-seed0-voc-1a2b3c4d``.
     """
+    get_format(fmt, writable=True, what="fmt")
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = base / synthetic_cache_name(preset, seed, fmt, **overrides)
     if (final / "synthetic.json").is_file():

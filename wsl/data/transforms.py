@@ -7,6 +7,7 @@ are used for training, because with image-level labels only a crop could cut the
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -17,8 +18,10 @@ __all__ = [
     "EvalTransform",
     "TrainTransform",
     "denormalize",
+    "denormalize_float",
 ]
 
+# The one definition of the normalisation (the viz and export code use denormalize, never a copy).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -36,11 +39,40 @@ def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
     )[0]
 
 
-def denormalize(images: torch.Tensor) -> torch.Tensor:
-    """Undo the ImageNet normalisation: ``(..., 3, H, W)`` → values in [0, 1] (clamped)."""
+def denormalize_float(images: torch.Tensor) -> torch.Tensor:
+    """Undo the ImageNet normalisation: float ``(..., 3, H, W)`` → values in [0, 1] (clamped), same
+    shape, dtype and device."""
     mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=images.dtype, device=images.device).view(3, 1, 1)
     return (images * std + mean).clamp(0, 1)
+
+
+def denormalize(images: torch.Tensor) -> np.ndarray:
+    """Normalised network input → displayable RGB pixels.
+
+    ``pixels = round(255 · clamp(x · std + mean, 0, 1))`` in float32 on the CPU, whatever the input's
+    dtype and device.
+
+    Args:
+        images: float ``(3, H, W)`` or ``(B, 3, H, W)``, ImageNet-normalised (as the transforms give).
+
+    Returns:
+        ``uint8`` numpy ``(H, W, 3)`` or ``(B, H, W, 3)`` RGB.
+
+    Raises:
+        ValueError: not a ``(3, H, W)`` / ``(B, 3, H, W)`` tensor.
+
+    Example:
+        >>> denormalize(EvalTransform(64)(torch.zeros(3, 10, 10, dtype=torch.uint8))).shape
+        (64, 64, 3)
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4) or images.shape[-3] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images: got {shape}; expected a float tensor (3, H, W) or (B, 3, H, W)")
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    pixels = (images.detach().float().cpu() * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return pixels.movedim(-3, -1).contiguous().numpy()
 
 
 class EvalTransform:

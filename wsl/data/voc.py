@@ -1,19 +1,33 @@
-"""Pascal VOC reader: ``JPEGImages``, ``Annotations``, ``ImageSets/Main``, optional ``SegmentationObject``."""
+"""Pascal VOC format: ``JPEGImages``, ``Annotations``, ``ImageSets/Main``, optional ``SegmentationObject``.
+
+The reader (:class:`VOCDataset`), the writer (:class:`VOCWriter`) and their registry entry ``voc``.
+"""
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .base import Record, WSLDataset
+from .base import Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
+from .formats import DatasetFormat, DatasetWriter, register_format
 
-__all__ = ["VOC_CLASSES", "VOCDataset", "read_class_names", "parse_voc_xml"]
+__all__ = [
+    "VOC_CLASSES",
+    "VOCDataset",
+    "VOCWriter",
+    "default_class_names",
+    "read_class_names",
+    "parse_voc_xml",
+    "voc_palette",
+]
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
@@ -34,6 +48,11 @@ def read_class_names(root: str | Path) -> list[str] | None:
             path, "class names", "file is empty", "write one class name per line or delete it"
         )
     return names
+
+
+def default_class_names(root: str | Path, split: str = "train") -> list[str]:
+    """The class names of a VOC root: ``ROOT/classes.txt`` when present, else the 20 VOC classes."""
+    return read_class_names(root) or list(VOC_CLASSES)
 
 
 def _int_field(obj: ET.Element, tag: str, path: Path, where: str, default: int | None = None) -> int:
@@ -153,6 +172,8 @@ class VOCDataset(WSLDataset):
         skip_bad: skip bad samples (counted in one warning) instead of raising :class:`DatasetError`.
             Images are then checked up front by a cheap header check (format, size, JPEG end marker);
             an image that passes it but still fails to decode raises at load time.
+        with_images: decode and return ``image``; False gives annotation-only items (no decoding,
+            ``orig_size`` from the image header), e.g. to evaluate saved CAMs.
 
     Example:
         >>> ds = VOCDataset("VOCdevkit/VOC2007", "test", with_annotations=True)  # doctest: +SKIP
@@ -170,12 +191,15 @@ class VOCDataset(WSLDataset):
         with_annotations: bool = False,
         single_label: bool = False,
         skip_bad: bool = False,
+        with_images: bool = True,
     ) -> None:
         self.root = Path(root)
         self.split = split
         if class_names is None:
-            class_names = read_class_names(self.root) or list(VOC_CLASSES)
-        super().__init__(class_names, image_size, train, transform, with_annotations, single_label, skip_bad)
+            class_names = default_class_names(self.root)
+        super().__init__(
+            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+        )
         ids = self._read_split()
         bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
         records = []
@@ -259,3 +283,127 @@ class VOCDataset(WSLDataset):
             )
         masks = seg[None] == np.arange(1, k + 1, dtype=seg.dtype)[:, None, None]
         return masks, seg == 255
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+
+def voc_palette() -> list[int]:
+    """The standard VOC colour map (256 RGB triples, flattened) of the palette PNGs."""
+    pal = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        pal += [r, g, b]
+    return pal
+
+
+_PALETTE = voc_palette()
+
+
+def _png_bytes(index_map: np.ndarray) -> bytes:
+    im = Image.fromarray(index_map.astype(np.uint8), mode="P")
+    im.putpalette(_PALETTE)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", compress_level=6, optimize=False)
+    return buf.getvalue()
+
+
+def _voc_xml(
+    image_id: str,
+    size: tuple[int, int],
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    folder: str,
+    database: str,
+) -> str:
+    h, w = size
+    objs = []
+    for (x0, y0, x1, y1), lab in zip(boxes.tolist(), labels.tolist(), strict=True):
+        objs.append(
+            f"  <object>\n    <name>{classes[lab]}</name>\n    <pose>Unspecified</pose>\n"
+            "    <truncated>0</truncated>\n    <difficult>0</difficult>\n"
+            f"    <bndbox>\n      <xmin>{x0 + 1}</xmin>\n      <ymin>{y0 + 1}</ymin>\n"
+            f"      <xmax>{x1 + 1}</xmax>\n      <ymax>{y1 + 1}</ymax>\n    </bndbox>\n  </object>\n"
+        )
+    return (
+        f"<annotation>\n  <folder>{folder}</folder>\n  <filename>{image_id}.jpg</filename>\n"
+        f"  <source>\n    <database>{database}</database>\n  </source>\n"
+        f"  <size>\n    <width>{w}</width>\n    <height>{h}</height>\n    <depth>3</depth>\n  </size>\n"
+        f"  <segmented>1</segmented>\n{''.join(objs)}</annotation>\n"
+    )
+
+
+class VOCWriter(DatasetWriter):
+    """Writes the VOC layout that :class:`VOCDataset` reads.
+
+    Per image: ``JPEGImages/ID.jpg``, ``Annotations/ID.xml`` (1-based inclusive ``bndbox``, ``difficult``
+    0), ``SegmentationObject/ID.png`` and ``SegmentationClass/ID.png`` (palette PNGs, value ``k+1`` =
+    the ``k``-th object / class ``k``). Per split: ``ImageSets/Main|Segmentation/SPLIT.txt`` (and
+    ``trainval.txt`` when both ``train`` and ``val`` are written), and ``classes.txt``.
+
+    ``info`` keys used: ``folder`` (the XML ``<folder>``) and ``database`` (``<source><database>``).
+    See :class:`~wsl.data.formats.DatasetWriter` for the arguments and the protocol.
+    """
+
+    def prepare(self, splits: Sequence[str]) -> None:
+        for sub in (
+            "JPEGImages",
+            "Annotations",
+            "SegmentationObject",
+            "SegmentationClass",
+            "ImageSets/Main",
+            "ImageSets/Segmentation",
+        ):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def write_image(
+        self,
+        split: str,
+        image_id: str,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        masks: np.ndarray,
+    ) -> str:
+        root = self.root
+        (root / "JPEGImages" / f"{image_id}.jpg").write_bytes(encode_jpeg(image, self.jpeg_quality))
+        obj_map = np.zeros(image.shape[:2], np.uint8)
+        cls_map = np.zeros(image.shape[:2], np.uint8)
+        for k, (m, lab) in enumerate(zip(masks, labels.tolist(), strict=True)):
+            obj_map[m] = k + 1
+            cls_map[m] = lab + 1
+        (root / "SegmentationObject" / f"{image_id}.png").write_bytes(_png_bytes(obj_map))
+        (root / "SegmentationClass" / f"{image_id}.png").write_bytes(_png_bytes(cls_map))
+        xml = _voc_xml(
+            image_id,
+            image.shape[:2],
+            boxes,
+            labels,
+            self.class_names,
+            self.info.get("folder", "VOC"),
+            self.info.get("database", ""),
+        )
+        (root / "Annotations" / f"{image_id}.xml").write_text(xml)
+        return image_id
+
+    def finish(self, entries: Mapping[str, Sequence[Any]]) -> None:
+        root = self.root
+        for sp, ids in entries.items():
+            text = "".join(f"{i}\n" for i in ids)
+            for sub in ("Main", "Segmentation"):
+                (root / "ImageSets" / sub / f"{sp}.txt").write_text(text)
+        if "train" in entries and "val" in entries:
+            text = "".join(f"{i}\n" for i in [*entries["train"], *entries["val"]])
+            for sub in ("Main", "Segmentation"):
+                (root / "ImageSets" / sub / "trainval.txt").write_text(text)
+        (root / "classes.txt").write_text("".join(f"{c}\n" for c in self.class_names))
+
+
+register_format(DatasetFormat("voc", VOCDataset, default_class_names, VOCWriter))
