@@ -41,21 +41,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The library's argument names, as its errors spell them, → this tool's flags.
+FLAGS = {
+    "pools": "--pools",
+    "seeds": "--seeds",
+    "out": "--out",
+    "config": "--config",
+    "pool_kwargs": "--pool-kwargs",
+    "num_cam_images": "--cam-images",
+    "extra_args": "the train arguments after --",
+}
+
+
 def benchmark(argv: list[str] | None = None) -> dict:
     """Parse ``argv`` (``[options] [-- train args]``) and run the benchmark."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = build_parser().parse_args(argv[:cut])
     return run_benchmark(
         args.pools,
         args.seeds,
         args.out,
         config=args.config,
         data=args.data,
-        extra_args=extra,
+        extra_args=argv[cut + 1 :],
         pool_kwargs=args.pool_kwargs,
         num_cam_images=args.cam_images,
     )
@@ -64,7 +73,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 2 on bad input."""
     try:
-        return run_tool(benchmark, argv)
+        return run_tool(benchmark, argv, flags=FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
 

@@ -1,4 +1,6 @@
-"""tools/benchmark.py on the tiny synthetic VOC set: every file, mean/std, resume, error exits."""
+"""tools/benchmark.py on the tiny synthetic VOC set: every file, mean/std, resume, error exits.
+
+The units of wsl/benchmark/ are tested in tests/benchmark/."""
 
 from __future__ import annotations
 
@@ -83,40 +85,6 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
     assert calls == []
 
 
-def test_aggregate_mean_and_sample_std_on_hand_made_rows():
-    rows = [
-        {"pool": "gmp", "seed": 0, "map": 0.5, "maxboxacc": 0.2, "train_seconds": 10.0},
-        {"pool": "gmp", "seed": 1, "map": 0.7, "maxboxacc": 0.4, "train_seconds": 14.0},
-        {"pool": "gmp", "seed": 2, "map": 0.6, "maxboxacc": float("nan"), "train_seconds": 12.0},
-        {"pool": "gap", "seed": 0, "map": 0.9, "maxboxacc": 0.3},
-    ]
-    summary = wb.aggregate(rows)
-    assert [e["pool"] for e in summary] == ["gmp", "gap"]
-    gmp, gap = (e["metrics"] for e in summary)
-    assert gmp["map"]["mean"] == pytest.approx(0.6) and gmp["map"]["std"] == pytest.approx(0.1)
-    assert gmp["maxboxacc"] == {"mean": pytest.approx(0.3), "std": pytest.approx(math.sqrt(0.02)), "n": 2}
-    assert gmp["train_seconds"]["std"] == pytest.approx(2.0)
-    assert gap["map"] == {"mean": 0.9, "std": None, "n": 1} and "train_seconds" not in gap
-    table = wb.format_markdown(summary).splitlines()
-    assert table[0].startswith("| pool | runs | mAP | MaxBoxAcc | train time (s) |")
-    assert table[2] == "| gmp | 3 | 60.0 ± 10.0 | 30.0 ± 14.1 | 12.0 ± 2.0 |"
-    assert table[3] == "| gap | 1 | 90.0 | 30.0 | – |"
-
-
-def test_single_label_rows_show_top1_columns():
-    rows = [{"pool": "gap", "seed": 0, "top1_acc": 0.8, "top1_loc": 0.5, "maxboxacc": 0.6}]
-    header = wb.format_markdown(wb.aggregate(rows)).splitlines()[0]
-    assert "Top-1 acc" in header and "Top-1 Loc" in header and "mAP" not in header
-
-
-def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
-    run = wb.plan_runs(["lse"], [2], tmp_path)[0]
-    args = wb.train_args(run, "c.yaml", "synthetic", ["--trainer.max_epochs", "3"], {"beta": 10})
-    assert args[:2] == ["--config", "c.yaml"] and args[-2:] == ["--model.pool_kwargs", '{"beta": 10}']
-    assert args[args.index("--seed_everything") + 1] == "2" and args[args.index("--pool") + 1] == "lse"
-    assert args[args.index("--run_dir") + 1] == str(tmp_path / "runs" / "lse-seed2")
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -131,6 +99,7 @@ def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
         (["--pool-kwargs", 'weldon={"kmax": 1}'], "not benchmarked"),
         (["--", "--pool", "gmp"], "set by the benchmark"),
         (["--config", "/nonexistent.yaml"], "config"),
+        (["--cam-images", "-1"], "--cam-images: got -1"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(argv, message, tmp_path, capsys, monkeypatch):
@@ -150,8 +119,17 @@ def test_out_that_is_a_file_is_refused(tmp_path):
         wb.run_benchmark("gap", "0", path)
 
 
-def test_parsers_accept_lists():
-    assert wb.parse_seeds([0, 3]) == [0, 3] and wb.parse_seeds(" 0, 1 ") == [0, 1]
-    with pytest.raises(ValueError, match="seeds"):
-        wb.parse_seeds([True])
-    assert wb.parse_pool_kwargs(['lse={"beta": 10}'], ["lse"]) == {"lse": {"beta": 10}}
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pool-kwargs", "lse"], "error: --pool-kwargs: got 'lse'; expected POOL=JSON"),
+        (["--seeds", "x"], "error: --seeds: got 'x'"),
+        (["--", "--pool", "gmp"], "'--pool' in the train arguments after -- is set by the benchmark "
+         "for every run; set it through --pools, --seeds, --out or --pool-kwargs instead"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_tool_flags(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail("no run may start on bad input"))
+    assert main(["--pools", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "pool_kwargs" not in err

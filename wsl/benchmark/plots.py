@@ -1,0 +1,71 @@
+"""The benchmark's figures: ``bar_<metric>.png`` (mean per pool, sample-std error bars) and
+``boxacc_curves.png`` (BoxAcc against the CAM threshold, mean over seeds).
+
+Figures are ``matplotlib.figure.Figure`` objects, not pyplot ones: no global backend state, the Agg
+canvas; each is written through :func:`wsl.runs.atomic_path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsl.benchmark.stats import CURVES, present_metrics
+from wsl.runs import atomic_path
+
+__all__ = ["plot_bars", "plot_curves", "save_figure"]
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write a matplotlib figure as a PNG (100 dpi), atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    return path
+
+
+def plot_bars(out: Path, summary: Sequence[dict[str, Any]]) -> list[Path]:
+    """``bar_<metric>.png`` per metric with a value: mean per pool with sample-std error bars."""
+    from matplotlib.figure import Figure
+
+    written = []
+    for key, title, unit in present_metrics(summary):
+        entries = [e for e in summary if key in e["metrics"]]
+        scale = 100.0 if unit == "%" else 1.0
+        means = [scale * e["metrics"][key]["mean"] for e in entries]
+        stds = [scale * (e["metrics"][key]["std"] or 0.0) for e in entries]
+        fig = Figure(figsize=(max(4.0, 0.8 * len(entries) + 1.5), 3.5), layout="tight")
+        ax = fig.add_subplot()
+        ax.bar([e["pool"] for e in entries], means, yerr=stds, capsize=4, color="tab:blue")
+        ax.set_ylabel(f"{title}" + (" (%)" if unit == "%" else ""))
+        ax.set_title(f"{title}: mean ± std over seeds")
+        ax.grid(axis="y", alpha=0.3)
+        written.append(save_figure(fig, out / f"bar_{key}.png"))
+    return written
+
+
+def plot_curves(out: Path, averaged: dict[str, dict]) -> Path | None:
+    """``boxacc_curves.png``: BoxAcc (%) against the CAM threshold, one line per pool, one panel per curve.
+
+    Args:
+        out: the benchmark folder.
+        averaged: :func:`wsl.benchmark.stats.mean_curves`; nothing is drawn when it is empty.
+    """
+    if not averaged:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(16, 3.8), layout="tight")
+    axes = fig.subplots(1, len(CURVES), sharey=True)
+    for ax, (key, title) in zip(axes, CURVES, strict=True):
+        for pool, entry in averaged.items():
+            if key in entry:
+                ax.plot(entry["thresholds"], 100 * np.asarray(entry[key]), label=pool)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("CAM threshold")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("BoxAcc (%), mean over seeds")
+    axes[-1].legend(fontsize=8)
+    return save_figure(fig, out / "boxacc_curves.png")
