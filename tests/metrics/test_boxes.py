@@ -15,6 +15,7 @@ from wsl.metrics import (
     box_iou_inclusive,
     cam_thresholds,
     cam_to_boxes,
+    check_boxes,
     normalize_cam,
     quantize_cam,
 )
@@ -106,6 +107,27 @@ def test_normalize_is_float64_min_max():
     cam = torch.tensor([[2.0, 4.0], [6.0, 10.0]])
     np.testing.assert_array_equal(normalize_cam(cam), np.array([[0.0, 0.25], [0.5, 1.0]]))
     assert normalize_cam(cam).dtype == np.float64
+
+
+def test_quantize_of_a_normalized_map_skips_normalisation_bit_for_bit():
+    rng = np.random.default_rng(7)
+    cams = [rng.random((9, 13)) * 40 - 7, rng.random((5, 6)).astype(np.float32), np.full((4, 4), 2.5)]
+    cams += [np.where(rng.random((6, 6)) > 0.9, np.nan, rng.random((6, 6))), torch.rand(11, 7) * 3]
+    cams += [_synthetic_cam(kind, rng, (40, 50)) for kind in ("smooth", "noisy", "plateau", "ring", "spike")]
+    for cam in cams:
+        expected = quantize_cam(cam)
+        assert expected.dtype == np.uint8
+        np.testing.assert_array_equal(quantize_cam(normalize_cam(cam), normalized=True), expected)
+    # normalized=True really skips the min-max step: a map inside [0, 1] is scaled as it is
+    assert quantize_cam(np.array([[0.2, 0.6]]), normalized=True).tolist() == [[51, 153]]
+    assert quantize_cam(np.array([[0.2, 0.6]])).tolist() == [[0, 255]]
+
+
+def test_check_boxes_is_public_and_keeps_its_private_alias():
+    assert boxes_module._check_boxes is check_boxes
+    assert check_boxes(torch.tensor([1, 2, 3, 4])).tolist() == [[1, 2, 3, 4]]
+    assert check_boxes(np.array([[0.0, 0.0, 2.0, 3.0]])).dtype == np.int64
+    assert check_boxes(np.zeros((0, 4), dtype=int)).shape == (0, 4)
 
 
 def test_inclusive_iou():
@@ -279,6 +301,10 @@ def test_cam_to_boxes_matches_fast_path_boxes_per_threshold():
         (lambda: box_iou_inclusive([[0, 0, 1, 1]], [[0.5, 0, 1, 1]]), "integer pixel"),
         (lambda: cam_thresholds(0.0), r"cam_curve_interval must be in \(0, 1\)"),
         (lambda: cam_thresholds(1.5), r"cam_curve_interval must be in \(0, 1\)"),
+        (lambda: quantize_cam(np.array([[0.0, 2.0]]), normalized=True), r"normalised to \[0, 1\].*max 2.0"),
+        (lambda: quantize_cam(np.array([[-0.5, 1.0]]), normalized=True), "min -0.5"),
+        (lambda: quantize_cam(np.array([[np.nan, 1.0]]), normalized=True), "when normalized=True"),
+        (lambda: check_boxes([[0, 0, 1]], "gt"), r"gt must be \(K, 4\)"),
     ],
 )
 def test_errors(call, match):

@@ -9,7 +9,27 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wsl.metrics import BoxAccuracy, PointingGame, PxAP, pointing_hit, pxap_from_histograms
+from wsl.metrics import (
+    BoxAccuracy,
+    PointingGame,
+    PxAP,
+    box_accuracy,
+    localization,
+    normalize_cam,
+    pointing_game,
+    pointing_hit,
+    pxap,
+    pxap_from_histograms,
+    quantize_cam,
+)
+from wsl.metrics.localization import (
+    _box_accuracy_compute,
+    _box_accuracy_update,
+    _pointing_game_compute,
+    _pxap_bin_edges,
+    _pxap_compute,
+    _pxap_update,
+)
 
 
 def _blob_cams(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -22,6 +42,20 @@ def _blob_cams(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, lis
         x1, y1 = torch.randint(size // 2, size, (2,), generator=g).tolist()
         boxes.append(torch.tensor([[x0, y0, x1, y1]]))
     return cams, boxes
+
+
+def _mixed_maps(n: int, seed: int = 0) -> list[torch.Tensor]:
+    """Smooth blobs, noise (many contours), float64, a constant map and maps holding NaN/Inf, all 32x32."""
+    g = torch.Generator().manual_seed(seed)
+    cams = list(_blob_cams(n, seed=seed)[0])
+    for i in range(1, n, 3):
+        cams[i] = cams[i] + 0.8 * torch.rand(32, 32, generator=g)
+    cams[2] = cams[2].double() * 1e3
+    cams[3] = torch.full((32, 32), 2.5)
+    cams[4] = cams[4].clone()
+    cams[4][7, 9] = math.nan
+    cams[5] = torch.full((32, 32), math.inf)
+    return cams
 
 
 def _assert_dicts_equal(a: dict, b: dict) -> None:
@@ -248,6 +282,193 @@ def test_pointing_game_nan_cam_points_at_origin_and_streams():
     assert metric.misses.tolist() == [1, 0]
 
 
+# ---------------------------------------------------------------- already-normalised input
+
+
+@pytest.mark.parametrize("multi_contour", [False, True])
+def test_box_accuracy_uint8_maps_are_taken_as_quantized(multi_contour):
+    cams = _mixed_maps(12, seed=3)
+    boxes = _blob_cams(12, seed=4)[1]
+    correct = torch.arange(12) % 2 == 0
+    from_float = BoxAccuracy(multi_contour=multi_contour)
+    from_float.update(cams, boxes, correct)
+    assert int(from_float.correct.sum()) > 0
+    quantized = [quantize_cam(c) for c in cams]
+    for maps in (quantized, [torch.from_numpy(q) for q in quantized], torch.from_numpy(np.stack(quantized))):
+        from_uint8 = BoxAccuracy(multi_contour=multi_contour)
+        from_uint8.update(maps, boxes, correct)
+        for name in ("correct", "top1_correct", "total", "total_with_class"):
+            torch.testing.assert_close(getattr(from_uint8, name), getattr(from_float, name), rtol=0, atol=0)
+        _assert_dicts_equal(from_uint8.compute(), from_float.compute())
+
+
+def test_box_accuracy_uint8_maps_are_not_quantized_again(monkeypatch):
+    calls = []
+
+    def counting_quantize(cam, normalized=False):
+        calls.append(cam.shape)
+        return quantize_cam(cam, normalized)
+
+    monkeypatch.setattr(localization, "quantize_cam", counting_quantize)
+    cams, boxes = _blob_cams(3)
+    BoxAccuracy().update(np.stack([quantize_cam(c) for c in cams]), boxes)
+    assert calls == []
+    BoxAccuracy().update(cams, boxes)
+    assert calls == [(32, 32)] * 3
+
+
+def test_pxap_normalized_maps_equal_raw_maps():
+    cams = _mixed_maps(9, seed=5)
+    cams[6] = torch.rand(32, 32, generator=torch.Generator().manual_seed(7)) * 0.5  # float32 inside [0, 1)
+    g = torch.Generator().manual_seed(6)
+    masks = torch.rand(9, 32, 32, generator=g) > 0.7
+    ignore = list(torch.rand(9, 32, 32, generator=g) > 0.9)
+    raw = PxAP()
+    raw.update(cams, masks, ignore)
+    normalized = PxAP()
+    normalized.update([normalize_cam(c) for c in cams], masks, ignore, normalized=True)
+    assert torch.equal(raw.true_hist, normalized.true_hist)
+    assert torch.equal(raw.false_hist, normalized.false_hist)
+    assert float(raw.compute()) == float(normalized.compute())
+    stacked = PxAP()
+    stacked.update(
+        torch.from_numpy(np.stack([normalize_cam(c) for c in cams])), masks, ignore, normalized=True
+    )
+    assert torch.equal(stacked.true_hist, raw.true_hist)
+
+
+def test_pxap_normalized_maps_are_not_normalized_again():
+    cam = torch.tensor([[[0.2, 0.6]]], dtype=torch.float64)
+    mask = torch.tensor([[[True, False]]])
+    as_given = PxAP(cam_curve_interval=0.5)
+    as_given.update(cam, mask, normalized=True)
+    assert as_given.true_hist.tolist() == [1, 0, 0, 0] and as_given.false_hist.tolist() == [0, 1, 0, 0]
+    renormalised = PxAP(cam_curve_interval=0.5)
+    renormalised.update(cam, mask)  # 0.2 -> 0, 0.6 -> 1
+    assert renormalised.false_hist.tolist() == [0, 0, 1, 0]
+
+
+def test_pointing_game_on_normalized_maps_equals_raw_maps():
+    cams = _mixed_maps(10, seed=8)
+    cams[7] = cams[7].clone()
+    cams[7][20, 20] = cams[7].max()  # a tie: the first in row-major order wins either way
+    g = torch.Generator().manual_seed(9)
+    masks = torch.rand(10, 32, 32, generator=g) > 0.97
+    masks[3, 0, 1] = masks[4, 1, 0] = masks[5, 0, 0] = True  # constant, NaN, Inf maps point at (0, 0)
+    classes = torch.arange(10) % 3
+    normalized = [normalize_cam(c) for c in cams]
+    for cam, norm, mask in zip(cams, normalized, masks, strict=True):
+        assert pointing_hit(cam, mask, 3) == pointing_hit(norm, mask, 3)
+    for i in (3, 4, 5):
+        assert pointing_hit(cams[i], masks[i], 3) == (True, (0, 0))
+    raw = PointingGame(num_classes=3, tolerance=3)
+    raw.update(cams, masks, classes)
+    assert int(raw.hits.sum()) > 3 and int(raw.misses.sum()) > 0
+    norm = PointingGame(num_classes=3, tolerance=3)
+    norm.update(normalized, masks, classes, normalized=True)
+    assert torch.equal(raw.hits, norm.hits) and torch.equal(raw.misses, norm.misses)
+
+
+def test_a_batch_tensor_crosses_to_numpy_once(monkeypatch):
+    """A (N, H, W) tensor is converted in one piece, a list of N maps with one conversion per map."""
+    converted = []
+    to_numpy = torch.Tensor.numpy
+
+    def counting(self, *args, **kwargs):
+        if self.dim() >= 2 and tuple(self.shape[-2:]) == (32, 32):
+            converted.append(tuple(self.shape))
+        return to_numpy(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "numpy", counting)
+    cams, boxes = _blob_cams(4)
+    masks = cams > 1
+    BoxAccuracy().update(cams, boxes)
+    PxAP().update(cams, masks)
+    PointingGame(2).update(cams, masks, torch.zeros(4, dtype=torch.long))
+    assert converted == [(4, 32, 32)] * 5
+    converted.clear()
+    BoxAccuracy().update(list(cams), boxes)
+    PxAP().update(list(cams), list(masks))
+    assert converted == [(32, 32)] * 12
+
+
+# ---------------------------------------------------------------- functional core
+
+
+def test_functions_equal_metrics():
+    cams = _mixed_maps(9, seed=11)
+    boxes = _blob_cams(9, seed=12)[1]
+    correct = torch.arange(9) % 4 != 0
+    for kwargs in ({}, {"iou_thresholds": (50,), "multi_contour": False, "cam_curve_interval": 0.05}):
+        metric = BoxAccuracy(**kwargs)
+        metric.update(cams, boxes, correct)
+        _assert_dicts_equal(box_accuracy(cams, boxes, correct, **kwargs), metric.compute())
+    metric = BoxAccuracy()
+    metric.update(cams, boxes)
+    _assert_dicts_equal(box_accuracy(cams, boxes), metric.compute())
+    masks = torch.stack([c > c.nan_to_num(0).mean() for c in cams])
+    metric = PxAP(cam_curve_interval=0.02)
+    metric.update(cams, masks)
+    assert float(pxap(cams, masks, cam_curve_interval=0.02)) == float(metric.compute())
+    normalized = [normalize_cam(c) for c in cams]
+    assert float(pxap(normalized, masks, cam_curve_interval=0.02, normalized=True)) == float(metric.compute())
+    classes = torch.arange(9) % 4
+    difficult = torch.arange(9) == 2
+    metric = PointingGame(num_classes=5, tolerance=4)
+    metric.update(cams, masks, classes, difficult)
+    _assert_dicts_equal(
+        pointing_game(cams, masks, classes, difficult, num_classes=5, tolerance=4), metric.compute()
+    )
+
+
+def test_update_pieces_are_pure_and_add_up():
+    cams, boxes = _blob_cams(8, seed=13)
+    quantized = [quantize_cam(c) for c in cams]
+    gts = [b.numpy() for b in boxes]
+    flags = np.arange(8) % 2 == 1
+    thresholds, cuts = np.arange(0, 1, 0.1), np.array([0.3, 0.5])
+    hits, top1 = _box_accuracy_update(quantized, gts, thresholds, True, cuts, flags)
+    assert hits.shape == top1.shape == (2, 10) and hits.dtype == np.int64
+    hits_a, top1_a = _box_accuracy_update(quantized[:3], gts[:3], thresholds, True, cuts, flags[:3])
+    hits_b, top1_b = _box_accuracy_update(quantized[3:], gts[3:], thresholds, True, cuts, flags[3:])
+    np.testing.assert_array_equal(hits_a + hits_b, hits)
+    np.testing.assert_array_equal(top1_a + top1_b, top1)
+    assert (top1 <= hits).all()
+    edges = _pxap_bin_edges(thresholds)
+    scores = [normalize_cam(c) for c in cams]
+    masks = [s > 0.5 for s in scores]
+    true_hist, false_hist = _pxap_update(scores, masks, None, edges)
+    assert true_hist.shape == (12,) and true_hist.sum() + false_hist.sum() == 8 * 32 * 32
+    first = _pxap_update(scores[:5], masks[:5], None, edges)
+    second = _pxap_update(scores[5:], masks[5:], None, edges)
+    np.testing.assert_array_equal(first[0] + second[0], true_hist)
+    np.testing.assert_array_equal(first[1] + second[1], false_hist)
+
+
+def test_compute_pieces_hand_cases():
+    out = _box_accuracy_compute(
+        torch.tensor([[1, 2]]), 2, torch.zeros(1, 2), 0, np.array([0.0, 0.5]), (50.0,)
+    )
+    assert out["curve_50"].tolist() == [0.5, 1.0]
+    assert float(out["maxboxacc_50"]) == 1.0 and float(out["threshold_50"]) == 0.5
+    assert float(out["maxboxacc_mean"]) == 1.0 and "top1loc_50" not in out
+    with pytest.raises(RuntimeError, match="correct was given for 1 of 2 images"):
+        _box_accuracy_compute(np.array([[1, 2]]), 2, np.array([[1, 1]]), 1, np.array([0.0, 0.5]), (50.0,))
+    # the PxAP hand case of test_pxap_right_riemann_hand_case, from its histograms
+    assert float(_pxap_compute(torch.tensor([1, 0, 1, 0]), np.array([1, 1, 0, 0]))) == 0.75
+    out = _pointing_game_compute(np.array([1, 0, 3]), torch.tensor([1, 0, 0]))
+    assert out["per_class"][0] == 0.5 and math.isnan(float(out["per_class"][1]))
+    assert float(out["accuracy"]) == 0.75 and float(out["accuracy_all_classes"]) == 0.5
+
+
+def test_functions_without_maps_are_nan():
+    assert math.isnan(float(box_accuracy([], [])["maxboxacc_mean"]))
+    assert math.isnan(float(pxap([], [])))
+    assert math.isnan(
+        float(pointing_game([], [], torch.zeros(0, dtype=torch.long), num_classes=2)["accuracy"])
+    )
+
+
 # ---------------------------------------------------------------- errors
 
 _B = [torch.tensor([[0, 0, 1, 1]])]
@@ -321,6 +542,53 @@ _B = [torch.tensor([[0, 0, 1, 1]])]
             "difficult must be a bool",
         ),
         (lambda: PointingGame(2).update(torch.zeros(1, 4, 4), torch.zeros(1, 4, 4), [0]), "bool mask"),
+        (
+            lambda: BoxAccuracy().update(torch.full((1, 4, 4), 7, dtype=torch.uint8), _B),
+            r"cams\[0\] is uint8, so it is taken as already quantised by quantize_cam .* got min 7, max 7",
+        ),
+        (
+            lambda: BoxAccuracy().update(torch.tensor([[[0, 200], [3, 4]]], dtype=torch.uint8), _B),
+            "got min 0, max 200",
+        ),
+        (
+            lambda: BoxAccuracy().update(torch.zeros(1, 4, 4, dtype=torch.int16), _B),
+            "floating-point map or a uint8 map from quantize_cam",
+        ),
+        (
+            lambda: PxAP().update(
+                torch.zeros(1, 4, 4, dtype=torch.uint8), torch.zeros(1, 4, 4, dtype=torch.bool)
+            ),
+            r"cams\[0\] must be a floating-point map; got dtype uint8",
+        ),
+        (
+            lambda: PxAP().update(
+                torch.tensor([[[0.0, 2.0]]]), torch.tensor([[[True, False]]]), normalized=True
+            ),
+            r"cams\[0\] must be min–max normalised to \[0, 1\] .* when normalized=True; got min 0.0, max 2.0",
+        ),
+        (
+            lambda: pxap(torch.tensor([[[0.5, math.nan]]]), torch.tensor([[[True, False]]]), normalized=True),
+            "when normalized=True",
+        ),
+        (
+            lambda: box_accuracy(torch.zeros(1, 4, 4), _B, iou_thresholds=(0,)),
+            "iou_thresholds must be non-empty",
+        ),
+        (lambda: box_accuracy(torch.zeros(1, 4, 4), _B, cam_curve_interval=1), "cam_curve_interval"),
+        (lambda: box_accuracy(torch.zeros(1, 4, 4), [torch.tensor([[0, 0, 4, 1]])]), "inside its cam"),
+        (lambda: pxap(torch.zeros(1, 4, 4), torch.zeros(1, 4, 4)), "bool mask"),
+        (
+            lambda: pointing_game(
+                torch.zeros(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.bool), [0], num_classes=0
+            ),
+            "num_classes must be a positive int",
+        ),
+        (
+            lambda: pointing_game(
+                torch.zeros(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.bool), [3], num_classes=2
+            ),
+            r"classes must lie in \[0, 2\)",
+        ),
     ],
 )
 def test_errors(call, match):

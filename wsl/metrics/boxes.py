@@ -38,6 +38,7 @@ __all__ = [
     "cam_to_boxes",
     "box_iou_inclusive",
     "best_ious_per_threshold",
+    "check_boxes",
 ]
 
 _EMPTY_BOX = np.zeros((1, 4), dtype=np.int64)
@@ -51,6 +52,10 @@ def cam_thresholds(cam_curve_interval: float = 0.01) -> np.ndarray:
 
     Returns:
         (T,) float64 array.
+
+    Example:
+        >>> cam_thresholds(0.25).tolist()
+        [0.0, 0.25, 0.5, 0.75]
     """
     interval = float(cam_curve_interval)
     if not 0.0 < interval < 1.0:
@@ -98,16 +103,51 @@ def normalize_cam(cam) -> np.ndarray:
     return (arr - lo) / (hi - lo)
 
 
-def quantize_cam(cam) -> np.ndarray:
-    """``uint8(trunc(normalize_cam(cam) · 255))``: the 8-bit map that wsolevaluation thresholds.
+def _check_normalized(cam, name: str = "cam") -> np.ndarray:
+    """Check that a map is already min–max normalised and return it as float64 (no copy when it is).
+
+    Normalised means what :func:`normalize_cam` returns: finite values in [0, 1]. The check is one
+    min and one max, far cheaper than normalising again; it exists so that a raw map passed with
+    ``normalized=True`` is an error instead of a silently wrong score.
 
     Args:
-        cam: (H, W) map, any scale.
+        cam: (H, W) float numpy array or torch tensor with values in [0, 1].
+        name: the argument's name, for the error message.
+
+    Returns:
+        (H, W) float64 array, the same values.
+    """
+    arr = _as_2d_float64(cam, name)
+    lo, hi = arr.min(), arr.max()
+    if not (lo >= 0.0 and hi <= 1.0):  # also false for NaN
+        raise ValueError(
+            f"{name} must be min–max normalised to [0, 1] (as normalize_cam returns) when normalized=True; "
+            f"got min {float(lo)!r}, max {float(hi)!r}"
+        )
+    return arr
+
+
+def quantize_cam(cam, normalized: bool = False) -> np.ndarray:
+    """``q = uint8(trunc(normalize_cam(cam) · 255))``: the 8-bit map that wsolevaluation thresholds.
+
+    This is SPEC section 3 step 1, the only place the library quantises; :class:`BoxAccuracy` takes
+    its uint8 result as is.
+
+    Args:
+        cam: (H, W) map (numpy or torch), any scale; or, with ``normalized=True``, a map already
+            min–max normalised to [0, 1] (e.g. from :func:`normalize_cam`), which is not normalised again.
+        normalized: whether ``cam`` is already normalised; ``quantize_cam(normalize_cam(cam),
+            normalized=True)`` equals ``quantize_cam(cam)`` bit for bit.
 
     Returns:
         (H, W) uint8 array.
+
+    Example:
+        >>> quantize_cam(np.array([[0.0, 0.5, 1.0]])).tolist()
+        [[0, 127, 255]]
     """
-    return (normalize_cam(cam) * 255).astype(np.uint8)
+    scores = _check_normalized(cam) if normalized else normalize_cam(cam)
+    return (scores * 255).astype(np.uint8)
 
 
 def _check_thresholds(thresholds) -> np.ndarray:
@@ -119,7 +159,25 @@ def _check_thresholds(thresholds) -> np.ndarray:
     return thr
 
 
-def _check_boxes(boxes, name: str) -> np.ndarray:
+def check_boxes(boxes, name: str = "boxes") -> np.ndarray:
+    """Validate integer boxes and return them as an int64 ``(K, 4)`` array.
+
+    Boxes are ``(x0, y0, x1, y1)``, 0-based pixel coordinates, inclusive (the box covers
+    ``(x1 − x0 + 1) · (y1 − y0 + 1)`` pixels), with ``0 <= x0 <= x1`` and ``0 <= y0 <= y1``. Float
+    arrays are accepted when every value is a whole number; one box ``(4,)`` becomes ``(1, 4)``.
+    ``K = 0`` is allowed here (callers that need a box check it).
+
+    Args:
+        boxes: (K, 4) or (4,) numpy array, torch tensor or nested sequence.
+        name: the argument's name, for the error messages.
+
+    Returns:
+        (K, 4) int64 array.
+
+    Example:
+        >>> check_boxes([1, 2, 3, 4]).tolist()
+        [[1, 2, 3, 4]]
+    """
     if hasattr(boxes, "detach"):
         boxes = boxes.detach().cpu().numpy()
     arr = np.asarray(boxes)
@@ -140,6 +198,9 @@ def _check_boxes(boxes, name: str) -> np.ndarray:
         bad = arr[(arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])][0].tolist()
         raise ValueError(f"{name} must be (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0; got {bad}")
     return arr
+
+
+_check_boxes = check_boxes  # the historical private name
 
 
 def _contour_boxes(contours, height: int, width: int, dx: int = 0, dy: int = 0) -> np.ndarray:
@@ -213,8 +274,8 @@ def box_iou_inclusive(boxes_a, boxes_b) -> np.ndarray:
     IoU = inter / (area_a + area_b − inter) in float64 (0 where that denominator is <= 0).
 
     Args:
-        boxes_a: (A, 4) int boxes ``(x0, y0, x1, y1)``.
-        boxes_b: (B, 4) int boxes.
+        boxes_a: (A, 4) int boxes ``(x0, y0, x1, y1)``, 0-based, inclusive (see :func:`check_boxes`).
+        boxes_b: (B, 4) int boxes, same convention.
 
     Returns:
         (A, B) float64 IoUs.
@@ -223,8 +284,8 @@ def box_iou_inclusive(boxes_a, boxes_b) -> np.ndarray:
         >>> box_iou_inclusive([[0, 0, 1, 1]], [[1, 1, 2, 2]]).tolist()
         [[0.14285714285714285]]
     """
-    a = _check_boxes(boxes_a, "boxes_a")
-    b = _check_boxes(boxes_b, "boxes_b")
+    a = check_boxes(boxes_a, "boxes_a")
+    b = check_boxes(boxes_b, "boxes_b")
     return _iou(a, b)
 
 
@@ -278,7 +339,7 @@ def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = Tru
         [1.0, 1.0]
     """
     thr = _check_thresholds(thresholds)
-    gt = _check_boxes(gt_boxes, "gt_boxes")
+    gt = check_boxes(gt_boxes, "gt_boxes")
     if gt.shape[0] == 0:
         raise ValueError("gt_boxes must hold at least one box; got shape (0, 4)")
     q = quantize_cam(cam)
