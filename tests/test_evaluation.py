@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wsl.evaluation import (
-    LocalizationEvaluator,
-    classification_targets,
-    format_table,
-    image_trials,
-    read_pointing_subset,
-)
+from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
+from wsl.metrics import classification_targets, format_table
 
 
 def make_batch():

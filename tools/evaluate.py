@@ -14,13 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+from wsl.cli import run_tool
+from wsl.inference import evaluate_cams, evaluate_from_checkpoint
+from wsl.metrics import format_table
+from wsl.runs import RunFolder, write_json
 
-from wsl.checkpoint import check_class_names, load_module
-from wsl.cli import run_tool, write_json_atomic
-from wsl.data import WSLDataModule
-from wsl.evaluation import format_table, read_pointing_subset
-from wsl.inference import evaluate_cam_folder, evaluate_model
+#: The library's argument names as its error messages spell them → this tool's flags.
+FLAGS = {
+    "cam_dir": "--cams",
+    "skip_missing=True": "--skip-missing",
+    "pointing subset": "--pointing-difficult",
+    "image_size": "--image-size",
+    "device": "--device",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,74 +43,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--single-label", action="store_true", help="one class per image (Top-1 Loc)")
+    parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
-    parser.add_argument("--cam-curve-interval", type=float, default=0.01)
+    parser.add_argument("--cam-curve-interval", type=float, default=0.01, help="--cams: threshold grid step")
     parser.add_argument(
         "--pointing-difficult",
         metavar="FILE",
         help="TorchRay's per-(image, class) flag file (e.g. pointing_game_ebp_voc07_difficult.txt): also "
         "report the pointing game on that 'difficult' subset",
     )
-    parser.add_argument("--device", default="auto", help="cpu | cuda | auto")
-    parser.add_argument("--out", help="JSON file (default: evaluation_<split>.json beside the checkpoint)")
+    parser.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--out", help="JSON file (default: evaluation_<split>.json in the run or CAM folder)")
     return parser.parse_args(argv)
-
-
-def training_image_size(ckpt: str | None, default: int = 128) -> int:
-    """The image size the checkpoint's data module was configured with (stored by Lightning)."""
-    if ckpt and Path(ckpt).is_file():
-        try:
-            payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
-        except Exception:  # noqa: BLE001 - load_module reports an unreadable checkpoint with a clear error
-            return default
-        return int(payload.get("datamodule_hyper_parameters", {}).get("image_size", default))
-    return default
 
 
 def evaluate(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    data = WSLDataModule(
-        args.data,
-        image_size=args.image_size or training_image_size(args.ckpt),
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        single_label=args.single_label,
-    )
-    loader = data.dataloader(args.split)
-    subset = None
-    if args.pointing_difficult:
-        subset = read_pointing_subset(args.pointing_difficult, data.num_classes)
+    common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=args.num_workers)
+    common.update(pointing_subset=args.pointing_difficult, progress=not args.no_progress)
     if args.ckpt:
-        device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
-        module = load_module(args.ckpt, map_location="cpu" if device == "auto" else device)
-        check_class_names(module, data.class_names, args.data)
-        results = evaluate_model(module, loader, pointing_subset=subset)
-        name = f"{module.hparams.pool} / {module.hparams.backbone}"
-        out = Path(args.out) if args.out else Path(args.ckpt).parent.parent / f"evaluation_{args.split}.json"
+        payload = evaluate_from_checkpoint(
+            args.ckpt, image_size=args.image_size, device=args.device, log_note=print, **common
+        )
+        default_out = RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}.json"
     else:
-        results = evaluate_cam_folder(
+        payload = evaluate_cams(
             args.cams,
-            loader,
-            data.class_names,
             single_label=args.single_label,
             cam_curve_interval=args.cam_curve_interval,
             skip_missing=args.skip_missing,
-            pointing_subset=subset,
+            **common,
         )
-        name = Path(args.cams).name
-        out = Path(args.out) if args.out else Path(args.cams) / f"evaluation_{args.split}.json"
+        default_out = Path(args.cams) / f"evaluation_{args.split}.json"
+    results = payload["results"]
     print(f"\n{args.data} / {args.split}, percentages:\n")
-    print(format_table([(name, {k: v for k, v in results.items() if k != "images_scored"})]))
-    payload = {"data": args.data, "split": args.split, "source": args.ckpt or args.cams, "results": results}
-    write_json_atomic(out, payload)
+    print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
+    out = write_json(Path(args.out) if args.out else default_out, payload)
     print(f"\nresults: {out}")
     return payload
 
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate and report; 2 on bad input."""
-    return run_tool(evaluate, argv)
+    return run_tool(evaluate, argv, FLAGS)
 
 
 if __name__ == "__main__":

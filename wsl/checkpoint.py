@@ -12,8 +12,16 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import WSLModule
+from wsl.runs import atomic_path
 
-__all__ = ["AtomicCheckpointIO", "SaveOnSigterm", "load_module", "check_class_names", "check_readable"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "SaveOnSigterm",
+    "load_module",
+    "check_class_names",
+    "check_readable",
+    "datamodule_for",
+]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -27,17 +35,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options; got {storage_options!r}")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 class SaveOnSigterm(pl.Callback):
@@ -53,7 +54,7 @@ class SaveOnSigterm(pl.Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException):
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
             trainer.save_checkpoint(self.path)
-            if trainer.is_global_zero:
+            if trainer.is_global_zero:  # a message to the person at the terminal of tools/train.py
                 print(f"SIGTERM: saved {self.path}; resume with --ckpt_path last", flush=True)
 
 
@@ -90,7 +91,7 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
     if not hparams or "pool" not in hparams or "state_dict" not in payload:
         raise ValueError(
             f"checkpoint {str(path)!r} was not written by wsl's tools/train.py (no 'hyper_parameters' with a "
-            "'pool', or no 'state_dict'); for plain backbone weights use --model.pretrained PATH"
+            "'pool', or no 'state_dict'); for plain backbone weights use the model's pretrained=PATH"
         )
     # LightningCLI stores its own bookkeeping keys (``_instantiator``, ``_class_path``) beside ours.
     module = WSLModule(**{k: v for k, v in hparams.items() if not k.startswith("_")})
@@ -111,12 +112,12 @@ def check_readable(path: str | Path) -> None:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"--ckpt_path {str(path)!r} does not exist; pass a .ckpt file or 'last'")
+        raise ValueError(f"ckpt_path {str(path)!r} does not exist; pass a .ckpt file or 'last'")
     try:
         torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
         raise ValueError(
-            f"--ckpt_path {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
+            f"ckpt_path {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
             "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
             "written by tools/train.py"
         ) from err
@@ -127,6 +128,32 @@ def check_class_names(module: WSLModule, class_names: list[str], source: str) ->
     if list(module.class_names) != list(class_names):
         raise ValueError(
             f"the checkpoint was trained on classes {module.class_names} but {source} has classes "
-            f"{list(class_names)}; evaluate on the same class list (VOC: --data.class_names, or the "
-            "dataset the model was trained on)"
+            f"{list(class_names)}; evaluate on the dataset the model was trained on, with the model's "
+            "class_names"
         )
+
+
+def datamodule_for(module: WSLModule, data: str, **kwargs: Any):
+    """A :class:`~wsl.data.WSLDataModule` on ``data`` that reads the classes in the model's own order.
+
+    A dataset that declares its classes (a synthetic preset, COCO categories, a VOC ``classes.txt``) must
+    hold the model's classes, in any order; a VOC folder without ``classes.txt`` (which cannot say) is
+    read with the model's classes.
+
+    Args:
+        module: the trained model (its ``class_names`` and ``single_label`` are used).
+        data: data spec.
+        **kwargs: other :class:`~wsl.data.WSLDataModule` arguments (``image_size``, ``batch_size`` …).
+
+    Raises:
+        ValueError: the dataset declares other classes than the model's.
+    """
+    from wsl.data import VOC_CLASSES, WSLDataModule
+
+    kwargs.setdefault("single_label", bool(module.hparams.get("single_label", False)))
+    declared = WSLDataModule(data, **kwargs)
+    names = list(declared.class_names)
+    undeclared = declared.kind == "voc" and names == list(VOC_CLASSES)
+    if not undeclared and sorted(names) != sorted(module.class_names):
+        check_class_names(module, names, f"data {data!r}")
+    return WSLDataModule(data, class_names=list(module.class_names), **kwargs)

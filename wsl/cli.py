@@ -8,8 +8,7 @@ bf16-mixed``), and ``--print_config`` / ``--config FILE`` round-trip the whole c
 
 from __future__ import annotations
 
-import json
-import os
+import re
 import signal
 import sys
 import time
@@ -26,10 +25,11 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_readable
 from wsl.data import WSLDataModule
-from wsl.evaluation import format_table
 from wsl.lit import WSLModule
+from wsl.metrics import format_table
+from wsl.runs import write_json, write_text
 
-__all__ = ["WSLCLI", "train", "run_tool", "run_name", "ALIASES"]
+__all__ = ["WSLCLI", "train", "run_tool", "translate", "run_name", "ALIASES"]
 
 # Short flags for the settings people change most.
 ALIASES = {"--pool": "--model.pool", "--backbone": "--model.backbone", "--dataset": "--data.data"}
@@ -75,10 +75,17 @@ class WSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        root = config.trainer.default_root_dir
         if config.run_dir is None:
-            config.run_dir = str(Path("runs") / run_name(config.data.data, config.model.pool))
-        if config.trainer.default_root_dir is None:
+            # Lightning's own flag for "where outputs go" means the run folder here.
+            config.run_dir = root or str(Path("runs") / run_name(config.data.data, config.model.pool))
+        if root is None:
             config.trainer.default_root_dir = config.run_dir
+        elif Path(root).resolve() != Path(config.run_dir).resolve():
+            raise ValueError(
+                f"trainer.default_root_dir {root!r} and run_dir {config.run_dir!r} name different folders; "
+                "every output of a run (checkpoints, logs, results.json) goes to the run folder: pass one"
+            )
         if config.trainer.precision is None:
             config.trainer.precision = default_precision(config.trainer.accelerator)
 
@@ -138,19 +145,32 @@ def default_loggers(run_dir: Path) -> list:
     return loggers
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON to ``path`` through a temporary file, so a reader never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+def translate(message: str, flags: dict[str, str]) -> str:
+    """Rewrite the library's argument names in an error message into a tool's flags.
+
+    Example:
+        >>> translate("cam_dir 'x' is not a folder; or skip_missing=True", {"cam_dir": "--cams",
+        ...     "skip_missing=True": "--skip-missing"})
+        "--cams 'x' is not a folder; or --skip-missing"
+    """
+    for name in sorted(flags, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w])", flags[name], message)
+    return message
 
 
-def run_tool(function: Callable[[list[str] | None], object], argv: list[str] | None = None) -> int:
-    """Run a tool's function; a ``ValueError`` (bad input) becomes one ``error:`` line and exit code 2."""
+def run_tool(
+    function: Callable[[list[str] | None], object],
+    argv: list[str] | None = None,
+    flags: dict[str, str] | None = None,
+) -> int:
+    """Run a tool's function; a ``ValueError`` (bad input) becomes one ``error:`` line and exit code 2.
+
+    ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
+    """
     try:
         function(argv)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {translate(str(err), flags or {})}", file=sys.stderr)
         return 2
     except SIGTERMException:
         # Lightning's SIGTERMException is a SystemExit with status 0: a pre-empted run must not look done.
@@ -177,7 +197,7 @@ def train(argv: list[str] | None = None) -> dict:
     run_dir = Path(cli.config.run_dir)
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(cli.parser.dump(cli.config, skip_none=False))
+        write_text(run_dir / "config.yaml", cli.parser.dump(cli.config, skip_none=False))
     resume, last = cli.config.ckpt_path, run_dir / "checkpoints" / "last.ckpt"
     if resume == "last":  # a corrupt last.ckpt would otherwise fail inside Lightning with a traceback
         resume = last if last.is_file() else None
@@ -203,13 +223,13 @@ def train(argv: list[str] | None = None) -> dict:
         test = {
             k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
         }
-        results.update(test=test, checkpoint=best, test_curves=model.last_curves)
+        results.update(test=test, checkpoint=best, test_curves=model.test_metrics.curves())
         if trainer.is_global_zero:
             print(f"\nTest split ({data.test_split}), percentages:\n")
             scores = {k: v for k, v in test.items() if k != "loss"}
             print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", scores)]))
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(run_dir / "results.json", results)
+        write_json(run_dir / "results.json", results)
         print(f"\nresults: {run_dir / 'results.json'}")
     return results

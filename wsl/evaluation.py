@@ -22,13 +22,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
-from wsl.cam import upsample_class_maps
-from wsl.metrics import BoxAccuracy, PointingGame, PxAP
+from wsl.cam import CamBatch, batch_sizes, gt_classes
+from wsl.metrics import BoxAccuracy, PointingGame, PositiveCounts, PxAP, classification_targets
 
-__all__ = ["Trial", "LocalizationEvaluator", "image_trials", "classification_targets", "read_pointing_subset"]
+__all__ = ["Trial", "LocalizationEvaluator", "image_trials", "read_pointing_subset"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Trial:
     has_mask: bool  # True when ``mask`` comes from real segmentation masks
 
 
-def _filled_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _filled_boxes(boxes: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     mask = torch.zeros(size, dtype=torch.bool)
     for x0, y0, x1, y1 in boxes.tolist():
         mask[y0 : y1 + 1, x0 : x1 + 1] = True
@@ -58,24 +57,12 @@ def image_trials(batch: dict, index: int) -> list[Trial]:
     masks = batch["masks"][index]
     ignore = batch["ignore"][index]
     trials = []
-    for c in torch.unique(box_labels).tolist():
+    for c in gt_classes(box_labels, difficult):
         of_class = box_labels == c
-        if bool(difficult[of_class].all()):
-            continue
         class_boxes = boxes[of_class]
         mask = masks[of_class].any(dim=0) if masks is not None else _filled_boxes(class_boxes, size)
         trials.append(Trial(index, c, class_boxes, mask, ignore, masks is not None))
     return trials
-
-
-def classification_targets(batch: dict) -> torch.Tensor:
-    """Multi-hot targets (B, C) with −1 where a class is present only as ``difficult`` objects."""
-    targets = batch["labels"].round().long().clone()
-    for i, (labels, difficult) in enumerate(zip(batch["box_labels"], batch["difficult"], strict=True)):
-        for c in torch.unique(labels).tolist():
-            if bool(difficult[labels == c].all()):
-                targets[i, c] = -1
-    return targets
 
 
 def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[bool, ...]]:
@@ -96,7 +83,7 @@ def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"--pointing-difficult {str(path)!r} is not a file; pass TorchRay's flag file")
+        raise ValueError(f"pointing subset {str(path)!r} is not a file; pass TorchRay's flag file")
     flags: dict[str, tuple[bool, ...]] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -113,22 +100,6 @@ def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[
     return flags
 
 
-class PositiveCounts(Metric):
-    """Number of positive targets per class, summed over the split (and over processes)."""
-
-    full_state_update = False
-
-    def __init__(self, num_classes: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.add_state("count", default=torch.zeros(num_classes, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, targets: torch.Tensor) -> None:
-        self.count += (targets == 1).sum(dim=0).to(self.count.device)
-
-    def compute(self) -> torch.Tensor:
-        return self.count
-
-
 class LocalizationEvaluator(nn.Module):
     """Streams a split through every classification and localization metric.
 
@@ -142,6 +113,8 @@ class LocalizationEvaluator(nn.Module):
 
     All metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
     """
+
+    classification: MulticlassAccuracy | MultilabelAveragePrecision
 
     def __init__(
         self,
@@ -182,9 +155,8 @@ class LocalizationEvaluator(nn.Module):
         """Add a batch: ``scores`` (B, C), ``class_maps`` (B, C, h, w), the collated ``batch``."""
         scores = scores.detach().float()
         self.update_classification(scores, batch)
-        class_maps = class_maps.detach().float().cpu()
-        predicted = scores.argmax(dim=1).cpu()
-        self.update_localization(batch, lambda i, classes: class_maps[i, classes], predicted)
+        cams = CamBatch.from_output(scores, class_maps, batch, policy="gt")
+        self.update_cams(cams, batch, predicted=scores.argmax(dim=1).cpu())
 
     def update_classification(self, scores: torch.Tensor, batch: dict) -> None:
         """Add image scores (B, C) to the mAP (multi-label) or top-1 accuracy (single-label)."""
@@ -202,7 +174,7 @@ class LocalizationEvaluator(nn.Module):
         maps_of: Callable[[int, list[int]], torch.Tensor],
         predicted: torch.Tensor | None = None,
     ) -> None:
-        """Add the localization trials of a batch.
+        """Add the localization trials of a batch from any source of maps.
 
         Args:
             batch: a collated evaluation batch (boxes, labels, masks at the original size).
@@ -210,40 +182,60 @@ class LocalizationEvaluator(nn.Module):
                 those classes, at any resolution (they are upsampled to the image size).
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
         """
-        cams, boxes, masks, classes, correct, with_mask, outside_subset = [], [], [], [], [], [], []
-        for i in range(len(batch["orig_size"])):
-            trials = image_trials(batch, i)
-            if not trials:
-                continue
-            size = tuple(int(s) for s in batch["orig_size"][i])
-            maps = maps_of(i, [t.class_index for t in trials]).float()
-            for trial, cam in zip(trials, upsample_class_maps(maps, size), strict=True):
-                cams.append(cam)
-                boxes.append(trial.boxes)
-                masks.append(trial.mask)
-                classes.append(trial.class_index)
-                if self.pointing_subset is not None:
-                    flags = self.pointing_subset.get(batch["image_id"][i])
-                    outside_subset.append(flags is not None and not flags[trial.class_index])
-                if predicted is not None:
-                    correct.append(bool(predicted[i] == trial.class_index))
-                if trial.has_mask:
-                    with_mask.append((cam, trial.mask, trial.ignore))
-        if not cams:
+        per_image = [image_trials(batch, i) for i in range(len(batch["orig_size"]))]
+        classes = [[t.class_index for t in trials] for trials in per_image]
+        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes)
+        self.update_cams(cams, batch, predicted, trials=[t for trials in per_image for t in trials])
+
+    def update_cams(
+        self,
+        cams: CamBatch,
+        batch: dict,
+        predicted: torch.Tensor | None = None,
+        trials: list[Trial] | None = None,
+    ) -> None:
+        """Score the CAMs of a :class:`~wsl.cam.CamBatch` built with the ``gt`` policy against ``batch``.
+
+        Args:
+            cams: one CAM per trial (image, ground-truth class), normalised once by the pipeline.
+            batch: the collated evaluation batch the CAMs belong to.
+            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
+            trials: the batch's trials when the caller has them already (:func:`image_trials`).
+        """
+        if trials is None:
+            trials = [t for i in range(len(batch["orig_size"])) for t in image_trials(batch, i)]
+        if [(t.image_index, t.class_index) for t in trials] != list(
+            zip(cams.image_index.tolist(), cams.class_index.tolist(), strict=True)
+        ):
+            raise ValueError("cams must hold one CAM per trial of the batch, in order (CamBatch policy 'gt')")
+        if not trials:
             return
-        correct_t = torch.tensor(correct) if self.single_label and predicted is not None else None
-        self.maxboxacc.update(cams, boxes, correct=correct_t)
-        self.maxboxacc_v2.update(cams, boxes)
-        self.pointing_game.update(cams, masks, torch.tensor(classes))
+        boxes = [t.boxes for t in trials]
+        masks = [t.mask for t in trials]
+        classes = torch.tensor([t.class_index for t in trials])
+        correct = None
+        if self.single_label and predicted is not None:
+            correct = torch.tensor([bool(predicted[t.image_index] == t.class_index) for t in trials])
+        self.maxboxacc.update(cams.quantized, boxes, correct=correct)
+        self.maxboxacc_v2.update(cams.quantized, boxes)
+        self.pointing_game.update(cams.cams, masks, classes, normalized=True)
         if self.pointing_subset is not None:
-            skip = torch.tensor(outside_subset, dtype=torch.bool)
-            self.pointing_game_subset.update(cams, masks, torch.tensor(classes), difficult=skip)
+            ids = batch["image_id"]
+            skip = []
+            for t in trials:
+                flags = self.pointing_subset.get(ids[t.image_index])
+                skip.append(flags is not None and not flags[t.class_index])
+            self.pointing_game_subset.update(
+                cams.cams, masks, classes, difficult=torch.tensor(skip, dtype=torch.bool), normalized=True
+            )
+        with_mask = [p for p, t in enumerate(trials) if t.has_mask]
         if with_mask:
-            ignore = [ig for _, _, ig in with_mask]
+            ignore = [trials[p].ignore for p in with_mask]
             self.pxap.update(
-                [c for c, _, _ in with_mask],
-                [m for _, m, _ in with_mask],
+                [cams.cams[p] for p in with_mask],
+                [trials[p].mask for p in with_mask],
                 ignore=None if all(ig is None for ig in ignore) else ignore,
+                normalized=True,
             )
 
     def curves(self) -> dict[str, list[float]]:
@@ -283,13 +275,3 @@ class LocalizationEvaluator(nn.Module):
         if not math.isnan(pxap):
             results["pxap"] = pxap
         return results
-
-
-def format_table(rows: Sequence[tuple[str, dict[str, float]]], keys: Sequence[str] | None = None) -> str:
-    """A Markdown table of results in percent: one row per (name, results)."""
-    keys = list(keys or dict.fromkeys(k for _, r in rows for k in r if not k.endswith("threshold")))
-    lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for name, results in rows:
-        cells = [f"{100 * results[k]:.1f}" if k in results else "–" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -1,8 +1,14 @@
-"""Running a trained model, or a folder of saved CAMs, over a dataset split and scoring it.
+"""Scoring a trained model, or a folder of saved CAMs, on a dataset split: the library behind
+``tools/evaluate.py``.
 
-Saved-CAM folders (``tools/evaluate.py --cams DIR``) hold, per image id, either
+- :func:`evaluate_from_checkpoint` / :func:`evaluate_model`: network → :class:`~wsl.cam.CamBatch` →
+  every metric of :class:`~wsl.evaluation.LocalizationEvaluator`.
+- :func:`evaluate_cams` / :func:`evaluate_cam_folder`: saved maps → the same pipeline and metrics. Only
+  the annotations are read: no image of the dataset is decoded.
+
+Saved-CAM folders hold, per image id, either
 - ``<image_id>.npz`` with one 2-D array per class, keyed by class name (the format written by
-  ``tools/export_cams.py``), or
+  :func:`wsl.viz.export_cams`; its ``cams.json`` maps ids to files when an id is not a safe file name), or
 - ``<image_id>.npy``, one 2-D map used for every ground-truth class of that image (single-label data,
   the wsolevaluation layout).
 Maps may be at any resolution up to the image size; they are bilinearly upsampled to the image size.
@@ -10,24 +16,24 @@ Maps may be at any resolution up to the image size; they are bilinearly upsample
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from wsl.evaluation import LocalizationEvaluator
+from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
 from wsl.lit import WSLModule
+from wsl.runs import RunFolder, resolve_device
 
-__all__ = ["evaluate_model", "evaluate_cam_folder", "CamFolder"]
+__all__ = ["evaluate_model", "evaluate_cam_folder", "evaluate_from_checkpoint", "evaluate_cams", "CamFolder"]
 
 log = logging.getLogger(__name__)
-
-
-def _to_device(batch: dict, device: torch.device) -> torch.Tensor:
-    return batch["image"].to(device, non_blocking=True)
 
 
 @torch.no_grad()
@@ -55,13 +61,16 @@ def evaluate_model(
     ).to(device)
     module.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        scores, class_maps = module(_to_device(batch, device))
+        scores, class_maps = module(batch["image"].to(device, non_blocking=True))
         evaluator.update(scores, class_maps, batch)
     return evaluator.compute()
 
 
 class CamFolder:
     """Read-only view of a folder of saved CAMs (see the module docstring for the layout).
+
+    Files are matched to image ids by ``cams.json`` when the folder (or its parent, for an export's
+    ``cams/`` folder) holds one, else by file stem.
 
     Args:
         root: the folder.
@@ -71,28 +80,44 @@ class CamFolder:
     def __init__(self, root: str | Path, class_names: list[str]) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise ValueError(f"--cams {str(self.root)!r} is not a folder; pass the folder of .npy/.npz CAMs")
+            raise ValueError(f"cam_dir {str(self.root)!r} is not a folder; pass the folder of .npy/.npz CAMs")
         self.class_names = list(class_names)
         self.files = {p.stem: p for p in sorted(self.root.iterdir()) if p.suffix in (".npy", ".npz")}
+        self.files.update(self._manifest_files())
         if not self.files:
+            nested = any(p.is_dir() for p in self.root.iterdir())
             raise ValueError(
-                f"--cams {str(self.root)!r} holds no .npy or .npz file; one per image id is expected"
+                f"cam_dir {str(self.root)!r} holds no .npy or .npz file; one per image id is expected"
+                + (" (subfolders are not searched)" if nested else "")
             )
         self.non_finite: list[str] = []
+
+    def _manifest_files(self) -> dict[str, Path]:
+        """``image_id → file`` from an export's ``cams.json`` beside or above the folder."""
+        for manifest in (self.root / "cams.json", self.root.parent / "cams.json"):
+            if not manifest.is_file():
+                continue
+            try:
+                images = json.loads(manifest.read_text(encoding="utf-8"))["images"]
+                found = {str(m["image_id"]): manifest.parent / m["npz"] for m in images}
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            return {image_id: path for image_id, path in found.items() if path.parent == self.root}
+        return {}
 
     def check_ids(self, image_ids: list[str], skip_missing: bool = False) -> list[str]:
         """Compare the folder with the split: missing ids raise (or are returned with ``skip_missing``),
         extra files are reported in a warning."""
         wanted = set(image_ids)
         missing = [i for i in image_ids if i not in self.files]
-        extra = sorted(set(self.files) - wanted)
+        extra = sorted(set(self.files) - wanted - {p.stem for i, p in self.files.items() if i in wanted})
         if extra:
             log.warning("%d CAM files match no image of the split (ignored), e.g. %s", len(extra), extra[:3])
         if missing and not skip_missing:
             raise ValueError(
                 f"{len(missing)} of {len(image_ids)} images have no CAM file in {str(self.root)!r} "
                 f"(e.g. {missing[:3]}); expected <image_id>.npz or <image_id>.npy for every image, "
-                "or pass --skip-missing to score only the images that have one"
+                "or skip_missing=True to score only the images that have one"
             )
         return missing
 
@@ -114,7 +139,11 @@ class CamFolder:
         if path.suffix == ".npy":
             cam = self._check(path, "map", np.load(path, allow_pickle=False), size)
             return torch.from_numpy(cam).expand(len(classes), *cam.shape)
-        with np.load(path, allow_pickle=False) as archive:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: cannot be read as a .npz of maps ({err})") from err
+        with archive:
             out = []
             for c in classes:
                 name = self.class_names[c]
@@ -123,22 +152,30 @@ class CamFolder:
                         f"{path}: no map for class {name!r} (present in the ground truth); keys found: "
                         f"{sorted(archive.files)}"
                     )
-                out.append(torch.from_numpy(self._check(path, name, archive[name], size)))
+                try:
+                    array = archive[name]
+                except ValueError as err:  # object arrays need pickle, which is refused
+                    raise ValueError(f"{path}: map {name!r} cannot be read without pickle ({err})") from err
+                out.append(torch.from_numpy(self._check(path, name, array, size)))
         shapes = {tuple(m.shape) for m in out}
         if len(shapes) > 1:
             raise ValueError(f"{path}: the class maps have different shapes {sorted(shapes)}; save one size")
         return torch.stack(out)
 
 
-def _image_ids(dataset) -> list[str]:
+def _image_ids(dataset: Any) -> list[str]:
     """Image ids of a WSLDataset (or a Subset of one) without decoding any image."""
     if isinstance(dataset, Subset):
         return [_image_ids(dataset.dataset)[i] for i in dataset.indices]
     return [record.image_id for record in dataset.records]
 
 
-def _folder_maps(folder: CamFolder, batch: dict):
-    sizes = [tuple(int(s) for s in size) for size in batch["orig_size"]]
+def _subset(batch: Mapping[str, Any], keep: list[int]) -> dict[str, Any]:
+    return {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()}
+
+
+def _folder_maps(folder: CamFolder, batch: Mapping[str, Any]):
+    sizes = [(int(h), int(w)) for h, w in batch["orig_size"]]
     return lambda i, classes: folder.maps(batch["image_id"][i], classes, sizes[i])
 
 
@@ -159,7 +196,7 @@ def evaluate_cam_folder(
 
     Args:
         cam_dir: the folder of saved CAMs (layout in the module docstring).
-        loader: an evaluation loader (with annotations) over the split.
+        loader: an evaluation loader (with annotations; images are not needed) over the split.
         class_names: the dataset's classes.
         single_label: single-label data (no Top-1 Loc: the predicted class is unknown).
         cam_curve_interval: threshold grid step.
@@ -167,6 +204,10 @@ def evaluate_cam_folder(
         progress: show a progress bar.
         pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
             ``pointing_game_difficult``.
+
+    Returns:
+        The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
+        ``images_scored``.
     """
     folder = CamFolder(cam_dir, class_names)
     ids = _image_ids(loader.dataset)
@@ -178,9 +219,7 @@ def evaluate_cam_folder(
         keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
         if not keep:
             continue
-        sub = {
-            k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()
-        }
+        sub = _subset(batch, keep) if len(keep) < len(batch["image_id"]) else batch
         evaluator.update_localization(sub, _folder_maps(folder, sub))
     if folder.non_finite:
         log.warning(
@@ -191,3 +230,107 @@ def evaluate_cam_folder(
     results = evaluator.compute()
     results["images_scored"] = float(len(ids) - len(missing))
     return results
+
+
+def evaluate_from_checkpoint(
+    ckpt: str | Path,
+    data: str = "synthetic",
+    split: str = "test",
+    image_size: int | None = None,
+    batch_size: int = 32,
+    num_workers: int = 2,
+    device: str = "auto",
+    pointing_subset: str | Path | None = None,
+    progress: bool = True,
+    log_note: Any = log.info,
+) -> dict[str, Any]:
+    """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
+
+    The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
+    class order differs from the default is scored with the model's own classes.
+
+    Args:
+        ckpt: a ``.ckpt`` written by ``tools/train.py``.
+        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …).
+        split: split name.
+        image_size: network input side; None: the training size
+            (:meth:`wsl.runs.RunFolder.training_image_size`).
+        batch_size, num_workers: loader settings.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
+        pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
+        progress: progress bar.
+        log_note: called with one-line notes (where the image size came from).
+
+    Returns:
+        ``{"data", "split", "source", "name", "results"}`` with the fractions in ``results``.
+    """
+    from wsl.checkpoint import datamodule_for, load_module
+
+    module = load_module(ckpt, map_location=resolve_device(device))
+    if image_size is None:
+        image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
+        log_note(note)
+    dm = datamodule_for(module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers)
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    results = evaluate_model(module, dm.dataloader(split), progress=progress, pointing_subset=subset)
+    name = f"{module.hparams.pool} / {module.hparams.backbone}"
+    return {"data": data, "split": split, "source": str(ckpt), "name": name, "results": results}
+
+
+def evaluate_cams(
+    cam_dir: str | Path,
+    data: str = "synthetic",
+    split: str = "test",
+    class_names: list[str] | None = None,
+    single_label: bool = False,
+    cam_curve_interval: float = 0.01,
+    skip_missing: bool = False,
+    batch_size: int = 32,
+    num_workers: int = 2,
+    pointing_subset: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score a folder of saved CAMs on a split: the whole ``tools/evaluate.py --cams``.
+
+    Only annotations are read (no image is decoded). Class names default to the ``class_names`` of the
+    folder's ``cams.json`` when there is one, else the dataset's own.
+
+    Returns:
+        ``{"data", "split", "source", "name", "results"}`` with the fractions in ``results``.
+    """
+    from wsl.data import WSLDataModule
+
+    if class_names is None:
+        class_names = _manifest_class_names(Path(cam_dir))
+    dm = WSLDataModule(
+        data,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        single_label=single_label,
+        class_names=class_names,
+    )
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    loader = dm.dataloader(split, with_images=False)
+    results = evaluate_cam_folder(
+        cam_dir,
+        loader,
+        dm.class_names,
+        single_label=single_label,
+        cam_curve_interval=cam_curve_interval,
+        skip_missing=skip_missing,
+        progress=progress,
+        pointing_subset=subset,
+    )
+    name = Path(cam_dir).name
+    return {"data": data, "split": split, "source": str(cam_dir), "name": name, "results": results}
+
+
+def _manifest_class_names(cam_dir: Path) -> list[str] | None:
+    for manifest in (cam_dir / "cams.json", cam_dir.parent / "cams.json"):
+        try:
+            names = json.loads(manifest.read_text(encoding="utf-8"))["class_names"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(names, list) and names:
+            return [str(n) for n in names]
+    return None

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from wsl.cam import upsample_class_maps
 from wsl.evaluation import LocalizationEvaluator
 from wsl.models import WSLNet
 
 __all__ = ["WSLModule"]
 
 OPTIMIZERS = ("adamw", "sgd")
+#: The arguments of WSLModule that describe the network: exactly WSLNet's.
+NET_ARGS = tuple(p for p in inspect.signature(WSLNet).parameters)
 SCHEDULERS = ("cosine", "step", "none")
 
 
@@ -78,17 +80,7 @@ class WSLModule(pl.LightningModule):
             raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
         self.save_hyperparameters()
         self.class_names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
-        self.net = WSLNet(
-            num_classes=num_classes,
-            backbone=backbone,
-            pool=pool,
-            pool_kwargs=pool_kwargs,
-            num_maps=num_maps,
-            out_index=out_index,
-            pretrained=pretrained,
-            output_stride=output_stride,
-            softpool_stem=softpool_stem,
-        )
+        self.net = WSLNet(**{name: self.hparams[name] for name in NET_ARGS})
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.val_metrics = LocalizationEvaluator(num_classes, single_label, cam_curve_interval)
@@ -100,16 +92,6 @@ class WSLModule(pl.LightningModule):
 
     def _format(self, images: torch.Tensor) -> torch.Tensor:
         return images.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else images
-
-    @torch.no_grad()
-    def predict_cams(self, images: torch.Tensor, sizes: list[tuple[int, int]]) -> tuple[torch.Tensor, list]:
-        """Scores (N, C) and, per image, the CAMs of every class (C, H_i, W_i) at the original size."""
-        scores, class_maps = self(images)
-        cams = [
-            upsample_class_maps(m, tuple(int(s) for s in size))
-            for m, size in zip(class_maps, sizes, strict=True)
-        ]
-        return scores, cams
 
     def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         scores = scores.float()
@@ -131,11 +113,16 @@ class WSLModule(pl.LightningModule):
         evaluator.update(scores, class_maps, batch)
 
     def _eval_epoch_end(self, evaluator: LocalizationEvaluator, stage: str) -> None:
-        results = evaluator.compute()
-        self.last_curves = evaluator.curves()
-        for name, value in results.items():
+        # The evaluator keeps its state until the next epoch starts, so that callers can read
+        # ``test_metrics.curves()`` after ``trainer.test``.
+        for name, value in evaluator.compute().items():
             self.log(f"{stage}/{name}", value, prog_bar=name in ("map", "maxboxacc"), sync_dist=False)
-        evaluator.reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_metrics.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self.test_metrics.reset()
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics, "val")

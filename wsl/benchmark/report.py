@@ -1,6 +1,6 @@
 """The benchmark's tables: ``results.csv`` (one row per run), ``results.json`` and ``results.md``.
 
-The Markdown table has its own cell formatter rather than :func:`wsl.evaluation.format_table`: its cells
+The Markdown table has its own cell formatter rather than :func:`wsl.metrics.format_table`: its cells
 are mean ± std over seeds (not one value), it has a ``runs`` column, and the timing columns are seconds
 and images/s, which must not be scaled to percent as ``format_table`` scales every cell.
 """

@@ -1,0 +1,23 @@
+"""The one CAM pipeline (SPEC section 1 and 3): class choice, upsampling, normalisation, quantisation.
+
+``CamBatch.from_output(scores, class_maps, batch, policy)`` is the way from a network output to scored,
+drawn and saved CAMs; ``CamBatch.from_maps`` takes maps from any other source (saved CAM files, post-hoc
+methods). See :mod:`wsl.cam.pipeline`.
+"""
+
+from wsl.cam.maps import cam_range, normalize_cams, quantize_cams, upsample_class_maps
+from wsl.cam.pipeline import CamBatch, batch_sizes
+from wsl.cam.selection import CLASS_POLICIES, gt_classes, register_policy, select_classes
+
+__all__ = [
+    "CLASS_POLICIES",
+    "CamBatch",
+    "batch_sizes",
+    "cam_range",
+    "gt_classes",
+    "normalize_cams",
+    "quantize_cams",
+    "register_policy",
+    "select_classes",
+    "upsample_class_maps",
+]

@@ -1,0 +1,208 @@
+"""Run folders, atomic writes and the device rule: one place each.
+
+A run folder is what ``tools/train.py`` writes::
+
+    RUN/config.yaml            the full configuration (LightningCLI)
+    RUN/results.json           test scores, best threshold, curves
+    RUN/checkpoints/best.ckpt  and last.ckpt
+    RUN/logs/version_N/        CSV (and TensorBoard) logs
+
+Every file ``wsl`` writes goes through :func:`atomic_path`: a temporary file in the target folder that is
+renamed into place (``os.replace`` within one folder is atomic), so a reader or a killed process never
+sees half a file. Written files get the usual ``0o666 & ~umask`` mode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "DEFAULT_IMAGE_SIZE",
+    "DEFAULT_THRESHOLD",
+    "RunFolder",
+    "atomic_path",
+    "parse_threshold",
+    "resolve_device",
+    "write_json",
+    "write_text",
+]
+
+#: Box threshold used when ``best`` is asked for and no ``results.json`` gives one.
+DEFAULT_THRESHOLD = 0.5
+#: Network input side when neither the checkpoint nor the run's config says.
+DEFAULT_IMAGE_SIZE = 128
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text()
+        'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 text atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
+    """Write JSON (indented, keys sorted) atomically; returns the path."""
+    return write_text(path, json.dumps(payload, indent=2, sort_keys=True))
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` as given.
+
+    Raises:
+        ValueError: another name, or CUDA asked for where it is not available.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
+    return torch.device(device)
+
+
+def parse_threshold(value: Any) -> float:
+    """A box threshold in [0, 1) from a float or a string.
+
+    Raises:
+        ValueError: not a number, not finite, or outside [0, 1).
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold must be 'best' or a number in [0, 1); got {value!r}") from None
+    if not (math.isfinite(number) and 0.0 <= number < 1.0):
+        raise ValueError(f"threshold must be in [0, 1) (a fraction of the CAM maximum); got {value!r}")
+    return number
+
+
+class RunFolder:
+    """Read-only view of a run folder (layout in the module docstring).
+
+    Args:
+        root: the run folder.
+
+    Example:
+        >>> run = RunFolder.of_checkpoint("runs/synthetic-weldon/checkpoints/best.ckpt")
+        >>> run.root.as_posix()
+        'runs/synthetic-weldon'
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def of_checkpoint(cls, ckpt: str | os.PathLike[str]) -> RunFolder:
+        """The run a checkpoint belongs to: the parent of ``checkpoints/``, else the checkpoint's folder."""
+        folder = Path(ckpt).parent
+        return cls(folder.parent if folder.name == "checkpoints" else folder)
+
+    @property
+    def results_path(self) -> Path:
+        return self.root / "results.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    def results(self) -> dict[str, Any] | None:
+        """``results.json`` as a dict, or None when it is missing or unreadable."""
+        try:
+            payload = json.loads(self.results_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def config(self) -> dict[str, Any] | None:
+        """``config.yaml`` as a dict, or None when it is missing or unreadable."""
+        try:
+            import yaml
+
+            payload = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        except Exception:  # noqa: BLE001 - an unreadable config only means "unknown"
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def best_threshold(self) -> tuple[float, str]:
+        """The run's best MaxBoxAcc threshold (``results.json`` → ``test.maxboxacc_threshold``).
+
+        Returns:
+            ``(threshold, note)``; :data:`DEFAULT_THRESHOLD` with a note saying why when there is none.
+        """
+        path = self.results_path
+        if not path.is_file():
+            return DEFAULT_THRESHOLD, (
+                f"note: no results.json in {self.root} (train with tools/train.py to get one); "
+                f"using threshold {DEFAULT_THRESHOLD}"
+            )
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))["test"]["maxboxacc_threshold"]
+            return parse_threshold(value), f"threshold {float(value):.3f} (best MaxBoxAcc) from {path}"
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return DEFAULT_THRESHOLD, (
+                f"note: {path} has no usable test.maxboxacc_threshold ({type(err).__name__}: {err}); "
+                f"using threshold {DEFAULT_THRESHOLD}"
+            )
+
+    def training_image_size(self, ckpt: str | os.PathLike[str] | None = None) -> tuple[int, str]:
+        """The network input side the run was trained at.
+
+        Looks at the checkpoint's ``datamodule_hyper_parameters.image_size`` (Lightning stores it), then
+        at ``data.image_size`` in ``config.yaml``, else :data:`DEFAULT_IMAGE_SIZE`.
+
+        Returns:
+            ``(size, note)``, the note saying where the size came from.
+        """
+        if ckpt is not None and Path(ckpt).is_file():
+            try:
+                payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+                size = payload.get("datamodule_hyper_parameters", {}).get("image_size")
+                if isinstance(size, int) and size > 0:
+                    return size, f"image size {size} from the checkpoint"
+            except Exception:  # noqa: BLE001 - loading reports an unreadable checkpoint with a clear error
+                pass
+        size = ((self.config() or {}).get("data") or {}).get("image_size")
+        if isinstance(size, int) and size > 0:
+            return size, f"image size {size} from {self.config_path}"
+        return DEFAULT_IMAGE_SIZE, f"note: training image size unknown; using {DEFAULT_IMAGE_SIZE}"
