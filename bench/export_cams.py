@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default="synthetic", help="data spec (default: the synthetic easy set)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=500, help="images (the synthetic test split has 500)")
-    parser.add_argument("--classes", choices=CLASS_MODES, default="present")
+    parser.add_argument("--classes", choices=list(CLASS_MODES), default="present")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--num-workers", type=int, default=0)

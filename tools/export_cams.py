@@ -3,8 +3,8 @@
     python tools/export_cams.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --data synthetic \
         --split test --out cams_out --classes present --limit 100
 
-The files and the ``.npz`` format are described in :mod:`wsl.viz.export`. Errors on the inputs
-(missing checkpoint, class mismatch, unknown split, bad threshold, an output path that is a file) print
+The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. Errors on the inputs
+(missing checkpoint, unknown split, bad threshold, an output path that is a file) print
 ``error: ...`` and exit with status 2.
 """
 
@@ -13,7 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wsl.viz.export import CLASS_MODES, export_from_checkpoint
+from wsl.cli import run_tool
+from wsl.viz.export import CLASS_MODES, export_from_checkpoint, summary_text
+
+#: The library's argument names as its error messages spell them → this tool's flags.
+FLAGS = {
+    "out_dir": "--out",
+    "limit": "--limit",
+    "threshold": "--threshold",
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "num_workers": "--num-workers",
+    "device": "--device",
+    "sheet_size": "--sheet-size",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default="synthetic", help="data spec: synthetic, voc:PATH, coco:PATH ...")
     parser.add_argument("--split", default="test", help="split to export (default: test)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--classes", choices=CLASS_MODES, default="present", help="classes to draw per image")
+    parser.add_argument(
+        "--classes", choices=list(CLASS_MODES), default="present", help="classes to draw per image"
+    )
     parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
     parser.add_argument(
         "--threshold",
@@ -47,41 +62,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def export(argv: list[str] | None = None) -> dict:
+    """Parse, export, print the summary; returns :func:`wsl.viz.export.export_from_checkpoint`'s summary."""
+    args = build_parser().parse_args(argv)
+    summary = export_from_checkpoint(
+        args.ckpt,
+        args.data,
+        args.split,
+        args.out,
+        classes=args.classes,
+        limit=args.limit,
+        threshold=args.threshold,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        device=args.device,
+        progress=not args.no_progress,
+        multi_contour=args.multi_contour,
+        sheet_size=args.sheet_size,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(summary_text(summary))
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse, export, print a summary. Returns the exit status (0, or 2 on a user error)."""
+    """Export and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
     try:
-        args = build_parser().parse_args(argv)
+        return run_tool(export, argv, FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
-    try:
-        summary = export_from_checkpoint(
-            args.ckpt,
-            args.data,
-            args.split,
-            args.out,
-            classes=args.classes,
-            limit=args.limit,
-            threshold=args.threshold,
-            image_size=args.image_size,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            device=args.device,
-            progress=not args.no_progress,
-            multi_contour=args.multi_contour,
-            sheet_size=args.sheet_size,
-            log=lambda line: print(line, file=sys.stderr),
-        )
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    iou, seconds = summary["mean_iou"], summary["seconds"]
-    print(
-        f"exported {summary['num_cams']} CAMs of {summary['num_images']} images in {seconds:.1f} s "
-        f"(threshold {summary['threshold']:.2f}"
-        + (f", mean IoU {iou:.3f}, BoxAcc@0.5 {summary['box_acc']:.3f}" if iou is not None else "")
-        + f")\ngallery: {summary['index']}\nCAM files (tools/evaluate.py --cams): {summary['out_dir']}/cams"
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,27 @@ def test_end_to_end_with_the_best_threshold(run_dir, synthetic_voc_root, tmp_pat
     assert len(list((out / "cams").glob("*.npz"))) == 3
 
 
+def voc_copy(root: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "voc"
+    shutil.copytree(root, copy)
+    return copy
+
+
+def test_the_folder_is_read_with_the_checkpoints_classes(run_dir, synthetic_voc_root, tmp_path):
+    # classes.txt lists the same classes in another order: the model's order is used, not refused
+    voc = voc_copy(synthetic_voc_root, tmp_path)
+    names = (voc / "classes.txt").read_text().split()
+    (voc / "classes.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
+    argv = args(run_dir, voc, tmp_path / "out", "--classes", "gt")
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "out" / "cams.json").read_text())
+    assert manifest["class_names"] == names and manifest["classes"] == "gt"
+    for meta in manifest["images"]:
+        xml = (voc / "Annotations" / f"{meta['image_id']}.xml").read_text()
+        objects = set(re.findall(r"<name>(\w+)</name>", xml))
+        assert meta["classes"] == [n for n in names if n in objects]
+
+
 def test_a_given_threshold_and_classes_are_used(run_dir, synthetic_voc_root, tmp_path):
     out = tmp_path / "out"
     assert main(args(run_dir, synthetic_voc_root, out, "--threshold", "0.2", "--classes", "all")) == 0
@@ -96,16 +118,18 @@ def test_best_falls_back_to_half_with_a_note(run_dir, synthetic_voc_root, tmp_pa
         ({"--split": "nope"}, "split file not found"),
         ({"--threshold": "1.5"}, r"threshold must be in \[0, 1\)"),
         ({"--threshold": "high"}, "threshold must be 'best' or a number"),
-        ({"--data": "VOC_EMPTY"}, "was trained on classes"),
+        ({"--data": "VOC_UNKNOWN_CLASS"}, r"test_00000\.xml.*unknown class name 'zebra'"),
         ({"--out": "A_FILE"}, "is not a folder"),
     ],
 )
 def test_errors_print_a_message_and_exit_2(run_dir, synthetic_voc_root, tmp_path, capsys, change, message):
     argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--threshold", "best")
     for flag, value in change.items():
-        if value == "VOC_EMPTY":  # no classes.txt: the 20 VOC classes, not the checkpoint's 6
-            (tmp_path / "voc").mkdir()
-            value = f"voc:{tmp_path / 'voc'}"
+        if value == "VOC_UNKNOWN_CLASS":  # read with the checkpoint's 6 classes, an object names another
+            voc = voc_copy(synthetic_voc_root, tmp_path)
+            xml = voc / "Annotations" / "test_00000.xml"
+            xml.write_text(re.sub(r"<name>\w+</name>", "<name>zebra</name>", xml.read_text(), count=1))
+            value = f"voc:{voc}"
         elif value == "A_FILE":
             (tmp_path / "file.txt").write_text("x")
             value = str(tmp_path / "file.txt")
@@ -132,3 +156,33 @@ def test_argparse_errors_and_help_return_a_status(capsys):
     assert main(["--ckpt", "x"]) == 2  # --out missing
     assert main(["--ckpt", "x", "--out", "y", "--classes", "some"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, library, tool",
+    [
+        (["--image-size", "0"], "image_size must be an int >= 1; got 0", "--image-size must be an int >= 1"),
+        (["--batch-size", "0"], "batch_size must be an int >= 1; got 0", "--batch-size must be an int >= 1"),
+        (["--device", "tpu"], "device must be 'cpu', 'cuda'", "--device must be 'cpu', 'cuda'"),
+    ],
+)
+def test_library_errors_name_arguments_and_the_tool_its_flags(
+    run_dir, synthetic_voc_root, tmp_path, capsys, extra, library, tool
+):
+    from wsl.viz.export import export_from_checkpoint
+
+    flag, value = extra
+    name = flag[2:].replace("-", "_")
+    with pytest.raises(ValueError, match=re.escape(library)) as info:
+        export_from_checkpoint(
+            run_dir / "checkpoints" / "best.ckpt", f"voc:{synthetic_voc_root}", "test", tmp_path / "out",
+            threshold=0.5, log=lambda line: None, **{name: int(value) if value.isdigit() else value},
+        )  # fmt: skip
+    assert "--" not in str(info.value)
+    argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--threshold", "0.5")
+    if flag in argv:
+        argv[argv.index(flag) + 1] = value
+    else:
+        argv += extra
+    assert main(argv) == 2
+    assert tool in capsys.readouterr().err

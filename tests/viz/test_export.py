@@ -1,4 +1,4 @@
-"""wsl.viz.export: files, sizes, the .npz format, the gallery, options, hostile ids and error paths."""
+"""wsl.viz.export, cam_files, render: files, sizes, the .npz format, the gallery, options, errors."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from wsl.cam import upsample_class_maps
+from wsl.cam import CLASS_POLICIES, CamBatch, upsample_class_maps
 from wsl.data import WSLDataModule
 from wsl.data.base import read_image
 from wsl.lit import WSLModule
 from wsl.metrics.boxes import box_iou_inclusive, cam_to_boxes
-from wsl.viz import export as export_mod
-from wsl.viz import load_cam_npz
-from wsl.viz.export import best_threshold, export_cams, parse_threshold, render_overlay, training_image_size
+from wsl.runs import RunFolder, parse_threshold
+from wsl.viz import cam_files, load_cam_npz
+from wsl.viz.export import CLASS_MODES, export_cams
+from wsl.viz.render import render_overlay
 
 
 def make_module(dm: WSLDataModule, pool: str = "gap", single_label: bool = False) -> WSLModule:
@@ -218,7 +219,7 @@ def test_index_html_is_never_half_written(module, dm, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_mod, "write_gallery", broken)
+    monkeypatch.setattr(cam_files, "write_gallery", broken)
     with pytest.raises(OSError, match="disk full"):
         export_cams(module, dm.dataloader("test", limit=1), tmp_path, progress=False)
     assert (tmp_path / "index.html").read_text() == "old"
@@ -241,7 +242,8 @@ def test_render_overlay_geometry():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"classes": "gt"}, "classes must be one of"),
+        ({"classes": "nope"}, r"classes='nope' is not a class policy; choose one of \['all', 'gt'"),
+        ({"classes": "top"}, "did you mean 'top1'"),
         ({"threshold": 1.0}, r"threshold must be in \[0, 1\)"),
         ({"threshold": -0.1}, r"threshold must be in \[0, 1\)"),
         ({"threshold": "abc"}, "threshold must be 'best' or a number"),
@@ -270,12 +272,13 @@ def test_batches_without_the_needed_keys_raise(module, tmp_path):
 def test_best_threshold_reads_results_json(tmp_path):
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
     ckpt.parent.mkdir(parents=True)
-    assert best_threshold(ckpt)[0] == 0.5 and "no results.json" in best_threshold(ckpt)[1]
+    run = RunFolder.of_checkpoint(ckpt)
+    assert run.best_threshold()[0] == 0.5 and "no results.json" in run.best_threshold()[1]
     (tmp_path / "run" / "results.json").write_text(json.dumps({"test": {"maxboxacc_threshold": 0.37}}))
-    value, note = best_threshold(ckpt)
+    value, note = run.best_threshold()
     assert value == pytest.approx(0.37) and "results.json" in note
     (tmp_path / "run" / "results.json").write_text(json.dumps({"test": {}}))
-    value, note = best_threshold(ckpt)
+    value, note = run.best_threshold()
     assert value == 0.5 and note.startswith("note:")
 
 
@@ -284,6 +287,62 @@ def test_parse_threshold_and_training_image_size(tmp_path):
     with pytest.raises(ValueError, match="threshold"):
         parse_threshold("nan")
     ckpt = tmp_path / "checkpoints" / "best.ckpt"
-    assert training_image_size(ckpt)[0] == 128
+    assert RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)[0] == 128
     (tmp_path / "config.yaml").write_text("data:\n  image_size: 96\n")
-    assert training_image_size(ckpt)[0] == 96
+    assert RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)[0] == 96
+
+
+def test_class_modes_are_the_policy_registry(module, dm, tmp_path):
+    assert CLASS_MODES is CLASS_POLICIES
+    assert set(CLASS_MODES) == {"gt", "present", "top1", "all"}
+    from wsl.cam import register_policy
+
+    register_policy("last")(lambda scores, item: [int(scores.shape[-1]) - 1])
+    try:  # a policy registered later is accepted by the export too
+        summary = export_cams(
+            module, dm.dataloader("test", limit=2), tmp_path, classes="last", progress=False
+        )
+        manifest = json.loads((tmp_path / "cams.json").read_text())
+        assert summary["num_cams"] == 2 and manifest["classes"] == "last"
+        assert all(meta["classes"] == [dm.class_names[-1]] for meta in manifest["images"])
+    finally:
+        CLASS_POLICIES.pop("last")
+
+
+def test_npz_maps_are_float16_of_the_pipeline_cams_and_ranges_its_raw_range(exported, module, dm):
+    out, _, manifest = exported
+    metas = iter(manifest["images"])
+    for batch in dm.dataloader("test"):  # the export's own batches (batch_size 3), so bit-equal maps
+        with torch.inference_mode():
+            scores, class_maps = module.net(batch["image"])
+        cams = CamBatch.from_output(scores, class_maps, batch, policy="present")
+        for i in range(len(batch["image_id"])):
+            meta = next(metas)
+            saved = load_cam_npz(out / meta["npz"])
+            assert list(saved) == meta["classes"] == [dm.class_names[c] for c in cams.classes[i]]
+            for p in cams.of_image(i):
+                name = dm.class_names[int(cams.class_index[p])]
+                np.testing.assert_array_equal(saved[name], cams.cams[p].numpy().astype(np.float16))
+                assert meta["cam_range"][name] == cams.raw_range[p].tolist()
+                entry = next(
+                    e
+                    for e in manifest["entries"]
+                    if (e["image_id"], e["class_name"]) == (meta["image_id"], name)
+                )
+                assert (
+                    entry["pred_boxes"]
+                    == cam_to_boxes(cams.quantized[p].numpy(), 0.4, multi_contour=False).tolist()
+                )
+    assert next(metas, None) is None
+
+
+def test_gt_policy_exports_the_classes_with_a_non_difficult_box(module, dm, tmp_path):
+    export_cams(module, dm.dataloader("test"), tmp_path, classes="gt", progress=False)
+    manifest = json.loads((tmp_path / "cams.json").read_text())
+    assert manifest["classes"] == "gt"
+    for record, meta in zip(dm.dataset("test").records, manifest["images"], strict=True):
+        keep = sorted(
+            {int(c) for c, hard in zip(record.box_labels, record.difficult, strict=True) if not hard}
+        )
+        assert meta["classes"] == [dm.class_names[c] for c in keep] and len(keep) > 0
+        assert set(load_cam_npz(tmp_path / meta["npz"])) == set(meta["classes"])

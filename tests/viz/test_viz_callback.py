@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from wsl.viz import CAMLogger
+from wsl.viz.callback import log_sheet
 
 NUM_CLASSES, SIZE = 3, 32
 
@@ -107,6 +109,19 @@ def test_every_n_epochs_and_csv_logger(tmp_path: Path) -> None:
     assert callback.num_cached == 2
 
 
+class _QuietCSV(pl.loggers.CSVLogger):
+    """A logger that records nothing on disk (a base for fake image loggers)."""
+
+    def log_metrics(self, metrics, step=None) -> None:
+        pass
+
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        pass
+
+    def save(self) -> None:
+        pass
+
+
 def test_tensorboard_like_logger_gets_the_image(tmp_path: Path) -> None:
     seen = []
 
@@ -114,24 +129,78 @@ def test_tensorboard_like_logger_gets_the_image(tmp_path: Path) -> None:
         def add_image(self, tag: str, image, global_step: int, dataformats: str) -> None:
             seen.append((tag, image.shape, dataformats))
 
-    class FakeTB(pl.loggers.CSVLogger):
+    class FakeTB(_QuietCSV):
         @property
         def experiment(self) -> Experiment:  # type: ignore[override]
             return Experiment()
-
-        def log_metrics(self, metrics, step=None) -> None:
-            pass
-
-        def log_hyperparams(self, params, *args, **kwargs) -> None:
-            pass
-
-        def save(self) -> None:
-            pass
 
     out = tmp_path / "explicit"
     run(tmp_path, CAMLogger(num_images=3, out_dir=out), val_size=5, logger=FakeTB(tmp_path))
     assert sorted(p.name for p in out.glob("*.png")) == ["epoch_000.png", "epoch_001.png"]
     assert len(seen) == 2 and seen[0][0] == "cams" and seen[0][2] == "HWC" and seen[0][1][2] == 3
+
+
+def test_wandb_like_logger_gets_the_image_through_log_image(tmp_path: Path) -> None:
+    seen = []
+
+    class FakeWandb(_QuietCSV):
+        def log_image(self, key: str, images: list, step: int | None = None, **kwargs) -> None:
+            seen.append((key, [image.shape for image in images], step))
+
+    trainer = run(
+        tmp_path, CAMLogger(num_images=3, out_dir=tmp_path / "x"), val_size=5, logger=FakeWandb(tmp_path)
+    )
+    assert len(seen) == 2 and all(key == "cams" and len(shapes) == 1 for key, shapes, _ in seen)
+    sheet = cv2.imread(str(tmp_path / "x" / "epoch_001.png"))[:, :, ::-1]
+    assert seen[-1][1][0] == sheet.shape and seen[-1][2] == trainer.global_step
+
+
+def test_mlflow_like_logger_gets_the_image_as_an_artifact(tmp_path: Path) -> None:
+    seen = []
+
+    class Client:
+        def log_image(self, run_id: str, image, artifact_file: str) -> None:
+            seen.append((run_id, image.shape, artifact_file))
+
+    class FakeMLflow(_QuietCSV):
+        @property
+        def experiment(self) -> Client:  # type: ignore[override]
+            return Client()
+
+        @property
+        def run_id(self) -> str:
+            return "run-1"
+
+    run(tmp_path, CAMLogger(num_images=2, out_dir=tmp_path / "x"), val_size=5, logger=FakeMLflow(tmp_path))
+    assert [(r, f) for r, _, f in seen] == [("run-1", "cams/epoch_000.png"), ("run-1", "cams/epoch_001.png")]
+    assert seen[0][1][2] == 3
+
+
+def test_loggers_without_images_are_skipped(tmp_path: Path) -> None:
+    sheet = np.zeros((4, 4, 3), np.uint8)
+    assert not log_sheet(pl.loggers.CSVLogger(tmp_path), sheet, 0, "cams/epoch_000.png")
+    assert not log_sheet(object(), sheet, 0, "cams/epoch_000.png")
+
+
+def test_tiles_are_the_pipeline_top1_cams_on_the_denormalized_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsl.cam import CamBatch
+    from wsl.data.transforms import denormalize
+    from wsl.viz import callback as callback_mod
+    from wsl.viz import overlay_cam
+
+    tiles = []
+    monkeypatch.setattr(callback_mod, "contact_sheet", lambda found, **kwargs: tiles.extend(found))
+    callback, module, data = CAMLogger(num_images=4), TinyModule(), DictDataset(4)
+    callback.on_validation_batch_end(None, module, None, {"image": data.images}, 0)  # type: ignore[arg-type]
+    callback.make_sheet(module)
+    with torch.no_grad():
+        scores, class_maps = module.net(data.images)
+    batch = {"image_id": [str(i) for i in range(4)]}
+    cams = CamBatch.from_output(scores, class_maps, batch, policy="top1", sizes=[(SIZE, SIZE)] * 4)
+    pictures = denormalize(data.images)
+    assert len(tiles) == 4
+    for i, tile in enumerate(tiles):  # no orig_size: tiles at the network input size
+        np.testing.assert_array_equal(tile, overlay_cam(pictures[i], cams.cams[i].numpy(), alpha=0.5))
 
 
 def test_arguments_are_checked() -> None:

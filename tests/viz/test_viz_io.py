@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -102,3 +103,18 @@ def test_written_overlays_decode_losslessly(tmp_path: Path, shape: tuple[int, in
         assert decoded is not None and decoded.shape == picture.shape
         assert (decoded[:, :, ::-1] == picture).all()
     assert overlay.shape == image.shape
+
+
+def test_cam_npz_compresslevel_same_maps_atomic_write(tmp_path: Path) -> None:
+    cams = {"dog": np.random.default_rng(1).random((30, 40))}
+    fast = save_cam_npz(tmp_path / "fast.npz", cams, compresslevel=1)
+    default = save_cam_npz(tmp_path / "default.npz", cams)
+    for key in cams:
+        np.testing.assert_array_equal(load_cam_npz(fast)[key], load_cam_npz(default)[key])
+        np.testing.assert_array_equal(load_cam_npz(fast)[key], cams[key].astype(np.float16))  # one cast
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["default.npz", "fast.npz"]  # no temporary left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fast.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    with pytest.raises(ValueError, match="compresslevel must be an int in 0..9; got 10"):
+        save_cam_npz(tmp_path / "x.npz", cams, compresslevel=10)

@@ -109,3 +109,17 @@ def test_colorbar(label: str | None) -> None:
         assert np.abs(strip.astype(int) - end.astype(int)).sum(axis=1).min() <= 12
     tops = [np.abs(out[y, 80:].astype(int) - lut[-1].astype(int)).sum(axis=1).min() for y in range(100)]
     assert int(np.argmin(tops)) < 20
+
+
+def test_colours_use_the_metrics_normalisation_and_a_normalised_map_draws_the_same() -> None:
+    import wsl.viz
+    from wsl.cam import normalize_cams
+    from wsl.metrics import normalize_cam
+
+    assert not hasattr(wsl.viz, "normalize_cam")  # one definition: the metrics'
+    cam = 5.0 + 1e-3 * gaussian((20, 30), (7, 11), 4.0)
+    lut = colormap_lut("inferno")
+    np.testing.assert_array_equal(colorize_cam(cam), lut[np.rint(normalize_cam(cam) * 255).astype(np.uint8)])
+    pipeline = normalize_cams(torch.from_numpy(cam)[None])[0].numpy()  # what CamBatch.cams holds
+    image = np.full((20, 30, 3), 90, np.uint8)
+    np.testing.assert_array_equal(overlay_cam(image, pipeline), overlay_cam(image, cam))

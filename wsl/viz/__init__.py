@@ -1,9 +1,9 @@
 """Pictures of CAMs: overlays, boxes, contact sheets, an HTML gallery and a Lightning callback.
 
-Pure functions on numpy images (``uint8 (H, W, 3)`` **RGB**) and CAMs (``float (H, W)``, any scale),
-usable on the maps of any model. Boxes are ``(x0, y0, x1, y1)`` 0-based inclusive pixels.
-:class:`CAMLogger` and :func:`export_cams` are imported lazily so that the functions do not pull in
-Lightning or torch.
+Pure functions on numpy images (``uint8 (H, W, 3)`` **RGB**) and CAMs (``float (H, W)``, any scale;
+normalised with :func:`wsl.metrics.normalize_cam`), usable on the maps of any model. Boxes are
+``(x0, y0, x1, y1)`` 0-based inclusive pixels. :class:`CAMLogger` and :func:`export_cams` are imported
+lazily so that the functions do not pull in Lightning or the data modules.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from wsl.viz.boxes import GT_COLOR, PRED_COLOR, draw_boxes, put_text
 from wsl.viz.gallery import write_gallery
 from wsl.viz.io import load_cam_npz, safe_filename, safe_join, save_cam_npz, save_png
-from wsl.viz.overlay import COLORMAPS, add_colorbar, colorize_cam, colormap_lut, normalize_cam, overlay_cam
+from wsl.viz.overlay import COLORMAPS, add_colorbar, colorize_cam, colormap_lut, overlay_cam
 from wsl.viz.sheet import contact_sheet, fit_image
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ __all__ = [
     "export_cams",
     "fit_image",
     "load_cam_npz",
-    "normalize_cam",
     "overlay_cam",
     "put_text",
     "safe_filename",

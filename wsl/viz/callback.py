@@ -12,16 +12,14 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
-from wsl.cam import upsample_class_maps
+from wsl.cam import CamBatch
+from wsl.data.transforms import denormalize
 from wsl.viz.io import save_png
 from wsl.viz.overlay import overlay_cam
 from wsl.viz.sheet import contact_sheet
 
-__all__ = ["CAMLogger"]
+__all__ = ["CAMLogger", "log_sheet"]
 
-# ImageNet normalisation used by wsl.data (docs/design.md: dataset items).
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 _MIN_TILE = 128
 
 
@@ -32,12 +30,15 @@ class CAMLogger(pl.Callback):
     the batches of the first validation run (the sanity check when there is one), so every sheet
     shows the same images; a validation set smaller than ``num_images`` gives a smaller sheet. At the end of
     validation the callback runs ``pl_module.net(images)`` (eval mode, no grad) →
-    ``(scores (B, C), class_maps (B, C, h, w))``, takes each image's top-scoring class, upsamples its
-    class map to the network input size (:func:`wsl.cam.upsample_class_maps`), overlays it on the
-    de-normalised image (ImageNet mean/std), restores the original aspect ratio from ``orig_size`` and
-    writes one contact sheet to ``out_dir/epoch_{epoch:03d}.png``. With a TensorBoard logger the sheet
-    is also logged as the image ``"cams"``. Captions: ``"<class> <score>"``, and the first ground-truth
-    class after ``gt:`` when the top class is not a ground-truth label.
+    ``(scores (B, C), class_maps (B, C, h, w))``, takes each image's top-scoring class's CAM from the
+    one CAM pipeline (:meth:`wsl.cam.CamBatch.from_output`, policy ``top1``, at the network input
+    size), overlays it on the de-normalised image (:func:`wsl.data.transforms.denormalize`), restores
+    the original aspect ratio from ``orig_size`` and writes one contact sheet to
+    ``out_dir/epoch_{epoch:03d}.png``. The sheet is also logged as the image ``"cams"`` to every logger
+    that takes images: TensorBoard (``experiment.add_image``), loggers with
+    ``log_image(key, images, step)`` (Weights & Biases) and MLflow (``experiment.log_image``, as the
+    artifact ``cams/epoch_{epoch:03d}.png`` of the logger's run). Captions: ``"<class> <score>"``, and
+    the first ground-truth class after ``gt:`` when the top class is not a ground-truth label.
 
     Batches are dicts with ``image`` ``(B, 3, S, S)`` (normalised), and optionally ``labels``
     ``(B, C)`` and ``orig_size`` ``(B, 2)``. Class names come from ``pl_module.class_names`` when it
@@ -124,9 +125,7 @@ class CAMLogger(pl.Callback):
         sheet = self.make_sheet(pl_module)
         save_png(self._resolve_out_dir(trainer) / f"epoch_{epoch:03d}.png", sheet)
         for logger in trainer.loggers:
-            experiment = getattr(logger, "experiment", None)
-            if callable(getattr(experiment, "add_image", None)):
-                experiment.add_image("cams", sheet, global_step=trainer.global_step, dataformats="HWC")
+            log_sheet(logger, sheet, trainer.global_step, f"cams/epoch_{epoch:03d}.png")
 
     def make_sheet(self, pl_module: pl.LightningModule) -> np.ndarray:
         """Run the network on the cached images and build the ``uint8`` RGB contact sheet."""
@@ -139,19 +138,21 @@ class CAMLogger(pl.Callback):
                 scores, class_maps = net(images.to(pl_module.device))
         finally:
             net.train(was_training)
-        scores = scores.detach().float().cpu()
-        class_maps = class_maps.detach().float().cpu()
-        top = scores.argmax(dim=1)
-        index = torch.arange(images.shape[0])
-        cams = upsample_class_maps(class_maps[index, top].unsqueeze(1), tuple(images.shape[-2:]))[:, 0]
-        pictures = _denormalize(images)
+        count, input_size = images.shape[0], (int(images.shape[-2]), int(images.shape[-1]))
+        batch = {"image_id": [str(i) for i in range(count)]}
+        cams = CamBatch.from_output(scores, class_maps, batch, policy="top1", sizes=[input_size] * count)
+        scores = cams.scores  # float32, on the CPU
+        assert scores is not None
+        top = cams.class_index  # top1: one pair per image, in image order
+        pictures = denormalize(images)
         names = _class_names(pl_module, scores.shape[1])
         tiles, captions = [], []
-        side = max(images.shape[-2:])
-        for i in range(images.shape[0]):
-            tile = overlay_cam(pictures[i], cams[i].numpy(), alpha=self.alpha, colormap=self.colormap)
-            if self._sizes[i] is not None:  # the network saw a square resize; show the true aspect
-                height, width = self._sizes[i]
+        side = max(input_size)
+        for i in range(count):
+            tile = overlay_cam(pictures[i], cams.cams[i].numpy(), alpha=self.alpha, colormap=self.colormap)
+            original = self._sizes[i]
+            if original is not None:  # the network saw a square resize; show the true aspect
+                height, width = original
                 ratio = side / max(height, width)
                 size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
                 tile = cv2.resize(tile, size, interpolation=cv2.INTER_AREA)  # a stretch back, not a letterbox
@@ -184,14 +185,31 @@ def _size_of(sizes: Any, i: int) -> tuple[int, int] | None:
     return (height, width) if height > 0 and width > 0 else None
 
 
-def _denormalize(images: torch.Tensor) -> np.ndarray:
-    """``(B, 3, S, S)`` ImageNet-normalised float → ``uint8 (B, S, S, 3)`` RGB."""
-    pixels = (images * _STD + _MEAN).clamp(0, 1).mul(255).round().to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def _class_names(pl_module: pl.LightningModule, num_classes: int) -> list[str]:
     names = getattr(pl_module, "class_names", None)
     if isinstance(names, (list, tuple)) and len(names) == num_classes:
         return [str(n) for n in names]
     return [str(i) for i in range(num_classes)]
+
+
+def log_sheet(logger: Any, sheet: np.ndarray, step: int, artifact_file: str) -> bool:
+    """Log a ``uint8 (H, W, 3)`` RGB sheet as the image ``"cams"`` to a Lightning logger that takes images.
+
+    TensorBoard: ``experiment.add_image("cams", sheet, global_step=step, dataformats="HWC")``; a logger
+    with ``log_image`` (``WandbLogger``): ``log_image(key="cams", images=[sheet], step=step)``; MLflow:
+    ``experiment.log_image(logger.run_id, sheet, artifact_file)``. Other loggers (CSV) are skipped.
+
+    Returns:
+        Whether the logger took the image.
+    """
+    if callable(getattr(logger, "log_image", None)):
+        logger.log_image(key="cams", images=[sheet], step=step)
+        return True
+    experiment = getattr(logger, "experiment", None)
+    if callable(getattr(experiment, "add_image", None)):
+        experiment.add_image("cams", sheet, global_step=step, dataformats="HWC")
+        return True
+    if callable(getattr(experiment, "log_image", None)) and getattr(logger, "run_id", None) is not None:
+        experiment.log_image(logger.run_id, sheet, artifact_file)
+        return True
+    return False

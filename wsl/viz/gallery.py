@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from wsl.runs import write_text
+
 __all__ = ["write_gallery"]
 
 _REQUIRED = ("image", "thumb", "image_id", "class_name", "score")
@@ -99,7 +101,8 @@ def write_gallery(
         check_files: raise if a referenced file does not exist (write the images first).
 
     Returns:
-        Path of the written ``index.html``.
+        Path of the written ``index.html`` (written through a temporary file and renamed into place,
+        :func:`wsl.runs.write_text`, so a reader never sees half a page).
 
     Raises:
         ValueError: for a missing key, a path leaving ``out_dir``, or (``check_files``) a missing file.
@@ -151,10 +154,7 @@ def write_gallery(
 </body>
 </html>
 """
-    root.mkdir(parents=True, exist_ok=True)
-    index = root / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index
+    return write_text(root / "index.html", page)
 
 
 def _card(

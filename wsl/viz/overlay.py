@@ -2,8 +2,10 @@
 
 Images are numpy ``uint8 (H, W, 3)`` **RGB** arrays; CAMs are ``float (H, W)`` arrays of any scale
 (numpy arrays or CPU/GPU torch tensors). OpenCV's colormaps are BGR; every function here converts, so
-callers never see BGR. A CAM is min–max normalised inside (SPEC section 3): 0 is the coldest colour of
-the colormap, 1 the hottest, and a constant or non-finite map is all zeros (the coldest colour).
+callers never see BGR. A CAM is min–max normalised inside with the metrics' own
+:func:`wsl.metrics.normalize_cam` (SPEC section 3; float64, and the identity on a map that the CAM
+pipeline, :class:`wsl.cam.CamBatch`, already normalised): 0 is the coldest colour of the colormap, 1
+the hottest, and a constant or non-finite map is all zeros (the coldest colour).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from wsl.metrics import normalize_cam
 from wsl.viz._utils import FONT, ascii_text, check_rgb, text_block, to_numpy
 
-__all__ = ["COLORMAPS", "colormap_lut", "normalize_cam", "colorize_cam", "overlay_cam", "add_colorbar"]
+__all__ = ["COLORMAPS", "colormap_lut", "colorize_cam", "overlay_cam", "add_colorbar"]
 
 #: Colormap names accepted by the functions of this package → OpenCV colormap ids.
 #: ``inferno`` and ``viridis`` are perceptually uniform (the default is ``inferno``); ``turbo`` is a
@@ -50,30 +53,8 @@ def colormap_lut(colormap: str = "inferno") -> np.ndarray:
     return cv2.applyColorMap(ramp, COLORMAPS[colormap])[:, 0, ::-1].copy()
 
 
-def normalize_cam(cam: Any) -> np.ndarray:
-    """Min–max normalise one map to [0, 1] (numpy twin of :func:`wsl.cam.normalize_cams`).
-
-    Args:
-        cam: ``(H, W)`` map of any scale.
-
-    Returns:
-        ``float32 (H, W)`` in [0, 1]; a map that is constant or holds NaN/Inf anywhere becomes zeros.
-    """
-    cam = to_numpy(cam)
-    if cam.ndim != 2:
-        raise ValueError(f"cam must be a 2-D (H, W) map; got shape {cam.shape}")
-    # float64 arithmetic: a small bump on a large offset (7 + 1e-6·g) keeps its shape.
-    cam = cam.astype(np.float64)
-    if cam.size == 0 or not np.isfinite(cam).all():
-        return np.zeros(cam.shape, np.float32)
-    lo, hi = cam.min(), cam.max()
-    if not hi > lo:
-        return np.zeros(cam.shape, np.float32)
-    return ((cam - lo) / (hi - lo)).astype(np.float32)
-
-
 def colorize_cam(cam: Any, colormap: str = "inferno") -> np.ndarray:
-    """Colour a CAM with a colormap after min–max normalising it.
+    """Colour a CAM with a colormap after min–max normalising it (:func:`wsl.metrics.normalize_cam`).
 
     Args:
         cam: ``(H, W)`` float map of any scale (numpy or torch).
