@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 from pytorch_lightning import Trainer
@@ -28,6 +29,10 @@ from wsl.data import WSLDataModule
 from wsl.lit import WSLModule
 from wsl.metrics import format_table
 from wsl.runs import write_json, write_text
+
+if TYPE_CHECKING:
+    from pytorch_lightning import Callback
+    from pytorch_lightning.loggers import Logger
 
 __all__ = ["WSLCLI", "train", "run_tool", "translate", "run_name", "ALIASES"]
 
@@ -96,7 +101,7 @@ class WSLCLI(LightningCLI):
             kwargs["logger"] = default_loggers(run_dir)
         if trainer_config.get("enable_checkpointing") is not False:
             monitor = "val/top1_acc" if self.model.hparams.single_label else "val/map"
-            extra = [
+            extra: list[Callback] = [
                 ModelCheckpoint(
                     dirpath=run_dir / "checkpoints",
                     filename="best",
@@ -134,7 +139,7 @@ def default_loggers(run_dir: Path) -> list:
     Each run (and each resumed run) gets a new version folder, so resuming never overwrites the logs of
     the interrupted run.
     """
-    loggers = [CSVLogger(save_dir=str(run_dir), name="logs")]
+    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="logs")]
     try:
         import tensorboard  # noqa: F401
         from pytorch_lightning.loggers import TensorBoardLogger
@@ -217,7 +222,8 @@ def train(argv: list[str] | None = None) -> dict:
     }
     if not cli.config.skip_test:
         # The best checkpoint by validation score; without validation, the final weights (last.ckpt).
-        callback = trainer.checkpoint_callback
+        # Lightning documents this as the first ModelCheckpoint but types it as a Checkpoint.
+        callback = cast("ModelCheckpoint | None", trainer.checkpoint_callback)
         best = (callback.best_model_path or callback.last_model_path) if callback else ""
         trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
         test = {

@@ -54,9 +54,9 @@ def evaluate_model(
     """
     device = next(module.parameters()).device
     evaluator = LocalizationEvaluator(
-        module.hparams.num_classes,
-        module.hparams.single_label,
-        module.hparams.cam_curve_interval,
+        module.hparams["num_classes"],
+        module.hparams["single_label"],
+        module.hparams["cam_curve_interval"],
         pointing_subset=pointing_subset,
     ).to(device)
     module.eval()
@@ -273,7 +273,7 @@ def evaluate_from_checkpoint(
     dm = datamodule_for(module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers)
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     results = evaluate_model(module, dm.dataloader(split), progress=progress, pointing_subset=subset)
-    name = f"{module.hparams.pool} / {module.hparams.backbone}"
+    name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
     return {"data": data, "split": split, "source": str(ckpt), "name": name, "results": results}
 
 

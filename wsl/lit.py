@@ -91,11 +91,13 @@ class WSLModule(pl.LightningModule):
         return self.net(self._format(images))
 
     def _format(self, images: torch.Tensor) -> torch.Tensor:
-        return images.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else images
+        return (
+            images.contiguous(memory_format=torch.channels_last) if self.hparams["channels_last"] else images
+        )
 
     def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         scores = scores.float()
-        if self.hparams.single_label:
+        if self.hparams["single_label"]:
             data_loss = F.cross_entropy(scores, labels.argmax(dim=1))
         else:
             data_loss = F.binary_cross_entropy_with_logits(scores, labels.float())

@@ -107,7 +107,7 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
         module = load_module(row["checkpoint"])
         with torch.inference_mode():
             scores, class_maps = module(batch["image"])
-        for i, pick in enumerate(sheet_cams(scores, class_maps, batch, module.hparams.single_label)):
+        for i, pick in enumerate(sheet_cams(scores, class_maps, batch, module.hparams["single_label"])):
             tiles[i].append(overlay_cam(images[i], pick.cam))
             captions[i].append(f"{pool}: {names[pick.class_index]} {pick.probability:.2f}")
     side = max(128, *(max(image.shape[:2]) for image in images))  # room for the captions

@@ -87,7 +87,10 @@ class CamBatch:
             classes: the chosen classes of every image (see :mod:`wsl.cam.selection`).
             scores: optional (B, C) image scores, carried along.
         """
-        image_index, class_index, cams, ranges = [], [], [], []
+        image_index: list[int] = []
+        class_index: list[int] = []
+        cams: list[torch.Tensor] = []
+        ranges: list[torch.Tensor] = []
         for i, (size, chosen) in enumerate(zip(sizes, classes, strict=True)):
             if not chosen:
                 continue

@@ -408,7 +408,8 @@ class COCOWriter(DatasetWriter):
             for cid, c in zip(self.category_ids, self.class_names, strict=True)
         ]
         for sp, split_entries in entries.items():
-            images, annotations = [], []
+            images: list[dict[str, Any]] = []
+            annotations: list[dict[str, Any]] = []
             for n, (image_id, w, h, anns) in enumerate(split_entries):
                 images.append({"id": n + 1, "file_name": f"{image_id}.jpg", "width": w, "height": h})
                 for a in anns:

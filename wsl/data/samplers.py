@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
+from typing import cast
 
 import torch.distributed as dist
+from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 __all__ = ["ShardedEvalSampler", "eval_sampler"]
@@ -30,7 +32,10 @@ class ShardedEvalSampler(DistributedSampler):
     """
 
     def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        # DistributedSampler only takes len(dataset); its annotation asks for a Dataset.
+        super().__init__(
+            cast(Dataset, dataset), num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False
+        )
         self.num_samples = len(range(self.rank, len(dataset), self.num_replicas))
         self.total_size = len(dataset)
 

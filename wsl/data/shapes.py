@@ -7,6 +7,7 @@ ellipses, thick segments, open arcs, zig-zag polylines) so that none can be mist
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import cv2
 import numpy as np
@@ -110,17 +111,21 @@ def draw_distractor(mask: np.ndarray, name: str, rng: np.random.Generator, size:
         r = size / 2
         span = rng.uniform(60, 150)
         start = math.degrees(angle)
-        pts = cv2.ellipse2Poly((int(cx), int(cy)), (int(r), int(r)), 0, int(start), int(start + span), 5)
-        cv2.polylines(mask, [pts], False, 1, max(2, thick - 1), cv2.LINE_8)
+        # OpenCV's stubs type ellipse2Poly's result as a sequence of points; it is an (n, 2) int32 array.
+        arc = cast(
+            np.ndarray,
+            cv2.ellipse2Poly((int(cx), int(cy)), (int(r), int(r)), 0, int(start), int(start + span), 5),
+        )
+        cv2.polylines(mask, [arc], False, 1, max(2, thick - 1), cv2.LINE_8)
     elif name == "zigzag":
         n = int(rng.integers(3, 5))
         step = size / n
-        pts = [np.array([cx, cy])]
+        corners = [np.array([cx, cy])]
         for i in range(n):
             turn = angle + (0.9 if i % 2 == 0 else -0.9)
-            pts.append(pts[-1] + step * np.array([math.cos(turn), math.sin(turn)]))
+            corners.append(corners[-1] + step * np.array([math.cos(turn), math.sin(turn)]))
         cv2.polylines(
-            mask, [np.round(np.array(pts)).astype(np.int32)], False, 1, max(2, thick - 1), cv2.LINE_8
+            mask, [np.round(np.array(corners)).astype(np.int32)], False, 1, max(2, thick - 1), cv2.LINE_8
         )
     else:
         raise ValueError(f"distractor name: got {name!r}; expected one of {DISTRACTORS}")

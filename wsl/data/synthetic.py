@@ -182,6 +182,8 @@ def _pick_color(rng: np.random.Generator, under: np.ndarray, min_contrast: float
             return c
         if d > best_d:
             best, best_d = c, d
+    # The first draw sets best: d >= 0 > -1.0, as c and ``under`` are finite colours.
+    assert best is not None
     return best
 
 
@@ -203,7 +205,8 @@ def render_sample(params: SyntheticParams, seed: int, split: str, index: int) ->
 
     # Place objects first (masks only), rejecting placements that overlap an earlier object too much.
     num_objects = int(rng.integers(params.min_objects, params.max_objects + 1))
-    full_masks, labels = [], []
+    full_masks: list[np.ndarray] = []
+    labels: list[int] = []
     for _ in range(num_objects):
         label = int(rng.integers(len(params.classes)))
         for _attempt in range(40):

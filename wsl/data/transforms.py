@@ -7,6 +7,8 @@ are used for training, because with image-level labels only a crop could cut the
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -144,7 +146,11 @@ class TrainTransform(EvalTransform):
     def sample(self) -> dict:
         """Draw the random parameters: ``hflip``, ``vflip``, ``transpose`` (bools), ``perm`` (3,) and
         ``bcs`` (brightness, contrast, saturation factors)."""
-        params = {"hflip": bool(torch.rand(()) < self.flip_p), "vflip": False, "transpose": False}
+        params: dict[str, Any] = {
+            "hflip": bool(torch.rand(()) < self.flip_p),
+            "vflip": False,
+            "transpose": False,
+        }
         if self.dihedral:
             params["vflip"] = bool(torch.rand(()) < 0.5)
             params["transpose"] = bool(torch.rand(()) < 0.5)

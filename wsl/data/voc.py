@@ -273,12 +273,12 @@ class VOCDataset(WSLDataset):
             )
         k = num_objects
         values = np.unique(seg)
-        extra = values[(values > k) & (values != 255)]
-        if len(extra):
+        unexpected = values[(values > k) & (values != 255)]
+        if len(unexpected):
             raise dataset_error(
                 path,
                 "mask values",
-                f"values {extra.tolist()} but the XML has {k} objects",
+                f"values {unexpected.tolist()} but the XML has {k} objects",
                 "make value i+1 mark the i-th XML object (255 = boundary)",
             )
         masks = seg[None] == np.arange(1, k + 1, dtype=seg.dtype)[:, None, None]

@@ -23,9 +23,12 @@ Boxes are ``(x0, y0, x1, y1)``, 0-based, inclusive, as int64 arrays ``(K, 4)``.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import cv2
 import numpy as np
 
+_cam_levels: ModuleType | None
 try:  # the compiled core (setup.py builds it; without a C compiler the OpenCV path below is used)
     from wsl.metrics import _cam_levels
 except ImportError:  # pragma: no cover - exercised only on installs without the extension

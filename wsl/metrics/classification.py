@@ -95,6 +95,7 @@ class PositiveCounts(Metric):
     """
 
     full_state_update = False
+    count: torch.Tensor  # add_state's state (nn.Module's attribute typing says Tensor | Module)
 
     def __init__(self, num_classes: int, **kwargs) -> None:
         super().__init__(**kwargs)

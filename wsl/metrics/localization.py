@@ -219,7 +219,7 @@ def _box_accuracy_compute(
     total: int,
     top1_correct,
     total_with_class: int,
-    thresholds: np.ndarray,
+    thresholds: np.ndarray | torch.Tensor,
     iou_thresholds: Sequence[float],
 ) -> dict[str, torch.Tensor]:
     """Scores from summed counts: BoxAcc(t, δ) = correct[δ, t] / total, MaxBoxAcc(δ) = max_t BoxAcc(t, δ).
@@ -340,6 +340,10 @@ class BoxAccuracy(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    correct: torch.Tensor  # add_state's states (nn.Module's attribute typing says Tensor | Module)
+    top1_correct: torch.Tensor
+    total: torch.Tensor
+    total_with_class: torch.Tensor
 
     def __init__(
         self,
@@ -553,6 +557,8 @@ class PxAP(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    true_hist: torch.Tensor  # add_state's states (nn.Module's attribute typing says Tensor | Module)
+    false_hist: torch.Tensor
 
     def __init__(self, cam_curve_interval: float = 0.01, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -775,6 +781,8 @@ class PointingGame(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    hits: torch.Tensor  # add_state's states (nn.Module's attribute typing says Tensor | Module)
+    misses: torch.Tensor
 
     def __init__(self, num_classes: int, tolerance: float = 15, **kwargs) -> None:
         super().__init__(**kwargs)

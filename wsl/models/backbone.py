@@ -5,10 +5,14 @@ from __future__ import annotations
 import difflib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import timm
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from timm.models import FeatureInfo
 
 __all__ = ["Backbone", "create_backbone"]
 
@@ -41,11 +45,12 @@ class Backbone(nn.Module):
 
 def _resolve_out_index(name: str, out_index: int) -> int:
     probe = timm.create_model(name, pretrained=False, features_only=True)
-    num_stages = len(probe.feature_info)
+    feature_info = cast("FeatureInfo", probe.feature_info)  # typed Tensor | Module by nn.Module
+    num_stages = len(feature_info)
     if not -num_stages <= out_index < num_stages:
         raise ValueError(
             f"out_index={out_index} is out of range for backbone {name!r}, which has {num_stages} feature "
-            f"stages (strides {probe.feature_info.reduction()}); use -{num_stages} … {num_stages - 1}."
+            f"stages (strides {feature_info.reduction()}); use -{num_stages} … {num_stages - 1}."
         )
     return out_index % num_stages
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsl.pooling import build_pool, class_wise_mean
+from wsl.pooling import build_pool
+from wsl.pooling.functional import class_wise_mean
 
 __all__ = ["CAMHead"]
 

@@ -23,10 +23,15 @@ from wsl.pooling.registry import *  # noqa: F403
 # that the line above bound.
 from wsl.pooling.softpool2d import *  # noqa: F403, I001
 
+# isort: split
+# The name the line above left bound (the submodule), spelled out for type checkers; it binds the
+# same module again.
+from wsl.pooling import softpool2d
+
 __all__ = [
     "functional",
     *(name for name in functional.__all__ if name != "softpool2d"),
     *modules.__all__,
-    *softpool2d.__all__,  # noqa: F405
+    *softpool2d.__all__,
     *registry.__all__,
 ]

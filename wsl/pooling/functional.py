@@ -16,6 +16,8 @@ head's function is exported by defining it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -319,7 +321,8 @@ def class_wise_mean(maps: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
-    pair = (v, v) if isinstance(v, int) and not isinstance(v, bool) else tuple(v)
+    # v is a pair here, or a bool, whose tuple() raises TypeError.
+    pair = (v, v) if isinstance(v, int) and not isinstance(v, bool) else tuple(cast("Iterable[int]", v))
     if len(pair) != 2 or not all(isinstance(p, int) and not isinstance(p, bool) for p in pair):
         raise ValueError(f"{name} must be an int or a pair of ints; got {v!r}")
     return pair  # type: ignore[return-value]

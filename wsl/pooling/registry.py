@@ -41,7 +41,7 @@ __all__ = ["POOLS", "register_pool", "build_pool", "pool_kwargs"]
 # in definition order: gmp, gap, lse, kmax, weldon, softpool, autopool.
 POOLS: dict[str, type[PoolHead]] = {}
 
-_H = TypeVar("_H", bound=type)
+_H = TypeVar("_H", bound="type[PoolHead]")
 
 
 def register_pool(name: str) -> Callable[[_H], _H]:
@@ -136,6 +136,8 @@ def build_pool(name: str, num_classes: int, **kwargs: object) -> PoolHead:
         raise ValueError(
             f"unknown keyword argument(s) {unknown} for pool {name!r}; accepted: {accepted or 'none'}"
         )
+    # Each head has its own __init__ (PoolHead's takes no arguments): call it as a factory.
+    factory: Callable[..., PoolHead] = cls
     if "num_classes" in inspect.signature(cls.__init__).parameters:
-        return cls(num_classes, **kwargs)
-    return cls(**kwargs)
+        return factory(num_classes, **kwargs)
+    return factory(**kwargs)

@@ -1,0 +1,13 @@
+"""Types of the compiled core ``wsl/metrics/_cam_levels.c`` (built by ``pip install``; optional)."""
+
+import numpy as np
+from typing_extensions import Buffer
+
+def best_ious_per_value(
+    q: Buffer | np.ndarray, height: int, width: int, gt: Buffer | np.ndarray, multi_contour: bool, /
+) -> bytes:
+    """``q``: C-contiguous uint8 (height, width) map; ``gt``: C-contiguous int64 (K, 4) inclusive boxes.
+
+    Returns 256 native float64 values: entry v in 1..max(q) is the best IoU between the boxes of the
+    foreground ``q >= v`` and the GT boxes; the other entries are 0.
+    """
