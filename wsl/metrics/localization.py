@@ -28,7 +28,9 @@ same on raw and normalised maps). Scoring one CAM with every metric therefore ne
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -178,6 +180,34 @@ def _box_accuracy_format(
     return quantized, gts, flags
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _best_ious_many(
+    quantized_maps: Sequence[np.ndarray],
+    boxes: Sequence[np.ndarray],
+    thresholds: np.ndarray,
+    multi_contour: bool,
+) -> Iterator[np.ndarray]:
+    """``_best_ious_quantized`` of every map, in order, on one thread per CPU.
+
+    The compiled core and OpenCV release the GIL, so the maps of a batch are scored in parallel; the
+    results come back in input order and are summed in that order, so the counts do not depend on it.
+    """
+    global _POOL
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pairs = list(zip(quantized_maps, boxes, strict=True))
+
+    def score(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return _best_ious_quantized(pair[0], pair[1], thresholds, multi_contour)
+
+    if len(pairs) < 2 or workers < 2:
+        return map(score, pairs)
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(workers, 8), thread_name_prefix="wsl-boxes")
+    return _POOL.map(score, pairs)
+
+
 def _box_accuracy_update(
     quantized_maps: Sequence[np.ndarray],
     boxes: Sequence[np.ndarray],
@@ -205,8 +235,7 @@ def _box_accuracy_update(
     """
     hits = np.zeros((len(iou_cuts), len(thresholds)), dtype=np.int64)
     top1_hits = np.zeros_like(hits)
-    for i, (q, gt) in enumerate(zip(quantized_maps, boxes, strict=True)):
-        best = _best_ious_quantized(q, gt, thresholds, multi_contour)
+    for i, best in enumerate(_best_ious_many(quantized_maps, boxes, thresholds, multi_contour)):
         ok = best[None, :] >= iou_cuts[:, None]
         hits += ok
         if correct is not None and correct[i]:
