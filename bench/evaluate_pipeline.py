@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--split", default="test")
     parser.add_argument("--intervals", default="0.01,0.001")
     parser.add_argument("--repeat", type=int, default=1, help="wsl runs per interval (the minimum is kept)")
+    parser.add_argument("--num-workers", type=int, default=0, help="wsl's loader workers")
     args = parser.parse_args(argv)
 
     data = WSLDataModule(args.data, num_workers=0, batch_size=32)
@@ -118,13 +119,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for _ in range(max(1, args.repeat)):
             started = time.perf_counter()
             results = evaluate_cams(cam_dir, data=args.data, split=args.split, cam_curve_interval=interval,
-                                    num_workers=0, progress=False)["results"]  # fmt: skip
+                                    num_workers=args.num_workers, progress=False)["results"]  # fmt: skip
             fast_s = min(fast_s, time.perf_counter() - started)
         for key in ("maxboxacc", "maxboxacc_v2"):
             if abs(results[key] - slow[key]) > 1e-12:
                 raise SystemExit(f"{key} differs: wsl {results[key]} vs straightforward {slow[key]}")
         n = slow["num_cams"]
-        row = {"interval": interval, "num_cams": n, "straightforward_s": slow_s, "wsl_s": fast_s}
+        row = {"interval": interval, "num_cams": n, "straightforward_s": slow_s, "wsl_s": fast_s,
+               "num_workers": args.num_workers}  # fmt: skip
         rows.append(row)
         print(
             f"interval {interval:g}: {n} CAMs; straightforward {slow_s:.2f} s ({n / slow_s:.0f} CAMs/s), "

@@ -42,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--image-size", type=int, default=None, help="network input size (default: the training size, or 128)"
     )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument(
+        "--num-workers", type=int, default=None, help="loader workers (default: 2 with --ckpt, 0 with --cams)"
+    )
     parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
     parser.add_argument("--cam-curve-interval", type=float, default=0.01, help="--cams: threshold grid step")
@@ -60,7 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def evaluate(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=args.num_workers)
+    # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
+    workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
+    common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
     common.update(pointing_subset=args.pointing_difficult, progress=not args.no_progress)
     if args.ckpt:
         payload = evaluate_from_checkpoint(

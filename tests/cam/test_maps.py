@@ -64,3 +64,11 @@ def test_cam_range_gives_the_raw_values_back():
     lo, hi = cam_range(maps).unbind(-1)
     back = lo[:, None, None] + normalize_cams(maps) * (hi - lo)[:, None, None]
     torch.testing.assert_close(back, maps)
+
+
+def test_the_same_size_shortcut_is_what_bilinear_interpolation_gives():
+    import torch.nn.functional as F
+
+    maps = torch.randn(2, 3, 9, 7)
+    direct = F.interpolate(maps, size=(9, 7), mode="bilinear", align_corners=False)
+    assert torch.equal(direct, maps) and torch.equal(upsample_class_maps(maps, (9, 7)), maps)

@@ -135,3 +135,14 @@ def test_pointing_difficult_subset_is_reported(synthetic_voc_root, tmp_path, cap
     flags.write_text(first + "\t1\n")
     assert main(args) == 2
     assert "expected an image name and" in capsys.readouterr().err
+
+
+def test_a_broken_cam_file_read_ahead_is_reported_with_its_name(synthetic_voc_root, tmp_path, capsys):
+    """Files are read by a background thread; its errors still reach the user as one error line."""
+    cam_dir = tmp_path / "cams"
+    write_mask_cams(synthetic_voc_root, cam_dir)
+    victim = sorted(cam_dir.glob("*.npz"))[-1]
+    victim.write_bytes(b"not a zip")
+    assert main([*base_args(synthetic_voc_root), "--cams", str(cam_dir)]) == 2
+    err = capsys.readouterr().err
+    assert victim.name in err and "cannot be read as a .npz of maps" in err

@@ -32,9 +32,12 @@ def upsample_class_maps(class_maps: torch.Tensor, size: tuple[int, int]) -> torc
     """
     if class_maps.dim() not in (3, 4):
         raise ValueError(f"class_maps must be (N, C, h, w) or (C, h, w); got shape {tuple(class_maps.shape)}")
+    size = (int(size[0]), int(size[1]))
+    if tuple(class_maps.shape[-2:]) == size:  # bilinear at scale 1 (align_corners=False) is the identity
+        return class_maps.float()
     squeeze = class_maps.dim() == 3
     maps = class_maps.unsqueeze(0) if squeeze else class_maps
-    cams = F.interpolate(maps.float(), size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
+    cams = F.interpolate(maps.float(), size=size, mode="bilinear", align_corners=False)
     return cams[0] if squeeze else cams
 
 
