@@ -21,6 +21,7 @@ __all__ = [
     "check_class_names",
     "check_readable",
     "datamodule_for",
+    "read_checkpoint",
 ]
 
 
@@ -58,6 +59,32 @@ class SaveOnSigterm(pl.Callback):
                 print(f"SIGTERM: saved {self.path}; resume with --ckpt_path last", flush=True)
 
 
+def read_checkpoint(path: str | Path, what: str = "checkpoint", fix: str = "", mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` with one clear error for a missing or unreadable file.
+
+    Args:
+        path: the file.
+        what: how the error names it (the argument it came from).
+        fix: what the user should pass instead, said after a missing file.
+        mmap: map the file instead of reading it (enough to check that it is readable).
+
+    Raises:
+        ValueError: the file is missing, truncated, not a checkpoint, or holds pickled objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist; {fix or 'pass a .ckpt file'}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValueError(
+            # Only the type: torch's messages span many lines and suggest weights_only=False, which is unsafe.
+            f"{what} {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
+            "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
+            "written by tools/train.py"
+        ) from err
+
+
 def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> WSLModule:
     """Load a :class:`~wsl.lit.WSLModule` from a checkpoint written by ``tools/train.py``.
 
@@ -76,17 +103,7 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
         ValueError: the file is missing, is not a checkpoint, or was not written by ``wsl``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist; pass the .ckpt written by tools/train.py")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValueError(
-            # Only the type: torch's messages span many lines and suggest weights_only=False, which is unsafe.
-            f"checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
-            "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
-            "written by tools/train.py"
-        ) from err
+    payload = read_checkpoint(path, "checkpoint", "pass the .ckpt written by tools/train.py")
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not hparams or "pool" not in hparams or "state_dict" not in payload:
         raise ValueError(
@@ -110,17 +127,7 @@ def check_readable(path: str | Path) -> None:
     Used before resuming, where Lightning would otherwise fail with a traceback on a truncated or
     foreign file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"ckpt_path {str(path)!r} does not exist; pass a .ckpt file or 'last'")
-    try:
-        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValueError(
-            f"ckpt_path {str(path)!r} cannot be read as a PyTorch checkpoint ({type(err).__name__}); "
-            "it may be truncated, not a .ckpt file, or hold pickled objects (refused); pass a checkpoint "
-            "written by tools/train.py"
-        ) from err
+    read_checkpoint(path, "ckpt_path", "pass a .ckpt file or 'last'", mmap=True)
 
 
 def check_class_names(module: WSLModule, class_names: list[str], source: str) -> None:

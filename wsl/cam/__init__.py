@@ -7,13 +7,14 @@ methods). See :mod:`wsl.cam.pipeline`.
 
 from wsl.cam.maps import cam_range, normalize_cams, quantize_cams, upsample_class_maps
 from wsl.cam.pipeline import CamBatch, batch_sizes
-from wsl.cam.selection import CLASS_POLICIES, gt_classes, register_policy, select_classes
+from wsl.cam.selection import CLASS_POLICIES, check_policy, gt_classes, register_policy, select_classes
 
 __all__ = [
     "CLASS_POLICIES",
     "CamBatch",
     "batch_sizes",
     "cam_range",
+    "check_policy",
     "gt_classes",
     "normalize_cams",
     "quantize_cams",

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CLASS_POLICIES", "select_classes", "gt_classes", "register_policy"]
+__all__ = ["CLASS_POLICIES", "check_policy", "select_classes", "gt_classes", "register_policy"]
 
 Policy = Callable[[torch.Tensor | None, Mapping[str, Any]], list[int]]
 
