@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import cv2
@@ -346,3 +348,17 @@ def test_gt_policy_exports_the_classes_with_a_non_difficult_box(module, dm, tmp_
         )
         assert meta["classes"] == [dm.class_names[c] for c in keep] and len(keep) > 0
         assert set(load_cam_npz(tmp_path / meta["npz"])) == set(meta["classes"])
+
+
+def test_every_exported_file_is_0644_under_umask_022(module, dm, tmp_path):
+    # issue 19 item 13: mkstemp's 0600 used to reach cams.json and the .npz files; atomic_path fixes it
+    old = os.umask(0o022)
+    try:
+        export_cams(module, dm.dataloader("test", limit=2), tmp_path / "out", progress=False)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"cams.json", "index.html", "contact_sheet.png"}
+    assert any(p.suffix == ".npz" for p in files)
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert set(modes.values()) == {0o644}, modes
