@@ -11,6 +11,7 @@ from .coco import (
     COCOWriter,
     coco_box_to_xyxy,
     decode_segmentation,
+    image_ids_of_file_names,
     mask_to_coco_segmentation,
     read_coco_categories,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "ensure_synthetic",
     "format_names",
     "get_format",
+    "image_ids_of_file_names",
     "make_synthetic",
     "mask_to_coco_segmentation",
     "parse_data_spec",

@@ -27,7 +27,8 @@ class Record:
     """One image of a dataset, with its annotations parsed at construction.
 
     Attributes:
-        image_id: the image's id (file stem), a ``str``.
+        image_id: the image's id, a ``str`` unique within the dataset (VOC: the id of the split
+            file; COCO: the ``file_name`` without extension, folders included).
         image_path: path of the image file.
         boxes: int64 ``(K, 4)``, ``(x0, y0, x1, y1)`` 0-based inclusive at the original size.
         box_labels: int64 ``(K,)`` class indices.

@@ -25,6 +25,7 @@ __all__ = [
     "COCOWriter",
     "coco_box_to_xyxy",
     "default_class_names",
+    "image_ids_of_file_names",
     "read_coco_categories",
     "decode_segmentation",
     "mask_to_coco_segmentation",
@@ -51,6 +52,27 @@ def coco_box_to_xyxy(bbox: Sequence[float], width: int, height: int) -> tuple[in
     if x1 < x0 or y1 < y0:
         raise ValueError(f"box [x, y, w, h]={list(bbox)} lies outside the {width}x{height} image")
     return x0, y0, x1, y1
+
+
+def image_ids_of_file_names(file_names: Sequence[str]) -> list[str]:
+    """The image id of each COCO ``file_name``: unique within a file, stable, readable.
+
+    The id is the file name without its extension, folders included (``a/x.jpg`` → ``a/x``, and
+    ``COCO_val2014_000000000042.jpg`` → ``COCO_val2014_000000000042``): two images ``a/x.jpg`` and
+    ``b/x.jpg`` get two ids, so overlays and saved-CAM files never mix them up. Names that would
+    still share an id (``a/x.jpg`` and ``a/x.png``) keep their extension. A file name listed twice
+    gets the same id twice (the reader rejects the second listing).
+
+    Example:
+        >>> image_ids_of_file_names(["a/x.jpg", "b/x.jpg", "y.png", "z.jpg", "z.png"])
+        ['a/x', 'b/x', 'y', 'z.jpg', 'z.png']
+    """
+    posix = [Path(n).as_posix() for n in file_names]
+    bare = [Path(n).with_suffix("").as_posix() if Path(n).suffix else n for n in posix]
+    owners: dict[str, set[str]] = {}
+    for b, n in zip(bare, posix, strict=True):
+        owners.setdefault(b, set()).add(n)
+    return [n if len(owners[b]) > 1 else b for b, n in zip(bare, posix, strict=True)]
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -163,6 +185,10 @@ class COCODataset(WSLDataset):
     Masks are decoded with pycocotools from polygons or RLE; an object without a segmentation gets its
     filled box as mask.
 
+    Image ids are the ``file_name`` without its extension, folders included (``a/x.jpg`` → ``a/x``),
+    so they are unique within the file (see :func:`image_ids_of_file_names`); ``coco_ids`` maps them
+    to the COCO image ids.
+
     Crowd annotations (``iscrowd=1``) make their class positive in ``labels``, and are returned as
     boxes flagged ``difficult=True`` so that metrics ignore them, as VOC's difficult objects.
     Objects of categories not in ``class_names`` (when a subset is passed) are dropped.
@@ -241,16 +267,29 @@ class COCODataset(WSLDataset):
             per_image[ann["image_id"]].append((k, ann))
 
         bad = BadSamples(skip_bad, f"COCODataset({self.root}, {split!r})")
+        names = image_ids_of_file_names([im["file_name"] for im in images.values()])
+        first_of: dict[str, int] = {}
         records = []
-        for image_id, im in images.items():
+        for k, (coco_id, im) in enumerate(images.items()):
             try:
-                records.append(self._parse_image(im, per_image[image_id], known_ids))
+                name = im["file_name"]
+                if name in first_of:
+                    raise dataset_error(
+                        self.json_path,
+                        f"images[{k}].file_name",
+                        f"{name!r} is also images[{first_of[name]}] (one file listed twice)",
+                        f"list each image once {_SKIP}",
+                    )
+                first_of[name] = k
+                records.append(self._parse_image(im, per_image[coco_id], known_ids, names[k]))
             except DatasetError as e:
                 bad.add(e)
         self.coco_ids = {r.image_id: r.extra[0] for r in records}
         self._finalize(records, bad)
 
-    def _parse_image(self, im: dict, anns: list[tuple[int, dict]], known_ids: set[int]) -> Record:
+    def _parse_image(
+        self, im: dict, anns: list[tuple[int, dict]], known_ids: set[int], image_id: str
+    ) -> Record:
         w, h = im["width"], im["height"]
         boxes, labels, difficult, segs = [], [], [], []
         for k, ann in anns:
@@ -299,7 +338,7 @@ class COCODataset(WSLDataset):
                 f"annotate it or drop it from the images list, {_SKIP}",
             )
         return Record(
-            Path(im["file_name"]).stem,
+            image_id,
             self.image_dir / im["file_name"],
             np.asarray(boxes, np.int64),
             np.asarray(labels, np.int64),
