@@ -75,7 +75,10 @@ class CamFolder:
     """Read-only view of a folder of saved CAMs (see the module docstring for the layout).
 
     Files are matched to image ids by ``cams.json`` when the folder (or its parent, for an export's
-    ``cams/`` folder) holds one, else by file stem.
+    ``cams/`` folder) holds one, else by their path relative to the folder without the suffix:
+    subfolders are searched, so the id ``a/x`` is ``a/x.npz`` (hidden files and folders are skipped).
+    The manifest's ``npz_keys`` maps a class name to its key in the ``.npz`` files where the two differ
+    (a class name that is not a safe zip member name); other keys are the class names.
 
     Args:
         root: the folder.
@@ -87,27 +90,41 @@ class CamFolder:
         if not self.root.is_dir():
             raise ValueError(f"cam_dir {str(self.root)!r} is not a folder; pass the folder of .npy/.npz CAMs")
         self.class_names = list(class_names)
-        self.files = {p.stem: p for p in sorted(self.root.iterdir()) if p.suffix in (".npy", ".npz")}
+        self.npz_keys: dict[str, str] = {}
+        self.files = {
+            p.relative_to(self.root).with_suffix("").as_posix(): p
+            for p in sorted(self.root.rglob("*"))
+            if p.suffix in (".npy", ".npz")
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+        }
         self.files.update(self._manifest_files())
         if not self.files:
-            nested = any(p.is_dir() for p in self.root.iterdir())
             raise ValueError(
-                f"cam_dir {str(self.root)!r} holds no .npy or .npz file; one per image id is expected"
-                + (" (subfolders are not searched)" if nested else "")
+                f"cam_dir {str(self.root)!r} holds no .npy or .npz file (subfolders included); one per "
+                "image id is expected"
             )
         self.non_finite: list[str] = []
 
     def _manifest_files(self) -> dict[str, Path]:
-        """``image_id → file`` from an export's ``cams.json`` beside or above the folder."""
+        """``image_id → file`` from an export's ``cams.json`` beside or above the folder (and its
+        ``npz_keys`` into :attr:`npz_keys`); files outside the folder are ignored."""
+        root = self.root.resolve()
         for manifest in (self.root / "cams.json", self.root.parent / "cams.json"):
             if not manifest.is_file():
                 continue
             try:
-                images = json.loads(manifest.read_text(encoding="utf-8"))["images"]
-                found = {str(m["image_id"]): manifest.parent / m["npz"] for m in images}
-            except (OSError, ValueError, KeyError, TypeError):
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                found = {str(m["image_id"]): manifest.parent / m["npz"] for m in data["images"]}
+                keys = data.get("npz_keys") or {}
+                self.npz_keys = {str(k): str(v) for k, v in keys.items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-            return {image_id: path for image_id, path in found.items() if path.parent == self.root}
+            return {
+                image_id: path
+                for image_id, path in found.items()
+                if path.is_file() and path.resolve().is_relative_to(root)
+            }
         return {}
 
     def check_ids(self, image_ids: list[str], skip_missing: bool = False) -> list[str]:
@@ -115,7 +132,8 @@ class CamFolder:
         extra files are reported in a warning."""
         wanted = set(image_ids)
         missing = [i for i in image_ids if i not in self.files]
-        extra = sorted(set(self.files) - wanted - {p.stem for i, p in self.files.items() if i in wanted})
+        used = {self.files[i] for i in wanted if i in self.files}
+        extra = sorted(i for i, p in self.files.items() if i not in wanted and p not in used)
         if extra:
             log.warning("%d CAM files match no image of the split (ignored), e.g. %s", len(extra), extra[:3])
         if missing and not skip_missing:
@@ -142,7 +160,11 @@ class CamFolder:
         """The maps (len(classes), h, w) of ``image_id`` for ``classes``."""
         path = self.files[image_id]
         if path.suffix == ".npy":
-            cam = self._check(path, "map", np.load(path, allow_pickle=False), size)
+            try:
+                array = np.load(path, allow_pickle=False)
+            except ValueError as err:  # object arrays need pickle, which is refused
+                raise ValueError(f"{path}: the map cannot be read without pickle ({err})") from err
+            cam = self._check(path, "map", array, size)
             return torch.from_numpy(cam).expand(len(classes), *cam.shape)
         # The members are read straight from the zip (``numpy.load`` of an .npz adds ~50 % per file).
         try:
@@ -151,14 +173,16 @@ class CamFolder:
                 out = []
                 for c in classes:
                     name = self.class_names[c]
-                    if name not in members:
+                    key = self.npz_keys.get(name, name)
+                    if key not in members:
                         raise ValueError(
-                            f"{path}: no map for class {name!r} (present in the ground truth); keys found: "
-                            f"{sorted(members)}"
+                            f"{path}: no map for class {name!r}"
+                            + (f" (key {key!r} in cams.json's npz_keys)" if key != name else "")
+                            + f" (present in the ground truth); keys found: {sorted(members)}"
                         )
                     try:
                         array = np.lib.format.read_array(
-                            io.BytesIO(archive.read(members[name])), allow_pickle=False
+                            io.BytesIO(archive.read(members[key])), allow_pickle=False
                         )
                     except ValueError as err:  # object arrays need pickle, which is refused
                         raise ValueError(
