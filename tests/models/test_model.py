@@ -88,3 +88,26 @@ def test_softpool_stem_replaces_the_max_pool():
     net = WSLNet(num_classes=2, backbone="resnet18", pool="gap", softpool_stem=True)
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
     assert net(torch.zeros(1, 3, 64, 64))[1].shape == (1, 2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "backbone, out_index", [("lcnet_050", 3), ("resnet18", 2), ("regnetx_002", 3), ("efficientnet_b0", 2)]
+)
+def test_every_parameter_is_used_by_the_loss(backbone, out_index):
+    """DDP refuses parameters that no loss reaches: the stages after ``out_index`` are dropped."""
+    net = WSLNet(num_classes=3, backbone=backbone, pool="gap", out_index=out_index)
+    scores, _ = net(torch.randn(2, 3, 64, 64))
+    scores.sum().backward()
+    unused = [name for name, p in net.named_parameters() if p.grad is None]
+    assert unused == []
+
+
+def test_a_checkpoint_with_the_dropped_stages_still_loads():
+    """State dicts saved before the pruning hold ``blocks.5`` …: they load; the extra weights are ignored."""
+    net = WSLNet(num_classes=3, backbone="lcnet_050", pool="gap", out_index=3)
+    full = timm.create_model("lcnet_050", pretrained=False, features_only=True)
+    old = {f"backbone.body.{k}": v for k, v in full.state_dict().items()}
+    old.update({k: v for k, v in net.state_dict().items() if not k.startswith("backbone.")})
+    assert any(k.startswith("backbone.body.blocks.5.") for k in old)
+    net.load_state_dict(old)
+    torch.testing.assert_close(net.backbone.body.conv_stem.weight, full.conv_stem.weight)

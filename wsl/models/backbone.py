@@ -35,12 +35,41 @@ class Backbone(nn.Module):
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
         self.body = body
-        info = body.feature_info
+        info = cast("FeatureInfo", body.feature_info)
         self.out_channels = int(info.channels()[-1])
         self.stride = int(info.reduction()[-1])
+        #: State-dict prefixes of the stages dropped after the chosen one (see :func:`_prune_stages`).
+        self.dropped_prefixes = _prune_stages(body, info)
+        self._register_load_state_dict_pre_hook(self._ignore_dropped_stages)
+
+    def _ignore_dropped_stages(self, state_dict: dict, prefix: str, *args) -> None:
+        # Checkpoints written before the pruning hold weights of the dropped stages, which no output used.
+        dropped = tuple(prefix + p for p in self.dropped_prefixes)
+        for key in [k for k in state_dict if dropped and k.startswith(dropped)]:
+            del state_dict[key]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)[-1]
+
+
+def _prune_stages(body: nn.Module, info: FeatureInfo) -> tuple[str, ...]:
+    """Drop the blocks after the chosen stage, which timm's EfficientNet / MobileNet feature models keep
+    and run; returns the state-dict prefixes of the dropped blocks.
+
+    Their parameters reach no loss, which DDP refuses ("parameters that were not used in producing the
+    loss"), and they cost compute. timm's generic feature wrappers (ResNet, RegNet, ViT …) already stop
+    at the last requested stage.
+    """
+    blocks = getattr(body, "blocks", None)
+    module = str(info.get_dicts()[-1]["module"])
+    if not (isinstance(blocks, nn.Sequential) and hasattr(body, "_stage_out_idx")):
+        return ()
+    if getattr(body, "feature_hooks", None) is not None or not module.startswith("blocks."):
+        return ()
+    keep = int(module.split(".")[1]) + 1
+    dropped = tuple(f"body.blocks.{i}." for i in range(keep, len(blocks)))
+    body.blocks = blocks[:keep]
+    return dropped
 
 
 def _resolve_out_index(name: str, out_index: int) -> int:
