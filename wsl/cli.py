@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -28,7 +29,7 @@ from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_readable
 from wsl.data import WSLDataModule
 from wsl.lit import WSLModule
 from wsl.metrics import format_table
-from wsl.runs import write_json, write_text
+from wsl.runs import lock_run_dir, write_json, write_text
 
 if TYPE_CHECKING:
     from pytorch_lightning import Callback
@@ -198,8 +199,19 @@ def train(argv: list[str] | None = None) -> dict:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": __doc__},
     )
-    trainer, model, data = cli.trainer, cli.model, cli.datamodule
     run_dir = Path(cli.config.run_dir)
+    # One training per run folder. Under DDP every rank runs this function; rank 0 holds the lock for all.
+    with ExitStack() as stack:
+        if cli.trainer.is_global_zero:
+            try:
+                stack.enter_context(lock_run_dir(run_dir))
+            except ValueError as err:
+                raise ValueError(translate(str(err), {"run_dir": "--run_dir"})) from None
+        return _train(cli, run_dir)
+
+
+def _train(cli: WSLCLI, run_dir: Path) -> dict:
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", cli.parser.dump(cli.config, skip_none=False))

@@ -6,6 +6,7 @@ A run folder is what ``tools/train.py`` writes::
     RUN/results.json           test scores, best threshold, curves
     RUN/checkpoints/best.ckpt  and last.ckpt
     RUN/logs/version_N/        CSV (and TensorBoard) logs
+    RUN/.lock                  held by the training writing the folder (:func:`lock_run_dir`)
 
 Every file ``wsl`` writes goes through :func:`atomic_path`: a temporary file in the target folder that is
 renamed into place (``os.replace`` within one folder is atomic), so a reader or a killed process never
@@ -14,11 +15,14 @@ sees half a file. Written files get the usual ``0o666 & ~umask`` mode.
 
 from __future__ import annotations
 
+import datetime
+import errno
+import fcntl
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "RunFolder",
     "atomic_path",
+    "lock_run_dir",
     "parse_threshold",
     "resolve_device",
     "write_json",
@@ -83,6 +88,77 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
     """Write JSON (indented, keys sorted) atomically; returns the path."""
     return write_text(path, json.dumps(payload, indent=2, sort_keys=True))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+@contextmanager
+def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] = print) -> Iterator[Path]:
+    """Hold an exclusive lock on ``run_dir/.lock`` for the duration of the ``with`` block.
+
+    Two trainings writing one run folder would mix their checkpoints and ``results.json``. The lock is an
+    ``fcntl.flock`` on the file, which the kernel releases when its holder dies (SIGKILL included); the
+    file holds the holder's pid and start time, for the error message. Contents left by a process that
+    ended without releasing (killed) are taken over with a note.
+
+    Args:
+        run_dir: the run folder (created if missing).
+        note: called with the one-line note about a taken-over lock.
+
+    Raises:
+        ValueError: another live process holds the lock; the message names the folder and its pid.
+    """
+    path = Path(run_dir) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            holder = _read_holder(path)
+            raise ValueError(
+                f"run_dir {str(path.parent)!r} is in use by another training (pid {holder.get('pid', '?')}, "
+                f"started {holder.get('started', '?')}); wait for it to end or pass another run_dir"
+            ) from None
+        left = _read_holder(path)
+        if left.get("pid") not in (None, os.getpid()):
+            state = "is no longer running" if not _pid_alive(int(left["pid"])) else "no longer holds it"
+            note(
+                f"note: {path} was left by pid {left['pid']} (started {left.get('started', '?')}), which "
+                f"{state}; taking it over"
+            )
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": started}).encode(), 0)
+        try:
+            yield path
+        finally:
+            # Emptied, not removed: removing would let a third process lock a new file while a second
+            # one waits on the old one.
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(path: Path) -> dict[str, Any]:
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return {}
+    return holder
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
