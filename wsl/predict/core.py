@@ -1,0 +1,411 @@
+"""Predict on your own images: class scores, CAMs at the image size and boxes, per image.
+
+The images go through the evaluation transform of :mod:`wsl.data.transforms` (resize to ``S × S``,
+ImageNet normalisation), the network gives ``scores (B, C)`` and ``class_maps (B, C, h, w)``, the chosen
+classes' maps go through the one CAM pipeline (:meth:`wsl.cam.CamBatch.from_maps`: upsampled to each
+image's size after EXIF orientation, min–max normalised once in float64) and the boxes follow the rule
+of the metrics (:func:`wsl.metrics.cam_to_boxes`) at the run's best MaxBoxAcc threshold or a given one.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from wsl.cam import CamBatch
+from wsl.data.transforms import build_transform
+from wsl.metrics import cam_to_boxes
+from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
+from wsl.runs import DEFAULT_IMAGE_SIZE, DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
+
+__all__ = ["ImagePrediction", "Predictor", "UnreadableImagesWarning", "iter_predictions", "predict"]
+
+ModelSource = str | os.PathLike[str] | nn.Module
+
+
+class UnreadableImagesWarning(UserWarning):
+    """The one warning that lists the files that were skipped."""
+
+
+@dataclass
+class ImagePrediction:
+    """What the model says about one image.
+
+    Attributes:
+        path: the file.
+        image_id: its id (1, 2, … in listing order, or the COCO ground truth's).
+        size: ``(H, W)`` of the image as shown (EXIF orientation applied); maps and boxes refer to it.
+        logits: ``(C,)`` float32 network scores.
+        probs: ``(C,)`` float32 probabilities (sigmoid, or softmax for a single-label model).
+        classes: the chosen class indices, ascending (top-k and/or probability ≥ ``min_score``).
+        class_names: the C class names of the model.
+        cams: per chosen class, the float64 ``(H, W)`` CAM in [0, 1] (:attr:`wsl.cam.CamBatch.cams`).
+        raw_range: ``(k, 2)`` ``[lo, hi]`` of the upsampled maps before normalisation.
+        boxes: per chosen class, ``(K, 4)`` int64 inclusive ``(x0, y0, x1, y1)`` boxes at ``threshold``.
+        threshold: the box threshold used.
+        pixels: the ``uint8 (H, W, 3)`` RGB image, kept only when asked for (``keep_pixels=True``).
+    """
+
+    path: Path
+    image_id: int
+    size: tuple[int, int]
+    logits: torch.Tensor
+    probs: torch.Tensor
+    classes: list[int]
+    class_names: list[str]
+    cams: list[torch.Tensor]
+    raw_range: torch.Tensor
+    boxes: list[np.ndarray]
+    threshold: float
+    pixels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def labels(self) -> list[str]:
+        """The names of the chosen classes."""
+        return [self.class_names[c] for c in self.classes]
+
+    def scores(self) -> dict[str, float]:
+        """Class name → probability, for every class."""
+        return {name: float(p) for name, p in zip(self.class_names, self.probs, strict=True)}
+
+
+@dataclass
+class Predictor:
+    """A model ready to predict, with the settings its run implies.
+
+    Built by :meth:`load`: from a ``.ckpt`` of ``tools/train.py`` (its run folder gives the best
+    threshold and the training image size), a :func:`wsl.serving.save_pretrained` folder (its
+    ``config.json`` gives them), or a module (``WSLModule``, ``WSLNet`` or any module returning
+    ``(scores, class_maps)``).
+    """
+
+    net: nn.Module
+    class_names: list[str]
+    single_label: bool
+    threshold: float
+    image_size: int
+    device: torch.device
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls,
+        model: ModelSource,
+        threshold: float | str | None = "best",
+        image_size: int | None = None,
+        device: str | torch.device = "auto",
+    ) -> Predictor:
+        """Resolve the model, its threshold and input size (see :func:`predict` for the arguments).
+
+        Raises:
+            ValueError: a missing/foreign checkpoint or folder, a bad threshold, image size or device.
+        """
+        if image_size is not None and (
+            isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
+        ):
+            raise ValueError(f"image_size must be a positive int or None; got {image_size!r}")
+        number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        if number or (isinstance(threshold, str) and threshold != "best"):
+            threshold = parse_threshold(threshold)
+        elif threshold is not None and threshold != "best":
+            raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
+        torch_device = resolve_device(device)
+        notes: list[str] = []
+        config: dict[str, Any] | None = None
+        run: RunFolder | None = None
+        if isinstance(model, nn.Module):
+            module = model
+            config = getattr(model, "pretrained_config", None)
+        else:
+            path = Path(model)
+            if path.is_dir():
+                from wsl.serving import from_pretrained
+
+                module = from_pretrained(path)
+                config = module.pretrained_config
+            else:
+                from wsl.checkpoint import load_module
+
+                module = load_module(path)
+                run = RunFolder.of_checkpoint(path)
+
+        if isinstance(threshold, float):
+            value = threshold
+        elif run is not None:
+            value, note = run.best_threshold()
+            notes.append(note)
+        elif config is not None and config.get("threshold") is not None:
+            value = parse_threshold(config["threshold"])
+            notes.append(f"threshold {value:.3f} from the model's config.json")
+        elif threshold == "best":
+            raise ValueError(
+                "threshold='best' needs the run's results.json: pass the checkpoint path or a "
+                "save_pretrained folder instead of a module, or a number in [0, 1)"
+            )
+        else:
+            value = DEFAULT_THRESHOLD
+            notes.append(f"note: no threshold given; using {DEFAULT_THRESHOLD}")
+
+        if image_size is None:
+            if run is not None:
+                image_size, note = run.training_image_size(Path(model))  # type: ignore[arg-type]
+                notes.append(note)
+            elif config is not None and config.get("image_size"):
+                image_size = int(config["image_size"])
+                notes.append(f"image size {image_size} from the model's config.json")
+            else:
+                image_size = DEFAULT_IMAGE_SIZE
+                notes.append(f"note: training image size unknown; using {DEFAULT_IMAGE_SIZE}")
+
+        net = getattr(module, "net", module)
+        hparams = getattr(module, "hparams", None) or {}
+        names = getattr(module, "class_names", None)
+        num_classes = hparams.get("num_classes") if names is None else len(names)
+        if names is None:
+            head = getattr(net, "head", None)
+            num_classes = num_classes or getattr(head, "num_classes", None)
+            if num_classes is None:
+                raise ValueError(
+                    "model: cannot tell its classes; pass a WSLModule, a checkpoint or a "
+                    "save_pretrained folder"
+                )
+            names = [str(c) for c in range(int(num_classes))]
+        net = net.to(torch_device).eval()
+        return cls(
+            net=net,
+            class_names=[str(n) for n in names],
+            single_label=bool(hparams.get("single_label", False)),
+            threshold=float(value),
+            image_size=int(image_size),
+            device=torch_device,
+            notes=notes,
+        )
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
+        return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
+
+
+def choose_classes(probs: torch.Tensor, top_k: int | None, min_score: float | None) -> list[int]:
+    """The chosen classes of one image, ascending.
+
+    ``top_k`` keeps the k most probable classes, ``min_score`` those with probability ≥ it; both: the
+    top k among those; neither: the top class.
+
+    Example:
+        >>> probs = torch.tensor([0.2, 0.9, 0.6])
+        >>> choose_classes(probs, 2, None), choose_classes(probs, None, 0.5)
+        ([1, 2], [1, 2])
+    """
+    if top_k is None and min_score is None:
+        top_k = 1
+    order = torch.argsort(probs, descending=True, stable=True).tolist()
+    if min_score is not None:
+        order = [c for c in order if float(probs[c]) >= min_score]
+    if top_k is not None:
+        order = order[:top_k]
+    return sorted(order)
+
+
+class _Files(Dataset):
+    """Reads and transforms the files; an unreadable file gives ``{"error": why}``."""
+
+    def __init__(self, files: Sequence[ImageFile], image_size: int) -> None:
+        self.files = list(files)
+        self.transform = build_transform(image_size, train=False)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        file = self.files[index]
+        try:
+            pixels = read_rgb(file.path)
+        except UnreadableImage as err:
+            return {"file": file, "error": str(err)}
+        image = self.transform(torch.from_numpy(pixels).permute(2, 0, 1))
+        return {"file": file, "image": image, "pixels": pixels}
+
+
+def _check_selection(top_k: int | None, min_score: float | None) -> None:
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None; got {top_k!r}")
+    if min_score is not None and not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):
+        raise ValueError(f"min_score must be a probability in [0, 1] or None; got {min_score!r}")
+
+
+def iter_predictions(
+    predictor: Predictor,
+    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    top_k: int | None = None,
+    min_score: float | None = None,
+    multi_contour: bool = False,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    image_ids: dict[str, int] | None = None,
+    keep_pixels: bool = False,
+    progress: bool = False,
+) -> Iterator[ImagePrediction]:
+    """Yield one :class:`ImagePrediction` per readable image, in listing order (see :func:`predict`).
+
+    When the files are exhausted, the files that were skipped (unreadable, not images, not in
+    ``image_ids``) and the paths that named nothing are listed in one :class:`UnreadableImagesWarning`.
+
+    Raises:
+        ValueError: ``images`` names no file at all, or a bad ``top_k``/``min_score``/``batch_size``.
+    """
+    _check_selection(top_k, min_score)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    paths, skipped = find_images(images)
+    if not paths:
+        raise ValueError(
+            f"images: {skipped[0] if len(skipped) == 1 else '; '.join(skipped[:5])}; pass image files, "
+            "folders or glob patterns (JPEG, PNG or WebP)"
+        )
+    files: list[ImageFile] = []
+    for k, path in enumerate(paths, start=1):
+        if image_ids is None:
+            files.append(ImageFile(path, k))
+        elif path.name in image_ids:
+            files.append(ImageFile(path, image_ids[path.name]))
+        else:
+            skipped.append(f"{path}: not an image of the COCO ground truth (coco_gt)")
+    loader = DataLoader(
+        _Files(files, predictor.image_size), batch_size=batch_size, num_workers=num_workers, collate_fn=list
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), desc="predict", unit="image", dynamic_ncols=True)
+    try:
+        for items in loader:
+            good = []
+            for item in items:
+                if "error" in item:
+                    skipped.append(f"{item['file'].path}: {item['error']}")
+                else:
+                    good.append(item)
+            if good:
+                yield from _predict_batch(predictor, good, top_k, min_score, multi_contour, keep_pixels)
+            if bar is not None:
+                bar.update(len(items))
+    finally:
+        if bar is not None:
+            bar.close()
+    if skipped:
+        warnings.warn(
+            f"skipped {len(skipped)} path(s) that are not readable images:\n  " + "\n  ".join(skipped),
+            UnreadableImagesWarning,
+            stacklevel=2,
+        )
+
+
+@torch.inference_mode()
+def _predict_batch(
+    predictor: Predictor,
+    items: list[dict[str, Any]],
+    top_k: int | None,
+    min_score: float | None,
+    multi_contour: bool,
+    keep_pixels: bool,
+) -> Iterator[ImagePrediction]:
+    images = torch.stack([item["image"] for item in items]).to(predictor.device)
+    logits, class_maps = predictor.net(images)
+    logits = logits.detach().float().cpu()
+    probs = predictor.probabilities(logits)
+    sizes = [(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])) for item in items]
+    chosen = [choose_classes(p, top_k, min_score) for p in probs]
+    maps = class_maps.detach()
+    cams = CamBatch.from_maps(lambda i, classes: maps[i, classes], sizes, chosen, logits)
+    for i, item in enumerate(items):
+        positions = list(cams.of_image(i))
+        image_cams = [cams.cams[p] for p in positions]
+        yield ImagePrediction(
+            path=item["file"].path,
+            image_id=item["file"].image_id,
+            size=sizes[i],
+            logits=logits[i],
+            probs=probs[i],
+            classes=list(cams.classes[i]),
+            class_names=predictor.class_names,
+            cams=image_cams,
+            raw_range=cams.raw_range[positions] if positions else torch.zeros(0, 2, dtype=torch.float64),
+            boxes=[cam_to_boxes(cam, predictor.threshold, multi_contour=multi_contour) for cam in image_cams],
+            threshold=predictor.threshold,
+            pixels=item["pixels"] if keep_pixels else None,
+        )
+
+
+def predict(
+    model: ModelSource,
+    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    top_k: int | None = None,
+    min_score: float | None = None,
+    threshold: float | str | None = "best",
+    image_size: int | None = None,
+    device: str | torch.device = "auto",
+    multi_contour: bool = False,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    progress: bool = False,
+) -> list[ImagePrediction]:
+    """Class scores, CAMs and boxes of a trained model on image files.
+
+    Args:
+        model: a ``.ckpt`` written by ``tools/train.py``, a :func:`wsl.serving.save_pretrained` folder,
+            or a module (``WSLModule`` / ``WSLNet``).
+        images: files, folders (their files, not subfolders) and glob patterns; JPEG, PNG or WebP by
+            content. Unreadable files are skipped and listed in one :class:`UnreadableImagesWarning`.
+        top_k: the k most probable classes get a CAM and boxes (default 1 when ``min_score`` is None).
+        min_score: the classes with probability ≥ this get one (with ``top_k``: the top k of those).
+        threshold: box threshold in [0, 1); ``"best"``: the run's best MaxBoxAcc threshold
+            (:meth:`wsl.runs.RunFolder.best_threshold`, or the folder's ``config.json``); None: that,
+            else :data:`wsl.runs.DEFAULT_THRESHOLD`.
+        image_size: network input side; None: the training size (checkpoint, ``config.yaml`` or
+            ``config.json``), else 128.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        multi_contour: a box per contour (MaxBoxAccV2) instead of the largest contour's (MaxBoxAcc).
+        batch_size: images per forward pass.
+        num_workers: loader processes decoding the files (0: in this process).
+        progress: a tqdm bar over the images.
+
+    Returns:
+        One :class:`ImagePrediction` per readable image, in listing order: ``probs`` ``(C,)``,
+        ``cams`` (k float64 ``(H, W)`` at the image size), ``boxes`` (k ``(K, 4)`` inclusive ``xyxy``).
+
+    Raises:
+        ValueError: a missing or foreign checkpoint, ``images`` naming no file, a bad argument.
+
+    Example:
+        >>> from wsl.lit import WSLModule
+        >>> import tempfile; from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "a.png"; Image.new("RGB", (40, 30)).save(path)
+        >>> [result] = predict(WSLModule(num_classes=3), [path], threshold=0.5, image_size=64, device="cpu")
+        >>> result.size, len(result.classes), result.cams[0].shape, result.boxes[0].shape[1]
+        ((30, 40), 1, torch.Size([30, 40]), 4)
+    """
+    _check_selection(top_k, min_score)
+    predictor = Predictor.load(model, threshold=threshold, image_size=image_size, device=device)
+    return list(
+        iter_predictions(
+            predictor,
+            images,
+            top_k=top_k,
+            min_score=min_score,
+            multi_contour=multi_contour,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=progress,
+        )
+    )
