@@ -362,3 +362,39 @@ def test_every_exported_file_is_0644_under_umask_022(module, dm, tmp_path):
     assert any(p.suffix == ".npz" for p in files)
     modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in files}
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_hostile_class_names_round_trip_through_export_and_evaluate(synthetic_voc_root, tmp_path):
+    # issue 19 item 14: a class named '../../evil' was an .npz member name with path traversal
+    import shutil
+    import zipfile
+
+    from wsl.inference import evaluate_cams
+
+    voc = tmp_path / "voc"
+    shutil.copytree(synthetic_voc_root, voc)
+    evil = "../../evil"
+    names = (voc / "classes.txt").read_text().split()
+    renamed = [evil if n == names[0] else n for n in names]
+    (voc / "classes.txt").write_text("".join(f"{n}\n" for n in renamed))
+    for xml in (voc / "Annotations").glob("*.xml"):
+        xml.write_text(xml.read_text().replace(f"<name>{names[0]}</name>", f"<name>{evil}</name>"))
+    dm = WSLDataModule(data=f"voc:{voc}", image_size=64, batch_size=2, num_workers=0)
+    assert dm.class_names == renamed
+    before = {p for p in tmp_path.rglob("*")}
+    out = tmp_path / "a" / "b" / "out"
+    export_cams(make_module(dm), dm.dataloader("test"), out, classes="all", progress=False)
+    written = {p for p in tmp_path.rglob("*") if p not in before}
+    assert all(p == out or out in p.parents or p in out.parents for p in written), sorted(written)
+    manifest = json.loads((out / "cams.json").read_text())
+    keys = manifest["npz_keys"]
+    assert keys[evil] == "evil" and all(keys[n] == n for n in renamed[1:])
+    for meta in manifest["images"]:
+        with zipfile.ZipFile(out / meta["npz"]) as archive:
+            members = archive.namelist()
+        assert sorted(members) == sorted(f"{keys[n]}.npy" for n in renamed)
+        assert all("/" not in m and "\\" not in m and not m.startswith(".") for m in members)
+        assert meta["classes"] == renamed and evil in meta["cam_range"]
+    payload = evaluate_cams(out / "cams", data=f"voc:{voc}", split="test", progress=False)
+    assert payload["results"]["images_scored"] == 4.0
+    assert payload["results"]["maxboxacc"] >= 0.0

@@ -18,7 +18,10 @@ files to images by ``<stem>``, which equals the image id whenever the id is alre
 VOC and COCO ids are; ``cams.json`` maps every id to its file otherwise): a compressed
 numpy ``.npz`` (as :func:`wsl.viz.save_cam_npz` writes, here at zlib level 1; :func:`wsl.viz.load_cam_npz`
 reads it); ``numpy.load(path)`` gives one array per
-exported class, keyed by the **class name** exactly as in ``cams.json["class_names"]``, each
+exported class, keyed by the **class name** exactly as in ``cams.json["class_names"]`` (a name that is
+not a plain zip member name, one with ``/``, ``\\``, ``:``, a control character or a leading ``.`` such
+as ``../../x``, is keyed by its safe stem instead; ``cams.json["npz_keys"]`` maps every class name to
+its key, and :class:`wsl.inference.CamFolder` reads it), each
 ``float16 (H, W)`` at the original image size ``(H, W)`` (the size the boxes refer to). A map is the
 pipeline's CAM, :attr:`wsl.cam.CamBatch.cams`: the class map of the network (``WSLNet`` output at the
 feature stride) bilinearly upsampled to ``(H, W)`` and min–max normalised to [0, 1] per map in float64
@@ -34,7 +37,7 @@ GT-known Loc, PxAP and the pointing game need), ``top1`` the top class, ``all`` 
 **Manifest** (``cams.json``, UTF-8 JSON)::
 
     {"format": "wsl-cams", "version": 1,
-     "class_names": [...], "single_label": false, "classes": "present",
+     "class_names": [...], "npz_keys": {"dog": "dog", ...}, "single_label": false, "classes": "present",
      "threshold": 0.5, "multi_contour": false,
      "images": [{"image_id": "000001", "npz": "cams/000001.npz", "size": [H, W],
                  "scores": [C logits], "probs": [C probabilities],
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,7 +67,7 @@ from wsl.viz.gallery import write_gallery
 from wsl.viz.io import safe_filename, safe_join, save_cam_npz, save_png
 from wsl.viz.render import thumbnail
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "CamFolder", "UniqueNames"]
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "CamFolder", "UniqueNames", "npz_keys"]
 
 MANIFEST_FORMAT = "wsl-cams"
 MANIFEST_VERSION = 1
@@ -95,6 +99,37 @@ class UniqueNames:
         return stem
 
 
+def _plain_member(name: str) -> bool:
+    """Whether a class name can be a zip member name as it is (no path, no drive, no hidden file)."""
+    return bool(name) and not name.startswith(".") and re.search(r"[/\\:\x00-\x1f\x7f]", name) is None
+
+
+def npz_keys(class_names: Sequence[str]) -> dict[str, str]:
+    """The ``.npz`` key of each class: its name when that is a plain zip member name, else a unique
+    safe stem (``../../evil`` → ``evil``).
+
+    Example:
+        >>> npz_keys(["dog", "../../evil", "a/b", "a_b"])
+        {'dog': 'dog', '../../evil': 'evil', 'a/b': 'a_b-2', 'a_b': 'a_b'}
+    """
+    keys = {name: name for name in class_names if _plain_member(name)}
+    used = {key.lower() for key in keys.values()}  # case-insensitive, for unzipping on such file systems
+    for index, name in enumerate(class_names):
+        if name in keys:
+            continue
+        try:
+            base = safe_filename(name)[:120]
+        except ValueError:  # nothing usable remains, e.g. '..'
+            base = f"class_{index}"
+        key, k = base, 1
+        while key.lower() in used:
+            k += 1
+            key = f"{base}-{k}"
+        used.add(key.lower())
+        keys[name] = key
+    return {name: keys[name] for name in class_names}
+
+
 class CamFolder:
     """An export folder ``OUT`` (layout in the module docstring): it names and writes every file.
 
@@ -116,6 +151,7 @@ class CamFolder:
         self._image_stems = UniqueNames()
         self._class_stems = UniqueNames()
         self._class_files: dict[str, str] = {}
+        self.npz_keys: dict[str, str] = {}  # class name -> .npz key, once the class names are known
 
     @staticmethod
     def check(out_dir: str | os.PathLike[str]) -> Path:
@@ -140,9 +176,14 @@ class CamFolder:
         return self._class_files[class_name]
 
     def write_cams(self, stem: str, cams: Mapping[str, Any]) -> str:
-        """Write ``cams/<stem>.npz`` (class name → map, cast to float16); returns its relative path."""
+        """Write ``cams/<stem>.npz`` (class name → map, cast to float16, keyed by :func:`npz_keys`);
+        returns its relative path."""
         path = safe_join(self.root / "cams", f"{stem}.npz")
-        save_cam_npz(path, cams, compresslevel=NPZ_COMPRESSLEVEL)
+        missing = [name for name in cams if name not in self.npz_keys]
+        if missing:
+            self.npz_keys = npz_keys([*self.npz_keys, *missing])
+        keyed = {self.npz_keys[name]: cam for name, cam in cams.items()}
+        save_cam_npz(path, keyed, compresslevel=NPZ_COMPRESSLEVEL)
         return f"cams/{path.name}"
 
     def write_overlay(

@@ -23,7 +23,7 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.selection import check_policy
 from wsl.runs import DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
-from wsl.viz.cam_files import CamFolder
+from wsl.viz.cam_files import CamFolder, npz_keys
 from wsl.viz.io import save_png
 from wsl.viz.originals import OriginalImages
 from wsl.viz.render import CamPanel, PanelStyle
@@ -154,7 +154,9 @@ def export_cams(
                 batch = _head(batch, limit - len(export.images))
             with torch.inference_mode():
                 scores, class_maps = net(batch["image"].to(device, non_blocking=True))
-            export.names = export.names or _class_names(class_names, scores.shape[1])
+            if export.names is None:
+                export.names = _class_names(class_names, scores.shape[1])
+                export.folder.npz_keys = npz_keys(export.names)
             cams = CamBatch.from_output(scores, class_maps, batch, policy=classes)
             probs = cams.scores.softmax(dim=1) if single_label else cams.scores.sigmoid()
             for i in range(len(batch["image_id"])):
@@ -168,6 +170,7 @@ def export_cams(
         sheet = save_png(export.folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
     options = {
         "class_names": list(export.names or class_names or []),
+        "npz_keys": dict(export.folder.npz_keys),
         "single_label": bool(single_label),
         "classes": classes,
         "threshold": style.threshold,
