@@ -47,7 +47,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
-    parser.add_argument("--cam-curve-interval", type=float, default=0.01, help="--cams: threshold grid step")
+    parser.add_argument(
+        "--cam-curve-interval",
+        type=float,
+        default=None,
+        help="--cams: threshold grid step (default: 0.01, or 0.001 with --protocol wsolevaluation)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("original", "wsolevaluation"),
+        default=None,
+        help="evaluation frame: original (each image's own size; default) or wsolevaluation (224x224, "
+        "bicubic CAMs, rescaled boxes: the frame of the CUB/ImageNet/OpenImages tables; docs/protocols.md); "
+        "--ckpt default: the checkpoint's",
+    )
     parser.add_argument(
         "--pointing-difficult",
         metavar="FILE",
@@ -68,7 +81,12 @@ def evaluate(argv: list[str] | None = None) -> dict:
     common.update(pointing_subset=args.pointing_difficult, progress=not args.no_progress)
     if args.ckpt:
         payload = evaluate_from_checkpoint(
-            args.ckpt, image_size=args.image_size, device=args.device, log_note=print, **common
+            args.ckpt,
+            image_size=args.image_size,
+            device=args.device,
+            log_note=print,
+            protocol=args.protocol,
+            **common,
         )
         default_out = RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}.json"
     else:
@@ -77,11 +95,13 @@ def evaluate(argv: list[str] | None = None) -> dict:
             single_label=args.single_label,
             cam_curve_interval=args.cam_curve_interval,
             skip_missing=args.skip_missing,
+            protocol=args.protocol or "original",
             **common,
         )
         default_out = Path(args.cams) / f"evaluation_{args.split}.json"
     results = payload["results"]
-    print(f"\n{args.data} / {args.split}, percentages:\n")
+    protocol = payload.get("protocol", "original")
+    print(f"\n{args.data} / {args.split}, {protocol} frame, percentages:\n")
     print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
     out = write_json(Path(args.out) if args.out else default_out, payload)
     print(f"\nresults: {out}")

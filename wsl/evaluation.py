@@ -10,6 +10,10 @@ multi-label data (VOC, COCO) and single-label data (CUB/ImageNet style) go throu
   the classification targets (set to −1, ignored by the mAP),
 - optionally, the pointing game is also scored on TorchRay's "difficult" subset (Zhang et al.'s EBP
   protocol), read from TorchRay's per-(image, class) flag files (:func:`read_pointing_subset`).
+
+``protocol`` chooses the evaluation frame (SPEC section 3, :mod:`wsl.cam.frames`): ``original`` (the
+default: the original image size) or ``wsolevaluation`` (clovaai/wsolevaluation's 224×224 frame: CAMs
+bicubic to 224, GT boxes rescaled ``int(coord · 224 / size)``, masks nearest; threshold interval 0.001).
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
-from wsl.cam import CamBatch, batch_sizes, gt_classes
+from wsl.cam import (
+    CamBatch,
+    batch_sizes,
+    check_frame,
+    default_interval,
+    frame_boxes,
+    frame_mask,
+    frame_size,
+    gt_classes,
+)
 from wsl.metrics import BoxAccuracy, PointingGame, PositiveCounts, PxAP, classification_targets
 
 __all__ = ["Trial", "LocalizationEvaluator", "image_trials", "read_pointing_subset"]
@@ -32,7 +45,8 @@ __all__ = ["Trial", "LocalizationEvaluator", "image_trials", "read_pointing_subs
 
 @dataclass(frozen=True)
 class Trial:
-    """One (image, class) pair to score: that class's ground truth at the original image size."""
+    """One (image, class) pair to score: that class's ground truth in the evaluation frame (by default
+    the original image size)."""
 
     image_index: int
     class_index: int
@@ -49,18 +63,32 @@ def _filled_boxes(boxes: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     return mask
 
 
-def image_trials(batch: dict, index: int) -> list[Trial]:
-    """The trials of image ``index`` of a collated evaluation batch (see docs/design.md)."""
-    size = tuple(int(s) for s in batch["orig_size"][index])
+def image_trials(batch: dict, index: int, frame: str = "original") -> list[Trial]:
+    """The trials of image ``index`` of a collated evaluation batch (see docs/design.md), in ``frame``.
+
+    In the ``wsolevaluation`` frame boxes are rescaled to 224×224 from the annotated coordinates
+    (``batch["box_coords"]`` when the dataset keeps float coordinates, else ``boxes``), masks and the
+    ignore region are resized nearest, and box-only trials fill the rescaled boxes.
+    """
+    orig = (int(batch["orig_size"][index][0]), int(batch["orig_size"][index][1]))
+    size = frame_size(frame, orig)
     boxes, box_labels = batch["boxes"][index], batch["box_labels"][index]
+    coords = batch.get("box_coords")
+    if frame != "original":
+        boxes = frame_boxes(frame, coords[index] if coords is not None else boxes, orig)
     difficult = batch["difficult"][index]
     masks = batch["masks"][index]
     ignore = batch["ignore"][index]
+    if ignore is not None:
+        ignore = frame_mask(frame, ignore)
     trials = []
     for c in gt_classes(box_labels, difficult):
         of_class = box_labels == c
         class_boxes = boxes[of_class]
-        mask = masks[of_class].any(dim=0) if masks is not None else _filled_boxes(class_boxes, size)
+        if masks is not None:
+            mask = frame_mask(frame, masks[of_class].any(dim=0))
+        else:
+            mask = _filled_boxes(class_boxes, size)
         trials.append(Trial(index, c, class_boxes, mask, ignore, masks is not None))
     return trials
 
@@ -111,6 +139,14 @@ class LocalizationEvaluator(nn.Module):
     trials), and for single-label data ``top1_loc`` (MaxBoxAcc trials whose top-1 class is right), with
     ``maxboxacc_threshold`` the best CAM threshold.
 
+    Args:
+        num_classes: C.
+        single_label: top-1 accuracy and Top-1 Loc instead of mAP.
+        cam_curve_interval: threshold grid step; None: the protocol's default (0.01 ``original``,
+            0.001 ``wsolevaluation``).
+        pointing_subset: per-image class flags of :func:`read_pointing_subset`.
+        protocol: the evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`).
+
     All metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
     """
 
@@ -120,10 +156,15 @@ class LocalizationEvaluator(nn.Module):
         self,
         num_classes: int,
         single_label: bool = False,
-        cam_curve_interval: float = 0.01,
+        cam_curve_interval: float | None = None,
         pointing_subset: Mapping[str, Sequence[bool]] | None = None,
+        protocol: str = "original",
     ) -> None:
         super().__init__()
+        self.protocol = check_frame(protocol)
+        if cam_curve_interval is None:
+            cam_curve_interval = default_interval(protocol)
+        self.cam_curve_interval = float(cam_curve_interval)
         self.single_label = single_label
         self.pointing_subset = pointing_subset
         if single_label:
@@ -155,7 +196,7 @@ class LocalizationEvaluator(nn.Module):
         """Add a batch: ``scores`` (B, C), ``class_maps`` (B, C, h, w), the collated ``batch``."""
         scores = scores.detach().float()
         self.update_classification(scores, batch)
-        cams = CamBatch.from_output(scores, class_maps, batch, policy="gt")
+        cams = CamBatch.from_output(scores, class_maps, batch, policy="gt", frame=self.protocol)
         self.update_cams(cams, batch, predicted=scores.argmax(dim=1).cpu())
 
     def update_classification(self, scores: torch.Tensor, batch: dict) -> None:
@@ -179,12 +220,12 @@ class LocalizationEvaluator(nn.Module):
         Args:
             batch: a collated evaluation batch (boxes, labels, masks at the original size).
             maps_of: ``maps_of(i, classes)`` returns the maps (len(classes), h, w) of image ``i`` for
-                those classes, at any resolution (they are upsampled to the image size).
+                those classes, at any resolution (they are resized into the protocol's frame).
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
         """
-        per_image = [image_trials(batch, i) for i in range(len(batch["orig_size"]))]
+        per_image = [image_trials(batch, i, self.protocol) for i in range(len(batch["orig_size"]))]
         classes = [[t.class_index for t in trials] for trials in per_image]
-        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes)
+        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes, frame=self.protocol)
         self.update_cams(cams, batch, predicted, trials=[t for trials in per_image for t in trials])
 
     def update_cams(
@@ -202,8 +243,15 @@ class LocalizationEvaluator(nn.Module):
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
             trials: the batch's trials when the caller has them already (:func:`image_trials`).
         """
+        if cams.frame != self.protocol:
+            raise ValueError(
+                f"cams are in the {cams.frame!r} frame but the evaluator's protocol is {self.protocol!r}; "
+                f"build them with CamBatch.from_output(..., frame={self.protocol!r})"
+            )
         if trials is None:
-            trials = [t for i in range(len(batch["orig_size"])) for t in image_trials(batch, i)]
+            trials = [
+                t for i in range(len(batch["orig_size"])) for t in image_trials(batch, i, self.protocol)
+            ]
         if [(t.image_index, t.class_index) for t in trials] != list(
             zip(cams.image_index.tolist(), cams.class_index.tolist(), strict=True)
         ):

@@ -43,7 +43,11 @@ log = logging.getLogger(__name__)
 
 @torch.no_grad()
 def evaluate_model(
-    module: WSLModule, loader: DataLoader, progress: bool = True, pointing_subset: dict | None = None
+    module: WSLModule,
+    loader: DataLoader,
+    progress: bool = True,
+    pointing_subset: dict | None = None,
+    protocol: str | None = None,
 ) -> dict[str, float]:
     """Classification and localization scores of ``module`` on the split of ``loader``.
 
@@ -53,16 +57,21 @@ def evaluate_model(
         progress: show a progress bar.
         pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
             ``pointing_game_difficult``.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the module's ``protocol``
+            hyper-parameter); another frame than the module's uses that frame's threshold interval.
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
     device = next(module.parameters()).device
+    trained = module.hparams.get("protocol", "original")
+    protocol = protocol or trained
     evaluator = LocalizationEvaluator(
         module.hparams["num_classes"],
         module.hparams["single_label"],
-        module.hparams["cam_curve_interval"],
+        module.hparams["cam_curve_interval"] if protocol == trained else None,
         pointing_subset=pointing_subset,
+        protocol=protocol,
     ).to(device)
     module.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
@@ -268,10 +277,11 @@ def evaluate_cam_folder(
     loader: DataLoader,
     class_names: list[str],
     single_label: bool = False,
-    cam_curve_interval: float = 0.01,
+    cam_curve_interval: float | None = None,
     skip_missing: bool = False,
     progress: bool = True,
     pointing_subset: dict | None = None,
+    protocol: str = "original",
 ) -> dict[str, float]:
     """Localization scores of CAMs saved by any method against a split's ground truth.
 
@@ -283,11 +293,12 @@ def evaluate_cam_folder(
         loader: an evaluation loader (with annotations; images are not needed) over the split.
         class_names: the dataset's classes.
         single_label: single-label data (no Top-1 Loc: the predicted class is unknown).
-        cam_curve_interval: threshold grid step.
+        cam_curve_interval: threshold grid step (None: the protocol's default, 0.01 or 0.001).
         skip_missing: score only the images that have a CAM file instead of raising.
         progress: show a progress bar.
         pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
             ``pointing_game_difficult``.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`).
 
     Returns:
         The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
@@ -297,7 +308,7 @@ def evaluate_cam_folder(
     ids = _image_ids(loader.dataset)
     missing = set(folder.check_ids(ids, skip_missing))
     evaluator = LocalizationEvaluator(
-        len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset
+        len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset, protocol=protocol
     )
     batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not progress)
     for sub, maps_of in _prefetch(_read_batches(batches, folder, missing)):
@@ -324,6 +335,7 @@ def evaluate_from_checkpoint(
     pointing_subset: str | Path | None = None,
     progress: bool = True,
     log_note: Any = log.info,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
 
@@ -341,9 +353,10 @@ def evaluate_from_checkpoint(
         pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
         progress: progress bar.
         log_note: called with one-line notes (where the image size came from).
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
 
     Returns:
-        ``{"data", "split", "source", "name", "results"}`` with the fractions in ``results``.
+        ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
     """
     from wsl.checkpoint import datamodule_for, load_module
 
@@ -353,9 +366,19 @@ def evaluate_from_checkpoint(
         log_note(note)
     dm = datamodule_for(module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers)
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
-    results = evaluate_model(module, dm.dataloader(split), progress=progress, pointing_subset=subset)
+    results = evaluate_model(
+        module, dm.dataloader(split), progress=progress, pointing_subset=subset, protocol=protocol
+    )
     name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
-    return {"data": data, "split": split, "source": str(ckpt), "name": name, "results": results}
+    frame = protocol or module.hparams.get("protocol", "original")
+    return {
+        "data": data,
+        "split": split,
+        "protocol": frame,
+        "source": str(ckpt),
+        "name": name,
+        "results": results,
+    }
 
 
 def evaluate_cams(
@@ -364,20 +387,22 @@ def evaluate_cams(
     split: str = "test",
     class_names: list[str] | None = None,
     single_label: bool = False,
-    cam_curve_interval: float = 0.01,
+    cam_curve_interval: float | None = None,
     skip_missing: bool = False,
     batch_size: int = 32,
     num_workers: int = 0,
     pointing_subset: str | Path | None = None,
     progress: bool = True,
+    protocol: str = "original",
 ) -> dict[str, Any]:
     """Score a folder of saved CAMs on a split: the whole ``tools/evaluate.py --cams``.
 
     Only annotations are read (no image is decoded). Class names default to the ``class_names`` of the
-    folder's ``cams.json`` when there is one, else the dataset's own.
+    folder's ``cams.json`` when there is one, else the dataset's own. ``protocol`` is the evaluation
+    frame (``original`` or ``wsolevaluation``); ``cam_curve_interval`` None is its default.
 
     Returns:
-        ``{"data", "split", "source", "name", "results"}`` with the fractions in ``results``.
+        ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
     """
     from wsl.data import WSLDataModule
 
@@ -401,9 +426,17 @@ def evaluate_cams(
         skip_missing=skip_missing,
         progress=progress,
         pointing_subset=subset,
+        protocol=protocol,
     )
     name = Path(cam_dir).name
-    return {"data": data, "split": split, "source": str(cam_dir), "name": name, "results": results}
+    return {
+        "data": data,
+        "split": split,
+        "protocol": protocol,
+        "source": str(cam_dir),
+        "name": name,
+        "results": results,
+    }
 
 
 def _manifest_class_names(cam_dir: Path) -> list[str] | None:

@@ -42,7 +42,10 @@ class WSLModule(pl.LightningModule):
         scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (×``gamma`` every
             ``step_epochs``) or ``none``.
         warmup_epochs: linear warm-up length for ``cosine``.
-        cam_curve_interval: threshold grid step of the localization metrics.
+        cam_curve_interval: threshold grid step of the localization metrics (None: the protocol's
+            default, 0.01 ``original`` / 0.001 ``wsolevaluation``).
+        protocol: evaluation frame of validation and test, ``original`` (each image's own size) or
+            ``wsolevaluation`` (wsolevaluation's 224×224 frame; SPEC section 3, :mod:`wsl.cam.frames`).
         channels_last: run the network in NHWC memory format (faster convolutions under mixed precision
             on CPUs with AVX512-BF16/AMX and on GPUs with tensor cores).
     """
@@ -68,8 +71,9 @@ class WSLModule(pl.LightningModule):
         warmup_epochs: float = 1.0,
         step_epochs: int = 30,
         gamma: float = 0.1,
-        cam_curve_interval: float = 0.01,
+        cam_curve_interval: float | None = 0.01,
         channels_last: bool = True,
+        protocol: str = "original",
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -83,8 +87,12 @@ class WSLModule(pl.LightningModule):
         self.net = WSLNet(**{name: self.hparams[name] for name in NET_ARGS})
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
-        self.val_metrics = LocalizationEvaluator(num_classes, single_label, cam_curve_interval)
-        self.test_metrics = LocalizationEvaluator(num_classes, single_label, cam_curve_interval)
+        self.val_metrics = LocalizationEvaluator(
+            num_classes, single_label, cam_curve_interval, protocol=protocol
+        )
+        self.test_metrics = LocalizationEvaluator(
+            num_classes, single_label, cam_curve_interval, protocol=protocol
+        )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scores (N, C), class_maps (N, C, h, w))``."""

@@ -41,15 +41,17 @@ def upsample_class_maps(class_maps: torch.Tensor, size: tuple[int, int]) -> torc
     return cams[0] if squeeze else cams
 
 
-def normalize_cams(cams: torch.Tensor) -> torch.Tensor:
-    """Min–max normalise every (H, W) map of ``cams`` to [0, 1], in float64.
+def normalize_cams(cams: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Min–max normalise every (H, W) map of ``cams`` to [0, 1], computed in ``dtype``, returned in float64.
 
     cam' = (cam − min) / (max − min); a map whose range is zero or which holds NaN/±Inf becomes zeros.
     float64 because the 8-bit truncation that follows is sensitive to the last bit: this is
-    wsolevaluation's ``normalize_scoremap`` bit for bit.
+    wsolevaluation's ``normalize_scoremap`` bit for bit. ``dtype=torch.float32`` computes in float32 as
+    wsolevaluation does on its float32 maps (the ``wsolevaluation`` frame, :mod:`wsl.cam.frames`).
 
     Args:
         cams: (..., H, W) float tensor.
+        dtype: the precision of the arithmetic (float64 or float32).
 
     Returns:
         float64 tensor of the same shape in [0, 1].
@@ -60,21 +62,23 @@ def normalize_cams(cams: torch.Tensor) -> torch.Tensor:
         <BLANKLINE>
                 [[0., 0.]]], dtype=torch.float64)
     """
-    flat = cams.double().flatten(-2)
+    flat = cams.to(dtype).flatten(-2)
     finite = torch.isfinite(flat).all(dim=-1, keepdim=True)
     lo = flat.amin(dim=-1, keepdim=True)
     hi = flat.amax(dim=-1, keepdim=True)
     span = hi - lo
     ok = finite & (span > 0)
     out = torch.where(ok, (flat - lo) / torch.where(ok, span, torch.ones_like(span)), torch.zeros_like(flat))
-    return out.view(cams.shape)
+    return out.double().view(cams.shape)
 
 
-def quantize_cams(normalized: torch.Tensor) -> torch.Tensor:
+def quantize_cams(normalized: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """``uint8(trunc(cam · 255))`` of maps already in [0, 1]: the 8-bit maps the box rule thresholds.
 
     Args:
         normalized: (..., H, W) output of :func:`normalize_cams`.
+        dtype: the precision of the product (float32 as wsolevaluation's ``(scoremap * 255)`` on float32
+            maps, in the ``wsolevaluation`` frame).
 
     Returns:
         uint8 tensor of the same shape.
@@ -83,7 +87,7 @@ def quantize_cams(normalized: torch.Tensor) -> torch.Tensor:
         >>> quantize_cams(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
         tensor([  0, 127, 255], dtype=torch.uint8)
     """
-    return (normalized * 255).to(torch.uint8)
+    return (normalized.to(dtype) * 255).to(torch.uint8)
 
 
 def cam_range(cams: torch.Tensor) -> torch.Tensor:

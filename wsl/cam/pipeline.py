@@ -9,6 +9,10 @@ CAM logging callback and the benchmark sheet. For each chosen (image, class) pai
 - ``raw_range[p]``: ``[lo, hi]`` of the upsampled map before normalisation, so raw values are
   ``lo + cam · (hi − lo)``.
 
+The ``frame`` (:mod:`wsl.cam.frames`, SPEC section 3 "Two evaluation frames") decides the size and the
+interpolation: ``original`` as above; ``wsolevaluation`` bicubic (OpenCV) to 224×224, normalised and
+quantised in float32 as wsolevaluation does.
+
 Maps are processed on the CPU whatever device the network ran on, so that the numbers do not depend on
 the device (bilinear interpolation is not bit-identical across devices).
 """
@@ -21,7 +25,8 @@ from typing import Any
 
 import torch
 
-from wsl.cam.maps import cam_range, normalize_cams, quantize_cams, upsample_class_maps
+from wsl.cam.frames import check_frame, frame_dtype, resize_to_frame
+from wsl.cam.maps import cam_range, normalize_cams, quantize_cams
 from wsl.cam.selection import select_classes
 
 __all__ = ["CamBatch", "batch_sizes"]
@@ -45,6 +50,7 @@ class CamBatch:
         raw_range: (P, 2) float64 ``[lo, hi]`` of the upsampled maps before normalisation.
         scores: (B, C) float32 image scores on the CPU, or None (saved CAMs).
         classes: per image, its chosen classes (``classes[i]`` lists the pairs of image i in order).
+        frame: the evaluation frame the maps are in (``original`` or ``wsolevaluation``).
     """
 
     image_index: torch.Tensor
@@ -53,6 +59,7 @@ class CamBatch:
     raw_range: torch.Tensor
     scores: torch.Tensor | None
     classes: list[list[int]]
+    frame: str = "original"
     _quantized: list[torch.Tensor] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
@@ -62,7 +69,8 @@ class CamBatch:
     def quantized(self) -> list[torch.Tensor]:
         """P uint8 (H_i, W_i) maps ``uint8(trunc(cam · 255))`` (computed once, on first use)."""
         if not self._quantized and self.cams:
-            self._quantized.extend(quantize_cams(cam) for cam in self.cams)
+            dtype = frame_dtype(self.frame)
+            self._quantized.extend(quantize_cams(cam, dtype) for cam in self.cams)
         return self._quantized
 
     def of_image(self, i: int) -> range:
@@ -77,6 +85,7 @@ class CamBatch:
         sizes: Sequence[tuple[int, int]],
         classes: Sequence[Sequence[int]],
         scores: torch.Tensor | None = None,
+        frame: str = "original",
     ) -> CamBatch:
         """Build from any source of class maps.
 
@@ -86,7 +95,11 @@ class CamBatch:
             sizes: the original (H, W) of every image.
             classes: the chosen classes of every image (see :mod:`wsl.cam.selection`).
             scores: optional (B, C) image scores, carried along.
+            frame: ``original`` (bilinear to each image's size) or ``wsolevaluation`` (bicubic to
+                224×224; :mod:`wsl.cam.frames`).
         """
+        check_frame(frame)
+        dtype = frame_dtype(frame)
         image_index: list[int] = []
         class_index: list[int] = []
         cams: list[torch.Tensor] = []
@@ -94,8 +107,8 @@ class CamBatch:
         for i, (size, chosen) in enumerate(zip(sizes, classes, strict=True)):
             if not chosen:
                 continue
-            raw = upsample_class_maps(maps_of(i, list(chosen)).detach().float().cpu(), size)
-            cams.extend(normalize_cams(raw).unbind(0))
+            raw = resize_to_frame(frame, maps_of(i, list(chosen)).detach().float().cpu(), size)
+            cams.extend(normalize_cams(raw, dtype).unbind(0))
             ranges.append(cam_range(raw))
             image_index += [i] * len(chosen)
             class_index += list(chosen)
@@ -106,6 +119,7 @@ class CamBatch:
             raw_range=torch.cat(ranges) if ranges else torch.zeros(0, 2, dtype=torch.float64),
             scores=None if scores is None else scores.detach().float().cpu(),
             classes=[list(c) for c in classes],
+            frame=frame,
         )
 
     @classmethod
@@ -116,6 +130,7 @@ class CamBatch:
         batch: Mapping[str, Any],
         policy: str = "gt",
         sizes: Sequence[tuple[int, int]] | None = None,
+        frame: str = "original",
     ) -> CamBatch:
         """Build from a network output ``(scores (B, C), class_maps (B, C, h, w))`` and its batch.
 
@@ -125,6 +140,7 @@ class CamBatch:
             batch: the collated batch (``image_id``, ``orig_size`` and the keys the policy reads).
             policy: ``gt``, ``present``, ``top1`` or ``all`` (:data:`wsl.cam.CLASS_POLICIES`).
             sizes: target sizes instead of ``batch["orig_size"]`` (e.g. the network input size).
+            frame: the evaluation frame (see :meth:`from_maps`).
 
         Example:
             >>> batch = {"image_id": ["a"], "orig_size": torch.tensor([[4, 6]])}
@@ -139,4 +155,5 @@ class CamBatch:
             sizes if sizes is not None else batch_sizes(batch),
             chosen,
             scores,
+            frame,
         )

@@ -46,6 +46,7 @@ from .transforms import (
     denormalize_float,
 )
 from .voc import VOC_CLASSES, VOCDataset, VOCWriter, read_class_names
+from .wsol import WSOLDataset
 
 __all__ = [
     "COCODataset",
@@ -66,6 +67,7 @@ __all__ = [
     "VOC_CLASSES",
     "WSLDataModule",
     "WSLDataset",
+    "WSOLDataset",
     "build_transform",
     "coco_box_to_xyxy",
     "collate_wsl",

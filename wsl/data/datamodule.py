@@ -54,6 +54,10 @@ def parse_data_spec(spec: str) -> tuple[str, str, str]:
         return kind, preset, fmt
     if not arg:
         raise ValueError(f"data: {spec!r} lacks the dataset root; expected {kind}:PATH")
+    if kind == "wsol":  # wsol:DATASET:ROOT[:metadata=DIR]
+        from .wsol import parse_wsol_root
+
+        parse_wsol_root(arg)
     return kind, arg, kind
 
 

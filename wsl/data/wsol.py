@@ -1,0 +1,444 @@
+"""clovaai/wsolevaluation's metadata format (CUB, ILSVRC, OpenImages, or your own set in that layout).
+
+Data spec ``wsol:DATASET:ROOT`` (optionally ``wsol:DATASET:ROOT:metadata=DIR``). Image ids are paths
+relative to the image root ``ROOT`` (ids with ``/`` are kept as ids); the metadata of split ``SPLIT``
+(``train``, ``val`` = wsolevaluation's train-fullsup, ``test``) is read from
+``METADATA/SPLIT/{image_ids.txt, class_labels.txt, image_sizes.txt, localization.txt}`` where
+``METADATA`` is ``ROOT/metadata/DATASET`` by default, or ``DIR/DATASET`` (or ``DIR`` itself) with
+``metadata=DIR``, e.g. ``wsol:CUB:wsolevaluation/dataset/CUB:metadata=wsolevaluation/metadata``.
+
+- ``image_ids.txt``: ``<path>`` per line.
+- ``class_labels.txt``: ``<path>,<integer class label>`` (single-label: one class per image).
+- ``image_sizes.txt``: ``<path>,<w>,<h>``; may be empty (then the size is read from the image header).
+- ``localization.txt``, boxes: ``<path>,<x0>,<y0>,<x1>,<y1>``, one line per box (several per image).
+- ``localization.txt``, masks (OpenImages): ``<path>,<mask file>,<ignore file>``, one line per instance
+  mask; only an image's first line names the ignore file, later lines end in an empty field. Mask files
+  are grayscale PNGs relative to ``ROOT``; foreground is ``> 0.5`` after a nearest resize to the image
+  size; the ignore region is the ignore box minus the foreground. Boxes of mask images are the tight
+  boxes of their masks (wsolevaluation scores OpenImages by PxAP only).
+
+Class names: the images' folder (the id's last directory) when every class has exactly one folder and
+the folders differ (CUB ``001.Black_footed_Albatross``, ImageNet wnids from ``train``, OpenImages
+ids), else ``class_<k>``. Boxes are kept as annotated (float) under the item key ``box_coords`` for the
+``wsolevaluation`` frame; ``boxes`` hold ``int(coord)`` clipped to the image, at the original size.
+Every malformed line raises a :class:`~wsl.data.DatasetError` naming the metadata file and line number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from .base import Record, WSLDataset, check_image_header
+from .errors import BadSamples, DatasetError, dataset_error
+from .formats import DatasetFormat, register_format
+
+__all__ = ["WSOL_DATASETS", "WSOLDataset", "default_class_names", "parse_wsol_root", "wsol_metadata_dir"]
+
+#: The datasets wsolevaluation ships metadata for (any other folder name under ``metadata/`` works too).
+WSOL_DATASETS = ("CUB", "ILSVRC", "OpenImages")
+_META = ":metadata="
+_USAGE = "expected wsol:DATASET:ROOT or wsol:DATASET:ROOT:metadata=DIR (DATASET e.g. CUB, ILSVRC, OpenImages)"
+
+
+def parse_wsol_root(root: str | Path) -> tuple[str, Path, Path | None]:
+    """``DATASET:ROOT[:metadata=DIR]`` (the part of a data spec after ``wsol:``) → ``(DATASET, ROOT, DIR)``.
+
+    Raises:
+        ValueError: no dataset name or no root.
+    """
+    text = str(root)
+    metadata: Path | None = None
+    if _META in text:
+        text, _, meta = text.rpartition(_META)
+        if not meta:
+            raise ValueError(f"data: 'metadata=' without a folder in {str(root)!r}; {_USAGE}")
+        metadata = Path(meta)
+    dataset, sep, path = text.partition(":")
+    if not sep or not dataset or not path:
+        raise ValueError(f"data: got 'wsol:{root}'; {_USAGE}")
+    for known in WSOL_DATASETS:  # case-insensitive for the shipped names
+        if dataset.lower() == known.lower():
+            dataset = known
+    return dataset, Path(path), metadata
+
+
+def wsol_metadata_dir(root: Path, dataset: str, metadata: Path | None = None) -> Path:
+    """The folder holding the split folders: ``ROOT/metadata/DATASET``, or ``DIR/DATASET`` / ``DIR``."""
+    if metadata is None:
+        return root / "metadata" / dataset
+    return metadata / dataset if (metadata / dataset).is_dir() else metadata
+
+
+def _lines(path: Path, required: bool = True) -> list[tuple[int, list[str]]]:
+    """``(line number, comma-separated fields)`` of the non-blank lines of a metadata file."""
+    if not path.is_file():
+        if not required:
+            return []
+        have = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
+        raise dataset_error(
+            path,
+            "metadata",
+            f"file not found (the folder holds {have or 'nothing'})",
+            "point metadata= at wsolevaluation's metadata folder or write the file",
+        )
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            out.append((number, [f.strip() for f in line.split(",")]))
+    return out
+
+
+def _number(path: Path, number: int, field: str, text: str, integer: bool = False) -> float:
+    try:
+        value = float(text)
+        if not np.isfinite(value) or (integer and value != int(value)):
+            raise ValueError(text)
+    except ValueError as e:
+        kind = "an integer" if integer else "a number"
+        raise dataset_error(
+            f"{path}:{number}", field, f"{text!r} is not {kind}", f"write {kind} in that field"
+        ) from e
+    return value
+
+
+def _split_dir(root: Path, dataset: str, metadata: Path | None, split: str) -> Path:
+    meta = wsol_metadata_dir(root, dataset, metadata)
+    folder = meta / split
+    if not folder.is_dir():
+        have = sorted(p.name for p in meta.iterdir() if p.is_dir()) if meta.is_dir() else []
+        raise dataset_error(
+            folder,
+            "split",
+            f"metadata folder not found (splits found: {have or 'none'})",
+            "pass train, val or test, or point metadata= at the folder holding the split folders",
+        )
+    return folder
+
+
+def _read_labels(folder: Path) -> tuple[list[tuple[int, str]], dict[str, int]]:
+    """``[(line, image id)]`` of ``image_ids.txt`` and ``{image id: class}`` of ``class_labels.txt``."""
+    ids_path, labels_path = folder / "image_ids.txt", folder / "class_labels.txt"
+    ids = []
+    for number, fields in _lines(ids_path):
+        if len(fields) != 1:
+            raise dataset_error(
+                f"{ids_path}:{number}",
+                "image id",
+                f"expected one path, got {len(fields)} fields",
+                "one id a line",
+            )
+        ids.append((number, fields[0]))
+    if not ids:
+        raise dataset_error(ids_path, "image ids", "file is empty", "list one image path per line")
+    labels: dict[str, int] = {}
+    for number, fields in _lines(labels_path):
+        if len(fields) != 2:
+            raise dataset_error(
+                f"{labels_path}:{number}",
+                "class label",
+                f"expected '<path>,<integer_class_label>', got {len(fields)} fields",
+                "write one '<path>,<label>' a line",
+            )
+        label = _number(labels_path, number, "class label", fields[1], integer=True)
+        if label < 0:
+            raise dataset_error(
+                f"{labels_path}:{number}", "class label", f"{fields[1]} is negative", "use labels 0..C-1"
+            )
+        labels[fields[0]] = int(label)
+    return ids, labels
+
+
+def _class_names_from(labels: dict[str, int]) -> list[str]:
+    num = max(labels.values()) + 1
+    folders: list[set[str]] = [set() for _ in range(num)]
+    for image_id, label in labels.items():
+        parent = PurePosixPath(image_id).parent.name
+        folders[label].add(parent)
+    names = [next(iter(f)) if len(f) == 1 else "" for f in folders]
+    if all(names) and len(set(names)) == num:
+        return names
+    return [f"class_{k}" for k in range(num)]
+
+
+def default_class_names(root: str | Path, split: str = "train") -> list[str]:
+    """The class names of a ``DATASET:ROOT``: the class folders of ``train`` (else of ``split``, ``val``,
+    ``test``), else ``class_<k>`` for the largest label found."""
+    dataset, path, metadata = parse_wsol_root(root)
+    meta = wsol_metadata_dir(path, dataset, metadata)
+    fallback: list[str] = []
+    for name in dict.fromkeys(("train", split, "val", "test")):  # train: every class, in class folders
+        if (meta / name / "class_labels.txt").is_file():
+            _, labels = _read_labels(meta / name)
+            if labels:
+                names = _class_names_from(labels)
+                if names[0] != "class_0" or names[-1] != f"class_{len(names) - 1}":
+                    return names
+                fallback = max(fallback, names, key=len)
+    if fallback:
+        return fallback
+    _split_dir(path, dataset, metadata, split)  # raises with the splits found
+    raise dataset_error(
+        meta / split / "class_labels.txt", "class labels", "file is empty", "write the labels"
+    )
+
+
+class WSOLDataset(WSLDataset):
+    """A dataset in wsolevaluation's metadata layout (see the module docstring).
+
+    Args:
+        root: ``DATASET:ROOT[:metadata=DIR]`` (as in the data spec ``wsol:...``), or the image root with
+            ``dataset`` given.
+        split: ``train``, ``val`` or ``test`` (a folder of the metadata).
+        class_names: ordered class names; default from the metadata (module docstring). Class label
+            ``k`` of ``class_labels.txt`` is ``class_names[k]``.
+        dataset: the metadata folder's name (CUB, ILSVRC, OpenImages) when ``root`` is a plain path.
+        metadata: the metadata folder (``DIR`` above) when ``root`` is a plain path.
+        image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as
+            :class:`~wsl.data.VOCDataset`. Labels are always one-hot (one class per image).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        class_names: Sequence[str] | None = None,
+        image_size: int = 128,
+        train: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        with_annotations: bool = False,
+        single_label: bool = False,
+        skip_bad: bool = False,
+        with_images: bool = True,
+        dataset: str | None = None,
+        metadata: str | Path | None = None,
+    ) -> None:
+        if dataset is None:
+            dataset, image_root, meta = parse_wsol_root(root)
+        else:
+            image_root, meta = Path(root), None if metadata is None else Path(metadata)
+        self.dataset_name, self.root, self.metadata = dataset, image_root, meta
+        self.split = split
+        spec = f"{dataset}:{image_root}" + (f"{_META}{meta}" if meta is not None else "")
+        if class_names is None:
+            class_names = default_class_names(spec, split)
+        super().__init__(
+            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+        )
+        folder = _split_dir(image_root, dataset, meta, split)
+        self.metadata_dir = folder
+        ids, labels = _read_labels(folder)
+        sizes = self._read_sizes(folder)
+        locs = self._read_localization(folder) if with_annotations else {}
+        self.has_masks = any(kind == "mask" for kind, _ in locs.values())
+        bad = BadSamples(skip_bad, f"WSOLDataset({spec}, {split!r})")
+        self._classes: dict[str, int] = {}
+        self._coords: dict[str, np.ndarray] = {}
+        records = []
+        ids_path = folder / "image_ids.txt"
+        for number, image_id in ids:
+            try:
+                records.append(self._record(image_id, f"{ids_path}:{number}", labels, sizes, locs, folder))
+            except DatasetError as e:
+                bad.add(e)
+        # Every box of a WSOL image is of its one class: the base class has nothing to filter, and the
+        # one-hot labels come from class_labels.txt (train images have no boxes).
+        single = self.single_label
+        self.single_label = False
+        try:
+            self._finalize(records, bad)
+        finally:
+            self.single_label = single
+        for rec in self.records:
+            rec.labels = np.zeros(self.num_classes, np.float32)
+            rec.labels[self._classes[rec.image_id]] = 1.0
+
+    def _read_sizes(self, folder: Path) -> dict[str, tuple[int, int]]:
+        path = folder / "image_sizes.txt"
+        sizes = {}
+        for number, fields in _lines(path, required=False):
+            if len(fields) != 3:
+                raise dataset_error(
+                    f"{path}:{number}",
+                    "image size",
+                    f"expected '<path>,<w>,<h>', got {len(fields)} fields",
+                    "write one '<path>,<width>,<height>' a line, or leave the file empty",
+                )
+            w = _number(path, number, "width", fields[1], integer=True)
+            h = _number(path, number, "height", fields[2], integer=True)
+            if w < 1 or h < 1:
+                raise dataset_error(f"{path}:{number}", "image size", f"{w:g}x{h:g}", "write positive sizes")
+            sizes[fields[0]] = (int(h), int(w))
+        return sizes
+
+    def _read_localization(self, folder: Path) -> dict[str, tuple[str, Any]]:
+        """``{image id: ("box", [(line, x0, y0, x1, y1)]) | ("mask", ([mask files], ignore file))}``."""
+        path = folder / "localization.txt"
+        out: dict[str, tuple[str, Any]] = {}
+        kind = None
+        for number, fields in _lines(path):
+            where = f"{path}:{number}"
+            this = {5: "box", 3: "mask"}.get(len(fields))
+            if this is None or (kind is not None and this != kind):
+                expected = {
+                    "box": "'<path>,<x0>,<y0>,<x1>,<y1>'",
+                    "mask": "'<path>,<mask file>,<ignore file>'",
+                }
+                want = expected[kind] if kind else " or ".join(expected.values())
+                raise dataset_error(
+                    where, "localization", f"got {len(fields)} fields; expected {want}", "fix the line"
+                )
+            kind = this
+            image_id = fields[0]
+            if kind == "box":
+                x0, y0, x1, y1 = (
+                    _number(path, number, name, text)
+                    for name, text in zip(("x0", "y0", "x1", "y1"), fields[1:], strict=True)
+                )
+                if x1 < x0 or y1 < y0 or x0 < 0 or y0 < 0:
+                    raise dataset_error(
+                        where,
+                        "box",
+                        f"(x0, y0, x1, y1)=({x0:g}, {y0:g}, {x1:g}, {y1:g}) is negative or degenerate",
+                        "write 0 <= x0 <= x1 and 0 <= y0 <= y1",
+                    )
+                out.setdefault(image_id, ("box", []))[1].append((where, x0, y0, x1, y1))
+            else:
+                mask_file, ignore_file = fields[1], fields[2]
+                if not mask_file:
+                    raise dataset_error(where, "mask file", "empty", "name the instance's mask PNG")
+                if image_id in out:
+                    if ignore_file:
+                        raise dataset_error(
+                            where,
+                            "ignore file",
+                            f"{ignore_file!r} on a later line of {image_id!r}",
+                            "only an image's first line names the ignore file; end later lines in ','",
+                        )
+                    out[image_id][1][0].append(mask_file)
+                else:
+                    out[image_id] = ("mask", ([mask_file], ignore_file or None))
+        return out
+
+    def _record(
+        self,
+        image_id: str,
+        where: str,
+        labels: dict[str, int],
+        sizes: dict[str, tuple[int, int]],
+        locs: dict[str, tuple[str, Any]],
+        folder: Path,
+    ) -> Record:
+        if image_id not in labels:
+            raise dataset_error(
+                where, "class label", f"{image_id!r} has no line in class_labels.txt", "add '<path>,<label>'"
+            )
+        label = labels[image_id]
+        if label >= self.num_classes:
+            raise dataset_error(
+                where,
+                "class label",
+                f"{image_id!r} has label {label} but there are {self.num_classes} classes",
+                "pass class_names with one name per label",
+            )
+        self._classes[image_id] = label
+        path = self.root / image_id
+        size = sizes.get(image_id)
+        if not self.with_annotations:
+            return Record(
+                image_id, path, np.zeros((0, 4), np.int64), np.zeros(0, np.int64), np.zeros(0, bool), size
+            )
+        if image_id not in locs:
+            raise dataset_error(
+                where,
+                "localization",
+                f"{image_id!r} has no line in {folder / 'localization.txt'}",
+                "annotate it, or remove it from image_ids.txt",
+            )
+        kind, entry = locs[image_id]
+        if kind == "mask":
+            masks, ignore = entry
+            k = len(masks)
+            return Record(
+                image_id,
+                path,
+                np.zeros((k, 4), np.int64),
+                np.full(k, label, np.int64),
+                np.zeros(k, bool),
+                size,
+                (masks, ignore),
+            )
+        if size is None and path.is_file():  # empty image_sizes.txt: the header's size clips the boxes
+            size = check_image_header(path)
+        coords = np.asarray([b[1:] for b in entry], np.float64).reshape(-1, 4)
+        boxes = np.floor(coords).astype(np.int64)
+        if size is not None:
+            h, w = size
+            for (line, *_), box in zip(entry, boxes, strict=True):
+                if box[0] > w - 1 or box[1] > h - 1:
+                    raise dataset_error(
+                        line,
+                        "box",
+                        f"starts at ({box[0]}, {box[1]}), outside the {w}x{h} image",
+                        "fix the box",
+                    )
+            boxes[:, 2] = np.minimum(boxes[:, 2], w - 1)
+            boxes[:, 3] = np.minimum(boxes[:, 3], h - 1)
+        self._coords[image_id] = coords
+        k = len(boxes)
+        return Record(image_id, path, boxes, np.full(k, label, np.int64), np.zeros(k, bool), size)
+
+    def _annotation_path(self, rec: Record) -> str:
+        return str(self.metadata_dir / "localization.txt")
+
+    def _read_png(self, name: str, size: tuple[int, int]) -> np.ndarray:
+        path = self.root / name
+        try:
+            with Image.open(path) as im:
+                gray: np.ndarray = np.asarray(im.convert("L"), dtype=np.float32)
+        except FileNotFoundError as e:
+            raise dataset_error(path, "mask", "file not found", "restore the mask PNG") from e
+        except (OSError, SyntaxError, ValueError) as e:
+            raise dataset_error(path, "mask", f"cannot decode ({e})", "re-download the mask PNG") from e
+        if gray.shape != size:
+            gray = cv2.resize(gray, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        return gray > 0.5
+
+    def _load_masks(
+        self, extra: Any, num_objects: int, size: tuple[int, int]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if extra is None:
+            return None, None
+        files, ignore_file = extra
+        masks = np.stack([self._read_png(name, size) for name in files])
+        if ignore_file is None:
+            return masks, None
+        return masks, self._read_png(ignore_file, size) & ~masks.any(axis=0)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = super().__getitem__(index)
+        if not self.with_annotations:
+            return item
+        image_id = self.records[index].image_id
+        coords = self._coords.get(image_id)
+        if coords is not None:
+            item["box_coords"] = torch.from_numpy(coords.copy())
+        elif item.get("masks") is not None:  # mask images: the tight box of each instance mask
+            item["boxes"] = torch.tensor([_tight_box(m) for m in item["masks"].numpy()], dtype=torch.int64)
+        return item
+
+
+def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return (0, 0, 0, 0)
+    return (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+
+
+register_format(DatasetFormat("wsol", WSOLDataset, default_class_names))
