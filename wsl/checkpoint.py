@@ -11,7 +11,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.lit import WSLModule
+from wsl.lit import NET_ARGS, WSLModule
 from wsl.runs import atomic_path
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "load_module",
     "check_class_names",
     "check_readable",
+    "check_resumable",
     "datamodule_for",
     "read_checkpoint",
 ]
@@ -128,6 +129,44 @@ def check_readable(path: str | Path) -> None:
     foreign file.
     """
     read_checkpoint(path, "ckpt_path", "pass a .ckpt file or 'last'", mmap=True)
+
+
+#: Hyper-parameters that must match to resume: the network's (its weights file aside) and the labels.
+RESUME_MUST_MATCH = tuple(a for a in NET_ARGS if a != "pretrained") + ("class_names", "single_label")
+
+
+def check_resumable(path: str | Path, module: WSLModule) -> None:
+    """Raise ``ValueError`` unless the checkpoint at ``path`` can resume training of ``module``.
+
+    Lightning would load another pool's or backbone's weights with a state-dict traceback, or silently
+    when the shapes happen to agree (a parameter-free pool), so the stored hyper-parameters are compared
+    with the configured ones first.
+
+    Raises:
+        ValueError: unreadable; a network hyper-parameter differs (the message names both values); or the
+            checkpoint holds backbone stages that ``wsl`` now drops (written before that change).
+    """
+    payload = read_checkpoint(path, "ckpt_path", "pass a .ckpt file or 'last'", mmap=True)
+    stored = payload.get("hyper_parameters") if isinstance(payload, dict) else None
+    if not isinstance(stored, dict):
+        raise ValueError(
+            f"ckpt_path {str(path)!r} has no hyper_parameters; it was not written by tools/train.py"
+        )
+    for name in RESUME_MUST_MATCH:
+        if name in stored and stored[name] != module.hparams.get(name):
+            flag = "dataset classes" if name in ("class_names", "num_classes") else f"model.{name}"
+            raise ValueError(
+                f"ckpt_path {str(path)!r} was trained with {name}={stored[name]!r} but this run is "
+                f"configured with {name}={module.hparams.get(name)!r}; resume with the checkpoint's {flag} "
+                "(or start a new run_dir)"
+            )
+    dropped = tuple(f"net.backbone.{p}" for p in module.net.backbone.dropped_prefixes)
+    if dropped and any(k.startswith(dropped) for k in payload.get("state_dict", {})):
+        raise ValueError(
+            f"ckpt_path {str(path)!r} holds weights of backbone stages after out_index, which wsl no "
+            "longer builds (they reach no output); it cannot be resumed, but tools/evaluate.py --ckpt "
+            "still scores it"
+        )
 
 
 def check_class_names(module: WSLModule, class_names: list[str], source: str) -> None:

@@ -25,7 +25,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_readable
+from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_resumable
 from wsl.data import WSLDataModule
 from wsl.lit import WSLModule
 from wsl.metrics import format_table
@@ -219,7 +219,7 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
     if resume == "last":  # a corrupt last.ckpt would otherwise fail inside Lightning with a traceback
         resume = last if last.is_file() else None
     if resume is not None and resume not in ("best", "hpc", "registry"):
-        check_readable(resume)
+        check_resumable(resume, model)
     started = time.perf_counter()
     trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
     train_seconds = time.perf_counter() - started

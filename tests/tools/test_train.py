@@ -89,3 +89,30 @@ def test_default_config_file_is_the_built_in_default(capsys):
 
     with open(Path(__file__).resolve().parents[2] / "configs" / "default.yaml") as handle:
         assert yaml.safe_load(handle) == printed
+
+
+@pytest.mark.parametrize(
+    "flag, value, stored",
+    [
+        ("--pool", "gap", "'weldon'"),
+        ("--backbone", "resnet18", "'lcnet_050'"),
+        ("--model.num_maps", "2", "1"),
+    ],
+)
+@pytest.mark.parametrize("resume", ["last", "file"])
+def test_resume_with_another_model_is_refused_naming_both_values(
+    synthetic_voc_root, tmp_path, capsys, flag, value, stored, resume
+):
+    run = tmp_path / "run"
+    train(tiny_args(synthetic_voc_root, run, "--skip_test", "true"))
+    ckpt = "last" if resume == "last" else str(run / "checkpoints" / "last.ckpt")
+    other = tmp_path / "other" if resume == "file" else run
+    before = (run / "checkpoints" / "last.ckpt").read_bytes()
+    args = tiny_args(synthetic_voc_root, other, "--skip_test", "true", "--trainer.max_epochs", "2")
+    assert main([*args, flag, value, "--ckpt_path", ckpt]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    name = flag.split(".")[-1].lstrip("-")
+    assert name in line and stored in line and value in line, line
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
