@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,22 @@ from torch.utils.data import Dataset
 from .errors import BadSamples, DatasetError, dataset_error
 from .transforms import build_transform
 
-__all__ = ["Record", "WSLDataset", "read_image", "encode_jpeg", "check_image_header", "pick_single_label"]
+__all__ = [
+    "Record",
+    "WSLDataset",
+    "read_image",
+    "read_image_orientation",
+    "encode_jpeg",
+    "check_image_header",
+    "check_image_header_orientation",
+    "pick_single_label",
+]
 
 _SKIP_HINT = "or pass skip_bad=True to skip such samples"
+_EXIF_NOTE = (
+    "They are read in their stored pixel grid, without rotation, because the annotations (declared "
+    "size, boxes, masks) refer to that grid"
+)
 
 
 @dataclass
@@ -47,16 +61,38 @@ class Record:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag of an opened image (1, the upright default, when absent)."""
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block is not worth failing the image over
+        return 1
+    return value if isinstance(value, int) else 1
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file into RGB ``uint8 (H, W, 3)``.
+    """Decode an image file into RGB ``uint8 (H, W, 3)``, in its **stored** pixel grid.
+
+    The EXIF orientation tag is not applied: VOC and COCO annotations (the declared ``size`` /
+    ``width`` and ``height``, and every box) refer to the stored grid, so rotating the pixels as a
+    photo viewer does would move the image away from its boxes. :class:`WSLDataset` warns once about
+    files whose orientation is not 1; see :func:`read_image_orientation`.
 
     Raises:
         DatasetError: the file is missing, truncated or not an image; the message names the file.
     """
+    return read_image_orientation(path)[0]
+
+
+def read_image_orientation(path: str | Path) -> tuple[np.ndarray, int]:
+    """:func:`read_image` and the file's EXIF orientation tag (1 = upright or no tag)."""
     try:
         with Image.open(path) as im:
             im.load()
-            return np.array(im.convert("RGB"))
+            return np.array(im.convert("RGB")), _orientation(im)
     except FileNotFoundError as e:
         raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
@@ -82,15 +118,22 @@ def check_image_header(path: Path) -> tuple[int, int]:
     near the end of the file, which catches truncated downloads.
 
     Returns:
-        ``(H, W)`` from the header.
+        ``(H, W)`` from the header: the stored grid (see :func:`read_image` on EXIF orientation).
 
     Raises:
         DatasetError: missing file, unknown format or truncated JPEG.
     """
+    h, w, _ = check_image_header_orientation(path)
+    return h, w
+
+
+def check_image_header_orientation(path: Path) -> tuple[int, int, int]:
+    """:func:`check_image_header` and the EXIF orientation tag: ``(H, W, orientation)``."""
     try:
         with Image.open(path) as im:
             w, h = im.size
             fmt = im.format
+            orientation = _orientation(im)
     except FileNotFoundError as e:
         raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
@@ -107,7 +150,7 @@ def check_image_header(path: Path) -> tuple[int, int]:
             raise dataset_error(
                 path, "image", "truncated JPEG (no end-of-image marker)", f"re-download it {_SKIP_HINT}"
             )
-    return h, w
+    return h, w, orientation
 
 
 def pick_single_label(boxes: np.ndarray, box_labels: np.ndarray, difficult: np.ndarray) -> int:
@@ -172,6 +215,7 @@ class WSLDataset(Dataset):
         self.with_images = with_images
         self.records: list[Record] = []
         self.num_skipped = 0
+        self._exif_reported = False
 
     @property
     def num_classes(self) -> int:
@@ -181,18 +225,22 @@ class WSLDataset(Dataset):
     def _finalize(self, records: list[Record], bad: BadSamples) -> None:
         """Validate images (existence, or header with skip_bad), compute labels, emit the skip warning."""
         kept = []
+        rotated: list[tuple[Path, int]] = []
         for rec in records:
             try:
                 if self.skip_bad:
-                    size = check_image_header(rec.image_path)
+                    h, w, orientation = check_image_header_orientation(rec.image_path)
+                    size = (h, w)
                     _check_size(rec, size)
+                    if orientation != 1:
+                        rotated.append((rec.image_path, orientation))
                     rec.size = size
                     self._check_boxes(rec, size)
                 elif not rec.image_path.is_file():
                     raise dataset_error(
                         rec.image_path,
                         "image",
-                        f"file not found for image id {rec.image_id!r}",
+                        f"file not found for image id {rec.image_id!r}{self._image_search_note(rec)}",
                         f"restore the image {_SKIP_HINT}",
                     )
             except DatasetError as e:
@@ -217,6 +265,16 @@ class WSLDataset(Dataset):
         self.records = kept
         self.num_skipped = len(bad)
         bad.warn()
+        if rotated:
+            self._exif_reported = True
+            shown = ", ".join(f"{p} ({o})" for p, o in rotated[:10])
+            more = f" and {len(rotated) - 10} more" if len(rotated) > 10 else ""
+            warnings.warn(
+                f"{bad.what}: {len(rotated)} image(s) with an EXIF orientation other than 1: {shown}{more}. "
+                f"{_EXIF_NOTE}",
+                UserWarning,
+                stacklevel=3,
+            )
         if not self.records:
             raise DatasetError(
                 f"{bad.what}: no usable samples (all {len(bad)} were bad). Fix: see the warning "
@@ -238,6 +296,22 @@ class WSLDataset(Dataset):
     def _annotation_path(self, rec: Record) -> str:
         return str(rec.image_path)
 
+    def _image_search_note(self, rec: Record) -> str:
+        """Appended to "file not found" (e.g. the other file names a reader tried)."""
+        return ""
+
+    def _report_orientation(self, path: Path, orientation: int) -> None:
+        """Warn about the first file whose EXIF orientation is not 1 (once per dataset and process)."""
+        if orientation == 1 or self._exif_reported:
+            return
+        self._exif_reported = True
+        warnings.warn(
+            f"{path}: EXIF orientation {orientation} (viewers show it rotated or mirrored). {_EXIF_NOTE} "
+            "Further such files are not reported; skip_bad=True lists them all when the dataset is built",
+            UserWarning,
+            stacklevel=3,
+        )
+
     def _load_masks(
         self, extra: Any, num_objects: int, size: tuple[int, int]
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -258,13 +332,14 @@ class WSLDataset(Dataset):
         rec = self.records[index]
         item: dict[str, Any] = {}
         if self.with_images:
-            img = read_image(rec.image_path)
+            img, orientation = read_image_orientation(rec.image_path)
             h, w = img.shape[:2]
             _check_size(rec, (h, w))
             item["image"] = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
         else:
-            h, w = check_image_header(rec.image_path)
+            h, w, orientation = check_image_header_orientation(rec.image_path)
             _check_size(rec, (h, w))
+        self._report_orientation(rec.image_path, orientation)
         item.update(labels=torch.from_numpy(rec.labels.copy()), image_id=rec.image_id, orig_size=(h, w))
         if self.with_annotations:
             self._check_boxes(rec, (h, w))

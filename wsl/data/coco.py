@@ -189,6 +189,9 @@ class COCODataset(WSLDataset):
     so they are unique within the file (see :func:`image_ids_of_file_names`); ``coco_ids`` maps them
     to the COCO image ids.
 
+    Images are read in their stored pixel grid, which the JSON's ``width``/``height`` and boxes
+    describe; an EXIF orientation other than 1 is reported in one warning, not applied.
+
     Crowd annotations (``iscrowd=1``) make their class positive in ``labels``, and are returned as
     boxes flagged ``difficult=True`` so that metrics ignore them, as VOC's difficult objects.
     Objects of categories not in ``class_names`` (when a subset is passed) are dropped.

@@ -20,6 +20,7 @@ from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
     "VOC_CLASSES",
     "VOCDataset",
     "VOCWriter",
@@ -35,6 +36,9 @@ VOC_CLASSES = (
 )  # fmt: skip
 
 _SKIP = "or pass skip_bad=True to skip such samples"
+
+#: Extensions of ``JPEGImages/ID.EXT`` tried in this order; the first file that exists is the image.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
 
 def read_class_names(root: str | Path) -> list[str] | None:
@@ -150,7 +154,8 @@ def parse_voc_xml(
 class VOCDataset(WSLDataset):
     """Pascal-VOC-layout dataset (the real VOC and the synthetic set written as VOC).
 
-    Layout: ``ROOT/JPEGImages/ID.jpg``, ``ROOT/Annotations/ID.xml``, ``ROOT/ImageSets/Main/SPLIT.txt`` and
+    Layout: ``ROOT/JPEGImages/ID.jpg`` (or ``.jpeg``, ``.png``: the first of :data:`IMAGE_EXTENSIONS`
+    that exists), ``ROOT/Annotations/ID.xml``, ``ROOT/ImageSets/Main/SPLIT.txt`` and
     optionally ``ROOT/SegmentationObject/ID.png`` (palette PNG, value ``i+1`` = the ``i``-th object of the
     XML, 255 = boundary, returned as ``ignore``). All XML files are parsed at construction, so bad
     annotations fail here and not inside a DataLoader worker.
@@ -159,6 +164,10 @@ class VOCDataset(WSLDataset):
     positive (``difficult`` is exposed per object so metrics can ignore those boxes). With
     ``single_label=True`` the label is the class of the largest non-difficult object (box area, first
     on ties) and only that class's objects are returned as annotations.
+
+    Images are read in their stored pixel grid, as the annotations are written; a file with an EXIF
+    orientation other than 1 is reported in one warning, not rotated (see
+    :func:`~wsl.data.base.read_image`).
 
     Args:
         root: dataset root.
@@ -213,7 +222,7 @@ class VOCDataset(WSLDataset):
             records.append(
                 Record(
                     image_id,
-                    self.root / "JPEGImages" / f"{image_id}.jpg",
+                    self._image_path(image_id),
                     boxes,
                     labels,
                     difficult,
@@ -222,6 +231,18 @@ class VOCDataset(WSLDataset):
                 )
             )
         self._finalize(records, bad)
+
+    def _image_path(self, image_id: str) -> Path:
+        """``JPEGImages/ID`` with the first of :data:`IMAGE_EXTENSIONS` that exists (``.jpg`` if none)."""
+        folder = self.root / "JPEGImages"
+        for ext in IMAGE_EXTENSIONS:
+            path = folder / f"{image_id}{ext}"
+            if path.is_file():
+                return path
+        return folder / f"{image_id}.jpg"
+
+    def _image_search_note(self, rec: Record) -> str:
+        return f" (also tried {', '.join(IMAGE_EXTENSIONS[1:])})"
 
     def _read_split(self) -> list[str]:
         path = self.root / "ImageSets" / "Main" / f"{self.split}.txt"
