@@ -236,7 +236,8 @@ class _Files(Dataset):
         return {"file": file, "image": image, "pixels": pixels}
 
 
-def _check_selection(top_k: int | None, min_score: float | None) -> None:
+def check_selection(top_k: int | None, min_score: float | None) -> None:
+    """Raise ``ValueError`` unless ``top_k`` is a positive int or None and ``min_score`` in [0, 1] or None."""
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive int or None; got {top_k!r}")
     if min_score is not None and not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):
@@ -263,7 +264,7 @@ def iter_predictions(
     Raises:
         ValueError: ``images`` names no file at all, or a bad ``top_k``/``min_score``/``batch_size``.
     """
-    _check_selection(top_k, min_score)
+    check_selection(top_k, min_score)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
     paths, skipped = find_images(images)
@@ -395,7 +396,7 @@ def predict(
         >>> result.size, len(result.classes), result.cams[0].shape, result.boxes[0].shape[1]
         ((30, 40), 1, torch.Size([30, 40]), 4)
     """
-    _check_selection(top_k, min_score)
+    check_selection(top_k, min_score)
     predictor = Predictor.load(model, threshold=threshold, image_size=image_size, device=device)
     return list(
         iter_predictions(

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from wsl.predict.coco import CocoIds, coco_results
-from wsl.predict.core import ModelSource, Predictor, iter_predictions
+from wsl.predict.core import ModelSource, Predictor, check_selection, iter_predictions
 from wsl.runs import write_json
 from wsl.viz.cam_files import CamFolder
 from wsl.viz.io import save_png
@@ -85,12 +85,13 @@ def predict_to_folder(
     started = time.perf_counter()
     if isinstance(sheet_size, bool) or not isinstance(sheet_size, int) or sheet_size < 0:
         raise ValueError(f"sheet_size must be an int >= 0; got {sheet_size!r}")
+    check_selection(top_k, min_score)
     CamFolder.check(out_dir)
     predictor = Predictor.load(model, threshold=threshold, image_size=image_size, device=device)
-    for note in predictor.notes:
-        log(note)
     names = predictor.class_names
     ids = CocoIds.read(coco_gt, names) if coco_gt is not None else None
+    for note in predictor.notes:
+        log(note)
     category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
     folder = CamFolder(out_dir)
     style = PanelStyle(predictor.threshold, multi_contour)
