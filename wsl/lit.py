@@ -146,6 +146,20 @@ class WSLModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end(self.test_metrics, "test")
 
+    def predict_step(self, batch: dict | torch.Tensor, batch_idx: int) -> dict:
+        """``trainer.predict``: ``{"scores": (B, C), "class_maps": (B, C, h, w)}`` on the CPU, plus the
+        batch's ``image_id`` and ``orig_size`` when it has them (a collated dict or an image tensor).
+
+        Under DDP each rank predicts its own shard of a ``DistributedSampler``; gather or write per rank.
+        For CAMs at the image size pass the outputs to :meth:`wsl.cam.CamBatch.from_output`.
+        """
+        images = batch["image"] if isinstance(batch, dict) else batch
+        scores, class_maps = self(images)
+        out: dict = {"scores": scores.detach().float().cpu(), "class_maps": class_maps.detach().float().cpu()}
+        if isinstance(batch, dict):
+            out.update({key: batch[key] for key in ("image_id", "orig_size") if key in batch})
+        return out
+
     def configure_optimizers(self):
         hp = self.hparams
         head_lr = hp.lr
