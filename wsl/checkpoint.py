@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +46,58 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class SaveOnSigterm(pl.Callback):
-    """On SIGTERM (a scheduler's pre-emption, ``kill``), save ``last.ckpt`` before the process exits.
+    """On SIGTERM (a scheduler's pre-emption, ``kill``) or SIGINT (Ctrl-C), save ``last.ckpt`` and stop.
 
     Lightning turns SIGTERM into a ``SIGTERMException`` at the next batch boundary; this callback
-    writes the checkpoint there, so ``--ckpt_path last`` resumes from that exact step.
+    writes the checkpoint there, so ``--ckpt_path last`` resumes from that exact step. Ctrl-C is handled
+    the same way: the first SIGINT during ``fit`` is noted and raised as ``KeyboardInterrupt`` at the next
+    batch boundary (a KeyboardInterrupt in the middle of an optimizer step would leave half-updated
+    weights), the checkpoint is saved, and :attr:`interrupted` is set. A second Ctrl-C stops at once,
+    without saving.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        #: True once a Ctrl-C stopped ``fit`` (``train()`` then raises ``KeyboardInterrupt``).
+        self.interrupted = False
+        self._sigint_pending = False
+        self._previous_handler: Any = None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._sigint_pending:  # the second Ctrl-C: the person wants out now
+            raise KeyboardInterrupt
+        self._sigint_pending = True
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.interrupted = self._sigint_pending = False
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if self._sigint_pending:
+            raise KeyboardInterrupt
+
+    def _restore(self) -> None:
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGINT, self._previous_handler)
+            self._previous_handler = None
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore()
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException):
-        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-            trainer.save_checkpoint(self.path)
-            if trainer.is_global_zero:  # a message to the person at the terminal of tools/train.py
-                print(f"SIGTERM: saved {self.path}; resume with --ckpt_path last", flush=True)
+        self._restore()
+        if trainer.state.fn != "fit":
+            return
+        if isinstance(exception, SIGTERMException):
+            name = "SIGTERM"
+        elif isinstance(exception, KeyboardInterrupt) and self._sigint_pending:
+            name, self.interrupted = "SIGINT", True
+        else:
+            return
+        trainer.save_checkpoint(self.path)
+        if trainer.is_global_zero:  # a message to the person at the terminal of tools/train.py
+            print(f"{name}: saved {self.path}; resume with --ckpt_path last", flush=True)
 
 
 def read_checkpoint(path: str | Path, what: str = "checkpoint", fix: str = "", mmap: bool = False) -> Any:

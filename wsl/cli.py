@@ -171,6 +171,8 @@ def run_tool(
 ) -> int:
     """Run a tool's function; a ``ValueError`` (bad input) becomes one ``error:`` line and exit code 2.
 
+    SIGTERM (Lightning's ``SIGTERMException``) exits 143 and Ctrl-C exits 130, the shell's 128 + signal.
+
     ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
     """
     try:
@@ -181,6 +183,9 @@ def run_tool(
     except SIGTERMException:
         # Lightning's SIGTERMException is a SystemExit with status 0: a pre-empted run must not look done.
         return 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        return 128 + signal.SIGINT
     return 0
 
 
@@ -221,7 +226,14 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
     if resume is not None and resume not in ("best", "hpc", "registry"):
         check_resumable(resume, model)
     started = time.perf_counter()
-    trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    except SystemExit:
+        # Lightning ends a Ctrl-C'd fit with sys.exit(1); after our save it is a KeyboardInterrupt (130).
+        callbacks = cast("list[Callback]", getattr(trainer, "callbacks", []))  # set in Trainer.__init__
+        if any(isinstance(c, SaveOnSigterm) and c.interrupted for c in callbacks):
+            raise KeyboardInterrupt from None
+        raise
     train_seconds = time.perf_counter() - started
     results = {
         "run_dir": str(run_dir),

@@ -106,3 +106,21 @@ def test_a_completed_save_replaces_the_file_whole(tmp_path):
         io.save_checkpoint({"global_step": step}, path)
     assert io.load_checkpoint(path)["global_step"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+
+
+def test_ctrl_c_saves_last_ckpt_and_exits_130_and_the_run_resumes(synthetic_voc_root, tmp_path):
+    run = tmp_path / "run"
+    log = tmp_path / "run.log"
+    last = run / "checkpoints" / "last.ckpt"
+    proc = _start_training(tiny_args(synthetic_voc_root, run, "--trainer.max_epochs", "1000"), log)
+    _wait_for_file(last, proc, log)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait() == 128 + signal.SIGINT, log.read_text()
+    text = log.read_text()
+    assert "SIGINT: saved" in text and "Traceback" not in text
+    assert not (run / "results.json").exists()
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    step, epoch = checkpoint["global_step"], checkpoint["epoch"]
+    assert step >= 2 and not list(last.parent.glob(".*.tmp"))
+    more = ("--trainer.max_epochs", str(epoch + 2), "--ckpt_path", "last")
+    assert train(tiny_args(synthetic_voc_root, run, *more))["global_step"] == 2 * (epoch + 2)
