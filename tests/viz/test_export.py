@@ -398,3 +398,79 @@ def test_hostile_class_names_round_trip_through_export_and_evaluate(synthetic_vo
     payload = evaluate_cams(out / "cams", data=f"voc:{voc}", split="test", progress=False)
     assert payload["results"]["images_scored"] == 4.0
     assert payload["results"]["maxboxacc"] >= 0.0
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_failed_re_export_leaves_the_old_export_intact(module, dm, tmp_path, monkeypatch):
+    # issue 19 item 7: files are written into OUT.partial-<pid> and swapped in at the end
+    from wsl.viz import export as export_module
+
+    out = tmp_path / "out"
+    export_cams(module, dm.dataloader("test", limit=2), out, classes="all", progress=False)
+    (out / "notes.txt").write_text("mine")
+    before = _tree(out)
+    calls = []
+    original = export_module._Export.add_image
+
+    def fail_on_the_third_image(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(export_module._Export, "add_image", fail_on_the_third_image)
+    with pytest.raises(RuntimeError, match="killed"):
+        export_cams(module, dm.dataloader("test"), out, classes="present", progress=False)
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_a_re_export_replaces_the_old_files_and_keeps_foreign_ones(module, dm, tmp_path):
+    out = tmp_path / "out"
+    export_cams(module, dm.dataloader("test"), out, classes="all", progress=False)
+    (out / "notes.txt").write_text("mine")
+    summary = export_cams(module, dm.dataloader("test", limit=1), out, classes="top1", progress=False)
+    assert summary["out_dir"] == str(out) and summary["index"] == str(out / "index.html")
+    assert summary["manifest"] == str(out / "cams.json") and Path(summary["contact_sheet"]).is_file()
+    assert len(list((out / "cams").iterdir())) == 1 and len(list((out / "overlays").iterdir())) == 1
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_staging_folders_of_a_killed_export_are_cleaned_by_the_next_run(module, dm, tmp_path):
+    out = tmp_path / "out"
+    pid = _dead_pid()
+    partial = tmp_path / f"out.partial-{pid}"
+    (partial / "cams").mkdir(parents=True)
+    (partial / "cams" / "half.npz").write_bytes(b"PK")
+    export_cams(module, dm.dataloader("test", limit=1), out, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # killed between the two renames: the old export, renamed away, is put back
+    before = _tree(out)
+    out.rename(tmp_path / f"out.old-{pid}")
+    (tmp_path / f"out.partial-{pid}").mkdir()
+    assert CamFolder_check(out) == out
+    assert _tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def CamFolder_check(out: Path) -> Path:
+    return cam_files.prepare_out_dir(out)
+
+
+def test_a_folder_that_is_not_an_export_is_not_replaced(module, dm, tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(b"x")
+    with pytest.raises(ValueError, match="is not empty and holds no earlier export"):
+        export_cams(module, dm.dataloader("test", limit=1), tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.selection import check_policy
 from wsl.runs import DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
-from wsl.viz.cam_files import CamFolder, npz_keys
+from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
 from wsl.viz.originals import OriginalImages
 from wsl.viz.render import CamPanel, PanelStyle
@@ -91,7 +92,9 @@ def export_cams(
         dataloader: batches from :func:`wsl.data.collate_wsl`: ``image`` ``(B, 3, S, S)``, ``image_id``,
             ``orig_size`` ``(B, 2)``, ``labels`` ``(B, C)`` and, for boxes and IoUs, ``boxes`` and
             ``box_labels`` (evaluation loaders; ``gt`` also needs ``difficult``).
-        out_dir: output folder (created; existing files of the same names are overwritten).
+        out_dir: output folder (created). The export is written beside it in ``OUT.partial-<pid>`` and
+            replaces an earlier export there only when complete (:func:`wsl.viz.cam_files.staged_folder`);
+            other files in ``out_dir`` are kept.
         classes: a class policy of :data:`CLASS_MODES`: ``"gt"`` (classes with a non-difficult box),
             ``"present"`` (ground-truth labels), ``"top1"`` (top-scoring class) or ``"all"``.
         limit: export only the first ``limit`` images (None: all).
@@ -111,7 +114,8 @@ def export_cams(
         those with IoU ≥ 0.5), ``threshold``, ``classes``, ``seconds``.
 
     Raises:
-        ValueError: bad ``classes``/``limit``/``threshold``/``sheet_size``, an ``out_dir`` that is a file,
+        ValueError: bad ``classes``/``limit``/``threshold``/``sheet_size``, an ``out_dir`` that is a file
+            or a non-empty folder that holds no earlier export,
             class names that do not match the model's output, or batches without the needed keys.
 
     Example:
@@ -137,7 +141,54 @@ def export_cams(
 
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
-    export = _Export(CamFolder(out_dir), style, originals, thumb_size, max_pictures=sheet_size)
+    with staged_folder(out_dir) as folder:
+        export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
+        _export_batches(export, net, dataloader, device, classes, limit, class_names, single_label, progress)
+        if export.pictures:
+            save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
+        options = {
+            "class_names": list(export.names or class_names or []),
+            "npz_keys": dict(folder.npz_keys),
+            "single_label": bool(single_label),
+            "classes": classes,
+            "threshold": style.threshold,
+            "multi_contour": style.multi_contour,
+        }
+        folder.write_manifest(options, export.images, export.entries)
+        title = (
+            f"CAMs ({classes} classes) - GT boxes green, predicted boxes red "
+            f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
+        )
+        folder.write_index(export.entries, title)
+    root = Path(out_dir)
+    ious = [e["iou"] for e in export.entries if e["iou"] is not None]
+    return {
+        "out_dir": str(root),
+        "index": str(root / "index.html"),
+        "manifest": str(root / "cams.json"),
+        "contact_sheet": str(root / "contact_sheet.png") if export.pictures else None,
+        "num_images": len(export.images),
+        "num_cams": len(export.entries),
+        "mean_iou": float(np.mean(ious)) if ious else None,
+        "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
+        "threshold": style.threshold,
+        "classes": classes,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _export_batches(
+    export: _Export,
+    net: nn.Module,
+    dataloader: Iterable[Mapping[str, Any]],
+    device: torch.device,
+    classes: str,
+    limit: int | None,
+    class_names: Sequence[str] | None,
+    single_label: bool,
+    progress: bool,
+) -> None:
+    """Run the network over the batches and write the files of each image into ``export``."""
     batches: Iterable[Mapping[str, Any]] = dataloader
     bar = None
     if progress:
@@ -164,38 +215,6 @@ def export_cams(
     finally:
         if bar is not None:
             bar.close()
-
-    sheet = None
-    if export.pictures:
-        sheet = save_png(export.folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
-    options = {
-        "class_names": list(export.names or class_names or []),
-        "npz_keys": dict(export.folder.npz_keys),
-        "single_label": bool(single_label),
-        "classes": classes,
-        "threshold": style.threshold,
-        "multi_contour": style.multi_contour,
-    }
-    manifest = export.folder.write_manifest(options, export.images, export.entries)
-    title = (
-        f"CAMs ({classes} classes) - GT boxes green, predicted boxes red "
-        f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
-    )
-    index = export.folder.write_index(export.entries, title)
-    ious = [e["iou"] for e in export.entries if e["iou"] is not None]
-    return {
-        "out_dir": str(export.folder.root),
-        "index": str(index),
-        "manifest": str(manifest),
-        "contact_sheet": str(sheet) if sheet is not None else None,
-        "num_images": len(export.images),
-        "num_cams": len(export.entries),
-        "mean_iou": float(np.mean(ious)) if ious else None,
-        "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
-        "threshold": style.threshold,
-        "classes": classes,
-        "seconds": time.perf_counter() - started,
-    }
 
 
 @dataclass
@@ -315,7 +334,7 @@ def export_from_checkpoint(
     _check_int("batch_size", batch_size, 1)
     if image_size is not None:
         _check_int("image_size", image_size, 1)
-    CamFolder.check(out_dir)  # before the checkpoint is loaded
+    prepare_out_dir(out_dir)  # before the checkpoint is loaded
     torch_device = resolve_device(device)
     module = load_module(os.fspath(ckpt), map_location=torch_device)
     if image_size is None:
