@@ -17,7 +17,7 @@ from pathlib import Path
 from wsl.cli import run_tool
 from wsl.inference import evaluate_cams, evaluate_from_checkpoint
 from wsl.metrics import format_table
-from wsl.runs import RunFolder, write_json
+from wsl.runs import RunFolder, check_writable_file, write_json
 
 #: The library's argument names as its error messages spell them → this tool's flags.
 FLAGS = {
@@ -79,6 +79,8 @@ def evaluate(argv: list[str] | None = None) -> dict:
     workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
     common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
     common.update(pointing_subset=args.pointing_difficult, progress=not args.no_progress)
+    folder = RunFolder.of_checkpoint(args.ckpt).root if args.ckpt else Path(args.cams)
+    out = check_writable_file(args.out or folder / f"evaluation_{args.split}.json", "--out")
     if args.ckpt:
         payload = evaluate_from_checkpoint(
             args.ckpt,
@@ -88,7 +90,6 @@ def evaluate(argv: list[str] | None = None) -> dict:
             protocol=args.protocol,
             **common,
         )
-        default_out = RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}.json"
     else:
         payload = evaluate_cams(
             args.cams,
@@ -98,12 +99,11 @@ def evaluate(argv: list[str] | None = None) -> dict:
             protocol=args.protocol or "original",
             **common,
         )
-        default_out = Path(args.cams) / f"evaluation_{args.split}.json"
     results = payload["results"]
     protocol = payload.get("protocol", "original")
     print(f"\n{args.data} / {args.split}, {protocol} frame, percentages:\n")
     print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
-    out = write_json(Path(args.out) if args.out else default_out, payload)
+    write_json(out, payload)
     print(f"\nresults: {out}")
     return payload
 

@@ -29,7 +29,7 @@ from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_resumable
 from wsl.data import WSLDataModule
 from wsl.lit import WSLModule
 from wsl.metrics import format_table
-from wsl.runs import lock_run_dir, write_json, write_text
+from wsl.runs import check_writable_dir, lock_run_dir, write_json, write_text
 
 if TYPE_CHECKING:
     from pytorch_lightning import Callback
@@ -92,6 +92,7 @@ class WSLCLI(LightningCLI):
                 f"trainer.default_root_dir {root!r} and run_dir {config.run_dir!r} name different folders; "
                 "every output of a run (checkpoints, logs, results.json) goes to the run folder: pass one"
             )
+        check_writable_dir(config.run_dir, "--run_dir")  # before any work, not at the first save
         if config.trainer.precision is None:
             config.trainer.precision = default_precision(config.trainer.accelerator)
 

@@ -34,6 +34,8 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "RunFolder",
     "atomic_path",
+    "check_writable_dir",
+    "check_writable_file",
     "lock_run_dir",
     "parse_threshold",
     "resolve_device",
@@ -88,6 +90,50 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
     """Write JSON (indented, keys sorted) atomically; returns the path."""
     return write_text(path, json.dumps(payload, indent=2, sort_keys=True))
+
+
+def check_writable_dir(path: str | os.PathLike[str], what: str = "folder") -> Path:
+    """Raise ``ValueError`` unless ``path`` is a folder this process can write in, or can be created.
+
+    Checked before any work, so that a run does not fail after hours on its first write.
+
+    Args:
+        path: the folder (need not exist).
+        what: how the message names it (the argument or flag it came from).
+
+    Raises:
+        ValueError: ``path`` or one of its parents is a file, or the nearest existing folder is not
+            writable.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a file, not a folder; pass a folder")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(
+            f"{what} {str(path)!r} cannot be created: {str(existing)!r} is a file; pass a folder path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{what} {str(path)!r} is not writable (no write permission on {str(existing)!r}); pass a "
+            "writable folder"
+        )
+    return path
+
+
+def check_writable_file(path: str | os.PathLike[str], what: str = "output file") -> Path:
+    """Raise ``ValueError`` unless :func:`atomic_path` can write ``path`` (its folder is writable).
+
+    Raises:
+        ValueError: ``path`` is a folder, a parent is a file, or the folder is not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder; pass a file path")
+    check_writable_dir(path.parent, f"{what} {str(path)!r}: folder")
+    return path
 
 
 def _pid_alive(pid: int) -> bool:

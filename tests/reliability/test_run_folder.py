@@ -75,3 +75,69 @@ def test_sequential_trainings_into_one_run_dir_take_the_lock_in_turn(synthetic_v
         + ["--ckpt_path", "last"]
     )
     assert resumed["global_step"] == 4
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    return line
+
+
+def test_train_into_a_run_dir_that_is_a_file_exits_2_before_any_work(synthetic_voc_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.write_text("not a folder")
+    assert train_main(tiny_args(synthetic_voc_root, run)) == 2
+    line = _one_error(capsys)
+    assert "--run_dir" in line and str(run) in line and "is a file" in line
+    run_below = run / "sub"
+    assert train_main(tiny_args(synthetic_voc_root, run_below)) == 2
+    assert "is a file" in _one_error(capsys)
+
+
+def test_train_into_a_read_only_run_dir_exits_2(synthetic_voc_root, tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == run else real_access(p, mode))
+    assert train_main(tiny_args(synthetic_voc_root, run)) == 2
+    line = _one_error(capsys)
+    assert "--run_dir" in line and "not writable" in line
+    assert list(run.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def checkpoint(synthetic_voc_root, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    return train(tiny_args(synthetic_voc_root, run, "--pool", "gap", "--skip_test", "true"))["run_dir"]
+
+
+def test_evaluate_out_that_is_a_folder_or_read_only_exits_2_before_scoring(
+    checkpoint, synthetic_voc_root, tmp_path, capsys, monkeypatch
+):
+    from tools.evaluate import main as evaluate_main
+
+    ckpt = str(Path(checkpoint) / "checkpoints" / "last.ckpt")
+    common = ["--ckpt", ckpt, "--data", f"voc:{synthetic_voc_root}", "--num-workers", "0", "--no-progress"]
+    import wsl.inference
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored before the output was checked")
+
+    monkeypatch.setattr(wsl.inference, "evaluate_model", never)
+    folder = tmp_path / "out.json"
+    folder.mkdir()
+    assert evaluate_main([*common, "--out", str(folder)]) == 2
+    line = _one_error(capsys)
+    assert "--out" in line and "is a folder" in line
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert evaluate_main([*common, "--out", str(blocker / "eval.json")]) == 2
+    assert "is a file" in _one_error(capsys)
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == read_only else real_access(p, mode))
+    assert evaluate_main([*common, "--out", str(read_only / "eval.json")]) == 2
+    assert "not writable" in _one_error(capsys)
+    assert list(read_only.iterdir()) == [] and not list(tmp_path.glob("*.tmp"))
