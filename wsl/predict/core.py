@@ -131,7 +131,7 @@ class Predictor:
                 from wsl.serving import from_pretrained
 
                 module = from_pretrained(path)
-                config = module.pretrained_config
+                config = getattr(module, "pretrained_config", None)
             else:
                 from wsl.checkpoint import load_module
 
