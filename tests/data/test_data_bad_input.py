@@ -25,8 +25,8 @@ def _voc_case(make_voc, case: str):
         xmls["bad"] = voc_xml([voc_object("dog", (1, 1, 5, 5)), voc_object("cat", (9, 1, 4, 5))])
         match = r"bad\.xml: object\[1\]/bndbox: degenerate box xmin=9 xmax=4"
     elif case == "box_outside":
-        xmls["bad"] = voc_xml([voc_object("dog", (1, 1, 41, 5))])
-        match = r"bad\.xml: object\[0\]/bndbox: .*outside the 40x30 image"
+        xmls["bad"] = voc_xml([voc_object("dog", (45, 1, 50, 5))])  # past the edge only: clipped
+        match = r"bad\.xml: object\[0\]/bndbox: .*lies outside the 40x30 image"
     elif case == "non_numeric_box":
         xmls["bad"] = voc_xml([voc_object("dog", (1, 1, "ten", 5))])
         match = r"bad\.xml: object\[0\]/bndbox/xmax: 'ten' is not a number"

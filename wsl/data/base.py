@@ -16,9 +16,11 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from .errors import BadSamples, DatasetError, dataset_error
+from .formats import unknown_choice
 from .transforms import build_transform
 
 __all__ = [
+    "BOX_POLICIES",
     "Record",
     "WSLDataset",
     "read_image",
@@ -49,6 +51,8 @@ class Record:
         difficult: bool ``(K,)`` objects that metrics ignore (VOC ``difficult``, COCO ``iscrowd``).
         size: ``(H, W)`` declared by the annotation file, or None when unknown.
         extra: reader-specific data for the masks (a path or a list of segmentations).
+        box_where: per object (annotation-file order), the field and the box as the file writes it,
+            for messages, e.g. ``("object[1]/bndbox", "box xmin=0 ... (1-based inclusive)")``.
     """
 
     image_id: str
@@ -59,6 +63,7 @@ class Record:
     size: tuple[int, int] | None = None
     extra: Any = None
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    box_where: list[tuple[str, str]] | None = None
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -153,6 +158,10 @@ def check_image_header_orientation(path: Path) -> tuple[int, int, int]:
     return h, w, orientation
 
 
+#: What :class:`WSLDataset` does with a box that extends past the image (see its ``box_policy``).
+BOX_POLICIES = ("clip", "strict")
+
+
 def pick_single_label(boxes: np.ndarray, box_labels: np.ndarray, difficult: np.ndarray) -> int:
     """Class of the largest non-difficult object (box area, first on ties; any object if all difficult)."""
     candidates = np.flatnonzero(~difficult) if (~difficult).any() else np.arange(len(box_labels))
@@ -184,6 +193,13 @@ class WSLDataset(Dataset):
     ``(K, H, W)`` or None and ``ignore`` bool ``(H, W)`` or None. Boxes and masks stay at the original
     image size ``orig_size`` and in the unflipped orientation, whatever the transform does to ``image``.
 
+    Boxes past the image edge follow one rule for every format, ``box_policy``: ``"clip"`` (default)
+    clips a box that extends past the image (VOC's ``xmin=0`` or ``xmax=width+1``, COCO's float
+    boxes a little past the edge) to the image and counts such boxes in one warning; ``"strict"``
+    makes them a :class:`DatasetError` naming the file, the object and the field. A box with no
+    pixel inside the image is an error under both. Boxes are fitted against the size the annotation
+    declares, or the decoded image's when it declares none.
+
     With ``with_images=False`` (or :meth:`without_images`) items have every key but ``image`` and no
     image is decoded: ``orig_size`` is read from the image file's header, and checked against the
     size the annotation declares as when the image is decoded (evaluating saved CAMs needs no pixels).
@@ -199,7 +215,10 @@ class WSLDataset(Dataset):
         single_label: bool = False,
         skip_bad: bool = False,
         with_images: bool = True,
+        box_policy: str = "clip",
     ) -> None:
+        if box_policy not in BOX_POLICIES:
+            raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
         if len(class_names) == 0:
             raise ValueError("class_names: got an empty list; pass at least one class name")
         if len(set(class_names)) != len(class_names):
@@ -213,6 +232,7 @@ class WSLDataset(Dataset):
         self.single_label = single_label
         self.skip_bad = skip_bad
         self.with_images = with_images
+        self.box_policy = box_policy
         self.records: list[Record] = []
         self.num_skipped = 0
         self._exif_reported = False
@@ -226,6 +246,8 @@ class WSLDataset(Dataset):
         """Validate images (existence, or header with skip_bad), compute labels, emit the skip warning."""
         kept = []
         rotated: list[tuple[Path, int]] = []
+        clipped: list[str] = []  # the first clipped box of each image
+        num_clipped = 0
         for rec in records:
             try:
                 if self.skip_bad:
@@ -235,7 +257,6 @@ class WSLDataset(Dataset):
                     if orientation != 1:
                         rotated.append((rec.image_path, orientation))
                     rec.size = size
-                    self._check_boxes(rec, size)
                 elif not rec.image_path.is_file():
                     raise dataset_error(
                         rec.image_path,
@@ -243,6 +264,11 @@ class WSLDataset(Dataset):
                         f"file not found for image id {rec.image_id!r}{self._image_search_note(rec)}",
                         f"restore the image {_SKIP_HINT}",
                     )
+                if rec.size is not None:
+                    rec.boxes, fitted = self._fit_boxes(rec, rec.size, np.arange(len(rec.boxes)))
+                    if fitted:
+                        clipped.append(fitted[0])
+                        num_clipped += len(fitted)
             except DatasetError as e:
                 bad.add(e)
                 continue
@@ -265,6 +291,14 @@ class WSLDataset(Dataset):
         self.records = kept
         self.num_skipped = len(bad)
         bad.warn()
+        if clipped:
+            warnings.warn(
+                f"{bad.what}: clipped {num_clipped} box(es) of {len(clipped)} image(s) that extend past "
+                "the image to its edges (box_policy='clip'; 'strict' makes them errors); "
+                f"first: {clipped[0]}",
+                UserWarning,
+                stacklevel=3,
+            )
         if rotated:
             self._exif_reported = True
             shown = ", ".join(f"{p} ({o})" for p, o in rotated[:10])
@@ -281,17 +315,54 @@ class WSLDataset(Dataset):
                 "above for the first problem"
             )
 
-    def _check_boxes(self, rec: Record, size: tuple[int, int]) -> None:
+    def _fit_boxes(
+        self, rec: Record, size: tuple[int, int], objects: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
+        """``rec.boxes`` fitted to the ``(H, W)`` image under ``box_policy``, and a description of each
+        clipped box. ``objects`` are the boxes' indices in the annotation file (for messages).
+
+        A box that extends past the image is clipped to it (``clip``) or is an error (``strict``); a box
+        with no pixel inside the image is an error under both.
+        """
         h, w = size
-        for k, (x0, y0, x1, y1) in enumerate(rec.boxes.tolist()):
-            if x0 < 0 or y0 < 0 or x1 > w - 1 or y1 > h - 1:
+        boxes = rec.boxes
+        outside = (boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w - 1) | (boxes[:, 3] > h - 1)
+        if not outside.any():
+            return boxes, []
+        fitted = boxes.copy()
+        fitted[:, 0::2] = fitted[:, 0::2].clip(0, w - 1)
+        fitted[:, 1::2] = fitted[:, 1::2].clip(0, h - 1)
+        path = self._annotation_path(rec)
+        notes = []
+        for k in np.flatnonzero(outside).tolist():
+            where, box = self._box_where(rec, int(objects[k]), boxes[k])
+            x0, y0, x1, y1 = boxes[k].tolist()
+            if x0 > w - 1 or y0 > h - 1 or x1 < 0 or y1 < 0:
                 raise dataset_error(
-                    self._annotation_path(rec),
-                    f"object[{k}] box",
-                    f"(x0, y0, x1, y1)=({x0}, {y0}, {x1}, {y1}) "
-                    f"(0-based inclusive) lies outside the {w}x{h} image",
-                    f"correct the box {_SKIP_HINT}",
+                    path, where, f"{box} lies outside the {w}x{h} image", f"correct the box {_SKIP_HINT}"
                 )
+            if self.box_policy == "strict":
+                raise dataset_error(
+                    path,
+                    where,
+                    f"{box} extends past the {w}x{h} image",
+                    f"correct the box, pass box_policy='clip' to clip such boxes to the image, {_SKIP_HINT}",
+                )
+            notes.append(f"{path}: {where}: {box} in the {w}x{h} image")
+        return fitted, notes
+
+    def _box_where(self, rec: Record, k: int, box: np.ndarray) -> tuple[str, str]:
+        """The field of object ``k`` and its box as the annotation file writes it."""
+        if rec.box_where is not None:
+            return rec.box_where[k]
+        x0, y0, x1, y1 = box.tolist()
+        return f"object[{k}] box", f"box (x0, y0, x1, y1)=({x0}, {y0}, {x1}, {y1}) (0-based inclusive)"
+
+    def _check_boxes(self, rec: Record, size: tuple[int, int]) -> np.ndarray:
+        """The item's boxes fitted to the decoded image (a no-op when the annotation declared the size)."""
+        _, keep, _ = rec.extra
+        objects = keep if keep is not None else np.arange(len(rec.boxes))
+        return self._fit_boxes(rec, size, objects)[0]
 
     def _annotation_path(self, rec: Record) -> str:
         return str(rec.image_path)
@@ -342,13 +413,13 @@ class WSLDataset(Dataset):
         self._report_orientation(rec.image_path, orientation)
         item.update(labels=torch.from_numpy(rec.labels.copy()), image_id=rec.image_id, orig_size=(h, w))
         if self.with_annotations:
-            self._check_boxes(rec, (h, w))
+            boxes = self._check_boxes(rec, (h, w))
             extra, keep, num_objects = rec.extra
             masks, ignore = self._load_masks(extra, num_objects, (h, w))
             if masks is not None and keep is not None:
                 masks = masks[keep]
             item.update(
-                boxes=torch.from_numpy(rec.boxes.astype(np.int64)),
+                boxes=torch.from_numpy(boxes.astype(np.int64)),
                 box_labels=torch.from_numpy(rec.box_labels.astype(np.int64)),
                 difficult=torch.from_numpy(rec.difficult.astype(bool)),
                 masks=None if masks is None else torch.from_numpy(masks),

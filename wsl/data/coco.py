@@ -34,21 +34,27 @@ __all__ = [
 _SKIP = "or pass skip_bad=True to skip such samples"
 
 
-def coco_box_to_xyxy(bbox: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+def coco_box_to_xyxy(
+    bbox: Sequence[float], width: int, height: int, clip: bool = True
+) -> tuple[int, int, int, int]:
     """COCO ``[x, y, w, h]`` (float, pixel edges) → 0-based inclusive ``(x0, y0, x1, y1)``.
 
     ``x0 = floor(x)``, ``y0 = floor(y)``, ``x1 = ceil(x + w) - 1``, ``y1 = ceil(y + h) - 1``: every pixel the
-    float box touches, then clipped to the image. A box ``[x0, y0, x1 - x0 + 1, y1 - y0 + 1]`` with integer
-    corners therefore round-trips exactly.
+    float box touches, then clipped to the image (unless ``clip=False``, as :class:`COCODataset` calls it
+    to apply its ``box_policy``). A box ``[x0, y0, x1 - x0 + 1, y1 - y0 + 1]`` with integer corners
+    therefore round-trips exactly.
 
     Raises:
-        ValueError: ``w`` or ``h`` not positive, or the box lies entirely outside the image.
+        ValueError: ``w`` or ``h`` not positive, or (with ``clip``) the box lies entirely outside the image.
     """
     x, y, w, h = (float(v) for v in bbox)
     if not (w > 0 and h > 0) or not all(math.isfinite(v) for v in (x, y, w, h)):
         raise ValueError(f"degenerate box [x, y, w, h]={list(bbox)} (w and h must be > 0)")
-    x0, y0 = max(math.floor(x), 0), max(math.floor(y), 0)
-    x1, y1 = min(math.ceil(x + w) - 1, width - 1), min(math.ceil(y + h) - 1, height - 1)
+    x0, y0, x1, y1 = math.floor(x), math.floor(y), math.ceil(x + w) - 1, math.ceil(y + h) - 1
+    if not clip:
+        return x0, y0, x1, y1
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, width - 1), min(y1, height - 1)
     if x1 < x0 or y1 < y0:
         raise ValueError(f"box [x, y, w, h]={list(bbox)} lies outside the {width}x{height} image")
     return x0, y0, x1, y1
@@ -216,6 +222,7 @@ class COCODataset(WSLDataset):
         single_label: bool = False,
         skip_bad: bool = False,
         with_images: bool = True,
+        box_policy: str = "clip",
     ) -> None:
         self.root = Path(root)
         self.split = split
@@ -234,7 +241,15 @@ class COCODataset(WSLDataset):
                 "pass names of categories of this file",
             )
         super().__init__(
-            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+            class_names,
+            image_size,
+            train,
+            transform,
+            with_annotations,
+            single_label,
+            skip_bad,
+            with_images,
+            box_policy,
         )
         self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
         known_ids = {cid for cid, _ in cats}
@@ -294,7 +309,7 @@ class COCODataset(WSLDataset):
         self, im: dict, anns: list[tuple[int, dict]], known_ids: set[int], image_id: str
     ) -> Record:
         w, h = im["width"], im["height"]
-        boxes, labels, difficult, segs = [], [], [], []
+        boxes, labels, difficult, segs, box_where = [], [], [], [], []
         for k, ann in anns:
             where = f"annotations[{k}] (image_id={im['id']})"
             cid = ann.get("category_id")
@@ -320,9 +335,10 @@ class COCODataset(WSLDataset):
                     f"write four numbers {_SKIP}",
                 )
             try:
-                boxes.append(coco_box_to_xyxy(bbox, w, h))
+                boxes.append(coco_box_to_xyxy(bbox, w, h, clip=False))
             except ValueError as e:
                 raise dataset_error(self.json_path, f"{where}.bbox", str(e), f"fix the box {_SKIP}") from e
+            box_where.append((f"{where}.bbox", f"box [x, y, w, h]={bbox}"))
             seg = ann.get("segmentation")
             if seg is not None and seg != []:
                 problem = _check_segmentation(seg)
@@ -343,15 +359,19 @@ class COCODataset(WSLDataset):
         return Record(
             image_id,
             self.image_dir / im["file_name"],
-            np.asarray(boxes, np.int64),
+            np.asarray(boxes, np.int64).reshape(-1, 4),
             np.asarray(labels, np.int64),
             np.asarray(difficult, bool),
             (h, w),
-            (im["id"], segs, boxes),
+            (im["id"], segs, np.asarray(boxes, np.int64).reshape(-1, 4)),
+            box_where=box_where,
         )
 
+    def _annotation_path(self, rec: Record) -> str:
+        return str(self.json_path)
+
     def _load_masks(
-        self, extra: tuple[int, list, list], num_objects: int, size: tuple[int, int]
+        self, extra: tuple[int, list, np.ndarray], num_objects: int, size: tuple[int, int]
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         _, segs, boxes = extra
         if all(s is None for s in segs):
@@ -360,8 +380,8 @@ class COCODataset(WSLDataset):
         masks = np.zeros((len(segs), h, w), bool)
         for k, seg in enumerate(segs):
             if seg is None:
-                x0, y0, x1, y1 = boxes[k]
-                masks[k, y0 : y1 + 1, x0 : x1 + 1] = True
+                x0, y0, x1, y1 = boxes[k].tolist()  # as in the file: clip to the image
+                masks[k, max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1] = True
                 continue
             try:
                 m = decode_segmentation(seg, h, w)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .base import WSLDataset
+from .base import BOX_POLICIES, WSLDataset
 from .collate import collate_wsl
 from .formats import format_names, get_format, unknown_choice
 from .samplers import eval_sampler
@@ -82,6 +83,8 @@ class WSLDataModule(pl.LightningDataModule):
         skip_bad: skip bad samples with one warning instead of raising ``DatasetError``.
         cache_dir: cache folder of the synthetic sets (default ``$WSL_CACHE`` or ``~/.cache/wsl``).
         seed: seed of the synthetic set.
+        box_policy: boxes past the image edge: ``clip`` (default; one count warning) or ``strict``
+            (an error naming file, object and field); see :class:`~wsl.data.base.WSLDataset`.
         augment: training augmentation, ``light`` (flip + jitter) or ``shapes`` (adds the square's 8
             symmetries and RGB shuffles); ``auto`` = ``shapes`` for synthetic data, else ``light``.
 
@@ -106,6 +109,7 @@ class WSLDataModule(pl.LightningDataModule):
         cache_dir: str | None = None,
         seed: int = 0,
         augment: str = "auto",
+        box_policy: str = "clip",
     ) -> None:
         super().__init__()
         # Stored in every checkpoint, so evaluation and export can default to the training data setup.
@@ -125,6 +129,9 @@ class WSLDataModule(pl.LightningDataModule):
         self.skip_bad = skip_bad
         self.cache_dir = cache_dir
         self.seed = seed
+        if box_policy not in BOX_POLICIES:
+            raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
+        self.box_policy = box_policy
         self.augment = ("shapes" if self.kind == SYNTHETIC else "light") if augment == "auto" else augment
         build_transform(image_size, train=True, augment=self.augment)  # validates the name early
         self._root: Path | None = None if self.kind == SYNTHETIC else Path(self._arg)
@@ -180,8 +187,24 @@ class WSLDataModule(pl.LightningDataModule):
                 with_annotations=with_annotations,
                 single_label=self.single_label,
                 skip_bad=self.skip_bad,
+                **self._policy_kwargs(),
             )
         return self._datasets[key]
+
+    def _policy_kwargs(self) -> dict[str, Any]:
+        """The dataset policies (``box_policy`` ...) the format's dataset accepts; a format that does not
+        take one (e.g. a reader with its own box rule) gets it only when it differs from the default."""
+        accepted = inspect.signature(self.data_format.dataset).parameters
+        kwargs: dict[str, Any] = {}
+        for name, value, default in (("box_policy", self.box_policy, "clip"),):
+            if name in accepted:
+                kwargs[name] = value
+            elif value != default:
+                raise ValueError(
+                    f"{name}: got {value!r}, but the {self.fmt!r} format has no {name} option; "
+                    f"leave it at {default!r}"
+                )
+        return kwargs
 
     def setup(self, stage: str | None = None) -> None:
         """Parse the annotations of the splits ``stage`` needs (eagerly, so bad files fail here)."""

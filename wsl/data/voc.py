@@ -78,7 +78,8 @@ def parse_voc_xml(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int] | None]:
     """Parse one VOC annotation file.
 
-    Boxes are converted from VOC's 1-based inclusive ``bndbox`` to 0-based inclusive ``(x0, y0, x1, y1)``.
+    Boxes are converted from VOC's 1-based inclusive ``bndbox`` to 0-based inclusive ``(x0, y0, x1, y1)``,
+    and are not fitted to the image here: :class:`VOCDataset` applies its ``box_policy``.
 
     Returns:
         ``boxes`` int64 ``(K, 4)``, ``box_labels`` int64 ``(K,)``, ``difficult`` bool ``(K,)`` and the
@@ -125,14 +126,6 @@ def parse_voc_xml(
                 f"degenerate box xmin={x0 + 1} xmax={x1 + 1} ymin={y0 + 1} ymax={y1 + 1} (1-based inclusive)",
                 f"make xmax >= xmin and ymax >= ymin {_SKIP}",
             )
-        if size is not None and (x0 < 0 or y0 < 0 or x1 > size[1] - 1 or y1 > size[0] - 1):
-            raise dataset_error(
-                path,
-                f"{where}/bndbox",
-                f"box xmin={x0 + 1} ymin={y0 + 1} xmax={x1 + 1} "
-                f"ymax={y1 + 1} (1-based inclusive) lies outside the {size[1]}x{size[0]} image",
-                f"clip the box to 1..width and 1..height {_SKIP}",
-            )
         boxes.append((x0, y0, x1, y1))
         labels.append(class_to_index[name])
         difficult.append(bool(_int_field(obj, "difficult", path, where, default=0)))
@@ -171,7 +164,9 @@ class VOCDataset(WSLDataset):
 
     Args:
         root: dataset root.
-        split: name of ``ImageSets/Main/SPLIT.txt`` (e.g. ``train``, ``val``, ``trainval``, ``test``).
+        split: name of ``ImageSets/Main/SPLIT.txt`` (e.g. ``train``, ``val``, ``trainval``, ``test``):
+            one image id per line, the whole stripped line (ids may contain spaces); a per-class
+            ``CLASS_SPLIT`` file (``ID LABEL`` lines) gives its ids.
         class_names: ordered class names; default ``ROOT/classes.txt`` when present, else the 20 VOC classes.
         image_size: side ``S`` of the square network input.
         train: use the training transform (flip + jitter) instead of the plain resize.
@@ -183,6 +178,9 @@ class VOCDataset(WSLDataset):
             an image that passes it but still fails to decode raises at load time.
         with_images: decode and return ``image``; False gives annotation-only items (no decoding,
             ``orig_size`` from the image header), e.g. to evaluate saved CAMs.
+        box_policy: ``"clip"`` (default) clips boxes that extend past the image (``xmin=0``,
+            ``xmax=width+1``) with one count warning; ``"strict"`` makes them errors (see
+            :class:`~wsl.data.base.WSLDataset`).
 
     Example:
         >>> ds = VOCDataset("VOCdevkit/VOC2007", "test", with_annotations=True)  # doctest: +SKIP
@@ -201,13 +199,22 @@ class VOCDataset(WSLDataset):
         single_label: bool = False,
         skip_bad: bool = False,
         with_images: bool = True,
+        box_policy: str = "clip",
     ) -> None:
         self.root = Path(root)
         self.split = split
         if class_names is None:
             class_names = default_class_names(self.root)
         super().__init__(
-            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+            class_names,
+            image_size,
+            train,
+            transform,
+            with_annotations,
+            single_label,
+            skip_bad,
+            with_images,
+            box_policy,
         )
         ids = self._read_split()
         bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
@@ -228,6 +235,14 @@ class VOCDataset(WSLDataset):
                     difficult,
                     size,
                     self.root / "SegmentationObject" / f"{image_id}.png",
+                    box_where=[
+                        (
+                            f"object[{k}]/bndbox",
+                            f"box xmin={x0 + 1} ymin={y0 + 1} xmax={x1 + 1} ymax={y1 + 1} "
+                            "(1-based inclusive)",
+                        )
+                        for k, (x0, y0, x1, y1) in enumerate(boxes.tolist())
+                    ],
                 )
             )
         self._finalize(records, bad)
@@ -257,7 +272,13 @@ class VOCDataset(WSLDataset):
                 f"split file not found (available splits: {have or 'none'})",
                 "pass an existing split name or create the file with one image id per line",
             )
-        ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        # SPLIT.txt holds one id per line, read whole (ids may contain spaces); a per-class file
+        # CLASS_SPLIT.txt holds "ID LABEL" with LABEL in -1, 0, 1.
+        labelled = "_" in self.split and all(
+            len(parts) == 2 and parts[1] in ("-1", "0", "1") for parts in (ln.rsplit(None, 1) for ln in lines)
+        )
+        ids = [ln.rsplit(None, 1)[0] for ln in lines] if labelled else lines
         if not ids:
             raise dataset_error(path, "split", "split file is empty", "list one image id per line")
         return ids
