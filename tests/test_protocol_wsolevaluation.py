@@ -233,3 +233,72 @@ def test_pxap_equals_wsolevaluation(tmp_path: Path):
     expected = reference_pxap([reference_scoremap(cams[i]) for i in ids], fgs, ignores)
     assert results["pxap"] * 100 == pytest.approx(expected, abs=1e-9)
     assert 0 < expected < 100
+
+
+def test_score_maps_in_wsolevaluations_layout_are_scored_by_evaluate_cams(tmp_path: Path, capsys):
+    """``<root>/<image_id>.npy`` with nested folders from the ids, float32 in [0, 1] at 224×224, as
+    wsolevaluation's inference.py saves them (``np.save(ospj(scoremap_root, image_id), cam)``)."""
+    from tools.evaluate import evaluate
+
+    rng = np.random.default_rng(2)
+    root, ids, boxes = _cub(tmp_path, rng)
+    scoremaps = [reference_scoremap(_blobs(rng, (7, 7))) for _ in ids]
+    saved = tmp_path / "scoremaps"
+    for image_id, scoremap in zip(ids, scoremaps, strict=True):
+        (saved / image_id).parent.mkdir(parents=True, exist_ok=True)
+        np.save(saved / image_id, scoremap)  # np.save appends .npy: <id>.npy
+    assert (saved / f"{ids[0]}.npy").is_file()
+    out = tmp_path / "evaluation.json"
+    argv = [
+        "--cams",
+        str(saved),
+        "--data",
+        f"wsol:CUB:{root}",
+        "--single-label",
+        "--protocol",
+        "wsolevaluation",
+    ]
+    payload = evaluate([*argv, "--no-progress", "--out", str(out)])  # tools/evaluate.py
+    assert "wsolevaluation frame" in capsys.readouterr().out and out.is_file()
+    assert payload["protocol"] == "wsolevaluation" and payload["results"]["images_scored"] == len(ids)
+    sizes = [SIZES[k % len(SIZES)] for k in range(len(ids))]
+    multi = reference_box_acc(scoremaps, boxes, sizes, multi=True, deltas=(30, 50, 70))
+    single = reference_box_acc(scoremaps, boxes, sizes, multi=False, deltas=(50,))[50]
+    results = payload["results"]
+    assert results["maxboxacc"] * 100 == pytest.approx(single.max(), abs=1e-9)
+    assert results["maxboxacc_v2"] * 100 == pytest.approx(
+        np.mean([c.max() for c in multi.values()]), abs=1e-9
+    )
+
+
+def test_protocol_defaults_and_checks():
+    from wsl.cam import CamBatch
+
+    assert LocalizationEvaluator(2).cam_curve_interval == 0.01
+    assert LocalizationEvaluator(2, protocol="wsolevaluation").cam_curve_interval == 0.001
+    assert (
+        LocalizationEvaluator(2, cam_curve_interval=0.01, protocol="wsolevaluation").cam_curve_interval
+        == 0.01
+    )
+    with pytest.raises(
+        ValueError, match=r"protocol: got 'wsolevaluatoin' \(did you mean 'wsolevaluation'\?\)"
+    ):
+        LocalizationEvaluator(2, protocol="wsolevaluatoin")
+    batch = {
+        "image_id": ["a"],
+        "orig_size": torch.tensor([[30, 40]]),
+        "labels": torch.tensor([[1.0, 0.0]]),
+        "boxes": [torch.tensor([[2, 3, 20, 25]])],
+        "box_labels": [torch.tensor([0])],
+        "difficult": [torch.tensor([False])],
+        "masks": [None],
+        "ignore": [None],
+    }
+    cams = CamBatch.from_output(torch.zeros(1, 2), torch.rand(1, 2, 7, 7), batch, frame="wsolevaluation")
+    assert cams.frame == "wsolevaluation" and tuple(cams.cams[0].shape) == (R, R)
+    with pytest.raises(ValueError, match="'wsolevaluation' frame but the evaluator's protocol is 'original'"):
+        LocalizationEvaluator(2).update_cams(cams, batch)
+    # without float coordinates the int boxes are rescaled: int(2 * 224 / 40) = 11, int(25 * 224 / 30) = 186
+    from wsl.evaluation import image_trials
+
+    assert image_trials(batch, 0, "wsolevaluation")[0].boxes.tolist() == [[11, 22, 112, 186]]

@@ -217,14 +217,16 @@ def _subset(batch: Mapping[str, Any], keep: list[int]) -> dict[str, Any]:
     return {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()}
 
 
-def _read_batches(loader: Any, folder: CamFolder, missing: set[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+def _read_batches(
+    loader: Any, folder: CamFolder, missing: set[str], protocol: str = "original"
+) -> Iterator[tuple[dict[str, Any], Any]]:
     """Batches of the images that have CAM files, each with the maps of its ground-truth classes read."""
     for batch in loader:
         keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
         if not keep:
             continue
         sub = _subset(batch, keep) if len(keep) < len(batch["image_id"]) else dict(batch)
-        read = _folder_maps(folder, sub)
+        read = _folder_maps(folder, sub, protocol)
         maps = {}
         for i in range(len(keep)):
             classes = gt_classes(sub["box_labels"][i], sub["difficult"][i])
@@ -267,8 +269,10 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     thread.join()
 
 
-def _folder_maps(folder: CamFolder, batch: Mapping[str, Any]):
-    sizes = [(int(h), int(w)) for h, w in batch["orig_size"]]
+def _folder_maps(folder: CamFolder, batch: Mapping[str, Any], protocol: str = "original"):
+    # The largest map accepted: the image size, and at least the 224x224 frame of wsolevaluation's maps.
+    least = 224 if protocol == "wsolevaluation" else 0
+    sizes = [(max(int(h), least), max(int(w), least)) for h, w in batch["orig_size"]]
     return lambda i, classes: folder.maps(batch["image_id"][i], classes, sizes[i])
 
 
@@ -311,7 +315,7 @@ def evaluate_cam_folder(
         len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset, protocol=protocol
     )
     batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not progress)
-    for sub, maps_of in _prefetch(_read_batches(batches, folder, missing)):
+    for sub, maps_of in _prefetch(_read_batches(batches, folder, missing, protocol)):
         evaluator.update_localization(sub, maps_of)
     if folder.non_finite:
         log.warning(
