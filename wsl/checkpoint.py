@@ -100,7 +100,45 @@ class SaveOnSigterm(pl.Callback):
             print(f"{name}: saved {self.path}; resume with --ckpt_path last", flush=True)
 
 
-def read_checkpoint(path: str | Path, what: str = "checkpoint", fix: str = "", mmap: bool = False) -> Any:
+#: :func:`read_checkpoint` refuses a checkpoint whose zip members declare more bytes than this in all:
+#: far above any network of ``wsl`` (a ResNet-50 checkpoint with optimizer state is ~0.3 GiB).
+DEFAULT_MAX_CHECKPOINT_BYTES = 8 * 2**30
+
+
+def _check_unpacked_size(path: Path, what: str, max_bytes: int) -> None:
+    """Refuse a zip checkpoint whose members declare more than ``max_bytes`` uncompressed bytes.
+
+    ``torch.save`` writes a zip; its central directory declares each member's size, so a small file
+    that would unpack (or decompress) to gigabytes is refused before ``torch.load`` allocates them.
+    """
+    import zipfile
+
+    def size(n: int) -> str:
+        for unit, k in (("GiB", 30), ("MiB", 20), ("kB", 10)):
+            if n >= 2**k:
+                return f"{n / 2**k:.1f} {unit}"
+        return f"{n} B"
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return  # not a zip (a legacy checkpoint) or a broken one: torch.load says which
+    if total > max_bytes:
+        raise ValueError(
+            f"{what} {str(path)!r} would unpack to {size(total)} (the sizes its zip members declare, "
+            f"{path.stat().st_size} bytes on disk), above the limit of {size(max_bytes)}; it may be "
+            "corrupt or crafted: pass a checkpoint written by tools/train.py"
+        )
+
+
+def read_checkpoint(
+    path: str | Path,
+    what: str = "checkpoint",
+    fix: str = "",
+    mmap: bool = False,
+    max_bytes: int = DEFAULT_MAX_CHECKPOINT_BYTES,
+) -> Any:
     """``torch.load(path, weights_only=True)`` with one clear error for a missing or unreadable file.
 
     Args:
@@ -108,13 +146,16 @@ def read_checkpoint(path: str | Path, what: str = "checkpoint", fix: str = "", m
         what: how the error names it (the argument it came from).
         fix: what the user should pass instead, said after a missing file.
         mmap: map the file instead of reading it (enough to check that it is readable).
+        max_bytes: refuse a checkpoint whose zip members declare more uncompressed bytes than this.
 
     Raises:
-        ValueError: the file is missing, truncated, not a checkpoint, or holds pickled objects.
+        ValueError: the file is missing, truncated, not a checkpoint, holds pickled objects, or would
+            unpack to more than ``max_bytes``.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} {str(path)!r} does not exist; {fix or 'pass a .ckpt file'}")
+    _check_unpacked_size(path, what, max_bytes)
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - any unreadable file gets the same message

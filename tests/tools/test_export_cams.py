@@ -186,3 +186,41 @@ def test_library_errors_name_arguments_and_the_tool_its_flags(
         argv += extra
     assert main(argv) == 2
     assert tool in capsys.readouterr().err
+
+
+def _claim_sizes(path: Path, size: int) -> None:
+    """Make every member of a zip claim ``size`` uncompressed bytes in the central directory."""
+    data = bytearray(path.read_bytes())
+    start = 0
+    while (at := data.find(b"PK\x01\x02", start)) >= 0:
+        data[at + 24 : at + 28] = size.to_bytes(4, "little")
+        start = at + 4
+    path.write_bytes(bytes(data))
+
+
+def test_a_checkpoint_that_claims_a_huge_size_is_refused_before_loading(tmp_path, capsys):
+    # issue 19 item 15: a small file that decompresses to GiBs of tensor loaded silently
+    import zipfile
+
+    from wsl.checkpoint import DEFAULT_MAX_CHECKPOINT_BYTES, read_checkpoint
+
+    assert DEFAULT_MAX_CHECKPOINT_BYTES == 8 * 2**30
+    small = tmp_path / "small.ckpt"
+    torch.save({"w": torch.zeros(1000)}, small)
+    assert read_checkpoint(small)["w"].shape == (1000,)
+    with pytest.raises(
+        ValueError, match=r"small\.ckpt' would unpack to 4\.\d+ kB .*above the limit of 1000 B"
+    ):
+        read_checkpoint(small, max_bytes=1000)
+    bomb = tmp_path / "bomb.ckpt"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        for k in range(3):
+            archive.writestr(f"bomb/data/{k}", b"\0" * 1024)
+    _claim_sizes(bomb, 0xFFFFFFF0)  # 3 x 4 GiB claimed, a few hundred bytes on disk
+    assert bomb.stat().st_size < 2000
+    with pytest.raises(ValueError, match=r"would unpack to 12\.0 GiB.*above the limit of 8\.0 GiB"):
+        read_checkpoint(bomb)
+    argv = ["--ckpt", str(bomb), "--out", str(tmp_path / "out"), "--device", "cpu", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "would unpack to 12.0 GiB" in err and "Traceback" not in err
