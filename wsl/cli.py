@@ -78,6 +78,8 @@ class WSLCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.single_label", "model.single_label")
+        # Backbones built for one input size (ViTs) are built for the data's.
+        parser.link_arguments("data.image_size", "model.img_size")
 
     def before_instantiate_classes(self) -> None:
         config = self.config
@@ -206,6 +208,7 @@ def train(argv: list[str] | None = None) -> dict:
         parser_kwargs={"description": __doc__},
     )
     run_dir = Path(cli.config.run_dir)
+    check_input_size(cli.model, cli.config.data.image_size)
     # One training per run folder. Under DDP every rank runs this function; rank 0 holds the lock for all.
     with ExitStack() as stack:
         if cli.trainer.is_global_zero:
@@ -214,6 +217,24 @@ def train(argv: list[str] | None = None) -> dict:
             except ValueError as err:
                 raise ValueError(translate(str(err), {"run_dir": "--run_dir"})) from None
         return _train(cli, run_dir)
+
+
+def check_input_size(model: WSLModule, image_size: int) -> None:
+    """One forward pass of a blank image, so that a backbone that cannot take ``image_size`` fails here,
+    before the run folder is made, not after the data is loaded."""
+    net = model.net
+    training = net.training
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, 3, image_size, image_size))
+    except (RuntimeError, AssertionError, ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"backbone {model.hparams['backbone']!r} (out_index {model.hparams['out_index']}) cannot take "
+            f"{image_size} px images ({reason}); pass another --data.image_size or --backbone"
+        ) from None
+    finally:
+        net.train(training)
 
 
 def _train(cli: WSLCLI, run_dir: Path) -> dict:

@@ -31,7 +31,7 @@ class WSLModule(pl.LightningModule):
     Args:
         num_classes: C (linked from the data module by the CLI).
         class_names: names of the C classes (linked from the data module).
-        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem:
+        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size:
             see :class:`~wsl.models.WSLNet`.
         single_label: use cross-entropy and top-1 metrics (linked from the data module).
         optimizer: ``adamw`` or ``sgd`` (momentum 0.9, nesterov).
@@ -62,6 +62,7 @@ class WSLModule(pl.LightningModule):
         pretrained: bool | str = False,
         output_stride: int | None = None,
         softpool_stem: bool = False,
+        img_size: int | None = None,
         single_label: bool = False,
         optimizer: str = "adamw",
         lr: float = 2e-2,

@@ -116,3 +116,24 @@ def test_resume_with_another_model_is_refused_naming_both_values(
     name = flag.split(".")[-1].lstrip("-")
     assert name in line and stored in line and value in line, line
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
+
+
+def test_a_vit_trains_at_the_data_image_size(synthetic_voc_root, tmp_path):
+    """timm ViTs are built for 224 px; the data's image size (64) is passed to them as ``img_size``."""
+    results = train(tiny_args(synthetic_voc_root, tmp_path, "--backbone", "vit_tiny_patch16_224"))
+    assert results["backbone"] == "vit_tiny_patch16_224" and results["global_step"] == 2
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["img_size"] == 64
+
+
+def test_an_image_size_the_backbone_cannot_take_is_refused_before_the_run_folder(
+    synthetic_voc_root, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    args = tiny_args(synthetic_voc_root, run, "--backbone", "vit_tiny_patch16_224", "--data.image_size", "8")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "vit_tiny_patch16_224" in line and "8" in line and "--data.image_size" in line, line
+    assert not run.exists()

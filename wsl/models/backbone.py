@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import timm
 import torch
@@ -72,9 +72,23 @@ def _prune_stages(body: nn.Module, info: FeatureInfo) -> tuple[str, ...]:
     return dropped
 
 
-def _resolve_out_index(name: str, out_index: int) -> int:
-    probe = timm.create_model(name, pretrained=False, features_only=True)
-    feature_info = cast("FeatureInfo", probe.feature_info)  # typed Tensor | Module by nn.Module
+def _probe(name: str, img_size: int | None) -> tuple[FeatureInfo, dict]:
+    """The feature stages of timm's ``name``, and ``{"img_size": img_size}`` if the model takes it.
+
+    Models built for one input size (ViTs) take ``img_size``; the others refuse the argument.
+    """
+    extra: dict[str, Any] = {} if img_size is None else {"img_size": img_size}
+    try:
+        probe = timm.create_model(name, pretrained=False, features_only=True, **extra)
+    except TypeError as err:
+        if "img_size" not in str(err):
+            raise
+        extra = {}
+        probe = timm.create_model(name, pretrained=False, features_only=True)
+    return cast("FeatureInfo", probe.feature_info), extra  # typed Tensor | Module by nn.Module
+
+
+def _resolve_out_index(name: str, out_index: int, feature_info: FeatureInfo) -> int:
     num_stages = len(feature_info)
     if not -num_stages <= out_index < num_stages:
         raise ValueError(
@@ -108,6 +122,7 @@ def create_backbone(
     pretrained: bool | str = False,
     out_index: int = -1,
     output_stride: int | None = None,
+    img_size: int | None = None,
     **timm_kwargs,
 ) -> Backbone:
     """Create a timm backbone that returns the feature map of one stage.
@@ -121,6 +136,8 @@ def create_backbone(
         out_index: which feature stage to return (timm's ``out_indices``; -1 = last, 3 = after the
             third stage of a 5-stage CNN, i.e. stride 16).
         output_stride: dilate the last stages to this stride (8 or 16) where timm supports it.
+        img_size: the input side, passed to timm for models built for one size (ViTs, which otherwise
+            refuse any input but 224 px); models that take any size are built without it.
         **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
 
     Returns:
@@ -131,7 +148,9 @@ def create_backbone(
         raise ValueError(
             f"unknown backbone {name!r}; closest timm names: {close or 'none'} (see timm.list_models())."
         )
-    kwargs = dict(features_only=True, out_indices=(_resolve_out_index(name, out_index),), **timm_kwargs)
+    feature_info, size_kwargs = _probe(name, img_size)
+    out_indices = (_resolve_out_index(name, out_index, feature_info),)
+    kwargs = dict(features_only=True, out_indices=out_indices, **size_kwargs, **timm_kwargs)
     if output_stride is not None:
         kwargs["output_stride"] = output_stride
     weights = _pretrained_kwargs(pretrained)

@@ -28,6 +28,8 @@ class WSLNet(nn.Module):
         pretrained: False, True (timm hub) or a local weights file.
         output_stride: dilate the backbone to this stride where supported.
         softpool_stem: replace the stem max-pool of a ResNet-like backbone by SoftPool2d.
+        img_size: the input side, for backbones built for one size (timm ViTs take ``img_size``);
+            ignored by backbones that take any size. The CLI links it to ``data.image_size``.
 
     Example:
         >>> net = WSLNet(num_classes=6, backbone="resnet18", pool="gap")
@@ -47,12 +49,13 @@ class WSLNet(nn.Module):
         pretrained: bool | str = False,
         output_stride: int | None = None,
         softpool_stem: bool = False,
+        img_size: int | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1; got {num_classes}")
         self.backbone = create_backbone(
-            backbone, pretrained, out_index=out_index, output_stride=output_stride
+            backbone, pretrained, out_index=out_index, output_stride=output_stride, img_size=img_size
         )
         if softpool_stem:
             replace_stem_maxpool(self.backbone.body)
