@@ -18,9 +18,10 @@ import torch
 
 from .base import Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
-from .formats import DatasetFormat, DatasetWriter, register_format
+from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
 
 __all__ = [
+    "EMPTY_IMAGE_POLICIES",
     "COCODataset",
     "COCOWriter",
     "coco_box_to_xyxy",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 _SKIP = "or pass skip_bad=True to skip such samples"
+
+#: What :class:`COCODataset` does with an image without objects (see its ``empty_images``).
+EMPTY_IMAGE_POLICIES = ("auto", "keep", "skip", "error")
 
 
 def coco_box_to_xyxy(
@@ -206,8 +210,14 @@ class COCODataset(WSLDataset):
         root: dataset root.
         split: ``SPLIT`` in ``instances_SPLIT.json`` and the image folder name.
         class_names: an ordered subset of the category names; default all, sorted by category id.
-        image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as in
-            :class:`~wsl.data.voc.VOCDataset`.
+        image_size, train, transform, with_annotations, single_label, skip_bad, with_images, box_policy:
+            as in :class:`~wsl.data.voc.VOCDataset`.
+        empty_images: images listed without an object of the selected classes (COCO train2014 has
+            about 700, and a class subset makes more): ``"keep"`` them as negatives (all-zero
+            labels, no boxes), ``"skip"`` them, or raise (``"error"``); a one-line warning counts
+            those kept or skipped. ``"auto"`` (default) keeps them for training (weak labels: a
+            legitimate negative image) and skips them when the dataset returns annotations or
+            uses ``single_label`` (nothing to localise, no single label).
     """
 
     def __init__(
@@ -223,7 +233,19 @@ class COCODataset(WSLDataset):
         skip_bad: bool = False,
         with_images: bool = True,
         box_policy: str = "clip",
+        empty_images: str = "auto",
     ) -> None:
+        if empty_images not in EMPTY_IMAGE_POLICIES:
+            raise unknown_choice("empty_images", empty_images, EMPTY_IMAGE_POLICIES)
+        if empty_images == "keep" and single_label:
+            raise ValueError(
+                "empty_images: got 'keep' with single_label=True; an image without objects has no single "
+                "label: pass empty_images='auto' or 'skip'"
+            )
+        requested = empty_images
+        if empty_images == "auto":
+            empty_images = "skip" if with_annotations or single_label else "keep"
+        self.empty_images = empty_images
         self.root = Path(root)
         self.split = split
         self.json_path = self.root / "annotations" / f"instances_{split}.json"
@@ -288,6 +310,7 @@ class COCODataset(WSLDataset):
         names = image_ids_of_file_names([im["file_name"] for im in images.values()])
         first_of: dict[str, int] = {}
         records = []
+        self.num_empty = 0
         for k, (coco_id, im) in enumerate(images.items()):
             try:
                 name = im["file_name"]
@@ -299,9 +322,34 @@ class COCODataset(WSLDataset):
                         f"list each image once {_SKIP}",
                     )
                 first_of[name] = k
-                records.append(self._parse_image(im, per_image[coco_id], known_ids, names[k]))
+                rec = self._parse_image(im, per_image[coco_id], known_ids, names[k])
+                if len(rec.boxes) == 0:
+                    if self.empty_images == "error":
+                        raise dataset_error(
+                            self.json_path,
+                            f"annotations (image_id={im['id']}, {im['file_name']})",
+                            "image has no objects of the selected classes (empty_images='error')",
+                            "annotate it, drop it from the images list, pass empty_images='keep' (a "
+                            f"negative) or 'skip', {_SKIP}",
+                        )
+                    self.num_empty += 1
+                    if self.empty_images == "skip":
+                        continue
+                records.append(rec)
             except DatasetError as e:
                 bad.add(e)
+        if self.num_empty:
+            done = (
+                "kept {n} image(s) without objects of the selected classes as negatives (all-zero labels)"
+                if self.empty_images == "keep"
+                else "skipped {n} image(s) without objects of the selected classes (nothing to localise)"
+            )
+            warnings.warn(
+                f"{bad.what}: {done.format(n=self.num_empty)}; empty_images={requested!r} "
+                "(default 'auto': keep for training, skip with annotations or single_label)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.coco_ids = {r.image_id: r.extra[0] for r in records}
         self._finalize(records, bad)
 
@@ -349,19 +397,12 @@ class COCODataset(WSLDataset):
             segs.append(seg)
             labels.append(self.cat_id_to_index[cid])
             difficult.append(bool(ann.get("iscrowd", 0)))
-        if not boxes:
-            raise dataset_error(
-                self.json_path,
-                f"annotations (image_id={im['id']}, {im['file_name']})",
-                "image has no objects of the selected classes, so it has no image-level label",
-                f"annotate it or drop it from the images list, {_SKIP}",
-            )
         return Record(
             image_id,
             self.image_dir / im["file_name"],
             np.asarray(boxes, np.int64).reshape(-1, 4),
-            np.asarray(labels, np.int64),
-            np.asarray(difficult, bool),
+            np.asarray(labels, np.int64).reshape(-1),
+            np.asarray(difficult, bool).reshape(-1),
             (h, w),
             (im["id"], segs, np.asarray(boxes, np.int64).reshape(-1, 4)),
             box_where=box_where,

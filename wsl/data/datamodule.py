@@ -85,6 +85,9 @@ class WSLDataModule(pl.LightningDataModule):
         seed: seed of the synthetic set.
         box_policy: boxes past the image edge: ``clip`` (default; one count warning) or ``strict``
             (an error naming file, object and field); see :class:`~wsl.data.base.WSLDataset`.
+        empty_images: COCO images without objects: ``auto`` (default: negatives in the train loader,
+            skipped with a one-line count in val/test), ``keep``, ``skip`` or ``error``; see
+            :class:`~wsl.data.coco.COCODataset`.
         augment: training augmentation, ``light`` (flip + jitter) or ``shapes`` (adds the square's 8
             symmetries and RGB shuffles); ``auto`` = ``shapes`` for synthetic data, else ``light``.
 
@@ -110,6 +113,7 @@ class WSLDataModule(pl.LightningDataModule):
         seed: int = 0,
         augment: str = "auto",
         box_policy: str = "clip",
+        empty_images: str = "auto",
     ) -> None:
         super().__init__()
         # Stored in every checkpoint, so evaluation and export can default to the training data setup.
@@ -132,6 +136,7 @@ class WSLDataModule(pl.LightningDataModule):
         if box_policy not in BOX_POLICIES:
             raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
         self.box_policy = box_policy
+        self.empty_images = empty_images
         self.augment = ("shapes" if self.kind == SYNTHETIC else "light") if augment == "auto" else augment
         build_transform(image_size, train=True, augment=self.augment)  # validates the name early
         self._root: Path | None = None if self.kind == SYNTHETIC else Path(self._arg)
@@ -196,7 +201,10 @@ class WSLDataModule(pl.LightningDataModule):
         take one (e.g. a reader with its own box rule) gets it only when it differs from the default."""
         accepted = inspect.signature(self.data_format.dataset).parameters
         kwargs: dict[str, Any] = {}
-        for name, value, default in (("box_policy", self.box_policy, "clip"),):
+        for name, value, default in (
+            ("box_policy", self.box_policy, "clip"),
+            ("empty_images", self.empty_images, "auto"),
+        ):
             if name in accepted:
                 kwargs[name] = value
             elif value != default:
