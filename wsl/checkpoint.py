@@ -23,6 +23,7 @@ __all__ = [
     "check_class_names",
     "check_readable",
     "check_resumable",
+    "training_autocast",
     "datamodule_for",
     "read_checkpoint",
 ]
@@ -200,7 +201,43 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
             f"checkpoint {str(path)!r} does not match the network its hyper-parameters describe "
             f"(missing keys: {missing[:5]}, unexpected keys: {unexpected[:5]})"
         )
+    #: The trainer precision the checkpoint was written under (None: written before it was stored).
+    module.training_precision = payload.get("precision")
     return module.to(map_location).eval()
+
+
+#: Lightning's mixed precisions → the autocast dtype its forward ran under.
+AUTOCAST_DTYPES = {
+    "bf16-mixed": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "16-mixed": torch.float16,
+    "16": torch.float16,
+}
+
+
+def training_autocast(module: WSLModule, device: torch.device | str, log_note: Any = print):
+    """The autocast context the module was trained (and tested) under, from the checkpoint's precision.
+
+    A bf16-mixed run's ``results.json`` was computed under bf16 autocast; scoring its checkpoint in fp32
+    gives other numbers. Returns ``contextlib.nullcontext()`` for fp32 (and unknown) precisions.
+
+    Args:
+        module: from :func:`load_module` (its ``training_precision``).
+        device: where the forward runs (autocast is per device type).
+        log_note: called with a one-line note when an autocast is used.
+    """
+    import contextlib
+
+    precision = getattr(module, "training_precision", None)
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    if dtype is None:
+        return contextlib.nullcontext()
+    device_type = torch.device(device).type
+    log_note(
+        f"note: evaluating under {device_type} {str(dtype).split('.')[-1]} autocast, the training "
+        f"precision ({precision}) stored in the checkpoint"
+    )
+    return torch.autocast(device_type, dtype=dtype)
 
 
 def check_readable(path: str | Path) -> None:

@@ -362,7 +362,7 @@ def evaluate_from_checkpoint(
     Returns:
         ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
     """
-    from wsl.checkpoint import datamodule_for, load_module
+    from wsl.checkpoint import datamodule_for, load_module, training_autocast
 
     module = load_module(ckpt, map_location=resolve_device(device))
     if image_size is None:
@@ -370,9 +370,10 @@ def evaluate_from_checkpoint(
         log_note(note)
     dm = datamodule_for(module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers)
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
-    results = evaluate_model(
-        module, dm.dataloader(split), progress=progress, pointing_subset=subset, protocol=protocol
-    )
+    with training_autocast(module, resolve_device(device), log_note):  # the precision of results.json
+        results = evaluate_model(
+            module, dm.dataloader(split), progress=progress, pointing_subset=subset, protocol=protocol
+        )
     name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
     frame = protocol or module.hparams.get("protocol", "original")
     return {

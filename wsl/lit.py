@@ -161,6 +161,10 @@ class WSLModule(pl.LightningModule):
             out.update({key: batch[key] for key in ("image_id", "orig_size") if key in batch})
         return out
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # ``evaluate --ckpt`` runs the forward in this precision, so that it scores what training did.
+        checkpoint["precision"] = str(self.trainer.precision)
+
     def configure_optimizers(self):
         hp = self.hparams
         head_lr = hp.lr

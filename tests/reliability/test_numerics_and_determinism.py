@@ -65,3 +65,27 @@ def test_bf16_mixed_training_gives_finite_metrics(synthetic_voc_root, tmp_path):
     results = train(tiny_args(synthetic_voc_root, tmp_path, "--trainer.precision", "bf16-mixed"))
     assert results["global_step"] == 2
     assert results["test"] and all(math.isfinite(v) for v in results["test"].values()), results["test"]
+
+
+def test_evaluate_of_a_bf16_mixed_checkpoint_equals_the_training_time_test_scores(
+    synthetic_voc_root, tmp_path
+):
+    """The checkpoint stores the training precision; evaluate runs the forward under the same autocast."""
+    from wsl.inference import evaluate_from_checkpoint
+
+    results = train(tiny_args(synthetic_voc_root, tmp_path, "--trainer.precision", "bf16-mixed"))
+    assert torch.load(results["checkpoint"], weights_only=True)["precision"] == "bf16-mixed"
+    notes: list[str] = []
+    payload = evaluate_from_checkpoint(
+        results["checkpoint"],
+        data=f"voc:{synthetic_voc_root}",
+        split="test",
+        batch_size=4,  # the training run's, so that the batches (and their bf16 rounding) are the same
+        num_workers=0,
+        device="cpu",
+        progress=False,
+        log_note=notes.append,
+    )
+    scores = {k: v for k, v in results["test"].items() if k != "loss"}
+    assert {k: payload["results"][k] for k in scores} == pytest.approx(scores, abs=1e-6)
+    assert any("bf16" in note for note in notes), notes
