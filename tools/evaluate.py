@@ -18,6 +18,7 @@ from wsl.cli import run_tool
 from wsl.inference import evaluate_cams, evaluate_from_checkpoint
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
+from wsl.viz.export import parse_class_names
 
 #: The library's argument names as its error messages spell them → this tool's flags.
 FLAGS = {
@@ -26,6 +27,7 @@ FLAGS = {
     "pointing subset": "--pointing-difficult",
     "image_size": "--image-size",
     "device": "--device",
+    "class_names": "--class-names",
 }
 
 
@@ -46,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--num-workers", type=int, default=None, help="loader workers (default: 2 with --ckpt, 0 with --cams)"
     )
     parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
+    parser.add_argument("--class-names", type=parse_class_names, help="--cams: the classes, a,b,c or a file")
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
     parser.add_argument(
         "--cam-curve-interval",
@@ -96,6 +99,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
             single_label=args.single_label,
             cam_curve_interval=args.cam_curve_interval,
             skip_missing=args.skip_missing,
+            class_names=args.class_names,
             protocol=args.protocol or "original",
             **common,
         )

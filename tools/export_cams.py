@@ -26,6 +26,7 @@ FLAGS = {
     "num_workers": "--num-workers",
     "device": "--device",
     "sheet_size": "--sheet-size",
+    "class_names": "--class-names",
 }
 
 
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--classes", choices=list(CLASS_MODES), default="present", help="classes to draw per image"
+    )
+    parser.add_argument(
+        "--class-names",
+        metavar="A,B,C|FILE",
+        help="the dataset's classes (comma-separated, or a file of one name a line), for a folder that "
+        "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order",
     )
     parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
     parser.add_argument(
@@ -80,6 +87,7 @@ def export(argv: list[str] | None = None) -> dict:
         progress=not args.no_progress,
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
+        class_names=args.class_names,
         log=lambda line: print(line, file=sys.stderr),
     )
     print(summary_text(summary))

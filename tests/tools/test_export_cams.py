@@ -224,3 +224,58 @@ def test_a_checkpoint_that_claims_a_huge_size_is_refused_before_loading(tmp_path
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "would unpack to 12.0 GiB" in err and "Traceback" not in err
+
+
+def _voc_without_classes_txt(root: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    voc = voc_copy(root, tmp_path)
+    names = (voc / "classes.txt").read_text().split()
+    (voc / "classes.txt").unlink()
+    return voc, names
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_class_names_flag_for_a_voc_folder_without_classes_txt(
+    run_dir, synthetic_voc_root, tmp_path, as_file
+):
+    # issue 19 item 3: the dataset's classes, given in another order than the model's, are accepted
+    voc, names = _voc_without_classes_txt(synthetic_voc_root, tmp_path)
+    given = ",".join(reversed(names))
+    if as_file:
+        (tmp_path / "names.txt").write_text("".join(f"{n}\n" for n in reversed(names)))
+        given = str(tmp_path / "names.txt")
+    out = tmp_path / "out"
+    assert main(args(run_dir, voc, out, "--class-names", given, "--classes", "gt")) == 0
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["class_names"] == names  # the model's order
+    for meta in manifest["images"]:
+        xml = (voc / "Annotations" / f"{meta['image_id']}.xml").read_text()
+        assert meta["classes"] == [n for n in names if n in set(re.findall(r"<name>(\w+)</name>", xml))]
+
+
+def test_wrong_class_names_are_an_error_that_suggests_only_existing_flags(
+    run_dir, synthetic_voc_root, tmp_path, capsys
+):
+    voc, names = _voc_without_classes_txt(synthetic_voc_root, tmp_path)
+    assert main(args(run_dir, voc, tmp_path / "out", "--class-names", "a,b")) == 2
+    err = capsys.readouterr().err
+    assert "--class-names ['a', 'b'] are not the checkpoint's classes" in err
+    assert "--data." not in err and not re.search(r"(?<!-)class_names", err), err
+    assert main(args(run_dir, voc, tmp_path / "out", "--class-names", " , ")) == 2
+    assert "--class-names" in capsys.readouterr().err
+
+
+def test_evaluate_cams_takes_class_names_for_a_voc_folder_without_classes_txt(
+    run_dir, synthetic_voc_root, tmp_path, capsys
+):
+    from tools.evaluate import main as evaluate
+
+    voc, names = _voc_without_classes_txt(synthetic_voc_root, tmp_path)
+    assert main(args(run_dir, voc, tmp_path / "out", "--class-names", ",".join(names))) == 0
+    cams = tmp_path / "cams"  # without the export's cams.json
+    shutil.copytree(tmp_path / "out" / "cams", cams)
+    base = ["--cams", str(cams), "--data", f"voc:{voc}", "--no-progress", "--out", str(tmp_path / "e.json")]
+    assert evaluate(base) == 2  # read with the 20 VOC classes, the XML names another
+    err = capsys.readouterr().err
+    assert "--class-names" in err and not re.search(r"(?<!-)class_names", err), err
+    assert evaluate([*base, "--class-names", ",".join(reversed(names))]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["results"]["images_scored"] == 4.0

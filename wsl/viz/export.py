@@ -30,11 +30,36 @@ from wsl.viz.originals import OriginalImages
 from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
 
-__all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "summary_text"]
+__all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_names", "summary_text"]
 
 #: Which classes of an image get a CAM: the class-policy registry itself (``gt``, ``present``, ``top1``,
 #: ``all``, and any policy registered later), so export accepts exactly what the pipeline does.
 CLASS_MODES = CLASS_POLICIES
+
+
+def parse_class_names(value: str | os.PathLike[str] | Sequence[str]) -> list[str]:
+    """Class names from a list, a comma-separated string (``"dog,cat"``) or a file of one name a line.
+
+    Raises:
+        ValueError: no name is left, or a name is repeated.
+
+    Example:
+        >>> parse_class_names("dog, cat")
+        ['dog', 'cat']
+    """
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        path = Path(text)
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
+        names = [line.strip() for line in lines if line.strip()]
+    else:
+        names = [str(n) for n in value]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(
+            f"class_names {value!r} must name each class once (a list, 'a,b,c' or a file of one name a "
+            f"line); got {names}"
+        )
+    return names
 
 
 def _check_int(name: str, value: Any, least: int) -> None:
@@ -294,12 +319,14 @@ def export_from_checkpoint(
     device: str = "auto",
     progress: bool = True,
     log: Any = print,
+    class_names: str | Sequence[str] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Load a checkpoint, build the loader of a data split and run :func:`export_cams`.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder is read
-    with the model's own classes (and class order).
+    with the model's own classes (and class order): :func:`wsl.checkpoint.datamodule_for`, or, when
+    ``class_names`` declares the dataset's classes, those (which must be the model's, in any order).
 
     Args:
         ckpt: ``.ckpt`` written by ``tools/train.py``.
@@ -313,6 +340,9 @@ def export_from_checkpoint(
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
         progress: tqdm bar.
         log: called with one-line notes (threshold and image size sources).
+        class_names: the dataset's classes (:func:`parse_class_names`: a list, ``"a,b,c"`` or a file),
+            for a folder that does not declare them (a VOC folder without ``classes.txt``) or declares
+            others; None: the dataset's own declaration.
         **kwargs: passed to :func:`export_cams`.
 
     Returns:
@@ -322,7 +352,7 @@ def export_from_checkpoint(
         ValueError: missing or foreign checkpoint, unknown split, annotations naming a class the model
             does not know, bad threshold, bad device, ``out_dir`` that is a file.
     """
-    from wsl.checkpoint import load_module
+    from wsl.checkpoint import datamodule_for, load_module
     from wsl.data import WSLDataModule
 
     run = RunFolder.of_checkpoint(ckpt)
@@ -334,21 +364,29 @@ def export_from_checkpoint(
     _check_int("batch_size", batch_size, 1)
     if image_size is not None:
         _check_int("image_size", image_size, 1)
+    names = parse_class_names(class_names) if class_names is not None else None
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
     torch_device = resolve_device(device)
     module = load_module(os.fspath(ckpt), map_location=torch_device)
     if image_size is None:
         image_size, note = run.training_image_size(ckpt)
         log(note)
-    dm = WSLDataModule(
-        data=data,
+    settings: dict[str, Any] = dict(
         image_size=image_size,
         batch_size=batch_size,
         num_workers=num_workers,
         single_label=bool(module.hparams.get("single_label", False)),
         test_split=split,
-        class_names=list(module.class_names),
     )
+    if names is None:
+        dm = datamodule_for(module, data, **settings)
+    elif sorted(names) != sorted(module.class_names):
+        raise ValueError(
+            f"class_names {names} are not the checkpoint's classes {list(module.class_names)} (any order "
+            "is accepted); pass the classes the model was trained on"
+        )
+    else:
+        dm = WSLDataModule(data=data, class_names=list(module.class_names), **settings)
     loader = dm.dataloader(split, limit=limit)
     summary = export_cams(
         module, loader, out_dir, classes=classes, limit=limit, threshold=value, progress=progress, **kwargs
