@@ -271,6 +271,8 @@ def check_resumable(path: str | Path, module: WSLModule) -> None:
             f"ckpt_path {str(path)!r} has no hyper_parameters; it was not written by tools/train.py"
         )
     for name in RESUME_MUST_MATCH:
+        if name == "img_size" and module.net.backbone.img_size is None:
+            continue  # a backbone that takes any size resumes at another image size
         if name in stored and stored[name] != module.hparams.get(name):
             flag = "dataset classes" if name in ("class_names", "num_classes") else f"model.{name}"
             raise ValueError(

@@ -137,3 +137,11 @@ def test_an_image_size_the_backbone_cannot_take_is_refused_before_the_run_folder
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert "vit_tiny_patch16_224" in line and "8" in line and "--data.image_size" in line, line
     assert not run.exists()
+
+
+def test_a_cnn_run_resumes_at_another_image_size(synthetic_voc_root, tmp_path):
+    """img_size is part of the network only for backbones built for one size: a CNN resumes at 96 px."""
+    train(tiny_args(synthetic_voc_root, tmp_path, "--skip_test", "true"))
+    more = ["--skip_test", "true", "--trainer.max_epochs", "2", "--data.image_size", "96"]
+    resumed = train(tiny_args(synthetic_voc_root, tmp_path, *more) + ["--ckpt_path", "last"])
+    assert resumed["global_step"] == 4

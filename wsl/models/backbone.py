@@ -41,6 +41,8 @@ class Backbone(nn.Module):
         #: State-dict prefixes of the stages dropped after the chosen one (see :func:`_prune_stages`).
         self.dropped_prefixes = _prune_stages(body, info)
         self._register_load_state_dict_pre_hook(self._ignore_dropped_stages)
+        #: The input side the model was built for; None for models that take any size.
+        self.img_size: int | None = None
 
     def _ignore_dropped_stages(self, state_dict: dict, prefix: str, *args) -> None:
         # Checkpoints written before the pruning hold weights of the dropped stages, which no output used.
@@ -166,4 +168,6 @@ def create_backbone(
             type(err).__name__,
         )
         body = timm.create_model(name, pretrained=False, **kwargs)
-    return Backbone(body)
+    backbone = Backbone(body)
+    backbone.img_size = size_kwargs.get("img_size")
+    return backbone
