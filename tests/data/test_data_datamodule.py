@@ -29,7 +29,7 @@ def test_parse_data_spec():
         parse_data_spec("vco:/x")
     with pytest.raises(ValueError, match=r"expected one of \['synthetic', 'coco', 'voc', 'wsol'\]"):
         parse_data_spec("vco:/x")
-    with pytest.raises(ValueError, match=r"got 'yolo'; expected one of \['coco', 'voc'\]"):
+    with pytest.raises(ValueError, match=r"got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]"):
         parse_data_spec("synthetic:easy:yolo")
     with pytest.raises(ValueError, match=r"got 'cocoo' \(did you mean 'coco'\?\)"):
         WSLDataModule("synthetic:easy:cocoo")

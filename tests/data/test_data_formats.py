@@ -29,7 +29,11 @@ SMALL = {"num_train": 3, "num_val": 2, "num_test": 1, "image_size": 48}
 
 
 def test_builtin_formats_are_registered():
-    assert format_names() == ["coco", "voc", "wsol"] and format_names(writable=True) == ["coco", "voc"]
+    assert format_names() == ["coco", "voc", "wsol"] and format_names(writable=True) == [
+        "coco",
+        "voc",
+        "wsol",
+    ]
     assert data_kinds() == ["synthetic", "coco", "voc", "wsol"]
     assert get_format("voc").dataset is VOCDataset and get_format("voc").writer is VOCWriter
     assert get_format("coco").dataset is COCODataset and get_format("coco").writer is COCOWriter
@@ -38,7 +42,7 @@ def test_builtin_formats_are_registered():
 def test_unknown_format_lists_the_formats():
     with pytest.raises(ValueError, match=r"format: got 'vocc' \(did you mean 'voc'\?\); expected one of "):
         get_format("vocc")
-    with pytest.raises(ValueError, match=r"fmt: got 'yolo'; expected one of \['coco', 'voc'\]"):
+    with pytest.raises(ValueError, match=r"fmt: got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]"):
         make_synthetic("/nonexistent", "yolo")
     with pytest.raises(
         ValueError, match=r"data: got 'yolo:/x'; expected one of \['synthetic', 'coco', 'voc', 'wsol'\]"

@@ -209,3 +209,35 @@ def test_missing_split_and_missing_file_name_the_path(cub: Path):
     (cub / "metadata" / "CUB" / "test" / "localization.txt").unlink()
     with pytest.raises(DatasetError, match=r"localization\.txt: metadata: file not found"):
         WSOLDataset(f"CUB:{cub}", "test", with_annotations=True)
+
+
+def test_writer_round_trips_through_the_reader(tmp_path: Path):
+    from wsl.data.wsol import WSOLWriter
+
+    image = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    boxes = np.array([[3, 2, 9, 5], [20, 10, 28, 17], [0, 0, 4, 4]], np.int64)
+    labels = np.array([1, 0, 1], np.int64)
+    writer = WSOLWriter(tmp_path, ["cat", "dog"])
+    writer.prepare(["test"])
+    masks = np.zeros((3, 20, 30), bool)
+    writer.finish(
+        {"test": [writer.write_image("test", f"im{k}", image, boxes, labels, masks) for k in range(2)]}
+    )
+    assert parse_wsol_root(tmp_path) == ("SYNTH", tmp_path, None)
+    ds = WSOLDataset(tmp_path, "test", with_annotations=True, image_size=16)
+    assert ds.class_names == ["cat"]  # every image is of its largest object's class, "cat"
+    item = WSOLDataset(tmp_path, "test", class_names=["cat", "dog"], with_annotations=True)[1]
+    assert item["image_id"] == "cat/im1.jpg" and item["orig_size"] == (20, 30)
+    assert item["boxes"].tolist() == [[20, 10, 28, 17]] and item["labels"].tolist() == [1.0, 0.0]
+
+
+def test_synthetic_set_in_the_wsol_layout(tmp_path: Path):
+    from wsl.data import make_synthetic
+
+    root = make_synthetic(
+        tmp_path / "s", "wsol", progress=False, num_train=3, num_val=2, num_test=4, image_size=48
+    )
+    dm = WSLDataModule(f"wsol:{root}", batch_size=4, num_workers=0, single_label=True)  # metadata/SYNTH found
+    batch = next(iter(dm.dataloader("test")))
+    assert all("/" in i for i in batch["image_id"]) and len(batch["box_coords"]) == 4
+    assert batch["labels"].sum(dim=1).tolist() == [1.0] * 4 and batch["image"].shape[0] == 4

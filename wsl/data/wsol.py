@@ -26,7 +26,7 @@ Every malformed line raises a :class:`~wsl.data.DatasetError` naming the metadat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,11 +35,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Record, WSLDataset, check_image_header
+from .base import Record, WSLDataset, check_image_header, encode_jpeg, pick_single_label
 from .errors import BadSamples, DatasetError, dataset_error
-from .formats import DatasetFormat, register_format
+from .formats import DatasetFormat, DatasetWriter, register_format
 
-__all__ = ["WSOL_DATASETS", "WSOLDataset", "default_class_names", "parse_wsol_root", "wsol_metadata_dir"]
+__all__ = [
+    "WSOL_DATASETS",
+    "WSOLDataset",
+    "WSOLWriter",
+    "default_class_names",
+    "parse_wsol_root",
+    "wsol_metadata_dir",
+]
 
 #: The datasets wsolevaluation ships metadata for (any other folder name under ``metadata/`` works too).
 WSOL_DATASETS = ("CUB", "ILSVRC", "OpenImages")
@@ -50,10 +57,17 @@ _USAGE = "expected wsol:DATASET:ROOT or wsol:DATASET:ROOT:metadata=DIR (DATASET 
 def parse_wsol_root(root: str | Path) -> tuple[str, Path, Path | None]:
     """``DATASET:ROOT[:metadata=DIR]`` (the part of a data spec after ``wsol:``) → ``(DATASET, ROOT, DIR)``.
 
+    A plain ``ROOT`` whose ``metadata/`` holds exactly one dataset folder (what :class:`WSOLWriter`
+    writes, e.g. the synthetic sets) is that dataset.
+
     Raises:
         ValueError: no dataset name or no root.
     """
     text = str(root)
+    if ":" not in text:
+        found = sorted(p.name for p in (Path(text) / "metadata").glob("*") if p.is_dir())
+        if len(found) == 1:
+            return found[0], Path(text), None
     metadata: Path | None = None
     if _META in text:
         text, _, meta = text.rpartition(_META)
@@ -441,4 +455,54 @@ def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
 
 
-register_format(DatasetFormat("wsol", WSOLDataset, default_class_names))
+class WSOLWriter(DatasetWriter):
+    """Writes wsolevaluation's layout, single-label with boxes (CUB style), that :class:`WSOLDataset` reads.
+
+    Per image: ``ROOT/<class name>/<id>.jpg`` (the id in the metadata is that relative path, so the class
+    names come back from the folders). Per split: ``ROOT/metadata/<DATASET>/<split>/image_ids.txt``,
+    ``class_labels.txt``, ``image_sizes.txt`` and ``localization.txt`` (one line per box of the image's
+    class, 0-based inclusive ``x0,y0,x1,y1``). The image's class is that of its largest object (as
+    ``single_label=True`` of the other formats); only its boxes are written.
+
+    ``info`` keys used: ``dataset`` (the metadata folder's name, default ``SYNTH``).
+    """
+
+    def _meta(self) -> Path:
+        return self.root / "metadata" / self.info.get("dataset", "SYNTH")
+
+    def prepare(self, splits: Sequence[str]) -> None:
+        for sp in splits:
+            (self._meta() / sp).mkdir(parents=True, exist_ok=True)
+        for name in self.class_names:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def write_image(
+        self,
+        split: str,
+        image_id: str,
+        image: np.ndarray,
+        boxes: np.ndarray,
+        labels: np.ndarray,
+        masks: np.ndarray,
+    ) -> tuple[str, int, tuple[int, int], list[tuple[int, int, int, int]]]:
+        c = pick_single_label(boxes, labels, np.zeros(len(labels), bool))
+        path = f"{self.class_names[c]}/{image_id}.jpg"
+        (self.root / path).write_bytes(encode_jpeg(image, self.jpeg_quality))
+        own = [
+            tuple(int(v) for v in box)
+            for box, lab in zip(boxes.tolist(), labels.tolist(), strict=True)
+            if lab == c
+        ]
+        return path, c, (int(image.shape[1]), int(image.shape[0])), own  # type: ignore[return-value]
+
+    def finish(self, entries: Mapping[str, Sequence[Any]]) -> None:
+        for sp, items in entries.items():
+            folder = self._meta() / sp
+            (folder / "image_ids.txt").write_text("".join(f"{p}\n" for p, _, _, _ in items))
+            (folder / "class_labels.txt").write_text("".join(f"{p},{c}\n" for p, c, _, _ in items))
+            (folder / "image_sizes.txt").write_text("".join(f"{p},{w},{h}\n" for p, _, (w, h), _ in items))
+            lines = [f"{p},{x0},{y0},{x1},{y1}\n" for p, _, _, own in items for x0, y0, x1, y1 in own]
+            (folder / "localization.txt").write_text("".join(lines))
+
+
+register_format(DatasetFormat("wsol", WSOLDataset, default_class_names, WSOLWriter))
