@@ -474,3 +474,15 @@ def test_a_folder_that_is_not_an_export_is_not_replaced(module, dm, tmp_path):
     with pytest.raises(ValueError, match="is not empty and holds no earlier export"):
         export_cams(module, dm.dataloader("test", limit=1), tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_export_into_the_current_folder_is_refused(module, dm, tmp_path, monkeypatch):
+    # the swap would rename the process's working folder away and delete it
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    for out in (".", "..", str(tmp_path / "here")):
+        with pytest.raises(ValueError, match="is the current folder or holds it"):
+            export_cams(module, dm.dataloader("test", limit=1), out, progress=False)
+    summary = export_cams(module, dm.dataloader("test", limit=1), "out", progress=False)
+    assert summary["out_dir"] == "out" and (tmp_path / "here" / "out" / "cams.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == ["out"]

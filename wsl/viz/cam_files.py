@@ -273,10 +273,16 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
         ``out_dir`` as a path.
 
     Raises:
-        ValueError: ``out_dir`` is a file, or a non-empty folder that holds no earlier export (no
-            ``cams.json`` of format ``wsl-cams`` and names outside :data:`LAYOUT`).
+        ValueError: ``out_dir`` is a file, the current folder (or above it), or a non-empty folder that
+            holds no earlier export (no ``cams.json`` of format ``wsl-cams`` and names outside
+            :data:`LAYOUT`).
     """
-    out = CamFolder.check(out_dir)
+    out = CamFolder.check(out_dir).absolute()
+    if out.is_dir() and out.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
+        raise ValueError(
+            f"out_dir {str(out_dir)!r} is the current folder or holds it; an export replaces its folder, so "
+            "pass a folder below it, e.g. 'cams_out'"
+        )
     if out.parent.is_dir():
         prefix = f"{out.name}."
         left = []
