@@ -75,6 +75,13 @@ class WSLCLI(LightningCLI):
         )
         parser.add_argument("--run_dir", type=str | None, default=None, help="default: runs/<data>-<pool>")
         parser.add_argument("--skip_test", type=bool, default=False, help="train only")
+        parser.add_argument(
+            "--cam_sheets",
+            type=int,
+            default=0,
+            help="every N validation epochs, a contact sheet of CAMs in RUN/cams/ and in every logger that "
+            "takes images (TensorBoard, W&B, MLflow); 0: off",
+        )
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.single_label", "model.single_label")
@@ -117,6 +124,14 @@ class WSLCLI(LightningCLI):
             ]
             extra.append(SaveOnSigterm(run_dir / "checkpoints" / "last.ckpt"))
             kwargs["callbacks"] = [*(trainer_config.get("callbacks") or []), *extra]
+        every = self.config.cam_sheets
+        if every < 0:
+            raise ValueError(f"cam_sheets must be >= 0 (0: off); got {every}")
+        if every:
+            from wsl.viz import CAMLogger
+
+            callbacks = kwargs.get("callbacks", list(trainer_config.get("callbacks") or []))
+            kwargs["callbacks"] = [*callbacks, CAMLogger(every_n_epochs=every, out_dir=run_dir / "cams")]
         if not trainer_config.get("plugins"):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)

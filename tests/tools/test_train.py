@@ -145,3 +145,16 @@ def test_a_cnn_run_resumes_at_another_image_size(synthetic_voc_root, tmp_path):
     more = ["--skip_test", "true", "--trainer.max_epochs", "2", "--data.image_size", "96"]
     resumed = train(tiny_args(synthetic_voc_root, tmp_path, *more) + ["--ckpt_path", "last"])
     assert resumed["global_step"] == 4
+
+
+def test_cam_sheets_flag_writes_a_sheet_into_the_run_folder(synthetic_voc_root, tmp_path):
+    run_dir = tmp_path / "run"
+    train(
+        [*tiny_args(synthetic_voc_root, run_dir), "--pool", "gap", "--cam_sheets", "1", "--skip_test", "true"]
+    )
+    assert sorted(p.name for p in (run_dir / "cams").iterdir()) == ["epoch_000.png"]
+
+
+def test_cam_sheets_must_not_be_negative(synthetic_voc_root, tmp_path, capsys):
+    assert main([*tiny_args(synthetic_voc_root, tmp_path / "run"), "--cam_sheets", "-1"]) == 2
+    assert "cam_sheets must be >= 0" in capsys.readouterr().err
