@@ -151,7 +151,8 @@ class WSLModule(pl.LightningModule):
         """``trainer.predict``: ``{"scores": (B, C), "class_maps": (B, C, h, w)}`` on the CPU, plus the
         batch's ``image_id`` and ``orig_size`` when it has them (a collated dict or an image tensor).
 
-        Under DDP each rank predicts its own shard of a ``DistributedSampler``; gather or write per rank.
+        Under DDP each rank predicts its own shard of the data module's non-padding sampler, so every image
+        is predicted exactly once (tests/reliability/test_distributed.py); gather or write per rank.
         For CAMs at the image size pass the outputs to :meth:`wsl.cam.CamBatch.from_output`.
         """
         images = batch["image"] if isinstance(batch, dict) else batch

@@ -154,3 +154,33 @@ def test_ddp_on_two_cpu_processes_trains_the_default_model(synthetic_voc_root, t
     assert results["global_step"] == 2  # limit_train_batches is per rank; DDP failed on step 2
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert all(0.0 <= results["test"][k] <= 1.0 for k in ("map", "maxboxacc", "pxap"))
+
+
+class _IdWriter(pl.callbacks.BasePredictionWriter):
+    """Writes the image ids each rank predicted to ``out/rank<r>.json`` (module level: picklable)."""
+
+    def __init__(self, out: str) -> None:
+        super().__init__(write_interval="epoch")
+        self.out = out
+
+    def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
+        ids = [image_id for batch in predictions for image_id in batch["image_id"]]
+        with open(Path(self.out) / f"rank{trainer.global_rank}.json", "w") as handle:
+            json.dump(ids, handle)
+
+
+def test_lightning_ddp_predict_writes_every_image_once(odd_voc_root, tmp_path):
+    """trainer.predict over 2 CPU processes: each of the 5 test images is predicted by exactly one rank."""
+    pl.seed_everything(0)
+    dm = WSLDataModule(f"voc:{odd_voc_root}", image_size=64, batch_size=2, num_workers=0)
+    module = WSLModule(num_classes=dm.num_classes, class_names=dm.class_names, pool="gap")
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", precision="32-true", logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        callbacks=[_IdWriter(str(tmp_path))],
+    )  # fmt: skip
+    trainer.predict(module, datamodule=dm, return_predictions=False)
+    per_rank = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    expected = [r.image_id for r in dm.dataset("test").records]
+    assert sorted(per_rank[0] + per_rank[1]) == sorted(expected)
+    assert len(per_rank[0] + per_rank[1]) == len(expected) == 5
