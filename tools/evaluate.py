@@ -28,6 +28,7 @@ FLAGS = {
     "image_size": "--image-size",
     "device": "--device",
     "class_names": "--class-names",
+    "skip_bad=True": "--skip-bad",
 }
 
 
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
     parser.add_argument("--class-names", type=parse_class_names, help="--cams: the classes, a,b,c or a file")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
+    )
     parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
     parser.add_argument(
         "--cam-curve-interval",
@@ -81,7 +85,9 @@ def evaluate(argv: list[str] | None = None) -> dict:
     # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
     workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
     common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
-    common.update(pointing_subset=args.pointing_difficult, progress=not args.no_progress)
+    common.update(
+        pointing_subset=args.pointing_difficult, progress=not args.no_progress, skip_bad=args.skip_bad
+    )
     folder = RunFolder.of_checkpoint(args.ckpt).root if args.ckpt else Path(args.cams)
     out = check_writable_file(args.out or folder / f"evaluation_{args.split}.json", "--out")
     if args.ckpt:

@@ -27,6 +27,7 @@ FLAGS = {
     "device": "--device",
     "sheet_size": "--sheet-size",
     "class_names": "--class-names",
+    "skip_bad=True": "--skip-bad",
 }
 
 
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--sheet-size", type=int, default=32, help="overlays in contact_sheet.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
+    )
     return parser
 
 
@@ -85,6 +89,7 @@ def export(argv: list[str] | None = None) -> dict:
         num_workers=args.num_workers,
         device=args.device,
         progress=not args.no_progress,
+        skip_bad=args.skip_bad,
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
         class_names=args.class_names,

@@ -178,7 +178,7 @@ def translate(message: str, flags: dict[str, str]) -> str:
         "--cams 'x' is not a folder; or --skip-missing"
     """
     for name in sorted(flags, key=len, reverse=True):
-        message = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w])", flags[name], message)
+        message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w/])", flags[name], message)
     return message
 
 

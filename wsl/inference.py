@@ -337,6 +337,7 @@ def evaluate_from_checkpoint(
     num_workers: int = 2,
     device: str = "auto",
     pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
     progress: bool = True,
     log_note: Any = log.info,
     protocol: str | None = None,
@@ -355,6 +356,7 @@ def evaluate_from_checkpoint(
         batch_size, num_workers: loader settings.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
         pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
+        skip_bad: skip unreadable or inconsistent samples with one warning instead of raising.
         progress: progress bar.
         log_note: called with one-line notes (where the image size came from).
         protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
@@ -368,7 +370,9 @@ def evaluate_from_checkpoint(
     if image_size is None:
         image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
         log_note(note)
-    dm = datamodule_for(module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers)
+    dm = datamodule_for(
+        module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     with training_autocast(module, resolve_device(device), log_note):  # the precision of results.json
         results = evaluate_model(
@@ -397,6 +401,7 @@ def evaluate_cams(
     batch_size: int = 32,
     num_workers: int = 0,
     pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
     progress: bool = True,
     protocol: str = "original",
 ) -> dict[str, Any]:
@@ -419,6 +424,7 @@ def evaluate_cams(
         num_workers=num_workers,
         single_label=single_label,
         class_names=class_names,
+        skip_bad=skip_bad,
     )
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     loader = dm.dataloader(split, with_images=False)

@@ -146,3 +146,19 @@ def test_a_broken_cam_file_read_ahead_is_reported_with_its_name(synthetic_voc_ro
     assert main([*base_args(synthetic_voc_root), "--cams", str(cam_dir)]) == 2
     err = capsys.readouterr().err
     assert victim.name in err and "cannot be read as a .npz of maps" in err
+
+
+def test_skip_bad_is_a_flag_and_bad_data_errors_name_it(synthetic_voc_root, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "voc"
+    shutil.copytree(synthetic_voc_root, root)
+    cam_dir = tmp_path / "cams"
+    write_mask_cams(root, cam_dir)
+    victim = sorted((root / "JPEGImages").iterdir())[0]
+    victim.write_bytes(b"broken")
+    args = ["--data", f"voc:{root}", "--image-size", "64", "--num-workers", "0", "--cams", str(cam_dir)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert victim.name in err and "--skip-bad" in err and "skip_bad=True" not in err
+    assert main([*args, "--skip-bad", "--skip-missing"]) == 0

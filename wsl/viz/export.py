@@ -317,6 +317,7 @@ def export_from_checkpoint(
     batch_size: int = 32,
     num_workers: int = 2,
     device: str = "auto",
+    skip_bad: bool = False,
     progress: bool = True,
     log: Any = print,
     class_names: str | Sequence[str] | None = None,
@@ -377,6 +378,7 @@ def export_from_checkpoint(
         num_workers=num_workers,
         single_label=bool(module.hparams.get("single_label", False)),
         test_split=split,
+        skip_bad=skip_bad,
     )
     if names is None:
         dm = datamodule_for(module, data, **settings)
