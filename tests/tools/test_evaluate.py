@@ -162,3 +162,29 @@ def test_skip_bad_is_a_flag_and_bad_data_errors_name_it(synthetic_voc_root, tmp_
     err = capsys.readouterr().err
     assert victim.name in err and "--skip-bad" in err and "skip_bad=True" not in err
     assert main([*args, "--skip-bad", "--skip-missing"]) == 0
+
+
+def test_saved_cams_are_found_through_cams_json_when_an_id_is_not_a_file_name(synthetic_voc_root, tmp_path):
+    """Issue 19 item 8: an export names files by safe stems; evaluate --cams must follow cams.json."""
+    import json
+    import shutil
+
+    root = tmp_path / "voc"
+    shutil.copytree(synthetic_voc_root, root)
+    split = root / "ImageSets" / "Main" / "test.txt"
+    ids = split.read_text().split()
+    odd = "my photo (1)"
+    for sub, suffix in (("JPEGImages", ".jpg"), ("Annotations", ".xml"), ("SegmentationObject", ".png"),
+                        ("SegmentationClass", ".png")):  # fmt: skip
+        source = root / sub / f"{ids[0]}{suffix}"
+        if source.exists():
+            source.rename(root / sub / f"{odd}{suffix}")
+    split.write_text("\n".join([odd, *ids[1:]]) + "\n")
+    cam_dir = tmp_path / "export" / "cams"
+    cam_dir.mkdir(parents=True)
+    write_mask_cams(root, cam_dir)
+    (cam_dir / f"{odd}.npz").rename(cam_dir / "my_photo_1.npz")
+    images = [{"image_id": i, "npz": f"cams/{'my_photo_1' if i == odd else i}.npz"} for i in [odd, *ids[1:]]]
+    (tmp_path / "export" / "cams.json").write_text(json.dumps({"format": "wsl-cams", "images": images}))
+    results = evaluate(["--data", f"voc:{root}", "--num-workers", "0", "--cams", str(cam_dir)])["results"]
+    assert results["images_scored"] == 4 and results["maxboxacc"] == pytest.approx(1.0)
