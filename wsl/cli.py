@@ -292,7 +292,8 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
         }
         results.update(test=test, checkpoint=best, test_curves=model.test_metrics.curves())
         if trainer.is_global_zero:
-            print(f"\nTest split ({data.test_split}), percentages:\n")
+            frame = model.hparams.get("protocol", "original")
+            print(f"\nTest split ({data.test_split}), {frame} frame, percentages:\n")
             scores = {k: v for k, v in test.items() if k != "loss"}
             print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", scores)]))
     if trainer.is_global_zero:
