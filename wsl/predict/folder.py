@@ -186,6 +186,7 @@ def predict_to_folder(
         "threshold": predictor.threshold,
         "multi_contour": bool(multi_contour),
     }
+    options["npz_keys"] = dict(folder.npz_keys)  # class name -> .npz member (unsafe names are renamed)
     folder.write_manifest(options, manifest_images, entries)
     title = (
         f"Predictions - boxes in red ({'all contours' if multi_contour else 'largest contour'}, "
