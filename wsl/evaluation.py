@@ -196,8 +196,8 @@ class LocalizationEvaluator(nn.Module):
         """Add a batch: ``scores`` (B, C), ``class_maps`` (B, C, h, w), the collated ``batch``."""
         scores = scores.detach().float()
         self.update_classification(scores, batch)
-        cams = CamBatch.from_output(scores, class_maps, batch, policy="gt", frame=self.protocol)
-        self.update_cams(cams, batch, predicted=scores.argmax(dim=1).cpu())
+        maps = class_maps.detach()  # the trials are built once, in update_localization
+        self.update_localization(batch, lambda i, classes: maps[i, classes], scores.argmax(dim=1).cpu())
 
     def update_classification(self, scores: torch.Tensor, batch: dict) -> None:
         """Add image scores (B, C) to the mAP (multi-label) or top-1 accuracy (single-label)."""
