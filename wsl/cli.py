@@ -1,7 +1,10 @@
 """The training command line: LightningCLI over WSLModule and WSLDataModule.
 
 ``python tools/train.py --pool weldon`` trains on the synthetic default, tests the best checkpoint on the
-held-out split, prints a summary table and writes ``results.json`` next to the checkpoints. Every
+held-out split, prints a summary table and writes ``results.json`` next to the checkpoints.
+``--checkpoint_select best|last`` and ``--checkpoint_monitor NAME`` choose the tested checkpoint;
+``--test_protocols`` the evaluation frames of the test (``auto``: both frames for ``wsol:`` data, only
+the configured ``--model.protocol`` otherwise), one table each. Every
 Lightning trainer flag works (``--trainer.devices 4 --trainer.strategy ddp --trainer.precision
 bf16-mixed``), and ``--print_config`` / ``--config FILE`` round-trip the whole configuration.
 """
@@ -38,7 +41,14 @@ if TYPE_CHECKING:
 __all__ = ["WSLCLI", "train", "run_tool", "translate", "run_name", "ALIASES"]
 
 # Short flags for the settings people change most.
-ALIASES = {"--pool": "--model.pool", "--backbone": "--model.backbone", "--dataset": "--data.data"}
+ALIASES = {
+    "--pool": "--model.pool",
+    "--backbone": "--model.backbone",
+    "--dataset": "--data.data",
+    "--method": "--model.method",
+}
+#: ``--checkpoint_select`` choices: the checkpoint the test scores.
+CHECKPOINT_SELECT = ("best", "last")
 
 TRAINER_DEFAULTS = {
     "max_epochs": 30,
@@ -76,6 +86,27 @@ class WSLCLI(LightningCLI):
         parser.add_argument("--run_dir", type=str | None, default=None, help="default: runs/<data>-<pool>")
         parser.add_argument("--skip_test", type=bool, default=False, help="train only")
         parser.add_argument(
+            "--checkpoint_select",
+            type=str,
+            default="best",
+            help="the checkpoint the test scores: best (by --checkpoint_monitor on the validation split) or "
+            "last (the final weights; wsolevaluation's recommendation)",
+        )
+        parser.add_argument(
+            "--checkpoint_monitor",
+            type=str | None,
+            default=None,
+            help="validation score that picks best.ckpt (higher is better), e.g. val/maxboxacc_v2; default "
+            "val/top1_acc for single-label data, else val/map",
+        )
+        parser.add_argument(
+            "--test_protocols",
+            type=str,
+            default="auto",
+            help="evaluation frames of the test, comma-separated (original, wsolevaluation); auto: both for "
+            "wsol: data, else only --model.protocol",
+        )
+        parser.add_argument(
             "--cam_sheets",
             type=int,
             default=0,
@@ -111,7 +142,7 @@ class WSLCLI(LightningCLI):
         if trainer_config.get("logger") is None:
             kwargs["logger"] = default_loggers(run_dir)
         if trainer_config.get("enable_checkpointing") is not False:
-            monitor = "val/top1_acc" if self.model.hparams.single_label else "val/map"
+            monitor = checkpoint_monitor(self.config.checkpoint_monitor, self.model.hparams.single_label)
             extra: list[Callback] = [
                 ModelCheckpoint(
                     dirpath=run_dir / "checkpoints",
@@ -135,6 +166,56 @@ class WSLCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+
+def checkpoint_monitor(name: str | None, single_label: bool) -> str:
+    """The validation score that picks ``best.ckpt``: ``name``, else ``val/top1_acc`` (single-label) or
+    ``val/map``.
+
+    Raises:
+        ValueError: a name outside the ``val/`` scores.
+    """
+    if name is None:
+        return "val/top1_acc" if single_label else "val/map"
+    if not name.startswith("val/") or name == "val/":
+        raise ValueError(
+            f"checkpoint_monitor: got {name!r}; expected a validation score such as val/map, val/top1_acc, "
+            "val/maxboxacc or val/maxboxacc_v2"
+        )
+    return name
+
+
+def resolve_test_protocols(value: str, data_spec: str, configured: str) -> list[str]:
+    """The evaluation frames of the test, the configured one first.
+
+    ``auto``: both frames (:data:`wsl.cam.frames.FRAMES`) for ``wsol:`` data (the synthetic ``:wsol``
+    sets included), else only ``configured``. A list is taken as given (the configured frame is always
+    scored, by ``trainer.test``).
+
+    Raises:
+        ValueError: an unknown frame name (the message lists the frames).
+
+    Example:
+        >>> resolve_test_protocols("auto", "wsol:CUB:data/CUB", "wsolevaluation")
+        ['wsolevaluation', 'original']
+        >>> resolve_test_protocols("auto", "synthetic", "original")
+        ['original']
+    """
+    from wsl.cam.frames import FRAMES
+
+    if value.strip() == "auto":
+        kind, _, rest = data_spec.partition(":")
+        wsol = kind == "wsol" or (kind == "synthetic" and rest.partition(":")[2] == "wsol")
+        names = list(FRAMES) if wsol else [configured]
+    else:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        for name in names:
+            if name not in FRAMES:
+                raise ValueError(
+                    f"test_protocols: got {name!r} in {value!r}; expected 'auto' or a comma list of "
+                    f"{list(FRAMES)}"
+                )
+    return list(dict.fromkeys([configured, *names]))
 
 
 def default_precision(accelerator: str | None) -> str:
@@ -223,6 +304,12 @@ def train(argv: list[str] | None = None) -> dict:
         parser_kwargs={"description": __doc__},
     )
     run_dir = Path(cli.config.run_dir)
+    select = cli.config.checkpoint_select
+    if select not in CHECKPOINT_SELECT:
+        raise ValueError(f"checkpoint_select: got {select!r}; expected one of {list(CHECKPOINT_SELECT)}")
+    # Before any training, so that a typo in a frame name does not cost a run.
+    configured = cli.model.hparams.get("protocol", "original")
+    resolve_test_protocols(cli.config.test_protocols, cli.config.data.data, configured)
     check_input_size(cli.model, cli.config.data.image_size)
     # One training per run folder. Under DDP every rank runs this function; rank 0 holds the lock for all.
     with ExitStack() as stack:
@@ -282,22 +369,52 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
         "train_seconds": round(train_seconds, 1),
     }
     if not cli.config.skip_test:
-        # The best checkpoint by validation score; without validation, the final weights (last.ckpt).
-        # Lightning documents this as the first ModelCheckpoint but types it as a Checkpoint.
-        callback = cast("ModelCheckpoint | None", trainer.checkpoint_callback)
-        best = (callback.best_model_path or callback.last_model_path) if callback else ""
-        trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)
-        test = {
-            k.split("/", 1)[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")
-        }
-        results.update(test=test, checkpoint=best, test_curves=model.test_metrics.curves())
-        if trainer.is_global_zero:
-            frame = model.hparams.get("protocol", "original")
-            print(f"\nTest split ({data.test_split}), {frame} frame, percentages:\n")
-            scores = {k: v for k, v in test.items() if k != "loss"}
-            print(format_table([(f"{model.hparams.pool} / {model.hparams.backbone}", scores)]))
+        results.update(_test(cli))
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "results.json", results)
         print(f"\nresults: {run_dir / 'results.json'}")
     return results
+
+
+def _test(cli: WSLCLI) -> dict:
+    """Score the chosen checkpoint on the test split in every frame of ``--test_protocols``; print one
+    table per frame. ``trainer.test`` scores the configured frame; the others reuse its weights through
+    :func:`wsl.inference.evaluate_model` (rank 0 only, under the trainer's precision)."""
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    configured = model.hparams.get("protocol", "original")
+    frames = resolve_test_protocols(cli.config.test_protocols, cli.config.data.data, configured)
+    # Lightning documents this as the first ModelCheckpoint but types it as a Checkpoint.
+    callback = cast("ModelCheckpoint | None", trainer.checkpoint_callback)
+    select = cli.config.checkpoint_select
+    chosen = ""
+    if callback is not None:
+        # best: by the monitored validation score; without validation, the final weights (last.ckpt).
+        chosen = callback.last_model_path if select == "last" else callback.best_model_path
+        chosen = chosen or callback.last_model_path
+    trainer.test(model, datamodule=data, ckpt_path=chosen or None, verbose=False)
+    metrics = trainer.callback_metrics
+    test = {k.split("/", 1)[1]: float(v) for k, v in metrics.items() if k.startswith("test/")}
+    by_frame = {configured: {k: v for k, v in test.items() if k != "loss"}}
+    if trainer.is_global_zero and len(frames) > 1:
+        from wsl.inference import evaluate_model
+
+        model.to(trainer.strategy.root_device)
+        loader = data.dataloader(data.test_split)
+        for frame in frames[1:]:
+            with trainer.strategy.precision_plugin.forward_context():
+                by_frame[frame] = evaluate_model(model, loader, progress=False, protocol=frame)
+    out = {
+        "test": test,
+        "test_by_protocol": by_frame,
+        "checkpoint": chosen,
+        "checkpoint_select": select,
+        "checkpoint_monitor": callback.monitor if callback is not None else None,
+        "test_curves": model.test_metrics.curves(),
+    }
+    if trainer.is_global_zero:
+        name = f"{model.hparams.pool} / {model.hparams.backbone}"
+        for frame, scores in by_frame.items():
+            print(f"\nTest split ({data.test_split}), {frame} frame, percentages:\n")
+            print(format_table([(name, scores)]))
+    return out

@@ -1,12 +1,16 @@
 """Image transforms: resize to S x S (+ flip and mild colour jitter for training), ImageNet normalisation.
 
 Only the image is transformed. Boxes and masks stay at the original size (``orig_size`` in the item)
-and orientation: CAMs are upsampled back to ``orig_size`` before they are compared with them. No crops
-are used for training, because with image-level labels only a crop could cut the labelled object out.
+and orientation: CAMs are upsampled back to ``orig_size`` before they are compared with them. The
+default presets use no crops for training, because with image-level labels only a crop could cut the
+labelled object out; the ``wsol`` preset (:class:`WSOLTrainTransform`) is the published WSOL recipe's
+Resize → RandomCrop → flip, for comparing with those tables.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,6 +23,8 @@ __all__ = [
     "build_transform",
     "EvalTransform",
     "TrainTransform",
+    "WSOLTrainTransform",
+    "AUGMENTATIONS",
     "denormalize",
     "denormalize_float",
 ]
@@ -192,19 +198,70 @@ class TrainTransform(EvalTransform):
         )
 
 
-AUGMENTATIONS = {
-    "light": {},
-    "shapes": {"dihedral": True, "channel_shuffle": True},
+class WSOLTrainTransform(EvalTransform):
+    """clovaai/wsolevaluation's training transform: Resize(R × R) → RandomCrop(S) → horizontal flip.
+
+    ``R = round(S · 256 / 224)`` (S = 224 gives wsolevaluation's ``Resize((256, 256))`` →
+    ``RandomCrop(224)``): the image is resized to R × R without keeping its aspect ratio (bilinear,
+    antialiased when shrinking, as torchvision's ``Resize`` of a PIL image), a window
+    ``x[:, top:top + S, left:left + S]`` is cut with ``top`` and ``left`` uniform in ``0 … R − S``, it is
+    flipped left–right with probability ``flip_p`` and ImageNet-normalised. No colour jitter.
+
+    Randomness comes from torch's global generator, which DataLoader seeds per worker.
+
+    Args:
+        image_size: the crop side ``S`` (the network input).
+        flip_p: probability of a horizontal flip.
+        resize_ratio: ``R / S`` (default 256 / 224).
+    """
+
+    def __init__(self, image_size: int, flip_p: float = 0.5, resize_ratio: float = 256 / 224) -> None:
+        super().__init__(image_size)
+        if resize_ratio < 1:
+            raise ValueError(f"resize_ratio: got {resize_ratio}; expected >= 1 (the crop lies inside R x R)")
+        self.flip_p = flip_p
+        self.resize_size = max(image_size, round(image_size * resize_ratio))
+
+    def sample(self) -> dict:
+        """Draw ``top``, ``left`` (ints in ``0 … R − S``) and ``hflip`` (bool)."""
+        span = self.resize_size - self.image_size + 1
+        top, left = (int(v) for v in torch.randint(span, (2,)))
+        return {"top": top, "left": left, "hflip": bool(torch.rand(()) < self.flip_p)}
+
+    def apply(self, image: torch.Tensor, params: dict) -> torch.Tensor:
+        """The transform of uint8 ``image`` (3, H, W) with the parameters of :meth:`sample`."""
+        s, top, left = self.image_size, params["top"], params["left"]
+        x = _resize(image.float(), self.resize_size)[:, top : top + s, left : left + s]
+        out = self._normalize(x / 255.0)
+        return out.flip(-1) if params["hflip"] else out
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return self.apply(image, self.sample())
+
+    def __repr__(self) -> str:
+        return (
+            f"WSOLTrainTransform(image_size={self.image_size}, resize_size={self.resize_size}, "
+            f"flip_p={self.flip_p})"
+        )
+
+
+#: Training augmentation presets: name → ``factory(image_size)`` of the training transform.
+AUGMENTATIONS: dict[str, Callable[[int], EvalTransform]] = {
+    "light": TrainTransform,
+    "shapes": partial(TrainTransform, dihedral=True, channel_shuffle=True),
+    "wsol": WSOLTrainTransform,
 }
 
 
 def build_transform(image_size: int, train: bool = False, augment: str = "light") -> EvalTransform:
-    """The standard transform: :class:`TrainTransform` when ``train`` else :class:`EvalTransform`.
+    """The standard transform: the ``augment`` preset's training transform when ``train``, else
+    :class:`EvalTransform`.
 
-    ``augment`` picks the training augmentation: ``light`` (flip + jitter, for natural images) or
-    ``shapes`` (adds the 8 square symmetries and RGB shuffles: for the synthetic shapes, whose class
-    depends on neither orientation nor colour).
+    ``augment`` (:data:`AUGMENTATIONS`): ``light`` (flip + jitter, for natural images), ``shapes`` (adds
+    the 8 square symmetries and RGB shuffles: for the synthetic shapes, whose class depends on neither
+    orientation nor colour) or ``wsol`` (:class:`WSOLTrainTransform`: Resize(S·256/224) → RandomCrop(S) →
+    flip, the recipe of the published WSOL tables).
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment: got {augment!r}; expected one of {sorted(AUGMENTATIONS)}")
-    return TrainTransform(image_size, **AUGMENTATIONS[augment]) if train else EvalTransform(image_size)
+    return AUGMENTATIONS[augment](image_size) if train else EvalTransform(image_size)

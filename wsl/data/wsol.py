@@ -1,11 +1,16 @@
 """clovaai/wsolevaluation's metadata format (CUB, ILSVRC, OpenImages, or your own set in that layout).
 
-Data spec ``wsol:DATASET:ROOT`` (optionally ``wsol:DATASET:ROOT:metadata=DIR``). Image ids are paths
+Data spec ``wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K]``. Image ids are paths
 relative to the image root ``ROOT`` (ids with ``/`` are kept as ids); the metadata of split ``SPLIT``
 (``train``, ``val`` = wsolevaluation's train-fullsup, ``test``) is read from
 ``METADATA/SPLIT/{image_ids.txt, class_labels.txt, image_sizes.txt, localization.txt}`` where
 ``METADATA`` is ``ROOT/metadata/DATASET`` by default, or ``DIR/DATASET`` (or ``DIR`` itself) with
 ``metadata=DIR``, e.g. ``wsol:CUB:wsolevaluation/dataset/CUB:metadata=wsolevaluation/metadata``.
+``num_val_sample_per_class=K`` (wsolevaluation's ``--num_val_sample_per_class``; 0 = all) keeps K
+annotated images per class of the ``val`` split (train-fullsup), the first K of each class in
+``image_ids.txt`` order, so that the subset is the same on every run and machine (wsolevaluation draws
+them with ``numpy.random.choice``, seeded by its ``--seed``; its tables use 10 / 5 / 5 per class on
+ImageNet / CUB / OpenImages).
 
 - ``image_ids.txt``: ``<path>`` per line.
 - ``class_labels.txt``: ``<path>,<integer class label>`` (single-label: one class per image).
@@ -26,6 +31,7 @@ Every malformed line raises a :class:`~wsl.data.DatasetError` naming the metadat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,6 +50,7 @@ __all__ = [
     "WSOLDataset",
     "WSOLWriter",
     "default_class_names",
+    "parse_wsol_options",
     "parse_wsol_root",
     "wsol_metadata_dir",
 ]
@@ -51,19 +58,53 @@ __all__ = [
 #: The datasets wsolevaluation ships metadata for (any other folder name under ``metadata/`` works too).
 WSOL_DATASETS = ("CUB", "ILSVRC", "OpenImages")
 _META = ":metadata="
-_USAGE = "expected wsol:DATASET:ROOT or wsol:DATASET:ROOT:metadata=DIR (DATASET e.g. CUB, ILSVRC, OpenImages)"
+_USAGE = (
+    "expected wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K] (DATASET e.g. CUB, ILSVRC, "
+    "OpenImages)"
+)
+#: The integer options of a wsol data spec (``:NAME=VALUE`` after the root).
+INT_OPTIONS = ("num_val_sample_per_class",)
+_OPTION = re.compile(r":(" + "|".join(INT_OPTIONS) + r")=([^:]*)$")
+
+
+def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int]]:
+    """Split the trailing integer options off a ``DATASET:ROOT[...]`` text.
+
+    Returns:
+        ``(text without them, {name: value})``.
+
+    Raises:
+        ValueError: an option given twice, or a value that is not an int >= 0.
+
+    Example:
+        >>> parse_wsol_options("CUB:data/CUB:num_val_sample_per_class=5")
+        ('CUB:data/CUB', {'num_val_sample_per_class': 5})
+    """
+    text, options = str(root), {}
+    while match := _OPTION.search(text):
+        name, value = match.groups()
+        if name in options:
+            raise ValueError(f"data: {name}= is given twice in 'wsol:{root}'; give it once")
+        if not value.isdigit():
+            raise ValueError(
+                f"data: {name}={value!r} in 'wsol:{root}' is not an int >= 0; e.g. {name}=5 (0: all images)"
+            )
+        options[name] = int(value)
+        text = text[: match.start()]
+    return text, options
 
 
 def parse_wsol_root(root: str | Path) -> tuple[str, Path, Path | None]:
     """``DATASET:ROOT[:metadata=DIR]`` (the part of a data spec after ``wsol:``) → ``(DATASET, ROOT, DIR)``.
 
     A plain ``ROOT`` whose ``metadata/`` holds exactly one dataset folder (what :class:`WSOLWriter`
-    writes, e.g. the synthetic sets) is that dataset.
+    writes, e.g. the synthetic sets) is that dataset. Trailing options (:func:`parse_wsol_options`) are
+    checked and left out.
 
     Raises:
-        ValueError: no dataset name or no root.
+        ValueError: no dataset name or no root, or a bad option.
     """
-    text = str(root)
+    text, _ = parse_wsol_options(root)
     if ":" not in text:
         found = sorted(p.name for p in (Path(text) / "metadata").glob("*") if p.is_dir())
         if len(found) == 1:
@@ -214,6 +255,9 @@ class WSOLDataset(WSLDataset):
             ``k`` of ``class_labels.txt`` is ``class_names[k]``.
         dataset: the metadata folder's name (CUB, ILSVRC, OpenImages) when ``root`` is a plain path.
         metadata: the metadata folder (``DIR`` above) when ``root`` is a plain path.
+        num_val_sample_per_class: K > 0 keeps the first K images of each class of the ``val`` split in
+            ``image_ids.txt`` order (other splits are kept whole); 0: all. The spec option of the same
+            name overrides it.
         image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as
             :class:`~wsl.data.VOCDataset`. Labels are always one-hot (one class per image).
     """
@@ -232,7 +276,13 @@ class WSOLDataset(WSLDataset):
         with_images: bool = True,
         dataset: str | None = None,
         metadata: str | Path | None = None,
+        num_val_sample_per_class: int = 0,
     ) -> None:
+        _, options = parse_wsol_options(root)
+        per_class = options.get("num_val_sample_per_class", num_val_sample_per_class)
+        if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
+            raise ValueError(f"num_val_sample_per_class: got {per_class!r}; expected an int >= 0 (0: all)")
+        self.num_val_sample_per_class = per_class
         if dataset is None:
             dataset, image_root, meta = parse_wsol_root(root)
         else:
@@ -248,6 +298,8 @@ class WSOLDataset(WSLDataset):
         folder = _split_dir(image_root, dataset, meta, split)
         self.metadata_dir = folder
         ids, labels = _read_labels(folder)
+        if split == "val" and per_class:
+            ids = _first_per_class(ids, labels, per_class, folder)
         sizes = self._read_sizes(folder)
         locs = self._read_localization(folder) if with_annotations else {}
         self.has_masks = any(kind == "mask" for kind, _ in locs.values())
@@ -446,6 +498,32 @@ class WSOLDataset(WSLDataset):
         elif item.get("masks") is not None:  # mask images: the tight box of each instance mask
             item["boxes"] = torch.tensor([_tight_box(m) for m in item["masks"].numpy()], dtype=torch.int64)
         return item
+
+
+def _first_per_class(
+    ids: list[tuple[int, str]], labels: dict[str, int], k: int, folder: Path
+) -> list[tuple[int, str]]:
+    """The first ``k`` ids of each class, in file order (ids without a label are kept, to be reported)."""
+    seen: dict[int, int] = {}
+    kept = []
+    for number, image_id in ids:
+        label = labels.get(image_id)
+        if label is None:
+            kept.append((number, image_id))
+            continue
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] <= k:
+            kept.append((number, image_id))
+    short = sorted((n, c) for c, n in seen.items() if n < k)
+    if short:
+        n, c = short[0]
+        raise dataset_error(
+            folder / "image_ids.txt",
+            "num_val_sample_per_class",
+            f"class {c} has {n} image(s) in this split, fewer than {k} ({len(short)} classes are short)",
+            f"pass num_val_sample_per_class <= {n} (0: all images)",
+        )
+    return kept
 
 
 def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:
