@@ -3,7 +3,15 @@
     python tools/export_cams.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --data synthetic \
         --split test --out cams_out --classes present --limit 100
 
-The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. Errors on the inputs
+The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. ``--layout wsolevaluation``
+writes clovaai/wsolevaluation's score maps instead (:mod:`wsl.viz.scoremaps`): ``OUT/<image_id>.npy``,
+float32 224x224 in [0, 1], the ground-truth class's map (single-label data), which its ``evaluation.py``
+and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
+
+    python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --data wsol:CUB:dataset/CUB \
+        --split test --out scoremaps/test --layout wsolevaluation
+
+Errors on the inputs
 (missing checkpoint, unknown split, bad threshold, an output path that is a file) print
 ``error: ...`` and exit with status 2.
 """
@@ -15,6 +23,10 @@ import sys
 
 from wsl.cli import run_tool
 from wsl.viz.export import CLASS_MODES, export_from_checkpoint, summary_text
+from wsl.viz.scoremaps import export_scoremaps_from_checkpoint
+
+#: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
+LAYOUTS = ("wsl", "wsolevaluation")
 
 #: The library's argument names as its error messages spell them → this tool's flags.
 FLAGS = {
@@ -41,7 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="split to export (default: test)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
-        "--classes", choices=list(CLASS_MODES), default="present", help="classes to draw per image"
+        "--layout",
+        choices=LAYOUTS,
+        default="wsl",
+        help="wsl: overlays, gallery and one .npz per image (default); wsolevaluation: OUT/<image_id>.npy, "
+        "the ground-truth class's 224x224 float32 map (single-label data), as wsolevaluation reads",
+    )
+    parser.add_argument(
+        "--classes",
+        choices=list(CLASS_MODES),
+        default=None,
+        help="classes to draw per image (default present; --layout wsolevaluation: the ground-truth class)",
     )
     parser.add_argument(
         "--class-names",
@@ -76,12 +98,40 @@ def build_parser() -> argparse.ArgumentParser:
 def export(argv: list[str] | None = None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.viz.export.export_from_checkpoint`'s summary."""
     args = build_parser().parse_args(argv)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.layout == "wsolevaluation":
+        if args.classes not in (None, "gt", "present"):
+            raise ValueError(
+                f"--classes {args.classes} does not apply to --layout wsolevaluation, which writes the map "
+                "of each image's ground-truth class; leave --classes out"
+            )
+        maps = export_scoremaps_from_checkpoint(
+            args.ckpt,
+            args.data,
+            args.split,
+            args.out,
+            limit=args.limit,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            device=args.device,
+            skip_bad=args.skip_bad,
+            progress=not args.no_progress,
+            log=log,
+        )
+        print(
+            f"wrote {maps['num_images']} score maps (float32 224x224, wsolevaluation layout) in "
+            f"{maps['seconds']:.1f} s: {maps['out_dir']}/<image_id>.npy\n"
+            f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {args.data} --split {args.split} "
+            "--protocol wsolevaluation"
+        )
+        return maps
     summary = export_from_checkpoint(
         args.ckpt,
         args.data,
         args.split,
         args.out,
-        classes=args.classes,
+        classes=args.classes or "present",
         limit=args.limit,
         threshold=args.threshold,
         image_size=args.image_size,
@@ -93,7 +143,7 @@ def export(argv: list[str] | None = None) -> dict:
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
         class_names=args.class_names,
-        log=lambda line: print(line, file=sys.stderr),
+        log=log,
     )
     print(summary_text(summary))
     return summary

@@ -1,0 +1,190 @@
+"""Score maps in clovaai/wsolevaluation's layout: ``OUT/<image_id>.npy``, one 224×224 map per image.
+
+This is what wsolevaluation's ``inference.py`` writes and its ``evaluation.py`` reads
+(``os.path.join(scoremap_root, image_id + '.npy')``), so a folder written here is scored by
+``python evaluation.py --scoremap_root OUT ...`` unchanged, and by ``tools/evaluate.py --cams OUT
+--protocol wsolevaluation``:
+
+- the file of image id ``a/b.jpg`` is ``OUT/a/b.jpg.npy`` (the id plus ``.npy``; ids with ``/`` give
+  nested folders);
+- each file is a 2-D ``float32`` array of shape ``(224, 224)`` with values in [0, 1], written by
+  ``numpy.save`` (no pickle);
+- the map is the CAM of the image's **ground-truth class** in the wsolevaluation frame
+  (:mod:`wsl.cam.frames`): the network's class map of that class resized with OpenCV bicubic
+  interpolation to 224×224 and min–max normalised in float32 (wsolevaluation's ``normalize_scoremap``:
+  ``(cam − min) / (max − min)``, a constant or non-finite map is all zeros). Normalising again, as
+  evaluation does, is the identity (the minimum is exactly 0 and the maximum exactly 1), so
+  ``evaluate --cams`` on the folder gives the numbers of ``evaluate --ckpt --protocol wsolevaluation``.
+
+One map per image means one class per image: single-label data (every WSOL benchmark). Data with
+several (or no) labelled classes in an image is refused with an error naming the image; use the default
+layout (:mod:`wsl.viz.cam_files`: one ``.npz`` per image with a map per class) there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sized
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsl.cam import CamBatch
+from wsl.cam.frames import WSOL_SIZE
+from wsl.runs import atomic_path
+
+__all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
+
+#: The evaluation frame of the maps.
+FRAME = "wsolevaluation"
+
+
+def scoremap_path(out_dir: str | os.PathLike[str], image_id: str) -> Path:
+    """``OUT/<image_id>.npy``, wsolevaluation's file of ``image_id``.
+
+    Raises:
+        ValueError: an id that would leave ``out_dir`` (absolute, or with ``..`` or ``\\`` parts).
+
+    Example:
+        >>> scoremap_path("maps", "001.Albatross/a_1.jpg").as_posix()
+        'maps/001.Albatross/a_1.jpg.npy'
+    """
+    parts = PurePosixPath(image_id).parts
+    if not parts or image_id.startswith("/") or "\\" in image_id or any(p in ("..", ".") for p in parts):
+        raise ValueError(
+            f"image id {image_id!r} cannot name a file inside out_dir (absolute, or with '..', '.' or '\\\\' "
+            "parts); wsolevaluation's layout needs ids relative to the image root, as its metadata has"
+        )
+    return Path(out_dir).joinpath(*parts[:-1], parts[-1] + ".npy")
+
+
+def _gt_class(batch: Mapping[str, Any], i: int) -> int:
+    labels = torch.as_tensor(batch["labels"][i])
+    present = torch.nonzero(labels > 0).flatten().tolist()
+    if len(present) != 1:
+        raise ValueError(
+            f"image {batch['image_id'][i]!r} has {len(present)} labelled classes {present}; layout "
+            "'wsolevaluation' writes one map per image, the ground-truth class of single-label data: use "
+            "single-label data (single_label=True) or the default layout (one .npz per image, a map per "
+            "class)"
+        )
+    return int(present[0])
+
+
+def _rows(class_maps: torch.Tensor) -> Any:
+    """``maps_of(i, classes)`` of :meth:`wsl.cam.CamBatch.from_maps` over a (B, C, h, w) output."""
+    return lambda i, classes: class_maps[i, classes]
+
+
+def _write(path: Path, cam: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: numpy.save adds no suffix
+        np.save(f, cam, allow_pickle=False)
+
+
+def export_scoremaps(
+    module: nn.Module,
+    dataloader: Iterable[Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write the ground-truth class's CAM of every image as ``OUT/<image_id>.npy`` (module docstring).
+
+    Args:
+        module: a :class:`~wsl.lit.WSLModule` (its ``.net`` is called) or any module whose forward
+            returns ``(scores (N, C), class_maps (N, C, h, w))``. It is put in eval mode.
+        dataloader: batches from :func:`wsl.data.collate_wsl` with ``image``, ``image_id``, ``orig_size``
+            and one-hot ``labels``.
+        out_dir: output folder (created; files of other ids in it are left alone).
+        limit: write only the first ``limit`` images (None: all).
+        progress: tqdm bar over batches.
+
+    Returns:
+        ``{"out_dir", "layout", "num_images", "shape", "dtype", "seconds"}``.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, an image without exactly one labelled class, an id that
+            would leave ``out_dir``, a bad ``limit``.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive int or None; got {limit!r}")
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"out_dir {str(root)!r} is a file; pass a folder for the .npy score maps")
+    net = getattr(module, "net", module)
+    device = next(module.parameters(), torch.empty(0)).device
+    module.eval()
+    started, written = time.perf_counter(), 0
+    batches: Iterable[Mapping[str, Any]] = dataloader
+    if progress:
+        from tqdm.auto import tqdm
+
+        total = len(dataloader) if isinstance(dataloader, Sized) else None
+        batches = tqdm(dataloader, total=total, desc="score maps", unit="batch", dynamic_ncols=True)
+    for batch in batches:
+        count = len(batch["image_id"]) if limit is None else min(len(batch["image_id"]), limit - written)
+        if count <= 0:
+            break
+        classes = [[_gt_class(batch, i)] for i in range(count)]
+        paths = [scoremap_path(root, str(batch["image_id"][i])) for i in range(count)]
+        with torch.inference_mode():
+            scores, class_maps = net(batch["image"][:count].to(device, non_blocking=True))
+        sizes = [(int(h), int(w)) for h, w in batch["orig_size"][:count].tolist()]
+        cams = CamBatch.from_maps(_rows(class_maps.detach()), sizes, classes, scores, frame=FRAME)
+        for i, path in enumerate(paths):
+            (p,) = cams.of_image(i)
+            # Computed in float32 (frame_dtype), held in float64: the cast back is exact.
+            _write(path, cams.cams[p].numpy().astype(np.float32))
+        written += count
+    return {
+        "out_dir": str(root),
+        "layout": "wsolevaluation",
+        "num_images": written,
+        "shape": [WSOL_SIZE, WSOL_SIZE],
+        "dtype": "float32",
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def export_scoremaps_from_checkpoint(
+    ckpt: str | os.PathLike[str],
+    data: str,
+    split: str,
+    out_dir: str | os.PathLike[str],
+    limit: int | None = None,
+    image_size: int | None = None,
+    batch_size: int = 32,
+    num_workers: int = 2,
+    device: str = "auto",
+    skip_bad: bool = False,
+    progress: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
+
+    The data is read with the checkpoint's classes (:func:`wsl.checkpoint.datamodule_for`) and the
+    forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
+
+    Returns:
+        :func:`export_scoremaps`'s summary, plus ``ckpt``, ``data``, ``split``, ``image_size``, ``device``.
+    """
+    from wsl.checkpoint import datamodule_for, load_module, training_autocast
+    from wsl.runs import RunFolder, resolve_device
+
+    torch_device = resolve_device(device)
+    module = load_module(os.fspath(ckpt), map_location=torch_device)
+    if image_size is None:
+        image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
+        log(note)
+    dm = datamodule_for(
+        module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
+    loader = dm.dataloader(split, limit=limit)
+    with training_autocast(module, torch_device, log):
+        summary = export_scoremaps(module, loader, out_dir, limit=limit, progress=progress)
+    summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
+    return summary
