@@ -64,11 +64,11 @@ _USAGE = (
 )
 #: The integer options of a wsol data spec (``:NAME=VALUE`` after the root).
 INT_OPTIONS = ("num_val_sample_per_class",)
-_OPTION = re.compile(r":(" + "|".join(INT_OPTIONS) + r")=([^:]*)$")
+_OPTION = re.compile(r":(" + "|".join(INT_OPTIONS) + r")=([^:]*)(?=:|$)")
 
 
 def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int]]:
-    """Split the trailing integer options off a ``DATASET:ROOT[...]`` text.
+    """Split the integer options (``:NAME=VALUE``, anywhere after the root) off a ``DATASET:ROOT[...]`` text.
 
     Returns:
         ``(text without them, {name: value})``.
@@ -90,7 +90,7 @@ def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int]]:
                 f"data: {name}={value!r} in 'wsol:{root}' is not an int >= 0; e.g. {name}=5 (0: all images)"
             )
         options[name] = int(value)
-        text = text[: match.start()]
+        text = text[: match.start()] + text[match.end() :]
     return text, options
 
 
