@@ -61,9 +61,20 @@ TRAINER_DEFAULTS = {
 
 
 def run_name(data_spec: str, pool: str) -> str:
-    """A folder name for a run: ``synthetic-weldon``, ``voc-VOC2007-gap`` …"""
+    """A folder name for a run: ``synthetic-weldon``, ``voc-VOC2007-gap``, ``wsol-CUB-gap`` …
+
+    Example:
+        >>> run_name("synthetic:easy:wsol", "weldon"), run_name("wsol:CUB:data/CUB:metadata=m", "gap")
+        ('synthetic-easy-wsol-weldon', 'wsol-CUB-gap')
+    """
     kind, _, rest = data_spec.partition(":")
-    tag = Path(rest.rstrip("/")).name if kind in ("voc", "coco") and rest else rest
+    if kind == "wsol" and rest:  # wsol:DATASET:ROOT[:options], or wsol:ROOT
+        head = rest.partition(":")[0] if ":" in rest else rest
+        tag = Path(head.rstrip("/")).name
+    elif rest and kind != "synthetic":
+        tag = Path(rest.rstrip("/")).name
+    else:
+        tag = rest.replace(":", "-")
     return "-".join(part for part in (kind, tag, pool) if part)
 
 
