@@ -8,8 +8,10 @@ import math
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from wsl.evaluation import LocalizationEvaluator
+from wsl.methods import get_method
 from wsl.models import WSLNet
 
 __all__ = ["WSLModule"]
@@ -24,7 +26,9 @@ class WSLModule(pl.LightningModule):
     """Trains a :class:`~wsl.models.WSLNet` from image-level labels only.
 
     Loss: multi-label BCE-with-logits on the pooled scores (VOC/COCO) or softmax cross-entropy
-    (single-label), plus the pooling head's regulariser (AutoPool's RAP term λ‖α‖²).
+    (single-label), plus the pooling head's regulariser (AutoPool's RAP term λ‖α‖²). A WSOL training
+    method (:mod:`wsl.methods`) builds the network and turns a training batch into that loss; the
+    eval forward is ``(scores, class_maps)`` for every method.
     Validation and test stream every metric of :class:`~wsl.evaluation.LocalizationEvaluator` and log
     them as ``val/<name>`` and ``test/<name>`` (fractions in [0, 1]).
 
@@ -46,6 +50,12 @@ class WSLModule(pl.LightningModule):
             default, 0.01 ``original`` / 0.001 ``wsolevaluation``).
         protocol: evaluation frame of validation and test, ``original`` (each image's own size) or
             ``wsolevaluation`` (wsolevaluation's 224×224 frame; SPEC section 3, :mod:`wsl.cam.frames`).
+        method: the WSOL training method, a name of :data:`wsl.methods.METHODS` (``cam`` = plain CAM,
+            ``has``, ``cutmix``, ``adl``, ``acol``).
+        method_kwargs: that method's options (``wsl.methods.method_kwargs(name)`` lists them).
+        head_lr_stages: the last N feature stages of the backbone (up to ``out_index``) train at the
+            head's ``lr``, the earlier ones at ``backbone_lr`` (wsolevaluation trains ResNet50's last
+            stage with the classifier at 10× the backbone's lr: ``head_lr_stages=1``).
         channels_last: run the network in NHWC memory format (faster convolutions under mixed precision
             on CPUs with AVX512-BF16/AMX and on GPUs with tensor cores).
     """
@@ -75,6 +85,9 @@ class WSLModule(pl.LightningModule):
         cam_curve_interval: float | None = 0.01,
         channels_last: bool = True,
         protocol: str = "original",
+        method: str = "cam",
+        method_kwargs: dict | None = None,
+        head_lr_stages: int = 0,
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:
@@ -83,9 +96,15 @@ class WSLModule(pl.LightningModule):
             raise ValueError(f"scheduler={scheduler!r} is not supported; choose one of {SCHEDULERS}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
+        if not isinstance(head_lr_stages, int) or head_lr_stages < 0:
+            raise ValueError(f"head_lr_stages must be an int >= 0; got {head_lr_stages!r}")
+        #: The WSOL training method (holds options only; its parameters, if any, live in ``net``).
+        self.wsol_method = get_method(method, **(method_kwargs or {}))
         self.save_hyperparameters()
         self.class_names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
-        self.net = WSLNet(**{name: self.hparams[name] for name in NET_ARGS})
+        self.net = self.wsol_method.build_net(**{name: self.hparams[name] for name in NET_ARGS})
+        # Fails at construction, not at the first optimizer step, when N exceeds the stage count.
+        self.net.backbone.split_last_stages(head_lr_stages)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.val_metrics = LocalizationEvaluator(
@@ -104,18 +123,20 @@ class WSLModule(pl.LightningModule):
             images.contiguous(memory_format=torch.channels_last) if self.hparams["channels_last"] else images
         )
 
-    def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def loss(self, scores: torch.Tensor, labels: torch.Tensor, pool: nn.Module | None = None) -> torch.Tensor:
+        """Data loss of ``scores`` (N, C) against multi-hot ``labels`` (N, C), plus the regulariser of
+        ``pool`` (default: the network's pooling head; ACoL's second head passes its own)."""
         scores = scores.float()
         if self.hparams["single_label"]:
             data_loss = F.cross_entropy(scores, labels.argmax(dim=1))
         else:
             data_loss = F.binary_cross_entropy_with_logits(scores, labels.float())
-        return data_loss + self.net.pool.regularization_loss()
+        return data_loss + (self.net.pool if pool is None else pool).regularization_loss()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        scores, _ = self(batch["image"])
-        loss = self.loss(scores, batch["labels"])
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(scores))
+        images = self._format(batch["image"])
+        loss = self.wsol_method.training_loss(self.net, images, batch["labels"], self.loss)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(images))
         return loss
 
     def _eval_step(self, batch: dict, evaluator: LocalizationEvaluator, stage: str) -> None:
@@ -169,9 +190,13 @@ class WSLModule(pl.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         head_lr = hp.lr
+        early, late = self.net.backbone.split_last_stages(hp.get("head_lr_stages", 0))
+        in_backbone = {id(p) for p in self.net.backbone.parameters()}
+        # The head group is everything outside the backbone (ACoL's second head too) plus the late stages.
+        heads = [p for p in self.net.parameters() if id(p) not in in_backbone]
         groups = [
-            {"params": list(self.net.backbone.parameters()), "lr": hp.backbone_lr or head_lr},
-            {"params": list(self.net.head.parameters()), "lr": head_lr},
+            {"params": early, "lr": hp.backbone_lr or head_lr},
+            {"params": late + heads, "lr": head_lr},
         ]
         if hp.optimizer == "adamw":
             optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)

@@ -43,6 +43,10 @@ class Backbone(nn.Module):
         self._register_load_state_dict_pre_hook(self._ignore_dropped_stages)
         #: The input side the model was built for; None for models that take any size.
         self.img_size: int | None = None
+        #: The timm model name (set by :func:`create_backbone`), for messages.
+        self.name = type(body).__name__
+        #: ``(timm module name, module)`` of each feature stage up to the chosen one, in order.
+        self.stages: list[tuple[str, nn.Module]] = _stage_modules(body, info)
 
     def _ignore_dropped_stages(self, state_dict: dict, prefix: str, *args) -> None:
         # Checkpoints written before the pruning hold weights of the dropped stages, which no output used.
@@ -52,6 +56,62 @@ class Backbone(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)[-1]
+
+    def split_last_stages(self, num_stages: int) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """The backbone's parameters split into ``(early, late)``: ``late`` are the last ``num_stages``
+        feature stages (up to the chosen ``out_index``), ``early`` everything before them.
+
+        A stage is everything the model registers after the previous stage's module up to and
+        including its own (so the stem's conv/bn belong to stage 0, whose module is ResNet's ``act1``);
+        the parameter order follows ``named_modules``, which is the execution order of timm's models.
+
+        Raises:
+            ValueError: ``num_stages`` is negative or exceeds the number of stages.
+
+        Example:
+            >>> early, late = create_backbone("resnet18", out_index=3).split_last_stages(1)
+            >>> sum(p.numel() for p in late)  # layer3
+            2099712
+        """
+        count = len(self.stages)
+        if not isinstance(num_stages, int) or not 0 <= num_stages <= count:
+            raise ValueError(
+                f"head_lr_stages={num_stages!r} is out of range: backbone {self.name!r} has {count} feature "
+                f"stages up to its out_index ({[name for name, _ in self.stages]}); use 0 … {count}."
+            )
+        params = list(self.body.named_parameters())
+        if num_stages == 0:
+            return [p for _, p in params], []
+        if num_stages == count:
+            return [], [p for _, p in params]
+        order = {name: i for i, (name, _) in enumerate(self.body.named_modules())}
+        boundary = self.stages[count - num_stages - 1][0]
+        end = max(i for name, i in order.items() if name == boundary or name.startswith(boundary + "."))
+        early: list[nn.Parameter] = []
+        late: list[nn.Parameter] = []
+        for name, param in params:
+            owner = name.rpartition(".")[0]
+            (late if order[owner] > end else early).append(param)
+        return early, late
+
+
+def _stage_modules(body: nn.Module, info: FeatureInfo) -> list[tuple[str, nn.Module]]:
+    """The modules whose outputs are timm's feature stages 0 … out_index, as named in ``body``.
+
+    timm's feature wrappers keep the names (``blocks.3``), flatten them (``blocks_3``) or nest the
+    model (``model.blocks.3``, ViTs).
+    """
+    modules = dict(body.named_modules())
+    stages = []
+    for entry in info.info[: max(info.out_indices) + 1]:
+        timm_name = str(entry["module"])
+        for name in (timm_name, timm_name.replace(".", "_"), f"model.{timm_name}"):
+            if name in modules:
+                stages.append((name, modules[name]))
+                break
+        else:
+            raise ValueError(f"feature stage module {timm_name!r} not found in {type(body).__name__}")
+    return stages
 
 
 def _prune_stages(body: nn.Module, info: FeatureInfo) -> tuple[str, ...]:
@@ -170,4 +230,5 @@ def create_backbone(
         body = timm.create_model(name, pretrained=False, **kwargs)
     backbone = Backbone(body)
     backbone.img_size = size_kwargs.get("img_size")
+    backbone.name = name
     return backbone

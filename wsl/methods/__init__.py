@@ -1,0 +1,14 @@
+"""WSOL training methods beside the pooling heads (wsolevaluation's comparison, Choe et al., CVPR 2020).
+
+``cam`` (default, plain CAM), ``has`` (hide-and-seek), ``cutmix``, ``adl`` (attention-based dropout)
+and ``acol`` (adversarial complementary learning), selected with ``WSLModule(method=...,
+method_kwargs=...)`` / ``--model.method has --model.method_kwargs '{"grid": 4}'``.
+"""
+
+from wsl.methods import cam
+from wsl.methods.base import LossFn, WSOLMethod
+from wsl.methods.registry import METHODS, get_method, method_kwargs, register_method
+
+del cam
+
+__all__ = ["METHODS", "LossFn", "WSOLMethod", "get_method", "method_kwargs", "register_method"]

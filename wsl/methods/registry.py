@@ -1,0 +1,95 @@
+"""WSOL training methods by name: ``METHODS``, the ``@register_method`` decorator, and ``get_method``.
+
+How to add a method (nothing else needs editing; ``WSLModule(method=...)``, ``--model.method`` and the
+generic tests in ``tests/methods`` follow the registry):
+
+1. One module in ``wsl/methods/`` with the math as plain functions (formula and shapes in the
+   docstring) and one :class:`~wsl.methods.base.WSOLMethod` subclass decorated with
+   ``@register_method("name")`` whose ``__init__`` keyword arguments are its options.
+2. Import the module in ``wsl/methods/__init__.py``.
+3. Tests of its defining property in ``tests/methods/``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from typing import TypeVar
+
+from wsl.methods.base import WSOLMethod
+
+__all__ = ["METHODS", "register_method", "get_method", "method_kwargs"]
+
+# Filled by @register_method when wsl.methods is imported, in order: cam, has, cutmix, adl, acol.
+METHODS: dict[str, type[WSOLMethod]] = {}
+
+_M = TypeVar("_M", bound=type[WSOLMethod])
+
+
+def register_method(name: str) -> Callable[[_M], _M]:
+    """Class decorator that registers a :class:`WSOLMethod` subclass in ``METHODS`` under ``name``.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string, or the class is not a ``WSOLMethod`` subclass.
+        ValueError: ``name`` is already registered.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"register_method: name must be a non-empty str; got {name!r}")
+
+    def decorator(cls: _M) -> _M:
+        if not (isinstance(cls, type) and issubclass(cls, WSOLMethod)):
+            raise TypeError(f"register_method({name!r}): expected a WSOLMethod subclass; got {cls!r}")
+        if name in METHODS:
+            raise ValueError(
+                f"method name {name!r} is already registered to {METHODS[name].__module__}."
+                f"{METHODS[name].__qualname__}; choose another name"
+            )
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return decorator
+
+
+def _lookup(name: str) -> type[WSOLMethod]:
+    if not isinstance(name, str) or name not in METHODS:
+        close = difflib.get_close_matches(str(name).lower(), list(METHODS), n=1, cutoff=0.4)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}{hint}")
+    return METHODS[name]
+
+
+def method_kwargs(name: str) -> list[str]:
+    """The options (``method_kwargs`` keys) of the method ``name``."""
+    return [p for p in inspect.signature(_lookup(name).__init__).parameters if p != "self"]
+
+
+def get_method(name: str, **kwargs: object) -> WSOLMethod:
+    """Build the method ``name`` with its options.
+
+    Args:
+        name: one of ``METHODS`` (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``).
+        **kwargs: the method's options (``method_kwargs(name)`` lists them).
+
+    Raises:
+        ValueError: unknown name (lists the choices and the closest), unknown option (lists the
+            accepted ones), or a bad value.
+
+    Example:
+        >>> get_method("cam")
+        CAM()
+        >>> get_method("cmm")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown method 'cmm'; choose one of: cam...; did you mean 'cam'?
+    """
+    cls = _lookup(name)
+    accepted = method_kwargs(name)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for method {name!r} (method_kwargs); accepted: {accepted or 'none'}"
+        )
+    factory: Callable[..., WSOLMethod] = cls
+    return factory(**kwargs)
