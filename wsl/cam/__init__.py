@@ -2,8 +2,9 @@
 
 ``CamBatch.from_output(scores, class_maps, batch, policy)`` is the way from a network output to scored,
 drawn and saved CAMs; ``CamBatch.from_maps`` takes maps from any other source (saved CAM files, post-hoc
-methods). See :mod:`wsl.cam.pipeline`; the evaluation frames (``original``, ``wsolevaluation``) are in
-:mod:`wsl.cam.frames`.
+methods). Post-hoc CAMs (Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM) of a trained network come from
+:func:`class_maps_for` (:mod:`wsl.cam.posthoc`). See :mod:`wsl.cam.pipeline`; the evaluation frames
+(``original``, ``wsolevaluation``) are in :mod:`wsl.cam.frames`.
 """
 
 from wsl.cam.frames import (
@@ -18,17 +19,21 @@ from wsl.cam.frames import (
 )
 from wsl.cam.maps import cam_range, normalize_cams, quantize_cams, upsample_class_maps
 from wsl.cam.pipeline import CamBatch, batch_sizes
+from wsl.cam.posthoc import POSTHOC_METHODS, check_posthoc_method, class_maps_for, register_posthoc
 from wsl.cam.selection import CLASS_POLICIES, check_policy, gt_classes, register_policy, select_classes
 
 __all__ = [
     "CLASS_POLICIES",
     "FRAMES",
+    "POSTHOC_METHODS",
     "WSOL_SIZE",
     "CamBatch",
     "batch_sizes",
     "cam_range",
     "check_frame",
     "check_policy",
+    "check_posthoc_method",
+    "class_maps_for",
     "default_interval",
     "frame_boxes",
     "frame_mask",
@@ -37,6 +42,7 @@ __all__ = [
     "normalize_cams",
     "quantize_cams",
     "register_policy",
+    "register_posthoc",
     "resize_to_frame",
     "select_classes",
     "upsample_class_maps",
