@@ -123,6 +123,7 @@ def export(argv: list[str] | None = None) -> dict:
             f"wrote {maps['num_images']} score maps (float32 224x224, wsolevaluation layout) in "
             f"{maps['seconds']:.1f} s: {maps['out_dir']}/<image_id>.npy\n"
             f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {args.data} --split {args.split} "
+            "--single-label "
             "--protocol wsolevaluation"
         )
         return maps
