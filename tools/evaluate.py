@@ -4,6 +4,12 @@
     python tools/evaluate.py --cams my_cams/ --data voc:/data/VOC2007 --split test
     python tools/evaluate.py --ckpt best.ckpt --data voc:/data/VOC2007 \
         --pointing-difficult TorchRay/torchray/benchmark/pointing_game_ebp_voc07_difficult.txt
+    python tools/evaluate.py --ckpt best.ckpt --cam-method gradcam [--cam-layer backbone.body.layer3]
+    python tools/evaluate.py --center --data voc:/data/VOC2007 --split test
+
+--cam-method scores a post-hoc CAM of the checkpoint's network (gradcam, gradcampp, layercam, eigencam;
+default native, its own class maps) on --cam-layer (default: the backbone's output feature map); --center
+(or --cam-method center) scores the center baseline, a fixed centred Gaussian, with no model.
 
 Prints a table (percentages) and writes the fractions to JSON.
 """
@@ -14,8 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import run_tool
-from wsl.inference import evaluate_cams, evaluate_from_checkpoint
+from wsl.inference import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
 from wsl.viz.export import parse_class_names
@@ -29,16 +36,47 @@ FLAGS = {
     "device": "--device",
     "class_names": "--class-names",
     "skip_bad=True": "--skip-bad",
+    "cam_method": "--cam-method",
+    "cam_layer": "--cam-layer",
+    "layer:": "--cam-layer:",
+    "layer=NAME": "--cam-layer NAME",
+    "center sigma": "--center-sigma",
 }
+
+#: ``--cam-method`` choices: the post-hoc registry and the center baseline.
+CAM_METHODS = [*sorted(POSTHOC_METHODS), "center"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--ckpt", help="a checkpoint written by tools/train.py")
     source.add_argument("--cams", help="a folder of <image_id>.npz (one map per class) or .npy CAMs")
+    source.add_argument(
+        "--center", action="store_true", help="score the center baseline (a centred Gaussian; no model)"
+    )
+    parser.add_argument(
+        "--cam-method",
+        choices=CAM_METHODS,
+        default=None,
+        help="--ckpt: the CAMs to score: native (the model's class maps; default), gradcam, gradcampp, "
+        "layercam, eigencam (post-hoc, wsl.cam.posthoc); center: the same as --center",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        metavar="NAME",
+        default=None,
+        help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
+        "feature map), e.g. backbone.body.layer3",
+    )
+    parser.add_argument(
+        "--center-sigma",
+        type=float,
+        default=CENTER_SIGMA,
+        help=f"--center: the Gaussian's standard deviation, a fraction of each side (default {CENTER_SIGMA})",
+    )
     parser.add_argument("--data", default="synthetic", help="synthetic | voc:PATH | coco:PATH")
     parser.add_argument("--split", default="test")
     parser.add_argument(
@@ -48,8 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--num-workers", type=int, default=None, help="loader workers (default: 2 with --ckpt, 0 with --cams)"
     )
-    parser.add_argument("--single-label", action="store_true", help="--cams: one class per image")
-    parser.add_argument("--class-names", type=parse_class_names, help="--cams: the classes, a,b,c or a file")
+    parser.add_argument("--single-label", action="store_true", help="--cams/--center: one class per image")
+    parser.add_argument(
+        "--class-names", type=parse_class_names, help="--cams/--center: the classes, a,b,c or a file"
+    )
     parser.add_argument(
         "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
     )
@@ -58,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cam-curve-interval",
         type=float,
         default=None,
-        help="--cams: threshold grid step (default: 0.01, or 0.001 with --protocol wsolevaluation)",
+        help="--cams/--center: threshold grid step (default: 0.01, or 0.001 with --protocol wsolevaluation)",
     )
     parser.add_argument(
         "--protocol",
@@ -76,8 +116,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--out", help="JSON file (default: evaluation_<split>.json in the run or CAM folder)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--out",
+        help="JSON file (default: evaluation_<split>.json in the run or CAM folder, "
+        "evaluation_<split>_<cam-method>.json for a post-hoc method, ./evaluation_<split>_center.json)",
+    )
+    args = parser.parse_args(argv)
+    if args.cam_method == "center":
+        if args.ckpt or args.cams:
+            parser.error("--cam-method center scores no model or CAM folder; drop --ckpt/--cams")
+        args.center = True
+    if not (args.ckpt or args.cams or args.center):
+        parser.error("one of --ckpt, --cams, --center (or --cam-method center) is required")
+    if args.cams and args.cam_method:
+        parser.error("--cam-method needs --ckpt (a network); --cams scores the saved maps as they are")
+    if args.cam_layer is not None and args.cam_method in (None, "native", "center"):
+        posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
+        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method: {posthoc}")
+    return args
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """Where the JSON goes without ``--out``."""
+    if args.center:
+        return Path(f"evaluation_{args.split}_center.json")
+    if args.cams:
+        return Path(args.cams) / f"evaluation_{args.split}.json"
+    suffix = f"_{args.cam_method}" if args.cam_method not in (None, "native") else ""
+    return RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}{suffix}.json"
 
 
 def evaluate(argv: list[str] | None = None) -> dict:
@@ -88,8 +154,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
     common.update(
         pointing_subset=args.pointing_difficult, progress=not args.no_progress, skip_bad=args.skip_bad
     )
-    folder = RunFolder.of_checkpoint(args.ckpt).root if args.ckpt else Path(args.cams)
-    out = check_writable_file(args.out or folder / f"evaluation_{args.split}.json", "--out")
+    out = check_writable_file(args.out or default_out(args), "--out")
     if args.ckpt:
         payload = evaluate_from_checkpoint(
             args.ckpt,
@@ -97,6 +162,17 @@ def evaluate(argv: list[str] | None = None) -> dict:
             device=args.device,
             log_note=print,
             protocol=args.protocol,
+            cam_method=args.cam_method or "native",
+            cam_layer=args.cam_layer,
+            **common,
+        )
+    elif args.center:
+        payload = evaluate_center(
+            protocol=args.protocol or "original",
+            sigma=args.center_sigma,
+            class_names=args.class_names,
+            single_label=args.single_label,
+            cam_curve_interval=args.cam_curve_interval,
             **common,
         )
     else:

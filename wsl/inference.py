@@ -3,8 +3,12 @@
 
 - :func:`evaluate_from_checkpoint` / :func:`evaluate_model`: network → :class:`~wsl.cam.CamBatch` →
   every metric of :class:`~wsl.evaluation.LocalizationEvaluator`.
+  ``cam_method`` scores a post-hoc CAM of the same network instead of its own class maps
+  (:data:`wsl.cam.POSTHOC_METHODS`: Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM, on ``cam_layer``).
 - :func:`evaluate_cams` / :func:`evaluate_cam_folder`: saved maps → the same pipeline and metrics. Only
   the annotations are read: no image of the dataset is decoded.
+- :func:`evaluate_center`: the center baseline (:mod:`wsl.cam.center`), the floor every method must beat;
+  no model, no image decoded.
 
 Saved-CAM folders hold, per image id, either
 - ``<image_id>.npz`` with one 2-D array per class, keyed by class name (the format written by
@@ -31,12 +35,21 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from wsl.cam import gt_classes
+from wsl.cam import check_posthoc_method, class_maps_for, gt_classes
+from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
+from wsl.cam.posthoc import check_layer
 from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
 from wsl.lit import WSLModule
 from wsl.runs import RunFolder, resolve_device
 
-__all__ = ["evaluate_model", "evaluate_cam_folder", "evaluate_from_checkpoint", "evaluate_cams", "CamFolder"]
+__all__ = [
+    "evaluate_model",
+    "evaluate_cam_folder",
+    "evaluate_from_checkpoint",
+    "evaluate_cams",
+    "evaluate_center",
+    "CamFolder",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +61,14 @@ def evaluate_model(
     progress: bool = True,
     pointing_subset: dict | None = None,
     protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, float]:
     """Classification and localization scores of ``module`` on the split of ``loader``.
+
+    With a post-hoc ``cam_method`` the scores come from the same forward pass and the CAMs of each batch's
+    ground-truth classes (the evaluation trials) from :func:`wsl.cam.class_maps_for`, in one batched call
+    per batch; the loop itself runs under ``torch.no_grad()``, which that function leaves for its gradients.
 
     Args:
         module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
@@ -59,10 +78,13 @@ def evaluate_model(
             ``pointing_game_difficult``.
         protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the module's ``protocol``
             hyper-parameter); another frame than the module's uses that frame's threshold interval.
+        cam_method: a name of :data:`wsl.cam.POSTHOC_METHODS` (``native``: the model's class maps).
+        cam_layer: the layer of the post-hoc methods (None: the backbone's output feature map).
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
+    posthoc = check_posthoc_method(cam_method).rule is not None
     device = next(module.parameters()).device
     trained = module.hparams.get("protocol", "original")
     protocol = protocol or trained
@@ -75,7 +97,12 @@ def evaluate_model(
     ).to(device)
     module.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        scores, class_maps = module(batch["image"].to(device, non_blocking=True))
+        images = batch["image"].to(device, non_blocking=True)
+        if posthoc:
+            trials = [gt_classes(b, d) for b, d in zip(batch["box_labels"], batch["difficult"], strict=True)]
+            scores, class_maps = class_maps_for(module.net, images, cam_method, cam_layer, trials)
+        else:
+            scores, class_maps = module(images)
         evaluator.update(scores, class_maps, batch)
     return evaluator.compute()
 
@@ -341,6 +368,8 @@ def evaluate_from_checkpoint(
     progress: bool = True,
     log_note: Any = log.info,
     protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
 
@@ -360,13 +389,24 @@ def evaluate_from_checkpoint(
         progress: progress bar.
         log_note: called with one-line notes (where the image size came from).
         protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
+            its output feature map).
 
     Returns:
-        ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
+        ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
+        fractions in ``results``.
     """
     from wsl.checkpoint import datamodule_for, load_module, training_autocast
 
+    posthoc = check_posthoc_method(cam_method).rule is not None
+    if cam_layer is not None and not posthoc:
+        raise ValueError(f"cam_layer={cam_layer!r} is only used by a post-hoc cam_method, not {cam_method!r}")
+
     module = load_module(ckpt, map_location=resolve_device(device))
+    if posthoc:  # an unknown layer fails here, before any image is read
+        check_layer(module.net, cam_layer)
     if image_size is None:
         image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
         log_note(note)
@@ -376,9 +416,17 @@ def evaluate_from_checkpoint(
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     with training_autocast(module, resolve_device(device), log_note):  # the precision of results.json
         results = evaluate_model(
-            module, dm.dataloader(split), progress=progress, pointing_subset=subset, protocol=protocol
+            module,
+            dm.dataloader(split),
+            progress=progress,
+            pointing_subset=subset,
+            protocol=protocol,
+            cam_method=cam_method,
+            cam_layer=cam_layer,
         )
     name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
+    if posthoc:
+        name = f"{cam_method}" + (f"@{cam_layer}" if cam_layer else "") + f" / {name}"
     frame = protocol or module.hparams.get("protocol", "original")
     return {
         "data": data,
@@ -386,6 +434,8 @@ def evaluate_from_checkpoint(
         "protocol": frame,
         "source": str(ckpt),
         "name": name,
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
         "results": results,
     }
 
@@ -459,3 +509,62 @@ def _manifest_class_names(cam_dir: Path) -> list[str] | None:
         if isinstance(names, list) and names:
             return [str(n) for n in names]
     return None
+
+
+def evaluate_center(
+    data: str = "synthetic",
+    split: str = "test",
+    protocol: str = "original",
+    sigma: float = CENTER_SIGMA,
+    class_names: list[str] | None = None,
+    single_label: bool = False,
+    cam_curve_interval: float | None = None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score the center baseline (:mod:`wsl.cam.center`) on a split: ``tools/evaluate.py --center``.
+
+    Every ground-truth class of every image gets the same centred Gaussian (``sigma``: its standard
+    deviation as a fraction of each side), built in the frame of ``protocol`` and scored by the same
+    :class:`~wsl.evaluation.LocalizationEvaluator` as a network. No model is needed and no image is
+    decoded (only the annotations and the image sizes are read); there are no classification scores.
+
+    Returns:
+        ``{"data", "split", "protocol", "source", "name", "cam_method", "sigma", "results"}`` with the
+        localization fractions and ``images_scored`` in ``results``.
+    """
+    from wsl.data import WSLDataModule
+
+    center_map((1, 1), sigma)  # a bad sigma fails before the data are read
+    dm = WSLDataModule(
+        data,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        single_label=single_label,
+        class_names=class_names,
+        skip_bad=skip_bad,
+    )
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    evaluator = LocalizationEvaluator(
+        dm.num_classes, single_label, cam_curve_interval, pointing_subset=subset, protocol=protocol
+    )
+    images = 0
+    loader = dm.dataloader(split, with_images=False)
+    for batch in tqdm(loader, desc="evaluate center", unit="batch", disable=not progress):
+        evaluator.update_localization(batch, center_maps_of(batch, protocol, sigma))
+        images += len(batch["image_id"])
+    results = evaluator.compute()
+    results["images_scored"] = float(images)
+    return {
+        "data": data,
+        "split": split,
+        "protocol": protocol,
+        "source": "center",
+        "name": f"center baseline (Gaussian, sigma {sigma:g})",
+        "cam_method": "center",
+        "sigma": sigma,
+        "results": results,
+    }

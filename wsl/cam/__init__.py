@@ -4,9 +4,11 @@
 drawn and saved CAMs; ``CamBatch.from_maps`` takes maps from any other source (saved CAM files, post-hoc
 methods). Post-hoc CAMs (Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM) of a trained network come from
 :func:`class_maps_for` (:mod:`wsl.cam.posthoc`). See :mod:`wsl.cam.pipeline`; the evaluation frames
-(``original``, ``wsolevaluation``) are in :mod:`wsl.cam.frames`.
+(``original``, ``wsolevaluation``) are in :mod:`wsl.cam.frames`, the center baseline's map in
+:mod:`wsl.cam.center`.
 """
 
+from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.frames import (
     FRAMES,
     WSOL_SIZE,
@@ -23,6 +25,7 @@ from wsl.cam.posthoc import POSTHOC_METHODS, check_posthoc_method, class_maps_fo
 from wsl.cam.selection import CLASS_POLICIES, check_policy, gt_classes, register_policy, select_classes
 
 __all__ = [
+    "CENTER_SIGMA",
     "CLASS_POLICIES",
     "FRAMES",
     "POSTHOC_METHODS",
@@ -30,6 +33,8 @@ __all__ = [
     "CamBatch",
     "batch_sizes",
     "cam_range",
+    "center_map",
+    "center_maps_of",
     "check_frame",
     "check_policy",
     "check_posthoc_method",

@@ -33,6 +33,7 @@ from torch import nn
 __all__ = [
     "POSTHOC_METHODS",
     "PosthocMethod",
+    "check_layer",
     "check_posthoc_method",
     "class_maps_for",
     "default_layer",
@@ -207,6 +208,14 @@ def default_layer(net: nn.Module) -> str:
             f"of {layer_names(net, 2)[:20]}"
         )
     return "backbone"
+
+
+def check_layer(net: nn.Module, layer: str | None) -> str:
+    """The layer name ``class_maps_for`` would use (None: :func:`default_layer`); a ``ValueError`` naming
+    the closest and the valid names when ``net`` has no such module."""
+    name = layer if layer is not None else default_layer(net)
+    _find_layer(net, name)
+    return name
 
 
 def _find_layer(net: nn.Module, layer: str) -> nn.Module:
