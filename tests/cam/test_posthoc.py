@@ -285,3 +285,31 @@ def test_a_layer_without_a_feature_map_is_refused():
 def test_classes_out_of_range_are_refused():
     with pytest.raises(ValueError, match=r"classes: \[7\] out of range for 3 classes"):
         class_maps_for(gap_net(), torch.rand(1, 3, 64, 64, dtype=torch.float64), "gradcam", classes=[0, 7])
+
+
+def test_a_vmap_failure_falls_back_to_one_backward_per_class(monkeypatch, caplog):
+    net = gap_net(3, zero_bias=False)
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    _, expected = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3", batched_grads=False)
+    original = torch.autograd.grad
+
+    def refuse_vmap(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("Batching rule not implemented for aten::something")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", refuse_vmap)
+    _, got = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3", batched_grads=True)
+    torch.testing.assert_close(got, expected)
+    assert "vmapped gradients failed" in caplog.text
+
+
+def test_under_bf16_autocast_the_maps_are_float32_and_close_to_fp32():
+    torch.manual_seed(0)
+    net = WSLNet(num_classes=3, backbone="resnet18", pool="gap").eval()
+    images = torch.rand(2, 3, 64, 64)
+    _, fp32 = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, mixed = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3")
+    assert mixed.dtype == torch.float32
+    assert torch.corrcoef(torch.stack([fp32.flatten(), mixed.flatten()]))[0, 1] > 0.9
