@@ -1,4 +1,4 @@
-"""Score a trained model, or CAMs saved by any method, on a VOC / COCO / synthetic split.
+r"""Score a trained model, or CAMs saved by any method, on a VOC / COCO / synthetic split.
 
     python tools/evaluate.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --split test
     python tools/evaluate.py --cams my_cams/ --data voc:/data/VOC2007 --split test
