@@ -230,18 +230,18 @@ def resolve_test_protocols(value: str, data_spec: str, configured: str) -> list[
 
 
 def default_precision(accelerator: str | None) -> str:
-    """``bf16-mixed`` where the hardware computes bf16 natively, else ``32-true``.
+    """``bf16-mixed`` on GPUs with bf16 (``16-mixed`` on older ones) and on CPUs with AMX; else ``32-true``.
 
-    GPUs with bf16 support (Ampere and later) and CPUs with AVX512-BF16 or AMX train about 1.6× faster
-    in bf16 autocast (measured on a 2-core AVX512-BF16 Xeon, see docs/benchmarks.md); elsewhere bf16 is
-    emulated and slower. Pass ``--trainer.precision`` to choose explicitly.
+    On a 2-core AMD EPYC with AVX512-BF16 but no AMX, bf16 autocast made the main job's training step
+    ≈1.3× *slower* than float32 (bench/train_speed.py, docs/benchmarks.md "Training speed"), so AVX512-BF16
+    alone does not select it; AMX tiles are what make CPU bf16 matmuls and convolutions fast. Pass
+    ``--trainer.precision`` to choose explicitly.
     """
     use_cuda = accelerator in ("gpu", "cuda") or (accelerator in (None, "auto") and torch.cuda.is_available())
     if use_cuda:
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-    native = native or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return "bf16-mixed" if accelerator in (None, "auto", "cpu") and native else "32-true"
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return "bf16-mixed" if accelerator in (None, "auto", "cpu") and amx else "32-true"
 
 
 def default_loggers(run_dir: Path) -> list:

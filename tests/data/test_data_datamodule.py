@@ -124,7 +124,8 @@ def test_bad_arguments():
 
 
 def test_worker_loader_is_persistent(tiny_datamodule):
-    dm = WSLDataModule(tiny_datamodule.data, image_size=64, batch_size=4, num_workers=1)
+    # Without the in-memory cache (which the CPU default uses, with no workers), the per-image path.
+    dm = WSLDataModule(tiny_datamodule.data, image_size=64, batch_size=4, num_workers=1, cache_images=False)
     loader = dm.train_dataloader()
     assert loader.persistent_workers and loader.num_workers == 1
     assert next(iter(loader))["image"].shape == (4, 3, 64, 64)

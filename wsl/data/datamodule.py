@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader, Subset
 from .base import BOX_POLICIES, WSLDataset
 from .collate import collate_wsl
 from .formats import format_names, get_format, unknown_choice
+from .memory import CACHE_LIMIT_BYTES, CachedTrainSet, ResizeToUint8, cache_bytes
 from .samplers import eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
 from .transforms import build_transform
@@ -90,6 +92,12 @@ class WSLDataModule(pl.LightningDataModule):
             :class:`~wsl.data.coco.COCODataset`.
         augment: training augmentation, ``light`` (flip + jitter) or ``shapes`` (adds the square's 8
             symmetries and RGB shuffles); ``auto`` = ``shapes`` for synthetic data, else ``light``.
+        cache_images: decode the training images once into memory and augment them in the training
+            process (:class:`~wsl.data.memory.CachedTrainSet`; the train loader then has no workers).
+            ``None`` (auto): when training runs on the CPU and the split's ``3·N·S²`` bytes fit in 2 GiB:
+            an epoch then costs ≈0.13 ms per image instead of ≈2 ms of decoding in workers that share the
+            cores (docs/benchmarks.md, "Training speed"); on a GPU the workers' decoding overlaps the
+            GPU's work, so auto keeps them.
 
     Example:
         >>> dm = WSLDataModule("synthetic", batch_size=32)
@@ -114,6 +122,7 @@ class WSLDataModule(pl.LightningDataModule):
         augment: str = "auto",
         box_policy: str = "clip",
         empty_images: str = "auto",
+        cache_images: bool | None = None,
     ) -> None:
         super().__init__()
         # Stored in every checkpoint, so evaluation and export can default to the training data setup.
@@ -142,6 +151,8 @@ class WSLDataModule(pl.LightningDataModule):
         self._root: Path | None = None if self.kind == SYNTHETIC else Path(self._arg)
         self._class_names = list(class_names) if class_names is not None else self._default_class_names()
         self._datasets: dict[tuple[str, bool, bool, bool], WSLDataset] = {}
+        self.cache_images = cache_images
+        self._cached_train: CachedTrainSet | None = None
 
     def _default_class_names(self) -> list[str]:
         if self.kind == SYNTHETIC:  # known without generating the set
@@ -268,9 +279,39 @@ class WSLDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self._use_cache():
+            if self._cached_train is None:
+                transform = build_transform(self.image_size, train=True, augment=self.augment)
+                self._cached_train = CachedTrainSet(
+                    self._uint8_split(self.train_split), transform, self.image_size
+                )
+            return DataLoader(
+                self._cached_train,
+                batch_size=self.batch_size,
+                shuffle=True,
+                num_workers=0,
+                collate_fn=collate_wsl,
+                pin_memory=torch.cuda.is_available(),
+            )
         return self.dataloader(
             self.train_split, with_annotations=False, shuffle=True, train=True, persistent_workers=True
         )
+
+    def _uint8_split(self, split: str) -> WSLDataset:
+        """The training dataset of ``split`` (its parsed records shared) with images resized to uint8
+        ``S × S`` instead of augmented: what the cache stores."""
+        view = copy.copy(self.dataset(split, train=True, with_annotations=False))
+        view.transform = ResizeToUint8(self.image_size)
+        return view
+
+    def _use_cache(self) -> bool:
+        """Whether the train loader reads from :class:`CachedTrainSet` (see ``cache_images``)."""
+        if self.cache_images is not None:
+            return self.cache_images
+        trainer = getattr(self, "trainer", None)
+        on_cpu = trainer is None or type(trainer.accelerator).__name__ == "CPUAccelerator"
+        num_images = len(self.dataset(self.train_split, train=True, with_annotations=False))
+        return on_cpu and cache_bytes(num_images, self.image_size) <= CACHE_LIMIT_BYTES
 
     def val_dataloader(self) -> DataLoader:
         return self.dataloader(self.val_split, persistent_workers=True)
