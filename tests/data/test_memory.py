@@ -21,7 +21,7 @@ def test_cached_items_equal_the_per_image_items(synthetic_voc_root: Path) -> Non
     training item is bit-identical to the per-image (decode + transform) item."""
     dm = _module(synthetic_voc_root)
     per_image = dm.dataset("train", train=True, with_annotations=False)
-    cached = CachedTrainSet(dm._uint8_split("train"), per_image.transform, 64, log=None)
+    cached = CachedTrainSet(dm._uint8_split("train", 64), per_image.transform, 64, log=None)
     assert len(cached) == len(per_image) == 12
     for i in (0, 5, 11):
         torch.manual_seed(i)
@@ -71,3 +71,18 @@ def test_datamodule_uses_the_cache_on_the_cpu_when_it_fits(
     assert isinstance(on.dataset, CachedTrainSet)
     off = _module(synthetic_voc_root, cache_images=False).train_dataloader()
     assert not isinstance(off.dataset, CachedTrainSet)
+
+
+def test_wsol_preset_is_cached_at_its_resize_side(synthetic_voc_root: Path) -> None:
+    """The ``wsol`` preset resizes to R = S·256/224 and then crops S: the cache stores R × R images, so
+    the crop is cut from pixels resized once from the original, as in the per-image path."""
+    dm = _module(synthetic_voc_root, augment="wsol", cache_images=True)
+    loader = dm.train_dataloader()
+    assert loader.dataset.images.shape[-2:] == (73, 73)  # round(64 * 256 / 224)
+    torch.manual_seed(3)
+    want = dm.dataset("train", train=True, with_annotations=False)[2]["image"]
+    torch.manual_seed(3)
+    got = loader.dataset[2]["image"]
+    assert got.shape == (3, 64, 64)
+    # One rounding to uint8 at R x R is the only difference: at most half a grey level after normalising.
+    assert (got - want).abs().max() <= 0.5 / 255 / 0.224 + 1e-5

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Subset
 from .base import BOX_POLICIES, WSLDataset
 from .collate import collate_wsl
 from .formats import format_names, get_format, unknown_choice
-from .memory import CACHE_LIMIT_BYTES, CachedTrainSet, ResizeToUint8, cache_bytes
+from .memory import CACHE_LIMIT_BYTES, CachedTrainSet, ResizeToUint8, cache_bytes, cache_side
 from .samplers import eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
 from .transforms import build_transform
@@ -90,8 +90,9 @@ class WSLDataModule(pl.LightningDataModule):
         empty_images: COCO images without objects: ``auto`` (default: negatives in the train loader,
             skipped with a one-line count in val/test), ``keep``, ``skip`` or ``error``; see
             :class:`~wsl.data.coco.COCODataset`.
-        augment: training augmentation, ``light`` (flip + jitter) or ``shapes`` (adds the square's 8
-            symmetries and RGB shuffles); ``auto`` = ``shapes`` for synthetic data, else ``light``.
+        augment: training augmentation, ``light`` (flip + jitter), ``shapes`` (adds the square's 8
+            symmetries and RGB shuffles) or ``wsol`` (wsolevaluation's Resize(S·256/224) → RandomCrop(S)
+            → flip); ``auto`` = ``shapes`` for synthetic data, else ``light``.
         cache_images: decode the training images once into memory and augment them in the training
             process (:class:`~wsl.data.memory.CachedTrainSet`; the train loader then has no workers).
             ``None`` (auto): when training runs on the CPU and the split's ``3·N·S²`` bytes fit in 2 GiB:
@@ -282,8 +283,9 @@ class WSLDataModule(pl.LightningDataModule):
         if self._use_cache():
             if self._cached_train is None:
                 transform = build_transform(self.image_size, train=True, augment=self.augment)
+                side = cache_side(transform)
                 self._cached_train = CachedTrainSet(
-                    self._uint8_split(self.train_split), transform, self.image_size
+                    self._uint8_split(self.train_split, side), transform, side
                 )
             return DataLoader(
                 self._cached_train,
@@ -297,11 +299,11 @@ class WSLDataModule(pl.LightningDataModule):
             self.train_split, with_annotations=False, shuffle=True, train=True, persistent_workers=True
         )
 
-    def _uint8_split(self, split: str) -> WSLDataset:
+    def _uint8_split(self, split: str, side: int) -> WSLDataset:
         """The training dataset of ``split`` (its parsed records shared) with images resized to uint8
-        ``S × S`` instead of augmented: what the cache stores."""
+        ``side × side`` instead of augmented: what the cache stores."""
         view = copy.copy(self.dataset(split, train=True, with_annotations=False))
-        view.transform = ResizeToUint8(self.image_size)
+        view.transform = ResizeToUint8(side)
         return view
 
     def _use_cache(self) -> bool:
@@ -311,7 +313,8 @@ class WSLDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         on_cpu = trainer is None or type(trainer.accelerator).__name__ == "CPUAccelerator"
         num_images = len(self.dataset(self.train_split, train=True, with_annotations=False))
-        return on_cpu and cache_bytes(num_images, self.image_size) <= CACHE_LIMIT_BYTES
+        side = cache_side(build_transform(self.image_size, train=True, augment=self.augment))
+        return on_cpu and cache_bytes(num_images, side) <= CACHE_LIMIT_BYTES
 
     def val_dataloader(self) -> DataLoader:
         return self.dataloader(self.val_split, persistent_workers=True)

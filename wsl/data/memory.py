@@ -24,7 +24,7 @@ import torch
 
 from .transforms import _resize
 
-__all__ = ["CACHE_LIMIT_BYTES", "CachedTrainSet", "ResizeToUint8", "cache_bytes"]
+__all__ = ["CACHE_LIMIT_BYTES", "CachedTrainSet", "ResizeToUint8", "cache_bytes", "cache_side"]
 
 #: ``cache_images=None`` (auto) caches a training split only when its pixels fit in this many bytes.
 CACHE_LIMIT_BYTES = 2 << 30
@@ -33,6 +33,13 @@ CACHE_LIMIT_BYTES = 2 << 30
 def cache_bytes(num_images: int, image_size: int) -> int:
     """Bytes of the ``uint8 (N, 3, S, S)`` cache: ``3 · N · S²``."""
     return 3 * num_images * image_size * image_size
+
+
+def cache_side(transform: Any) -> int:
+    """The side the cache stores for ``transform``: the size its first resize produces (``resize_size``,
+    e.g. R = S·256/224 of the ``wsol`` preset, which then crops S), else its output side ``S``; so the
+    transform's own resize of a cached image is the identity."""
+    return int(getattr(transform, "resize_size", transform.image_size))
 
 
 class ResizeToUint8:
