@@ -5,10 +5,14 @@ and ``acol`` (adversarial complementary learning), selected with ``WSLModule(met
 method_kwargs=...)`` / ``--model.method has --model.method_kwargs '{"grid": 4}'``.
 """
 
-from wsl.methods import cam
+# isort: off
+# Imported to register, in the registry's order: cam (the default), has, cutmix, adl, acol.
+from wsl.methods import cam, has, cutmix, adl, acol
+
+# isort: on
 from wsl.methods.base import LossFn, WSOLMethod
 from wsl.methods.registry import METHODS, get_method, method_kwargs, register_method
 
-del cam
+del cam, has, cutmix, adl, acol
 
 __all__ = ["METHODS", "LossFn", "WSOLMethod", "get_method", "method_kwargs", "register_method"]

@@ -77,8 +77,10 @@ def get_method(name: str, **kwargs: object) -> WSOLMethod:
             accepted ones), or a bad value.
 
     Example:
-        >>> get_method("cam")
-        CAM()
+        >>> get_method("has", grid=4, p=0.5)
+        HaS(grid=4, p=0.5)
+        >>> method_kwargs("cutmix")
+        ['prob', 'alpha']
         >>> get_method("cmm")
         Traceback (most recent call last):
         ...
