@@ -1,13 +1,19 @@
-r"""Benchmark the pooling heads: train and test every (pool, seed) like tools/train.py; tabulate, plot.
+r"""Benchmark pooling heads, WSOL methods, post-hoc CAMs and the center baseline, fairly; tabulate, plot.
 
-    python tools/benchmark.py --pools gmp,gap,lse,kmax,weldon,softpool,autopool --seeds 0,1,2 \
-        --out runs/benchmark [--config CONFIG] [--data SPEC] [--pool-kwargs 'lse={"beta": 10}'] \
-        [-- extra tools/train.py arguments, e.g. --trainer.max_epochs 5]
+    python tools/benchmark.py \
+        --entries gmp,gap,lse,kmax,weldon,softpool,autopool,has,cutmix,adl,acol,gradcam@gap,center \
+        --seeds 0,1,2 --jobs 2 --out runs/comparison [--config CONFIG] [--data SPEC] [--no-grid] \
+        [--pool-kwargs 'lse={"beta": 10}'] [-- extra tools/train.py arguments, e.g. --trainer.max_epochs 5]
 
-Runs go to ``OUT/runs/<pool>-seed<seed>``; a run whose ``results.json`` exists is skipped, so rerunning
-the same command resumes an interrupted benchmark. ``OUT`` gets ``results.csv``, ``results.json``,
-``results.md`` (mean ± std over seeds, percent), ``bar_<metric>.png``, ``boxacc_curves.png`` and
-``cams_by_pool.png``; see :mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
+Entries: a pool (``weldon``), a WSOL method on the GAP head (``has``; ``has/lse`` on another head), a
+post-hoc CAM of a trained entry's networks (``gradcam@gap``) or ``center``. A head with a declared grid
+(LSE beta, k-max k, WELDON k+, AutoPool's CAP/RAP) first trains each setting at the first seed; the best
+final val score (``--select-metric``) is kept and trained at every seed, tested on the test split. Runs go
+to ``OUT/runs/<entry>[_<setting>]-seed<seed>``; a run whose ``results.json`` exists is skipped, so
+rerunning the same command resumes an interrupted benchmark. ``OUT`` gets ``results.csv``,
+``results.json``, ``results.md`` (mean ± std over seeds, the paired tests against the best entry, the
+grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and ``cams_by_pool.png``; see
+:mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -19,13 +25,21 @@ from wsl.benchmark import run_benchmark
 from wsl.cli import run_tool
 from wsl.pooling import POOLS
 
+ENTRIES_HELP = "comma-separated entries: pools, methods (has, has/lse), CAM@ENTRY (gradcam@gap), center"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options (the train arguments after ``--`` are not parsed here)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--pools", default=",".join(POOLS), help="comma-separated pool names (default: all)")
+    parser.add_argument(
+        "--entries",
+        "--pools",
+        dest="entries",
+        default=",".join(POOLS),
+        help=ENTRIES_HELP + " (default: all pools)",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--config", default=None, help="tools/train.py config applied to every run")
@@ -38,17 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword arguments of one pool, e.g. lse='{\"beta\": 10}' (repeat per pool)",
     )
     parser.add_argument("--cam-images", type=int, default=6, help="test images in cams_by_pool.png")
+    parser.add_argument("--jobs", type=int, default=1, help="trained runs at a time (default: 1)")
+    parser.add_argument("--no-grid", action="store_true", help="skip the val grids: each head's defaults")
+    parser.add_argument(
+        "--select-metric",
+        default="maxboxacc",
+        help="val metric that chooses a grid setting (default: maxboxacc)",
+    )
+    parser.add_argument(
+        "--method-pool", default="gap", help="head of a method entry without /POOL (default: gap)"
+    )
+    parser.add_argument(
+        "--checkpoint-select", default="last", choices=("last", "best"), help="tested weights (default: last)"
+    )
     return parser
 
 
 # The library's argument names, as its errors spell them, → this tool's flags.
 FLAGS = {
-    "pools": "--pools",
+    "entries": "--entries",
     "seeds": "--seeds",
     "out": "--out",
     "config": "--config",
     "pool_kwargs": "--pool-kwargs",
     "num_cam_images": "--cam-images",
+    "jobs": "--jobs",
+    "select_metric": "--select-metric",
+    "method_pool": "--method-pool",
+    "checkpoint_select": "--checkpoint-select",
     "extra_args": "the train arguments after --",
 }
 
@@ -59,7 +90,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
     cut = argv.index("--") if "--" in argv else len(argv)
     args = build_parser().parse_args(argv[:cut])
     return run_benchmark(
-        args.pools,
+        args.entries,
         args.seeds,
         args.out,
         config=args.config,
@@ -67,6 +98,11 @@ def benchmark(argv: list[str] | None = None) -> dict:
         extra_args=argv[cut + 1 :],
         pool_kwargs=args.pool_kwargs,
         num_cam_images=args.cam_images,
+        jobs=args.jobs,
+        grid=not args.no_grid,
+        select_metric=args.select_metric,
+        method_pool=args.method_pool,
+        checkpoint_select=args.checkpoint_select,
     )
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from wsl.benchmark import collect as wc
 from wsl.benchmark.collect import _SPLIT_KEYS
-from wsl.benchmark.plan import plan_runs
+from wsl.benchmark.plan import make_plan
 
 DATA = {"data": "voc:/nowhere", "batch_size": 4}
 KEY = tuple(json.dumps(DATA.get(k), sort_keys=True) for k in _SPLIT_KEYS)
@@ -27,7 +27,7 @@ def test_images_per_epoch_is_unknown_without_the_data_settings():
 
 
 def test_collect_reads_finished_runs_and_leaves_out_the_others(tmp_path):
-    gap0, gap1, lse0 = plan_runs(["gap", "lse"], [0, 1], tmp_path)[:3]
+    gap0, gap1, lse0 = make_plan("gap,lse", [0, 1], tmp_path, grid=False).test_runs({})[:3]
     gap0.run_dir.mkdir(parents=True)
     results = {"epochs": 1, "train_seconds": 2.0, "test": {"map": 0.4}, "test_curves": {"thresholds": [0]}}
     gap0.results_path.write_text(json.dumps(results))
@@ -35,6 +35,6 @@ def test_collect_reads_finished_runs_and_leaves_out_the_others(tmp_path):
     gap1.run_dir.mkdir(parents=True)
     gap1.results_path.write_text("{not json")  # unreadable: not finished
     rows, curves = wc.collect_runs([gap0, gap1, lse0], {KEY: 10})
-    assert [(r["pool"], r["seed"]) for r in rows] == [("gap", 0)]
+    assert [(r["entry"], r["seed"]) for r in rows] == [("gap", 0)]
     assert rows[0]["train_images"] == 10 and rows[0]["train_images_per_s"] == 5.0 and rows[0]["map"] == 0.4
     assert curves == {str(gap0.run_dir): {"thresholds": [0]}}

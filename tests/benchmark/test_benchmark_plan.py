@@ -1,18 +1,35 @@
-"""wsl.benchmark.plan: parsing, the runs and their train arguments; errors name the library's arguments."""
+"""wsl.benchmark.plan: parsing, the runs of each stage and their train arguments; errors name the library's
+arguments."""
 
 from __future__ import annotations
 
 import pytest
 
 from wsl.benchmark import plan as wp
+from wsl.benchmark.entries import GRIDS
 
 
 def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
-    run = wp.plan_runs(["lse"], [2], tmp_path)[0]
-    args = wp.train_args(run, "c.yaml", "synthetic", ["--trainer.max_epochs", "3"], {"beta": 10})
-    assert args[:2] == ["--config", "c.yaml"] and args[-2:] == ["--model.pool_kwargs", '{"beta": 10}']
+    config = tmp_path / "c.yaml"
+    config.write_text("{}")
+    extra = ["--trainer.max_epochs", "3"]
+    plan = wp.make_plan(
+        "lse",
+        [2],
+        tmp_path,
+        config=str(config),
+        data="synthetic",
+        extra_args=extra,
+        pool_kwargs={"lse": {"beta": 10}},
+    )
+    run = plan.test_runs({})[0]
+    args = plan.train_args(run)
+    assert args[:2] == ["--config", str(config)] and args[-2:] == ["--model.pool_kwargs", '{"beta": 10}']
     assert args[args.index("--seed_everything") + 1] == "2" and args[args.index("--pool") + 1] == "lse"
-    assert args[args.index("--run_dir") + 1] == str(tmp_path / "runs" / "lse-seed2")
+    assert args[args.index("--run_dir") + 1] == str(tmp_path / "runs" / "lse_beta10-seed2")
+    assert args[args.index("--checkpoint_select") + 1] == "last"
+    assert args.index("--checkpoint_select") < args.index("--trainer.max_epochs")  # extra args override it
+    assert "--model.method" not in args
 
 
 def test_parsers_accept_lists():
@@ -22,39 +39,63 @@ def test_parsers_accept_lists():
     assert wp.parse_pool_kwargs(['lse={"beta": 10}'], ["lse"]) == {"lse": {"beta": 10}}
 
 
-def test_make_plan_is_pool_major_and_gives_each_pool_its_own_kwargs(tmp_path):
-    plan = wp.make_plan("gap,lse", [0, 1], tmp_path, data="synthetic", pool_kwargs={"lse": {"beta": 3}})
-    assert [run.name for run in plan.runs] == ["gap-seed0", "gap-seed1", "lse-seed0", "lse-seed1"]
-    assert plan.runs[2].results_path == tmp_path / "runs" / "lse-seed0" / "results.json"
-    assert "--model.pool_kwargs" not in plan.train_args(plan.runs[0])
-    assert plan.train_args(plan.runs[2])[-2:] == ["--model.pool_kwargs", '{"beta": 3}']
-    assert plan.meta() == {
-        "pools": ["gap", "lse"],
-        "seeds": [0, 1],
-        "data": "synthetic",
-        "config": None,
-        "extra_args": [],
-        "pool_kwargs": {"lse": {"beta": 3}},
-        "planned_runs": 4,
-    }
+def test_the_grid_stage_trains_every_setting_at_the_first_seed(tmp_path):
+    plan = wp.make_plan("gap,lse,has", [3, 1], tmp_path)
+    grid = plan.grid_runs()
+    assert [r.name for r in grid] == ["lse_beta2-seed3", "lse_beta5-seed3", "lse_beta10-seed3"]
+    assert [r.pool_kwargs for r in grid] == GRIDS["lse"]
+    test = plan.test_runs({"lse": {"beta": 5.0}})
+    assert [r.name for r in test] == [
+        "gap-seed3", "gap-seed1", "lse_beta5-seed3", "lse_beta5-seed1", "has-seed3", "has-seed1",
+    ]  # fmt: skip
+    assert test[2].run_dir == grid[1].run_dir  # the chosen setting's first seed is its grid run
+    args = plan.train_args(test[4])
+    assert args[args.index("--pool") + 1] == "gap" and args[args.index("--model.method") + 1] == "has"
     assert not (tmp_path / "runs").exists()  # planning writes nothing
+
+
+def test_without_grid_or_with_fixed_kwargs_a_head_has_one_setting(tmp_path):
+    plain = wp.make_plan("gap,lse", [0], tmp_path, grid=False)
+    assert plain.grid_runs() == [] and [r.name for r in plain.test_runs({})] == ["gap-seed0", "lse-seed0"]
+    fixed = wp.make_plan("lse", [0], tmp_path, pool_kwargs=['lse={"beta": 3}'])
+    assert fixed.grid_runs() == [] and fixed.test_runs({})[0].name == "lse_beta3-seed0"
+    assert fixed.meta()["pool_kwargs"] == {"lse": {"beta": 3}} and fixed.meta()["grid"] == {}
+
+
+def test_posthoc_runs_read_their_source_seed_by_seed_and_the_center_is_seed_free(tmp_path):
+    plan = wp.make_plan("has/lse,gradcam@has/lse,center", [0, 1], tmp_path, grid=True)
+    runs = plan.test_runs({})
+    assert [r.name for r in runs] == ["has-lse-seed0", "has-lse-seed1", "gradcam-on-has-lse-seed0",
+                                      "gradcam-on-has-lse-seed1", "center"]  # fmt: skip
+    assert runs[2].source_dir == runs[0].run_dir and runs[3].source_dir == runs[1].run_dir
+    assert runs[4].seed is None and runs[4].entry.kind == "center"
+    assert plan.meta()["entries"] == ["has/lse", "gradcam@has/lse", "center"]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pools": "gap,weldn"}, r"^pools: unknown pool 'weldn'"),
+        ({"entries": "gap,weldn"}, r"^entries: unknown entry 'weldn'"),
+        ({"entries": "has/weldn"}, r"^entries: unknown pool 'weldn'"),
+        ({"entries": "gradcm@gap,gap"}, r"^entries: unknown CAM method 'gradcm'"),
+        ({"entries": "gradcam@gap"}, r"^entries: 'gradcam@gap' reads the checkpoints of 'gap'"),
+        ({"entries": "gap,,lse"}, r"^entries: got"),
+        ({"entries": "gap,gap"}, r"^entries: .* repeated"),
         ({"seeds": "0,-1"}, r"^seeds: got '0,-1'"),
         ({"pool_kwargs": ["lse"]}, r"^pool_kwargs: got 'lse'; expected POOL=JSON"),
+        ({"pool_kwargs": ['kmax={"k": 1}']}, r"^pool_kwargs: pool 'kmax' .* is not benchmarked"),
         ({"extra_args": ["--pool=gmp"]}, r"^'--pool' in extra_args is set by the benchmark"),
+        ({"extra_args": ["--model.method", "has"]}, r"^'--model.method' in extra_args is set"),
         ({"config": "/nonexistent.yaml"}, r"^config: '/nonexistent.yaml' is not a file"),
+        ({"select_metric": "accuracy"}, r"^select_metric: got 'accuracy'; choose from map, "),
+        ({"checkpoint_select": "first"}, r"^checkpoint_select: got 'first'"),
     ],
 )
 def test_errors_name_the_argument_not_a_command_line_flag(kwargs, message, tmp_path):
-    arguments = {"pools": "gap,lse", "seeds": "0", "out": tmp_path, **kwargs}
+    arguments = {"entries": "gap,lse", "seeds": "0", "out": tmp_path, **kwargs}
     with pytest.raises(ValueError, match=message) as info:
         wp.make_plan(**arguments)
-    assert "--pools" not in str(info.value) and "--pool-kwargs" not in str(info.value)
+    assert "--entries" not in str(info.value) and "--pool-kwargs" not in str(info.value)
 
 
 def test_out_that_is_a_file_is_refused_by_the_plan(tmp_path):

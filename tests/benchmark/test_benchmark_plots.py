@@ -1,4 +1,4 @@
-"""wsl.benchmark.plots: one bar chart per metric with a value, the curves figure, atomic PNG writes."""
+"""wsl.benchmark.plots: one bar chart per metric with a value, BoxAcc and val curves, atomic PNGs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def test_bars_per_present_metric_and_curves_as_png(tmp_path):
     rows = [
-        {"pool": p, "seed": s, "map": 0.5 + 0.1 * s, "train_seconds": 3.0}
+        {"entry": p, "seed": s, "map": 0.5 + 0.1 * s, "train_seconds": 3.0}
         for p in ("gap", "lse")
         for s in (0, 1)
     ]
@@ -21,6 +21,12 @@ def test_bars_per_present_metric_and_curves_as_png(tmp_path):
     curves = wp.plot_curves(tmp_path, averaged)
     assert curves == tmp_path / "boxacc_curves.png"
     assert wp.plot_curves(tmp_path, {}) is None
-    names = ["bar_map.png", "bar_train_seconds.png", "boxacc_curves.png"]
+    convergence = {
+        "gap": {"epochs": [4, 9], "mean": [0.2, 0.3], "still_improving": True},
+        "lse": {"epochs": [4, 9], "mean": [0.3, 0.3], "still_improving": False},
+    }
+    assert wp.plot_val_curves(tmp_path, convergence, "maxboxacc") == tmp_path / "val_curves.png"
+    assert wp.plot_val_curves(tmp_path, {}, "maxboxacc") is None
+    names = ["bar_map.png", "bar_train_seconds.png", "boxacc_curves.png", "val_curves.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in tmp_path.iterdir())

@@ -1,4 +1,5 @@
-"""wsl.benchmark.report: the Markdown table (mean ± std, percent), the CSV and the atomic writes."""
+"""wsl.benchmark.report: the Markdown tables (mean ± std in percent, paired tests, the grid), the CSV and
+the atomic writes."""
 
 from __future__ import annotations
 
@@ -13,32 +14,74 @@ from wsl.benchmark import report as wr
 
 def test_markdown_rows_show_mean_and_std_in_percent_and_seconds_as_is():
     table = wr.format_markdown(aggregate(HAND_MADE_ROWS)).splitlines()
-    assert table[0].startswith("| pool | runs | mAP | MaxBoxAcc | train time (s) |")
-    assert table[1] == "|---|---:|---:|---:|---:|"
-    assert table[2] == "| gmp | 3 | 60.0 ± 10.0 | 30.0 ± 14.1 | 12.0 ± 2.0 |"
-    assert table[3] == "| gap | 1 | 90.0 | 30.0 | – |"
+    assert table[0].startswith("| entry | setting | runs | mAP | MaxBoxAcc | train time (s) |")
+    assert table[1] == "|---|---|---:|---:|---:|---:|"
+    assert table[2] == "| gmp | – | 3 | 60.0 ± 10.0 | 30.0 ± 14.1 | 12.0 ± 2.0 |"
+    assert table[3] == "| gap | – | 1 | 90.0 | 30.0 | – |"
+
+
+def test_the_val_gain_column_flags_an_entry_still_improving():
+    convergence = {
+        "gmp": {"gain": 0.025, "still_improving": True},
+        "gap": {"gain": -0.004, "still_improving": False},
+    }
+    table = wr.format_markdown(aggregate(HAND_MADE_ROWS), convergence).splitlines()
+    assert table[0].endswith("| val gain, last third |") and table[1].endswith("---:|---:|")
+    assert table[2].endswith("| 12.0 ± 2.0 | +2.5 † |") and table[3].endswith("| – | -0.4 |")
 
 
 def test_single_label_rows_show_top1_columns():
-    rows = [{"pool": "gap", "seed": 0, "top1_acc": 0.8, "top1_loc": 0.5, "maxboxacc": 0.6}]
+    rows = [{"entry": "gap", "seed": 0, "top1_acc": 0.8, "top1_loc": 0.5, "maxboxacc": 0.6}]
     header = wr.format_markdown(aggregate(rows)).splitlines()[0]
     assert "Top-1 acc" in header and "Top-1 Loc" in header and "mAP" not in header
 
 
+def test_comparison_marks_differences_larger_than_the_seed_spread():
+    comparison = {
+        "best": "gap",
+        "metric": "maxboxacc",
+        "others": [
+            {"entry": "gmp", "maxboxacc": {"diff": 0.123, "n": 3, "t": 9.0, "p": 0.012}, "map": None},
+            {"entry": "center", "maxboxacc": {"diff": 0.301, "n": 3, "t": 1.0, "p": 0.42}, "map": None},
+        ],
+    }
+    assert wr.format_comparison(comparison).splitlines() == [
+        "| gap − entry | Δ MaxBoxAcc (p) |",
+        "|---|---:|",
+        "| gmp | +12.3 (0.012)* |",
+        "| center | +30.1 (0.420) |",
+    ]
+    assert wr.format_comparison({"best": None, "others": []}) == ""
+
+
+def test_grid_table_marks_the_chosen_setting():
+    grid = [{"entry": "lse", "setting": "beta2", "val": 0.4, "chosen": False},
+            {"entry": "lse", "setting": "beta5", "val": 0.55, "chosen": True}]  # fmt: skip
+    assert wr.format_grid(grid, "maxboxacc").splitlines()[2:] == [
+        "| lse | beta2 | 40.0 |  |",
+        "| lse | beta5 | 55.0 | ✓ |",
+    ]
+    assert wr.format_grid([], "maxboxacc") == ""
+
+
 def test_write_tables_writes_three_files_atomically(tmp_path):
-    rows = [{"pool": "gap", "seed": 0, "map": 0.5}, {"pool": "gap", "seed": 1, "map": 0.7, "pxap": 0.1}]
+    rows = [{"entry": "gap", "seed": 0, "map": 0.5}, {"entry": "gap", "seed": 1, "map": 0.7, "pxap": 0.1}]
     summary = aggregate(rows)
-    meta = {"pools": ["gap"], "seeds": [0, 1, 2], "data": None, "planned_runs": 3}
-    written = wr.write_tables(tmp_path, rows, {"x": None}, summary, meta)
+    state = {"rows": rows, "curves": {"x": None}, "summary": summary, "convergence": {},
+             "comparison": {"best": "gap", "metric": "map", "others": []}, "grid": []}  # fmt: skip
+    meta = {"entries": ["gap"], "seeds": [0, 1, 2], "data": None, "planned_runs": 3, "select_metric": "map"}
+    written = wr.write_tables(tmp_path, state, meta)
     assert [p.name for p in written] == ["results.csv", "results.json", "results.md"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv", "results.json", "results.md"]
     assert list(csv.DictReader((tmp_path / "results.csv").open())) == [
-        {"pool": "gap", "seed": "0", "map": "0.5", "pxap": ""},
-        {"pool": "gap", "seed": "1", "map": "0.7", "pxap": "0.1"},
+        {"entry": "gap", "seed": "0", "map": "0.5", "pxap": ""},
+        {"entry": "gap", "seed": "1", "map": "0.7", "pxap": "0.1"},
     ]
     text = (tmp_path / "results.json").read_text()
-    assert json.loads(text) == {**meta, "runs": rows, "curves": {"x": None}, "summary": summary}
-    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True)
+    payload = json.loads(text)
+    assert payload["runs"] == rows and payload["summary"] == summary and payload["curves"] == {"x": None}
+    assert payload["entries"] == ["gap"] and "rows" not in payload
+    assert text == json.dumps(payload, indent=2, sort_keys=True)
     markdown = (tmp_path / "results.md").read_text()
-    assert "Data: default; pools gap; seeds 0, 1, 2; 2/3 runs finished." in markdown
-    assert markdown.endswith(wr.format_markdown(summary) + "\n")
+    assert "Data: default; entries gap; seeds 0, 1, 2; 2/3 test runs finished." in markdown
+    assert wr.format_markdown(summary, {}) in markdown and "Grid on val" not in markdown

@@ -1,4 +1,5 @@
-"""tools/benchmark.py on the tiny synthetic VOC set: every file, mean/std, resume, error exits.
+"""tools/benchmark.py on the tiny synthetic VOC set: every file, mean/std, the grid, methods, post-hoc CAMs,
+the center baseline, resume, parallel jobs, error exits.
 
 The units of wsl/benchmark/ are tested in tests/benchmark/."""
 
@@ -20,9 +21,18 @@ from wsl import benchmark as wb
 
 @pytest.fixture(scope="module")
 def finished_benchmark(synthetic_voc_root, tmp_path_factory):
-    """A 2-pool × 2-seed benchmark run once through the tool; returns (out folder, exit code, stdout)."""
+    """Two pools, a method, a post-hoc CAM and the center × 2 seeds, run once through the tool; returns
+    (out folder, exit code)."""
     out = tmp_path_factory.mktemp("benchmark")
-    argv = ["--pools", "gap,lse", "--seeds", "0,1", "--data", f"voc:{synthetic_voc_root}", "--out", str(out)]
+    argv = [
+        "--entries",
+        "gap,lse,has,gradcam@gap,center",
+        "--seeds",
+        "0,1",
+        "--data",
+        f"voc:{synthetic_voc_root}",
+    ]
+    argv += ["--out", str(out)]
     argv += ["--pool-kwargs", 'lse={"beta": 3}', "--cam-images", "3", "--", *TINY_TRAIN]
     return out, main(argv)
 
@@ -30,36 +40,65 @@ def finished_benchmark(synthetic_voc_root, tmp_path_factory):
 def test_benchmark_writes_every_file(finished_benchmark):
     out, code = finished_benchmark
     assert code == 0
-    for name in ("results.csv", "results.json", "results.md", "boxacc_curves.png", "cams_by_pool.png"):
+    names = (
+        "results.csv",
+        "results.json",
+        "results.md",
+        "boxacc_curves.png",
+        "cams_by_pool.png",
+        "val_curves.png",
+    )
+    for name in names:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     for metric in ("map", "pointing_game", "maxboxacc", "maxboxacc_v2", "pxap", "train_images_per_s"):
         assert (out / f"bar_{metric}.png").is_file(), metric
     assert not list(out.glob("*.tmp*"))
-    for pool in ("gap", "lse"):
+    for run in ("gap", "lse_beta3", "has", "gradcam-on-gap"):
         for seed in (0, 1):
-            assert (out / "runs" / f"{pool}-seed{seed}" / "results.json").is_file()
+            assert (out / "runs" / f"{run}-seed{seed}" / "results.json").is_file()
+    assert (out / "runs" / "center" / "results.json").is_file()
 
 
 def test_benchmark_tables_agree_with_the_runs(finished_benchmark):
     out, _ = finished_benchmark
     rows = list(csv.DictReader((out / "results.csv").open()))
-    assert [(r["pool"], r["seed"]) for r in rows] == [("gap", "0"), ("gap", "1"), ("lse", "0"), ("lse", "1")]
+    assert [(r["entry"], r["seed"]) for r in rows] == [
+        ("gap", "0"), ("gap", "1"), ("lse", "0"), ("lse", "1"), ("has", "0"), ("has", "1"),
+        ("gradcam@gap", "0"), ("gradcam@gap", "1"), ("center", ""),
+    ]  # fmt: skip
+    assert [r["kind"] for r in rows] == ["train"] * 6 + ["posthoc"] * 2 + ["center"]
     # 1 epoch × 2 batches × 4 images; the rate follows from the run's own train time.
-    assert all(int(r["train_images"]) == 8 for r in rows)
+    assert all(int(r["train_images"]) == 8 for r in rows[:6]) and not rows[6]["train_images"]
     rate = 8 / float(rows[0]["train_seconds"])
     assert float(rows[0]["train_images_per_s"]) == pytest.approx(rate, rel=0.01)
     payload = json.loads((out / "results.json").read_text())
     assert payload["pool_kwargs"] == {"lse": {"beta": 3}}
     per_run = [json.loads((out / "runs" / f"gap-seed{s}" / "results.json").read_text()) for s in (0, 1)]
     gap = payload["summary"][0]
-    assert gap["pool"] == "gap" and gap["runs"] == 2
+    assert gap["entry"] == "gap" and gap["runs"] == 2 and payload["grid"] == []
     maps = [r["test"]["map"] for r in per_run]
     assert gap["metrics"]["map"]["mean"] == pytest.approx(sum(maps) / 2)
     assert gap["metrics"]["map"]["std"] == pytest.approx(abs(maps[0] - maps[1]) / math.sqrt(2))
     table = (out / "results.md").read_text()
-    assert "| gap | 2 |" in table and "MaxBoxAccV2" in table and "PxAP" in table and "Top-1 Loc" not in table
-    checkpoint = torch.load(out / "runs" / "lse-seed0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (
+        "| gap | default | 2 |" in table and "| lse | beta3 | 2 |" in table and "| center | – | 1 |" in table
+    )
+    assert "MaxBoxAccV2" in table and "PxAP" in table and "Top-1 Loc" not in table
+    assert "## Against the best entry on MaxBoxAcc" in table
+    checkpoint = torch.load(out / "runs" / "lse_beta3-seed0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["pool_kwargs"] == {"beta": 3}
+    has = torch.load(out / "runs" / "has-seed1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert has["hyper_parameters"]["method"] == "has" and has["hyper_parameters"]["pool"] == "gap"
+
+
+def test_the_posthoc_entry_scores_its_source_checkpoint_with_its_cam_method(finished_benchmark):
+    out, _ = finished_benchmark
+    posthoc = json.loads((out / "runs" / "gradcam-on-gap-seed1" / "results.json").read_text())
+    source = json.loads((out / "runs" / "gap-seed1" / "results.json").read_text())
+    assert posthoc["cam_method"] == "gradcam" and posthoc["checkpoint"] == source["checkpoint"]
+    assert posthoc["test"]["map"] == pytest.approx(source["test"]["map"])  # the same network's scores
+    center = json.loads((out / "runs" / "center" / "results.json").read_text())
+    assert center["kind"] == "center" and "map" not in center["test"] and "maxboxacc" in center["test"]
 
 
 def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, monkeypatch, capsys):
@@ -72,24 +111,55 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
         return real_train(argv)
 
     monkeypatch.setattr(wsl.cli, "train", counting_train)
-    shutil.rmtree(out / "runs" / "lse-seed1")
+    shutil.rmtree(out / "runs" / "lse_beta3-seed1")
     data = json.loads((out / "results.json").read_text())["data"]
     kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
-    result = wb.run_benchmark("gap,lse", "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs)
-    assert len(calls) == 1 and "lse-seed1" in calls[0][calls[0].index("--run_dir") + 1]
+    entries = "gap,lse,has,gradcam@gap,center"
+    result = wb.run_benchmark(entries, "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs)
+    assert len(calls) == 1 and "lse_beta3-seed1" in calls[0][calls[0].index("--run_dir") + 1]
     assert calls[0][calls[0].index("--model.pool_kwargs") + 1] == '{"beta": 3}'
-    assert capsys.readouterr().out.count("skip") == 3
-    assert len(result["rows"]) == 4
+    assert capsys.readouterr().out.count("skip") == 5
+    assert len(result["rows"]) == 9
     calls.clear()
-    wb.run_benchmark("gap,lse", "0,1", out, **kwargs)
+    wb.run_benchmark("gap,has", "0,1", out, **kwargs)
     assert calls == []
+
+
+def test_the_grid_is_chosen_on_val_and_two_jobs_train_in_worker_processes(synthetic_voc_root, tmp_path):
+    argv = [
+        "--entries",
+        "kmax",
+        "--seeds",
+        "0",
+        "--data",
+        f"voc:{synthetic_voc_root}",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main([*argv, "--jobs", "2", "--cam-images", "0", "--", *TINY_TRAIN]) == 0
+    payload = json.loads((tmp_path / "results.json").read_text())
+    grid = payload["grid"]
+    assert [row["setting"] for row in grid] == ["k0.05", "k0.1", "k0.3"] and sum(
+        r["chosen"] for r in grid
+    ) == 1
+    best = max(grid, key=lambda r: r["val"])
+    assert [r["setting"] for r in grid if r["chosen"]] == [
+        next(r["setting"] for r in grid if r["val"] == best["val"])
+    ]
+    assert [row["run_dir"].rsplit("/", 1)[-1] for row in payload["runs"]] == [f"kmax_{best['setting']}-seed0"]
+    for setting in ("k0.05", "k0.1", "k0.3"):
+        log = (tmp_path / "logs" / f"kmax_{setting}-seed0.log").read_text()
+        assert "max_epochs=1" in log  # each worker's output went to its run's log
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--pools", "gap,weldn"], "weldn"),
+        (["--entries", "gap,weldn"], "weldn"),
         (["--pools", "gap,gap"], "repeated"),
+        (["--entries", "gradcam@lse"], "not a trained entry"),
+        (["--jobs", "0"], "--jobs: got 0"),
+        (["--select-metric", "loss"], "--select-metric: got 'loss'"),
         (["--seeds", "0,x"], "seeds"),
         (["--seeds", "0,-1"], "seeds"),
         (["--seeds", "1,1"], "repeated"),
@@ -104,7 +174,7 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
 )
 def test_bad_input_exits_2_with_a_clear_message(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail("no run may start on bad input"))
-    base = ["--pools", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out")]
+    base = ["--entries", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out")]
     extra = argv[argv.index("--") :] if "--" in argv else []
     options = argv[: argv.index("--")] if "--" in argv else argv
     assert main([*base, *options, *extra]) == 2
@@ -125,11 +195,11 @@ def test_out_that_is_a_file_is_refused(tmp_path):
         (["--pool-kwargs", "lse"], "error: --pool-kwargs: got 'lse'; expected POOL=JSON"),
         (["--seeds", "x"], "error: --seeds: got 'x'"),
         (["--", "--pool", "gmp"], "'--pool' in the train arguments after -- is set by the benchmark "
-         "for every run; set it through --pools, --seeds, --out or --pool-kwargs instead"),
+         "for every run; set it through --entries, --seeds, --out or --pool-kwargs instead"),
     ],
 )  # fmt: skip
 def test_errors_name_the_tool_flags(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail("no run may start on bad input"))
-    assert main(["--pools", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out"), *argv]) == 2
+    assert main(["--entries", "gap,lse", "--seeds", "0", "--out", str(tmp_path / "out"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "pool_kwargs" not in err

@@ -1,28 +1,38 @@
-"""The localization benchmark of the pooling heads: every (pool, seed) trained and tested like tools/train.py.
+"""The localization benchmark: pooling heads, WSOL methods, post-hoc CAMs and the center baseline, trained
+and tested like ``tools/train.py``, compared fairly.
 
-Each run goes through :func:`wsl.cli.train` (the code path of ``tools/train.py``) with
-``--pool P --seed_everything S --run_dir OUT/runs/P-seedS`` and writes its own ``results.json``; a run
-whose ``results.json`` exists is skipped, so an interrupted benchmark resumes where it stopped (a run
-is not redone when its arguments change: delete its folder to redo it). From the finished runs the
-benchmark writes, into ``OUT`` and atomically (:mod:`wsl.runs`):
+The protocol (:mod:`~wsl.benchmark.plan`): each head's main hyper-parameter is chosen on the validation
+split from its declared grid (:data:`GRIDS`, first seed); the chosen setting then trains at every seed and
+is scored on the test split; post-hoc CAM entries (``gradcam@gap``) score the same checkpoints with another
+CAM method; the center baseline needs no network. Each trained run goes through :func:`wsl.cli.train`
+with ``--run_dir OUT/runs/<entry>[_<setting>]-seed<seed>`` and writes its own ``results.json``; a run whose
+``results.json`` exists is skipped, so an interrupted benchmark resumes where it stopped (a run is not
+redone when its arguments change: delete its folder to redo it). ``jobs`` trains several runs at once.
+From the finished runs the benchmark writes, into ``OUT`` and atomically (:mod:`wsl.runs`):
 
-- ``results.csv`` (one row per run), ``results.json`` (runs, curves and the summary) and ``results.md``
-  (mean ± std over seeds per pool, in percent) after every run;
-- ``bar_<metric>.png`` (mean per pool, sample-std error bars), ``boxacc_curves.png`` (BoxAcc against the
-  CAM threshold, mean over seeds) and ``cams_by_pool.png`` (the CAMs of the first test images, one
-  column per pool) at the end.
+- ``results.csv`` (one row per test run), ``results.json`` (runs, curves, summary, the grid, the paired
+  tests, the convergence check) and ``results.md`` (:mod:`~wsl.benchmark.report`) after every run;
+- ``bar_<metric>.png`` (mean per entry, sample-std error bars), ``boxacc_curves.png`` (BoxAcc against the
+  CAM threshold, mean over seeds), ``val_curves.png`` (the selection metric on val by epoch) and
+  ``cams_by_pool.png`` (the CAMs of the first test images, one column per trained entry) at the end.
 
 Std is the sample standard deviation (``n − 1``) over the seeds with a finite value; with one seed it
-is not shown. Train images/s = epochs × images per epoch (the train split, or ``limit_train_batches``
-batches of it) / ``train_seconds`` (fit time, validation included).
+is not shown. Differences to the best entry are tested by a paired t-test over seeds
+(:func:`paired_test`). Train images/s = epochs × images per epoch (the train split, or
+``limit_train_batches`` batches of it) / ``train_seconds`` (fit time, validation included).
 
-Modules, one job each: :mod:`~wsl.benchmark.plan` (arguments → runs and their train arguments),
+Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grids),
+:mod:`~wsl.benchmark.plan` (arguments → runs and their train arguments), :mod:`~wsl.benchmark.execute`
+(running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
-mean ± std, mean curves), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown), :mod:`~wsl.benchmark.plots`
-(bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by pool) and :mod:`~wsl.benchmark.run` (the driver).
+mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
+:mod:`~wsl.benchmark.plots` (bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by entry) and
+:mod:`~wsl.benchmark.run` (the driver).
 """
 
 from wsl.benchmark.collect import collect_runs, images_per_epoch
+from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
+from wsl.benchmark.execute import run_center, run_pending, run_posthoc, train_pending
 from wsl.benchmark.plan import (
     RESERVED,
     BenchmarkPlan,
@@ -30,42 +40,72 @@ from wsl.benchmark.plan import (
     check_extra_args,
     make_plan,
     parse_pool_kwargs,
-    parse_pools,
     parse_seeds,
-    plan_runs,
-    train_args,
 )
-from wsl.benchmark.plots import plot_bars, plot_curves
-from wsl.benchmark.report import csv_text, format_markdown, write_tables
+from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
+from wsl.benchmark.report import csv_text, format_comparison, format_grid, format_markdown, write_tables
 from wsl.benchmark.run import run_benchmark
+from wsl.benchmark.selection import (
+    PLATEAU_TOLERANCE,
+    choose_settings,
+    convergence,
+    last_third_gain,
+    val_curve,
+)
 from wsl.benchmark.sheet import cams_by_pool, sheet_cams
-from wsl.benchmark.stats import CURVES, METRICS, aggregate, mean_curves, present_metrics, run_row
+from wsl.benchmark.stats import (
+    CURVES,
+    METRICS,
+    aggregate,
+    compare_to_best,
+    mean_curves,
+    paired_test,
+    present_metrics,
+    run_row,
+    student_t_two_sided_p,
+)
 
 __all__ = [
     "CURVES",
+    "GRIDS",
     "METRICS",
+    "PLATEAU_TOLERANCE",
     "RESERVED",
     "BenchmarkPlan",
     "BenchmarkRun",
+    "Entry",
     "aggregate",
     "cams_by_pool",
     "check_extra_args",
+    "choose_settings",
     "collect_runs",
+    "compare_to_best",
+    "convergence",
     "csv_text",
+    "format_comparison",
+    "format_grid",
     "format_markdown",
     "images_per_epoch",
+    "last_third_gain",
     "make_plan",
     "mean_curves",
+    "paired_test",
+    "parse_entries",
     "parse_pool_kwargs",
-    "parse_pools",
     "parse_seeds",
-    "plan_runs",
     "plot_bars",
     "plot_curves",
+    "plot_val_curves",
     "present_metrics",
     "run_benchmark",
+    "run_center",
+    "run_pending",
+    "run_posthoc",
     "run_row",
+    "setting_tag",
     "sheet_cams",
-    "train_args",
+    "student_t_two_sided_p",
+    "train_pending",
+    "val_curve",
     "write_tables",
 ]

@@ -1,8 +1,18 @@
-"""What the benchmark runs: the parsed pools, seeds and pool kwargs, the runs, and each run's train arguments.
+"""What the benchmark runs: its entries, seeds and settings, the runs of each stage and their train arguments.
 
-Errors name the arguments of :func:`wsl.benchmark.run_benchmark` (``pools``, ``seeds``, ``pool_kwargs``,
-``extra_args``, ``config``, ``out``, ``num_cam_images``); ``tools/benchmark.py`` translates them into its
-flags.
+The protocol (a fair comparison): an entry whose head has a declared grid (:data:`wsl.benchmark.GRIDS`)
+first trains every setting of the grid at the first seed (stage ``grid``); the setting with the best final
+validation score is chosen (:mod:`wsl.benchmark.selection`); then the chosen setting trains at every seed and
+is scored on the test split (stage ``test``; the first seed's run is the grid's run of that setting, whose
+test scores played no part in the choice). Entries without a grid go straight to the test stage.
+
+Run folders: ``OUT/runs/<entry>[_<setting>]-seed<seed>`` (``<entry>`` is :attr:`Entry.slug`, the setting
+tag is :func:`wsl.benchmark.setting_tag` of the head's kwargs, present when the entry has a grid or
+explicit kwargs), and ``OUT/runs/center`` for the seed-free center baseline.
+
+Errors name the arguments of :func:`wsl.benchmark.run_benchmark` (``entries``, ``seeds``,
+``pool_kwargs``, ``extra_args``, ``config``, ``out``, ``jobs`` ...); ``tools/benchmark.py`` translates
+them into its flags.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsl.pooling import POOLS
+from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
 from wsl.runs import RunFolder
 
 __all__ = [
@@ -24,27 +34,47 @@ __all__ = [
     "check_extra_args",
     "make_plan",
     "parse_pool_kwargs",
-    "parse_pools",
     "parse_seeds",
-    "plan_runs",
-    "train_args",
 ]
 
 # Flags the benchmark sets itself; passing them as extra train arguments would silently break the plan.
-RESERVED = ("--pool", "--model.pool", "--seed_everything", "--run_dir", "--model.pool_kwargs")
+RESERVED = (
+    "--pool",
+    "--model.pool",
+    "--seed_everything",
+    "--run_dir",
+    "--model.pool_kwargs",
+    "--method",
+    "--model.method",
+)
 
 
 @dataclass(frozen=True)
 class BenchmarkRun:
-    """One (pool, seed) of the benchmark and its run folder."""
+    """One run of the benchmark: an entry at one seed (None: the seed-free center) and one setting.
 
-    pool: str
-    seed: int
+    Attributes:
+        entry: the compared entry.
+        seed: ``--seed_everything`` of a trained run; for a post-hoc run, its source run's seed.
+        run_dir: the run's folder.
+        pool_kwargs: the head's keyword arguments of a trained run (``{}``: the head's defaults).
+        source_dir: the trained run whose checkpoint a post-hoc run reads.
+    """
+
+    entry: Entry
+    seed: int | None
     run_dir: Path
+    pool_kwargs: dict[str, Any] = field(default_factory=dict)
+    source_dir: Path | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.pool}-seed{self.seed}"
+        return self.run_dir.name
+
+    @property
+    def setting(self) -> str:
+        """The setting tag (``beta5``; ``""`` for the defaults)."""
+        return setting_tag(self.pool_kwargs)
 
     @property
     def folder(self) -> RunFolder:
@@ -53,27 +83,6 @@ class BenchmarkRun:
     @property
     def results_path(self) -> Path:
         return self.folder.results_path
-
-
-def parse_pools(pools: str | Sequence[str]) -> list[str]:
-    """``"gmp,gap"`` or ``["gmp", "gap"]`` → a list of known pool names, in order, without duplicates.
-
-    Raises:
-        ValueError: empty list, unknown or repeated name.
-
-    Example:
-        >>> parse_pools("gmp, gap")
-        ['gmp', 'gap']
-    """
-    names = [p.strip() for p in pools.split(",")] if isinstance(pools, str) else [str(p) for p in pools]
-    if not names or any(not n for n in names):
-        raise ValueError(f"pools: got {pools!r}; expected comma-separated names from {', '.join(POOLS)}")
-    for name in names:
-        if name not in POOLS:
-            raise ValueError(f"pools: unknown pool {name!r} in {pools!r}; choose from {', '.join(POOLS)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"pools: got {pools!r} with a repeated name; list each pool once")
-    return names
 
 
 def parse_seeds(seeds: str | Sequence[int]) -> list[int]:
@@ -103,7 +112,7 @@ def parse_seeds(seeds: str | Sequence[int]) -> list[int]:
 
 
 def parse_pool_kwargs(items: Sequence[str], pools: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``['lse={"beta": 10}']`` → ``{"lse": {"beta": 10}}`` (passed as ``--model.pool_kwargs``).
+    """``['lse={"beta": 10}']`` → ``{"lse": {"beta": 10}}``: fixed kwargs of a head (no grid for it).
 
     Raises:
         ValueError: no ``=``, a pool not in ``pools``, a pool given twice, or a value that is not a JSON
@@ -148,67 +157,109 @@ def check_extra_args(extra_args: Sequence[str]) -> list[str]:
         name = arg.partition("=")[0]
         if name in RESERVED:
             raise ValueError(
-                f"{name!r} in extra_args is set by the benchmark for every run; set it through pools, "
+                f"{name!r} in extra_args is set by the benchmark for every run; set it through entries, "
                 "seeds, out or pool_kwargs instead"
             )
     return list(extra_args)
 
 
-def plan_runs(pools: Sequence[str], seeds: Sequence[int], out: Path) -> list[BenchmarkRun]:
-    """Every (pool, seed), pool-major, with its folder ``out/runs/<pool>-seed<seed>``."""
-    return [BenchmarkRun(p, s, Path(out) / "runs" / f"{p}-seed{s}") for p in pools for s in seeds]
-
-
-def train_args(
-    run: BenchmarkRun,
-    config: str | None = None,
-    data: str | None = None,
-    extra_args: Sequence[str] = (),
-    pool_kwargs: dict[str, Any] | None = None,
-) -> list[str]:
-    """The ``wsl.cli.train`` arguments of one run (the config first, so that flags override it)."""
-    args = ["--config", str(config)] if config else []
-    args += ["--pool", run.pool, "--seed_everything", str(run.seed), "--run_dir", str(run.run_dir)]
-    if data:
-        args += ["--dataset", data]
-    args += list(extra_args)
-    if pool_kwargs is not None:
-        args += ["--model.pool_kwargs", json.dumps(pool_kwargs)]
-    return args
-
-
 @dataclass(frozen=True)
 class BenchmarkPlan:
-    """A checked benchmark: its runs and the settings every run shares."""
+    """A checked benchmark: its entries, seeds, settings, and the arguments every trained run shares.
+
+    ``checkpoint_select`` (default ``last``: the weights at the end of the schedule, where the validation
+    curves have flattened) comes before ``extra_args``, so a ``--checkpoint_select`` there overrides it.
+    """
 
     root: Path
-    pools: list[str]
+    entries: list[Entry]
     seeds: list[int]
-    runs: list[BenchmarkRun]
     config: str | None = None
     data: str | None = None
     extra_args: list[str] = field(default_factory=list)
     pool_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grid: bool = True
+    select_metric: str = "maxboxacc"
+    checkpoint_select: str = "last"
+
+    def settings(self, entry: Entry) -> list[dict[str, Any]]:
+        """The head settings an entry tries: its grid (stage ``grid``), else one setting."""
+        if entry.kind != "train":
+            return [{}]
+        assert entry.pool is not None
+        if entry.pool in self.pool_kwargs:
+            return [self.pool_kwargs[entry.pool]]
+        if self.grid and entry.method == "cam" and entry.pool in GRIDS:
+            return list(GRIDS[entry.pool])
+        return [{}]
+
+    def run(self, entry: Entry, seed: int, pool_kwargs: dict[str, Any]) -> BenchmarkRun:
+        """The trained run of ``entry`` at ``seed`` with ``pool_kwargs``, and its folder."""
+        tagged = len(self.settings(entry)) > 1 or bool(pool_kwargs)
+        tag = setting_tag(pool_kwargs)
+        stem = f"{entry.slug}_{tag}" if tagged and tag else entry.slug
+        return BenchmarkRun(entry, seed, self.root / "runs" / f"{stem}-seed{seed}", dict(pool_kwargs))
+
+    def grid_runs(self) -> list[BenchmarkRun]:
+        """Stage ``grid``: every setting of every entry with more than one, at the first seed."""
+        return [
+            self.run(e, self.seeds[0], kw)
+            for e in self.entries
+            if len(self.settings(e)) > 1
+            for kw in self.settings(e)
+        ]
+
+    def test_runs(self, chosen: dict[str, dict[str, Any]]) -> list[BenchmarkRun]:
+        """Stage ``test``: each trained entry at every seed with its chosen setting (``chosen``: entry name
+        → kwargs, for the entries with a grid), then the post-hoc runs and the center baseline."""
+        trained = {}
+        runs = []
+        for entry in self.entries:
+            if entry.kind == "train":
+                kwargs = chosen.get(entry.name, self.settings(entry)[0])
+                mine = [self.run(entry, s, kwargs) for s in self.seeds]
+                trained[entry.name] = mine
+                runs += mine
+        for entry in self.entries:
+            if entry.kind == "posthoc":
+                for source in trained[str(entry.source)]:
+                    folder = self.root / "runs" / f"{entry.slug}-seed{source.seed}"
+                    runs.append(BenchmarkRun(entry, source.seed, folder, source_dir=source.run_dir))
+            elif entry.kind == "center":
+                runs.append(BenchmarkRun(entry, None, self.root / "runs" / "center"))
+        return runs
 
     def train_args(self, run: BenchmarkRun) -> list[str]:
-        """The ``wsl.cli.train`` arguments of one of the plan's runs."""
-        return train_args(run, self.config, self.data, self.extra_args, self.pool_kwargs.get(run.pool))
+        """The ``wsl.cli.train`` arguments of a trained run (the config first, so that flags override it)."""
+        entry = run.entry
+        args = ["--config", str(self.config)] if self.config else []
+        args += ["--pool", str(entry.pool), "--seed_everything", str(run.seed), "--run_dir", str(run.run_dir)]
+        if entry.method != "cam":
+            args += ["--model.method", entry.method]
+        if self.data:
+            args += ["--dataset", self.data]
+        args += ["--checkpoint_select", self.checkpoint_select, *self.extra_args]
+        if run.pool_kwargs:
+            args += ["--model.pool_kwargs", json.dumps(run.pool_kwargs)]
+        return args
 
     def meta(self) -> dict[str, Any]:
         """The settings written at the top of ``results.json``."""
         return {
-            "pools": self.pools,
+            "entries": [e.name for e in self.entries],
             "seeds": self.seeds,
             "data": self.data,
             "config": self.config,
             "extra_args": self.extra_args,
             "pool_kwargs": self.pool_kwargs,
-            "planned_runs": len(self.runs),
+            "grid": {e.name: self.settings(e) for e in self.entries if len(self.settings(e)) > 1},
+            "select_metric": self.select_metric,
+            "checkpoint_select": self.checkpoint_select,
         }
 
 
 def make_plan(
-    pools: str | Sequence[str],
+    entries: str | Sequence[str],
     seeds: str | Sequence[int],
     out: str | os.PathLike[str],
     *,
@@ -216,14 +267,19 @@ def make_plan(
     data: str | None = None,
     extra_args: Sequence[str] = (),
     pool_kwargs: dict[str, dict[str, Any]] | Sequence[str] | None = None,
+    grid: bool = True,
+    select_metric: str = "maxboxacc",
+    method_pool: str = "gap",
+    checkpoint_select: str = "last",
 ) -> BenchmarkPlan:
-    """Check every argument of :func:`wsl.benchmark.run_benchmark` and plan its runs (nothing is written).
+    """Check every argument of :func:`wsl.benchmark.run_benchmark` and plan it (nothing is written).
 
     Raises:
-        ValueError: unknown pool, bad seeds, bad pool kwargs, a reserved extra argument, a config that is
-            not a file, or an output path that is a file.
+        ValueError: an unknown entry, bad seeds, bad pool kwargs, a reserved extra argument, a config that
+            is not a file, an unknown ``select_metric`` or ``checkpoint_select``, or an output path that is
+            a file.
     """
-    pool_names = parse_pools(pools)
+    parsed = parse_entries(entries, method_pool)
     seed_list = parse_seeds(seeds)
     if pool_kwargs is None:
         items: list[str] = []
@@ -231,12 +287,20 @@ def make_plan(
         items = [f"{p}={json.dumps(v)}" for p, v in pool_kwargs.items()]
     else:
         items = list(pool_kwargs)
-    kwargs_by_pool = parse_pool_kwargs(items, pool_names)
+    kwargs_by_pool = parse_pool_kwargs(items, [e.pool for e in parsed if e.pool is not None])
     extra = check_extra_args(extra_args)
     if config is not None and not Path(config).is_file():
         raise ValueError(f"config: {str(config)!r} is not a file")
+    if checkpoint_select not in ("best", "last"):
+        raise ValueError(f"checkpoint_select: got {checkpoint_select!r}; expected best or last")
+    from wsl.benchmark.stats import METRICS  # stats reads this module's runs
+
+    scores = [key for key, _, unit in METRICS if unit == "%"]
+    if select_metric not in scores:
+        raise ValueError(f"select_metric: got {select_metric!r}; choose from {', '.join(scores)}")
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ValueError(f"out: {str(root)!r} exists and is not a folder")
-    runs = plan_runs(pool_names, seed_list, root)
-    return BenchmarkPlan(root, pool_names, seed_list, runs, config, data, extra, kwargs_by_pool)
+    return BenchmarkPlan(
+        root, parsed, seed_list, config, data, extra, kwargs_by_pool, grid, select_metric, checkpoint_select
+    )

@@ -1,8 +1,13 @@
-"""The benchmark's tables: ``results.csv`` (one row per run), ``results.json`` and ``results.md``.
+"""The benchmark's tables: ``results.csv`` (one row per test run), ``results.json`` and ``results.md``.
 
-The Markdown table has its own cell formatter rather than :func:`wsl.metrics.format_table`: its cells
-are mean ± std over seeds (not one value), it has a ``runs`` column, and the timing columns are seconds
-and images/s, which must not be scaled to percent as ``format_table`` scales every cell.
+``results.md`` has three tables: the comparison (mean ± std over seeds per entry, scores in percent, the
+chosen setting, and the validation gain over the last third of the schedule, ``†`` when the entry is still
+improving), the differences to the best entry (best − entry in points, with the paired test's p-value;
+``*`` marks p < 0.05, a difference larger than the seed spread), and the grid on val.
+
+The tables have their own cell formatter rather than :func:`wsl.metrics.format_table`: cells are
+mean ± std over seeds (not one value), and the timing columns are seconds and images/s, which must not be
+scaled to percent as ``format_table`` scales every cell.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsl.benchmark.stats import present_metrics
+from wsl.benchmark.stats import METRICS, present_metrics
 from wsl.runs import write_json, write_text
 
-__all__ = ["csv_text", "format_cell", "format_markdown", "write_tables"]
+__all__ = ["csv_text", "format_cell", "format_comparison", "format_grid", "format_markdown", "write_tables"]
+
+_TITLES = {key: title for key, title, _ in METRICS}
 
 
 def format_cell(stat: dict[str, Any] | None, unit: str) -> str:
@@ -35,16 +42,66 @@ def format_cell(stat: dict[str, Any] | None, unit: str) -> str:
     return text
 
 
-def format_markdown(summary: Sequence[dict[str, Any]]) -> str:
-    """The Markdown table of :func:`wsl.benchmark.aggregate`'s summary: mean ± std, scores in percent."""
+def _gain_cell(info: dict[str, Any] | None) -> str:
+    if not info or info.get("gain") is None:
+        return "–"
+    return f"{100 * info['gain']:+.1f}" + (" †" if info["still_improving"] else "")
+
+
+def format_markdown(
+    summary: Sequence[dict[str, Any]], convergence: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """The comparison table of :func:`wsl.benchmark.aggregate`'s summary: mean ± std, scores in percent,
+    and (with ``convergence``, :func:`wsl.benchmark.selection.convergence`) the last-third val gain."""
     columns = present_metrics(summary)
+    gains = convergence is not None
+    head = "| entry | setting | runs | " + " | ".join(title for _, title, _ in columns)
     lines = [
-        "| pool | runs | " + " | ".join(title for _, title, _ in columns) + " |",
-        "|---|---:|" + "---:|" * len(columns),
+        head + (" | val gain, last third |" if gains else " |"),
+        "|---|---|---:|" + "---:|" * (len(columns) + gains),
     ]
     for entry in summary:
         cells = [format_cell(entry["metrics"].get(key), unit) for key, _, unit in columns]
-        lines.append(f"| {entry['pool']} | {entry['runs']} | " + " | ".join(cells) + " |")
+        if gains:
+            cells.append(_gain_cell((convergence or {}).get(entry["entry"])))
+        setting = entry.get("setting") or "–"
+        lines.append(f"| {entry['entry']} | {setting} | {entry['runs']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_comparison(comparison: dict[str, Any]) -> str:
+    """Best − entry in points per score, with the paired test's p (``*``: p < 0.05); "" without a best."""
+    others = comparison.get("others") or []
+    if comparison.get("best") is None or not others:
+        return ""
+    keys = [k for k in _TITLES if any(o.get(k) for o in others)]
+    lines = [
+        f"| {comparison['best']} − entry | " + " | ".join(f"Δ {_TITLES[k]} (p)" for k in keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for other in others:
+        cells = []
+        for key in keys:
+            test = other.get(key)
+            if test is None:
+                cells.append("–")
+            else:
+                star = "*" if test["p"] < 0.05 else ""
+                cells.append(f"{100 * test['diff']:+.1f} ({test['p']:.3f}){star}")
+        lines.append(f"| {other['entry']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_grid(grid: Sequence[dict[str, Any]], metric: str) -> str:
+    """The grid on val: one line per setting, its final val score in percent, the chosen one marked."""
+    if not grid:
+        return ""
+    title = _TITLES.get(metric, metric)
+    lines = [f"| entry | setting | val {title} (final) | chosen |", "|---|---|---:|:---:|"]
+    for row in grid:
+        lines.append(
+            f"| {row['entry']} | {row['setting']} | {100 * row['val']:.1f} | {'✓' if row['chosen'] else ''} |"
+        )
     return "\n".join(lines)
 
 
@@ -58,24 +115,43 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_tables(
-    out: Path, rows: list[dict[str, Any]], curves: dict[str, Any], summary: list[dict[str, Any]], meta: dict
-) -> list[Path]:
+def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
     """``results.csv``, ``results.json`` and ``results.md`` in ``out``, each atomically; returns their paths.
 
     Args:
         out: the benchmark folder.
-        rows: run rows; curves: ``run_dir`` → curves; summary: :func:`wsl.benchmark.aggregate` of rows.
-        meta: the plan's settings (``pools``, ``seeds``, ``data``, ``planned_runs`` ...).
+        state: ``rows``, ``curves`` (``run_dir`` → BoxAcc curves), ``summary``, ``comparison``,
+            ``convergence`` and ``grid`` (see :func:`wsl.benchmark.run_benchmark`).
+        meta: the plan's settings (:meth:`wsl.benchmark.BenchmarkPlan.meta`) and ``planned_runs``.
     """
+    rows, metric = state["rows"], meta["select_metric"]
     header = (
-        f"# Pooling benchmark\n\nData: {meta.get('data') or 'default'}; pools {', '.join(meta['pools'])}; "
-        f"seeds {', '.join(map(str, meta['seeds']))}; {len(rows)}/{meta['planned_runs']} runs finished.\n"
+        f"# Localization benchmark\n\nData: {meta.get('data') or 'default'}; entries "
+        f"{', '.join(meta['entries'])}; seeds {', '.join(map(str, meta['seeds']))}; "
+        f"{len(rows)}/{meta['planned_runs']} test runs finished.\n"
         "Test split; mean ± sample std over seeds; scores in percent; train time is the fit time "
-        "(validation included).\n\n"
+        f"(validation included). Settings chosen on val/{metric}; val gain is the last point of the val "
+        f"{_TITLES.get(metric, metric)} curve minus its best in the first two thirds of the schedule "
+        "(† above 1 point: still improving).\n\n"
     )
+    parts = [header + format_markdown(state["summary"], state["convergence"])]
+    comparison = format_comparison(state["comparison"])
+    if comparison:
+        parts.append(
+            f"## Against the best entry on {_TITLES.get(metric, metric)}\n\nbest − entry in points; (p) is "
+            "the two-sided paired t-test over seeds (the center baseline: one-sample); * p < 0.05.\n\n"
+            + comparison
+        )
+    grid = format_grid(state["grid"], metric)
+    if grid:
+        parts.append("## Grid on val (first seed)\n\n" + grid)
+    payload = {
+        **meta,
+        **{k: state[k] for k in ("rows", "curves", "summary", "comparison", "convergence", "grid")},
+    }
+    payload["runs"] = payload.pop("rows")
     return [
         write_text(out / "results.csv", csv_text(rows) if rows else ""),
-        write_json(out / "results.json", {**meta, "runs": rows, "curves": curves, "summary": summary}),
-        write_text(out / "results.md", header + format_markdown(summary) + "\n"),
+        write_json(out / "results.json", payload),
+        write_text(out / "results.md", "\n\n".join(parts) + "\n"),
     ]

@@ -1,44 +1,63 @@
-"""The benchmark driver: train the planned runs that are not finished, then write the tables and figures."""
+"""The benchmark driver: the grid stage on val, the choice, the test stage over seeds, then the tables and
+figures (rewritten after every finished run, so an interrupted benchmark still has them)."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from wsl.benchmark.collect import collect_runs
-from wsl.benchmark.plan import BenchmarkPlan, make_plan
-from wsl.benchmark.plots import plot_bars, plot_curves
+from wsl.benchmark.execute import run_pending, train_pending
+from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun, make_plan
+from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
 from wsl.benchmark.report import format_markdown, write_tables
+from wsl.benchmark.selection import choose_settings, convergence
 from wsl.benchmark.sheet import cams_by_pool
-from wsl.benchmark.stats import aggregate, mean_curves
+from wsl.benchmark.stats import aggregate, compare_to_best, mean_curves
 
 __all__ = ["run_benchmark"]
 
 
-def _train_missing(plan: BenchmarkPlan, log: Callable[[str], None], split_sizes: dict[tuple, int]) -> None:
-    """Train every run without a readable ``results.json``; the tables are rewritten after each run."""
-    from wsl import cli  # looked up at call time so that tests can patch wsl.cli.train
+class _Tables:
+    """Rewrites the benchmark's tables from the finished runs of the test stage (and the grid's rows)."""
 
-    for index, run in enumerate(plan.runs, 1):
-        tag = f"[{index}/{len(plan.runs)}] {run.name}"
-        if run.folder.results() is not None:
-            log(f"{tag}: skip ({run.results_path} exists)")
-            continue
-        log(f"{tag}: start {time.strftime('%H:%M:%S')}")
-        t0 = time.perf_counter()
-        results = cli.train(plan.train_args(run))
-        test = results.get("test") or {}
-        scores = ", ".join(f"{k} {100 * test[k]:.1f}" for k in ("map", "top1_acc", "maxboxacc") if k in test)
-        log(f"{tag}: done {time.strftime('%H:%M:%S')} in {time.perf_counter() - t0:.1f} s ({scores})")
-        rows, curves = collect_runs(plan.runs, split_sizes)
-        write_tables(plan.root, rows, curves, aggregate(rows), plan.meta())
+    def __init__(self, plan: BenchmarkPlan) -> None:
+        self.plan = plan
+        self.test_runs: list[BenchmarkRun] = []
+        self.grid_table: list[dict[str, Any]] = []
+        self.split_sizes: dict[tuple, int] = {}
+
+    def summarise(self) -> dict[str, Any]:
+        rows, curves = collect_runs(self.test_runs, self.split_sizes)
+        summary = aggregate(rows)
+        metric = self.plan.select_metric
+        return {
+            "rows": rows,
+            "curves": curves,
+            "summary": summary,
+            "comparison": compare_to_best(rows, summary, metric),
+            "convergence": convergence(rows, metric),
+            "grid": self.grid_table,
+        }
+
+    def write(self) -> dict[str, Any]:
+        state = self.summarise()
+        state["files"] = write_tables(
+            self.plan.root, state, {**self.plan.meta(), "planned_runs": len(self.test_runs)}
+        )
+        return state
+
+
+def _by_seed(plan: BenchmarkPlan, runs: Sequence[BenchmarkRun]) -> list[BenchmarkRun]:
+    """Seed by seed, in entry order, so that a stopped benchmark has every entry at its first seeds."""
+    order = {e.name: i for i, e in enumerate(plan.entries)}
+    return sorted(runs, key=lambda r: (-1 if r.seed is None else r.seed, order[r.entry.name]))
 
 
 def run_benchmark(
-    pools: str | Sequence[str],
+    entries: str | Sequence[str],
     seeds: str | Sequence[int],
     out: str | os.PathLike[str],
     config: str | None = None,
@@ -46,50 +65,98 @@ def run_benchmark(
     extra_args: Sequence[str] = (),
     pool_kwargs: dict[str, dict[str, Any]] | Sequence[str] | None = None,
     num_cam_images: int = 6,
+    jobs: int = 1,
+    grid: bool = True,
+    select_metric: str = "maxboxacc",
+    method_pool: str = "gap",
+    checkpoint_select: str = "last",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train and test every (pool, seed) through :func:`wsl.cli.train`, skipping finished runs, and write
-    the tables and figures described in :mod:`wsl.benchmark`.
+    """Run the benchmark protocol of :mod:`wsl.benchmark.plan`, skipping finished runs, and write the tables
+    and figures described in :mod:`wsl.benchmark`.
 
     Args:
-        pools: pool names (``"gmp,gap"`` or a list).
+        entries: what is compared (:func:`wsl.benchmark.parse_entries`: pools, methods, ``CAM@ENTRY``,
+            ``center``), as ``"gap,has,gradcam@gap,center"`` or a list.
         seeds: seeds (``"0,1,2"`` or a list); each becomes ``--seed_everything``.
-        out: output folder; runs go to ``out/runs/<pool>-seed<seed>``.
+        out: output folder (runs in ``out/runs``).
         config: a ``tools/train.py`` config file applied to every run (flags override it).
         data: data spec (``--dataset``); default: the config's or ``synthetic``.
         extra_args: more ``tools/train.py`` arguments for every run (e.g. ``--trainer.max_epochs 5``).
-        pool_kwargs: per-pool ``--model.pool_kwargs``, as a dict or as ``POOL=JSON`` strings.
+        pool_kwargs: fixed per-pool ``--model.pool_kwargs`` (no grid for that pool), as a dict or as
+            ``POOL=JSON`` strings.
         num_cam_images: test images in ``cams_by_pool.png`` (0: no sheet).
+        jobs: trained runs at a time (worker processes sharing the CPU cores).
+        grid: search the declared grids (:data:`wsl.benchmark.GRIDS`) on val; False: each head's defaults.
+        select_metric: the validation metric that chooses a grid setting and ranks the entries.
+        method_pool: the pooling head of a method entry without ``/POOL``.
+        checkpoint_select: the tested weights of every run (``last`` or ``best`` on val).
         log: where progress lines go.
 
     Returns:
-        ``{"rows", "summary", "markdown", "files"}``.
+        ``{"rows", "summary", "comparison", "convergence", "grid", "markdown", "files"}``.
 
     Raises:
-        ValueError: unknown pool, bad seeds, bad pool kwargs, a reserved extra argument, a config that is
-            not a file, a negative ``num_cam_images`` or an output path that is a file.
+        ValueError: a bad argument (named as above), a negative ``num_cam_images``, ``jobs < 1``.
 
     Example:
-        >>> run_benchmark("gap,lse", "0,1", "runs/bench")  # doctest: +SKIP
+        >>> run_benchmark("gap,lse,has,gradcam@gap,center", "0,1,2", "runs/bench")  # doctest: +SKIP
     """
     plan = make_plan(
-        pools, seeds, out, config=config, data=data, extra_args=extra_args, pool_kwargs=pool_kwargs
+        entries,
+        seeds,
+        out,
+        config=config,
+        data=data,
+        extra_args=extra_args,
+        pool_kwargs=pool_kwargs,
+        grid=grid,
+        select_metric=select_metric,
+        method_pool=method_pool,
+        checkpoint_select=checkpoint_select,
     )
     if num_cam_images < 0:
         raise ValueError(f"num_cam_images: got {num_cam_images}; expected >= 0")
-    root: Path = plan.root
-    (root / "runs").mkdir(parents=True, exist_ok=True)
-    split_sizes: dict[tuple, int] = {}
+    if jobs < 1:
+        raise ValueError(f"jobs: got {jobs}; expected >= 1")
+    (plan.root / "runs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    _train_missing(plan, log, split_sizes)
+    tables = _Tables(plan)
 
-    rows, curves = collect_runs(plan.runs, split_sizes)
-    summary = aggregate(rows)
-    files = write_tables(root, rows, curves, summary, plan.meta())
-    files += plot_bars(root, summary)
-    extra = (plot_curves(root, mean_curves(curves, rows)), cams_by_pool(root, rows, num_cam_images))
-    files += [p for p in extra if p is not None]
-    markdown = format_markdown(summary)
-    seconds = time.perf_counter() - started
-    log(f"\n{markdown}\n\n{len(rows)}/{len(plan.runs)} runs in {root} ({seconds:.0f} s)")
-    return {"rows": rows, "summary": summary, "markdown": markdown, "files": [str(f) for f in files]}
+    # Stage 1: the grids at the first seed, and every run of the entries without a grid.
+    grid_runs = plan.grid_runs()
+    fixed = [r for r in plan.test_runs({}) if r.entry.kind == "train" and len(plan.settings(r.entry)) == 1]
+    tables.test_runs = fixed
+    log(f"stage grid: {len(grid_runs)} grid runs on val, {len(fixed)} runs of entries without a grid")
+    train_pending(plan, _by_seed(plan, [*grid_runs, *fixed]), jobs, log, after_each=tables.write)
+
+    # The choice on val, then stage 2: the chosen settings at every seed, post-hoc CAMs, the center.
+    candidates: dict[str, list[BenchmarkRun]] = {}
+    for run in grid_runs:
+        candidates.setdefault(run.entry.name, []).append(run)
+    chosen, tables.grid_table = choose_settings(candidates, plan.select_metric)
+    for name, kwargs in chosen.items():
+        log(f"{name}: chose {kwargs or 'the defaults'} on val/{plan.select_metric}")
+    tables.test_runs = plan.test_runs(chosen)
+    trained = [r for r in tables.test_runs if r.entry.kind == "train"]
+    seen = {r.run_dir for r in [*grid_runs, *fixed]}
+    remaining = [r for r in trained if r.run_dir not in seen]
+    train_pending(plan, _by_seed(plan, remaining), jobs, log, after_each=tables.write)
+    run_pending(tables.test_runs, trained[0] if trained else None, log)
+
+    state = tables.write()
+    files = list(state["files"])
+    files += plot_bars(plan.root, state["summary"])
+    figures = (
+        plot_curves(plan.root, mean_curves(state["curves"], state["rows"])),
+        plot_val_curves(plan.root, state["convergence"], plan.select_metric),
+        cams_by_pool(plan.root, state["rows"], num_cam_images),
+    )
+    files += [p for p in figures if p is not None]
+    markdown = format_markdown(state["summary"], state["convergence"])
+    log(
+        f"\n{markdown}\n\n{len(state['rows'])}/{len(tables.test_runs)} runs in {plan.root} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    keys = ("rows", "summary", "comparison", "convergence", "grid")
+    return {**{k: state[k] for k in keys}, "markdown": markdown, "files": [str(f) for f in files]}

@@ -1,9 +1,10 @@
-"""``cams_by_pool.png``: the CAMs of the first test images, one row per image, one column per pool.
+"""``cams_by_pool.png``: the CAMs of the first test images, one row per image, one column per trained entry
+(pooling head or WSOL method).
 
-The first column is the image with its GT boxes; then, per pool, the CAM of its lowest-seed run for the
-GT class (policy ``gt``) that the run scores highest, or its top-1 class (policy ``top1``) for an image
-without a GT class. CAMs come from :meth:`wsl.cam.CamBatch.from_output` (upsampled to the image size and
-normalised once, there).
+The first column is the image with its GT boxes; then, per trained entry, the native CAM of its lowest-seed
+run for the GT class (policy ``gt``) that the run scores highest, or its top-1 class (policy ``top1``) for
+an image without a GT class. CAMs come from :meth:`wsl.cam.CamBatch.from_output` (upsampled to the image
+size and normalised once, there).
 """
 
 from __future__ import annotations
@@ -63,11 +64,13 @@ def sheet_cams(
 
 
 def _lowest_seed_checkpoints(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per pool (in order of appearance by seed), its lowest-seed row whose checkpoint is a file."""
+    """Per trained entry (in order of appearance), its lowest-seed row whose checkpoint is a file."""
     chosen: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["seed"]):
-        if row["pool"] not in chosen and row.get("checkpoint") and Path(row["checkpoint"]).is_file():
-            chosen[row["pool"]] = row
+    trained = [r for r in rows if r.get("kind", "train") == "train"]
+    for row in sorted(trained, key=lambda r: r["seed"]):
+        if row["entry"] not in chosen and row.get("checkpoint") and Path(row["checkpoint"]).is_file():
+            chosen[row["entry"]] = row
+    chosen = {r["entry"]: chosen[r["entry"]] for r in trained if r["entry"] in chosen}
     return chosen
 
 
@@ -76,7 +79,8 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
 
     Args:
         out: the benchmark folder.
-        rows: run rows (``pool``, ``seed``, ``run_dir``, ``checkpoint``); the data settings are those of
+        rows: run rows (``entry``, ``kind``, ``seed``, ``run_dir``, ``checkpoint``); the data settings are
+            those of
             the first chosen run's ``config.yaml``.
         num_images: the first test images shown.
 
@@ -103,13 +107,13 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
         [draw_boxes(images[i], np.asarray(batch["boxes"][i]), GT_COLOR, thickness=1)] for i in range(count)
     ]
     captions: list[list[str]] = [[str(records[i].image_id)] for i in range(count)]
-    for pool, row in chosen.items():
+    for name, row in chosen.items():
         module = load_module(row["checkpoint"])
         with torch.inference_mode():
             scores, class_maps = module(batch["image"])
         for i, pick in enumerate(sheet_cams(scores, class_maps, batch, module.hparams["single_label"])):
             tiles[i].append(overlay_cam(images[i], pick.cam))
-            captions[i].append(f"{pool}: {names[pick.class_index]} {pick.probability:.2f}")
+            captions[i].append(f"{name}: {names[pick.class_index]} {pick.probability:.2f}")
     side = max(128, *(max(image.shape[:2]) for image in images))  # room for the captions
     sheet = contact_sheet(
         [t for line in tiles for t in line],

@@ -1,0 +1,194 @@
+"""Running the planned runs that are not finished: trained runs (in this process or ``jobs`` at a time),
+post-hoc runs (the CAM method on the source run's tested checkpoint) and the center baseline.
+
+Every run writes ``results.json`` in its folder last, so a run with one is finished and is skipped, and an
+interrupted benchmark resumes where it stopped (a run is not redone when its arguments change: delete its
+folder to redo it).
+
+With ``jobs > 1`` the trained runs go to ``jobs`` worker processes (``spawn``), each limited to
+``cpu_count // jobs`` torch threads; each run's output goes to ``OUT/logs/<run>.log`` instead of the
+terminal. On a small CPU this is faster than one run at a time (measured in docs/benchmarks.md: two
+1-thread runs on 2 cores take 1.1× the time of one 2-thread run each: 1.8× the throughput). Workers start with
+``--trainer.enable_progress_bar false``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun
+from wsl.runs import RunFolder, write_json
+
+__all__ = ["run_center", "run_posthoc", "run_pending", "train_pending"]
+
+
+def _summary(results: dict[str, Any]) -> str:
+    test = results.get("test") or {}
+    return ", ".join(f"{k} {100 * test[k]:.1f}" for k in ("map", "top1_acc", "maxboxacc") if k in test)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_in_worker(args: list[str], log_path: str) -> dict[str, Any]:
+    """One run in a worker process, its stdout and stderr (file descriptors 1 and 2, so that the logging
+    handlers and warnings bound to them at import follow) redirected to ``log_path``."""
+    from wsl import cli
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(log_path, "w") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            results = cli.train(args)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+    return {"test": results.get("test") or {}}
+
+
+def train_pending(
+    plan: BenchmarkPlan,
+    runs: Sequence[BenchmarkRun],
+    jobs: int = 1,
+    log: Callable[[str], None] = print,
+    after_each: Callable[[], object] = lambda: None,
+) -> None:
+    """Train every run of ``runs`` without a readable ``results.json``, ``jobs`` at a time.
+
+    Raises:
+        ValueError: ``jobs < 1``. A failing run's error is raised once the runs in flight have ended
+        (the queued ones are cancelled); its log is ``OUT/logs/<run>.log``.
+    """
+    from wsl import cli  # looked up at call time so that tests can patch wsl.cli.train
+
+    if jobs < 1:
+        raise ValueError(f"jobs: got {jobs}; expected >= 1")
+    todo = [r for r in runs if r.folder.results() is None]
+    for run in runs:
+        if run not in todo:
+            log(f"{run.name}: skip ({run.results_path} exists)")
+    if jobs == 1:
+        for index, run in enumerate(todo, 1):
+            log(f"[{index}/{len(todo)}] {run.name}: start {time.strftime('%H:%M:%S')}")
+            started = time.perf_counter()
+            results = cli.train(plan.train_args(run))
+            log(f"{run.name}: done in {time.perf_counter() - started:.0f} s ({_summary(results)})")
+            after_each()
+        return
+    (plan.root / "logs").mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+        pending: dict[Future, tuple[BenchmarkRun, float]] = {}
+        for run in todo:
+            args = [*plan.train_args(run), "--trainer.enable_progress_bar", "false"]
+            future = pool.submit(_train_in_worker, args, str(plan.root / "logs" / f"{run.name}.log"))
+            pending[future] = (run, time.perf_counter())
+        log(f"{len(todo)} runs, {jobs} at a time, {threads} thread(s) each; logs in {plan.root / 'logs'}")
+        done_count = 0
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run, started = pending.pop(future)
+                error = future.exception()
+                if error is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    log(f"{run.name}: failed; see {plan.root / 'logs' / (run.name + '.log')}")
+                    raise error
+                done_count += 1
+                seconds = time.perf_counter() - started
+                log(
+                    f"[{done_count}/{len(todo)}] {run.name}: done "
+                    f"({_summary(future.result())}; {seconds:.0f} s since queued)"
+                )
+                after_each()
+
+
+def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
+    """Score the post-hoc CAM method of ``run`` on the test split with its source run's tested checkpoint
+    (the same data and frame), and write ``results.json``."""
+    from wsl.inference import evaluate_from_checkpoint
+
+    source = RunFolder(Path(str(run.source_dir)))
+    trained = source.results() or {}
+    ckpt = trained.get("checkpoint")
+    if not ckpt or not Path(ckpt).is_file():
+        raise ValueError(
+            f"entries: {run.entry.name!r} needs the checkpoint of {source.root}, which is missing "
+            f"({ckpt!r}); delete {source.root} to retrain it"
+        )
+    data = ((source.config() or {}).get("data") or {}).get("data") or trained.get("data") or "synthetic"
+    started = time.perf_counter()
+    report = evaluate_from_checkpoint(
+        ckpt, data=data, split="test", num_workers=0, progress=False, cam_method=run.entry.cam_method
+    )
+    write_json(
+        run.results_path,
+        {
+            "entry": run.entry.name,
+            "kind": "posthoc",
+            "cam_method": run.entry.cam_method,
+            "source_run": str(source.root),
+            "checkpoint": ckpt,
+            "data": data,
+            "pool": trained.get("pool"),
+            "backbone": trained.get("backbone"),
+            "eval_seconds": round(time.perf_counter() - started, 1),
+            "test": report["results"],
+        },
+    )
+    log(f"{run.name}: done ({_summary({'test': report['results']})})")
+
+
+def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[[str], None] = print) -> None:
+    """Score the center baseline on the test split of the benchmark's data (and the frame of the
+    ``reference`` trained run's config, when there is one), and write ``results.json``."""
+    from wsl.inference import evaluate_center
+
+    config = (reference.folder.config() or {}) if reference is not None else {}
+    data, model = config.get("data") or {}, config.get("model") or {}
+    report = evaluate_center(
+        data=data.get("data") or "synthetic",
+        split=data.get("test_split") or "test",
+        protocol=model.get("protocol") or "original",
+        class_names=data.get("class_names"),
+        single_label=bool(data.get("single_label")),
+        progress=False,
+    )
+    write_json(
+        run.results_path,
+        {
+            "entry": "center",
+            "kind": "center",
+            "sigma": report["sigma"],
+            "data": report["data"],
+            "test": report["results"],
+        },
+    )
+    log(f"{run.name}: done ({_summary({'test': report['results']})})")
+
+
+def run_pending(
+    runs: Sequence[BenchmarkRun], reference: BenchmarkRun | None, log: Callable[[str], None] = print
+) -> None:
+    """Run the post-hoc and center runs of ``runs`` that are not finished (trained runs are left out)."""
+    for run in runs:
+        if run.entry.kind == "train" or run.folder.results() is not None:
+            continue
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        if run.entry.kind == "posthoc":
+            run_posthoc(run, log)
+        else:
+            run_center(run, reference, log)
