@@ -11,6 +11,12 @@ and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
     python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --data wsol:CUB:dataset/CUB \
         --split test --out scoremaps/test --layout wsolevaluation
 
+``--cam-method gradcam`` (gradcampp, layercam, eigencam) draws and stores a post-hoc CAM of the same
+network instead of its own class maps, on ``--cam-layer`` (default: the backbone's output feature map)::
+
+    python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --out cams_gradcam --cam-method gradcam \
+        --cam-layer backbone.body.blocks.2
+
 Errors on the inputs
 (missing checkpoint, unknown split, bad threshold, an output path that is a file) print
 ``error: ...`` and exit with status 2.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from wsl.cam import POSTHOC_METHODS
 from wsl.cli import run_tool
 from wsl.viz.export import CLASS_MODES, export_from_checkpoint, summary_text
 from wsl.viz.scoremaps import export_scoremaps_from_checkpoint
@@ -40,6 +47,10 @@ FLAGS = {
     "sheet_size": "--sheet-size",
     "class_names": "--class-names",
     "skip_bad=True": "--skip-bad",
+    "cam_method": "--cam-method",
+    "cam_layer": "--cam-layer",
+    "layer:": "--cam-layer:",
+    "layer=NAME": "--cam-layer NAME",
 }
 
 
@@ -71,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the dataset's classes (comma-separated, or a file of one name a line), for a folder that "
         "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order",
     )
+    parser.add_argument(
+        "--cam-method",
+        choices=sorted(POSTHOC_METHODS),
+        default="native",
+        help="native: the model's own class maps (default); gradcam, gradcampp, layercam, eigencam: a "
+        "post-hoc CAM of the same network on --cam-layer",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        metavar="NAME",
+        default=None,
+        help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
+        "feature map; e.g. backbone.body.blocks.2)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
     parser.add_argument(
         "--threshold",
@@ -97,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def export(argv: list[str] | None = None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.viz.export.export_from_checkpoint`'s summary."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cam_layer is not None and args.cam_method == "native":
+        posthoc = ", ".join(m for m in sorted(POSTHOC_METHODS) if m != "native")
+        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method ({posthoc})")
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):
@@ -118,6 +147,8 @@ def export(argv: list[str] | None = None) -> dict:
             skip_bad=args.skip_bad,
             progress=not args.no_progress,
             log=log,
+            cam_method=args.cam_method,
+            cam_layer=args.cam_layer,
         )
         print(
             f"wrote {maps['num_images']} score maps (float32 224x224, wsolevaluation layout) in "
@@ -145,6 +176,8 @@ def export(argv: list[str] | None = None) -> dict:
         sheet_size=args.sheet_size,
         class_names=args.class_names,
         log=log,
+        cam_method=args.cam_method,
+        cam_layer=args.cam_layer,
     )
     print(summary_text(summary))
     return summary

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from wsl.cam import check_posthoc_method, class_maps_for, gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
-from wsl.cam.posthoc import check_layer
+from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
 from wsl.lit import WSLModule
 from wsl.runs import RunFolder, resolve_device
@@ -400,13 +400,9 @@ def evaluate_from_checkpoint(
     """
     from wsl.checkpoint import datamodule_for, load_module, training_autocast
 
-    posthoc = check_posthoc_method(cam_method).rule is not None
-    if cam_layer is not None and not posthoc:
-        raise ValueError(f"cam_layer={cam_layer!r} is only used by a post-hoc cam_method, not {cam_method!r}")
-
+    posthoc = check_cam_request(cam_method, cam_layer)
     module = load_module(ckpt, map_location=resolve_device(device))
-    if posthoc:  # an unknown layer fails here, before any image is read
-        check_layer(module.net, cam_layer)
+    check_cam_request(cam_method, cam_layer, module.net)  # an unknown layer fails before any image is read
     if image_size is None:
         image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
         log_note(note)
@@ -426,7 +422,7 @@ def evaluate_from_checkpoint(
         )
     name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
     if posthoc:
-        name = f"{cam_method}" + (f"@{cam_layer}" if cam_layer else "") + f" / {name}"
+        name = f"{cam_label(cam_method, cam_layer)} / {name}"
     frame = protocol or module.hparams.get("protocol", "original")
     return {
         "data": data,

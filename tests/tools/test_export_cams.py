@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -279,3 +280,41 @@ def test_evaluate_cams_takes_class_names_for_a_voc_folder_without_classes_txt(
     assert "--class-names" in err and not re.search(r"(?<!-)class_names", err), err
     assert evaluate([*base, "--class-names", ",".join(reversed(names))]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["results"]["images_scored"] == 4.0
+
+
+def test_a_posthoc_export_scores_as_evaluate_cam_method_does(run_dir, synthetic_voc_root, tmp_path, capsys):
+    """Issue 15: --cam-method in the export tool; its files, scored by evaluate --cams, give the numbers of
+    evaluate --ckpt --cam-method (one CAM path), and they differ from the native export's maps."""
+    from tools.evaluate import evaluate
+
+    ckpt = str(run_dir / "checkpoints" / "best.ckpt")
+    common = ["--data", f"voc:{synthetic_voc_root}", "--num-workers", "0", "--device", "cpu", "--no-progress"]
+    out, native = tmp_path / "gradcam", tmp_path / "native"
+    layer = ["--cam-layer", "backbone.body.layer3"]
+    gradcam = ["--cam-method", "gradcam", *layer, "--classes", "gt"]
+    assert main(args(run_dir, synthetic_voc_root, out, *gradcam)) == 0
+    assert re.search(r"exported \d+ gradcam@backbone.body.layer3 CAMs of 4 images", capsys.readouterr().out)
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["cam_method"] == "gradcam" and manifest["cam_layer"] == "backbone.body.layer3"
+    assert main(args(run_dir, synthetic_voc_root, native, "--classes", "gt")) == 0
+    saved = evaluate([*common, "--cams", str(out / "cams"), "--image-size", "64",
+                      "--out", str(tmp_path / "a.json")])["results"]  # fmt: skip
+    direct = evaluate([*common, "--ckpt", ckpt, "--cam-method", "gradcam", *layer,
+                       "--out", str(tmp_path / "b.json")])["results"]  # fmt: skip
+    for key in ("maxboxacc", "maxboxacc_v2", "pointing_game", "pxap"):
+        assert saved[key] == pytest.approx(direct[key], abs=0.02), key  # .npz maps are stored in float16
+    first = sorted((out / "cams").glob("*.npz"))[0]
+    with np.load(first) as a, np.load(native / "cams" / first.name) as b:
+        assert a.files == b.files and any(not np.allclose(a[k], b[k], atol=0.05) for k in a.files)
+
+
+def test_a_cam_layer_without_a_posthoc_method_and_an_unknown_layer_exit_2(
+    run_dir, synthetic_voc_root, tmp_path, capsys
+):
+    assert main(args(run_dir, synthetic_voc_root, tmp_path / "o", "--cam-layer", "backbone")) == 2
+    assert "--cam-layer is the layer of a post-hoc --cam-method" in capsys.readouterr().err
+    assert main(args(run_dir, synthetic_voc_root, tmp_path / "o", "--cam-method", "layercam",
+                     "--cam-layer", "backbone.nope")) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--cam-layer: got 'backbone.nope'" in err and "closest" in err
+    assert not (tmp_path / "o" / "cams.json").exists()

@@ -76,14 +76,18 @@ def test_files_are_what_wsolevaluation_reads(wsol_run, tmp_path, capsys):
         np.testing.assert_allclose(cam, _reference_map(module, item), rtol=0, atol=2e-5)
 
 
-def test_round_trip_gives_the_checkpoint_scores(wsol_run, tmp_path):
+@pytest.mark.parametrize("method", ["native", "gradcam"])
+def test_round_trip_gives_the_checkpoint_scores(wsol_run, tmp_path, method):
+    """Exact for the native maps and for a post-hoc CAM (``--cam-method``, issue 15) alike."""
     root, ckpt = wsol_run
     out = tmp_path / "maps"
     data = f"wsol:{root}"
-    args = ["--ckpt", str(ckpt), "--data", data, "--split", "test", "--out", str(out)]
+    args = ["--ckpt", str(ckpt), "--data", data, "--split", "test", "--out", str(out), "--cam-method", method]
     assert export_main([*args, "--layout", "wsolevaluation", "--num-workers", "0", "--no-progress"]) == 0
     frame = "wsolevaluation"
-    direct = evaluate_from_checkpoint(ckpt, data, "test", num_workers=0, progress=False, protocol=frame)
+    direct = evaluate_from_checkpoint(
+        ckpt, data, "test", num_workers=0, progress=False, protocol=frame, cam_method=method
+    )
     cams = evaluate_cams(out, data, "test", single_label=True, progress=False, protocol=frame)
     assert cams["results"]["images_scored"] == 6
     shared = {k: v for k, v in direct["results"].items() if k in cams["results"]}

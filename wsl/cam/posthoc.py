@@ -34,6 +34,8 @@ from torch import nn
 __all__ = [
     "POSTHOC_METHODS",
     "PosthocMethod",
+    "cam_label",
+    "check_cam_request",
     "check_layer",
     "check_posthoc_method",
     "class_maps_for",
@@ -97,6 +99,27 @@ def check_posthoc_method(method: str) -> PosthocMethod:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"cam_method: got {method!r}{hint}; expected one of {sorted(POSTHOC_METHODS)}")
     return POSTHOC_METHODS[method]
+
+
+def check_cam_request(method: str, layer: str | None, net: nn.Module | None = None) -> bool:
+    """Check a ``(cam_method, cam_layer)`` pair before any image is read; True when the method is post-hoc.
+
+    ``layer`` only applies to a post-hoc method; with ``net`` given, the layer must be one of its modules
+    (:func:`check_layer`).
+    """
+    posthoc = check_posthoc_method(method).rule is not None
+    if layer is not None and not posthoc:
+        raise ValueError(f"cam_layer={layer!r} is only used by a post-hoc cam_method, not {method!r}")
+    if posthoc and net is not None:
+        check_layer(net, layer)
+    return posthoc
+
+
+def cam_label(method: str, layer: str | None) -> str:
+    """How tables and titles name a CAM source: ``""`` for ``native``, else ``method`` or ``method@layer``."""
+    if method == "native":
+        return ""
+    return method + (f"@{layer}" if layer else "")
 
 
 # --------------------------------------------------------------------------------------- formulas

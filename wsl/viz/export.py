@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam import CLASS_POLICIES, CamBatch
-from wsl.cam.selection import check_policy
+from wsl.cam import CLASS_POLICIES, CamBatch, class_maps_for
+from wsl.cam.posthoc import cam_label, check_cam_request
+from wsl.cam.selection import check_policy, select_classes
 from wsl.runs import DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
@@ -103,11 +104,15 @@ def export_cams(
     alpha: float = 0.5,
     colormap: str = "inferno",
     progress: bool = True,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Write overlays, CAM files, a gallery and a contact sheet for the images of a loader.
 
     One forward pass per batch (on the module's device, no grad) gives the scores ``(B, C)`` and every
-    class map ``(B, C, h, w)``; :meth:`wsl.cam.CamBatch.from_output` chooses the classes, upsamples
+    class map ``(B, C, h, w)`` (a post-hoc ``cam_method``: :func:`wsl.cam.class_maps_for`, with the
+    gradients of the classes the policy draws, or of every class for ``top1``/``all``);
+    :meth:`wsl.cam.CamBatch.from_output` chooses the classes, upsamples
     their maps to each image's original size and normalises them once. See :mod:`wsl.viz.cam_files`
     for the files and the ``.npz`` format and :mod:`wsl.viz.render` for the picture.
 
@@ -132,11 +137,14 @@ def export_cams(
         alpha: overlay weight of the CAM colours.
         colormap: colormap name.
         progress: show a tqdm bar over batches.
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``).
 
     Returns:
         Summary dict: ``out_dir``, ``index``, ``manifest``, ``contact_sheet`` (or None), ``num_images``,
         ``num_cams``, ``mean_iou`` (over CAMs with ground truth, None if none), ``box_acc`` (fraction of
-        those with IoU ≥ 0.5), ``threshold``, ``classes``, ``seconds``.
+        those with IoU ≥ 0.5), ``threshold``, ``classes``, ``cam_method``, ``cam_layer``, ``seconds``.
 
     Raises:
         ValueError: bad ``classes``/``limit``/``threshold``/``sheet_size``, an ``out_dir`` that is a file
@@ -156,6 +164,7 @@ def export_cams(
     _check_int("sheet_size", sheet_size, 0)
     _check_int("thumb_size", thumb_size, 16)
     net = getattr(module, "net", module)
+    check_cam_request(cam_method, cam_layer, net)
     if class_names is None:
         class_names = getattr(module, "class_names", None)
     if single_label is None:
@@ -168,7 +177,9 @@ def export_cams(
     originals = OriginalImages(getattr(dataloader, "dataset", None))
     with staged_folder(out_dir) as folder:
         export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
-        _export_batches(export, net, dataloader, device, classes, limit, class_names, single_label, progress)
+        cam = (cam_method, cam_layer)
+        names = class_names
+        _export_batches(export, net, dataloader, device, classes, cam, limit, names, single_label, progress)
         if export.pictures:
             save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
         options = {
@@ -178,10 +189,13 @@ def export_cams(
             "classes": classes,
             "threshold": style.threshold,
             "multi_contour": style.multi_contour,
+            "cam_method": cam_method,
+            "cam_layer": cam_layer,
         }
         folder.write_manifest(options, export.images, export.entries)
+        source = cam_label(cam_method, cam_layer)
         title = (
-            f"CAMs ({classes} classes) - GT boxes green, predicted boxes red "
+            f"{source + ' ' if source else ''}CAMs ({classes} classes) - GT boxes green, predicted boxes red "
             f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
         )
         folder.write_index(export.entries, title)
@@ -198,6 +212,8 @@ def export_cams(
         "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
         "threshold": style.threshold,
         "classes": classes,
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
         "seconds": time.perf_counter() - started,
     }
 
@@ -208,12 +224,16 @@ def _export_batches(
     dataloader: Iterable[Mapping[str, Any]],
     device: torch.device,
     classes: str,
+    cam: tuple[str, str | None],
     limit: int | None,
     class_names: Sequence[str] | None,
     single_label: bool,
     progress: bool,
 ) -> None:
-    """Run the network over the batches and write the files of each image into ``export``."""
+    """Run the network over the batches and write the files of each image into ``export``.
+
+    ``cam`` is ``(cam_method, cam_layer)``; a gradient method computes the classes the policy draws.
+    """
     batches: Iterable[Mapping[str, Any]] = dataloader
     bar = None
     if progress:
@@ -228,8 +248,9 @@ def _export_batches(
             _check_batch(batch)
             if limit is not None and len(batch["image_id"]) > limit - len(export.images):
                 batch = _head(batch, limit - len(export.images))
-            with torch.inference_mode():
-                scores, class_maps = net(batch["image"].to(device, non_blocking=True))
+            asked = select_classes(classes, batch) if classes in ("gt", "present") else None  # None: all
+            images = batch["image"].to(device, non_blocking=True)
+            scores, class_maps = class_maps_for(net, images, cam[0], cam[1], asked)
             if export.names is None:
                 export.names = _class_names(class_names, scores.shape[1])
                 export.folder.npz_keys = npz_keys(export.names)
@@ -321,6 +342,8 @@ def export_from_checkpoint(
     progress: bool = True,
     log: Any = print,
     class_names: str | Sequence[str] | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Load a checkpoint, build the loader of a data split and run :func:`export_cams`.
@@ -344,6 +367,8 @@ def export_from_checkpoint(
         class_names: the dataset's classes (:func:`parse_class_names`: a list, ``"a,b,c"`` or a file),
             for a folder that does not declare them (a VOC folder without ``classes.txt``) or declares
             others; None: the dataset's own declaration.
+        cam_method, cam_layer: see :func:`export_cams` (an unknown method or layer fails before any
+            image is read).
         **kwargs: passed to :func:`export_cams`.
 
     Returns:
@@ -366,6 +391,7 @@ def export_from_checkpoint(
     if image_size is not None:
         _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
+    check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
     torch_device = resolve_device(device)
     module = load_module(os.fspath(ckpt), map_location=torch_device)
@@ -391,7 +417,16 @@ def export_from_checkpoint(
         dm = WSLDataModule(data=data, class_names=list(module.class_names), **settings)
     loader = dm.dataloader(split, limit=limit)
     summary = export_cams(
-        module, loader, out_dir, classes=classes, limit=limit, threshold=value, progress=progress, **kwargs
+        module,
+        loader,
+        out_dir,
+        classes=classes,
+        limit=limit,
+        threshold=value,
+        progress=progress,
+        cam_method=cam_method,
+        cam_layer=cam_layer,
+        **kwargs,
     )
     summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
     return summary
@@ -402,8 +437,10 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     iou = summary["mean_iou"]
     scores = f", mean IoU {iou:.3f}, BoxAcc@0.5 {summary['box_acc']:.3f}" if iou is not None else ""
     seconds = summary["seconds"]
+    source = cam_label(summary.get("cam_method", "native"), summary.get("cam_layer"))
+    kind = f"{source} " if source else ""
     return (
-        f"exported {summary['num_cams']} CAMs of {summary['num_images']} images in {seconds:.1f} s "
+        f"exported {summary['num_cams']} {kind}CAMs of {summary['num_images']} images in {seconds:.1f} s "
         f"(threshold {summary['threshold']:.2f}{scores})\n"
         f"gallery: {summary['index']}\nCAM files (tools/evaluate.py --cams): {summary['out_dir']}/cams"
     )

@@ -33,8 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam import CamBatch
+from wsl.cam import CamBatch, class_maps_for
 from wsl.cam.frames import WSOL_SIZE
+from wsl.cam.posthoc import check_cam_request
 from wsl.runs import atomic_path
 
 __all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
@@ -91,6 +92,8 @@ def export_scoremaps(
     out_dir: str | os.PathLike[str],
     limit: int | None = None,
     progress: bool = True,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Write the ground-truth class's CAM of every image as ``OUT/<image_id>.npy`` (module docstring).
 
@@ -102,9 +105,13 @@ def export_scoremaps(
         out_dir: output folder (created; files of other ids in it are left alone).
         limit: write only the first ``limit`` images (None: all).
         progress: tqdm bar over batches.
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS`, computed for the ground-truth class
+            (:func:`wsl.cam.class_maps_for`).
+        cam_layer: the post-hoc method's layer (None: ``backbone``).
 
     Returns:
-        ``{"out_dir", "layout", "num_images", "shape", "dtype", "seconds"}``.
+        ``{"out_dir", "layout", "num_images", "shape", "dtype", "cam_method", "cam_layer", "seconds"}``.
 
     Raises:
         ValueError: ``out_dir`` is a file, an image without exactly one labelled class, an id that
@@ -116,6 +123,7 @@ def export_scoremaps(
     if root.exists() and not root.is_dir():
         raise ValueError(f"out_dir {str(root)!r} is a file; pass a folder for the .npy score maps")
     net = getattr(module, "net", module)
+    check_cam_request(cam_method, cam_layer, net)
     device = next(module.parameters(), torch.empty(0)).device
     module.eval()
     started, written = time.perf_counter(), 0
@@ -131,8 +139,8 @@ def export_scoremaps(
             break
         classes = [[_gt_class(batch, i)] for i in range(count)]
         paths = [scoremap_path(root, str(batch["image_id"][i])) for i in range(count)]
-        with torch.inference_mode():
-            scores, class_maps = net(batch["image"][:count].to(device, non_blocking=True))
+        images = batch["image"][:count].to(device, non_blocking=True)
+        scores, class_maps = class_maps_for(net, images, cam_method, cam_layer, classes)
         sizes = [(int(h), int(w)) for h, w in batch["orig_size"][:count].tolist()]
         cams = CamBatch.from_maps(_rows(class_maps.detach()), sizes, classes, scores, frame=FRAME)
         for i, path in enumerate(paths):
@@ -146,6 +154,8 @@ def export_scoremaps(
         "num_images": written,
         "shape": [WSOL_SIZE, WSOL_SIZE],
         "dtype": "float32",
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
         "seconds": time.perf_counter() - started,
     }
 
@@ -163,6 +173,8 @@ def export_scoremaps_from_checkpoint(
     skip_bad: bool = False,
     progress: bool = True,
     log: Any = print,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
 
@@ -175,8 +187,10 @@ def export_scoremaps_from_checkpoint(
     from wsl.checkpoint import datamodule_for, load_module, training_autocast
     from wsl.runs import RunFolder, resolve_device
 
+    check_cam_request(cam_method, cam_layer)
     torch_device = resolve_device(device)
     module = load_module(os.fspath(ckpt), map_location=torch_device)
+    check_cam_request(cam_method, cam_layer, module.net)
     if image_size is None:
         image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
         log(note)
@@ -185,6 +199,8 @@ def export_scoremaps_from_checkpoint(
     )
     loader = dm.dataloader(split, limit=limit)
     with training_autocast(module, torch_device, log):
-        summary = export_scoremaps(module, loader, out_dir, limit=limit, progress=progress)
+        summary = export_scoremaps(
+            module, loader, out_dir, limit, progress, cam_method=cam_method, cam_layer=cam_layer
+        )
     summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
     return summary
