@@ -2,7 +2,7 @@ r"""Benchmark pooling heads, WSOL methods, post-hoc CAMs and the center baseline
 
     python tools/benchmark.py \
         --entries gmp,gap,lse,kmax,weldon,softpool,autopool,has,cutmix,adl,acol,gradcam@gap,center \
-        --seeds 0,1,2 --jobs 2 --out runs/comparison [--config CONFIG] [--data SPEC] [--no-grid] \
+        --seeds 0,1,2 --jobs 1 --out runs/comparison [--config CONFIG] [--data SPEC] [--no-grid] \
         [--pool-kwargs 'lse={"beta": 10}'] [-- extra tools/train.py arguments, e.g. --trainer.max_epochs 5]
 
 Entries: a pool (``weldon``), a WSOL method on the GAP head (``has``; ``has/lse`` on another head), a

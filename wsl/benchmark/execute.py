@@ -7,8 +7,9 @@ folder to redo it).
 
 With ``jobs > 1`` the trained runs go to ``jobs`` worker processes (``spawn``), each limited to
 ``cpu_count // jobs`` torch threads; each run's output goes to ``OUT/logs/<run>.log`` instead of the
-terminal. On a small CPU this is faster than one run at a time (measured in docs/benchmarks.md: two
-1-thread runs on 2 cores take 1.1× the time of one 2-thread run each: 1.8× the throughput). Workers start with
+terminal. It pays off only with more cores than one run uses: on a 2-core machine two 1-thread workers
+took 444 s and 459 s for 30-epoch runs that take 222 s alone with 2 threads (docs/benchmarks.md), i.e. no
+gain. Workers start with
 ``--trainer.enable_progress_bar false``.
 """
 
