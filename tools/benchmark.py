@@ -10,7 +10,9 @@ post-hoc CAM of a trained entry's networks (``gradcam@gap``) or ``center``. A he
 (LSE beta, k-max k, WELDON k+, AutoPool's CAP/RAP) first trains each setting at the first seed; the best
 final val score (``--select-metric``) is kept and trained at every seed, tested on the test split. Runs go
 to ``OUT/runs/<entry>[_<setting>]-seed<seed>``; a run whose ``results.json`` exists is skipped, so
-rerunning the same command resumes an interrupted benchmark. ``OUT`` gets ``results.csv``,
+rerunning the same command resumes an interrupted benchmark. ``--epochs has=60,gmp=60`` gives the entries
+still improving at the shared schedule (``†`` in the table) a longer one of their own (folders
+``<entry>_e60-seed<seed>``; the shared schedule's runs are kept). ``OUT`` gets ``results.csv``,
 ``results.json``, ``results.md`` (mean ± std over seeds, the paired tests against the best entry, the
 grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and ``cams_by_pool.png``; see
 :mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
@@ -65,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint-select", default="last", choices=("last", "best"), help="tested weights (default: last)"
     )
+    parser.add_argument(
+        "--epochs",
+        metavar="ENTRY=N,...",
+        default=None,
+        help="own schedules for entries still improving at the shared one, e.g. has=60,gmp=60 (their runs "
+        "get --trainer.max_epochs N and folders <entry>_eN-seed<seed>)",
+    )
     return parser
 
 
@@ -80,6 +89,7 @@ FLAGS = {
     "select_metric": "--select-metric",
     "method_pool": "--method-pool",
     "checkpoint_select": "--checkpoint-select",
+    "epochs": "--epochs",
     "extra_args": "the train arguments after --",
 }
 
@@ -103,6 +113,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
         select_metric=args.select_metric,
         method_pool=args.method_pool,
         checkpoint_select=args.checkpoint_select,
+        epochs=args.epochs,
     )
 
 

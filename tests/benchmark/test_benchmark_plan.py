@@ -72,6 +72,29 @@ def test_posthoc_runs_read_their_source_seed_by_seed_and_the_center_is_seed_free
     assert plan.meta()["entries"] == ["has/lse", "gradcam@has/lse", "center"]
 
 
+def test_an_entry_with_its_own_schedule_gets_its_own_folders_and_max_epochs_last(tmp_path):
+    """Issue 17: an entry still improving at the shared schedule is rerun at a longer one of its own."""
+    extra = ["--trainer.max_epochs", "30"]
+    plan = wp.make_plan("gap,has,gradcam@has,lse", [0, 1], tmp_path, extra_args=extra, epochs="has=60")
+    runs = {r.name: r for r in plan.test_runs({"lse": {"beta": 5.0}})}
+    assert set(runs) == {"gap-seed0", "gap-seed1", "has_e60-seed0", "has_e60-seed1",
+                         "gradcam-on-has_e60-seed0", "gradcam-on-has_e60-seed1",
+                         "lse_beta5-seed0", "lse_beta5-seed1"}  # fmt: skip
+    args = plan.train_args(runs["has_e60-seed1"])
+    assert args[-2:] == ["--trainer.max_epochs", "60"]  # after the shared 30, so it wins
+    assert "60" not in plan.train_args(runs["gap-seed1"])
+    assert runs["gradcam-on-has_e60-seed0"].source_dir == runs["has_e60-seed0"].run_dir
+    assert (
+        runs["has_e60-seed0"].setting == "60 epochs"
+        and runs["gradcam-on-has_e60-seed0"].setting == "60 epochs"
+    )
+    assert plan.meta()["epochs"] == {"has": 60}
+    grid = wp.make_plan("lse", [0], tmp_path, epochs={"lse": 45}).grid_runs()
+    assert [r.name for r in grid] == ["lse_beta2_e45-seed0", "lse_beta5_e45-seed0", "lse_beta10_e45-seed0"]
+    assert grid[0].setting == "beta2, 45 epochs"
+    assert wp.parse_epochs(["has=60", "gap=45"], ["gap", "has"]) == {"has": 60, "gap": 45}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -89,6 +112,10 @@ def test_posthoc_runs_read_their_source_seed_by_seed_and_the_center_is_seed_free
         ({"config": "/nonexistent.yaml"}, r"^config: '/nonexistent.yaml' is not a file"),
         ({"select_metric": "accuracy"}, r"^select_metric: got 'accuracy'; choose from map, "),
         ({"checkpoint_select": "first"}, r"^checkpoint_select: got 'first'"),
+        ({"epochs": "center=60"}, r"^epochs: 'center' is not a trained entry of the benchmark"),
+        ({"epochs": "gap=0"}, r"^epochs: gap='0' is not a positive number of epochs"),
+        ({"epochs": "gap=6o"}, r"^epochs: gap='6o' is not a positive"),
+        ({"epochs": "gap=60,gap=45"}, r"^epochs: 'gap' is given twice"),
     ],
 )
 def test_errors_name_the_argument_not_a_command_line_flag(kwargs, message, tmp_path):

@@ -194,6 +194,8 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     [
         (["--pool-kwargs", "lse"], "error: --pool-kwargs: got 'lse'; expected POOL=JSON"),
         (["--seeds", "x"], "error: --seeds: got 'x'"),
+        (["--epochs", "gmp=60"], "error: --epochs: 'gmp' is not a trained entry of the benchmark; "
+         "give ENTRY=N for one of gap, lse"),
         (["--", "--pool", "gmp"], "'--pool' in the train arguments after -- is set by the benchmark "
          "for every run; set it through --entries, --seeds, --out or --pool-kwargs instead"),
     ],

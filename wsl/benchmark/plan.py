@@ -6,9 +6,15 @@ validation score is chosen (:mod:`wsl.benchmark.selection`); then the chosen set
 is scored on the test split (stage ``test``; the first seed's run is the grid's run of that setting, whose
 test scores played no part in the choice). Entries without a grid go straight to the test stage.
 
-Run folders: ``OUT/runs/<entry>[_<setting>]-seed<seed>`` (``<entry>`` is :attr:`Entry.slug`, the setting
-tag is :func:`wsl.benchmark.setting_tag` of the head's kwargs, present when the entry has a grid or
-explicit kwargs), and ``OUT/runs/center`` for the seed-free center baseline.
+Run folders: ``OUT/runs/<entry>[_<setting>][_e<N>]-seed<seed>`` (``<entry>`` is :attr:`Entry.slug`, the
+setting tag is :func:`wsl.benchmark.setting_tag` of the head's kwargs, present when the entry has a grid or
+explicit kwargs; ``_e<N>`` when ``epochs`` gives the entry its own schedule of N epochs), and
+``OUT/runs/center`` for the seed-free center baseline.
+
+``epochs`` (``ENTRY=N``) gives an entry that is still improving at the shared schedule a longer one, so
+that each entry is compared at a schedule where its validation curve has stopped moving: its runs get
+``--trainer.max_epochs N`` after every other argument (the cosine schedule follows ``max_epochs``), and
+their folders differ from the shared schedule's, which are kept.
 
 Errors name the arguments of :func:`wsl.benchmark.run_benchmark` (``entries``, ``seeds``,
 ``pool_kwargs``, ``extra_args``, ``config``, ``out``, ``jobs`` ...); ``tools/benchmark.py`` translates
@@ -33,6 +39,7 @@ __all__ = [
     "BenchmarkRun",
     "check_extra_args",
     "make_plan",
+    "parse_epochs",
     "parse_pool_kwargs",
     "parse_seeds",
 ]
@@ -59,6 +66,8 @@ class BenchmarkRun:
         run_dir: the run's folder.
         pool_kwargs: the head's keyword arguments of a trained run (``{}``: the head's defaults).
         source_dir: the trained run whose checkpoint a post-hoc run reads.
+        epochs: the run's own ``--trainer.max_epochs`` (None: the shared schedule); a post-hoc run: its
+            source's.
     """
 
     entry: Entry
@@ -66,6 +75,7 @@ class BenchmarkRun:
     run_dir: Path
     pool_kwargs: dict[str, Any] = field(default_factory=dict)
     source_dir: Path | None = None
+    epochs: int | None = None
 
     @property
     def name(self) -> str:
@@ -73,8 +83,9 @@ class BenchmarkRun:
 
     @property
     def setting(self) -> str:
-        """The setting tag (``beta5``; ``""`` for the defaults)."""
-        return setting_tag(self.pool_kwargs)
+        """The setting tag (``beta5``; ``""`` for the defaults), and ``60 epochs`` for an own schedule."""
+        parts = [setting_tag(self.pool_kwargs), f"{self.epochs} epochs" if self.epochs else ""]
+        return ", ".join(p for p in parts if p)
 
     @property
     def folder(self) -> RunFolder:
@@ -181,6 +192,7 @@ class BenchmarkPlan:
     grid: bool = True
     select_metric: str = "maxboxacc"
     checkpoint_select: str = "last"
+    epochs: dict[str, int] = field(default_factory=dict)
 
     def settings(self, entry: Entry) -> list[dict[str, Any]]:
         """The head settings an entry tries: its grid (stage ``grid``), else one setting."""
@@ -198,7 +210,10 @@ class BenchmarkPlan:
         tagged = len(self.settings(entry)) > 1 or bool(pool_kwargs)
         tag = setting_tag(pool_kwargs)
         stem = f"{entry.slug}_{tag}" if tagged and tag else entry.slug
-        return BenchmarkRun(entry, seed, self.root / "runs" / f"{stem}-seed{seed}", dict(pool_kwargs))
+        epochs = self.epochs.get(entry.name)
+        stem += f"_e{epochs}" if epochs else ""
+        folder = self.root / "runs" / f"{stem}-seed{seed}"
+        return BenchmarkRun(entry, seed, folder, dict(pool_kwargs), epochs=epochs)
 
     def grid_runs(self) -> list[BenchmarkRun]:
         """Stage ``grid``: every setting of every entry with more than one, at the first seed."""
@@ -223,8 +238,10 @@ class BenchmarkPlan:
         for entry in self.entries:
             if entry.kind == "posthoc":
                 for source in trained[str(entry.source)]:
-                    folder = self.root / "runs" / f"{entry.slug}-seed{source.seed}"
-                    runs.append(BenchmarkRun(entry, source.seed, folder, source_dir=source.run_dir))
+                    stem = entry.slug + (f"_e{source.epochs}" if source.epochs else "")
+                    folder = self.root / "runs" / f"{stem}-seed{source.seed}"
+                    run = BenchmarkRun(entry, source.seed, folder, {}, source.run_dir, source.epochs)
+                    runs.append(run)
             elif entry.kind == "center":
                 runs.append(BenchmarkRun(entry, None, self.root / "runs" / "center"))
         return runs
@@ -241,6 +258,8 @@ class BenchmarkPlan:
         args += ["--checkpoint_select", self.checkpoint_select, *self.extra_args]
         if run.pool_kwargs:
             args += ["--model.pool_kwargs", json.dumps(run.pool_kwargs)]
+        if run.epochs:
+            args += ["--trainer.max_epochs", str(run.epochs)]
         return args
 
     def meta(self) -> dict[str, Any]:
@@ -255,6 +274,7 @@ class BenchmarkPlan:
             "grid": {e.name: self.settings(e) for e in self.entries if len(self.settings(e)) > 1},
             "select_metric": self.select_metric,
             "checkpoint_select": self.checkpoint_select,
+            "epochs": self.epochs,
         }
 
 
@@ -271,13 +291,14 @@ def make_plan(
     select_metric: str = "maxboxacc",
     method_pool: str = "gap",
     checkpoint_select: str = "last",
+    epochs: dict[str, int] | Sequence[str] | str | None = None,
 ) -> BenchmarkPlan:
     """Check every argument of :func:`wsl.benchmark.run_benchmark` and plan it (nothing is written).
 
     Raises:
         ValueError: an unknown entry, bad seeds, bad pool kwargs, a reserved extra argument, a config that
-            is not a file, an unknown ``select_metric`` or ``checkpoint_select``, or an output path that is
-            a file.
+            is not a file, an unknown ``select_metric`` or ``checkpoint_select``, ``epochs`` naming no
+            trained entry or not a positive int, or an output path that is a file.
     """
     parsed = parse_entries(entries, method_pool)
     seed_list = parse_seeds(seeds)
@@ -301,6 +322,42 @@ def make_plan(
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ValueError(f"out: {str(root)!r} exists and is not a folder")
+    schedules = parse_epochs(epochs, [e.name for e in parsed if e.kind == "train"])
     return BenchmarkPlan(
-        root, parsed, seed_list, config, data, extra, kwargs_by_pool, grid, select_metric, checkpoint_select
-    )
+        root, parsed, seed_list, config, data, extra, kwargs_by_pool, grid, select_metric, checkpoint_select,
+        schedules,
+    )  # fmt: skip
+
+
+def parse_epochs(
+    epochs: dict[str, int] | Sequence[str] | str | None, trained: Sequence[str]
+) -> dict[str, int]:
+    """``"has=60,gmp=60"`` (or a list of ``ENTRY=N``, or a dict) → entry name → its own number of epochs.
+
+    Example:
+        >>> parse_epochs("has=60, gmp=45", ["gap", "gmp", "has"])
+        {'has': 60, 'gmp': 45}
+    """
+    if epochs is None:
+        return {}
+    items: list[tuple[str, object]]
+    if isinstance(epochs, dict):
+        items = [(str(k), v) for k, v in epochs.items()]
+    else:
+        tokens = epochs.split(",") if isinstance(epochs, str) else [str(t) for t in epochs]
+        pairs = (t.partition("=") for t in tokens if t.strip())
+        items = [(name.strip(), value.strip()) for name, _, value in pairs]
+    out: dict[str, int] = {}
+    for name, value in items:
+        if name not in trained:
+            raise ValueError(
+                f"epochs: {name!r} is not a trained entry of the benchmark; give ENTRY=N for one of "
+                f"{', '.join(trained) or 'none'}"
+            )
+        text = str(value)
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError(f"epochs: {name}={value!r} is not a positive number of epochs; e.g. {name}=60")
+        if name in out:
+            raise ValueError(f"epochs: {name!r} is given twice; give each entry one schedule")
+        out[name] = int(text)
+    return out

@@ -70,6 +70,7 @@ def run_benchmark(
     select_metric: str = "maxboxacc",
     method_pool: str = "gap",
     checkpoint_select: str = "last",
+    epochs: dict[str, int] | Sequence[str] | str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the benchmark protocol of :mod:`wsl.benchmark.plan`, skipping finished runs, and write the tables
@@ -91,6 +92,8 @@ def run_benchmark(
         select_metric: the validation metric that chooses a grid setting and ranks the entries.
         method_pool: the pooling head of a method entry without ``/POOL``.
         checkpoint_select: the tested weights of every run (``last`` or ``best`` on val).
+        epochs: per-entry schedules, ``"has=60,gmp=60"`` (:func:`wsl.benchmark.plan.parse_epochs`), for the
+            entries still improving at the shared one.
         log: where progress lines go.
 
     Returns:
@@ -114,6 +117,7 @@ def run_benchmark(
         select_metric=select_metric,
         method_pool=method_pool,
         checkpoint_select=checkpoint_select,
+        epochs=epochs,
     )
     if num_cam_images < 0:
         raise ValueError(f"num_cam_images: got {num_cam_images}; expected >= 0")
