@@ -66,6 +66,36 @@ def test_the_maps_are_the_cam_pipelines_at_the_image_size(coco_run, synthetic_co
     assert result.threshold == 0.3
 
 
+def test_a_posthoc_cam_method_gives_the_hand_computed_grad_cam_of_the_chosen_classes(
+    coco_run, synthetic_coco_root
+):
+    """Issue 15: predict(cam_method="gradcam"): same classes and scores as the native maps; each chosen
+    class's map is ReLU(Σ_k mean(∂y_c/∂A_k) A_k) of the backbone output A, computed here by autograd,
+    then upsampled and normalised by the one CAM pipeline."""
+    path = synthetic_coco_root / "test" / "test_00001.jpg"
+    ckpt = coco_run["checkpoint"]
+    [native] = predict(ckpt, [path], top_k=2, threshold=0.3, device="cpu")
+    [result] = predict(ckpt, [path], top_k=2, threshold=0.3, device="cpu", cam_method="gradcam")
+    assert result.classes == native.classes and torch.equal(result.probs, native.probs)
+    net = load_module(ckpt).net.eval()
+    image = build_transform(64)(torch.from_numpy(read_rgb(path)).permute(2, 0, 1))[None]
+    activations = net.backbone(image)
+    scores, _ = net.head(activations)
+    reference = torch.zeros(1, scores.shape[1], *activations.shape[2:])
+    for c in result.classes:
+        (grads,) = torch.autograd.grad(scores[0, c], activations, retain_graph=True)
+        weights = grads.mean(dim=(2, 3), keepdim=True)
+        reference[0, c] = (weights * activations).sum(dim=1)[0].clamp(min=0).detach()
+    batch = {"image_id": ["x"], "orig_size": torch.tensor([[64, 64]])}
+    cams = CamBatch.from_output(scores.detach(), reference, batch, "all")
+    for k, c in enumerate(result.classes):
+        torch.testing.assert_close(result.cams[k], cams.cams[c], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="cam_layer='backbone' is only used by a post-hoc cam_method"):
+        predict(ckpt, [path], device="cpu", cam_layer="backbone")
+    with pytest.raises(ValueError, match="layer: got 'nope'"):
+        predict(ckpt, [path], device="cpu", cam_method="eigencam", cam_layer="nope")
+
+
 def test_min_score_and_top_k_choose_the_classes():
     probs = torch.tensor([0.1, 0.7, 0.5, 0.9])
     assert choose_classes(probs, None, None) == [3]

@@ -84,6 +84,7 @@ def test_detections_load_and_evaluate_with_pycocotools(ckpt, synthetic_coco_root
         (["--top-k", "0"], "--top-k must be a positive int"),
         (["--threshold", "2"], "--threshold must be in"),
         (["--coco-gt", "/no/such.json"], "--coco-gt '/no/such.json' cannot be read as COCO annotations"),
+        (["--cam-method", "gradcam", "--cam-layer", "backbone.nope"], "--cam-layer: got 'backbone.nope'"),
     ],
 )
 def test_bad_flags_are_one_error_line(ckpt, synthetic_coco_root, tmp_path, capsys, extra, match):
@@ -93,6 +94,16 @@ def test_bad_flags_are_one_error_line(ckpt, synthetic_coco_root, tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert match in err
+
+
+def test_a_posthoc_cam_method_writes_its_maps_and_says_so(ckpt, synthetic_coco_root, tmp_path):
+    out = tmp_path / "out"
+    run(["--ckpt", ckpt, "--images", str(synthetic_coco_root / "test"), "--out", str(out), "--device", "cpu",
+         "--no-progress", "--cam-method", "layercam", "--cam-layer", "backbone.body.blocks.2"])  # fmt: skip
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["cam_method"] == "layercam" and manifest["cam_layer"] == "backbone.body.blocks.2"
+    assert "layercam@backbone.body.blocks.2 CAMs" in (out / "index.html").read_text()
+    assert len(manifest["entries"]) == len(manifest["images"]) > 0
 
 
 def test_no_images_and_a_missing_checkpoint_are_errors(ckpt, tmp_path, capsys):

@@ -5,6 +5,8 @@ ImageNet normalisation), the network gives ``scores (B, C)`` and ``class_maps (B
 classes' maps go through the one CAM pipeline (:meth:`wsl.cam.CamBatch.from_maps`: upsampled to each
 image's size after EXIF orientation, min–max normalised once in float64) and the boxes follow the rule
 of the metrics (:func:`wsl.metrics.cam_to_boxes`) at the run's best MaxBoxAcc threshold or a given one.
+With a post-hoc ``cam_method`` (Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM) the classes are chosen from the
+same scores and their maps come from :func:`wsl.cam.class_maps_for` on ``cam_layer`` instead.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from wsl.cam import CamBatch
+from wsl.cam import CamBatch, class_maps_for
+from wsl.cam.posthoc import check_cam_request
 from wsl.data.transforms import build_transform
 from wsl.metrics import cam_to_boxes
 from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
@@ -95,6 +98,8 @@ class Predictor:
     image_size: int
     device: torch.device
     notes: list[str] = field(default_factory=list)
+    cam_method: str = "native"
+    cam_layer: str | None = None
 
     @classmethod
     def load(
@@ -103,12 +108,16 @@ class Predictor:
         threshold: float | str | None = "best",
         image_size: int | None = None,
         device: str | torch.device = "auto",
+        cam_method: str = "native",
+        cam_layer: str | None = None,
     ) -> Predictor:
         """Resolve the model, its threshold and input size (see :func:`predict` for the arguments).
 
         Raises:
-            ValueError: a missing/foreign checkpoint or folder, a bad threshold, image size or device.
+            ValueError: a missing/foreign checkpoint or folder, a bad threshold, image size or device, an
+                unknown CAM method or layer.
         """
+        check_cam_request(cam_method, cam_layer)
         if image_size is not None and (
             isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
         ):
@@ -180,6 +189,7 @@ class Predictor:
                 )
             names = [str(c) for c in range(int(num_classes))]
         net = net.to(torch_device).eval()
+        check_cam_request(cam_method, cam_layer, net)
         return cls(
             net=net,
             class_names=[str(n) for n in names],
@@ -188,6 +198,8 @@ class Predictor:
             image_size=int(image_size),
             device=torch_device,
             notes=notes,
+            cam_method=cam_method,
+            cam_layer=cam_layer,
         )
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -327,6 +339,10 @@ def _predict_batch(
     probs = predictor.probabilities(logits)
     sizes = [(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])) for item in items]
     chosen = [choose_classes(p, top_k, min_score) for p in probs]
+    if predictor.cam_method != "native":  # the chosen classes' post-hoc maps (a second, grad-enabled pass)
+        _, class_maps = class_maps_for(
+            predictor.net, images, predictor.cam_method, predictor.cam_layer, chosen
+        )
     maps = class_maps.detach()
     cams = CamBatch.from_maps(lambda i, classes: maps[i, classes], sizes, chosen, logits)
     for i, item in enumerate(items):
@@ -360,6 +376,8 @@ def predict(
     batch_size: int = 16,
     num_workers: int = 0,
     progress: bool = False,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> list[ImagePrediction]:
     """Class scores, CAMs and boxes of a trained model on image files.
 
@@ -380,6 +398,9 @@ def predict(
         batch_size: images per forward pass.
         num_workers: loader processes decoding the files (0: in this process).
         progress: a tqdm bar over the images.
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
 
     Returns:
         One :class:`ImagePrediction` per readable image, in listing order: ``probs`` ``(C,)``,
@@ -397,7 +418,9 @@ def predict(
         ((30, 40), 1, torch.Size([30, 40]), 4)
     """
     check_selection(top_k, min_score)
-    predictor = Predictor.load(model, threshold=threshold, image_size=image_size, device=device)
+    predictor = Predictor.load(
+        model, threshold, image_size, device, cam_method=cam_method, cam_layer=cam_layer
+    )
     return list(
         iter_predictions(
             predictor,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wsl.cam.posthoc import cam_label
 from wsl.predict.coco import CocoIds, coco_results
 from wsl.predict.core import ModelSource, Predictor, check_selection, iter_predictions
 from wsl.runs import write_json
@@ -52,13 +53,15 @@ def predict_to_folder(
     thumb_size: int = 256,
     progress: bool = True,
     log: Any = print,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Predict on image files and write overlays, ``.npz`` maps, a gallery, a contact sheet and COCO
     detections (layout in the module docstring).
 
     Args:
         model, images, top_k, min_score, threshold, image_size, device, multi_contour, batch_size,
-            num_workers: see :func:`wsl.predict.predict`.
+            num_workers, cam_method, cam_layer: see :func:`wsl.predict.predict`.
         out_dir: output folder (created; files of the same names are overwritten).
         coco_gt: a COCO annotation file whose image ids (by file name) and category ids (by class name)
             the detections use, so that ``COCOeval`` can score them; files it does not list are skipped.
@@ -87,7 +90,9 @@ def predict_to_folder(
         raise ValueError(f"sheet_size must be an int >= 0; got {sheet_size!r}")
     check_selection(top_k, min_score)
     CamFolder.check(out_dir)
-    predictor = Predictor.load(model, threshold=threshold, image_size=image_size, device=device)
+    predictor = Predictor.load(
+        model, threshold, image_size, device, cam_method=cam_method, cam_layer=cam_layer
+    )
     names = predictor.class_names
     ids = CocoIds.read(coco_gt, names) if coco_gt is not None else None
     for note in predictor.notes:
@@ -185,13 +190,15 @@ def predict_to_folder(
         "min_score": min_score,
         "threshold": predictor.threshold,
         "multi_contour": bool(multi_contour),
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
     }
     options["npz_keys"] = dict(folder.npz_keys)  # class name -> .npz member (unsafe names are renamed)
     folder.write_manifest(options, manifest_images, entries)
-    title = (
-        f"Predictions - boxes in red ({'all contours' if multi_contour else 'largest contour'}, "
-        f"threshold {predictor.threshold:.2f})"
-    )
+    source = cam_label(cam_method, cam_layer)
+    kind = f" ({source} CAMs)" if source else ""
+    contours = "all contours" if multi_contour else "largest contour"
+    title = f"Predictions{kind} - boxes in red ({contours}, threshold {predictor.threshold:.2f})"
     index = folder.write_index(entries, title)
     return {
         "out_dir": str(root),
