@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsl.benchmark.columns import METRICS
 from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
 from wsl.runs import RunFolder
 
@@ -314,8 +315,6 @@ def make_plan(
         raise ValueError(f"config: {str(config)!r} is not a file")
     if checkpoint_select not in ("best", "last"):
         raise ValueError(f"checkpoint_select: got {checkpoint_select!r}; expected best or last")
-    from wsl.benchmark.stats import METRICS  # stats reads this module's runs
-
     scores = [key for key, _, unit in METRICS if unit == "%"]
     if select_metric not in scores:
         raise ValueError(f"select_metric: got {select_metric!r}; choose from {', '.join(scores)}")

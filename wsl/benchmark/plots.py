@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from wsl.benchmark.stats import CURVES, present_metrics
+from wsl.benchmark.columns import CURVES
+from wsl.benchmark.stats import present_metrics
 from wsl.runs import atomic_path
 
 __all__ = ["plot_bars", "plot_curves", "plot_val_curves", "save_figure"]

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsl.benchmark.stats import METRICS, present_metrics
+from wsl.benchmark.columns import METRICS
+from wsl.benchmark.stats import present_metrics
 from wsl.runs import write_json, write_text
 
 __all__ = ["csv_text", "format_cell", "format_comparison", "format_grid", "format_markdown", "write_tables"]

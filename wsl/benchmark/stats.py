@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from wsl.benchmark.columns import CURVES, METRICS
 from wsl.benchmark.plan import BenchmarkRun
 
 __all__ = [
@@ -33,26 +34,6 @@ __all__ = [
     "run_row",
     "student_t_two_sided_p",
 ]
-
-# (key, column title, unit): "%" fractions shown in percent, "s" seconds, "img/s" a rate.
-METRICS: tuple[tuple[str, str, str], ...] = (
-    ("map", "mAP", "%"),
-    ("top1_acc", "Top-1 acc", "%"),
-    ("pointing_game", "Pointing game", "%"),
-    ("maxboxacc", "MaxBoxAcc", "%"),
-    ("maxboxacc_v2", "MaxBoxAccV2", "%"),
-    ("pxap", "PxAP", "%"),
-    ("top1_loc", "Top-1 Loc", "%"),
-    ("train_seconds", "train time (s)", "s"),
-    ("train_images_per_s", "train img/s", "img/s"),
-)
-# (key in results.json's test_curves, panel title).
-CURVES = (
-    ("maxboxacc", "MaxBoxAcc curve (IoU 50, largest contour)"),
-    ("maxboxacc_v2_30", "all contours, IoU 30"),
-    ("maxboxacc_v2_50", "all contours, IoU 50"),
-    ("maxboxacc_v2_70", "all contours, IoU 70"),
-)
 
 
 def run_row(run: BenchmarkRun, results: dict[str, Any], images_per_epoch: int | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from torch import nn
 
 from wsl.pooling import functional as PF
 from wsl.pooling._checks import check_float, check_int, check_k
+from wsl.pooling.base import PoolHead
 from wsl.pooling.registry import POOLS, register_pool
 
 
@@ -26,24 +27,6 @@ def _k_rule(k: int | float) -> str:
     if isinstance(k, float) and k < 1:
         return f"{k} (proportion: clamp(round({k}·H·W), 1, H·W))"
     return f"{k} (count, clamped to H·W)"
-
-
-class PoolHead(nn.Module):
-    """Base class of the pooling heads: ``forward(x: (N, C, H, W)) -> (N, C)``.
-
-    ``regularization_loss()`` returns a scalar added to the training loss; 0 (on the module's
-    device) unless a subclass overrides it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        # Non-persistent buffer: follows .to(device) so the zero loss lives on the module's device
-        # even for parameter-free heads, and stays out of state_dict.
-        self.register_buffer("_zero", torch.zeros(()), persistent=False)
-
-    def regularization_loss(self) -> torch.Tensor:
-        """Scalar regulariser of the head's parameters (0 by default)."""
-        return self._zero.new_zeros(())
 
 
 @register_pool("gmp")

@@ -27,13 +27,11 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from torch import nn
 
-if TYPE_CHECKING:
-    # Only for annotations: modules.py imports this module to register its heads.
-    from wsl.pooling.modules import PoolHead
+from wsl.pooling.base import PoolHead
 
 __all__ = ["POOLS", "register_pool", "build_pool", "pool_kwargs"]
 
@@ -68,7 +66,7 @@ def register_pool(name: str) -> Callable[[_H], _H]:
         raise TypeError(f"register_pool: name must be a non-empty str; got {name!r}")
 
     def decorator(cls: _H) -> _H:
-        # Duck-typed PoolHead check: importing PoolHead here would be circular (modules imports us).
+        # Duck-typed PoolHead check: any nn.Module class with regularization_loss() is accepted.
         if (
             not isinstance(cls, type)
             or not issubclass(cls, nn.Module)
