@@ -84,13 +84,19 @@ def plot_val_curves(out: Path, convergence: dict[str, dict[str, Any]], metric: s
     """
     if not convergence:
         return None
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.2), layout="tight")
     ax = fig.add_subplot()
-    for name, info in convergence.items():
+    colors = colormaps["tab20"]  # 20 distinct colours (an int picks one): the default cycle repeats after 10
+    markers = "os^vD"
+    for k, (name, info) in enumerate(convergence.items()):
         style = "--" if info["still_improving"] else "-"
-        ax.plot(info["epochs"], 100 * np.asarray(info["mean"]), style, marker="o", markersize=3, label=name)
+        ax.plot(
+            info["epochs"], 100 * np.asarray(info["mean"]), style, color=colors((2 * k) % 20 + (k // 10) % 2),
+            marker=markers[k % len(markers)], markersize=3, label=name,
+        )  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"val {metric} (%), mean over seeds")
     ax.set_title("Validation curves (dashed: still improving over the last third)", fontsize=9)
