@@ -52,6 +52,8 @@ def test_comparison_marks_differences_larger_than_the_seed_spread():
         "| center | +30.1 (0.420) |",
     ]
     assert wr.format_comparison({"best": None, "others": []}) == ""
+    one_seed = {"best": "cutmix", "metric": "maxboxacc", "others": [{"entry": "has", "maxboxacc": None}]}
+    assert wr.format_comparison(one_seed).startswith("No paired test against cutmix")  # not an empty table
 
 
 def test_grid_table_marks_the_chosen_setting():

@@ -76,6 +76,8 @@ def format_comparison(comparison: dict[str, Any]) -> str:
     if comparison.get("best") is None or not others:
         return ""
     keys = [k for k in _TITLES if any(o.get(k) for o in others)]
+    if not keys:  # e.g. one seed per entry: nothing to pair
+        return f"No paired test against {comparison['best']}: the entries share fewer than two seeds."
     lines = [
         f"| {comparison['best']} − entry | " + " | ".join(f"Δ {_TITLES[k]} (p)" for k in keys) + " |",
         "|---|" + "---:|" * len(keys),
