@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
-from wsl.cli import run_tool
+from wsl.cli import CAM_FLAGS, run_tool
 from wsl.inference import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
@@ -36,10 +36,7 @@ FLAGS = {
     "device": "--device",
     "class_names": "--class-names",
     "skip_bad=True": "--skip-bad",
-    "cam_method": "--cam-method",
-    "cam_layer": "--cam-layer",
-    "layer:": "--cam-layer:",
-    "layer=NAME": "--cam-layer NAME",
+    **CAM_FLAGS,
     "center sigma": "--center-sigma",
 }
 

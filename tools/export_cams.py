@@ -27,8 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wsl.cam import POSTHOC_METHODS
-from wsl.cli import run_tool
+from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
 from wsl.viz.export import CLASS_MODES, export_from_checkpoint, summary_text
 from wsl.viz.scoremaps import export_scoremaps_from_checkpoint
 
@@ -47,10 +46,7 @@ FLAGS = {
     "sheet_size": "--sheet-size",
     "class_names": "--class-names",
     "skip_bad=True": "--skip-bad",
-    "cam_method": "--cam-method",
-    "cam_layer": "--cam-layer",
-    "layer:": "--cam-layer:",
-    "layer=NAME": "--cam-layer NAME",
+    **CAM_FLAGS,
 }
 
 
@@ -82,20 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the dataset's classes (comma-separated, or a file of one name a line), for a folder that "
         "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order",
     )
-    parser.add_argument(
-        "--cam-method",
-        choices=sorted(POSTHOC_METHODS),
-        default="native",
-        help="native: the model's own class maps (default); gradcam, gradcampp, layercam, eigencam: a "
-        "post-hoc CAM of the same network on --cam-layer",
-    )
-    parser.add_argument(
-        "--cam-layer",
-        metavar="NAME",
-        default=None,
-        help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
-        "feature map; e.g. backbone.body.blocks.2)",
-    )
+    add_cam_options(parser)
     parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
     parser.add_argument(
         "--threshold",
@@ -124,9 +107,7 @@ def export(argv: list[str] | None = None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.viz.export.export_from_checkpoint`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.cam_layer is not None and args.cam_method == "native":
-        posthoc = ", ".join(m for m in sorted(POSTHOC_METHODS) if m != "native")
-        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method ({posthoc})")
+    check_cam_options(parser, args)
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):

@@ -15,8 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wsl.cam import POSTHOC_METHODS
-from wsl.cli import run_tool
+from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
 from wsl.predict import predict_to_folder, summary_text
 
 #: The library's argument names as its error messages spell them → this tool's flags.
@@ -32,10 +31,7 @@ FLAGS = {
     "coco_gt": "--coco-gt",
     "sheet_size": "--sheet-size",
     "checkpoint": "--ckpt",
-    "cam_method": "--cam-method",
-    "cam_layer": "--cam-layer",
-    "layer:": "--cam-layer:",
-    "layer=NAME": "--cam-layer NAME",
+    **CAM_FLAGS,
 }
 
 
@@ -61,19 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="best",
         help="box threshold in [0, 1), or 'best': the run's best MaxBoxAcc threshold from results.json",
     )
-    parser.add_argument(
-        "--cam-method",
-        choices=sorted(POSTHOC_METHODS),
-        default="native",
-        help="native: the model's own class maps (default); gradcam, gradcampp, layercam, eigencam: a "
-        "post-hoc CAM of the same network on --cam-layer",
-    )
-    parser.add_argument(
-        "--cam-layer",
-        metavar="NAME",
-        default=None,
-        help="post-hoc --cam-method: dotted module name of the network (default: backbone)",
-    )
+    add_cam_options(parser)
     parser.add_argument("--coco-gt", default=None, help="COCO annotations whose image/category ids to use")
     parser.add_argument("--multi-contour", action="store_true", help="boxes of every contour (MaxBoxAccV2)")
     parser.add_argument("--image-size", type=int, default=None, help="network input side (default: training)")
@@ -89,8 +73,7 @@ def run(argv: list[str] | None = None) -> dict:
     """Parse, predict, print the summary; returns :func:`wsl.predict.predict_to_folder`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.cam_layer is not None and args.cam_method == "native":
-        parser.error("--cam-layer is the layer of a post-hoc --cam-method")
+    check_cam_options(parser, args)
     summary = predict_to_folder(
         args.ckpt,
         args.images,

@@ -11,6 +11,7 @@ bf16-mixed``), and ``--print_config`` / ``--config FILE`` round-trip the whole c
 
 from __future__ import annotations
 
+import argparse
 import re
 import signal
 import sys
@@ -38,7 +39,17 @@ if TYPE_CHECKING:
     from pytorch_lightning import Callback
     from pytorch_lightning.loggers import Logger
 
-__all__ = ["WSLCLI", "train", "run_tool", "translate", "run_name", "ALIASES"]
+__all__ = [
+    "ALIASES",
+    "CAM_FLAGS",
+    "WSLCLI",
+    "add_cam_options",
+    "check_cam_options",
+    "run_name",
+    "run_tool",
+    "train",
+    "translate",
+]
 
 # Short flags for the settings people change most.
 ALIASES = {
@@ -272,6 +283,49 @@ def translate(message: str, flags: dict[str, str]) -> str:
     for name in sorted(flags, key=len, reverse=True):
         message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w/])", flags[name], message)
     return message
+
+
+#: How the CAM-method errors of the library read as the tools' flags (``--cam-method``/``--cam-layer``).
+CAM_FLAGS = {
+    "cam_method": "--cam-method",
+    "cam_layer": "--cam-layer",
+    "layer:": "--cam-layer:",
+    "layer=NAME": "--cam-layer NAME",
+}
+
+
+def _posthoc_names() -> str:
+    from wsl.cam import POSTHOC_METHODS
+
+    return ", ".join(m for m in sorted(POSTHOC_METHODS) if m != "native")
+
+
+def add_cam_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cam-method`` (default ``native``) and ``--cam-layer`` to a tool reading a checkpoint's CAMs
+    (check the parsed arguments with :func:`check_cam_options`)."""
+    from wsl.cam import POSTHOC_METHODS
+
+    posthoc = _posthoc_names()
+    parser.add_argument(
+        "--cam-method",
+        choices=sorted(POSTHOC_METHODS),
+        default="native",
+        help=f"native: the model's own class maps (default); {posthoc}: a post-hoc CAM of the same network "
+        "on --cam-layer",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        metavar="NAME",
+        default=None,
+        help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
+        "feature map; e.g. backbone.body.blocks.2)",
+    )
+
+
+def check_cam_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--cam-layer`` needs a post-hoc ``--cam-method``: else the parser's error (exit 2)."""
+    if args.cam_layer is not None and args.cam_method == "native":
+        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method ({_posthoc_names()})")
 
 
 def run_tool(

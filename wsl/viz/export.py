@@ -177,9 +177,10 @@ def export_cams(
     originals = OriginalImages(getattr(dataloader, "dataset", None))
     with staged_folder(out_dir) as folder:
         export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
-        cam = (cam_method, cam_layer)
-        names = class_names
-        _export_batches(export, net, dataloader, device, classes, cam, limit, names, single_label, progress)
+        _export_batches(
+            export, net, dataloader, device, classes, (cam_method, cam_layer), limit, class_names,
+            single_label, progress,
+        )  # fmt: skip
         if export.pictures:
             save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
         options = {
