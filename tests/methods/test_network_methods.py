@@ -47,23 +47,56 @@ def test_acol_erase_mask_is_the_thresholded_normalised_first_map():
     assert normalize_maps(maps)[0, 1].eq(0).all()  # a constant map normalises to 0
 
 
-def test_acol_test_map_is_the_max_of_both_normalised_branches():
+@pytest.mark.parametrize("layers", [0, 2])
+def test_acol_test_map_is_the_max_of_both_normalised_branches(layers: int):
     torch.manual_seed(0)
-    net = ACoLNet(3, erase_threshold=0.6, backbone="lcnet_050", pool="gap", pretrained=False).eval()
+    net = ACoLNet(
+        3, erase_threshold=0.6, branch_layers=layers, backbone="lcnet_050", pool="gap", pretrained=False
+    ).eval()
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         scores, fused = net(images)
         features = net.backbone(images)
-        scores_a, maps_a = net.head(features)
+        scores_a, maps_a = net.head(net.branch_a(features))
         norm_a = normalize_maps(maps_a)
         # Reference: per class c, B's map on features erased where A's own normalised map >= delta.
         want = torch.empty_like(fused)
         for c in range(3):
             erased = (norm_a[:, c : c + 1] >= 0.6).to(features.dtype)
-            _, maps_b = net.head_b(features * (1 - erased))
+            _, maps_b = net.head_b(net.branch_b(features * (1 - erased)))
             want[:, c] = torch.maximum(norm_a[:, c], normalize_maps(maps_b)[:, c])
     assert torch.equal(scores, scores_a)
     assert torch.allclose(fused, want, atol=1e-5)
+
+
+def test_acol_branches_have_their_own_conv_layers_and_b_sees_the_erased_features():
+    torch.manual_seed(0)
+    net = ACoLNet(3, branch_layers=2, branch_width=16, backbone="lcnet_050", pool="gap", pretrained=False)
+    d = net.backbone.out_channels
+    convs = [m for m in net.branch_b if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size) for m in convs] == [
+        (d, 16, (3, 3)),
+        (16, 16, (3, 3)),
+    ]
+    assert net.head.conv.in_channels == net.head_b.conv.in_channels == 16
+    assert net.branch_a[0].weight.data_ptr() != net.branch_b[0].weight.data_ptr()
+    seen = []
+    net.branch_b.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    images = torch.randn(2, 3, 64, 64)
+    out = net.branches(images, torch.tensor([[True, False, False], [False, True, True]]))
+    features = net.backbone(images)
+    assert out["erased"].any() and not out["erased"].all()
+    assert torch.allclose(seen[0], features * (~out["erased"]).float())
+    flat = ACoLNet(3, branch_layers=0, backbone="lcnet_050", pool="gap", pretrained=False)
+    assert len(flat.branch_a) == 0 and flat.head_b.conv.in_channels == d
+
+
+@pytest.mark.parametrize(
+    "kwargs, field", [({"branch_layers": -1}, "branch_layers"), ({"branch_width": 0}, "branch_width")]
+)
+def test_acol_rejects_bad_branch_options_by_name(kwargs: dict, field: str):
+    with pytest.raises(ValueError, match=field):
+        METHODS["acol"](**kwargs)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
