@@ -12,10 +12,11 @@ final val score (``--select-metric``) is kept and trained at every seed, tested 
 to ``OUT/runs/<entry>[_<setting>]-seed<seed>``; a run whose ``results.json`` exists is skipped, so
 rerunning the same command resumes an interrupted benchmark. ``--epochs has=60,gmp=60`` gives the entries
 still improving at the shared schedule (``†`` in the table) a longer one of their own (folders
-``<entry>_e60-seed<seed>``; the shared schedule's runs are kept). ``OUT`` gets ``results.csv``,
-``results.json``, ``results.md`` (mean ± std over seeds, the paired tests against the best entry, the
-grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and ``cams_by_pool.png``; see
-:mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
+``<entry>_e60-seed<seed>``; the shared schedule's runs are kept); ``--grid-schedule shared`` searches
+their grids at the shared schedule (reusing its runs) and trains only the chosen setting at their own.
+``OUT`` gets ``results.csv``, ``results.json``, ``results.md`` (mean ± std over seeds, the paired tests
+against the best entry, the grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and
+``cams_by_pool.png``; see :mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="own schedules for entries still improving at the shared one, e.g. has=60,gmp=60 (their runs "
         "get --trainer.max_epochs N and folders <entry>_eN-seed<seed>)",
     )
+    parser.add_argument(
+        "--grid-schedule",
+        choices=("own", "shared"),
+        default="own",
+        help="where an entry given --epochs searches its grid: at its own schedule (default) or at the "
+        "shared one, reusing those runs; the chosen setting trains at its own schedule either way",
+    )
     return parser
 
 
@@ -90,6 +98,7 @@ FLAGS = {
     "method_pool": "--method-pool",
     "checkpoint_select": "--checkpoint-select",
     "epochs": "--epochs",
+    "grid_schedule": "--grid-schedule",
     "extra_args": "the train arguments after --",
 }
 
@@ -114,6 +123,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
         method_pool=args.method_pool,
         checkpoint_select=args.checkpoint_select,
         epochs=args.epochs,
+        grid_schedule=args.grid_schedule,
     )
 
 

@@ -95,6 +95,21 @@ def test_an_entry_with_its_own_schedule_gets_its_own_folders_and_max_epochs_last
     assert wp.parse_epochs(["has=60", "gap=45"], ["gap", "has"]) == {"has": 60, "gap": 45}
 
 
+def test_a_grid_at_the_shared_schedule_reuses_its_runs_and_trains_only_the_choice_at_its_own(tmp_path):
+    """grid_schedule='shared': the grid's folders are the shared schedule's, the chosen setting gets _eN."""
+    plan = wp.make_plan("lse", [0, 1], tmp_path, epochs="lse=60", grid_schedule="shared")
+    grid = plan.grid_runs()
+    assert [r.name for r in grid] == ["lse_beta2-seed0", "lse_beta5-seed0", "lse_beta10-seed0"]
+    assert all(r.epochs is None and "--trainer.max_epochs" not in plan.train_args(r) for r in grid)
+    test = plan.test_runs({"lse": {"beta": 5.0}})
+    assert [r.name for r in test] == ["lse_beta5_e60-seed0", "lse_beta5_e60-seed1"]
+    assert plan.train_args(test[0])[-2:] == ["--trainer.max_epochs", "60"]
+    assert {r.run_dir for r in grid}.isdisjoint(r.run_dir for r in test)  # seed 0 is trained again at 60
+    assert plan.meta()["grid_schedule"] == "shared"
+    with pytest.raises(ValueError, match=r"^grid_schedule: got 'long'; expected own or shared"):
+        wp.make_plan("lse", [0], tmp_path, grid_schedule="long")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

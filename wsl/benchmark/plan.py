@@ -14,7 +14,10 @@ explicit kwargs; ``_e<N>`` when ``epochs`` gives the entry its own schedule of N
 ``epochs`` (``ENTRY=N``) gives an entry that is still improving at the shared schedule a longer one, so
 that each entry is compared at a schedule where its validation curve has stopped moving: its runs get
 ``--trainer.max_epochs N`` after every other argument (the cosine schedule follows ``max_epochs``), and
-their folders differ from the shared schedule's, which are kept.
+their folders differ from the shared schedule's, which are kept. ``grid_schedule`` says where such an
+entry's grid is searched: ``own`` (the default: every grid setting at the entry's own schedule) or ``shared``
+(the grid at the shared schedule, whose runs a first benchmark may already hold; only the chosen setting is
+trained at the entry's own schedule, at every seed).
 
 Errors name the arguments of :func:`wsl.benchmark.run_benchmark` (``entries``, ``seeds``,
 ``pool_kwargs``, ``extra_args``, ``config``, ``out``, ``jobs`` ...); ``tools/benchmark.py`` translates
@@ -194,6 +197,7 @@ class BenchmarkPlan:
     select_metric: str = "maxboxacc"
     checkpoint_select: str = "last"
     epochs: dict[str, int] = field(default_factory=dict)
+    grid_schedule: str = "own"
 
     def settings(self, entry: Entry) -> list[dict[str, Any]]:
         """The head settings an entry tries: its grid (stage ``grid``), else one setting."""
@@ -206,20 +210,25 @@ class BenchmarkPlan:
             return list(GRIDS[entry.pool])
         return [{}]
 
-    def run(self, entry: Entry, seed: int, pool_kwargs: dict[str, Any]) -> BenchmarkRun:
-        """The trained run of ``entry`` at ``seed`` with ``pool_kwargs``, and its folder."""
+    def run(
+        self, entry: Entry, seed: int, pool_kwargs: dict[str, Any], own_schedule: bool = True
+    ) -> BenchmarkRun:
+        """The trained run of ``entry`` at ``seed`` with ``pool_kwargs``, and its folder; at the entry's own
+        schedule (:attr:`epochs`) unless ``own_schedule`` is False."""
         tagged = len(self.settings(entry)) > 1 or bool(pool_kwargs)
         tag = setting_tag(pool_kwargs)
         stem = f"{entry.slug}_{tag}" if tagged and tag else entry.slug
-        epochs = self.epochs.get(entry.name)
+        epochs = self.epochs.get(entry.name) if own_schedule else None
         stem += f"_e{epochs}" if epochs else ""
         folder = self.root / "runs" / f"{stem}-seed{seed}"
         return BenchmarkRun(entry, seed, folder, dict(pool_kwargs), epochs=epochs)
 
     def grid_runs(self) -> list[BenchmarkRun]:
-        """Stage ``grid``: every setting of every entry with more than one, at the first seed."""
+        """Stage ``grid``: every setting of every entry with more than one, at the first seed (at the
+        entry's own schedule when :attr:`grid_schedule` is ``own``, else at the shared one)."""
+        own = self.grid_schedule == "own"
         return [
-            self.run(e, self.seeds[0], kw)
+            self.run(e, self.seeds[0], kw, own)
             for e in self.entries
             if len(self.settings(e)) > 1
             for kw in self.settings(e)
@@ -276,6 +285,7 @@ class BenchmarkPlan:
             "select_metric": self.select_metric,
             "checkpoint_select": self.checkpoint_select,
             "epochs": self.epochs,
+            "grid_schedule": self.grid_schedule,
         }
 
 
@@ -293,13 +303,14 @@ def make_plan(
     method_pool: str = "gap",
     checkpoint_select: str = "last",
     epochs: dict[str, int] | Sequence[str] | str | None = None,
+    grid_schedule: str = "own",
 ) -> BenchmarkPlan:
     """Check every argument of :func:`wsl.benchmark.run_benchmark` and plan it (nothing is written).
 
     Raises:
         ValueError: an unknown entry, bad seeds, bad pool kwargs, a reserved extra argument, a config that
-            is not a file, an unknown ``select_metric`` or ``checkpoint_select``, ``epochs`` naming no
-            trained entry or not a positive int, or an output path that is a file.
+            is not a file, an unknown ``select_metric``, ``checkpoint_select`` or ``grid_schedule``,
+            ``epochs`` naming no trained entry or not a positive int, or an output path that is a file.
     """
     parsed = parse_entries(entries, method_pool)
     seed_list = parse_seeds(seeds)
@@ -315,6 +326,8 @@ def make_plan(
         raise ValueError(f"config: {str(config)!r} is not a file")
     if checkpoint_select not in ("best", "last"):
         raise ValueError(f"checkpoint_select: got {checkpoint_select!r}; expected best or last")
+    if grid_schedule not in ("own", "shared"):
+        raise ValueError(f"grid_schedule: got {grid_schedule!r}; expected own or shared")
     scores = [key for key, _, unit in METRICS if unit == "%"]
     if select_metric not in scores:
         raise ValueError(f"select_metric: got {select_metric!r}; choose from {', '.join(scores)}")
@@ -324,7 +337,7 @@ def make_plan(
     schedules = parse_epochs(epochs, [e.name for e in parsed if e.kind == "train"])
     return BenchmarkPlan(
         root, parsed, seed_list, config, data, extra, kwargs_by_pool, grid, select_metric, checkpoint_select,
-        schedules,
+        schedules, grid_schedule,
     )  # fmt: skip
 
 

@@ -71,6 +71,7 @@ def run_benchmark(
     method_pool: str = "gap",
     checkpoint_select: str = "last",
     epochs: dict[str, int] | Sequence[str] | str | None = None,
+    grid_schedule: str = "own",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the benchmark protocol of :mod:`wsl.benchmark.plan`, skipping finished runs, and write the tables
@@ -94,6 +95,8 @@ def run_benchmark(
         checkpoint_select: the tested weights of every run (``last`` or ``best`` on val).
         epochs: per-entry schedules, ``"has=60,gmp=60"`` (:func:`wsl.benchmark.plan.parse_epochs`), for the
             entries still improving at the shared one.
+        grid_schedule: where an entry with its own schedule searches its grid: ``own`` (every setting at
+            that schedule) or ``shared`` (the grid at the shared schedule, the chosen setting at its own).
         log: where progress lines go.
 
     Returns:
@@ -118,6 +121,7 @@ def run_benchmark(
         method_pool=method_pool,
         checkpoint_select=checkpoint_select,
         epochs=epochs,
+        grid_schedule=grid_schedule,
     )
     if num_cam_images < 0:
         raise ValueError(f"num_cam_images: got {num_cam_images}; expected >= 0")
