@@ -23,6 +23,15 @@ def test_val_curve_reads_every_version_in_order_the_later_one_winning(tmp_path):
     assert ws.val_curve(tmp_path, "pxap") == []
 
 
+def test_val_curve_reads_a_run_record_without_logs_and_prefers_the_logs(tmp_path):
+    """docs/benchmark_results keeps RUN/metrics.csv only; a benchmark resumed from it keeps its curves."""
+    text = "epoch,step,val/maxboxacc\n4,9,0.2\n9,19,0.4\n"
+    (tmp_path / "metrics.csv").write_text(text)
+    assert ws.val_curve(tmp_path, "maxboxacc") == [(4, 0.2), (9, 0.4)]
+    write_metrics(tmp_path, 0, ["4,9,,0.25,0.5"])
+    assert ws.val_curve(tmp_path, "maxboxacc") == [(4, 0.25)]
+
+
 @pytest.mark.parametrize(
     ("curve", "gain"),
     [

@@ -2,7 +2,10 @@
 
 A run's validation curve is read from the ``metrics.csv`` its CSV logger wrote (``RUN/logs/version_<n>``,
 the newest version; a resumed run continues in a new version, so all versions are read in order and the
-later one wins at an epoch): one point per validation epoch, ``val/<metric>`` against the epoch.
+later one wins at an epoch): one point per validation epoch, ``val/<metric>`` against the epoch. A run
+folder without logs is read from its own ``RUN/metrics.csv``: the layout of the run records kept in
+``docs/benchmark_results`` (``results.json``, ``config.yaml``, ``metrics.csv``), so a benchmark resumed
+from them keeps its curves and its grid choice.
 
 - **Selection score** of a grid run: the last point of its curve of the selection metric (the schedule's
   end, where the tested ``last`` weights are).
@@ -30,7 +33,8 @@ def _version(path: Path) -> int:
 
 
 def val_curve(run_dir: str | Path, metric: str) -> list[tuple[int, float]]:
-    """``[(epoch, value), ...]`` of ``val/<metric>`` in the run's CSV logs, by epoch (empty when absent).
+    """``[(epoch, value), ...]`` of ``val/<metric>`` in the run's CSV logs (else its own ``metrics.csv``), by
+    epoch (empty when absent).
 
     Example:
         >>> val_curve("no/such/run", "map")
@@ -39,8 +43,8 @@ def val_curve(run_dir: str | Path, metric: str) -> list[tuple[int, float]]:
     by_epoch: dict[int, float] = {}
     column = f"val/{metric}"
     versions = sorted(Path(run_dir, "logs").glob("version_*"), key=_version)
-    for version in versions:
-        path = version / "metrics.csv"
+    paths = [v / "metrics.csv" for v in versions if (v / "metrics.csv").is_file()]
+    for path in paths or [Path(run_dir, "metrics.csv")]:
         if not path.is_file():
             continue
         with path.open(newline="") as handle:
