@@ -145,3 +145,10 @@ def test_out_that_is_a_file_is_refused_by_the_plan(tmp_path):
     path.write_text("x")
     with pytest.raises(ValueError, match="^out: .* exists and is not a folder"):
         wp.make_plan("gap", "0", path)
+
+
+def test_shared_schedule_runs_are_the_own_schedule_entries_at_the_shared_one(tmp_path):
+    plan = wp.make_plan("gap,has,lse", [0, 1], tmp_path, epochs="has=60,lse=45")
+    runs = plan.shared_schedule_runs({"lse": {"beta": 5.0}})
+    assert [r.name for r in runs] == ["has-seed0", "has-seed1", "lse_beta5-seed0", "lse_beta5-seed1"]
+    assert all(r.epochs is None for r in runs)

@@ -87,3 +87,12 @@ def test_write_tables_writes_three_files_atomically(tmp_path):
     markdown = (tmp_path / "results.md").read_text()
     assert "Data: default; entries gap; seeds 0, 1, 2; 2/3 test runs finished." in markdown
     assert wr.format_markdown(summary, {}) in markdown and "Grid on val" not in markdown
+
+
+def test_schedule_check_table_shows_own_minus_shared_with_p():
+    checks = [{"entry": "has", "epochs": 60, "shared_epochs": 30,
+               "maxboxacc": {"diff": 0.25, "n": 3, "t": 5.0, "p": 0.038}, "map": None}]  # fmt: skip
+    text = wr.format_schedule_check(checks)
+    assert text.splitlines()[0] == "| entry | epochs: own vs shared | Δ MaxBoxAcc (p) |"
+    assert "| has | 60 vs 30 | +25.0 (0.038)* |" in text
+    assert wr.format_schedule_check([]) == ""

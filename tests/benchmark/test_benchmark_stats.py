@@ -114,3 +114,21 @@ def test_compare_to_best_ranks_by_the_metric_and_tests_the_others():
         "metric": "pxap",
         "others": [],
     }
+
+
+def test_schedule_check_pairs_own_and_shared_runs_by_seed():
+    """Own − shared per seed: diffs 0.3, 0.2, 0.1 → mean 0.2, s_d 0.1, t = 0.2 / (0.1/√3) = 2√3, df 2."""
+
+    def row(entry, seed, epochs, value):
+        return {"entry": entry, "seed": seed, "epochs": epochs, "maxboxacc": value}
+
+    own = [row("has", 0, 60, 0.6), row("has", 1, 60, 0.6), row("has", 2, 60, 0.6)]
+    shared = [row("has", 0, 30, 0.3), row("has", 1, 30, 0.4), row("has", 2, 30, 0.5)]
+    shared += [row("gmp", 0, 30, 0.1)]  # no own-schedule run: left out
+    [check] = wa.schedule_check(own, shared)
+    assert (check["entry"], check["epochs"], check["shared_epochs"]) == ("has", 60, 30)
+    test = check["maxboxacc"]
+    assert test["n"] == 3 and test["diff"] == pytest.approx(0.2)
+    assert test["t"] == pytest.approx(2 * math.sqrt(3))
+    assert test["p"] == pytest.approx(wa.student_t_two_sided_p(2 * math.sqrt(3), 2))
+    assert "map" not in check  # no score, no test

@@ -125,6 +125,30 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
     assert calls == []
 
 
+def test_an_own_schedule_is_reported_against_the_shared_one(finished_benchmark, monkeypatch, tmp_path):
+    """--epochs has=7 over a finished benchmark: the _e7 runs are tested, the shared ones only compared."""
+    out = tmp_path / "out"
+    shutil.copytree(finished_benchmark[0], out)
+    for seed, gain in [(0, 0.1), (1, 0.3)]:  # stand-ins for the longer runs: the shared ones, scores moved
+        own = out / "runs" / f"has_e7-seed{seed}"
+        shutil.copytree(out / "runs" / f"has-seed{seed}", own)
+        results = json.loads((own / "results.json").read_text())
+        results["epochs"], results["test"]["maxboxacc"] = 7, results["test"]["maxboxacc"] + gain
+        (own / "results.json").write_text(json.dumps(results))
+    monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail(f"nothing to train: {argv}"))
+    data = json.loads((out / "results.json").read_text())["data"]
+    kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
+    result = wb.run_benchmark("gap,has", "0,1", out, epochs="has=7", **kwargs)
+    assert {r["run_dir"].rsplit("/", 1)[-1] for r in result["rows"] if r["entry"] == "has"} == {
+        "has_e7-seed0",
+        "has_e7-seed1",
+    }
+    [check] = result["schedule_check"]
+    assert check["entry"] == "has" and check["epochs"] == 7 and check["shared_epochs"] != 7
+    assert check["maxboxacc"]["diff"] == pytest.approx(0.2) and check["maxboxacc"]["n"] == 2
+    assert "## Own schedule against the shared one" in (out / "results.md").read_text()
+
+
 def test_the_grid_is_chosen_on_val_and_two_jobs_train_in_worker_processes(synthetic_voc_root, tmp_path):
     argv = [
         "--entries",

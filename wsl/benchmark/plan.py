@@ -256,6 +256,16 @@ class BenchmarkPlan:
                 runs.append(BenchmarkRun(entry, None, self.root / "runs" / "center"))
         return runs
 
+    def shared_schedule_runs(self, chosen: dict[str, dict[str, Any]]) -> list[BenchmarkRun]:
+        """The runs of each entry with its own schedule at the shared one (same setting, every seed): read
+        when a first benchmark left them, never trained, to show what the longer schedule changed."""
+        return [
+            self.run(entry, seed, chosen.get(entry.name, self.settings(entry)[0]), own_schedule=False)
+            for entry in self.entries
+            if entry.kind == "train" and entry.name in self.epochs
+            for seed in self.seeds
+        ]
+
     def train_args(self, run: BenchmarkRun) -> list[str]:
         """The ``wsl.cli.train`` arguments of a trained run (the config first, so that flags override it)."""
         entry = run.entry

@@ -3,7 +3,8 @@
 ``results.md`` has three tables: the comparison (mean ± std over seeds per entry, scores in percent, the
 chosen setting, and the validation gain over the last third of the schedule, ``†`` when the entry is still
 improving), the differences to the best entry (best − entry in points, with the paired test's p-value;
-``*`` marks p < 0.05, a difference larger than the seed spread), and the grid on val.
+``*`` marks p < 0.05, a difference larger than the seed spread), the grid on val, and, for the entries
+given a schedule of their own, that schedule against the shared one (own − shared, paired by seed).
 
 The tables have their own cell formatter rather than :func:`wsl.metrics.format_table`: cells are
 mean ± std over seeds (not one value), and the timing columns are seconds and images/s, which must not be
@@ -22,7 +23,15 @@ from wsl.benchmark.columns import METRICS
 from wsl.benchmark.stats import present_metrics
 from wsl.runs import write_json, write_text
 
-__all__ = ["csv_text", "format_cell", "format_comparison", "format_grid", "format_markdown", "write_tables"]
+__all__ = [
+    "csv_text",
+    "format_cell",
+    "format_comparison",
+    "format_grid",
+    "format_markdown",
+    "format_schedule_check",
+    "write_tables",
+]
 
 _TITLES = {key: title for key, title, _ in METRICS}
 
@@ -70,6 +79,27 @@ def format_markdown(
     return "\n".join(lines)
 
 
+def _test_cell(test: dict[str, Any] | None) -> str:
+    if test is None:
+        return "–"
+    return f"{100 * test['diff']:+.1f} ({test['p']:.3f})" + ("*" if test["p"] < 0.05 else "")
+
+
+def format_schedule_check(checks: Sequence[dict[str, Any]]) -> str:
+    """Own schedule − shared schedule in points per score, with the paired test's p; "" without checks."""
+    keys = [k for k in _TITLES if any(c.get(k) for c in checks)]
+    if not keys:
+        return ""
+    lines = [
+        "| entry | epochs: own vs shared | " + " | ".join(f"Δ {_TITLES[k]} (p)" for k in keys) + " |",
+        "|---|---|" + "---:|" * len(keys),
+    ]
+    for check in checks:
+        cells = " | ".join(_test_cell(check.get(k)) for k in keys)
+        lines.append(f"| {check['entry']} | {check['epochs']} vs {check['shared_epochs']} | {cells} |")
+    return "\n".join(lines)
+
+
 def format_comparison(comparison: dict[str, Any]) -> str:
     """Best − entry in points per score, with the paired test's p (``*``: p < 0.05); "" without a best."""
     others = comparison.get("others") or []
@@ -83,14 +113,7 @@ def format_comparison(comparison: dict[str, Any]) -> str:
         "|---|" + "---:|" * len(keys),
     ]
     for other in others:
-        cells = []
-        for key in keys:
-            test = other.get(key)
-            if test is None:
-                cells.append("–")
-            else:
-                star = "*" if test["p"] < 0.05 else ""
-                cells.append(f"{100 * test['diff']:+.1f} ({test['p']:.3f}){star}")
+        cells = [_test_cell(other.get(key)) for key in keys]
         lines.append(f"| {other['entry']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -124,7 +147,7 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
     Args:
         out: the benchmark folder.
         state: ``rows``, ``curves`` (``run_dir`` → BoxAcc curves), ``summary``, ``comparison``,
-            ``convergence`` and ``grid`` (see :func:`wsl.benchmark.run_benchmark`).
+            ``convergence``, ``grid`` and ``schedule_check`` (see :func:`wsl.benchmark.run_benchmark`).
         meta: the plan's settings (:meth:`wsl.benchmark.BenchmarkPlan.meta`) and ``planned_runs``.
     """
     rows, metric = state["rows"], meta["select_metric"]
@@ -148,10 +171,16 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
     grid = format_grid(state["grid"], metric)
     if grid:
         parts.append("## Grid on val (first seed)\n\n" + grid)
-    payload = {
-        **meta,
-        **{k: state[k] for k in ("rows", "curves", "summary", "comparison", "convergence", "grid")},
-    }
+    schedules = format_schedule_check(state.get("schedule_check") or [])
+    if schedules:
+        parts.append(
+            "## Own schedule against the shared one\n\nFor the entries given a longer schedule of their own "
+            "(--epochs): own − shared in points, the same setting at each seed; (p) is the two-sided paired "
+            "t-test over seeds, * p < 0.05. Within the seed spread, the shared schedule had already reached "
+            "what the longer one gives.\n\n" + schedules
+        )
+    keys = ("rows", "curves", "summary", "comparison", "convergence", "grid", "schedule_check")
+    payload = {**meta, **{k: state.get(k) for k in keys}}
     payload["runs"] = payload.pop("rows")
     return [
         write_text(out / "results.csv", csv_text(rows) if rows else ""),

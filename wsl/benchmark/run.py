@@ -15,7 +15,7 @@ from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
 from wsl.benchmark.report import format_markdown, write_tables
 from wsl.benchmark.selection import choose_settings, convergence
 from wsl.benchmark.sheet import cams_by_pool
-from wsl.benchmark.stats import aggregate, compare_to_best, mean_curves
+from wsl.benchmark.stats import aggregate, compare_to_best, mean_curves, schedule_check
 
 __all__ = ["run_benchmark"]
 
@@ -26,11 +26,13 @@ class _Tables:
     def __init__(self, plan: BenchmarkPlan) -> None:
         self.plan = plan
         self.test_runs: list[BenchmarkRun] = []
+        self.shared_runs: list[BenchmarkRun] = []  # own-schedule entries at the shared one (read only)
         self.grid_table: list[dict[str, Any]] = []
         self.split_sizes: dict[tuple, int] = {}
 
     def summarise(self) -> dict[str, Any]:
         rows, curves = collect_runs(self.test_runs, self.split_sizes)
+        shared_rows, _ = collect_runs(self.shared_runs, self.split_sizes)
         summary = aggregate(rows)
         metric = self.plan.select_metric
         return {
@@ -40,6 +42,7 @@ class _Tables:
             "comparison": compare_to_best(rows, summary, metric),
             "convergence": convergence(rows, metric),
             "grid": self.grid_table,
+            "schedule_check": schedule_check(rows, shared_rows),
         }
 
     def write(self) -> dict[str, Any]:
@@ -100,7 +103,7 @@ def run_benchmark(
         log: where progress lines go.
 
     Returns:
-        ``{"rows", "summary", "comparison", "convergence", "grid", "markdown", "files"}``.
+        ``{"rows", "summary", "comparison", "convergence", "grid", "schedule_check", "markdown", "files"}``.
 
     Raises:
         ValueError: a bad argument (named as above), a negative ``num_cam_images``, ``jobs < 1``.
@@ -146,6 +149,7 @@ def run_benchmark(
     for name, kwargs in chosen.items():
         log(f"{name}: chose {kwargs or 'the defaults'} on val/{plan.select_metric}")
     tables.test_runs = plan.test_runs(chosen)
+    tables.shared_runs = plan.shared_schedule_runs(chosen)
     trained = [r for r in tables.test_runs if r.entry.kind == "train"]
     seen = {r.run_dir for r in [*grid_runs, *fixed]}
     remaining = [r for r in trained if r.run_dir not in seen]
@@ -166,5 +170,5 @@ def run_benchmark(
         f"\n{markdown}\n\n{len(state['rows'])}/{len(tables.test_runs)} runs in {plan.root} "
         f"({time.perf_counter() - started:.0f} s)"
     )
-    keys = ("rows", "summary", "comparison", "convergence", "grid")
+    keys = ("rows", "summary", "comparison", "convergence", "grid", "schedule_check")
     return {**{k: state[k] for k in keys}, "markdown": markdown, "files": [str(f) for f in files]}

@@ -32,6 +32,7 @@ __all__ = [
     "paired_test",
     "present_metrics",
     "run_row",
+    "schedule_check",
     "student_t_two_sided_p",
 ]
 
@@ -237,3 +238,45 @@ def compare_to_best(
             tests = {k: paired_test(rows, best, entry["entry"], k) for k in present}
             others.append({"entry": entry["entry"], **tests})
     return {"best": best, "metric": metric, "others": others}
+
+
+def schedule_check(
+    rows: Sequence[dict[str, Any]], shared_rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per entry with runs at both schedules: its own (longer) schedule against the shared one, by seed.
+
+    Args:
+        rows: the test runs' rows; an entry's own-schedule runs among them.
+        shared_rows: the same entries and settings at the shared schedule (see
+            :meth:`wsl.benchmark.BenchmarkPlan.shared_schedule_runs`).
+
+    Returns:
+        One dict per entry present in both: ``entry``, ``epochs`` and ``shared_epochs`` (of its first row
+        each), and per score of :data:`COMPARED` the :func:`paired_test` of own − shared (None with fewer
+        than two common seeds). A difference within the seed spread says the shared schedule had already
+        reached what the longer one gives.
+
+    Example:
+        >>> row = lambda seed, epochs, v: {"entry": "has", "seed": seed, "epochs": epochs, "maxboxacc": v}
+        >>> own, shared = [row(0, 60, 0.6), row(1, 60, 0.7)], [row(0, 30, 0.3), row(1, 30, 0.5)]
+        >>> [check] = schedule_check(own, shared)
+        >>> check["epochs"], check["shared_epochs"], round(check["maxboxacc"]["diff"], 2)
+        (60, 30, 0.25)
+    """
+    out = []
+    for name in dict.fromkeys(r["entry"] for r in shared_rows):
+        own = [r for r in rows if r["entry"] == name]
+        shared = [r for r in shared_rows if r["entry"] == name]
+        if not own:
+            continue
+        pairs = [{**r, "entry": "own"} for r in own] + [{**r, "entry": "shared"} for r in shared]
+        check: dict[str, Any] = {
+            "entry": name,
+            "epochs": own[0].get("epochs"),
+            "shared_epochs": shared[0].get("epochs"),
+        }
+        for key in COMPARED:
+            if any(_finite(r.get(key)) for r in pairs):
+                check[key] = paired_test(pairs, "own", "shared", key)
+        out.append(check)
+    return out
