@@ -11,15 +11,17 @@ redone when its arguments change: delete its folder to redo it). ``jobs`` trains
 From the finished runs the benchmark writes, into ``OUT`` and atomically (:mod:`wsl.runs`):
 
 - ``results.csv`` (one row per test run), ``results.json`` (runs, curves, summary, the grid, the paired
-  tests, the convergence check) and ``results.md`` (:mod:`~wsl.benchmark.report`) after every run;
+  tests, the convergence check, and the schedule check of the entries given a longer schedule of their own
+  against their runs at the shared one) and ``results.md`` (:mod:`~wsl.benchmark.report`) after every run;
 - ``bar_<metric>.png`` (mean per entry, sample-std error bars), ``boxacc_curves.png`` (BoxAcc against the
   CAM threshold, mean over seeds), ``val_curves.png`` (the selection metric on val by epoch) and
   ``cams_by_pool.png`` (the CAMs of the first test images, one column per trained entry) at the end.
 
 Std is the sample standard deviation (``n − 1``) over the seeds with a finite value; with one seed it
 is not shown. Differences to the best entry are tested by a paired t-test over seeds
-(:func:`paired_test`). Train images/s = epochs × images per epoch (the train split, or
-``limit_train_batches`` batches of it) / ``train_seconds`` (fit time, validation included).
+(:func:`paired_test`), and so is an own schedule against the shared one (:func:`schedule_check`). Train
+images/s = epochs × images per epoch (the train split, or ``limit_train_batches`` batches of it) /
+``train_seconds`` (fit time, validation included).
 
 Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grids),
 :mod:`~wsl.benchmark.plan` (arguments → runs and their train arguments), :mod:`~wsl.benchmark.execute`
@@ -62,6 +64,7 @@ from wsl.benchmark.stats import (
     paired_test,
     present_metrics,
     run_row,
+    schedule_check,
     student_t_two_sided_p,
 )
 
@@ -90,6 +93,7 @@ __all__ = [
     "make_plan",
     "mean_curves",
     "paired_test",
+    "schedule_check",
     "parse_entries",
     "parse_pool_kwargs",
     "parse_seeds",
