@@ -69,14 +69,14 @@ from wsl.benchmark.stats import (
 )
 
 __all__ = [
+    "BenchmarkPlan",
+    "BenchmarkRun",
     "CURVES",
+    "Entry",
     "GRIDS",
     "METRICS",
     "PLATEAU_TOLERANCE",
     "RESERVED",
-    "BenchmarkPlan",
-    "BenchmarkRun",
-    "Entry",
     "aggregate",
     "cams_by_pool",
     "check_extra_args",
@@ -93,7 +93,6 @@ __all__ = [
     "make_plan",
     "mean_curves",
     "paired_test",
-    "schedule_check",
     "parse_entries",
     "parse_pool_kwargs",
     "parse_seeds",
@@ -106,6 +105,7 @@ __all__ = [
     "run_pending",
     "run_posthoc",
     "run_row",
+    "schedule_check",
     "setting_tag",
     "sheet_cams",
     "student_t_two_sided_p",
