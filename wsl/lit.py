@@ -35,8 +35,9 @@ class WSLModule(pl.LightningModule):
     Args:
         num_classes: C (linked from the data module by the CLI).
         class_names: names of the C classes (linked from the data module).
-        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size:
-            see :class:`~wsl.models.WSLNet`.
+        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size,
+        cam_flips: see :class:`~wsl.models.WSLNet` (``cam_flips``: class maps averaged over flipped views
+            at validation, test and every tool that reads the checkpoint; the main job uses ``hv``).
         single_label: use cross-entropy and top-1 metrics (linked from the data module).
         optimizer: ``adamw`` or ``sgd`` (momentum 0.9, nesterov).
         lr: learning rate of the head (1×1 conv and pooling parameters).
@@ -88,6 +89,7 @@ class WSLModule(pl.LightningModule):
         method: str = "cam",
         method_kwargs: dict | None = None,
         head_lr_stages: int = 0,
+        cam_flips: str = "none",
     ) -> None:
         super().__init__()
         if optimizer not in OPTIMIZERS:

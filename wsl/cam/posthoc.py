@@ -393,7 +393,8 @@ def class_maps_for(
             if images.is_inference():
                 images = images.clone()
             with _capture(target, name) as seen:
-                scores, _ = net(images)
+                # One view: a network's flip averaging (WSLNet.cam_flips) would run the layer on every view.
+                scores, _ = getattr(net, "forward_view", net)(images)
             if len(seen) != 1:
                 raise ValueError(
                     f"layer {name!r} ran {len(seen)} times in one forward pass; choose a layer that runs once"

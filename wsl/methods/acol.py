@@ -121,7 +121,7 @@ class ACoLNet(WSLNet):
         scores_b, maps_b = self.head_b(self.branch_b(features * (~erased).to(features.dtype)))
         return dict(scores_a=scores_a, maps_a=maps_a, scores_b=scores_b, maps_b=maps_b, erased=erased)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scores_A (N, C), max(Â_c, B̂_c) (N, C, h, w))``, B_c on features erased by Â_c ≥ δ."""
         features = self.backbone(images)
         scores_a, maps_a = self.head(self.branch_a(features))

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from wsl.models.backbone import create_backbone
+from wsl.models.flips import check_cam_flips, flip_averaged
 from wsl.models.head import CAMHead
 from wsl.pooling import replace_stem_maxpool
 
@@ -30,6 +31,9 @@ class WSLNet(nn.Module):
         softpool_stem: replace the stem max-pool of a ResNet-like backbone by SoftPool2d.
         img_size: the input side, for backbones built for one size (timm ViTs take ``img_size``);
             ignored by backbones that take any size. The CLI links it to ``data.image_size``.
+        cam_flips: in eval mode, average the class maps over flipped views (:mod:`wsl.models.flips`):
+            ``none`` (default), ``h`` (horizontal flip) or ``hv`` (both axes). Scores stay the plain
+            view's; training is unchanged.
 
     Example:
         >>> net = WSLNet(num_classes=6, backbone="resnet18", pool="gap")
@@ -50,6 +54,7 @@ class WSLNet(nn.Module):
         output_stride: int | None = None,
         softpool_stem: bool = False,
         img_size: int | None = None,
+        cam_flips: str = "none",
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -60,11 +65,19 @@ class WSLNet(nn.Module):
         if softpool_stem:
             replace_stem_maxpool(self.backbone.body)
         self.head = CAMHead(self.backbone.out_channels, num_classes, pool, pool_kwargs, num_maps)
+        self.cam_flips = check_cam_flips(cam_flips)
 
     @property
     def pool(self) -> nn.Module:
         return self.head.pool
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(scores (N, C), class_maps (N, C, h, w))`` for a batch of images."""
+        """Return ``(scores (N, C), class_maps (N, C, h, w))`` for a batch of images; in eval mode the maps
+        are averaged over the ``cam_flips`` views."""
+        if self.training:
+            return self.forward_view(images)
+        return flip_averaged(self.forward_view, images, self.cam_flips)
+
+    def forward_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One plain forward: ``(scores (N, C), class_maps (N, C, h, w))``, no flip averaging."""
         return self.head(self.backbone(images))

@@ -1,0 +1,140 @@
+"""The main job's spread: the README's first command over seeds, thread counts and float-path switches.
+
+Each run is ``tools/train.py --pool weldon`` (the defaults, 30 epochs, the synthetic set already cached)
+in a child process with a given ``--seed_everything``, a given number of intra-op threads
+(``torch.set_num_threads``) and, optionally, oneDNN switched off or channels_last off: the float-reduction
+orders that differ between CPUs (an AMD EPYC with AVX2 and a Xeon with AVX512 round differently; so do 1 and
+2 threads on one machine). The test scores of every run are collected, and min / median / max of each score
+are printed as a Markdown table, with the CPU named. A run whose folder already holds ``results.json`` and
+the same arguments is read, not retrained, so an interrupted sweep resumes.
+
+    python bench/main_job_spread.py --out /tmp/spread                          # 5 seeds x 1, 2 threads
+    python bench/main_job_spread.py --out /tmp/spread --switches onednn_off channels_last_off --seeds 0
+    python bench/main_job_spread.py --out /tmp/spread --jobs 2                 # two runs at a time
+    python bench/main_job_spread.py --out /tmp/old --extra --model.ema_decay 0 --checkpoint_select best
+
+``--extra`` arguments go to every run (e.g. the previous recipe, to measure it beside the current one);
+``{run_dir}`` in them is replaced by the run's folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+TRAIN = Path(__file__).resolve().parents[1] / "tools" / "train.py"
+SCORES = ("map", "pointing_game", "maxboxacc", "maxboxacc_v2", "pxap")
+#: A float-path switch: the Python run in the child before training.
+SWITCHES = {
+    "default": "",
+    "onednn_off": "torch.backends.mkldnn.enabled = False",
+    "channels_last_off": "",  # a model flag, see ARGS
+}
+SWITCH_ARGS = {"channels_last_off": ["--model.channels_last", "false"]}
+CHILD = """
+import sys, torch
+torch.set_num_threads({threads})
+{switch}
+sys.argv = [{train!r}] + {argv!r}
+from wsl.cli import run_tool, train
+raise SystemExit(run_tool(train))
+"""
+
+
+def cpu_name() -> str:
+    """The CPU model and its widest vector extension, e.g. ``AMD EPYC 7B13 (AVX2)``."""
+    model, flags = platform.processor() or "unknown CPU", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("unknown CPU", platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line
+    except OSError:
+        pass
+    vector = "AVX512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
+    return f"{model} ({vector})"
+
+
+def run_one(out: Path, seed: int, threads: int, switch: str, extra: list[str]) -> dict:
+    """Train one run in a child process (or read it back); its test scores in percent, wall seconds."""
+    name = f"seed{seed}-t{threads}-{switch}"
+    run_dir = out / name
+    argv = [
+        "--pool",
+        "weldon",
+        "--seed_everything",
+        str(seed),
+        "--run_dir",
+        str(run_dir),
+        "--trainer.enable_progress_bar",
+        "false",
+        *SWITCH_ARGS.get(switch, []),
+        *(arg.replace("{run_dir}", str(run_dir)) for arg in extra),
+    ]
+    key = {"seed": seed, "threads": threads, "switch": switch, "argv": argv}
+    done = run_dir / "results.json"
+    stored = run_dir / "spread_key.json"
+    if done.is_file() and stored.is_file() and json.loads(stored.read_text()) == key:
+        return _row(name, key, json.loads(done.read_text()), None)
+    if run_dir.exists():
+        raise SystemExit(f"{run_dir} holds another or an unfinished run: remove it or pick another --out")
+    code = CHILD.format(threads=threads, switch=SWITCHES[switch], train=str(TRAIN), argv=argv)
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / f"{name}.log").open("w") as log:
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=log, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - started
+    (run_dir / "spread_key.json").write_text(json.dumps(key))
+    return _row(name, key, json.loads(done.read_text()), wall)
+
+
+def _row(name: str, key: dict, results: dict, wall: float | None) -> dict:
+    test = results["test"]
+    row = {"run": name, "seed": key["seed"], "threads": key["threads"], "switch": key["switch"]}
+    row.update({s: 100 * test[s] for s in SCORES if s in test})
+    row["wall_s"] = wall if wall is not None else results.get("wall_seconds")
+    return row
+
+
+def summary(rows: list[dict]) -> str:
+    """A Markdown table: every run, then min / median / max of each score."""
+    head = "| run | " + " | ".join(SCORES) + " |\n|---|" + "---:|" * len(SCORES) + "\n"
+    lines = [
+        f"| {r['run']} | " + " | ".join(f"{r.get(s, float('nan')):.1f}" for s in SCORES) + " |" for r in rows
+    ]
+    for label, fn in (("min", min), ("median", statistics.median), ("max", max)):
+        cells = [f"**{fn([r[s] for r in rows if s in r]):.1f}**" for s in SCORES]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return head + "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--switches", nargs="+", default=["default"], choices=sorted(SWITCHES))
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (wall times then overlap)")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="arguments for every run")
+    args = parser.parse_args(argv)
+    plan = [(s, t, w) for w in args.switches for t in args.threads for s in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda p: run_one(args.out, *p, args.extra), plan))
+    cpu = cpu_name()
+    record = {"cpu": cpu, "extra": args.extra, "runs": rows}
+    (args.out / "spread.json").write_text(json.dumps(record, indent=1))
+    print(f"CPU: {cpu}; extra arguments: {args.extra or 'none'}\n")
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()
