@@ -9,10 +9,11 @@ a silent random init; :attr:`Backbone.weights` records where the weights came fr
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -299,14 +300,71 @@ def _weights_error(name: str, weights: dict[str, Any], err: BaseException) -> Pr
     )
 
 
+class _LoadReport(logging.Handler):
+    """Collects the keys timm reports after loading pretrained weights non-strictly.
+
+    timm loads a feature model's weights with ``strict=False`` (it drops the classifier) and only logs
+    the keys that did not match, so a file of another network would leave most of the backbone at its
+    random init without an error. Its messages read ``Missing keys (a, b) discovered …`` and
+    ``Unexpected keys (a, b) found …``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        for prefix, keys in (("Missing keys (", self.missing), ("Unexpected keys (", self.unexpected)):
+            if text.startswith(prefix):
+                keys.extend(k.strip() for k in text[len(prefix) :].split(")", 1)[0].split(",") if k.strip())
+
+
+@contextlib.contextmanager
+def _load_report() -> Iterator[_LoadReport]:
+    logger = logging.getLogger("timm.models._builder")
+    report, level = _LoadReport(), logger.level
+    logger.addHandler(report)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield report
+    finally:
+        logger.removeHandler(report)
+        logger.setLevel(level)
+
+
 def _create(name: str, weights: dict[str, Any], **kwargs: Any) -> nn.Module:
-    """``timm.create_model``, any failure to load requested weights raised as PretrainedWeightsError."""
+    """``timm.create_model``; requested weights that fail to load, or load only in part (keys of another
+    network: anything but the classifier missing, or keys the network lacks), raise PretrainedWeightsError."""
     if not kwargs.get("pretrained"):
         return timm.create_model(name, **kwargs)
     try:
-        return timm.create_model(name, **kwargs)
+        with _load_report() as report:
+            model = timm.create_model(name, **kwargs)
     except Exception as err:  # noqa: BLE001 - urllib, huggingface_hub, torch.load and timm all raise their own
         raise _weights_error(name, weights, err) from err
+    # A feature model's own pretrained_cfg drops the classifier's name: the registry's has it.
+    architecture = str((getattr(model, "pretrained_cfg", None) or {}).get("architecture") or "")
+    registered = timm.models.get_pretrained_cfg(architecture) if timm.is_model(architecture) else None
+    classifier = (registered.classifier if registered is not None else None) or ()
+    heads = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    allowed = {f"{head}.{p}" for head in heads for p in ("weight", "bias")}
+    missing = [k for k in report.missing if k not in allowed]
+    if missing or report.unexpected:
+        what = (
+            f"the weights file {weights['file']!r}"
+            if weights["source"] == "file"
+            else "the pretrained weights"
+        )
+        raise PretrainedWeightsError(
+            f"backbone {name!r}: {what} do not fit the network: {len(missing)} of its weights are not "
+            f"in them (e.g. {missing[:3]}) and {len(report.unexpected)} of theirs are not the network's "
+            f"(e.g. {report.unexpected[:3]}); the weights must be this architecture's (timm's or "
+            f"torchvision's keys): {PRETRAINED_FIX}"
+        )
+    return model
 
 
 # ---------------------------------------------------------------------------------------------------------
