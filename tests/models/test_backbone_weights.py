@@ -266,3 +266,24 @@ def test_large_feature_map_on_a_basic_block_resnet_and_a_cut_body():
     assert backbone.stride == 8 and backbone(torch.zeros(1, 3, 64, 64)).shape[-2:] == (8, 8)
     cut = create_backbone("resnet18", out_index=3, large_feature_map=False).eval()
     assert cut.stride == 16 and cut(torch.zeros(1, 3, 64, 64)).shape[-2:] == (4, 4)
+
+
+def test_a_trained_checkpoint_loads_without_its_pretrained_weights(resnet18_file, tmp_path):
+    """load_module rebuilds the network from the state dict: the weights file it started from may be gone,
+    and head_init='pretrained_fc' is not repeated (the trained head is in the state dict)."""
+    from wsl.checkpoint import load_module
+    from wsl.lit import WSLModule
+
+    path, _ = resnet18_file
+    copy = tmp_path / "gone.pth"
+    copy.write_bytes(path.read_bytes())
+    module = WSLModule(num_classes=1000, backbone="resnet18", pool="gap", out_index=-1,
+                       pretrained=str(copy), head_init="pretrained_fc")  # fmt: skip
+    with torch.no_grad():
+        module.net.head.conv.bias.add_(1.0)  # "trained"
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, ckpt)
+    copy.unlink()
+    loaded = load_module(ckpt)
+    torch.testing.assert_close(loaded.net.head.conv.bias, module.net.head.conv.bias, rtol=0, atol=0)
+    assert loaded.hparams.pretrained is False and loaded.hparams.head_init == "default"
