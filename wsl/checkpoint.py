@@ -13,7 +13,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.lit import NET_ARGS, WSLModule
+from wsl.lit import NET_ARGS, REBUILD_OVERRIDES, WSLModule
 from wsl.runs import atomic_path
 
 __all__ = [
@@ -194,7 +194,9 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
             "'pool', or no 'state_dict'); for plain backbone weights use the model's pretrained=PATH"
         )
     # LightningCLI stores its own bookkeeping keys (``_instantiator``, ``_class_path``) beside ours.
-    module = WSLModule(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    # The state dict holds every weight: the training run's pretrained download or file is not needed.
+    stored = {k: v for k, v in hparams.items() if not k.startswith("_")}
+    module = WSLModule(**{**stored, **REBUILD_OVERRIDES})
     missing, unexpected = module.load_state_dict(payload["state_dict"], strict=False)
     if missing or unexpected:
         raise ValueError(

@@ -34,6 +34,7 @@ from wsl.data import WSLDataModule
 from wsl.lit import WSLModule
 from wsl.metrics import format_table
 from wsl.runs import check_writable_dir, lock_run_dir, write_json, write_text
+from wsl.versions import versions
 
 if TYPE_CHECKING:
     from pytorch_lightning import Callback
@@ -432,6 +433,8 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "train_seconds": round(train_seconds, 1),
+        "weights": model.net.backbone.weights,
+        "versions": versions(),
     }
     if not cli.config.skip_test:
         results.update(_test(cli))

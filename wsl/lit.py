@@ -20,6 +20,9 @@ OPTIMIZERS = ("adamw", "sgd")
 #: The arguments of WSLModule that describe the network: exactly WSLNet's.
 NET_ARGS = tuple(p for p in inspect.signature(WSLNet).parameters)
 SCHEDULERS = ("cosine", "step", "none")
+#: Overrides of the stored hyper-parameters that rebuild a trained network without reading its initial
+#: weights again (its state dict holds every weight): no pretrained download or file, no classifier copy.
+REBUILD_OVERRIDES = {"pretrained": False, "head_init": "default"}
 
 
 class WSLModule(pl.LightningModule):
@@ -36,6 +39,9 @@ class WSLModule(pl.LightningModule):
         num_classes: C (linked from the data module by the CLI).
         class_names: names of the C classes (linked from the data module).
         backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size,
+        large_feature_map, head_init: see :class:`~wsl.models.WSLNet` (``large_feature_map`` true/false:
+            wsolevaluation's stride-1-without-dilation ResNet, 28×28 / 14×14 at 224 px; ``head_init``
+            ``pretrained_fc``: the 1×1 head starts as the pretrained ImageNet classifier).
         cam_flips: see :class:`~wsl.models.WSLNet` (``cam_flips``: class maps averaged over flipped views
             at validation, test and every tool that reads the checkpoint; the main job uses ``hv``).
         single_label: use cross-entropy and top-1 metrics (linked from the data module).
@@ -74,6 +80,8 @@ class WSLModule(pl.LightningModule):
         output_stride: int | None = None,
         softpool_stem: bool = False,
         img_size: int | None = None,
+        large_feature_map: bool | None = None,
+        head_init: str = "default",
         single_label: bool = False,
         optimizer: str = "adamw",
         lr: float = 2e-2,

@@ -152,7 +152,9 @@ def _hyper_parameters(module: nn.Module) -> dict[str, Any]:
             f"module: save_pretrained needs a WSLModule (or its checkpoint); got {type(module).__name__}"
         )
     values = {k: v for k, v in dict(hparams).items() if not k.startswith("_")}
-    values["pretrained"] = False  # the weights are in the folder; never fetch at load time
+    from wsl.lit import REBUILD_OVERRIDES
+
+    values.update(REBUILD_OVERRIDES)  # the weights are in the folder; never fetch at load time
     values["class_names"] = [str(name) for name in getattr(module, "class_names", [])]
     return values
 
@@ -237,7 +239,7 @@ def from_pretrained(folder: str | os.PathLike[str], map_location: str | torch.de
     """
     from safetensors.torch import load_file
 
-    from wsl.lit import WSLModule
+    from wsl.lit import REBUILD_OVERRIDES, WSLModule
 
     root = Path(folder)
     config_path, weights_path = root / CONFIG_NAME, root / WEIGHTS_NAME
@@ -255,7 +257,7 @@ def from_pretrained(folder: str | os.PathLike[str], map_location: str | torch.de
         raise ValueError(
             f"{config_path} is not a wsl pretrained config ({err}); pass a folder written by save_pretrained"
         ) from None
-    hparams["pretrained"] = False
+    hparams.update(REBUILD_OVERRIDES)
     module = WSLModule(**hparams)
     try:
         state = load_file(str(weights_path))

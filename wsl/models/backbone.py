@@ -1,24 +1,54 @@
-"""timm backbones as spatial feature extractors (N, 3, H, W) → (N, D, h, w)."""
+"""timm backbones as spatial feature extractors (N, 3, H, W) → (N, D, h, w).
+
+Names: any timm architecture (``resnet50``), with a pretrained tag (``resnet50.tv_in1k``: torchvision's
+ImageNet weights, the ones wsolevaluation starts from) or from the Hugging Face hub
+(``hf-hub:timm/resnet50.tv_in1k``). Weights: ``pretrained`` False (random init), True (timm's hub) or a
+local file. A requested pretrained model that cannot be loaded is a :class:`PretrainedWeightsError`, never
+a silent random init; :attr:`Backbone.weights` records where the weights came from.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import timm
 import torch
+from timm.models import is_model_in_modules, parse_model_name, split_model_name_tag
 from torch import nn
 
 if TYPE_CHECKING:
     from timm.models import FeatureInfo
 
-__all__ = ["Backbone", "create_backbone"]
+__all__ = [
+    "FEATURE_MAP_RULES",
+    "Backbone",
+    "PretrainedWeightsError",
+    "create_backbone",
+    "load_pretrained_classifier",
+    "resolve_backbone_name",
+]
 
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+#: How every pretrained-weights error ends: the two ways out.
+PRETRAINED_FIX = (
+    "pass a local weights file (--model.pretrained /path/to/file.pth, e.g. torchvision's "
+    "resnet50-19c8e357.pth) or train from scratch (--model.pretrained false)"
+)
+
+
+class PretrainedWeightsError(ValueError):
+    """Requested pretrained weights could not be loaded (no network, missing file, bad tag …).
+
+    A ``ValueError``, so that the tools print it as one ``error:`` line.
+    """
 
 
 class Backbone(nn.Module):
@@ -30,6 +60,10 @@ class Backbone(nn.Module):
     Attributes:
         out_channels: D, the channel count of the chosen stage.
         stride: the total reduction h = H / stride of the chosen stage.
+        weights: where the weights came from (set by :func:`create_backbone`): ``{"source": "none" |
+            "timm" | "hf-hub" | "file", "name": ...}``, plus the resolved ``tag`` (timm), the ``file`` and
+            its ``sha256`` (file).
+        large_feature_map: wsolevaluation's stride rule applied (True/False), or None (timm's strides).
     """
 
     def __init__(self, body: nn.Module) -> None:
@@ -45,6 +79,8 @@ class Backbone(nn.Module):
         self.img_size: int | None = None
         #: The timm model name (set by :func:`create_backbone`), for messages.
         self.name = type(body).__name__
+        self.weights: dict[str, Any] = {"source": "none", "name": self.name}
+        self.large_feature_map: bool | None = None
         #: ``(timm module name, module)`` of each feature stage up to the chosen one, in order.
         self.stages: list[tuple[str, nn.Module]] = _stage_modules(body, info)
 
@@ -134,6 +170,55 @@ def _prune_stages(body: nn.Module, info: FeatureInfo) -> tuple[str, ...]:
     return dropped
 
 
+def resolve_backbone_name(name: str) -> tuple[str | None, str, str]:
+    """Check a backbone name and split it into ``(source, architecture, tag)``.
+
+    Accepted: a timm architecture (``resnet50``), an architecture with one of its pretrained tags
+    (``resnet50.tv_in1k``; ``timm.list_pretrained("resnet50.*")`` lists them) and a Hugging Face hub id
+    (``hf-hub:timm/resnet50.tv_in1k``, source ``"hf-hub"``, checked only when the hub is asked for it).
+    timm's own parsing (``parse_model_name``, ``split_model_name_tag``, ``is_model``) decides.
+
+    Raises:
+        ValueError: an unknown architecture or tag (the message lists the closest names), or a name
+            timm cannot parse.
+
+    Example:
+        >>> resolve_backbone_name("resnet50.tv_in1k")
+        (None, 'resnet50', 'tv_in1k')
+        >>> resolve_backbone_name("hf-hub:timm/resnet50.tv_in1k")
+        ('hf-hub', 'timm/resnet50.tv_in1k', '')
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"backbone: expected a timm model name such as 'resnet50'; got {name!r}")
+    try:
+        source, model_id = parse_model_name(name)
+    except ValueError as err:
+        raise ValueError(f"backbone {name!r}: {err}") from None
+    if source == "hf-hub":
+        return source, model_id, ""
+    if source is not None:
+        raise ValueError(
+            f"backbone {name!r}: source {source!r} is not supported; use a timm name, a tagged timm name "
+            "(resnet50.tv_in1k) or an hf-hub: id, and a local weights file with --model.pretrained PATH"
+        )
+    arch, tag = split_model_name_tag(model_id)
+    if not timm.is_model(arch):
+        close = difflib.get_close_matches(arch, timm.list_models(), n=3)
+        raise ValueError(
+            f"unknown backbone {name!r}; closest timm names: {close or 'none'} (see timm.list_models())."
+        )
+    if tag:
+        tagged = timm.list_pretrained(f"{arch}.*")
+        if f"{arch}.{tag}" not in tagged:
+            close = difflib.get_close_matches(f"{arch}.{tag}", tagged, n=3)
+            raise ValueError(
+                f"unknown pretrained tag {tag!r} in backbone {name!r}; closest: {close or 'none'}; "
+                f"{arch!r} has the tags {[t.split('.', 1)[1] for t in tagged] or 'none'} "
+                f"(timm.list_pretrained({arch + '.*'!r}))"
+            )
+    return None, arch, tag
+
+
 def _probe(name: str, img_size: int | None) -> tuple[FeatureInfo, dict]:
     """The feature stages of timm's ``name``, and ``{"img_size": img_size}`` if the model takes it.
 
@@ -160,23 +245,189 @@ def _resolve_out_index(name: str, out_index: int, feature_info: FeatureInfo) -> 
     return out_index % num_stages
 
 
-def _pretrained_kwargs(pretrained: bool | str) -> dict:
-    if pretrained is False or pretrained in ("", "none", "None", "false", "False"):
-        return {"pretrained": False}
-    if pretrained is True or pretrained in ("true", "True", "timm"):
-        return {"pretrained": True}
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _weights_file(pretrained: str) -> Path:
+    """The local weights file ``pretrained`` names, checked."""
     path = Path(str(pretrained)).expanduser()
     if not path.is_file():
-        raise ValueError(
-            f"pretrained={pretrained!r}: no such weights file. Pass a local .pth/.safetensors file, "
-            "true (download from the timm hub), or false (train from scratch)."
+        raise PretrainedWeightsError(
+            f"pretrained={pretrained!r}: no such weights file. Pass a local .pth/.safetensors file "
+            "(--model.pretrained /path/to/file.pth), true (download from the timm hub), or false (train "
+            "from scratch: --model.pretrained false)."
         )
     if path.suffix not in WEIGHT_SUFFIXES:
-        raise ValueError(
+        raise PretrainedWeightsError(
             f"pretrained={pretrained!r}: unsupported weights file type; accepted: {WEIGHT_SUFFIXES}"
         )
-    # timm's overlay loads the file with torch.load(weights_only=True) or safetensors.
-    return {"pretrained": True, "pretrained_cfg_overlay": {"file": str(path)}}
+    return path
+
+
+def _pretrained_kwargs(name: str, pretrained: bool | str) -> tuple[dict, dict[str, Any]]:
+    """timm's ``create_model`` keyword arguments for ``pretrained``, and the weights record.
+
+    Returns:
+        ``(kwargs, weights)``: ``weights["source"]`` is ``none``, ``timm``, ``hf-hub`` or ``file``.
+    """
+    hub = name.startswith("hf-hub:")
+    if pretrained is False or pretrained in ("", "none", "None", "false", "False"):
+        return {"pretrained": False}, {"source": "none", "name": name}
+    if pretrained is True or pretrained in ("true", "True", "timm"):
+        return {"pretrained": True}, {"source": "hf-hub" if hub else "timm", "name": name}
+    path = _weights_file(str(pretrained))
+    # timm's overlay loads the file with torch.load(weights_only=True) or safetensors. An hf-hub config
+    # names the hub as its source, which timm prefers over a file: the file must win.
+    overlay: dict[str, Any] = {"file": str(path)}
+    if hub:
+        overlay["source"] = ""
+    record = {"source": "file", "name": name, "file": str(path.resolve()), "sha256": _sha256(path)}
+    return {"pretrained": True, "pretrained_cfg_overlay": overlay}, record
+
+
+def _weights_error(name: str, weights: dict[str, Any], err: BaseException) -> PretrainedWeightsError:
+    reason = (str(err).strip().splitlines() or [""])[0][:300]
+    what = (
+        f"the weights file {weights['file']!r}" if weights["source"] == "file" else "the pretrained weights"
+    )
+    return PretrainedWeightsError(
+        f"backbone {name!r}: could not load {what} ({type(err).__name__}: {reason}); {PRETRAINED_FIX}"
+    )
+
+
+class _LoadReport(logging.Handler):
+    """Collects the keys timm reports after loading pretrained weights non-strictly.
+
+    timm loads a feature model's weights with ``strict=False`` (it drops the classifier) and only logs
+    the keys that did not match, so a file of another network would leave most of the backbone at its
+    random init without an error. Its messages read ``Missing keys (a, b) discovered …`` and
+    ``Unexpected keys (a, b) found …``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        for prefix, keys in (("Missing keys (", self.missing), ("Unexpected keys (", self.unexpected)):
+            if text.startswith(prefix):
+                keys.extend(k.strip() for k in text[len(prefix) :].split(")", 1)[0].split(",") if k.strip())
+
+
+@contextlib.contextmanager
+def _load_report() -> Iterator[_LoadReport]:
+    logger = logging.getLogger("timm.models._builder")
+    report, level = _LoadReport(), logger.level
+    logger.addHandler(report)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield report
+    finally:
+        logger.removeHandler(report)
+        logger.setLevel(level)
+
+
+def _create(name: str, weights: dict[str, Any], **kwargs: Any) -> nn.Module:
+    """``timm.create_model``; requested weights that fail to load, or load only in part (keys of another
+    network: anything but the classifier missing, or keys the network lacks), raise PretrainedWeightsError."""
+    if not kwargs.get("pretrained"):
+        return timm.create_model(name, **kwargs)
+    try:
+        with _load_report() as report:
+            model = timm.create_model(name, **kwargs)
+    except Exception as err:  # noqa: BLE001 - urllib, huggingface_hub, torch.load and timm all raise their own
+        raise _weights_error(name, weights, err) from err
+    # A feature model's own pretrained_cfg drops the classifier's name: the registry's has it.
+    architecture = str((getattr(model, "pretrained_cfg", None) or {}).get("architecture") or "")
+    registered = timm.models.get_pretrained_cfg(architecture) if timm.is_model(architecture) else None
+    classifier = (registered.classifier if registered is not None else None) or ()
+    heads = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    allowed = {f"{head}.{p}" for head in heads for p in ("weight", "bias")}
+    missing = [k for k in report.missing if k not in allowed]
+    if missing or report.unexpected:
+        what = (
+            f"the weights file {weights['file']!r}"
+            if weights["source"] == "file"
+            else "the pretrained weights"
+        )
+        raise PretrainedWeightsError(
+            f"backbone {name!r}: {what} do not fit the network: {len(missing)} of its weights are not "
+            f"in them (e.g. {missing[:3]}) and {len(report.unexpected)} of theirs are not the network's "
+            f"(e.g. {report.unexpected[:3]}); the weights must be this architecture's (timm's or "
+            f"torchvision's keys): {PRETRAINED_FIX}"
+        )
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------------
+# wsolevaluation's large_feature_map: stride 1 without dilation, a rule per model family.
+
+
+def _resnet_wsol_strides(body: nn.Module, large_feature_map: bool) -> dict[str, int]:
+    """wsolevaluation's ResNet rule (wsol/resnet.py): layer4 always stride 1, layer3 stride 1 only with
+    ``large_feature_map``, no dilation; the 1×1 downsample conv of the stage's first block strides alike.
+
+    The stride sits on the first block's 3×3 ``conv2`` (Bottleneck, torchvision's and upstream's "v1.5"
+    layout) or ``conv1`` (BasicBlock). Returns the new total reduction of every feature stage changed.
+    """
+    strides = {"layer3": 1 if large_feature_map else 2, "layer4": 1}
+    reduction = 8  # after layer2
+    changed: dict[str, int] = {}
+    for stage, stride in strides.items():
+        layer = getattr(body, stage, None)
+        if layer is None:  # cut before it (out_index)
+            break
+        first = layer[0]
+        conv = first.conv2 if type(first).__name__ == "Bottleneck" else getattr(first, "conv1", None)
+        down = getattr(first, "downsample", None)
+        aa = getattr(first, "aa", None)  # timm's anti-aliased ResNets blur-pool instead of striding
+        plain = (
+            isinstance(conv, nn.Conv2d)
+            and conv.dilation == (1, 1)
+            and (aa is None or isinstance(aa, nn.Identity))
+        )
+        if not plain or not (isinstance(down, nn.Sequential) and isinstance(down[0], nn.Conv2d)):
+            raise ValueError(
+                f"large_feature_map: the first block of {stage} is not a plain ResNet block (a strided 3×3 "
+                "conv and a 1×1 conv downsample, no dilation or anti-aliasing; resnet*d avg-down variants "
+                "are not supported); use a plain timm ResNet such as 'resnet50', or large_feature_map None"
+            )
+        conv.stride = (stride, stride)
+        down[0].stride = (stride, stride)
+        reduction *= stride
+        changed[stage] = reduction
+    return changed
+
+
+#: timm model module (family) → the function applying wsolevaluation's ``large_feature_map`` stride rule
+#: to a built feature body in place; it returns ``{stage module name: new total reduction}``.
+#: VGG and Inception (part 2 of the WSOL table) add their entries here.
+FEATURE_MAP_RULES: dict[str, Callable[[nn.Module, bool], dict[str, int]]] = {
+    "resnet": _resnet_wsol_strides,
+}
+
+
+def _apply_feature_map_rule(name: str, arch: str, body: nn.Module, large_feature_map: bool) -> None:
+    family = next((f for f in FEATURE_MAP_RULES if is_model_in_modules(arch, [f])), None)
+    if family is None:
+        raise ValueError(
+            f"large_feature_map={large_feature_map!r} is wsolevaluation's stride rule, implemented for the "
+            f"timm model families {sorted(FEATURE_MAP_RULES)}; backbone {name!r} is not one of them: leave "
+            "large_feature_map unset (None), or use output_stride for timm's dilated strides"
+        )
+    changed = FEATURE_MAP_RULES[family](body, large_feature_map)
+    info = cast("FeatureInfo", body.feature_info)
+    for entry in info.info:
+        if entry["module"] in changed:
+            entry["reduction"] = changed[entry["module"]]
 
 
 def create_backbone(
@@ -185,50 +436,101 @@ def create_backbone(
     out_index: int = -1,
     output_stride: int | None = None,
     img_size: int | None = None,
+    large_feature_map: bool | None = None,
     **timm_kwargs,
 ) -> Backbone:
     """Create a timm backbone that returns the feature map of one stage.
 
     Args:
-        name: any timm model name (``timm.list_models()``), e.g. ``"resnet50"``, ``"regnetx_002"``,
-            ``"vit_small_patch16_224"``.
-        pretrained: False (random init), True (timm hub; needs a network), or a local weights file
-            (``.pth``/``.safetensors``) loaded through timm's ``pretrained_cfg_overlay``. When the hub
-            cannot be reached the model is built from scratch with a warning.
+        name: a timm model name (``timm.list_models()``), optionally with a pretrained tag
+            (``"resnet50.tv_in1k"``: torchvision's ImageNet weights) or an ``hf-hub:`` id
+            (``"hf-hub:timm/resnet50.tv_in1k"``), e.g. ``"regnetx_002"``, ``"vit_small_patch16_224"``.
+        pretrained: False (random init), True (the tag's weights, or timm's default tag, from the timm
+            hub; needs a network), or a local weights file (``.pth``/``.safetensors``; a torchvision
+            ResNet state dict loads into timm's ResNet, whose keys are the same) loaded through timm's
+            ``pretrained_cfg_overlay``. Weights that cannot be loaded raise; there is no fallback.
         out_index: which feature stage to return (timm's ``out_indices``; -1 = last, 3 = after the
             third stage of a 5-stage CNN, i.e. stride 16).
         output_stride: dilate the last stages to this stride (8 or 16) where timm supports it.
         img_size: the input side, passed to timm for models built for one size (ViTs, which otherwise
             refuse any input but 224 px); models that take any size are built without it.
-        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
+        large_feature_map: None: timm's strides. True/False: wsolevaluation's rule (stride 1 without
+            dilation; for ResNets layer4 always stride 1 and layer3 stride 1 only when True, i.e. a
+            28×28 (True) or 14×14 (False) map at 224 px), for the families of :data:`FEATURE_MAP_RULES`.
+        **timm_kwargs: passed to ``timm.create_model``.
 
     Returns:
         A :class:`Backbone` mapping (N, 3, H, W) to (N, D, H/stride, W/stride).
+
+    Raises:
+        ValueError: an unknown name or tag; ``large_feature_map`` with ``output_stride`` or on a family
+            without a rule.
+        PretrainedWeightsError: requested weights that cannot be loaded (a ``ValueError``).
+
+    Example:
+        >>> backbone = create_backbone("resnet50.tv_in1k", large_feature_map=True)
+        >>> backbone.stride, backbone.weights["source"]
+        (8, 'none')
     """
-    if name not in timm.list_models():
-        close = difflib.get_close_matches(name, timm.list_models(), n=3)
+    source, arch, _ = resolve_backbone_name(name)
+    if large_feature_map is not None and output_stride is not None:
         raise ValueError(
-            f"unknown backbone {name!r}; closest timm names: {close or 'none'} (see timm.list_models())."
+            f"large_feature_map={large_feature_map!r} and output_stride={output_stride!r} both set the "
+            f"strides of backbone {name!r}: large_feature_map is wsolevaluation's stride 1 without dilation, "
+            "output_stride timm's dilation; pass one of them"
         )
-    feature_info, size_kwargs = _probe(name, img_size)
+    weights_kwargs, weights = _pretrained_kwargs(name, pretrained)
+    try:
+        feature_info, size_kwargs = _probe(name, img_size)
+    except Exception as err:  # noqa: BLE001 - only hf-hub names reach the network here
+        if source != "hf-hub":
+            raise
+        raise PretrainedWeightsError(
+            f"backbone {name!r}: could not fetch its config from the Hugging Face hub "
+            f"({type(err).__name__}: {(str(err).splitlines() or [''])[0][:300]}); use the timm name with "
+            f"its tag (e.g. resnet50.tv_in1k) and {PRETRAINED_FIX}"
+        ) from err
     out_indices = (_resolve_out_index(name, out_index, feature_info),)
     kwargs = dict(features_only=True, out_indices=out_indices, **size_kwargs, **timm_kwargs)
     if output_stride is not None:
         kwargs["output_stride"] = output_stride
-    weights = _pretrained_kwargs(pretrained)
-    try:
-        body = timm.create_model(name, **weights, **kwargs)
-    except (OSError, RuntimeError) as err:
-        if weights.get("pretrained_cfg_overlay") or not weights["pretrained"]:
-            raise
-        log.warning(
-            "Could not fetch pretrained weights for %r (%s). Training from scratch; pass a local weights "
-            "file with --model.pretrained PATH to start from pretrained weights offline.",
-            name,
-            type(err).__name__,
-        )
-        body = timm.create_model(name, pretrained=False, **kwargs)
+    body = _create(name, weights, **weights_kwargs, **kwargs)
+    if large_feature_map is not None:
+        architecture = arch if source is None else str(body.pretrained_cfg.get("architecture", ""))
+        _apply_feature_map_rule(name, architecture, body, bool(large_feature_map))
+    if weights["source"] in ("timm", "hf-hub"):
+        cfg = getattr(body, "pretrained_cfg", None) or {}
+        weights.update({k: cfg[k] for k in ("architecture", "tag", "hf_hub_id", "url") if cfg.get(k)})
     backbone = Backbone(body)
     backbone.img_size = size_kwargs.get("img_size")
     backbone.name = name
+    backbone.weights = weights
+    backbone.large_feature_map = large_feature_map
     return backbone
+
+
+def load_pretrained_classifier(name: str, pretrained: bool | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ImageNet classifier ``(weight (K, D), bias (K,))`` of the pretrained weights ``pretrained``.
+
+    The full timm model (not its feature body) is built with the same weights (the file, or timm's
+    cached download) and its ``get_classifier()`` read; wsolevaluation keeps this classifier on ILSVRC
+    (wsol/resnet.py ``load_pretrained_model``).
+
+    Raises:
+        ValueError: ``pretrained`` is False, or the model's classifier is not one linear layer.
+        PretrainedWeightsError: the weights cannot be loaded.
+    """
+    weights_kwargs, weights = _pretrained_kwargs(name, pretrained)
+    if not weights_kwargs["pretrained"]:
+        raise ValueError(
+            f"head_init='pretrained_fc' copies the pretrained classifier of backbone {name!r}, but "
+            f"pretrained={pretrained!r}; pass pretrained weights (true, or a file), or head_init='default'"
+        )
+    model = _create(name, weights, **weights_kwargs)
+    classifier = model.get_classifier()
+    if not isinstance(classifier, nn.Linear):
+        raise ValueError(
+            f"head_init='pretrained_fc': backbone {name!r} has no single linear classifier "
+            f"({type(classifier).__name__}); use head_init='default'"
+        )
+    return classifier.weight.detach().clone(), classifier.bias.detach().clone()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsl.models.backbone import create_backbone
+from wsl.models.backbone import create_backbone, load_pretrained_classifier
 from wsl.models.flips import check_cam_flips, flip_averaged
 from wsl.models.head import CAMHead
 from wsl.pooling import replace_stem_maxpool
 
-__all__ = ["WSLNet"]
+__all__ = ["HEAD_INITS", "WSLNet"]
+
+#: ``head_init`` choices: PyTorch's default init of the 1×1 conv, or the pretrained ImageNet classifier.
+HEAD_INITS = ("default", "pretrained_fc")
 
 
 class WSLNet(nn.Module):
@@ -31,6 +34,14 @@ class WSLNet(nn.Module):
         softpool_stem: replace the stem max-pool of a ResNet-like backbone by SoftPool2d.
         img_size: the input side, for backbones built for one size (timm ViTs take ``img_size``);
             ignored by backbones that take any size. The CLI links it to ``data.image_size``.
+        large_feature_map: None: timm's strides (and ``output_stride``'s dilation). True/False:
+            wsolevaluation's ResNet-CAM rule, stride 1 without dilation (layer4 always, layer3 only when
+            True): a 28×28 (True) or 14×14 (False) map at 224 px (:func:`~wsl.models.create_backbone`).
+        head_init: ``default`` (PyTorch's init of the 1×1 conv) or ``pretrained_fc``: the 1×1 conv starts
+            as the pretrained ImageNet classifier, W (C, D) → conv weight (C, D, 1, 1), as wsolevaluation
+            keeps ``fc`` on ILSVRC; needs ``num_maps`` 1, pretrained weights and ``num_classes`` equal to
+            the classifier's outputs. With a GAP pool the scores are then the pretrained model's logits,
+            GAP(W f + b) = W GAP(f) + b.
         cam_flips: in eval mode, average the class maps over flipped views (:mod:`wsl.models.flips`):
             ``none`` (default), ``h`` (horizontal flip) or ``hv`` (both axes). Scores stay the plain
             view's; training is unchanged.
@@ -54,18 +65,48 @@ class WSLNet(nn.Module):
         output_stride: int | None = None,
         softpool_stem: bool = False,
         img_size: int | None = None,
+        large_feature_map: bool | None = None,
+        head_init: str = "default",
         cam_flips: str = "none",
     ) -> None:
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1; got {num_classes}")
+        if head_init not in HEAD_INITS:
+            raise ValueError(f"head_init={head_init!r} is not supported; choose one of {HEAD_INITS}")
+        if head_init == "pretrained_fc" and num_maps != 1:
+            raise ValueError(
+                f"head_init='pretrained_fc' copies one classifier row per class, so it needs num_maps=1; "
+                f"got num_maps={num_maps}"
+            )
         self.backbone = create_backbone(
-            backbone, pretrained, out_index=out_index, output_stride=output_stride, img_size=img_size
+            backbone,
+            pretrained,
+            out_index=out_index,
+            output_stride=output_stride,
+            img_size=img_size,
+            large_feature_map=large_feature_map,
         )
         if softpool_stem:
             replace_stem_maxpool(self.backbone.body)
         self.head = CAMHead(self.backbone.out_channels, num_classes, pool, pool_kwargs, num_maps)
         self.cam_flips = check_cam_flips(cam_flips)
+        if head_init == "pretrained_fc":
+            self._copy_pretrained_classifier(backbone, pretrained, num_classes)
+
+    def _copy_pretrained_classifier(self, backbone: str, pretrained: bool | str, num_classes: int) -> None:
+        weight, bias = load_pretrained_classifier(backbone, pretrained)
+        conv = self.head.conv
+        if weight.shape != (num_classes, conv.in_channels):
+            raise ValueError(
+                f"head_init='pretrained_fc': the pretrained classifier of {backbone!r} maps "
+                f"{weight.shape[1]} features to {weight.shape[0]} classes, but this network has "
+                f"num_classes={num_classes} on {conv.in_channels} features (out_index must be the last "
+                "stage); use head_init='default' or the classifier's classes (ImageNet's 1000)"
+            )
+        with torch.no_grad():
+            conv.weight.copy_(weight.reshape(conv.weight.shape))
+            conv.bias.copy_(bias)
 
     @property
     def pool(self) -> nn.Module:

@@ -1,0 +1,239 @@
+"""wsolevaluation checkpoints into wsl: a ResNet50-CAM trained by clovaai/wsolevaluation's ``main.py``.
+
+Upstream (commit 96f4b88) saves ``{"architecture", "epoch", "state_dict", "optimizer"}`` where
+``state_dict`` is its ``ResNetCam``'s: torchvision's ResNet50 keys (``conv1.weight``,
+``layer1.0.conv1.weight`` …, ``layer4.2.bn3.running_var``) and ``fc.weight`` (C, 2048), ``fc.bias``
+(C,); a model wrapped in ``DataParallel`` prefixes every key with ``module.``. Its strides follow
+``large_feature_map``, which no weight records, so the conversion is told it.
+
+What is equal. Upstream computes f = layer4(…) (N, 2048, h, w), ``logits = fc(GAP(f)) = W GAP(f) + b`` and,
+for class c, ``cams = (W_c · f) / 2048`` (the channel *mean* of W_c ⊙ f, no bias). The converted wsl
+network is the same backbone (:func:`~wsl.models.create_backbone` with the same ``large_feature_map``)
+and a 1×1 conv head with weight W (C, 2048, 1, 1) and bias b under a GAP pool, so
+
+- scores = GAP(W f + b) = W GAP(f) + b = upstream's logits (equal up to floating-point rounding);
+- class_maps[c] = W_c · f + b_c = 2048 · upstream cams + b_c: a positive scale and a shift, which the
+  per-image min–max normalisation of every CAM evaluation removes, so the normalised CAMs, the boxes and
+  every localization score are upstream's.
+
+Only ``architecture_type cam`` ResNet50 checkpoints convert here; VGG16, InceptionV3 and the ADL / ACoL /
+SPG layouts come with part 2 of the WSOL table (their keys are refused with a message naming them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "UPSTREAM_ARCHITECTURES",
+    "convert_wsolevaluation_checkpoint",
+    "wsolevaluation_state_dict_to_wsl",
+]
+
+#: wsolevaluation's ``--architecture`` → the wsl backbone its ``cam`` network becomes. Part 2 adds
+#: ``vgg16`` and ``inception_v3``.
+UPSTREAM_ARCHITECTURES = {"resnet50": "resnet50"}
+#: Blocks per stage of ResNet50 (upstream ``resnet50``: ``Bottleneck, [3, 4, 6, 3]``).
+_RESNET50_BLOCKS = {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}
+_STEM = ("conv1.", "bn1.")
+_LAYER_KEY = re.compile(r"^(layer[1-4])\.(\d+)\.")
+
+
+def _strip_data_parallel(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    keys = list(state_dict)
+    prefixed = [k.startswith("module.") for k in keys]
+    if any(prefixed) and not all(prefixed):
+        raise ValueError(
+            "state_dict: some keys start with 'module.' (DataParallel) and others do not, e.g. "
+            f"{[k for k in keys if not k.startswith('module.')][:3]}; pass the state_dict of one model"
+        )
+    if keys and all(prefixed):
+        return {k[len("module.") :]: v for k, v in state_dict.items()}
+    return dict(state_dict)
+
+
+def wsolevaluation_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Rename a wsolevaluation ResNet50-CAM ``state_dict`` to a :class:`~wsl.models.WSLNet`'s.
+
+    ``conv1.*``, ``bn1.*``, ``layerK.*`` → ``backbone.body.<same key>`` (timm's ResNet keys are
+    torchvision's); ``fc.weight`` (C, 2048) → ``head.conv.weight`` (C, 2048, 1, 1); ``fc.bias`` →
+    ``head.conv.bias``. A leading ``module.`` (DataParallel) is removed.
+
+    Args:
+        state_dict: upstream's ``checkpoint["state_dict"]``.
+
+    Returns:
+        The WSLNet state dict (``backbone.*``, ``head.*``), the tensors themselves (not copies).
+
+    Raises:
+        ValueError: keys of another layout (the message names them: ADL's shifted block indices, ACoL's
+            or SPG's classifiers, VGG / Inception), no ``fc``, or an ``fc`` of the wrong shape.
+
+    Example:
+        >>> import torchvision
+        >>> upstream = torchvision.models.resnet50(weights=None, num_classes=200).state_dict()
+        >>> net = wsolevaluation_state_dict_to_wsl(upstream)
+        >>> tuple(net["head.conv.weight"].shape), "backbone.body.layer4.2.bn3.weight" in net
+        ((200, 2048, 1, 1), True)
+    """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict: expected a mapping of tensors; got {type(state_dict).__name__}")
+    plain = _strip_data_parallel(state_dict)
+    out: dict[str, torch.Tensor] = {}
+    foreign: list[str] = []
+    for key, value in plain.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"state_dict[{key!r}]: expected a tensor; got {type(value).__name__}")
+        match = _LAYER_KEY.match(key)
+        if key in ("fc.weight", "fc.bias"):
+            continue
+        if key.startswith(_STEM) or (match and int(match.group(2)) < _RESNET50_BLOCKS[match.group(1)]):
+            out[f"backbone.body.{key}"] = value
+        else:
+            foreign.append(key)
+    if foreign:
+        raise ValueError(
+            f"state_dict: {len(foreign)} keys are not those of wsolevaluation's ResNet50 CAM network, "
+            f"e.g. {sorted(foreign)[:5]}; only --architecture resnet50 --architecture_type cam checkpoints "
+            "convert "
+            "(ADL's layer indices, ACoL / SPG classifiers, VGG16 and InceptionV3 come with part 2)"
+        )
+    weight, bias = plain.get("fc.weight"), plain.get("fc.bias")
+    if weight is None or bias is None:
+        raise ValueError(
+            "state_dict: no 'fc.weight' / 'fc.bias'; a wsolevaluation main.py checkpoint holds its "
+            "classifier (pass checkpoint['state_dict'] of a *_checkpoint.pth.tar)"
+        )
+    if weight.ndim != 2 or weight.shape[1] != 2048 or bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"state_dict: fc.weight has shape {tuple(weight.shape)} and fc.bias {tuple(bias.shape)}; "
+            "ResNet50's classifier is (C, 2048) and (C,)"
+        )
+    out["head.conv.weight"] = weight.reshape(*weight.shape, 1, 1)
+    out["head.conv.bias"] = bias
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def convert_wsolevaluation_checkpoint(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    large_feature_map: bool,
+    class_names: Sequence[str] | None = None,
+    image_size: int = 224,
+) -> dict[str, Any]:
+    """Write a wsl checkpoint (``.ckpt``) from a wsolevaluation ``main.py`` checkpoint.
+
+    The result loads with :func:`wsl.checkpoint.load_module`, ``WSLModule.load_from_checkpoint`` and
+    every tool that takes ``--ckpt`` (``tools/evaluate.py``, ``tools/export_cams.py``,
+    ``tools/predict.py``): ``backbone`` ``resnet50`` with upstream's ``large_feature_map``, ``pool`` gap,
+    one map per class, single-label, the ``wsolevaluation`` frame, fp32 (``precision`` ``32-true``),
+    ``image_size`` stored as the training size. Scores and class maps relate to upstream's logits and
+    CAMs as the module docstring states.
+
+    Args:
+        source: upstream's ``last_checkpoint.pth.tar`` / ``best_checkpoint.pth.tar`` (a dict with
+            ``state_dict``), or a bare state dict saved with ``torch.save``. Read with
+            ``torch.load(weights_only=True)``.
+        out: the ``.ckpt`` to write (e.g. ``runs/wsol-CUB-resnet50/checkpoints/last.ckpt``).
+        large_feature_map: upstream's ``--large_feature_map`` of that run (no weight records it).
+        class_names: the C class names, in label order (the dataset's, so that the tools accept it:
+            :func:`wsl.data.wsol.default_class_names`); None: ``class_0`` … ``class_<C-1>``.
+        image_size: the input side the tools use by default (upstream's ``crop_size``, 224).
+
+    Returns:
+        ``{"out", "num_classes", "large_feature_map", "architecture", "epoch", "source_sha256"}``.
+
+    Raises:
+        ValueError: unreadable source, keys of another network, class names of another count, a bad
+            ``large_feature_map`` or ``image_size``.
+    """
+    import pytorch_lightning as pl
+
+    from wsl.checkpoint import read_checkpoint
+    from wsl.lit import WSLModule
+    from wsl.runs import atomic_path
+
+    if not isinstance(large_feature_map, bool):
+        raise ValueError(
+            f"large_feature_map: expected True or False (upstream's --large_feature_map); got "
+            f"{large_feature_map!r}"
+        )
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"image_size: expected a positive int; got {image_size!r}")
+    path = Path(source)
+    payload = read_checkpoint(path, "source", "pass wsolevaluation's *_checkpoint.pth.tar")
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"source {str(path)!r} holds a {type(payload).__name__}, not a checkpoint dict")
+    architecture = payload.get("architecture", "resnet50")
+    if architecture not in UPSTREAM_ARCHITECTURES:
+        raise ValueError(
+            f"source {str(path)!r} is a wsolevaluation {architecture!r} checkpoint; converted are "
+            f"{sorted(UPSTREAM_ARCHITECTURES)} (VGG16 and InceptionV3 come with part 2)"
+        )
+    state = payload.get("state_dict", payload)
+    net_state = wsolevaluation_state_dict_to_wsl(state)
+    num_classes = int(net_state["head.conv.weight"].shape[0])
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(
+            f"class_names: {len(class_names)} names, but the checkpoint's fc has {num_classes} classes"
+        )
+    names = [str(n) for n in class_names] if class_names is not None else None
+    module = WSLModule(
+        num_classes=num_classes,
+        class_names=names or [f"class_{k}" for k in range(num_classes)],
+        backbone=UPSTREAM_ARCHITECTURES[architecture],
+        pool="gap",
+        num_maps=1,
+        out_index=-1,
+        pretrained=False,
+        large_feature_map=large_feature_map,
+        single_label=True,
+        optimizer="sgd",
+        cam_curve_interval=None,
+        protocol="wsolevaluation",
+        method="cam",
+        channels_last=False,
+    )
+    try:
+        module.net.load_state_dict(net_state, strict=True)
+    except RuntimeError as err:  # shapes: e.g. a ResNet of another width
+        reason = str(err).splitlines()[-1].strip()
+        raise ValueError(f"source {str(path)!r} does not fit wsolevaluation's ResNet50: {reason}") from None
+    epoch = payload.get("epoch")
+    info = {
+        "source": str(path.resolve()),
+        "source_sha256": _sha256(path),
+        "architecture": architecture,
+        "epoch": epoch,
+        "large_feature_map": large_feature_map,
+    }
+    checkpoint = {
+        "state_dict": module.state_dict(),
+        "hyper_parameters": dict(module.hparams),
+        "datamodule_hyper_parameters": {"image_size": image_size},
+        "precision": "32-true",
+        "pytorch-lightning_version": pl.__version__,
+        "epoch": int(epoch) if isinstance(epoch, int) else 0,
+        "global_step": 0,
+        "wsolevaluation": info,
+    }
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_path) as tmp:
+        torch.save(checkpoint, tmp)
+    return {"out": str(out_path), "num_classes": num_classes, **info}
