@@ -11,8 +11,12 @@ the same arguments is read, not retrained, so an interrupted sweep resumes.
     python bench/main_job_spread.py --out /tmp/spread                          # 5 seeds x 1, 2 threads
     python bench/main_job_spread.py --out /tmp/spread --switches onednn_off channels_last_off --seeds 0
     python bench/main_job_spread.py --out /tmp/spread --jobs 2                 # two runs at a time
-    python bench/main_job_spread.py --out /tmp/old --extra --model.ema_decay 0 --checkpoint_select best
+    python bench/main_job_spread.py --out /tmp/spread --rescore-flips none hv    # + each tested checkpoint's
+                                                                               #   scores at other cam_flips
 
+``--rescore-flips`` scores each run's tested checkpoint again with its class maps averaged over the given
+flip views (``model.cam_flips``, an evaluation-only switch: the weights are the same), one table per value,
+so a sweep of the previous recipe (``--extra --model.cam_flips none``) gives both sides of the comparison.
 ``--extra`` arguments go to every run (e.g. the previous recipe, to measure it beside the current one);
 ``{run_dir}`` in them is replaced by the run's folder.
 """
@@ -104,6 +108,23 @@ def _row(name: str, key: dict, results: dict, wall: float | None) -> dict:
     return row
 
 
+def rescore(row: dict, out: Path, cam_flips: str) -> dict:
+    """The run's tested checkpoint scored on its test split with ``cam_flips`` (same weights, same data)."""
+    import torch
+
+    from wsl.checkpoint import datamodule_for, load_module
+    from wsl.inference import evaluate_model
+
+    results = json.loads((out / row["run"] / "results.json").read_text())
+    torch.set_num_threads(row["threads"])
+    module = load_module(results["checkpoint"], map_location="cpu")
+    module.net.cam_flips = cam_flips
+    size = module.hparams.get("img_size") or 128
+    data = datamodule_for(module, results["data"], image_size=size, batch_size=64, num_workers=0)
+    scores = evaluate_model(module, data.dataloader("test"), progress=False)
+    return {**row, "run": f"{row['run']} ({cam_flips})", **{s: 100 * float(scores[s]) for s in SCORES}}
+
+
 def summary(rows: list[dict]) -> str:
     """A Markdown table: every run, then min / median / max of each score."""
     head = "| run | " + " | ".join(SCORES) + " |\n|---|" + "---:|" * len(SCORES) + "\n"
@@ -124,16 +145,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--switches", nargs="+", default=["default"], choices=sorted(SWITCHES))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (wall times then overlap)")
+    parser.add_argument("--rescore-flips", nargs="+", default=[], choices=["none", "h", "hv"])
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="arguments for every run")
     args = parser.parse_args(argv)
     plan = [(s, t, w) for w in args.switches for t in args.threads for s in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda p: run_one(args.out, *p, args.extra), plan))
     cpu = cpu_name()
-    record = {"cpu": cpu, "extra": args.extra, "runs": rows}
+    rescored = {flips: [rescore(row, args.out, flips) for row in rows] for flips in args.rescore_flips}
+    record = {"cpu": cpu, "extra": args.extra, "runs": rows, "rescored": rescored}
     (args.out / "spread.json").write_text(json.dumps(record, indent=1))
     print(f"CPU: {cpu}; extra arguments: {args.extra or 'none'}\n")
     print(summary(rows))
+    for flips, table in rescored.items():
+        print(f"\nThe same checkpoints, class maps with cam_flips={flips}:\n")
+        print(summary(table))
 
 
 if __name__ == "__main__":
