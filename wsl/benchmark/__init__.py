@@ -28,7 +28,8 @@ Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grid
 (running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
 mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
-:mod:`~wsl.benchmark.plots` (bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by entry) and
+:mod:`~wsl.benchmark.plots` (bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by entry),
+:mod:`~wsl.benchmark.tested` (which weights a finished run's test scored, from its records) and
 :mod:`~wsl.benchmark.run` (the driver).
 """
 
@@ -67,6 +68,7 @@ from wsl.benchmark.stats import (
     schedule_check,
     student_t_two_sided_p,
 )
+from wsl.benchmark.tested import check_tested, format_tested, last_improvement, val_points, which_tested
 
 __all__ = [
     "BenchmarkPlan",
@@ -80,6 +82,7 @@ __all__ = [
     "aggregate",
     "cams_by_pool",
     "check_extra_args",
+    "check_tested",
     "choose_settings",
     "collect_runs",
     "compare_to_best",
@@ -88,7 +91,9 @@ __all__ = [
     "format_comparison",
     "format_grid",
     "format_markdown",
+    "format_tested",
     "images_per_epoch",
+    "last_improvement",
     "last_third_gain",
     "make_plan",
     "mean_curves",
@@ -111,5 +116,7 @@ __all__ = [
     "student_t_two_sided_p",
     "train_pending",
     "val_curve",
+    "val_points",
+    "which_tested",
     "write_tables",
 ]
