@@ -5,9 +5,11 @@ The protocol (:mod:`~wsl.benchmark.plan`): each head's main hyper-parameter is c
 split from its declared grid (:data:`GRIDS`, first seed); the chosen setting then trains at every seed and
 is scored on the test split; post-hoc CAM entries (``gradcam@gap``) score the same checkpoints with another
 CAM method; the center baseline needs no network. Each trained run goes through :func:`wsl.cli.train`
-with ``--run_dir OUT/runs/<entry>[_<setting>]-seed<seed>`` and writes its own ``results.json``; a run whose
-``results.json`` exists is skipped, so an interrupted benchmark resumes where it stopped (a run is not
-redone when its arguments change: delete its folder to redo it). ``jobs`` trains several runs at once.
+with ``--run_dir OUT/runs/<entry>[_<setting>]-seed<seed>`` and writes its own ``results.json``. Each run is
+keyed by its configuration (:mod:`~wsl.benchmark.keys`: its arguments and the code's digest, in
+``RUN/benchmark_key.json``): a finished run with the current key is skipped, so an interrupted benchmark
+resumes where it stopped, and a finished run whose key differs (or that has none) is refused with the
+differences, unless ``stale`` says to redo or keep it. ``jobs`` trains several runs at once.
 From the finished runs the benchmark writes, into ``OUT`` and atomically (:mod:`wsl.runs`):
 
 - ``results.csv`` (one row per test run), ``results.json`` (runs, curves, summary, the grid, the paired
@@ -28,7 +30,8 @@ Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grid
 (running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
 mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
-:mod:`~wsl.benchmark.plots` (bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by entry),
+:mod:`~wsl.benchmark.keys` (run keys, stale runs), :mod:`~wsl.benchmark.plots` (bars, curves),
+:mod:`~wsl.benchmark.sheet` (CAMs by entry),
 :mod:`~wsl.benchmark.tested` (which weights a finished run's test scored, from its records) and
 :mod:`~wsl.benchmark.run` (the driver).
 """
@@ -36,6 +39,15 @@ mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON
 from wsl.benchmark.collect import collect_runs, images_per_epoch
 from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
 from wsl.benchmark.execute import run_center, run_pending, run_posthoc, train_pending
+from wsl.benchmark.keys import (
+    KEY_FILE,
+    STALE_POLICIES,
+    check_finished,
+    code_digest,
+    diff_fields,
+    run_key,
+    write_key,
+)
 from wsl.benchmark.plan import (
     RESERVED,
     BenchmarkPlan,
@@ -76,18 +88,23 @@ __all__ = [
     "CURVES",
     "Entry",
     "GRIDS",
+    "KEY_FILE",
     "METRICS",
     "PLATEAU_TOLERANCE",
     "RESERVED",
+    "STALE_POLICIES",
     "aggregate",
     "cams_by_pool",
     "check_extra_args",
+    "check_finished",
     "check_tested",
     "choose_settings",
+    "code_digest",
     "collect_runs",
     "compare_to_best",
     "convergence",
     "csv_text",
+    "diff_fields",
     "format_comparison",
     "format_grid",
     "format_markdown",
@@ -107,6 +124,7 @@ __all__ = [
     "present_metrics",
     "run_benchmark",
     "run_center",
+    "run_key",
     "run_pending",
     "run_posthoc",
     "run_row",
@@ -118,5 +136,6 @@ __all__ = [
     "val_curve",
     "val_points",
     "which_tested",
+    "write_key",
     "write_tables",
 ]
