@@ -30,7 +30,8 @@ Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grid
 (running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
 mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
-:mod:`~wsl.benchmark.keys` (run keys, stale runs), :mod:`~wsl.benchmark.plots` (bars, curves),
+:mod:`~wsl.benchmark.keys` (run keys, stale runs), :mod:`~wsl.benchmark.paths` (portable paths in the
+tables), :mod:`~wsl.benchmark.plots` (bars, curves),
 :mod:`~wsl.benchmark.sheet` (CAMs by entry),
 :mod:`~wsl.benchmark.tested` (which weights a finished run's test scored, from its records) and
 :mod:`~wsl.benchmark.run` (the driver).
@@ -48,6 +49,7 @@ from wsl.benchmark.keys import (
     run_key,
     write_key,
 )
+from wsl.benchmark.paths import anchored, portable_path, resolve_path
 from wsl.benchmark.plan import (
     RESERVED,
     BenchmarkPlan,
@@ -58,7 +60,15 @@ from wsl.benchmark.plan import (
     parse_seeds,
 )
 from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
-from wsl.benchmark.report import csv_text, format_comparison, format_grid, format_markdown, write_tables
+from wsl.benchmark.report import (
+    csv_text,
+    format_comparison,
+    format_grid,
+    format_markdown,
+    portable_tables,
+    read_tables,
+    write_tables,
+)
 from wsl.benchmark.run import run_benchmark
 from wsl.benchmark.selection import (
     PLATEAU_TOLERANCE,
@@ -94,6 +104,7 @@ __all__ = [
     "RESERVED",
     "STALE_POLICIES",
     "aggregate",
+    "anchored",
     "cams_by_pool",
     "check_extra_args",
     "check_finished",
@@ -121,7 +132,11 @@ __all__ = [
     "plot_bars",
     "plot_curves",
     "plot_val_curves",
+    "portable_path",
+    "portable_tables",
     "present_metrics",
+    "read_tables",
+    "resolve_path",
     "run_benchmark",
     "run_center",
     "run_key",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wsl.benchmark.keys import check_finished, write_key
+from wsl.benchmark.paths import anchored
 from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun
 from wsl.runs import RunFolder, write_json
 
@@ -128,7 +129,7 @@ def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
 
     source = RunFolder(Path(str(run.source_dir)))
     trained = source.results() or {}
-    ckpt = trained.get("checkpoint")
+    ckpt = anchored(trained.get("checkpoint"), trained.get("run_dir"), source.root)
     if not ckpt or not Path(ckpt).is_file():
         raise ValueError(
             f"entries: {run.entry.name!r} needs the checkpoint of {source.root}, which is missing "
