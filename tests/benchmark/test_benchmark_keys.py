@@ -142,3 +142,19 @@ def test_an_unknown_policy_is_refused(three_runs):
     plan, runs = three_runs
     with pytest.raises(ValueError, match="stale: got 'ignore'; expected one of refuse, redo, keep"):
         wk.check_finished(plan, runs, "ignore")
+
+
+def test_an_interrupted_run_is_moved_aside_and_trained_anew(three_runs):
+    plan, runs = three_runs
+    (runs[2].run_dir / "checkpoints").mkdir(parents=True)
+    (runs[2].run_dir / "config.yaml").write_text("seed_everything: 2\n")
+    (runs[2].run_dir / "checkpoints" / "last.ckpt").write_bytes(b"killed at epoch 3")
+    notes: list[str] = []
+    assert wk.check_finished(plan, runs, "keep", notes.append) == [runs[2]]
+    assert not runs[2].run_dir.exists()
+    assert (
+        plan.root / "stale" / "gap-seed2-1" / "checkpoints" / "last.ckpt"
+    ).read_bytes() == b"killed at epoch 3"
+    assert any(n.startswith("gap-seed2: unfinished (no results.json); its files moved to") for n in notes)
+    wk.write_key(plan, runs[2])  # a folder holding only its key has nothing to move
+    assert wk.check_finished(plan, runs, "keep", notes.append) == [runs[2]] and runs[2].run_dir.is_dir()

@@ -176,7 +176,9 @@ def check_finished(
 ) -> list[BenchmarkRun]:
     """The runs of ``runs`` to (re)do: those unfinished, and the stale or unkeyed finished ones under
     ``stale="redo"`` (their folders moved to ``OUT/stale/``). Finished runs with the current key are
-    reused; under ``"keep"`` stale and unkeyed ones are reused too, with a note.
+    reused; under ``"keep"`` stale and unkeyed ones are reused too, with a note. An unfinished run that left
+    files (an interrupted training: config, logs, checkpoints) is moved to ``OUT/stale/`` as well, so that
+    it trains anew in an empty folder rather than beside the files of the killed training.
 
     Raises:
         ValueError: ``stale`` is not one of :data:`STALE_POLICIES`; under ``"refuse"``, a finished run is
@@ -187,6 +189,12 @@ def check_finished(
     todo, problems = [], []
     for run in runs:
         if run.folder.results() is None:
+            leftovers = (
+                [p.name for p in run.run_dir.iterdir() if p.name != KEY_FILE] if run.run_dir.is_dir() else []
+            )
+            if leftovers:  # an interrupted run: train it anew in an empty folder, keeping what it left
+                moved = _move_aside(plan.root, run)
+                log(f"{run.name}: unfinished (no results.json); its files moved to {moved}, training it anew")
             todo.append(run)
             continue
         old, new = _read_key(run), run_key(plan, run)
