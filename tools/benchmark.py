@@ -9,11 +9,15 @@ Entries: a pool (``weldon``), a WSOL method on the GAP head (``has``; ``has/lse`
 post-hoc CAM of a trained entry's networks (``gradcam@gap``) or ``center``. A head with a declared grid
 (LSE beta, k-max k, WELDON k+, AutoPool's CAP/RAP) first trains each setting at the first seed; the best
 final val score (``--select-metric``) is kept and trained at every seed, tested on the test split. Runs go
-to ``OUT/runs/<entry>[_<setting>]-seed<seed>``; a run whose ``results.json`` exists is skipped, so
-rerunning the same command resumes an interrupted benchmark. ``--epochs has=60,gmp=60`` gives the entries
-still improving at the shared schedule (``†`` in the table) a longer one of their own (folders
-``<entry>_e60-seed<seed>``; the shared schedule's runs are kept); ``--grid-schedule shared`` searches
-their grids at the shared schedule (reusing its runs) and trains only the chosen setting at their own.
+to ``OUT/runs/<entry>[_<setting>]-seed<seed>``, each keyed by its configuration (its train arguments and
+the code's digest, in ``benchmark_key.json``): a finished run with the same key is skipped, so rerunning
+the same command resumes an interrupted benchmark; a finished run whose key differs (arguments, grid
+setting, schedule or code changed) or that has none is refused, naming the runs and the differences:
+``--redo-stale`` moves them to ``OUT/stale/`` and trains them again, ``--keep-stale`` reuses them.
+``--epochs has=60,gmp=60`` gives the entries still improving at the shared schedule (``†`` in the table)
+a longer one of their own (folders ``<entry>_e60-seed<seed>``; the shared schedule's runs are kept);
+``--grid-schedule shared`` searches their grids at the shared schedule (reusing its runs) and trains only
+the chosen setting at their own.
 ``OUT`` gets ``results.csv``, ``results.json``, ``results.md`` (mean ± std over seeds, the paired tests
 against the best entry, the grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and
 ``cams_by_pool.png``; see :mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
@@ -82,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="where an entry given --epochs searches its grid: at its own schedule (default) or at the "
         "shared one, reusing those runs; the chosen setting trains at its own schedule either way",
     )
+    stale = parser.add_mutually_exclusive_group()
+    stale.add_argument(
+        "--redo-stale",
+        dest="stale",
+        action="store_const",
+        const="redo",
+        default="refuse",
+        help="train again the finished runs whose configuration changed (or is unknown); the old folders "
+        "move to OUT/stale/",
+    )
+    stale.add_argument(
+        "--keep-stale",
+        dest="stale",
+        action="store_const",
+        const="keep",
+        help="reuse the finished runs whose configuration changed (or is unknown) as they are",
+    )
     return parser
 
 
@@ -124,6 +145,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
         checkpoint_select=args.checkpoint_select,
         epochs=args.epochs,
         grid_schedule=args.grid_schedule,
+        stale=args.stale,
     )
 
 

@@ -118,11 +118,43 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
     result = wb.run_benchmark(entries, "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs)
     assert len(calls) == 1 and "lse_beta3-seed1" in calls[0][calls[0].index("--run_dir") + 1]
     assert calls[0][calls[0].index("--model.pool_kwargs") + 1] == '{"beta": 3}'
-    assert capsys.readouterr().out.count("skip") == 5
+    assert capsys.readouterr().out.count("skip") == 8  # 5 trained, 2 post-hoc and the center: same keys
     assert len(result["rows"]) == 9
     calls.clear()
     wb.run_benchmark("gap,has", "0,1", out, **kwargs)
     assert calls == []
+
+
+def test_a_run_whose_arguments_changed_is_refused_then_kept_or_redone(
+    finished_benchmark, monkeypatch, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    shutil.copytree(finished_benchmark[0], out)
+    data = json.loads((out / "results.json").read_text())["data"]
+    options = ["--entries", "gap", "--seeds", "0", "--data", data, "--out", str(out), "--cam-images", "0"]
+    train_args = ["--", *TINY_TRAIN, "--model.lr", "0.5"]
+    monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail(f"nothing may train: {argv}"))
+    assert main([*options, *train_args]) == 2
+    err = capsys.readouterr().err
+    assert "error: stale: 1 finished run(s)" in err and "gap-seed0" in err
+    assert "only now: --model.lr 0.5" in err and "--redo-stale" in err and "--keep-stale" in err
+    assert main([*options, "--keep-stale", *train_args]) == 0
+    assert "gap-seed0: reused as it is (--keep-stale)" in capsys.readouterr().out
+
+    calls = []
+    monkeypatch.undo()
+    real_train = wsl.cli.train
+
+    def counting_train(argv):
+        calls.append(argv)
+        return real_train(argv)
+
+    monkeypatch.setattr(wsl.cli, "train", counting_train)
+    assert main([*options, "--redo-stale", *train_args]) == 0
+    assert len(calls) == 1 and (out / "stale" / "gap-seed0-1" / "results.json").is_file()
+    key = json.loads((out / "runs" / "gap-seed0" / "benchmark_key.json").read_text())
+    assert key["fields"]["train_args"][-2:] == ["--model.lr", "0.5"]
+    assert main([*options, *train_args]) == 0 and len(calls) == 1  # now current: skipped
 
 
 def test_an_own_schedule_is_reported_against_the_shared_one(finished_benchmark, monkeypatch, tmp_path):
@@ -138,7 +170,8 @@ def test_an_own_schedule_is_reported_against_the_shared_one(finished_benchmark, 
     monkeypatch.setattr(wsl.cli, "train", lambda argv: pytest.fail(f"nothing to train: {argv}"))
     data = json.loads((out / "results.json").read_text())["data"]
     kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
-    result = wb.run_benchmark("gap,has", "0,1", out, epochs="has=7", **kwargs)
+    # The stand-ins carry the shared runs' keys: kept as they are.
+    result = wb.run_benchmark("gap,has", "0,1", out, epochs="has=7", stale="keep", **kwargs)
     assert {r["run_dir"].rsplit("/", 1)[-1] for r in result["rows"] if r["entry"] == "has"} == {
         "has_e7-seed0",
         "has_e7-seed1",

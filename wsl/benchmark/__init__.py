@@ -5,9 +5,11 @@ The protocol (:mod:`~wsl.benchmark.plan`): each head's main hyper-parameter is c
 split from its declared grid (:data:`GRIDS`, first seed); the chosen setting then trains at every seed and
 is scored on the test split; post-hoc CAM entries (``gradcam@gap``) score the same checkpoints with another
 CAM method; the center baseline needs no network. Each trained run goes through :func:`wsl.cli.train`
-with ``--run_dir OUT/runs/<entry>[_<setting>]-seed<seed>`` and writes its own ``results.json``; a run whose
-``results.json`` exists is skipped, so an interrupted benchmark resumes where it stopped (a run is not
-redone when its arguments change: delete its folder to redo it). ``jobs`` trains several runs at once.
+with ``--run_dir OUT/runs/<entry>[_<setting>]-seed<seed>`` and writes its own ``results.json``. Each run is
+keyed by its configuration (:mod:`~wsl.benchmark.keys`: its arguments and the code's digest, in
+``RUN/benchmark_key.json``): a finished run with the current key is skipped, so an interrupted benchmark
+resumes where it stopped, and a finished run whose key differs (or that has none) is refused with the
+differences, unless ``stale`` says to redo or keep it. ``jobs`` trains several runs at once.
 From the finished runs the benchmark writes, into ``OUT`` and atomically (:mod:`wsl.runs`):
 
 - ``results.csv`` (one row per test run), ``results.json`` (runs, curves, summary, the grid, the paired
@@ -28,13 +30,26 @@ Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grid
 (running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
 mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
-:mod:`~wsl.benchmark.plots` (bars, curves), :mod:`~wsl.benchmark.sheet` (CAMs by entry) and
+:mod:`~wsl.benchmark.keys` (run keys, stale runs), :mod:`~wsl.benchmark.paths` (portable paths in the
+tables), :mod:`~wsl.benchmark.plots` (bars, curves),
+:mod:`~wsl.benchmark.sheet` (CAMs by entry),
+:mod:`~wsl.benchmark.tested` (which weights a finished run's test scored, from its records) and
 :mod:`~wsl.benchmark.run` (the driver).
 """
 
 from wsl.benchmark.collect import collect_runs, images_per_epoch
 from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
 from wsl.benchmark.execute import run_center, run_pending, run_posthoc, train_pending
+from wsl.benchmark.keys import (
+    KEY_FILE,
+    STALE_POLICIES,
+    check_finished,
+    code_digest,
+    diff_fields,
+    run_key,
+    write_key,
+)
+from wsl.benchmark.paths import anchored, portable_path, resolve_path
 from wsl.benchmark.plan import (
     RESERVED,
     BenchmarkPlan,
@@ -45,7 +60,15 @@ from wsl.benchmark.plan import (
     parse_seeds,
 )
 from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
-from wsl.benchmark.report import csv_text, format_comparison, format_grid, format_markdown, write_tables
+from wsl.benchmark.report import (
+    csv_text,
+    format_comparison,
+    format_grid,
+    format_markdown,
+    portable_tables,
+    read_tables,
+    write_tables,
+)
 from wsl.benchmark.run import run_benchmark
 from wsl.benchmark.selection import (
     PLATEAU_TOLERANCE,
@@ -67,6 +90,7 @@ from wsl.benchmark.stats import (
     schedule_check,
     student_t_two_sided_p,
 )
+from wsl.benchmark.tested import check_tested, format_tested, last_improvement, val_points, which_tested
 
 __all__ = [
     "BenchmarkPlan",
@@ -74,21 +98,30 @@ __all__ = [
     "CURVES",
     "Entry",
     "GRIDS",
+    "KEY_FILE",
     "METRICS",
     "PLATEAU_TOLERANCE",
     "RESERVED",
+    "STALE_POLICIES",
     "aggregate",
+    "anchored",
     "cams_by_pool",
     "check_extra_args",
+    "check_finished",
+    "check_tested",
     "choose_settings",
+    "code_digest",
     "collect_runs",
     "compare_to_best",
     "convergence",
     "csv_text",
+    "diff_fields",
     "format_comparison",
     "format_grid",
     "format_markdown",
+    "format_tested",
     "images_per_epoch",
+    "last_improvement",
     "last_third_gain",
     "make_plan",
     "mean_curves",
@@ -99,9 +132,14 @@ __all__ = [
     "plot_bars",
     "plot_curves",
     "plot_val_curves",
+    "portable_path",
+    "portable_tables",
     "present_metrics",
+    "read_tables",
+    "resolve_path",
     "run_benchmark",
     "run_center",
+    "run_key",
     "run_pending",
     "run_posthoc",
     "run_row",
@@ -111,5 +149,8 @@ __all__ = [
     "student_t_two_sided_p",
     "train_pending",
     "val_curve",
+    "val_points",
+    "which_tested",
+    "write_key",
     "write_tables",
 ]

@@ -1,9 +1,10 @@
 """Running the planned runs that are not finished: trained runs (in this process or ``jobs`` at a time),
 post-hoc runs (the CAM method on the source run's tested checkpoint) and the center baseline.
 
-Every run writes ``results.json`` in its folder last, so a run with one is finished and is skipped, and an
-interrupted benchmark resumes where it stopped (a run is not redone when its arguments change: delete its
-folder to redo it).
+Every run writes ``results.json`` in its folder last, so a run with one is finished, and an interrupted
+benchmark resumes where it stopped. Before a run starts, its key (:mod:`~wsl.benchmark.keys`: its
+arguments and the code's digest) goes into ``RUN/benchmark_key.json``; a finished run is reused only when
+its key is the current one, and a stale or unkeyed one is refused, redone or kept by ``stale``.
 
 With ``jobs > 1`` the trained runs go to ``jobs`` worker processes (``spawn``), each limited to
 ``cpu_count // jobs`` torch threads; each run's output goes to ``OUT/logs/<run>.log`` instead of the
@@ -24,6 +25,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from wsl.benchmark.keys import check_finished, write_key
+from wsl.benchmark.paths import anchored
 from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun
 from wsl.runs import RunFolder, write_json
 
@@ -65,21 +68,23 @@ def train_pending(
     jobs: int = 1,
     log: Callable[[str], None] = print,
     after_each: Callable[[], object] = lambda: None,
+    stale: str = "refuse",
 ) -> None:
-    """Train every run of ``runs`` without a readable ``results.json``, ``jobs`` at a time.
+    """Train every run of ``runs`` that is not finished with its current key (:func:`check_finished`),
+    ``jobs`` at a time, each after writing its key.
 
     Raises:
-        ValueError: ``jobs < 1``. A failing run's error is raised once the runs in flight have ended
-        (the queued ones are cancelled); its log is ``OUT/logs/<run>.log``.
+        ValueError: ``jobs < 1``; a stale or unkeyed finished run under ``stale="refuse"`` (before any
+        training). A failing run's error is raised once the runs in flight have ended (the queued ones are
+        cancelled); its log is ``OUT/logs/<run>.log``.
     """
     from wsl import cli  # looked up at call time so that tests can patch wsl.cli.train
 
     if jobs < 1:
         raise ValueError(f"jobs: got {jobs}; expected >= 1")
-    todo = [r for r in runs if r.folder.results() is None]
-    for run in runs:
-        if run not in todo:
-            log(f"{run.name}: skip ({run.results_path} exists)")
+    todo = check_finished(plan, runs, stale, log)
+    for run in todo:
+        write_key(plan, run)
     if jobs == 1:
         for index, run in enumerate(todo, 1):
             log(f"[{index}/{len(todo)}] {run.name}: start {time.strftime('%H:%M:%S')}")
@@ -124,7 +129,7 @@ def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
 
     source = RunFolder(Path(str(run.source_dir)))
     trained = source.results() or {}
-    ckpt = trained.get("checkpoint")
+    ckpt = anchored(trained.get("checkpoint"), trained.get("run_dir"), source.root)
     if not ckpt or not Path(ckpt).is_file():
         raise ValueError(
             f"entries: {run.entry.name!r} needs the checkpoint of {source.root}, which is missing "
@@ -182,13 +187,29 @@ def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[
 
 
 def run_pending(
-    runs: Sequence[BenchmarkRun], reference: BenchmarkRun | None, log: Callable[[str], None] = print
+    runs: Sequence[BenchmarkRun],
+    reference: BenchmarkRun | None,
+    log: Callable[[str], None] = print,
+    plan: BenchmarkPlan | None = None,
+    stale: str = "refuse",
 ) -> None:
-    """Run the post-hoc and center runs of ``runs`` that are not finished (trained runs are left out)."""
-    for run in runs:
-        if run.entry.kind == "train" or run.folder.results() is not None:
-            continue
+    """Run the post-hoc and center runs of ``runs`` that are not finished (trained runs are left out): with
+    ``plan``, finished means finished with the current key (:func:`check_finished`, by ``stale``), and each
+    run's key is written before it runs; without, a readable ``results.json``.
+
+    Raises:
+        ValueError: a stale or unkeyed finished run under ``stale="refuse"``; a post-hoc run whose source
+            checkpoint is missing.
+    """
+    others = [r for r in runs if r.entry.kind != "train"]
+    if plan is None:
+        todo = [r for r in others if r.folder.results() is None]
+    else:
+        todo = check_finished(plan, others, stale, log)
+    for run in todo:
         run.run_dir.mkdir(parents=True, exist_ok=True)
+        if plan is not None:
+            write_key(plan, run)
         if run.entry.kind == "posthoc":
             run_posthoc(run, log)
         else:

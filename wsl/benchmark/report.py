@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from wsl.benchmark.columns import METRICS
+from wsl.benchmark.paths import portable_path, resolve_path
 from wsl.benchmark.stats import present_metrics
-from wsl.runs import write_json, write_text
+from wsl.runs import RunFolder, write_json, write_text
 
 __all__ = [
     "csv_text",
@@ -30,6 +32,8 @@ __all__ = [
     "format_grid",
     "format_markdown",
     "format_schedule_check",
+    "portable_tables",
+    "read_tables",
     "write_tables",
 ]
 
@@ -141,6 +145,37 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def portable_tables(
+    rows: Sequence[dict[str, Any]], curves: dict[str, Any], out: str | os.PathLike[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``rows`` and ``curves`` with each ``run_dir``, ``checkpoint`` and curve key under ``out`` made relative
+    to it (:func:`wsl.benchmark.paths.portable_path`), as the tables store them."""
+    portable_rows = [
+        {**r, **{k: portable_path(r[k], out) for k in ("run_dir", "checkpoint") if r.get(k) is not None}}
+        for r in rows
+    ]
+    return portable_rows, {str(portable_path(k, out)): v for k, v in (curves or {}).items()}
+
+
+def read_tables(out: str | os.PathLike[str]) -> dict[str, Any]:
+    """``OUT/results.json`` with its ``runs``' ``run_dir`` and ``checkpoint`` and its ``curves`` keys as paths
+    on this machine: relative ones (written since 2026-12-07) under ``out``, absolute ones (before) as they
+    are (:func:`wsl.benchmark.paths.resolve_path`).
+
+    Raises:
+        ValueError: ``out`` has no readable ``results.json``.
+    """
+    payload = RunFolder(Path(out)).results()
+    if payload is None:
+        raise ValueError(f"out: {str(out)!r} has no readable results.json; pass a benchmark's output folder")
+    runs = [
+        {**r, **{k: resolve_path(r[k], out) for k in ("run_dir", "checkpoint") if r.get(k) is not None}}
+        for r in payload.get("runs") or []
+    ]
+    curves = {str(resolve_path(k, out)): v for k, v in (payload.get("curves") or {}).items()}
+    return {**payload, "runs": runs, "curves": curves}
+
+
 def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
     """``results.csv``, ``results.json`` and ``results.md`` in ``out``, each atomically; returns their paths.
 
@@ -149,8 +184,12 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
         state: ``rows``, ``curves`` (``run_dir`` → BoxAcc curves), ``summary``, ``comparison``,
             ``convergence``, ``grid`` and ``schedule_check`` (see :func:`wsl.benchmark.run_benchmark`).
         meta: the plan's settings (:meth:`wsl.benchmark.BenchmarkPlan.meta`) and ``planned_runs``.
+
+    Paths under ``out`` (each run's ``run_dir`` and ``checkpoint``, the keys of ``curves``) are stored
+    relative to it (:func:`portable_tables`); :func:`read_tables` reads either form.
     """
-    rows, metric = state["rows"], meta["select_metric"]
+    rows, curves = portable_tables(state["rows"], state.get("curves") or {}, out)
+    metric = meta["select_metric"]
     header = (
         f"# Localization benchmark\n\nData: {meta.get('data') or 'default'}; entries "
         f"{', '.join(meta['entries'])}; seeds {', '.join(map(str, meta['seeds']))}; "
@@ -179,9 +218,8 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
             "t-test over seeds, * p < 0.05. Within the seed spread, the shared schedule had already reached "
             "what the longer one gives.\n\n" + schedules
         )
-    keys = ("rows", "curves", "summary", "comparison", "convergence", "grid", "schedule_check")
-    payload = {**meta, **{k: state.get(k) for k in keys}}
-    payload["runs"] = payload.pop("rows")
+    keys = ("summary", "comparison", "convergence", "grid", "schedule_check")
+    payload = {**meta, "curves": curves, **{k: state.get(k) for k in keys}, "runs": rows}
     return [
         write_text(out / "results.csv", csv_text(rows) if rows else ""),
         write_json(out / "results.json", payload),

@@ -10,6 +10,7 @@ from typing import Any
 
 from wsl.benchmark.collect import collect_runs
 from wsl.benchmark.execute import run_pending, train_pending
+from wsl.benchmark.keys import STALE_POLICIES
 from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun, make_plan
 from wsl.benchmark.plots import plot_bars, plot_curves, plot_val_curves
 from wsl.benchmark.report import format_markdown, write_tables
@@ -75,6 +76,7 @@ def run_benchmark(
     checkpoint_select: str = "last",
     epochs: dict[str, int] | Sequence[str] | str | None = None,
     grid_schedule: str = "own",
+    stale: str = "refuse",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the benchmark protocol of :mod:`wsl.benchmark.plan`, skipping finished runs, and write the tables
@@ -100,13 +102,17 @@ def run_benchmark(
             entries still improving at the shared one.
         grid_schedule: where an entry with its own schedule searches its grid: ``own`` (every setting at
             that schedule) or ``shared`` (the grid at the shared schedule, the chosen setting at its own).
+        stale: a finished run whose key (:mod:`wsl.benchmark.keys`: its arguments and the code) differs from
+            the current one, or that has none: ``refuse`` (an error naming the runs and the differences),
+            ``redo`` (moved to ``out/stale/`` and trained again) or ``keep`` (reused, with a note).
         log: where progress lines go.
 
     Returns:
         ``{"rows", "summary", "comparison", "convergence", "grid", "schedule_check", "markdown", "files"}``.
 
     Raises:
-        ValueError: a bad argument (named as above), a negative ``num_cam_images``, ``jobs < 1``.
+        ValueError: a bad argument (named as above), a negative ``num_cam_images``, ``jobs < 1``, an unknown
+            ``stale``, or a stale or unkeyed finished run under ``stale="refuse"``.
 
     Example:
         >>> run_benchmark("gap,lse,has,gradcam@gap,center", "0,1,2", "runs/bench")  # doctest: +SKIP
@@ -130,6 +136,8 @@ def run_benchmark(
         raise ValueError(f"num_cam_images: got {num_cam_images}; expected >= 0")
     if jobs < 1:
         raise ValueError(f"jobs: got {jobs}; expected >= 1")
+    if stale not in STALE_POLICIES:
+        raise ValueError(f"stale: got {stale!r}; expected one of {', '.join(STALE_POLICIES)}")
     (plan.root / "runs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     tables = _Tables(plan)
@@ -139,7 +147,7 @@ def run_benchmark(
     fixed = [r for r in plan.test_runs({}) if r.entry.kind == "train" and len(plan.settings(r.entry)) == 1]
     tables.test_runs = fixed
     log(f"stage grid: {len(grid_runs)} grid runs on val, {len(fixed)} runs of entries without a grid")
-    train_pending(plan, _by_seed(plan, [*grid_runs, *fixed]), jobs, log, after_each=tables.write)
+    train_pending(plan, _by_seed(plan, [*grid_runs, *fixed]), jobs, log, after_each=tables.write, stale=stale)
 
     # The choice on val, then stage 2: the chosen settings at every seed, post-hoc CAMs, the center.
     candidates: dict[str, list[BenchmarkRun]] = {}
@@ -153,8 +161,8 @@ def run_benchmark(
     trained = [r for r in tables.test_runs if r.entry.kind == "train"]
     seen = {r.run_dir for r in [*grid_runs, *fixed]}
     remaining = [r for r in trained if r.run_dir not in seen]
-    train_pending(plan, _by_seed(plan, remaining), jobs, log, after_each=tables.write)
-    run_pending(tables.test_runs, trained[0] if trained else None, log)
+    train_pending(plan, _by_seed(plan, remaining), jobs, log, after_each=tables.write, stale=stale)
+    run_pending(tables.test_runs, trained[0] if trained else None, log, plan=plan, stale=stale)
 
     state = tables.write()
     files = list(state["files"])

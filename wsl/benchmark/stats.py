@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from wsl.benchmark.columns import CURVES, METRICS
+from wsl.benchmark.paths import anchored
 from wsl.benchmark.plan import BenchmarkRun
 
 __all__ = [
@@ -38,7 +39,15 @@ __all__ = [
 
 
 def run_row(run: BenchmarkRun, results: dict[str, Any], images_per_epoch: int | None) -> dict[str, Any]:
-    """One flat row (CSV) from a run's ``results.json``: identity, timing, and the test fractions."""
+    """One flat row (CSV) from a run's ``results.json``: identity, timing, and the test fractions.
+
+    The ``checkpoint`` is where it lies now: a path inside the folder the run recorded (``run_dir``; a
+    post-hoc run: ``source_run``) moves with that folder to the plan's (:func:`wsl.benchmark.paths.anchored`).
+    """
+    if run.entry.kind == "posthoc" and run.source_dir is not None:
+        checkpoint = anchored(results.get("checkpoint"), results.get("source_run"), run.source_dir)
+    else:
+        checkpoint = anchored(results.get("checkpoint"), results.get("run_dir"), run.run_dir)
     seconds = results.get("train_seconds")
     epochs = results.get("epochs")
     images = epochs * images_per_epoch if images_per_epoch is not None and epochs is not None else None
@@ -58,7 +67,7 @@ def run_row(run: BenchmarkRun, results: dict[str, Any], images_per_epoch: int | 
         "train_seconds": seconds,
         "train_images": images,
         "train_images_per_s": round(rate, 2) if rate is not None else None,
-        "checkpoint": results.get("checkpoint"),
+        "checkpoint": checkpoint,
     }
     row.update(results.get("test") or {})
     return row
