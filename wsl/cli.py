@@ -400,6 +400,8 @@ def train(argv: list[str] | None = None) -> dict:
     argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
     # We always hand LightningCLI the (alias-expanded) arguments, which it warns about when sys.argv is set.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    # wsl's data module resumes an epoch mid-way and says what it cannot restore: Lightning's hint is moot.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     cli = WSLCLI(
         WSLModule,
         WSLDataModule,
@@ -540,8 +542,10 @@ def choose_checkpoint(callback: ModelCheckpoint | None, last: Path, select: str)
     logged) the final weights, with the reason.
     """
     final = str(last) if last.is_file() else ""
-    if select == "last" or callback is None:
-        return final, None if select == "last" else "checkpointing is off"
+    if select == "last":
+        return final, None
+    if callback is None:
+        return final, "checkpointing is off (--trainer.enable_checkpointing false): tested the final weights"
     if callback.best_model_path:
         return callback.best_model_path, None
     reason = (
