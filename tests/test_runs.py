@@ -14,7 +14,10 @@ from wsl.runs import (
     DEFAULT_THRESHOLD,
     RunFolder,
     atomic_path,
+    check_new_run,
+    nan_to_none,
     parse_threshold,
+    previous_run,
     resolve_device,
     write_json,
     write_text,
@@ -81,3 +84,58 @@ def test_device_rule():
 def test_parse_threshold_refuses_what_is_not_in_0_1(bad):
     with pytest.raises(ValueError, match="threshold must"):
         parse_threshold(bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_write_json_refuses_non_finite_numbers_naming_the_key_and_writes_nothing(tmp_path, bad):
+    target = tmp_path / "results.json"
+    with pytest.raises(ValueError, match=r"results\.json.*\['test'\]\['curve'\]\[1\] = .*not finite"):
+        write_json(target, {"test": {"curve": [0.5, bad]}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_json_nan_as_null_writes_undefined_scores_as_null_but_still_refuses_infinity(tmp_path):
+    target = write_json(tmp_path / "r.json", {"map": float("nan"), "n": [1, float("nan")]}, nan_as_null=True)
+    assert target.read_text() == '{\n  "map": null,\n  "n": [\n    1,\n    null\n  ]\n}'
+    with pytest.raises(ValueError, match="not finite"):
+        write_json(tmp_path / "s.json", {"map": float("inf")}, nan_as_null=True)
+    assert nan_to_none((float("nan"), {"a": 1.0})) == [None, {"a": 1.0}]
+
+
+def _make_run(root, *names):
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+
+
+def test_previous_run_lists_what_a_training_writes_and_ignores_the_rest(tmp_path):
+    assert previous_run(tmp_path / "missing") == []
+    _make_run(tmp_path, ".lock", "logs/version_0/metrics.csv", "cams/sheet.png")
+    assert previous_run(tmp_path) == []
+    _make_run(tmp_path, "config.yaml", "checkpoints/last.ckpt", "checkpoints/best.ckpt")
+    assert previous_run(tmp_path) == ["checkpoints/best.ckpt", "checkpoints/last.ckpt", "config.yaml"]
+
+
+def test_check_new_run_refuses_an_occupied_folder_unless_the_run_is_continued(tmp_path):
+    assert check_new_run(tmp_path, None) == []  # empty folder
+    _make_run(tmp_path, "config.yaml", "checkpoints/last.ckpt", "results.json")
+    with pytest.raises(
+        ValueError,
+        match=r"run_dir .* already holds a finished run \(checkpoints/last\.ckpt, "
+        r"config\.yaml, results\.json\); pass a new --run_dir, --ckpt_path last .* --overwrite true",
+    ):
+        check_new_run(tmp_path, None)
+    assert check_new_run(tmp_path, "last") == []
+    assert check_new_run(tmp_path, str(tmp_path / "checkpoints" / "last.ckpt")) == []
+    with pytest.raises(ValueError, match="already holds"):
+        check_new_run(tmp_path, str(tmp_path / "elsewhere" / "last.ckpt"))
+    (tmp_path / "results.json").unlink()
+    with pytest.raises(ValueError, match="already holds a started run"):
+        check_new_run(tmp_path, None)
+
+
+def test_check_new_run_overwrite_deletes_only_the_run_outputs(tmp_path):
+    _make_run(tmp_path, "config.yaml", "checkpoints/best.ckpt", "checkpoints/best-v1.ckpt", "logs/a.csv")
+    deleted = check_new_run(tmp_path, None, overwrite=True)
+    assert deleted == ["checkpoints/best-v1.ckpt", "checkpoints/best.ckpt", "config.yaml"]
+    assert previous_run(tmp_path) == [] and (tmp_path / "logs" / "a.csv").is_file()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from pathlib import Path
+
+from pytorch_lightning import Callback
 
 # Trainer and data flags of a run that takes seconds: 64 px, 2 train batches of 4, 1 val batch.
 TINY_TRAIN = [
@@ -28,3 +33,25 @@ def tiny_args(root: Path, run_dir: Path, *extra: str) -> list[str]:
 def reproducible_tiny_args(root: Path, run_dir: Path, *extra: str) -> list[str]:
     """:func:`tiny_args` pinned to the CPU in fp32, so that runs compare bit for bit."""
     return tiny_args(root, run_dir, *CPU_FP32, *extra)
+
+
+class SigtermAtStep(Callback):
+    """Sends this process SIGTERM after training step ``step``, as a scheduler's pre-emption would.
+
+    Lightning notes the signal and stops at the batch boundary, where ``SaveOnSigterm`` writes
+    ``last.ckpt``; in-process, ``train`` then raises ``SIGTERMException``. Pass it as
+    ``--trainer.callbacks '[{"class_path": "tiny_training.SigtermAtStep", "init_args": {"step": K}}]'``.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def sigterm_at(step: int) -> list[str]:
+    """``tools/train.py`` arguments that add :class:`SigtermAtStep` at ``step``."""
+    spec = [{"class_path": "tiny_training.SigtermAtStep", "init_args": {"step": step}}]
+    return ["--trainer.callbacks", json.dumps(spec)]

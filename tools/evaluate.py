@@ -186,7 +186,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
     protocol = payload.get("protocol", "original")
     print(f"\n{args.data} / {args.split}, {protocol} frame, percentages:\n")
     print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
-    write_json(out, payload)
+    write_json(out, payload, nan_as_null=True)  # an undefined score (NaN) is written as null
     print(f"\nresults: {out}")
     return payload
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import NET_ARGS, REBUILD_OVERRIDES, WSLModule
@@ -18,6 +19,7 @@ from wsl.runs import atomic_path
 
 __all__ = [
     "AtomicCheckpointIO",
+    "LastCheckpoint",
     "SaveOnSigterm",
     "load_module",
     "check_class_names",
@@ -44,6 +46,44 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, handle)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+class LastCheckpoint(Checkpoint):
+    """Writes ``last.ckpt``: the weights and training state after the latest epoch, and the final ones.
+
+    Lightning's ``ModelCheckpoint(save_last=True)`` (2.6) rewrites ``last.ckpt`` only at a step where it also
+    saved a top-k checkpoint, i.e. when the monitored validation score improved, plus once at the end if it
+    never saved: a run whose score stopped improving kept the weights of that epoch as ``last.ckpt``, and
+    a run whose last epochs had no validation kept an older one. This callback saves at the end of every
+    training epoch (after its validation) and when training ends (``max_steps`` or a stop mid-epoch), so
+    that ``last.ckpt`` always holds the latest state and, after ``fit``, the final weights. An interrupted
+    run's last state is saved by :class:`SaveOnSigterm`.
+
+    Args:
+        path: the file (``RUN/checkpoints/last.ckpt``).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        #: ``global_step`` of the latest save (None: none yet in this fit).
+        self.saved_step: int | None = None
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        if trainer.sanity_checking or getattr(trainer, "fast_dev_run", False):
+            return
+        if self.saved_step == trainer.global_step and self.path.is_file():
+            return
+        trainer.save_checkpoint(self.path)
+        self.saved_step = trainer.global_step
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.saved_step = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._save(trainer)
 
 
 class SaveOnSigterm(pl.Callback):

@@ -29,11 +29,11 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.checkpoint import AtomicCheckpointIO, SaveOnSigterm, check_resumable
+from wsl.checkpoint import AtomicCheckpointIO, LastCheckpoint, SaveOnSigterm, check_resumable, read_checkpoint
 from wsl.data import WSLDataModule
-from wsl.lit import WSLModule
+from wsl.lit import TrainingDiverged, WSLModule
 from wsl.metrics import format_table
-from wsl.runs import check_writable_dir, lock_run_dir, write_json, write_text
+from wsl.runs import check_new_run, check_writable_dir, lock_run_dir, write_json, write_text
 from wsl.versions import machine, versions
 
 if TYPE_CHECKING:
@@ -115,6 +115,13 @@ class WSLCLI(LightningCLI):
         parser.add_argument("--run_dir", type=str | None, default=None, help="default: runs/<data>-<pool>")
         parser.add_argument("--skip_test", type=bool, default=False, help="train only")
         parser.add_argument(
+            "--overwrite",
+            type=bool,
+            default=False,
+            help="delete the run already in --run_dir (its checkpoints, config.yaml, results.json) and train "
+            "anew; without it a second training into a run folder is refused unless --ckpt_path continues it",
+        )
+        parser.add_argument(
             "--checkpoint_select",
             type=str,
             default="best",
@@ -143,6 +150,7 @@ class WSLCLI(LightningCLI):
             "takes images (TensorBoard, W&B, MLflow); 0: off",
         )
         parser.set_defaults(MODEL_DEFAULTS)
+        keep_integer_batch_limits(parser)
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
         parser.link_arguments("data.single_label", "model.single_label")
@@ -173,17 +181,21 @@ class WSLCLI(LightningCLI):
             kwargs["logger"] = default_loggers(run_dir)
         if trainer_config.get("enable_checkpointing") is not False:
             monitor = checkpoint_monitor(self.config.checkpoint_monitor, self.model.hparams.single_label)
+            last = run_dir / "checkpoints" / "last.ckpt"
             extra: list[Callback] = [
+                # last.ckpt is LastCheckpoint's: ModelCheckpoint's save_last follows the monitored score.
                 ModelCheckpoint(
                     dirpath=run_dir / "checkpoints",
                     filename="best",
                     monitor=monitor,
                     mode="max",
                     save_top_k=1,
-                    save_last=True,
-                )
+                    save_last=False,
+                    enable_version_counter=False,
+                ),
+                LastCheckpoint(last),
+                SaveOnSigterm(last),
             ]
-            extra.append(SaveOnSigterm(run_dir / "checkpoints" / "last.ckpt"))
             kwargs["callbacks"] = [*(trainer_config.get("callbacks") or []), *extra]
         every = self.config.cam_sheets
         if every < 0:
@@ -196,6 +208,32 @@ class WSLCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+
+#: Trainer flags typed ``float | int`` by Lightning: a float is a fraction, an int a count.
+BATCH_LIMIT_FLAGS = (
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+    "val_check_interval",
+)
+
+
+def keep_integer_batch_limits(parser: LightningArgumentParser) -> None:
+    """Make ``--trainer.limit_val_batches 1`` the int 1 (one batch), not the float 1.0 (100 %).
+
+    Lightning annotates these flags ``Union[float, int]``; jsonargparse tries the union's types in order,
+    so every integer became a float and ``1`` meant the whole split. Trying ``int`` first keeps ``1``
+    (and YAML's ``1``) an int while ``0.5`` and ``1.0`` stay fractions.
+    """
+    from typing import Optional, Union
+
+    for action in parser._actions:
+        name = action.dest.rpartition(".")[2]
+        if action.dest.startswith("trainer.") and name in BATCH_LIMIT_FLAGS and hasattr(action, "_typehint"):
+            action._typehint = Optional[Union[int, float]]  # noqa: UP007, UP045 - order matters at runtime
 
 
 def checkpoint_monitor(name: str | None, single_label: bool) -> str:
@@ -345,13 +383,17 @@ def run_tool(
 
     SIGTERM (Lightning's ``SIGTERMException``) exits 143 and Ctrl-C exits 130, the shell's 128 + signal.
 
-    ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
+    A training whose loss became non-finite (:class:`~wsl.lit.TrainingDiverged`) exits 1 with one ``error:``
+    line. ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
     """
     try:
         function(argv)
     except ValueError as err:
         print(f"error: {translate(str(err), flags or {})}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except SIGTERMException:
         # Lightning's SIGTERMException is a SystemExit with status 0: a pre-empted run must not look done.
         return 128 + signal.SIGTERM
@@ -366,6 +408,8 @@ def train(argv: list[str] | None = None) -> dict:
     argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
     # We always hand LightningCLI the (alias-expanded) arguments, which it warns about when sys.argv is set.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    # wsl's data module resumes an epoch mid-way and says what it cannot restore: Lightning's hint is moot.
+    warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     cli = WSLCLI(
         WSLModule,
         WSLDataModule,
@@ -389,8 +433,11 @@ def train(argv: list[str] | None = None) -> dict:
         if cli.trainer.is_global_zero:
             try:
                 stack.enter_context(lock_run_dir(run_dir))
+                deleted = check_new_run(run_dir, cli.config.ckpt_path, cli.config.overwrite)
             except ValueError as err:
                 raise ValueError(translate(str(err), {"run_dir": "--run_dir"})) from None
+            if deleted:
+                print(f"--overwrite: deleted the earlier run's {', '.join(deleted)} in {run_dir}")
         return _train(cli, run_dir)
 
 
@@ -417,14 +464,13 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", cli.parser.dump(cli.config, skip_none=False))
-    resume, last = cli.config.ckpt_path, run_dir / "checkpoints" / "last.ckpt"
-    if resume == "last":  # a corrupt last.ckpt would otherwise fail inside Lightning with a traceback
-        resume = last if last.is_file() else None
+    resume = resolve_resume(cli.config.ckpt_path, run_dir)
     if resume is not None and resume not in ("best", "hpc", "registry"):
         check_resumable(resume, model)
+    data.resume_not_restored = []
     started = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+        trainer.fit(model, datamodule=data, ckpt_path=resume)
     except SystemExit:
         # Lightning ends a Ctrl-C'd fit with sys.exit(1); after our save it is a KeyboardInterrupt (130).
         callbacks = cast("list[Callback]", getattr(trainer, "callbacks", []))  # set in Trainer.__init__
@@ -444,13 +490,80 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
         "versions": versions(),
         "machine": machine(),
     }
+    if resume is not None:
+        results["resumed_from"] = str(resume)
+        # What a bit-identical continuation needed and the checkpoint could not give (empty: everything).
+        results["resume_not_restored"] = list(data.resume_not_restored)
+        if trainer.is_global_zero and data.resume_not_restored:
+            print(
+                "note: the resumed run is not bit-identical to an uninterrupted one; not restored: "
+                + "; ".join(data.resume_not_restored)
+            )
     if not cli.config.skip_test:
         results.update(_test(cli))
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "results.json", results)
+        # Scores can be undefined (NaN: a class without positives, a split without masks): null in JSON.
+        write_json(run_dir / "results.json", results, nan_as_null=True)
         print(f"\nresults: {run_dir / 'results.json'}")
     return results
+
+
+def tested_images(trainer: Trainer, data: WSLDataModule) -> int | None:
+    """How many images of the test split ``trainer.test`` scored: the first ``N·B·W`` (``N`` batches of
+    ``B`` per process, ``W`` processes; the sharded sampler interleaves them), None for all.
+
+    Each process scores its first ``N`` batches (``limit_test_batches``) of indices ``r, r + W, …``;
+    together they are the images ``0 … N·B·W − 1``, which the other frames of the test then score too.
+    """
+    total = len(data.dataset(data.test_split))
+    batches = trainer.num_test_batches[0] if trainer.num_test_batches else float("inf")
+    if batches == float("inf"):
+        return None
+    count = int(batches) * data.batch_size * trainer.world_size
+    return count if count < total else None
+
+
+def checkpoint_step(path: str) -> int | None:
+    """The ``global_step`` stored inside a checkpoint (None without one)."""
+    if not path:
+        return None
+    payload = read_checkpoint(path, "checkpoint", mmap=True)
+    step = payload.get("global_step") if isinstance(payload, dict) else None
+    return int(step) if step is not None else None
+
+
+def resolve_resume(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """The checkpoint ``--ckpt_path`` resumes from: ``last`` is ``RUN/checkpoints/last.ckpt`` (None, a new
+    training, when the run has none yet); other values as given."""
+    if ckpt_path != "last":
+        return ckpt_path
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        return str(last)
+    print(f"note: --ckpt_path last: {last} does not exist yet; training from the start")
+    return None
+
+
+def choose_checkpoint(callback: ModelCheckpoint | None, last: Path, select: str) -> tuple[str, str | None]:
+    """The checkpoint the test scores, and why it is not the one ``select`` asked for (None: it is).
+
+    ``last``: the final weights (``last.ckpt`` of :class:`~wsl.checkpoint.LastCheckpoint`). ``best``:
+    ``best.ckpt`` by the monitored validation score; without one (validation off, or the score never
+    logged) the final weights, with the reason.
+    """
+    final = str(last) if last.is_file() else ""
+    if select == "last":
+        return final, None
+    if callback is None:
+        return final, "checkpointing is off (--trainer.enable_checkpointing false): tested the final weights"
+    if callback.best_model_path:
+        return callback.best_model_path, None
+    reason = (
+        f"no best.ckpt: the monitored score {callback.monitor} was never logged (validation off, "
+        "limit_val_batches 0, or no validation epoch); tested the final weights (last.ckpt)"
+    )
+    return final, reason
 
 
 def _test(cli: WSLCLI) -> dict:
@@ -463,11 +576,10 @@ def _test(cli: WSLCLI) -> dict:
     # Lightning documents this as the first ModelCheckpoint but types it as a Checkpoint.
     callback = cast("ModelCheckpoint | None", trainer.checkpoint_callback)
     select = cli.config.checkpoint_select
-    chosen = ""
-    if callback is not None:
-        # best: by the monitored validation score; without validation, the final weights (last.ckpt).
-        chosen = callback.last_model_path if select == "last" else callback.best_model_path
-        chosen = chosen or callback.last_model_path
+    last = Path(cli.config.run_dir) / "checkpoints" / "last.ckpt"
+    chosen, fallback = choose_checkpoint(callback, last, select)
+    if fallback and trainer.is_global_zero:
+        print(f"note: --checkpoint_select {select}: {fallback}")
     trainer.test(model, datamodule=data, ckpt_path=chosen or None, verbose=False)
     metrics = trainer.callback_metrics
     test = {k.split("/", 1)[1]: float(v) for k, v in metrics.items() if k.startswith("test/")}
@@ -476,7 +588,7 @@ def _test(cli: WSLCLI) -> dict:
         from wsl.inference import evaluate_model
 
         model.to(trainer.strategy.root_device)
-        loader = data.dataloader(data.test_split)
+        loader = data.dataloader(data.test_split, limit=tested_images(trainer, data))
         for frame in frames[1:]:
             with trainer.strategy.precision_plugin.forward_context():
                 by_frame[frame] = evaluate_model(model, loader, progress=False, protocol=frame)
@@ -484,7 +596,10 @@ def _test(cli: WSLCLI) -> dict:
         "test": test,
         "test_by_protocol": by_frame,
         "checkpoint": chosen,
+        "checkpoint_global_step": checkpoint_step(chosen),
         "checkpoint_select": select,
+        "checkpoint_fallback": fallback,
+        "test_images": tested_images(trainer, data) or len(data.dataset(data.test_split)),
         "checkpoint_monitor": callback.monitor if callback is not None else None,
         "test_curves": model.test_metrics.curves(),
     }

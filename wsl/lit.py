@@ -14,7 +14,7 @@ from wsl.evaluation import LocalizationEvaluator
 from wsl.methods import get_method
 from wsl.models import WSLNet
 
-__all__ = ["WSLModule"]
+__all__ = ["TrainingDiverged", "WSLModule", "check_finite_loss", "check_options"]
 
 OPTIMIZERS = ("adamw", "sgd")
 #: The arguments of WSLModule that describe the network: exactly WSLNet's.
@@ -23,6 +23,90 @@ SCHEDULERS = ("cosine", "step", "none")
 #: Overrides of the stored hyper-parameters that rebuild a trained network without reading its initial
 #: weights again (its state dict holds every weight): no pretrained download or file, no classifier copy.
 REBUILD_OVERRIDES = {"pretrained": False, "head_init": "default"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the run stops, with no test and no ``results.json``."""
+
+
+def check_finite_loss(loss: torch.Tensor, step: int, epoch: int, lr: float, world_size: int = 1, reduce=None):
+    """Raise :class:`TrainingDiverged` when ``loss`` is NaN or infinite (on any process, with ``reduce``).
+
+    Checked before the backward pass, so the weights are never updated from a non-finite loss.
+
+    Args:
+        loss: the training loss of this step (a scalar).
+        step, epoch: where the run is (for the message).
+        lr: the configured ``lr`` (for the hint).
+        world_size: the number of processes.
+        reduce: ``reduce(bad) -> bool``, true on every process when any process saw a non-finite loss
+            (Lightning's ``strategy.reduce_boolean_decision(bad, all=False)``), so that all stop together.
+    """
+    bad = not bool(torch.isfinite(loss.detach()).all())
+    if world_size > 1 and reduce is not None:
+        bad = bool(reduce(bad))
+    if bad:
+        value = float(loss.detach().float().reshape(-1)[0])
+        raise TrainingDiverged(
+            f"training diverged: the training loss is {value} at step {step} (epoch {epoch}) on at least one "
+            f"process; the run is stopped without testing or results.json. Lower the learning rate "
+            f"(--model.lr {lr:g}, e.g. --model.lr {lr / 10:g}) or clip the gradients "
+            "(--trainer.gradient_clip_val 1.0)"
+        )
+
+
+def _check_number(
+    name: str,
+    value,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+    none_ok: bool = False,
+) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number in the given range."""
+    if value is None and none_ok:
+        return
+    kind = (int,) if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
+        what = "an int" if integer else "a finite number"
+        span = f"{left}{low:g}, {'inf' if high == math.inf else f'{high:g}'}{right}"
+        raise ValueError(f"{name}: got {value!r}; expected {what} in {span}{' or None' if none_ok else ''}")
+
+
+def check_options(
+    num_classes: int = 1,
+    num_maps: int = 1,
+    lr: float = 1.0,
+    backbone_lr: float | None = None,
+    weight_decay: float = 0.0,
+    warmup_epochs: float = 0.0,
+    step_epochs: int = 1,
+    gamma: float = 1.0,
+    cam_curve_interval: float | None = None,
+) -> None:
+    """Validate :class:`WSLModule`'s numeric options: each a ``ValueError`` naming the option, the value and
+    the accepted range (``--model.lr -1`` would otherwise run gradient ascent and exit 0).
+
+    Example:
+        >>> check_options(lr=-1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: lr: got -1.0; expected a finite number in (0, inf)
+    """
+    _check_number("num_classes", num_classes, 1, integer=True)
+    _check_number("num_maps", num_maps, 1, integer=True)
+    _check_number("lr", lr, 0, low_open=True)
+    _check_number("backbone_lr", backbone_lr, 0, none_ok=True)  # 0: a frozen backbone; None: lr
+    _check_number("weight_decay", weight_decay, 0)
+    _check_number("warmup_epochs", warmup_epochs, 0)
+    _check_number("step_epochs", step_epochs, 1, integer=True)
+    _check_number("gamma", gamma, 0, 1, low_open=True)
+    _check_number("cam_curve_interval", cam_curve_interval, 0, 1, low_open=True, high_open=True, none_ok=True)
 
 
 class WSLModule(pl.LightningModule):
@@ -100,6 +184,17 @@ class WSLModule(pl.LightningModule):
         cam_flips: str = "none",
     ) -> None:
         super().__init__()
+        check_options(
+            num_classes,
+            num_maps,
+            lr,
+            backbone_lr,
+            weight_decay,
+            warmup_epochs,
+            step_epochs,
+            gamma,
+            cam_curve_interval,
+        )
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={optimizer!r} is not supported; choose one of {OPTIMIZERS}")
         if scheduler not in SCHEDULERS:
@@ -146,8 +241,23 @@ class WSLModule(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         images = self._format(batch["image"])
         loss = self.wsol_method.training_loss(self.net, images, batch["labels"], self.loss)
+        self._check_divergence(loss)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(images))
         return loss
+
+    def _check_divergence(self, loss: torch.Tensor) -> None:
+        trainer = self._trainer  # None when the step is called outside a Trainer
+        if trainer is None:
+            check_finite_loss(loss, 0, 0, self.hparams["lr"])
+            return
+        check_finite_loss(
+            loss,
+            trainer.global_step,
+            trainer.current_epoch,
+            self.hparams["lr"],
+            trainer.world_size,
+            lambda bad: trainer.strategy.reduce_boolean_decision(bad, all=False),
+        )
 
     def _eval_step(self, batch: dict, evaluator: LocalizationEvaluator, stage: str) -> None:
         scores, class_maps = self(batch["image"])
@@ -205,7 +315,7 @@ class WSLModule(pl.LightningModule):
         # The head group is everything outside the backbone (ACoL's second head too) plus the late stages.
         heads = [p for p in self.net.parameters() if id(p) not in in_backbone]
         groups = [
-            {"params": early, "lr": hp.backbone_lr or head_lr},
+            {"params": early, "lr": head_lr if hp.backbone_lr is None else hp.backbone_lr},
             {"params": late + heads, "lr": head_lr},
         ]
         if hp.optimizer == "adamw":

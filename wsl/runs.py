@@ -35,8 +35,11 @@ __all__ = [
     "RunFolder",
     "atomic_path",
     "check_writable_dir",
+    "check_new_run",
     "check_writable_file",
     "lock_run_dir",
+    "nan_to_none",
+    "previous_run",
     "parse_threshold",
     "resolve_device",
     "write_json",
@@ -87,9 +90,66 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return Path(path)
 
 
-def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
-    """Write JSON (indented, keys sorted) atomically; returns the path."""
-    return write_text(path, json.dumps(payload, indent=2, sort_keys=True))
+def nan_to_none(payload: Any) -> Any:
+    """A copy of ``payload`` (dicts, lists, tuples, numbers) with every float NaN replaced by ``None``.
+
+    For scores that can be legitimately undefined (the mAP of a split whose classes have no positive
+    image, the PxAP of a split without masks, the pointing game of a class without trials): JSON has no
+    NaN, so they are written as ``null``. Infinities are kept (and refused by :func:`write_json`).
+
+    Example:
+        >>> nan_to_none({"map": float("nan"), "curve": [0.5, float("nan")]})
+        {'map': None, 'curve': [0.5, None]}
+    """
+    if isinstance(payload, float) and math.isnan(payload):
+        return None
+    if isinstance(payload, dict):
+        return {key: nan_to_none(value) for key, value in payload.items()}
+    if isinstance(payload, (list, tuple)):
+        return [nan_to_none(value) for value in payload]
+    return payload
+
+
+def _non_finite(payload: Any, where: str = "") -> str | None:
+    """The first place (``['test']['map']``) in ``payload`` that holds a non-finite float, else None."""
+    if isinstance(payload, float) and not math.isfinite(payload):
+        return f"{where or 'the value'} = {payload}"
+    items = (
+        payload.items()
+        if isinstance(payload, dict)
+        else enumerate(payload)
+        if isinstance(payload, (list, tuple))
+        else ()
+    )
+    for key, value in items:
+        found = _non_finite(value, f"{where}[{key!r}]")
+        if found:
+            return found
+    return None
+
+
+def write_json(path: str | os.PathLike[str], payload: Any, nan_as_null: bool = False) -> Path:
+    """Write JSON (indented, keys sorted) atomically; returns the path.
+
+    Every file is valid JSON (``allow_nan=False``): NaN and infinities, which ``json.dumps`` would write
+    as the non-standard ``NaN``/``Infinity`` tokens, are refused, or NaN written as ``null`` with
+    ``nan_as_null`` (for scores that can be undefined, see :func:`nan_to_none`).
+
+    Raises:
+        ValueError: ``payload`` holds a non-finite float (NaN too unless ``nan_as_null``); the message
+            names the file and the first such key.
+    """
+    if nan_as_null:
+        payload = nan_to_none(payload)
+    try:
+        text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        found = _non_finite(payload) or "a value"
+        raise ValueError(
+            f"{str(path)!r}: {found} is not finite, which JSON cannot hold; not written (a NaN score comes "
+            "from non-finite weights or inputs)"
+        ) from None
+    return write_text(path, text)
 
 
 def check_writable_dir(path: str | os.PathLike[str], what: str = "folder") -> Path:
@@ -195,6 +255,65 @@ def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] 
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+#: What a training writes into its run folder: a folder holding one of these holds a run (started or
+#: finished). ``checkpoints/*.ckpt`` is checked by pattern.
+RUN_MARKERS = ("config.yaml", "results.json")
+
+
+def previous_run(run_dir: str | os.PathLike[str]) -> list[str]:
+    """The outputs of an earlier training in ``run_dir`` (paths relative to it, sorted); [] for a new run.
+
+    A run is marked by its ``config.yaml`` (written first), its ``results.json`` (written last) and its
+    ``checkpoints/*.ckpt``. The lock file and other files (logs, exported CAMs) do not count.
+    """
+    root = Path(run_dir)
+    found = [name for name in RUN_MARKERS if (root / name).is_file()]
+    found += [f"checkpoints/{p.name}" for p in sorted((root / "checkpoints").glob("*.ckpt"))]
+    return sorted(found)
+
+
+def check_new_run(
+    run_dir: str | os.PathLike[str], resume: str | os.PathLike[str] | None, overwrite: bool = False
+) -> list[str]:
+    """Refuse a second training into a run folder that holds a run, unless it continues that run.
+
+    A second training writing into a run folder would leave ``best.ckpt`` of one run beside the
+    ``results.json`` of the other (or Lightning's ``best-v1.ckpt``). Continuing is allowed: ``resume`` is
+    ``last`` or a checkpoint inside ``run_dir/checkpoints``. With ``overwrite`` the earlier run's
+    outputs (:func:`previous_run`) are deleted instead.
+
+    Args:
+        run_dir: the run folder.
+        resume: the ``ckpt_path`` of the training (None: a new training).
+        overwrite: delete the earlier run's outputs.
+
+    Returns:
+        The outputs deleted by ``overwrite`` ([] otherwise).
+
+    Raises:
+        ValueError: the folder holds a run and ``resume`` does not continue it; the message names the
+            folder, what it holds and the three ways out.
+    """
+    root = Path(run_dir)
+    found = previous_run(root)
+    if not found:
+        return []
+    if overwrite:
+        for name in found:
+            (root / name).unlink(missing_ok=True)
+        return found
+    if resume is not None:
+        inside = str(resume) == "last" or Path(resume).resolve().parent == (root / "checkpoints").resolve()
+        if inside:
+            return []
+    state = "a finished run" if "results.json" in found else "a started run"
+    shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+    raise ValueError(
+        f"run_dir {str(root)!r} already holds {state} ({shown}); pass a new --run_dir, "
+        "--ckpt_path last to continue that run, or --overwrite true to delete it and start again"
+    )
 
 
 def _read_holder(path: Path) -> dict[str, Any]:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Sampler, Subset
 
 from .base import BOX_POLICIES, WSLDataset
 from .collate import collate_wsl
 from .formats import format_names, get_format, unknown_choice
 from .memory import CACHE_LIMIT_BYTES, CachedTrainSet, ResizeToUint8, cache_bytes, cache_side
-from .samplers import eval_sampler
+from .samplers import ResumableRandomSampler, eval_sampler
 from .synthetic import PRESETS, ensure_synthetic
 from .transforms import build_transform
 
@@ -128,8 +129,10 @@ class WSLDataModule(pl.LightningDataModule):
         super().__init__()
         # Stored in every checkpoint, so evaluation and export can default to the training data setup.
         self.save_hyperparameters(ignore=["class_names"])  # the model stores the resolved names
-        if batch_size < 1:
-            raise ValueError(f"batch_size: got {batch_size}; expected a positive int")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: got {batch_size!r}; expected an int >= 1")
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ValueError(f"image_size: got {image_size!r}; expected an int >= 1")
         if num_workers < 0:
             raise ValueError(f"num_workers: got {num_workers}; expected >= 0")
         self.data = data
@@ -154,6 +157,11 @@ class WSLDataModule(pl.LightningDataModule):
         self._datasets: dict[tuple[str, bool, bool, bool], WSLDataset] = {}
         self.cache_images = cache_images
         self._cached_train: CachedTrainSet | None = None
+        #: The training loader's sampler (built by ``train_dataloader``).
+        self.train_sampler: ResumableRandomSampler | None = None
+        self._train_resume: dict[str, Any] | None = None
+        #: What the last :meth:`load_state_dict` could not restore for a bit-identical resume ([]: all).
+        self.resume_not_restored: list[str] = []
 
     def _default_class_names(self) -> list[str]:
         if self.kind == SYNTHETIC:  # known without generating the set
@@ -245,6 +253,7 @@ class WSLDataModule(pl.LightningDataModule):
         train: bool = False,
         persistent_workers: bool = False,
         with_images: bool = True,
+        sampler: Callable[[Any], Sampler] | None = None,
     ) -> DataLoader:
         """A loader over a named split (used by the evaluate/export tools).
 
@@ -258,6 +267,7 @@ class WSLDataModule(pl.LightningDataModule):
             persistent_workers: keep workers alive between epochs (only when ``num_workers > 0``).
             with_images: include ``image``; False gives annotation-only batches (no image is decoded,
                 ``orig_size`` from the image headers), e.g. to evaluate saved CAMs.
+            sampler: a sampler of the (limited) dataset, called with it (instead of ``shuffle``).
         """
         ds: Any = self.dataset(split, train=train, with_annotations=with_annotations, with_images=with_images)
         if limit is not None:
@@ -266,12 +276,15 @@ class WSLDataModule(pl.LightningDataModule):
             ds = Subset(ds, range(min(limit, len(ds))))
         # Under DDP, evaluation loaders shard without padding: Lightning's own DistributedSampler would
         # repeat images of an uneven split and count them twice (docs/reliability.md, "Distributed").
-        sampler = None if shuffle or train else eval_sampler(ds)
+        if sampler is None:
+            chosen: Sampler | None = None if shuffle or train else eval_sampler(ds)
+        else:
+            chosen, shuffle = sampler(ds), False
         return DataLoader(
             ds,
             batch_size=batch_size or self.batch_size,
             shuffle=shuffle,
-            sampler=sampler,
+            sampler=chosen,
             drop_last=False,
             num_workers=self.num_workers,
             persistent_workers=persistent_workers and self.num_workers > 0,
@@ -290,14 +303,76 @@ class WSLDataModule(pl.LightningDataModule):
             return DataLoader(
                 self._cached_train,
                 batch_size=self.batch_size,
-                shuffle=True,
+                sampler=self._train_sampler(self._cached_train),
                 num_workers=0,
                 collate_fn=collate_wsl,
                 pin_memory=torch.cuda.is_available(),
             )
         return self.dataloader(
-            self.train_split, with_annotations=False, shuffle=True, train=True, persistent_workers=True
+            self.train_split,
+            with_annotations=False,
+            train=True,
+            persistent_workers=True,
+            sampler=self._train_sampler,
         )
+
+    def _train_sampler(self, dataset: Any) -> ResumableRandomSampler:
+        """The shuffling sampler of the training loader, handed the resume plan of :meth:`load_state_dict`."""
+        sampler = ResumableRandomSampler(dataset, self.batch_size)
+        if self._train_resume is not None:
+            sampler.load_state_dict(self._train_resume)
+            self._train_resume = None
+        self.train_sampler = sampler
+        return sampler
+
+    def state_dict(self) -> dict[str, Any]:
+        """Lightning stores this in every checkpoint: the RNG states at the save, and, for a checkpoint taken
+        mid-epoch, what resumes that epoch exactly (:class:`~wsl.data.samplers.ResumableRandomSampler`).
+
+        ``not_restored`` lists what a resume from this checkpoint will not restore bit for bit.
+        """
+        from wsl.rng import rng_state
+
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        state: dict[str, Any] = {"rng_at_save": rng_state(), "not_restored": self._not_restored(trainer)}
+        current = trainer.fit_loop.epoch_loop.batch_progress.current  # a _ProcessedTracker in training
+        done = int(getattr(current, "processed", current.completed))
+        if self.train_sampler is not None and 0 < done < trainer.num_training_batches:
+            epoch = self.train_sampler.state_dict(done)
+            state["train_epoch"] = {**epoch, "stop": int(trainer.num_training_batches)}
+        return state
+
+    def _not_restored(self, trainer: pl.Trainer) -> list[str]:
+        missing = []
+        if trainer.world_size > 1:
+            missing.append(
+                "the data order and position within the epoch under distributed training (Lightning's "
+                "DistributedSampler replaces the resumable one)"
+            )
+        elif self.train_sampler is None or getattr(trainer.train_dataloader, "sampler", None) is not (
+            self.train_sampler
+        ):
+            missing.append("the data order and position within the epoch (the training loader was replaced)")
+        if self.num_workers > 0 and not self._use_cache():
+            missing.append(
+                "the augmentation RNG of the loader's worker processes (--data.num_workers 0 restores it)"
+            )
+        return missing
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the RNG states of a checkpoint and plan the resumed epoch (Lightning calls this when a
+        training resumes); :attr:`resume_not_restored` then says what was not restored."""
+        from wsl.rng import set_rng_state
+
+        if not state_dict:
+            self.resume_not_restored = ["the RNG states and the position within the epoch (not saved)"]
+            return
+        set_rng_state(state_dict["rng_at_save"])
+        epoch = state_dict.get("train_epoch")
+        self._train_resume = None if epoch is None else {**epoch, "rng_at_save": state_dict["rng_at_save"]}
+        self.resume_not_restored = list(state_dict.get("not_restored") or [])
 
     def _uint8_split(self, split: str, side: int) -> WSLDataset:
         """The training dataset of ``split`` (its parsed records shared) with images resized to uint8
