@@ -300,38 +300,41 @@ def _weights_error(name: str, weights: dict[str, Any], err: BaseException) -> Pr
     )
 
 
-class _LoadReport(logging.Handler):
+class _LoadReport(logging.Filter):
     """Collects the keys timm reports after loading pretrained weights non-strictly.
 
     timm loads a feature model's weights with ``strict=False`` (it drops the classifier) and only logs
     the keys that did not match, so a file of another network would leave most of the backbone at its
     random init without an error. Its messages read ``Missing keys (a, b) discovered …`` and
-    ``Unexpected keys (a, b) found …``.
+    ``Unexpected keys (a, b) found …``. As a filter on timm's logger it sees them even when that logger
+    is above INFO, and passes on only the records the logger's own level lets through.
     """
 
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
+    def __init__(self, pass_level: int) -> None:
+        super().__init__()
+        self.pass_level = pass_level
         self.missing: list[str] = []
         self.unexpected: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         for prefix, keys in (("Missing keys (", self.missing), ("Unexpected keys (", self.unexpected)):
             if text.startswith(prefix):
                 keys.extend(k.strip() for k in text[len(prefix) :].split(")", 1)[0].split(",") if k.strip())
+        return record.levelno >= self.pass_level
 
 
 @contextlib.contextmanager
 def _load_report() -> Iterator[_LoadReport]:
     logger = logging.getLogger("timm.models._builder")
-    report, level = _LoadReport(), logger.level
-    logger.addHandler(report)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
+    level = logger.level
+    report = _LoadReport(logger.getEffectiveLevel())
+    logger.addFilter(report)
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
     try:
         yield report
     finally:
-        logger.removeHandler(report)
+        logger.removeFilter(report)
         logger.setLevel(level)
 
 
