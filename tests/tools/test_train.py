@@ -41,7 +41,7 @@ def test_print_config_round_trips(synthetic_voc_root, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         train([*args, "--print_config"])
     assert stop.value.code == 0
-    config = tmp_path / "config.yaml"
+    config = tmp_path / "my.yaml"  # not the run folder's own config.yaml, which marks a started run
     config.write_text(capsys.readouterr().out)
     results = train(["--config", str(config), "--skip_test", "true"])
     assert results["pool"] == "lse"
