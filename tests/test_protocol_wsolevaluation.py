@@ -1,12 +1,13 @@
 """The ``wsolevaluation`` protocol equals a straightforward re-implementation of clovaai/wsolevaluation.
 
 The reference below follows wsolevaluation's ``evaluation.py`` and ``inference.py`` line by line, with
-numpy and OpenCV only: CAMs resized to 224×224 by ``cv2.resize(..., INTER_CUBIC)`` and normalised by
-``normalize_scoremap`` (float32); per threshold ``cv2.threshold`` at ``int(t · max)`` and
-``cv2.findContours(RETR_TREE)``; boxes ``(x, y, min(x+w, 223), min(y+h, 223))``; GT boxes rescaled by
-``resize_bbox`` (``int(coord · 224 / size)``); inclusive IoU; masks resized nearest, ignore = ignore
-box minus foreground; PxAP from the histograms over ``arange(0, 1, 0.001)`` plus the right edges
-1, 2, 3. The data come from hand-written metadata files read by :class:`wsl.data.WSOLDataset`.
+numpy and OpenCV only: CAMs cast to float64 (``util.t2n``), resized to 224×224 by
+``cv2.resize(..., INTER_CUBIC)`` and normalised by ``normalize_scoremap``, all in float64; per threshold
+``cv2.threshold`` at ``int(t · max)`` and ``cv2.findContours(RETR_TREE)``; boxes
+``(x, y, min(x+w, 223), min(y+h, 223))``; GT boxes rescaled by ``resize_bbox``
+(``int(coord · 224 / size)``); inclusive IoU; masks resized nearest, ignore = ignore box minus
+foreground; PxAP from the histograms over ``arange(0, 1, 0.001)`` plus the right edges 1, 2, 3. The data
+come from hand-written metadata files read by :class:`wsl.data.WSOLDataset`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def normalize_scoremap(cam: np.ndarray) -> np.ndarray:
 
 
 def reference_scoremap(cam: np.ndarray) -> np.ndarray:
+    cam = cam.astype(np.float64)  # util.t2n: .numpy().astype(np.float)
     if cam.shape != (R, R):
         cam = cv2.resize(cam, (R, R), interpolation=cv2.INTER_CUBIC)
     return normalize_scoremap(cam)
@@ -236,7 +238,7 @@ def test_pxap_equals_wsolevaluation(tmp_path: Path):
 
 
 def test_score_maps_in_wsolevaluations_layout_are_scored_by_evaluate_cams(tmp_path: Path, capsys):
-    """``<root>/<image_id>.npy`` with nested folders from the ids, float32 in [0, 1] at 224×224, as
+    """``<root>/<image_id>.npy`` with nested folders from the ids, float64 in [0, 1] at 224×224, as
     wsolevaluation's inference.py saves them (``np.save(ospj(scoremap_root, image_id), cam)``)."""
     from tools.evaluate import evaluate
 
@@ -269,6 +271,31 @@ def test_score_maps_in_wsolevaluations_layout_are_scored_by_evaluate_cams(tmp_pa
     assert results["maxboxacc_v2"] * 100 == pytest.approx(
         np.mean([c.max() for c in multi.values()]), abs=1e-9
     )
+
+
+def test_the_frames_8_bit_maps_are_wsolevaluations_for_the_same_raw_maps():
+    """The uint8 maps that the box rule thresholds, map by map, equal ``(scoremap * 255).astype(uint8)`` of
+    the float64 reference; the same pipeline in float32 would differ (by one level) on some of them."""
+    from wsl.cam import CamBatch
+
+    rng = np.random.default_rng(3)
+    raw = [_blobs(rng, (7, 7) if k % 2 else (28, 28)) * rng.random() * 50 for k in range(80)]
+    cams = CamBatch.from_maps(
+        lambda i, classes: torch.from_numpy(raw[i])[None],
+        [(200, 300)] * len(raw),
+        [[0]] * len(raw),
+        frame="wsolevaluation",
+    )
+    ours = np.stack([q.numpy() for q in cams.quantized])
+    reference = np.stack([(reference_scoremap(m) * 255).astype(np.uint8) for m in raw])
+    np.testing.assert_array_equal(ours, reference)
+    assert all(c.dtype == torch.float64 for c in cams.cams)
+    in_float32 = []
+    for m in raw:
+        resized = cv2.resize(m.astype(np.float32), (R, R), interpolation=cv2.INTER_CUBIC)
+        low = resized - resized.min()
+        in_float32.append(((low / low.max()) * np.float32(255)).astype(np.uint8))
+    assert (np.stack(in_float32) != reference).any()  # the test can tell the two precisions apart
 
 
 def test_protocol_defaults_and_checks():

@@ -5,7 +5,7 @@
 
 The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. ``--layout wsolevaluation``
 writes clovaai/wsolevaluation's score maps instead (:mod:`wsl.viz.scoremaps`): ``OUT/<image_id>.npy``,
-float32 224x224 in [0, 1], the ground-truth class's map (single-label data), which its ``evaluation.py``
+float64 224x224 in [0, 1], the ground-truth class's map (single-label data), which its ``evaluation.py``
 and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
 
     python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --data wsol:CUB:dataset/CUB \
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LAYOUTS,
         default="wsl",
         help="wsl: overlays, gallery and one .npz per image (default); wsolevaluation: OUT/<image_id>.npy, "
-        "the ground-truth class's 224x224 float32 map (single-label data), as wsolevaluation reads",
+        "the ground-truth class's 224x224 float64 map (single-label data), as wsolevaluation reads",
     )
     parser.add_argument(
         "--classes",
@@ -132,7 +132,7 @@ def export(argv: list[str] | None = None) -> dict:
             cam_layer=args.cam_layer,
         )
         print(
-            f"wrote {maps['num_images']} score maps (float32 224x224, wsolevaluation layout) in "
+            f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "
             f"{maps['seconds']:.1f} s: {maps['out_dir']}/<image_id>.npy\n"
             f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {args.data} --split {args.split} "
             "--single-label "

@@ -404,8 +404,14 @@ def run_tool(
 
 
 def train(argv: list[str] | None = None) -> dict:
-    """Train, test and report. Returns the results dictionary that is also written to ``results.json``."""
+    """Train, test and report. Returns the results dictionary that is also written to ``results.json``.
+
+    ``--print_recipe`` prints the configuration's recipe card (:mod:`wsl.recipe`) and exits (status 0)
+    without building, training or reading anything.
+    """
     argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
+    if RECIPE_FLAG in argv:
+        print_recipe([a for a in argv if a != RECIPE_FLAG])
     # We always hand LightningCLI the (alias-expanded) arguments, which it warns about when sys.argv is set.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     # wsl's data module resumes an epoch mid-way and says what it cannot restore: Lightning's hint is moot.
@@ -439,6 +445,41 @@ def train(argv: list[str] | None = None) -> dict:
             if deleted:
                 print(f"--overwrite: deleted the earlier run's {', '.join(deleted)} in {run_dir}")
         return _train(cli, run_dir)
+
+
+#: ``tools/train.py --print_recipe``: the recipe card of the configuration, nothing built or trained.
+RECIPE_FLAG = "--print_recipe"
+
+
+class _ParseOnlyCLI(WSLCLI):
+    """The training CLI's parser and defaults, without creating the run folder or any object."""
+
+    def before_instantiate_classes(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+
+def print_recipe(argv: list[str]) -> None:
+    """Print the recipe card (:func:`wsl.recipe.recipe_card`) of the configuration ``argv`` describes
+    (``--config FILE`` and any overrides) and exit with status 0."""
+    from wsl.recipe import recipe_card
+
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    cli = _ParseOnlyCLI(
+        WSLModule,
+        WSLDataModule,
+        run=False,
+        args=argv,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        parser_kwargs={"description": __doc__},
+    )
+    config = cli.config.as_dict()
+    configs = [str(c) for c in (config.get("config") or [])]
+    print(recipe_card(config, title=", ".join(configs) or None), end="")
+    raise SystemExit(0)
 
 
 def check_input_size(model: WSLModule, image_size: int) -> None:

@@ -19,7 +19,7 @@ __all__ = ["TrainingDiverged", "WSLModule", "check_finite_loss", "check_options"
 OPTIMIZERS = ("adamw", "sgd")
 #: The arguments of WSLModule that describe the network: exactly WSLNet's.
 NET_ARGS = tuple(p for p in inspect.signature(WSLNet).parameters)
-SCHEDULERS = ("cosine", "step", "none")
+SCHEDULERS = ("cosine", "step", "wsolevaluation", "none")
 #: Overrides of the stored hyper-parameters that rebuild a trained network without reading its initial
 #: weights again (its state dict holds every weight): no pretrained download or file, no classifier copy.
 REBUILD_OVERRIDES = {"pretrained": False, "head_init": "default"}
@@ -134,8 +134,13 @@ class WSLModule(pl.LightningModule):
         backbone_lr: learning rate of the backbone (default: ``lr``; WILDCAT uses lr/10 with pretrained
             backbones).
         weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
-        scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (×``gamma`` every
-            ``step_epochs``) or ``none``.
+        scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (torch's ``StepLR``: ×``gamma``
+            after every ``step_epochs`` epochs), ``wsolevaluation`` or ``none``. ``wsolevaluation`` is
+            wsolevaluation's ``adjust_learning_rate(epoch + 1)`` (its ``main.py:337-340``, ``:367-371``):
+            ×``gamma`` at the start of every 1-based epoch E divisible by ``step_epochs``, so that during
+            epoch E the rate is ``lr · gamma^floor(E / step_epochs)``. The two differ by one epoch: with
+            ``step_epochs=3`` ``wsolevaluation`` decays before epochs 3, 6, 9 (two full-rate epochs) and
+            ``step`` before epochs 4, 7, 10 (three).
         warmup_epochs: linear warm-up length for ``cosine``.
         cam_curve_interval: threshold grid step of the localization metrics (None: the protocol's
             default, 0.01 ``original`` / 0.001 ``wsolevaluation``).
@@ -201,6 +206,8 @@ class WSLModule(pl.LightningModule):
             raise ValueError(f"scheduler={scheduler!r} is not supported; choose one of {SCHEDULERS}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
+        if isinstance(step_epochs, bool) or not isinstance(step_epochs, int) or step_epochs < 1:
+            raise ValueError(f"step_epochs must be an int >= 1 (between decays); got {step_epochs!r}")
         if not isinstance(head_lr_stages, int) or head_lr_stages < 0:
             raise ValueError(f"head_lr_stages must be an int >= 0; got {head_lr_stages!r}")
         #: The WSOL training method (holds options only; its parameters, if any, live in ``net``).
@@ -327,6 +334,11 @@ class WSLModule(pl.LightningModule):
         if hp.scheduler == "step":
             step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.step_epochs, gamma=hp.gamma)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": step, "interval": "epoch"}}
+        if hp.scheduler == "wsolevaluation":
+            # LambdaLR's epoch counter is the 0-based epoch e = E - 1, stepped by Lightning after each epoch.
+            factor, every = hp.gamma, hp.step_epochs
+            rule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: factor ** ((e + 1) // every))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": rule, "interval": "epoch"}}
         total = max(1, int(self.trainer.estimated_stepping_batches))
         epochs = max(1, self.trainer.max_epochs or 1)
         warmup = min(total - 1, int(total * hp.warmup_epochs / epochs))

@@ -43,7 +43,7 @@ def _reference_map(module, item: dict) -> np.ndarray:
     """wsolevaluation's inference.py in numpy: CAM of the GT class, cv2 bicubic to 224, normalize_scoremap."""
     with torch.no_grad():
         _, class_maps = module.net.eval()(item["image"][None])
-    cam = class_maps[0, int(item["labels"].argmax())].double().numpy().astype(np.float32)
+    cam = class_maps[0, int(item["labels"].argmax())].numpy().astype(np.float64)  # util.t2n
     cam = cv2.resize(cam, (224, 224), interpolation=cv2.INTER_CUBIC)
     if np.isnan(cam).any() or cam.min() == cam.max():
         return np.zeros_like(cam)
@@ -67,7 +67,7 @@ def test_files_are_what_wsolevaluation_reads(wsol_run, tmp_path, capsys):
     dataset = dm.dataset("test", with_annotations=False)
     for index, image_id in enumerate(ids):
         cam = np.load(os.path.join(out, image_id + ".npy"), allow_pickle=False)
-        assert cam.dtype == np.float32 and cam.shape == (224, 224)
+        assert cam.dtype == np.float64 and cam.shape == (224, 224)  # check_scoremap_validity wants float64
         assert cam.min() >= 0.0 and cam.max() <= 1.0
         assert cam.max() in (0.0, 1.0) and cam.min() == 0.0  # wsolevaluation: the map attains 0 and 1
         item = dataset[index]

@@ -3,10 +3,12 @@
 - ``original`` (the default): class maps upsampled bilinearly (``align_corners=False``) to each image's
   own size, normalised in float64, scored against the boxes and masks as annotated.
 - ``wsolevaluation`` (clovaai/wsolevaluation, the frame of the CUB / ImageNet / OpenImages tables):
-  everything at 224×224 whatever the aspect ratio. Class maps are resized with OpenCV's bicubic
-  interpolation (``cv2.resize(..., INTER_CUBIC)`` on the raw float32 map) and min–max normalised and
-  quantised in float32 as wsolevaluation's ``normalize_scoremap`` and ``(scoremap * 255).astype(uint8)``
-  do, so that the 8-bit maps are bit for bit wsolevaluation's; GT boxes are rescaled per axis as
+  everything at 224×224 whatever the aspect ratio. As in wsolevaluation (``util.t2n`` casts the network's
+  maps to float64; ``inference.py`` then ``cv2.resize(..., INTER_CUBIC)``, ``normalize_scoremap`` and
+  ``evaluation.py`` ``(scoremap * 255).astype(uint8)``), the raw class map is cast to float64, resized
+  with OpenCV's bicubic interpolation, min–max normalised and quantised in float64, so that the 8-bit
+  maps are wsolevaluation's for the same raw map (the reference test re-implements those lines); GT
+  boxes are rescaled per axis as
   ``int(coord · 224 / size)`` (from the annotated float coordinates when the dataset keeps them, key
   ``box_coords``); masks and ignore regions are resized nearest (``cv2.INTER_NEAREST``). The default
   threshold interval is 0.001.
@@ -57,8 +59,10 @@ def default_interval(frame: str) -> float:
 
 
 def frame_dtype(frame: str) -> torch.dtype:
-    """The precision of normalisation and quantisation: float64, or float32 as wsolevaluation."""
-    return torch.float32 if check_frame(frame) == "wsolevaluation" else torch.float64
+    """The precision of normalisation and quantisation: float64 in both frames (wsolevaluation works on
+    float64 maps: its ``check_scoremap_validity`` rejects any other dtype)."""
+    check_frame(frame)
+    return torch.float64
 
 
 def frame_size(frame: str, size: tuple[int, int]) -> tuple[int, int]:
@@ -69,15 +73,19 @@ def frame_size(frame: str, size: tuple[int, int]) -> tuple[int, int]:
 
 
 def resize_to_frame(frame: str, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize (k, h, w) raw maps of an image of original size ``size`` into the frame, in float32.
+    """Resize (k, h, w) raw maps of an image of original size ``size`` into the frame.
 
-    ``original``: bilinear to ``size`` (:func:`~wsl.cam.upsample_class_maps`). ``wsolevaluation``:
-    ``cv2.resize(map, (224, 224), interpolation=cv2.INTER_CUBIC)`` per map (maps already 224×224 are
-    kept as they are, e.g. wsolevaluation's saved score maps).
+    ``original``: bilinear to ``size`` in float32 (:func:`~wsl.cam.upsample_class_maps`).
+    ``wsolevaluation``: the maps cast to float64 (wsolevaluation's ``t2n``), then
+    ``cv2.resize(map, (224, 224), interpolation=cv2.INTER_CUBIC)`` per map, in float64 (maps already
+    224×224 are kept as they are, e.g. wsolevaluation's saved score maps).
+
+    Returns:
+        (k, H, W) float32 (``original``) or float64 (``wsolevaluation``) maps at the frame's size.
     """
     if check_frame(frame) == "original":
         return upsample_class_maps(maps, size)
-    maps = maps.float()
+    maps = maps.double()
     if tuple(maps.shape[-2:]) == (WSOL_SIZE, WSOL_SIZE):
         return maps
     out = [
@@ -85,7 +93,7 @@ def resize_to_frame(frame: str, maps: torch.Tensor, size: tuple[int, int]) -> to
         for m in maps
     ]
     if not out:
-        return torch.zeros(0, WSOL_SIZE, WSOL_SIZE)
+        return torch.zeros(0, WSOL_SIZE, WSOL_SIZE, dtype=torch.float64)
     return torch.from_numpy(np.stack(out))
 
 

@@ -46,8 +46,8 @@ def normalize_cams(cams: torch.Tensor, dtype: torch.dtype = torch.float64) -> to
 
     cam' = (cam − min) / (max − min); a map whose range is zero or which holds NaN/±Inf becomes zeros.
     float64 because the 8-bit truncation that follows is sensitive to the last bit: this is
-    wsolevaluation's ``normalize_scoremap`` bit for bit. ``dtype=torch.float32`` computes in float32 as
-    wsolevaluation does on its float32 maps (the ``wsolevaluation`` frame, :mod:`wsl.cam.frames`).
+    wsolevaluation's ``normalize_scoremap`` (which works on float64 maps). ``dtype=torch.float32``
+    computes in float32 (kept for callers that want it; no frame uses it).
 
     Args:
         cams: (..., H, W) float tensor.
@@ -77,8 +77,8 @@ def quantize_cams(normalized: torch.Tensor, dtype: torch.dtype = torch.float64) 
 
     Args:
         normalized: (..., H, W) output of :func:`normalize_cams`.
-        dtype: the precision of the product (float32 as wsolevaluation's ``(scoremap * 255)`` on float32
-            maps, in the ``wsolevaluation`` frame).
+        dtype: the precision of the product (float64 in both frames, as wsolevaluation's
+            ``(scoremap * 255)`` on its float64 maps).
 
     Returns:
         uint8 tensor of the same shape.

@@ -10,8 +10,8 @@ CAM logging callback and the benchmark sheet. For each chosen (image, class) pai
   ``lo + cam · (hi − lo)``.
 
 The ``frame`` (:mod:`wsl.cam.frames`, SPEC section 3 "Two evaluation frames") decides the size and the
-interpolation: ``original`` as above; ``wsolevaluation`` bicubic (OpenCV) to 224×224, normalised and
-quantised in float32 as wsolevaluation does.
+interpolation: ``original`` as above; ``wsolevaluation`` bicubic (OpenCV) to 224×224, resized, normalised
+and quantised in float64 as wsolevaluation does.
 
 Maps are processed on the CPU whatever device the network ran on, so that the numbers do not depend on
 the device (bilinear interpolation is not bit-identical across devices).
@@ -107,7 +107,8 @@ class CamBatch:
         for i, (size, chosen) in enumerate(zip(sizes, classes, strict=True)):
             if not chosen:
                 continue
-            raw = resize_to_frame(frame, maps_of(i, list(chosen)).detach().float().cpu(), size)
+            # No cast here: resize_to_frame takes float32 (original) or float64 (wsolevaluation) itself.
+            raw = resize_to_frame(frame, maps_of(i, list(chosen)).detach().cpu(), size)
             cams.extend(normalize_cams(raw, dtype).unbind(0))
             ranges.append(cam_range(raw))
             image_index += [i] * len(chosen)

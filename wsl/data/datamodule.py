@@ -85,7 +85,8 @@ class WSLDataModule(pl.LightningDataModule):
         single_label: one class per image (largest object), one-hot labels, for Top-1 Loc.
         skip_bad: skip bad samples with one warning instead of raising ``DatasetError``.
         cache_dir: cache folder of the synthetic sets (default ``$WSL_CACHE`` or ``~/.cache/wsl``).
-        seed: seed of the synthetic set.
+        seed: seed of the synthetic set, and of the random val subset of ``wsol:`` data
+            (``num_val_sample_per_class``; :mod:`wsl.data.wsol`).
         box_policy: boxes past the image edge: ``clip`` (default; one count warning) or ``strict``
             (an error naming file, object and field); see :class:`~wsl.data.base.WSLDataset`.
         empty_images: COCO images without objects: ``auto`` (default: negatives in the train loader,
@@ -213,8 +214,13 @@ class WSLDataModule(pl.LightningDataModule):
                 single_label=self.single_label,
                 skip_bad=self.skip_bad,
                 **self._policy_kwargs(),
+                **self._seed_kwargs(),
             )
         return self._datasets[key]
+
+    def _seed_kwargs(self) -> dict[str, Any]:
+        """``seed`` for a format whose dataset draws at random (wsol's val subset), else nothing."""
+        return {"seed": self.seed} if "seed" in inspect.signature(self.data_format.dataset).parameters else {}
 
     def _policy_kwargs(self) -> dict[str, Any]:
         """The dataset policies (``box_policy`` ...) the format's dataset accepts; a format that does not

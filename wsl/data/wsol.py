@@ -1,16 +1,19 @@
 """clovaai/wsolevaluation's metadata format (CUB, ILSVRC, OpenImages, or your own set in that layout).
 
-Data spec ``wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K]``. Image ids are paths
-relative to the image root ``ROOT`` (ids with ``/`` are kept as ids); the metadata of split ``SPLIT``
-(``train``, ``val`` = wsolevaluation's train-fullsup, ``test``) is read from
+Data spec ``wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K][:val_sample=random|first]``.
+Image ids are paths relative to the image root ``ROOT`` (ids with ``/`` are kept as ids); the metadata of
+split ``SPLIT`` (``train``, ``val`` = wsolevaluation's train-fullsup, ``test``) is read from
 ``METADATA/SPLIT/{image_ids.txt, class_labels.txt, image_sizes.txt, localization.txt}`` where
 ``METADATA`` is ``ROOT/metadata/DATASET`` by default, or ``DIR/DATASET`` (or ``DIR`` itself) with
 ``metadata=DIR``, e.g. ``wsol:CUB:wsolevaluation/dataset/CUB:metadata=wsolevaluation/metadata``.
-``num_val_sample_per_class=K`` (wsolevaluation's ``--num_val_sample_per_class``; 0 = all) keeps K
-annotated images per class of the ``val`` split (train-fullsup), the first K of each class in
-``image_ids.txt`` order, so that the subset is the same on every run and machine (wsolevaluation draws
-them with ``numpy.random.choice``, seeded by its ``--seed``; its tables use 10 / 5 / 5 per class on
-ImageNet / CUB / OpenImages).
+``num_val_sample_per_class=K`` (wsolevaluation's ``--num_val_sample_per_class``; 0 = all, its default)
+keeps K annotated images per class of the ``val`` split (train-fullsup). As wsolevaluation
+(``data_loaders.py:170-191``) they are drawn at random without replacement per class, here with
+``numpy.random.default_rng(seed).choice`` over each class's images (classes in ascending label order, one
+generator for the whole split), ``seed`` being the data module's ``seed`` (0 by default): the same subset
+for the same seed on every machine, kept in ``image_ids.txt`` order. ``val_sample=first`` keeps the first K
+of each class in file order instead. A K above a class's image count is an error naming that class (as
+upstream's ``numpy.random.choice(..., replace=False)`` would fail); the real CUB val has a class with 3.
 
 - ``image_ids.txt``: ``<path>`` per line.
 - ``class_labels.txt``: ``<path>,<integer class label>`` (single-label: one class per image).
@@ -59,39 +62,51 @@ __all__ = [
 WSOL_DATASETS = ("CUB", "ILSVRC", "OpenImages")
 _META = ":metadata="
 _USAGE = (
-    "expected wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K] (DATASET e.g. CUB, ILSVRC, "
-    "OpenImages)"
+    "expected wsol:DATASET:ROOT[:metadata=DIR][:num_val_sample_per_class=K][:val_sample=random|first] "
+    "(DATASET e.g. CUB, ILSVRC, OpenImages)"
 )
 #: The integer options of a wsol data spec (``:NAME=VALUE`` after the root).
 INT_OPTIONS = ("num_val_sample_per_class",)
-_OPTION = re.compile(r":(" + "|".join(INT_OPTIONS) + r")=([^:]*)(?=:|$)")
+#: The choice options of a wsol data spec and their accepted values (the first is the default).
+CHOICE_OPTIONS = {"val_sample": ("random", "first")}
+_OPTION = re.compile(r":(" + "|".join((*INT_OPTIONS, *CHOICE_OPTIONS)) + r")=([^:]*)(?=:|$)")
 
 
-def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int]]:
-    """Split the integer options (``:NAME=VALUE``, anywhere after the root) off a ``DATASET:ROOT[...]`` text.
+def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int | str]]:
+    """Split the options (``:NAME=VALUE``, anywhere after the root) off a ``DATASET:ROOT[...]`` text.
 
     Returns:
-        ``(text without them, {name: value})``.
+        ``(text without them, {name: value})``: ints for :data:`INT_OPTIONS`, strings for
+        :data:`CHOICE_OPTIONS`.
 
     Raises:
-        ValueError: an option given twice, or a value that is not an int >= 0.
+        ValueError: an option given twice, an int option that is not an int >= 0, or a choice that is not
+            one of its values.
 
     Example:
         >>> parse_wsol_options("CUB:data/CUB:num_val_sample_per_class=5")
         ('CUB:data/CUB', {'num_val_sample_per_class': 5})
     """
-    text, options = str(root), {}
+    text = str(root)
+    parsed: dict[str, int | str] = {}
     while match := _OPTION.search(text):
         name, value = match.groups()
-        if name in options:
+        if name in parsed:
             raise ValueError(f"data: {name}= is given twice in 'wsol:{root}'; give it once")
-        if not value.isdigit():
+        if name in CHOICE_OPTIONS:
+            if value not in CHOICE_OPTIONS[name]:
+                raise ValueError(
+                    f"data: {name}={value!r} in 'wsol:{root}' is not one of {CHOICE_OPTIONS[name]}"
+                )
+            parsed[name] = value
+        elif not value.isdigit():
             raise ValueError(
                 f"data: {name}={value!r} in 'wsol:{root}' is not an int >= 0; e.g. {name}=5 (0: all images)"
             )
-        options[name] = int(value)
+        else:
+            parsed[name] = int(value)
         text = text[: match.start()] + text[match.end() :]
-    return text, options
+    return text, parsed
 
 
 def parse_wsol_root(root: str | Path) -> tuple[str, Path, Path | None]:
@@ -255,9 +270,12 @@ class WSOLDataset(WSLDataset):
             ``k`` of ``class_labels.txt`` is ``class_names[k]``.
         dataset: the metadata folder's name (CUB, ILSVRC, OpenImages) when ``root`` is a plain path.
         metadata: the metadata folder (``DIR`` above) when ``root`` is a plain path.
-        num_val_sample_per_class: K > 0 keeps the first K images of each class of the ``val`` split in
-            ``image_ids.txt`` order (other splits are kept whole); 0: all. The spec option of the same
-            name overrides it.
+        num_val_sample_per_class: K > 0 keeps K images of each class of the ``val`` split (other splits
+            are kept whole); 0: all. The spec option of the same name overrides it.
+        val_sample: how those K are chosen: ``random`` (wsolevaluation's rule: drawn without replacement
+            under ``seed``, see the module docstring) or ``first`` (the first K in ``image_ids.txt``
+            order). The spec option ``val_sample=`` overrides it.
+        seed: seed of the ``random`` draw (the data module passes its ``seed``).
         image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as
             :class:`~wsl.data.VOCDataset`. Labels are always one-hot (one class per image).
     """
@@ -277,12 +295,19 @@ class WSOLDataset(WSLDataset):
         dataset: str | None = None,
         metadata: str | Path | None = None,
         num_val_sample_per_class: int = 0,
+        val_sample: str = "random",
+        seed: int = 0,
     ) -> None:
         _, options = parse_wsol_options(root)
         per_class = options.get("num_val_sample_per_class", num_val_sample_per_class)
         if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
             raise ValueError(f"num_val_sample_per_class: got {per_class!r}; expected an int >= 0 (0: all)")
-        self.num_val_sample_per_class = per_class
+        rule = options.get("val_sample", val_sample)
+        if rule not in CHOICE_OPTIONS["val_sample"]:
+            raise ValueError(f"val_sample: got {rule!r}; expected one of {CHOICE_OPTIONS['val_sample']}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed: got {seed!r}; expected an int")
+        self.num_val_sample_per_class, self.val_sample, self.seed = per_class, str(rule), seed
         if dataset is None:
             dataset, image_root, meta = parse_wsol_root(root)
         else:
@@ -299,7 +324,8 @@ class WSOLDataset(WSLDataset):
         self.metadata_dir = folder
         ids, labels = _read_labels(folder)
         if split == "val" and per_class:
-            ids = _first_per_class(ids, labels, per_class, folder)
+            pick = _first_per_class if rule == "first" else _random_per_class
+            ids = pick(ids, labels, per_class, folder, self.class_names, seed)
         sizes = self._read_sizes(folder)
         locs = self._read_localization(folder) if with_annotations else {}
         self.has_masks = any(kind == "mask" for kind, _ in locs.values())
@@ -500,30 +526,66 @@ class WSOLDataset(WSLDataset):
         return item
 
 
-def _first_per_class(
-    ids: list[tuple[int, str]], labels: dict[str, int], k: int, folder: Path
-) -> list[tuple[int, str]]:
-    """The first ``k`` ids of each class, in file order (ids without a label are kept, to be reported)."""
-    seen: dict[int, int] = {}
-    kept = []
-    for number, image_id in ids:
+def _by_class(ids: list[tuple[int, str]], labels: dict[str, int]) -> dict[int, list[int]]:
+    """Class label → the positions in ``ids`` of its images, in file order."""
+    positions: dict[int, list[int]] = {}
+    for index, (_, image_id) in enumerate(ids):
         label = labels.get(image_id)
-        if label is None:
-            kept.append((number, image_id))
-            continue
-        seen[label] = seen.get(label, 0) + 1
-        if seen[label] <= k:
-            kept.append((number, image_id))
-    short = sorted((n, c) for c, n in seen.items() if n < k)
+        if label is not None:
+            positions.setdefault(label, []).append(index)
+    return positions
+
+
+def _check_per_class(
+    positions: dict[int, list[int]], k: int, folder: Path, class_names: Sequence[str]
+) -> None:
+    short = sorted((len(p), c) for c, p in positions.items() if len(p) < k)
     if short:
         n, c = short[0]
+        name = class_names[c] if 0 <= c < len(class_names) else "?"
         raise dataset_error(
             folder / "image_ids.txt",
             "num_val_sample_per_class",
-            f"class {c} has {n} image(s) in this split, fewer than {k} ({len(short)} classes are short)",
-            f"pass num_val_sample_per_class <= {n} (0: all images)",
+            f"class {c} ({name}) has {n} image(s) in this split, fewer than {k} "
+            f"({len(short)} class(es) have fewer)",
+            f"pass num_val_sample_per_class <= {n}, or 0 for all images (wsolevaluation's default)",
         )
-    return kept
+
+
+def _kept(ids: list[tuple[int, str]], labels: dict[str, int], chosen: set[int]) -> list[tuple[int, str]]:
+    # ids without a label are kept, to be reported by the record check.
+    return [row for i, row in enumerate(ids) if i in chosen or row[1] not in labels]
+
+
+def _first_per_class(
+    ids: list[tuple[int, str]],
+    labels: dict[str, int],
+    k: int,
+    folder: Path,
+    class_names: Sequence[str],
+    seed: int = 0,
+) -> list[tuple[int, str]]:
+    """The first ``k`` ids of each class, in file order (``seed`` is unused)."""
+    positions = _by_class(ids, labels)
+    _check_per_class(positions, k, folder, class_names)
+    return _kept(ids, labels, {i for p in positions.values() for i in p[:k]})
+
+
+def _random_per_class(
+    ids: list[tuple[int, str]],
+    labels: dict[str, int],
+    k: int,
+    folder: Path,
+    class_names: Sequence[str],
+    seed: int = 0,
+) -> list[tuple[int, str]]:
+    """``k`` ids of each class drawn without replacement (wsolevaluation's ``np.random.choice`` per class,
+    classes in ascending label order, one ``default_rng(seed)``), kept in file order."""
+    positions = _by_class(ids, labels)
+    _check_per_class(positions, k, folder, class_names)
+    rng = np.random.default_rng(seed)
+    chosen = {int(i) for c in sorted(positions) for i in rng.choice(positions[c], k, replace=False)}
+    return _kept(ids, labels, chosen)
 
 
 def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -7,11 +7,12 @@ This is what wsolevaluation's ``inference.py`` writes and its ``evaluation.py`` 
 
 - the file of image id ``a/b.jpg`` is ``OUT/a/b.jpg.npy`` (the id plus ``.npy``; ids with ``/`` give
   nested folders);
-- each file is a 2-D ``float32`` array of shape ``(224, 224)`` with values in [0, 1], written by
-  ``numpy.save`` (no pickle);
+- each file is a 2-D ``float64`` array of shape ``(224, 224)`` with values in [0, 1], written by
+  ``numpy.save`` (no pickle): float64 as wsolevaluation's ``inference.py`` saves them, and the only dtype
+  its ``evaluation.py`` accepts for boxes (``util.check_scoremap_validity`` rejects any other);
 - the map is the CAM of the image's **ground-truth class** in the wsolevaluation frame
   (:mod:`wsl.cam.frames`): the network's class map of that class resized with OpenCV bicubic
-  interpolation to 224×224 and min–max normalised in float32 (wsolevaluation's ``normalize_scoremap``:
+  interpolation to 224×224 and min–max normalised in float64 (wsolevaluation's ``normalize_scoremap``:
   ``(cam − min) / (max − min)``, a constant or non-finite map is all zeros). Normalising again, as
   evaluation does, is the identity (the minimum is exactly 0 and the maximum exactly 1), so
   ``evaluate --cams`` on the folder gives the numbers of ``evaluate --ckpt --protocol wsolevaluation``.
@@ -145,15 +146,14 @@ def export_scoremaps(
         cams = CamBatch.from_maps(_rows(class_maps.detach()), sizes, classes, scores, frame=FRAME)
         for i, path in enumerate(paths):
             (p,) = cams.of_image(i)
-            # Computed in float32 (frame_dtype), held in float64: the cast back is exact.
-            _write(path, cams.cams[p].numpy().astype(np.float32))
+            _write(path, cams.cams[p].numpy().astype(np.float64))
         written += count
     return {
         "out_dir": str(root),
         "layout": "wsolevaluation",
         "num_images": written,
         "shape": [WSOL_SIZE, WSOL_SIZE],
-        "dtype": "float32",
+        "dtype": "float64",
         "cam_method": cam_method,
         "cam_layer": cam_layer,
         "seconds": time.perf_counter() - started,
