@@ -206,8 +206,6 @@ class WSLModule(pl.LightningModule):
             raise ValueError(f"scheduler={scheduler!r} is not supported; choose one of {SCHEDULERS}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
-        if isinstance(step_epochs, bool) or not isinstance(step_epochs, int) or step_epochs < 1:
-            raise ValueError(f"step_epochs must be an int >= 1 (between decays); got {step_epochs!r}")
         if not isinstance(head_lr_stages, int) or head_lr_stages < 0:
             raise ValueError(f"head_lr_stages must be an int >= 0; got {head_lr_stages!r}")
         #: The WSOL training method (holds options only; its parameters, if any, live in ``net``).
