@@ -154,6 +154,7 @@ def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
             "eval_seconds": round(time.perf_counter() - started, 1),
             "test": report["results"],
         },
+        nan_as_null=True,  # a score undefined on the split (NaN) is written as null
     )
     log(f"{run.name}: done ({_summary({'test': report['results']})})")
 
@@ -182,6 +183,7 @@ def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[
             "data": report["data"],
             "test": report["results"],
         },
+        nan_as_null=True,  # a score undefined on the split (NaN) is written as null
     )
     log(f"{run.name}: done ({_summary({'test': report['results']})})")
 

@@ -222,6 +222,6 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
     payload = {**meta, "curves": curves, **{k: state.get(k) for k in keys}, "runs": rows}
     return [
         write_text(out / "results.csv", csv_text(rows) if rows else ""),
-        write_json(out / "results.json", payload),
+        write_json(out / "results.json", payload, nan_as_null=True),  # a one-seed std or p is undefined
         write_text(out / "results.md", "\n\n".join(parts) + "\n"),
     ]
