@@ -412,20 +412,9 @@ def train(argv: list[str] | None = None) -> dict:
     argv = expand_aliases(list(sys.argv[1:] if argv is None else argv))
     if RECIPE_FLAG in argv:
         print_recipe([a for a in argv if a != RECIPE_FLAG])
-    # We always hand LightningCLI the (alias-expanded) arguments, which it warns about when sys.argv is set.
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     # wsl's data module resumes an epoch mid-way and says what it cannot restore: Lightning's hint is moot.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
-    cli = WSLCLI(
-        WSLModule,
-        WSLDataModule,
-        run=False,
-        args=argv,
-        trainer_defaults=TRAINER_DEFAULTS,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": __doc__},
-    )
+    cli = _make_cli(WSLCLI, argv, save_config_kwargs={"overwrite": True})
     run_dir = Path(cli.config.run_dir)
     select = cli.config.checkpoint_select
     if select not in CHECKPOINT_SELECT:
@@ -451,6 +440,22 @@ def train(argv: list[str] | None = None) -> dict:
 RECIPE_FLAG = "--print_recipe"
 
 
+def _make_cli(cls: type[WSLCLI], argv: list[str], **kwargs) -> WSLCLI:
+    """The training command line over ``argv`` (alias-expanded), with the main job's defaults."""
+    # We always hand LightningCLI the arguments, which it warns about when sys.argv is set.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    return cls(
+        WSLModule,
+        WSLDataModule,
+        run=False,
+        args=argv,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        parser_kwargs={"description": __doc__},
+        **kwargs,
+    )
+
+
 class _ParseOnlyCLI(WSLCLI):
     """The training CLI's parser and defaults, without creating the run folder or any object."""
 
@@ -466,16 +471,7 @@ def print_recipe(argv: list[str]) -> None:
     (``--config FILE`` and any overrides) and exit with status 0."""
     from wsl.recipe import recipe_card
 
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-    cli = _ParseOnlyCLI(
-        WSLModule,
-        WSLDataModule,
-        run=False,
-        args=argv,
-        trainer_defaults=TRAINER_DEFAULTS,
-        seed_everything_default=0,
-        parser_kwargs={"description": __doc__},
-    )
+    cli = _make_cli(_ParseOnlyCLI, argv)
     config = cli.config.as_dict()
     configs = [str(c) for c in (config.get("config") or [])]
     print(recipe_card(config, title=", ".join(configs) or None), end="")
