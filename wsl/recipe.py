@@ -85,10 +85,10 @@ CLASSIFIER_PARAMS = {
 }
 #: Methods whose ILSVRC model keeps the pretrained ImageNet fc (resnet.py:465-469).
 KEEPS_IMAGENET_FC = ("cam", "has", "cutmix", "adl")
-#: wsl's method options closest to upstream's defaults (config.py:210-233; HaS 4 px cells = 56 per side
-#: at 224 px), and what no option reproduces (the audit's section F).
-METHOD_DEFAULTS: dict[str, dict[str, float]] = {
-    "has": {"grid": 56, "p": 0.5},
+#: upstream's method defaults (config.py:210-233) under wsl's option names, and what no option reproduces
+#: (the audit's section F).
+METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
+    "has": {"grid_size": 4, "drop_rate": 0.5, "grid_unit": "pixels"},
     "cutmix": {"prob": 1.0, "alpha": 1.0},
     "adl": {"drop_rate": 0.75, "gamma": 0.9},
     "acol": {"threshold": 0.7, "branch_layers": 2, "branch_width": 1024},
@@ -339,7 +339,8 @@ def _method_rows(method: str, kwargs: dict[str, Any]) -> list[RecipeRow]:
     rows = []
     for name, want in METHOD_DEFAULTS.get(method, {}).items():
         got = getattr(built, name, None)
-        rows.append(_row(f"{method} {name}", got, f"{want} (upstream default)", _close(got, float(want))))
+        same = got == want if isinstance(want, str) else _close(got, float(want))
+        rows.append(_row(f"{method} {name}", got, f"{want} (upstream default)", same))
     if method in METHOD_GAPS:
         rows.append(_row(f"{method} structure", "wsl's", METHOD_GAPS[method], False))
     rows.append(
