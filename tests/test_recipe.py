@@ -102,7 +102,13 @@ def test_method_rows_compare_options_with_upstreams_defaults():
     assert (
         rows["adl drop_rate"].status == "" and rows["adl gamma"].status == "DIFFERS"
     )  # 0.8 (wsl's earlier default), upstream 0.9
-    assert rows["adl structure"].status == "DIFFERS" and rows["adl lr / wd"].status == "check"
+    assert rows["adl structure"].status == "" and rows["adl lr / wd"].status == "check"
+    assert rows["adl structure"].ours == "after layer3.0, layer4.0, layer4.2"
+    stages = _with(model__method="adl", model__method_kwargs={"placement": "stages"})
+    assert {r.setting: r.status for r in recipe_rows(stages)}["adl structure"] == "DIFFERS"
+    for variant, status in (("wsolevaluation", ""), ("wsl", "DIFFERS")):
+        acol = _with(model__method="acol", model__method_kwargs={"variant": variant})
+        assert {r.setting: r.status for r in recipe_rows(acol)}["acol structure"] == status
     has = {
         r.setting: r.status
         for r in recipe_rows(_with(model__method="has", model__method_kwargs={"grid_size": 4}))

@@ -94,8 +94,6 @@ METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
     "acol": {"threshold": 0.7, "branch_layers": 2, "branch_width": 1024},
 }
 METHOD_GAPS = {
-    "adl": "ADL after whole stages; upstream after blocks layer3.0, layer4.0, layer4.2",
-    "acol": "the ACoL branches train at the head's lr; upstream's ResNet branches at the base lr",
     "spg": "not in wsl",
 }
 
@@ -328,11 +326,29 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
         )
     )
     if method != "cam":
-        rows += _method_rows(method, dict(model.get("method_kwargs") or {}))
+        rows += _method_rows(method, dict(model.get("method_kwargs") or {}), backbone)
     return rows
 
 
-def _method_rows(method: str, kwargs: dict[str, Any]) -> list[RecipeRow]:
+def _structure_row(method: str, built: Any, backbone: str) -> RecipeRow | None:
+    """ADL's positions and ACoL's classifiers beside upstream's network for the architecture."""
+    from wsl.methods.acol import ACOL_FAMILIES
+    from wsl.methods.adl import ADL_POSITIONS
+
+    arch = _arch(backbone)
+    if method == "adl":
+        upstream = ADL_POSITIONS.get(arch)
+        where = f"after {', '.join(upstream)}" if upstream else f"upstream's {arch} positions (not in wsl)"
+        ours = where if upstream and built.placement in ("auto", "wsolevaluation") else "after whole stages"
+        return _row("adl structure", ours, where, ours == where)
+    if method == "acol":
+        upstream_net = f"{arch} ACoL classifiers, init and lr group"
+        same = built.variant == "wsolevaluation" and arch in ACOL_FAMILIES
+        return _row("acol structure", f"variant {built.variant}", upstream_net, same)
+    return None
+
+
+def _method_rows(method: str, kwargs: dict[str, Any], backbone: str) -> list[RecipeRow]:
     from wsl.methods import get_method
 
     built = get_method(method, **kwargs)
@@ -341,7 +357,10 @@ def _method_rows(method: str, kwargs: dict[str, Any]) -> list[RecipeRow]:
         got = getattr(built, name, None)
         same = got == want if isinstance(want, str) else _close(got, float(want))
         rows.append(_row(f"{method} {name}", got, f"{want} (upstream default)", same))
-    if method in METHOD_GAPS:
+    structure = _structure_row(method, built, backbone)
+    if structure is not None:
+        rows.append(structure)
+    elif method in METHOD_GAPS:
         rows.append(_row(f"{method} structure", "wsl's", METHOD_GAPS[method], False))
     rows.append(
         _row(
