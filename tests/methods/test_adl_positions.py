@@ -135,9 +135,71 @@ def test_adl_placement_errors_name_the_option():
     choices = r"\['auto', 'wsolevaluation', 'stages'\]"
     with pytest.raises(ValueError, match=r"adl: placement must be one of " + choices):
         get_method("adl", placement="blocks")
-    with pytest.raises(ValueError, match=r"placement 'wsolevaluation' knows the positions of \['resnet50'\]"):
+    known = r"placement 'wsolevaluation' knows the positions of \['inception_v3', 'resnet50', 'vgg16'\]"
+    with pytest.raises(ValueError, match=known):
         get_method("adl", placement="wsolevaluation").build_net(num_classes=2, backbone="lcnet_050")
     with pytest.raises(ValueError, match=r"has no module\(s\) \['layer4.0', 'layer4.2'\]"):
         get_method("adl", placement="wsolevaluation").build_net(
             num_classes=2, backbone="resnet50", out_index=3
         )
+
+
+class HandADL(nn.Module):
+    """The drop branch of upstream's ADL (drop_rate 1), written out."""
+
+    def __init__(self, gamma: float) -> None:
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = x.mean(dim=1, keepdim=True)
+        peak = a.flatten(1).max(dim=1).values.view(-1, 1, 1, 1)
+        return x * (a < self.gamma * peak).double()
+
+
+def _by_hand(body: nn.Module, images: torch.Tensor, after: set[str], skip: set[str]) -> torch.Tensor:
+    """Run the body's layers in their (documented) execution order, an ADL after each of ``after``."""
+    x = images
+    for name, module in body.named_children():
+        children = module.named_children() if name == "features" else [(name, module)]
+        for child, layer in children:
+            full = f"features.{child}" if name == "features" else child
+            if full in skip:
+                continue
+            x = layer(x)
+            if full in after:
+                x = HandADL(0.9)(x)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("backbone", "size", "after", "skip"),
+    [
+        ("vgg16", 32, {"features.pool3", "features.relu4_3", "features.relu5_3"}, set()),
+        ("inception_v3", 96, {"Mixed_5d", "Mixed_6e", "SPG_A3_2b"},
+         {"Mixed_6e_drop", "SPG_A3_1b_drop", "SPG_A3_2b_drop"}),
+    ],
+)  # fmt: skip
+def test_wsolevaluation_placement_on_vgg16_and_inception_v3(backbone, size, after, skip):
+    torch.manual_seed(0)
+    net = get_method("adl", drop_rate=1.0).build_net(
+        num_classes=2, backbone=backbone, pool="gap", large_feature_map=True
+    )
+    assert adl_modules(net) == sorted(after, key=list(ADL_POSITIONS[backbone]).index)
+    body = net.backbone.body
+    assert not any(isinstance(m, nn.Dropout) for m in body.modules())  # upstream's ADL nets: no dropout
+    net = net.double().train()
+    for m in net.modules():  # batch statistics would differ by nothing, but keep BN out of the comparison
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    images = torch.randn(2, 3, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        got = net.backbone(images)
+        for layer in net.backbone.adl:
+            layer.eval()  # the hooks become identities: the same body without ADL
+        want = _by_hand(body, images, after, skip)
+        plain = net.backbone(images)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-9)
+    assert not torch.allclose(got, plain)  # ADL changed the features
+    timm_net = get_method("adl").build_net(num_classes=2, backbone=backbone, pool="gap")
+    assert adl_modules(timm_net) == [name for name, _ in timm_net.backbone.stages][-2:]  # auto: stages

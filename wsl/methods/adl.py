@@ -13,10 +13,13 @@ parameters: the checkpoint's state dict is the plain WSLNet's.
 Where the layers go (``placement``, :data:`PLACEMENTS`):
 
 - ``wsolevaluation``: after the blocks wsolevaluation lists for the architecture (:data:`ADL_POSITIONS`;
-  ResNet50: after ``layer3.0``, ``layer4.0`` and ``layer4.2``, its ``resnet.py`` ``_ADL_POSITION``);
+  ResNet50: after ``layer3.0``, ``layer4.0`` and ``layer4.2``, its ``resnet.py`` ``_ADL_POSITION``;
+  VGG16: after pool3, conv4_3, conv5_3; InceptionV3: after Mixed_5d, Mixed_6e, SPG_A3_2b, without the
+  CAM network's three dropouts, :data:`ADL_REMOVED`);
 - ``stages`` (wsl's own variant): after whole timm feature stages (``stages``, default the last two),
   which exist in every timm CNN;
-- ``auto`` (the default): ``wsolevaluation`` for an architecture of :data:`ADL_POSITIONS`, else ``stages``.
+- ``auto`` (the default): ``wsolevaluation`` where the network has the modules :data:`ADL_POSITIONS` lists
+  for its architecture (ResNet50; VGG16 and InceptionV3 with ``large_feature_map`` set), else ``stages``.
 
 The defaults ``drop_rate`` 0.75 and ``gamma`` 0.9 are wsolevaluation's (``config.py`` ``adl_drop_rate``,
 ``adl_threshold``). The math is upstream's ``wsol/method/adl.py``: upstream selects the drop branch when
@@ -41,6 +44,7 @@ __all__ = [
     "ADL",
     "ADLMethod",
     "ADL_POSITIONS",
+    "ADL_REMOVED",
     "PLACEMENTS",
     "adl_drop_mask",
     "adl_modules",
@@ -51,8 +55,18 @@ __all__ = [
 
 #: timm architecture → the modules of the backbone body after which wsolevaluation inserts an ADL
 #: (upstream ``wsol/resnet.py:24`` ``_ADL_POSITION = [[], [], [], [0], [0, 2]]``, inserted at ``:392-396``).
+#: VGG16 (``vgg.py:42-46``, ``'A'`` in ``configs_dict['adl']``): after pool3, conv4_3 and conv5_3 (their
+#: ReLUs); InceptionV3 (``inception.py:414-476``): after Mixed_5d, Mixed_6e and SPG_A3_2b. The VGG16 and
+#: InceptionV3 names are those of wsolevaluation's CAM networks (``large_feature_map`` true or false).
 ADL_POSITIONS: dict[str, tuple[str, ...]] = {
     "resnet50": ("layer3.0", "layer4.0", "layer4.2"),
+    "vgg16": ("features.pool3", "features.relu4_3", "features.relu5_3"),
+    "inception_v3": ("Mixed_5d", "Mixed_6e", "SPG_A3_2b"),
+}
+#: Modules of the CAM network that upstream's ADL network does not have, replaced by ``nn.Identity`` with
+#: placement ``wsolevaluation``: ``InceptionAdl`` has no dropout (``inception.py:474-477``).
+ADL_REMOVED: dict[str, tuple[str, ...]] = {
+    "inception_v3": ("Mixed_6e_drop", "SPG_A3_1b_drop", "SPG_A3_2b_drop"),
 }
 
 
@@ -124,8 +138,9 @@ def insert_adl_after(
     if missing:
         raise ValueError(
             f"adl: backbone {net.backbone.name!r} has no module(s) {missing} to place ADL after (out_index "
-            f"cuts the backbone at {net.backbone.stages[-1][0]!r}); use the last stage (out_index -1) or "
-            "placement 'stages'"
+            f"cuts the backbone at {net.backbone.stages[-1][0]!r}; VGG16 and InceptionV3 positions exist in "
+            "wsolevaluation's networks, large_feature_map true or false); use the last stage (out_index -1), "
+            "large_feature_map, or placement 'stages'"
         )
     layers = nn.ModuleList()
     for name in module_names:
@@ -166,6 +181,10 @@ def _wsolevaluation_positions(net: WSLNet, stages: Sequence[int]) -> list[str]:
             f"{net.backbone.name!r} is not one of them: use placement 'stages' (wsl's: after whole feature "
             "stages) or 'auto'"
         )
+    body = net.backbone.body
+    for name in ADL_REMOVED.get(arch, ()):
+        if isinstance(getattr(body, name, None), nn.Dropout):
+            setattr(body, name, nn.Identity())
     return list(ADL_POSITIONS[arch])
 
 
@@ -174,7 +193,11 @@ def _stage_positions(net: WSLNet, stages: Sequence[int]) -> list[str]:
 
 
 def _auto_positions(net: WSLNet, stages: Sequence[int]) -> list[str]:
-    known = backbone_architecture(net.backbone.name) in ADL_POSITIONS
+    # wsolevaluation's blocks where the network has them (its VGG16/InceptionV3 exist only with
+    # large_feature_map set; timm's plain ones have other names), else whole stages.
+    positions = ADL_POSITIONS.get(backbone_architecture(net.backbone.name), ())
+    modules = dict(net.backbone.body.named_modules())
+    known = bool(positions) and all(name in modules for name in positions)
     return (_wsolevaluation_positions if known else _stage_positions)(net, stages)
 
 
