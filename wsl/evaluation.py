@@ -19,7 +19,6 @@ bicubic to 224, GT boxes rescaled ``int(coord · 224 / size)``, masks nearest; t
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +27,15 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
-from wsl.cam import (
-    CamBatch,
-    batch_sizes,
-    check_frame,
-    default_interval,
-    frame_boxes,
-    frame_mask,
-    frame_size,
-    gt_classes,
+from wsl.cam import CamBatch, Frame, batch_sizes, get_frame, gt_classes
+from wsl.metrics import (
+    METRICS,
+    BoxAccuracy,
+    EvalSettings,
+    PositiveCounts,
+    TrialBatch,
+    classification_targets,
 )
-from wsl.metrics import BoxAccuracy, PointingGame, PositiveCounts, PxAP, classification_targets
 
 __all__ = ["Trial", "LocalizationEvaluator", "image_trials", "read_pointing_subset"]
 
@@ -63,30 +60,30 @@ def _filled_boxes(boxes: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     return mask
 
 
-def image_trials(batch: dict, index: int, frame: str = "original") -> list[Trial]:
+def image_trials(batch: dict, index: int, frame: str | Frame = "original") -> list[Trial]:
     """The trials of image ``index`` of a collated evaluation batch (see docs/design.md), in ``frame``.
 
     In the ``wsolevaluation`` frame boxes are rescaled to 224×224 from the annotated coordinates
     (``batch["box_coords"]`` when the dataset keeps float coordinates, else ``boxes``), masks and the
     ignore region are resized nearest, and box-only trials fill the rescaled boxes.
     """
+    frame = get_frame(frame)
     orig = (int(batch["orig_size"][index][0]), int(batch["orig_size"][index][1]))
-    size = frame_size(frame, orig)
-    boxes, box_labels = batch["boxes"][index], batch["box_labels"][index]
+    size = frame.size(orig)
+    box_labels = batch["box_labels"][index]
     coords = batch.get("box_coords")
-    if frame != "original":
-        boxes = frame_boxes(frame, coords[index] if coords is not None else boxes, orig)
+    boxes = frame.trial_boxes(batch["boxes"][index], coords[index] if coords is not None else None, orig)
     difficult = batch["difficult"][index]
     masks = batch["masks"][index]
     ignore = batch["ignore"][index]
     if ignore is not None:
-        ignore = frame_mask(frame, ignore)
+        ignore = frame.mask(ignore)
     trials = []
     for c in gt_classes(box_labels, difficult):
         of_class = box_labels == c
         class_boxes = boxes[of_class]
         if masks is not None:
-            mask = frame_mask(frame, masks[of_class].any(dim=0))
+            mask = frame.mask(masks[of_class].any(dim=0))
         else:
             mask = _filled_boxes(class_boxes, size)
         trials.append(Trial(index, c, class_boxes, mask, ignore, masks is not None))
@@ -145,12 +142,18 @@ class LocalizationEvaluator(nn.Module):
         cam_curve_interval: threshold grid step; None: the protocol's default (0.01 ``original``,
             0.001 ``wsolevaluation``).
         pointing_subset: per-image class flags of :func:`read_pointing_subset`.
-        protocol: the evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`).
+        protocol: the evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`), by name
+            or as a :class:`~wsl.cam.Frame`; ``self.protocol`` is its name, ``self.frame`` the object.
 
-    All metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
+    The localization metrics are those of :data:`wsl.metrics.METRICS`, each built from its entry and held
+    as the attribute of its name (``maxboxacc``, ``maxboxacc_v2``, ``pointing_game``,
+    ``pointing_game_subset``, ``pxap``); a registered metric is fed and reported with no edit here. All
+    metric states are sum-reduced torchmetrics states, so DDP needs no extra gathering.
     """
 
     classification: MulticlassAccuracy | MultilabelAveragePrecision
+    maxboxacc: BoxAccuracy  # built from METRICS; named for curves()
+    maxboxacc_v2: BoxAccuracy
 
     def __init__(
         self,
@@ -158,12 +161,13 @@ class LocalizationEvaluator(nn.Module):
         single_label: bool = False,
         cam_curve_interval: float | None = None,
         pointing_subset: Mapping[str, Sequence[bool]] | None = None,
-        protocol: str = "original",
+        protocol: str | Frame = "original",
     ) -> None:
         super().__init__()
-        self.protocol = check_frame(protocol)
+        self.frame = get_frame(protocol, "protocol")
+        self.protocol = self.frame.name
         if cam_curve_interval is None:
-            cam_curve_interval = default_interval(protocol)
+            cam_curve_interval = self.frame.interval
         self.cam_curve_interval = float(cam_curve_interval)
         self.single_label = single_label
         self.pointing_subset = pointing_subset
@@ -176,14 +180,16 @@ class LocalizationEvaluator(nn.Module):
                 num_labels=num_classes, average=None, ignore_index=-1
             )
             self.positives = PositiveCounts(num_classes)
-        self.maxboxacc = BoxAccuracy(
-            iou_thresholds=(50,), cam_curve_interval=cam_curve_interval, multi_contour=False
+        self.settings = EvalSettings(
+            num_classes, single_label, cam_curve_interval, with_subset=pointing_subset is not None
         )
-        self.maxboxacc_v2 = BoxAccuracy(cam_curve_interval=cam_curve_interval, multi_contour=True)
-        self.pxap = PxAP(cam_curve_interval=cam_curve_interval)
-        self.pointing_game = PointingGame(num_classes=num_classes)
-        if pointing_subset is not None:
-            self.pointing_game_subset = PointingGame(num_classes=num_classes)
+        #: Registry name → the metric built for this evaluation (entries that do not apply are absent).
+        self.metric_names: list[str] = []
+        for name, entry in METRICS.items():
+            metric = entry.build(self.settings)
+            if metric is not None:
+                self.add_module(name, metric)
+                self.metric_names.append(name)
         self._has_scores = False
 
     def reset(self) -> None:
@@ -223,9 +229,9 @@ class LocalizationEvaluator(nn.Module):
                 those classes, at any resolution (they are resized into the protocol's frame).
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
         """
-        per_image = [image_trials(batch, i, self.protocol) for i in range(len(batch["orig_size"]))]
+        per_image = [image_trials(batch, i, self.frame) for i in range(len(batch["orig_size"]))]
         classes = [[t.class_index for t in trials] for trials in per_image]
-        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes, frame=self.protocol)
+        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes, frame=self.frame)
         self.update_cams(cams, batch, predicted, trials=[t for trials in per_image for t in trials])
 
     def update_cams(
@@ -249,42 +255,37 @@ class LocalizationEvaluator(nn.Module):
                 f"build them with CamBatch.from_output(..., frame={self.protocol!r})"
             )
         if trials is None:
-            trials = [
-                t for i in range(len(batch["orig_size"])) for t in image_trials(batch, i, self.protocol)
-            ]
+            trials = [t for i in range(len(batch["orig_size"])) for t in image_trials(batch, i, self.frame)]
         if [(t.image_index, t.class_index) for t in trials] != list(
             zip(cams.image_index.tolist(), cams.class_index.tolist(), strict=True)
         ):
             raise ValueError("cams must hold one CAM per trial of the batch, in order (CamBatch policy 'gt')")
         if not trials:
             return
-        boxes = [t.boxes for t in trials]
-        masks = [t.mask for t in trials]
-        classes = torch.tensor([t.class_index for t in trials])
         correct = None
         if self.single_label and predicted is not None:
             correct = torch.tensor([bool(predicted[t.image_index] == t.class_index) for t in trials])
-        self.maxboxacc.update(cams.quantized, boxes, correct=correct)
-        self.maxboxacc_v2.update(cams.quantized, boxes)
-        self.pointing_game.update(cams.cams, masks, classes, normalized=True)
+        outside = None
         if self.pointing_subset is not None:
             ids = batch["image_id"]
             skip = []
             for t in trials:
                 flags = self.pointing_subset.get(ids[t.image_index])
                 skip.append(flags is not None and not flags[t.class_index])
-            self.pointing_game_subset.update(
-                cams.cams, masks, classes, difficult=torch.tensor(skip, dtype=torch.bool), normalized=True
-            )
-        with_mask = [p for p, t in enumerate(trials) if t.has_mask]
-        if with_mask:
-            ignore = [trials[p].ignore for p in with_mask]
-            self.pxap.update(
-                [cams.cams[p] for p in with_mask],
-                [trials[p].mask for p in with_mask],
-                ignore=None if all(ig is None for ig in ignore) else ignore,
-                normalized=True,
-            )
+            outside = torch.tensor(skip, dtype=torch.bool)
+        fed = TrialBatch(
+            cams=cams.cams,
+            quantized=cams.quantized,
+            boxes=[t.boxes for t in trials],
+            masks=[t.mask for t in trials],
+            has_mask=[t.has_mask for t in trials],
+            ignore=[t.ignore for t in trials],
+            classes=torch.tensor([t.class_index for t in trials]),
+            correct=correct,
+            outside_subset=outside,
+        )
+        for name in self.metric_names:
+            METRICS[name].update(getattr(self, name), fed)
 
     def curves(self) -> dict[str, list[float]]:
         """BoxAcc per CAM threshold: ``thresholds``, ``maxboxacc`` (IoU 50, largest contour) and
@@ -307,19 +308,6 @@ class LocalizationEvaluator(nn.Module):
             results["map"] = (
                 float(per_class[with_positives].mean()) if bool(with_positives.any()) else math.nan
             )
-        box = self.maxboxacc.compute()
-        results["maxboxacc"] = float(box["maxboxacc_50"])
-        results["maxboxacc_threshold"] = float(box["threshold_50"])
-        if self.single_label and "top1loc_50" in box:
-            results["top1_loc"] = float(box["top1loc_50"])
-        results["maxboxacc_v2"] = float(self.maxboxacc_v2.compute()["maxboxacc_mean"])
-        results["pointing_game"] = float(self.pointing_game.compute()["accuracy"])
-        if self.pointing_subset is not None:
-            results["pointing_game_difficult"] = float(self.pointing_game_subset.compute()["accuracy"])
-        # Every rank computes PxAP (it synchronises under DDP); NaN means no rank saw a mask.
-        with warnings.catch_warnings():  # box-only data never updates PxAP; that is expected
-            warnings.filterwarnings("ignore", message=".*compute.* was called before .*update")
-            pxap = float(self.pxap.compute())
-        if not math.isnan(pxap):
-            results["pxap"] = pxap
+        for name in self.metric_names:
+            results.update(METRICS[name].results(getattr(self, name), self.settings))
         return results

@@ -54,7 +54,9 @@ def test_register_format_rejects_bad_names():
     entry = FORMATS["voc"]
     with pytest.raises(ValueError, match="format name: got 'synthetic'"):
         register_format(DatasetFormat("synthetic", VOCDataset, entry.read_class_names))
-    with pytest.raises(ValueError, match="format name: 'voc' is already registered"):
+    with pytest.raises(
+        ValueError, match=r"format name 'voc' is already registered to DatasetFormat\(name='voc'"
+    ):
         register_format(DatasetFormat("voc", COCODataset, entry.read_class_names))
     assert register_format(entry) is entry  # re-registering the same entry is harmless
 

@@ -244,7 +244,7 @@ def test_render_overlay_geometry():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"classes": "nope"}, r"classes='nope' is not a class policy; choose one of \['all', 'gt'"),
+        ({"classes": "nope"}, r"classes: got 'nope'; expected one of \['all', 'gt'"),
         ({"classes": "top"}, "did you mean 'top1'"),
         ({"threshold": 1.0}, r"threshold must be in \[0, 1\)"),
         ({"threshold": -0.1}, r"threshold must be in \[0, 1\)"),

@@ -12,11 +12,13 @@ from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.frames import (
     FRAMES,
     WSOL_SIZE,
+    Frame,
     check_frame,
     default_interval,
     frame_boxes,
     frame_mask,
     frame_size,
+    get_frame,
     resize_to_frame,
 )
 from wsl.cam.maps import cam_range, normalize_cams, quantize_cams, upsample_class_maps
@@ -31,6 +33,7 @@ __all__ = [
     "POSTHOC_METHODS",
     "WSOL_SIZE",
     "CamBatch",
+    "Frame",
     "batch_sizes",
     "cam_range",
     "center_map",
@@ -43,6 +46,7 @@ __all__ = [
     "frame_boxes",
     "frame_mask",
     "frame_size",
+    "get_frame",
     "gt_classes",
     "normalize_cams",
     "quantize_cams",

@@ -14,65 +14,195 @@
   threshold interval is 0.001.
 
 The box and mask rules are the same in both frames; only the frame differs.
+
+A frame is a :class:`Frame` object (name, threshold interval, dtype, and how sizes, maps, boxes and masks
+enter it), registered in :data:`FRAMES`. Public functions take a frame object or its name (the strings
+users type: ``original``, ``wsolevaluation``). How to add a frame: one :class:`Frame` subclass here and
+one ``FRAMES.add(name, instance)`` line; ``tests/cam/test_frames.py`` checks every subclass is registered.
 """
 
 from __future__ import annotations
 
-import difflib
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
 from wsl.cam.maps import upsample_class_maps
+from wsl.registry import Registry
 
 __all__ = [
     "FRAMES",
     "WSOL_SIZE",
+    "Frame",
+    "OriginalFrame",
+    "WsolevaluationFrame",
     "check_frame",
     "default_interval",
     "frame_boxes",
     "frame_dtype",
     "frame_mask",
     "frame_size",
+    "get_frame",
     "resize_to_frame",
 ]
 
-#: Frame name → default threshold interval of the localization metrics.
-FRAMES: dict[str, float] = {"original": 0.01, "wsolevaluation": 0.001}
 #: Side of wsolevaluation's square frame (its ``_RESIZE_LENGTH``).
 WSOL_SIZE = 224
 
 
-def check_frame(frame: str) -> str:
-    """``frame`` if it is a frame name; else a ``ValueError`` listing the choices and the closest."""
-    if frame not in FRAMES:
-        close = difflib.get_close_matches(str(frame), list(FRAMES), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"protocol: got {frame!r}{hint}; expected one of {list(FRAMES)}")
-    return frame
+@dataclass(frozen=True)
+class Frame:
+    """Where CAMs and ground truth meet: the size, precision and resampling of one evaluation frame.
+
+    A subclass implements :meth:`size`, :meth:`resize`, :meth:`boxes` and :meth:`mask`.
+
+    Attributes:
+        name: the registry name (``--protocol``, ``protocol=``).
+        interval: the default threshold interval of the localization metrics.
+        dtype: the precision of normalisation and quantisation.
+    """
+
+    name: str
+    interval: float
+    dtype: torch.dtype = torch.float64
+
+    def size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The ``(H, W)`` at which an image of original size ``size`` is scored."""
+        raise NotImplementedError
+
+    def resize(self, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(k, h, w) raw maps of an image of original size ``size`` → (k, H, W) maps in the frame."""
+        raise NotImplementedError
+
+    def boxes(self, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """int64 (K, 4) inclusive boxes in the frame from (K, 4) boxes at the original ``size``."""
+        raise NotImplementedError
+
+    def mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """A bool (H, W) mask at the original size, in the frame."""
+        raise NotImplementedError
+
+    def trial_boxes(
+        self, boxes: torch.Tensor, coords: torch.Tensor | None, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """The ground-truth boxes of an image as the evaluator scores them.
+
+        Args:
+            boxes: (K, 4) int64 inclusive boxes at the original size.
+            coords: (K, 4) the annotated float coordinates when the dataset keeps them (``box_coords``).
+            size: the original (H, W).
+        """
+        return self.boxes(coords if coords is not None else boxes, size)
 
 
-def default_interval(frame: str) -> float:
+@dataclass(frozen=True)
+class OriginalFrame(Frame):
+    """Each image's own size: maps bilinear (float32), boxes and masks as annotated."""
+
+    def size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return (int(size[0]), int(size[1]))
+
+    def resize(self, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return upsample_class_maps(maps, size)
+
+    def boxes(self, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return boxes.to(torch.int64)
+
+    def mask(self, mask: torch.Tensor) -> torch.Tensor:
+        return mask
+
+    def trial_boxes(
+        self, boxes: torch.Tensor, coords: torch.Tensor | None, size: tuple[int, int]
+    ) -> torch.Tensor:
+        # The integer boxes as collated, untouched (the annotated floats are wsolevaluation's input).
+        return boxes
+
+
+@dataclass(frozen=True)
+class WsolevaluationFrame(Frame):
+    """wsolevaluation's square ``side``×``side`` frame: float64 maps resized bicubic by OpenCV, boxes
+    rescaled ``int(coord · side / size)`` per axis, masks resized nearest."""
+
+    side: int = WSOL_SIZE
+
+    def size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return (self.side, self.side)
+
+    def resize(self, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        maps = maps.double()  # wsolevaluation's t2n
+        side = self.side
+        if tuple(maps.shape[-2:]) == (side, side):
+            return maps
+        out = [
+            cv2.resize(np.ascontiguousarray(m.numpy()), (side, side), interpolation=cv2.INTER_CUBIC)
+            for m in maps
+        ]
+        if not out:
+            return torch.zeros(0, side, side, dtype=torch.float64)
+        return torch.from_numpy(np.stack(out))
+
+    def boxes(self, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        h, w, side = float(size[0]), float(size[1]), self.side
+        out = [
+            [int(x0 * side / w), int(y0 * side / h), int(x1 * side / w), int(y1 * side / h)]
+            for x0, y0, x1, y1 in boxes.double().tolist()
+        ]
+        return torch.tensor(out, dtype=torch.int64).reshape(-1, 4)
+
+    def mask(self, mask: torch.Tensor) -> torch.Tensor:
+        side = self.side
+        if tuple(mask.shape) == (side, side):
+            return mask
+        resized = cv2.resize(mask.numpy().astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
+        return torch.from_numpy(resized > 0)
+
+
+#: Frame name → :class:`Frame`.
+FRAMES: Registry[Frame] = Registry("frame")
+FRAMES.add("original", OriginalFrame("original", interval=0.01))
+FRAMES.add("wsolevaluation", WsolevaluationFrame("wsolevaluation", interval=0.001))
+
+
+def get_frame(frame: str | Frame, what: str = "frame") -> Frame:
+    """The :class:`Frame` of a name (or the frame itself); an unknown name lists the choices and the closest.
+
+    Args:
+        frame: a name of :data:`FRAMES` or a :class:`Frame`.
+        what: the argument named in the error (``protocol`` for the evaluator).
+
+    Example:
+        >>> get_frame("wsolevaluation").size((375, 500)), get_frame("original").interval
+        ((224, 224), 0.01)
+    """
+    if isinstance(frame, Frame):
+        return frame
+    return FRAMES.lookup(frame, what)
+
+
+def check_frame(frame: str | Frame, what: str = "frame") -> str:
+    """The name of ``frame`` (a frame or a frame name); else the ``ValueError`` of :func:`get_frame`."""
+    return get_frame(frame, what).name
+
+
+def default_interval(frame: str | Frame) -> float:
     """The frame's default threshold interval: 0.01 (``original``), 0.001 (``wsolevaluation``)."""
-    return FRAMES[check_frame(frame)]
+    return get_frame(frame).interval
 
 
-def frame_dtype(frame: str) -> torch.dtype:
+def frame_dtype(frame: str | Frame) -> torch.dtype:
     """The precision of normalisation and quantisation: float64 in both frames (wsolevaluation works on
     float64 maps: its ``check_scoremap_validity`` rejects any other dtype)."""
-    check_frame(frame)
-    return torch.float64
+    return get_frame(frame).dtype
 
 
-def frame_size(frame: str, size: tuple[int, int]) -> tuple[int, int]:
+def frame_size(frame: str | Frame, size: tuple[int, int]) -> tuple[int, int]:
     """The ``(H, W)`` at which an image of original size ``size`` is scored."""
-    if check_frame(frame) == "wsolevaluation":
-        return (WSOL_SIZE, WSOL_SIZE)
-    return (int(size[0]), int(size[1]))
+    return get_frame(frame).size(size)
 
 
-def resize_to_frame(frame: str, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resize_to_frame(frame: str | Frame, maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize (k, h, w) raw maps of an image of original size ``size`` into the frame.
 
     ``original``: bilinear to ``size`` in float32 (:func:`~wsl.cam.upsample_class_maps`).
@@ -83,40 +213,17 @@ def resize_to_frame(frame: str, maps: torch.Tensor, size: tuple[int, int]) -> to
     Returns:
         (k, H, W) float32 (``original``) or float64 (``wsolevaluation``) maps at the frame's size.
     """
-    if check_frame(frame) == "original":
-        return upsample_class_maps(maps, size)
-    maps = maps.double()
-    if tuple(maps.shape[-2:]) == (WSOL_SIZE, WSOL_SIZE):
-        return maps
-    out = [
-        cv2.resize(np.ascontiguousarray(m.numpy()), (WSOL_SIZE, WSOL_SIZE), interpolation=cv2.INTER_CUBIC)
-        for m in maps
-    ]
-    if not out:
-        return torch.zeros(0, WSOL_SIZE, WSOL_SIZE, dtype=torch.float64)
-    return torch.from_numpy(np.stack(out))
+    return get_frame(frame).resize(maps, size)
 
 
-def frame_boxes(frame: str, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def frame_boxes(frame: str | Frame, boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """int64 (K, 4) inclusive boxes in the frame from boxes (int or float) at the original ``size``.
 
     ``wsolevaluation``: ``int(x · 224 / W)``, ``int(y · 224 / H)`` in float64 as its ``resize_bbox``.
     """
-    if check_frame(frame) == "original":
-        return boxes.to(torch.int64)
-    h, w = float(size[0]), float(size[1])
-    out = [
-        [int(x0 * WSOL_SIZE / w), int(y0 * WSOL_SIZE / h), int(x1 * WSOL_SIZE / w), int(y1 * WSOL_SIZE / h)]
-        for x0, y0, x1, y1 in boxes.double().tolist()
-    ]
-    return torch.tensor(out, dtype=torch.int64).reshape(-1, 4)
+    return get_frame(frame).boxes(boxes, size)
 
 
-def frame_mask(frame: str, mask: torch.Tensor) -> torch.Tensor:
+def frame_mask(frame: str | Frame, mask: torch.Tensor) -> torch.Tensor:
     """A bool (H, W) mask at the original size in the frame (nearest resize to 224 for ``wsolevaluation``)."""
-    if check_frame(frame) == "original" or tuple(mask.shape) == (WSOL_SIZE, WSOL_SIZE):
-        return mask
-    resized = cv2.resize(
-        mask.numpy().astype(np.uint8), (WSOL_SIZE, WSOL_SIZE), interpolation=cv2.INTER_NEAREST
-    )
-    return torch.from_numpy(resized > 0)
+    return get_frame(frame).mask(mask)

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from wsl.cam.frames import check_frame, frame_dtype, resize_to_frame
+from wsl.cam.frames import Frame, frame_dtype, get_frame
 from wsl.cam.maps import cam_range, normalize_cams, quantize_cams
 from wsl.cam.selection import select_classes
 
@@ -85,7 +85,7 @@ class CamBatch:
         sizes: Sequence[tuple[int, int]],
         classes: Sequence[Sequence[int]],
         scores: torch.Tensor | None = None,
-        frame: str = "original",
+        frame: str | Frame = "original",
     ) -> CamBatch:
         """Build from any source of class maps.
 
@@ -96,10 +96,10 @@ class CamBatch:
             classes: the chosen classes of every image (see :mod:`wsl.cam.selection`).
             scores: optional (B, C) image scores, carried along.
             frame: ``original`` (bilinear to each image's size) or ``wsolevaluation`` (bicubic to
-                224×224; :mod:`wsl.cam.frames`).
+                224×224; :mod:`wsl.cam.frames`), by name or as a :class:`~wsl.cam.Frame`.
         """
-        check_frame(frame)
-        dtype = frame_dtype(frame)
+        frame = get_frame(frame)
+        dtype = frame.dtype
         image_index: list[int] = []
         class_index: list[int] = []
         cams: list[torch.Tensor] = []
@@ -108,7 +108,7 @@ class CamBatch:
             if not chosen:
                 continue
             # No cast here: resize_to_frame takes float32 (original) or float64 (wsolevaluation) itself.
-            raw = resize_to_frame(frame, maps_of(i, list(chosen)).detach().cpu(), size)
+            raw = frame.resize(maps_of(i, list(chosen)).detach().cpu(), size)
             cams.extend(normalize_cams(raw, dtype).unbind(0))
             ranges.append(cam_range(raw))
             image_index += [i] * len(chosen)
@@ -120,7 +120,7 @@ class CamBatch:
             raw_range=torch.cat(ranges) if ranges else torch.zeros(0, 2, dtype=torch.float64),
             scores=None if scores is None else scores.detach().float().cpu(),
             classes=[list(c) for c in classes],
-            frame=frame,
+            frame=frame.name,
         )
 
     @classmethod
@@ -131,7 +131,7 @@ class CamBatch:
         batch: Mapping[str, Any],
         policy: str = "gt",
         sizes: Sequence[tuple[int, int]] | None = None,
-        frame: str = "original",
+        frame: str | Frame = "original",
     ) -> CamBatch:
         """Build from a network output ``(scores (B, C), class_maps (B, C, h, w))`` and its batch.
 

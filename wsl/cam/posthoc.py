@@ -21,7 +21,6 @@ This module needs no Lightning: ``class_maps_for(net, images, ...)`` takes a :cl
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from wsl.registry import Registry, closest
 
 __all__ = [
     "POSTHOC_METHODS",
@@ -72,7 +73,7 @@ class PosthocMethod:
 
 
 #: Method name → :class:`PosthocMethod`.
-POSTHOC_METHODS: dict[str, PosthocMethod] = {}
+POSTHOC_METHODS: Registry[PosthocMethod] = Registry("post-hoc CAM method", what="cam_method")
 
 
 def register_posthoc(
@@ -81,24 +82,18 @@ def register_posthoc(
     """Decorator that adds a map rule to :data:`POSTHOC_METHODS` under ``name``."""
 
     def add(rule: MapRule) -> MapRule:
-        if name in POSTHOC_METHODS:
-            raise ValueError(f"post-hoc CAM method {name!r} is already registered")
-        POSTHOC_METHODS[name] = PosthocMethod(name, rule, needs_gradients, class_specific)
+        POSTHOC_METHODS.add(name, PosthocMethod(name, rule, needs_gradients, class_specific))
         return rule
 
     return add
 
 
-POSTHOC_METHODS["native"] = PosthocMethod("native", None, needs_gradients=False, class_specific=True)
+POSTHOC_METHODS.add("native", PosthocMethod("native", None, needs_gradients=False, class_specific=True))
 
 
 def check_posthoc_method(method: str) -> PosthocMethod:
     """The registry entry of ``method``; else a ``ValueError`` listing the choices and the closest."""
-    if method not in POSTHOC_METHODS:
-        close = difflib.get_close_matches(str(method), list(POSTHOC_METHODS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"cam_method: got {method!r}{hint}; expected one of {sorted(POSTHOC_METHODS)}")
-    return POSTHOC_METHODS[method]
+    return POSTHOC_METHODS.lookup(method)
 
 
 def check_cam_request(method: str, layer: str | None, net: nn.Module | None = None) -> bool:
@@ -247,7 +242,7 @@ def check_layer(net: nn.Module, layer: str | None) -> str:
 def _find_layer(net: nn.Module, layer: str) -> nn.Module:
     modules = dict(_unwrap(net).named_modules())
     if layer not in modules or not layer:
-        close = difflib.get_close_matches(layer, list(modules), n=3)
+        close = closest(layer, modules, n=3)
         stages = layer_names(net, 4)
         raise ValueError(
             f"layer: got {layer!r}, which is no module of {type(net).__name__}; closest: {close or 'none'}; "

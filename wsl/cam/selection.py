@@ -12,30 +12,24 @@ A policy is ``fn(scores (C,) or None, item) -> list[int]`` where ``item`` holds 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+
+from wsl.registry import Registry
 
 __all__ = ["CLASS_POLICIES", "check_policy", "select_classes", "gt_classes", "register_policy"]
 
 Policy = Callable[[torch.Tensor | None, Mapping[str, Any]], list[int]]
 
 #: Policy name → rule.
-CLASS_POLICIES: dict[str, Policy] = {}
+CLASS_POLICIES: Registry[Policy] = Registry("class policy", what="classes")
 
 
 def register_policy(name: str) -> Callable[[Policy], Policy]:
     """Decorator that adds a class-selection rule to :data:`CLASS_POLICIES`."""
-
-    def add(rule: Policy) -> Policy:
-        if name in CLASS_POLICIES:
-            raise ValueError(f"class policy {name!r} is already registered")
-        CLASS_POLICIES[name] = rule
-        return rule
-
-    return add
+    return CLASS_POLICIES.register(name)
 
 
 def gt_classes(box_labels: torch.Tensor, difficult: torch.Tensor) -> list[int]:
@@ -84,13 +78,7 @@ def _all(scores: torch.Tensor | None, item: Mapping[str, Any]) -> list[int]:
 
 def check_policy(policy: str) -> Policy:
     """The rule of ``policy``; an unknown name lists the choices and the closest one."""
-    if policy not in CLASS_POLICIES:
-        close = difflib.get_close_matches(str(policy), list(CLASS_POLICIES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"classes={policy!r} is not a class policy; choose one of {sorted(CLASS_POLICIES)}{hint}"
-        )
-    return CLASS_POLICIES[policy]
+    return CLASS_POLICIES.lookup(policy)
 
 
 def select_classes(

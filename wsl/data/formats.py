@@ -12,13 +12,14 @@ Adding a format is one such file plus its import in ``wsl/data/__init__.py``; da
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from wsl.registry import Registry, unknown_choice
 
 __all__ = [
     "DatasetFormat",
@@ -121,42 +122,27 @@ class DatasetFormat:
     writer: type[DatasetWriter] | None = None
 
 
-FORMATS: dict[str, DatasetFormat] = {}
+#: Format name → :class:`DatasetFormat`.
+FORMATS: Registry[DatasetFormat] = Registry("format")
 
 
 def register_format(fmt: DatasetFormat) -> DatasetFormat:
-    """Add ``fmt`` to :data:`FORMATS` under ``fmt.name``; returns it.
+    """Add ``fmt`` to :data:`FORMATS` under ``fmt.name``; returns it (registering the same format again
+    is a no-op, so that a module may be re-imported).
 
     Raises:
         ValueError: the name is taken by another format, or is ``synthetic`` (a data-spec kind).
     """
     if fmt.name == "synthetic" or ":" in fmt.name or not fmt.name:
         raise ValueError(f"format name: got {fmt.name!r}; expected a non-empty name other than 'synthetic'")
-    old = FORMATS.get(fmt.name)
-    if old is not None and old != fmt:
-        raise ValueError(f"format name: {fmt.name!r} is already registered ({old.dataset.__name__})")
-    FORMATS[fmt.name] = fmt
-    return fmt
+    if FORMATS.get(fmt.name) == fmt:
+        return fmt
+    return FORMATS.add(fmt.name, fmt)
 
 
 def format_names(writable: bool = False) -> list[str]:
     """Names of the registered formats, sorted (only those with a writer when ``writable``)."""
     return sorted(n for n, f in FORMATS.items() if f.writer is not None or not writable)
-
-
-def unknown_choice(
-    what: str, got: str, choices: Sequence[str], shown: str | None = None, usage: str = ""
-) -> ValueError:
-    """The ``ValueError`` for an unknown name: the value, the closest choice and the list of choices.
-
-    ``shown`` is the value as printed (default ``got``), e.g. the whole data spec around a bad kind;
-    ``usage`` is appended to the list of choices.
-    """
-    close = difflib.get_close_matches(got, list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    value = got if shown is None else shown
-    tail = f" {usage}" if usage else ""
-    return ValueError(f"{what}: got {value!r}{hint}; expected one of {list(choices)}{tail}")
 
 
 def get_format(name: str, writable: bool = False, what: str = "format") -> DatasetFormat:

@@ -3,9 +3,12 @@
 - boxes: CAM → boxes and box IoU, the exact rules (:func:`normalize_cam`, :func:`quantize_cam`,
   :func:`cam_thresholds`, :func:`cam_to_boxes`, :func:`box_iou_inclusive`,
   :func:`best_ious_per_threshold`, :func:`check_boxes`); boxes are 0-based inclusive ``(x0, y0, x1, y1)``.
-- localization: one-shot functions (:func:`box_accuracy`, :func:`pxap`, :func:`pointing_game`) and
-  torchmetrics ``Metric``s with sum-reduced state (:class:`BoxAccuracy`, :class:`PxAP`,
-  :class:`PointingGame`) over the same functional core.
+- one metric per module, each a one-shot function and a torchmetrics ``Metric`` with sum-reduced state
+  over one functional core: boxacc (:func:`box_accuracy`, :class:`BoxAccuracy`), pointing
+  (:func:`pointing_game`, :class:`PointingGame`), pixel_ap (:func:`pxap`, :class:`PxAP`); localization
+  re-exports the three.
+- registry: :data:`METRICS`, what :class:`~wsl.evaluation.LocalizationEvaluator` builds and feeds
+  (:func:`register_metric`; its docstring says how to add a metric).
 - classification: VOC-protocol targets and mAP, top-1 accuracy, positive counts.
 - report: :func:`format_table`, the one results table.
 """
@@ -26,19 +29,24 @@ from wsl.metrics.classification import (
     top1_accuracy,
     voc_targets,
 )
-from wsl.metrics.localization import (
-    BoxAccuracy,
-    PointingGame,
-    PxAP,
-    box_accuracy,
-    pointing_game,
-    pointing_hit,
-    pxap,
-    pxap_from_histograms,
-)
+
+# isort: off
+# The import order of the metric modules is the registration order of METRICS, hence of the results.
+from wsl.metrics.boxacc import BoxAccuracy, box_accuracy
+from wsl.metrics.pointing import PointingGame, pointing_game, pointing_hit
+from wsl.metrics.pixel_ap import PxAP, pxap, pxap_from_histograms
+
+# isort: on
+from wsl.metrics import localization as localization  # the historical module: re-exports the three
+from wsl.metrics.registry import METRICS, EvalSettings, MetricEntry, TrialBatch, register_metric
 from wsl.metrics.report import format_table
 
 __all__ = [
+    "METRICS",
+    "EvalSettings",
+    "MetricEntry",
+    "TrialBatch",
+    "register_metric",
     "BoxAccuracy",
     "PxAP",
     "PointingGame",

@@ -1,7 +1,9 @@
 """CAM → boxes and box IoU, exactly as clovaai/wsolevaluation computes them (SPEC section 3).
 
 Everything here is a pure numpy/OpenCV function on one (H, W) CAM; the torchmetrics classes in
-:mod:`wsl.metrics.localization` only accumulate counts produced by these functions.
+:mod:`wsl.metrics.boxacc` only accumulate counts produced by these functions. This module also wraps the
+compiled core (``_cam_levels``, with an OpenCV fallback) and owns the thread pool that scores the maps of
+a batch in parallel (:func:`best_ious_many`).
 
 The rule (wsolevaluation's ``compute_bboxes_from_scoremaps``, quirks included):
 
@@ -23,6 +25,9 @@ Boxes are ``(x0, y0, x1, y1)``, 0-based, inclusive, as int64 arrays ``(K, 4)``.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import cv2
@@ -42,6 +47,7 @@ __all__ = [
     "box_iou_inclusive",
     "best_ious_per_threshold",
     "check_boxes",
+    "best_ious_many",
 ]
 
 _EMPTY_BOX = np.zeros((1, 4), dtype=np.int64)
@@ -419,3 +425,46 @@ def _best_ious_quantized_opencv(
     np.cumsum(counts[:-1], out=starts[1:])
     per_level = np.maximum.reduceat(per_box, starts)
     return per_level[inverse.ravel()]
+
+
+# One pool per process, created on first use by best_ious_many and kept for the process's life (its
+# threads idle between batches); only this wrapper of the compiled core uses it.
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _scoring_pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(workers, 8), thread_name_prefix="wsl-boxes")
+    return _POOL
+
+
+def best_ious_many(
+    quantized_maps: Sequence[np.ndarray],
+    boxes: Sequence[np.ndarray],
+    thresholds: np.ndarray,
+    multi_contour: bool,
+) -> Iterator[np.ndarray]:
+    """The best IoU per threshold of every uint8 map, in order, on one thread per CPU (up to 8).
+
+    The compiled core and OpenCV release the GIL, so the maps of a batch are scored in parallel; the
+    results come back in input order and are summed in that order, so the counts do not depend on it.
+
+    Args:
+        quantized_maps: N uint8 (H_i, W_i) maps ``quantize_cam(cam_i)``.
+        boxes: N int64 (K_i, 4) checked GT boxes (K_i >= 1, inside the map).
+        thresholds: (T,) CAM thresholds in [0, 1).
+        multi_contour: every contour's box, or only the largest contour's.
+
+    Returns:
+        An iterator of N (T,) float64 arrays: ``max IoU(boxes of q_i at thresholds[j], boxes[i])``.
+    """
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pairs = list(zip(quantized_maps, boxes, strict=True))
+
+    def score(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return _best_ious_quantized(pair[0], pair[1], thresholds, multi_contour)
+
+    if len(pairs) < 2 or workers < 2:
+        return map(score, pairs)
+    return _scoring_pool(workers).map(score, pairs)

@@ -11,6 +11,8 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
+from wsl.checks import check_int
+
 __all__ = ["voc_targets", "classification_targets", "PositiveCounts", "multilabel_map", "top1_accuracy"]
 
 IGNORE_INDEX = -1
@@ -120,8 +122,7 @@ def multilabel_map(num_labels: int, **kwargs) -> Metric:
     Returns:
         The torchmetrics metric; ``update(scores (N, C), targets (N, C) int)``, ``compute()`` → mAP in [0, 1].
     """
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-        raise ValueError(f"num_labels must be a positive int; got {num_labels!r}")
+    check_int(num_labels, "num_labels", what="a positive int")
     kwargs.setdefault("average", "macro")
     kwargs.setdefault("ignore_index", IGNORE_INDEX)
     return MultilabelAveragePrecision(num_labels=num_labels, **kwargs)
@@ -137,8 +138,7 @@ def top1_accuracy(num_classes: int, **kwargs) -> Metric:
     Returns:
         The torchmetrics metric; ``update(scores (N, C), target (N,) int)``, ``compute()`` → fraction.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2; got {num_classes!r}")
+    check_int(num_classes, "num_classes", ge=2)
     kwargs.setdefault("average", "micro")
     kwargs.setdefault("top_k", 1)
     return MulticlassAccuracy(num_classes=num_classes, **kwargs)

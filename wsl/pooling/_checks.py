@@ -2,7 +2,8 @@
 
 A functional twin checks its arguments on every call; a head checks the same arguments once, at
 construction (``build_pool`` on a bad config value then fails before training starts). Both call
-the functions here, so the two paths raise the same error with the same message.
+the functions here, so the two paths raise the same error with the same message. The number checks
+are the package's own (:mod:`wsl.checks`) with pooling's wording.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
+
+from wsl.checks import check_int as _check_int
+from wsl.checks import check_number
 
 __all__ = ["PoolArgumentTypeError", "check_maps", "check_k", "check_float", "check_int"]
 
@@ -80,17 +84,9 @@ def check_float(
         ValueError: ``name must be a finite float[ >= ge| > gt][when]; got value``.
     """
     bound = (f" >= {ge}" if ge is not None else "") + (f" > {gt}" if gt is not None else "")
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or (ge is not None and value < ge)
-        or (gt is not None and value <= gt)
-    ):
-        raise ValueError(f"{name} must be a finite float{bound}{when}; got {value!r}")
+    check_number(value, name, ge=ge, gt=gt, what=f"a finite float{bound}{when}")
 
 
 def check_int(value: object, name: str, *, ge: int = 1) -> None:
     """An int (not bool) ``>= ge``; raises ``ValueError: name must be an int >= ge; got value``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < ge:
-        raise ValueError(f"{name} must be an int >= {ge}; got {value!r}")
+    _check_int(value, name, ge=ge)

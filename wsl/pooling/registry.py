@@ -24,7 +24,6 @@ unconstrained, no RAP.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,12 +31,13 @@ from typing import TypeVar
 from torch import nn
 
 from wsl.pooling.base import PoolHead
+from wsl.registry import Registry
 
 __all__ = ["POOLS", "register_pool", "build_pool", "pool_kwargs"]
 
 # Filled by @register_pool when wsl.pooling.modules is imported (wsl/pooling/__init__.py does it),
 # in definition order: gmp, gap, lse, kmax, weldon, softpool, autopool.
-POOLS: dict[str, type[PoolHead]] = {}
+POOLS: Registry[type[PoolHead]] = Registry("pool")
 
 _H = TypeVar("_H", bound="type[PoolHead]")
 
@@ -76,30 +76,14 @@ def register_pool(name: str) -> Callable[[_H], _H]:
                 f"register_pool({name!r}): expected a PoolHead subclass (an nn.Module class with "
                 f"regularization_loss()); got {cls!r}"
             )
-        if name in POOLS:
-            raise ValueError(
-                f"pool name {name!r} is already registered to {POOLS[name].__module__}."
-                f"{POOLS[name].__qualname__}; choose another name"
-            )
-        POOLS[name] = cls
-        return cls
+        return POOLS.add(name, cls)
 
     return decorator
 
 
 def pool_kwargs(name: str) -> list[str]:
     """Keyword arguments accepted by the head ``name`` (``num_classes`` excluded)."""
-    params = inspect.signature(_lookup(name).__init__).parameters
-    return [p for p in params if p not in ("self", "num_classes")]
-
-
-def _lookup(name: str) -> type[PoolHead]:
-    if not isinstance(name, str) or name not in POOLS:
-        choices = ", ".join(POOLS)
-        close = difflib.get_close_matches(str(name).lower(), list(POOLS), n=1, cutoff=0.4)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown pool name {name!r}; choose one of: {choices}{hint}")
-    return POOLS[name]
+    return POOLS.kwargs_of(name, exclude=("num_classes",))
 
 
 def build_pool(name: str, num_classes: int, **kwargs: object) -> PoolHead:
@@ -127,7 +111,7 @@ def build_pool(name: str, num_classes: int, **kwargs: object) -> PoolHead:
         >>> pool_kwargs("weldon")
         ['kmax', 'kmin', 'alpha']
     """
-    cls = _lookup(name)
+    cls = POOLS.lookup(name)
     accepted = pool_kwargs(name)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
