@@ -16,8 +16,10 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import NET_ARGS, REBUILD_OVERRIDES, WSLModule
 from wsl.runs import atomic_path
+from wsl.trained import AUTOCAST_DTYPES, autocast_for, datamodule_with_classes
 
 __all__ = [
+    "AUTOCAST_DTYPES",
     "AtomicCheckpointIO",
     "LastCheckpoint",
     "SaveOnSigterm",
@@ -248,38 +250,19 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
     return module.to(map_location).eval()
 
 
-#: Lightning's mixed precisions → the autocast dtype its forward ran under.
-AUTOCAST_DTYPES = {
-    "bf16-mixed": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "16-mixed": torch.float16,
-    "16": torch.float16,
-}
-
-
 def training_autocast(module: WSLModule, device: torch.device | str, log_note: Any = print):
     """The autocast context the module was trained (and tested) under, from the checkpoint's precision.
 
     A bf16-mixed run's ``results.json`` was computed under bf16 autocast; scoring its checkpoint in fp32
-    gives other numbers. Returns ``contextlib.nullcontext()`` for fp32 (and unknown) precisions.
+    gives other numbers. Returns ``contextlib.nullcontext()`` for fp32 (and unknown) precisions
+    (:func:`wsl.trained.autocast_for`; a job takes it from :meth:`wsl.trained.TrainedModel.autocast`).
 
     Args:
         module: from :func:`load_module` (its ``training_precision``).
         device: where the forward runs (autocast is per device type).
         log_note: called with a one-line note when an autocast is used.
     """
-    import contextlib
-
-    precision = getattr(module, "training_precision", None)
-    dtype = AUTOCAST_DTYPES.get(str(precision))
-    if dtype is None:
-        return contextlib.nullcontext()
-    device_type = torch.device(device).type
-    log_note(
-        f"note: evaluating under {device_type} {str(dtype).split('.')[-1]} autocast, the training "
-        f"precision ({precision}) stored in the checkpoint"
-    )
-    return torch.autocast(device_type, dtype=dtype)
+    return autocast_for(getattr(module, "training_precision", None), device, log_note)
 
 
 def check_readable(path: str | Path) -> None:
@@ -346,7 +329,7 @@ def datamodule_for(module: WSLModule, data: str, **kwargs: Any):
 
     A dataset that declares its classes (a synthetic preset, COCO categories, a VOC ``classes.txt``) must
     hold the model's classes, in any order; a VOC folder without ``classes.txt`` (which cannot say) is
-    read with the model's classes.
+    read with the model's classes (:func:`wsl.trained.datamodule_with_classes`).
 
     Args:
         module: the trained model (its ``class_names`` and ``single_label`` are used).
@@ -356,12 +339,5 @@ def datamodule_for(module: WSLModule, data: str, **kwargs: Any):
     Raises:
         ValueError: the dataset declares other classes than the model's.
     """
-    from wsl.data import VOC_CLASSES, WSLDataModule
-
-    kwargs.setdefault("single_label", bool(module.hparams.get("single_label", False)))
-    declared = WSLDataModule(data, **kwargs)
-    names = list(declared.class_names)
-    undeclared = declared.kind == "voc" and names == list(VOC_CLASSES)
-    if not undeclared and sorted(names) != sorted(module.class_names):
-        check_class_names(module, names, f"data {data!r}")
-    return WSLDataModule(data, class_names=list(module.class_names), **kwargs)
+    single_label = bool(module.hparams.get("single_label", False))
+    return datamodule_with_classes(module.class_names, single_label, data, **kwargs)

@@ -40,10 +40,11 @@ from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
 from wsl.lit import WSLModule
-from wsl.runs import RunFolder, resolve_device
+from wsl.trained import TrainedModel
 
 __all__ = [
     "evaluate_model",
+    "evaluate_trained",
     "evaluate_cam_folder",
     "evaluate_from_checkpoint",
     "evaluate_cams",
@@ -54,7 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-@torch.no_grad()
 def evaluate_model(
     module: WSLModule,
     loader: DataLoader,
@@ -66,18 +66,44 @@ def evaluate_model(
 ) -> dict[str, float]:
     """Classification and localization scores of ``module`` on the split of ``loader``.
 
+    The edge of :func:`evaluate_trained` for a ``WSLModule`` in memory (on its own device).
+
+    Args:
+        module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
+        loader, progress, pointing_subset, protocol, cam_method, cam_layer: see :func:`evaluate_trained`.
+
+    Returns:
+        The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
+    """
+    device = next(module.parameters()).device
+    model = TrainedModel.load(module, device=device)
+    return evaluate_trained(model, loader, progress, pointing_subset, protocol, cam_method, cam_layer)
+
+
+@torch.no_grad()
+def evaluate_trained(
+    model: TrainedModel,
+    loader: DataLoader,
+    progress: bool = True,
+    pointing_subset: dict | None = None,
+    protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
+) -> dict[str, float]:
+    """Classification and localization scores of a trained model on the split of ``loader``.
+
     With a post-hoc ``cam_method`` the scores come from the same forward pass and the CAMs of each batch's
     ground-truth classes (the evaluation trials) from :func:`wsl.cam.class_maps_for`, in one batched call
     per batch; the loop itself runs under ``torch.no_grad()``, which that function leaves for its gradients.
 
     Args:
-        module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
+        model: the trained model (:meth:`wsl.trained.TrainedModel.load`).
         loader: an evaluation loader (with annotations) of a :class:`~wsl.data.WSLDataModule`.
         progress: show a progress bar.
         pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
             ``pointing_game_difficult``.
-        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the module's ``protocol``
-            hyper-parameter); another frame than the module's uses that frame's threshold interval.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the model's ``protocol``
+            hyper-parameter); another frame than the model's uses that frame's threshold interval.
         cam_method: a name of :data:`wsl.cam.POSTHOC_METHODS` (``native``: the model's class maps).
         cam_layer: the layer of the post-hoc methods (None: the backbone's output feature map).
 
@@ -85,24 +111,23 @@ def evaluate_model(
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
     posthoc = check_posthoc_method(cam_method).rule is not None
-    device = next(module.parameters()).device
-    trained = module.hparams.get("protocol", "original")
+    trained = model.frame
     protocol = protocol or trained
     evaluator = LocalizationEvaluator(
-        module.hparams["num_classes"],
-        module.hparams["single_label"],
-        module.hparams["cam_curve_interval"] if protocol == trained else None,
+        model.hparams["num_classes"],
+        model.hparams["single_label"],
+        model.hparams["cam_curve_interval"] if protocol == trained else None,
         pointing_subset=pointing_subset,
         protocol=protocol,
-    ).to(device)
-    module.eval()
+    ).to(model.device)
+    net = model.net.eval()
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        images = batch["image"].to(device, non_blocking=True)
         if posthoc:
+            images = batch["image"].to(model.device, non_blocking=True)
             trials = [gt_classes(b, d) for b, d in zip(batch["box_labels"], batch["difficult"], strict=True)]
-            scores, class_maps = class_maps_for(module.net, images, cam_method, cam_layer, trials)
+            scores, class_maps = class_maps_for(net, images, cam_method, cam_layer, trials)
         else:
-            scores, class_maps = module(images)
+            scores, class_maps = net(model.inputs(batch["image"]))
         evaluator.update(scores, class_maps, batch)
     return evaluator.compute()
 
@@ -398,21 +423,16 @@ def evaluate_from_checkpoint(
         ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
         fractions in ``results``.
     """
-    from wsl.checkpoint import datamodule_for, load_module, training_autocast
-
     posthoc = check_cam_request(cam_method, cam_layer)
-    module = load_module(ckpt, map_location=resolve_device(device))
-    check_cam_request(cam_method, cam_layer, module.net)  # an unknown layer fails before any image is read
-    if image_size is None:
-        image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
+    model = TrainedModel.load(ckpt, device=device, image_size=image_size)
+    check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
+    for note in model.notes:
         log_note(note)
-    dm = datamodule_for(
-        module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
-    )
+    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
-    with training_autocast(module, resolve_device(device), log_note):  # the precision of results.json
-        results = evaluate_model(
-            module,
+    with model.autocast(log_note):  # the precision of results.json
+        results = evaluate_trained(
+            model,
             dm.dataloader(split),
             progress=progress,
             pointing_subset=subset,
@@ -420,10 +440,10 @@ def evaluate_from_checkpoint(
             cam_method=cam_method,
             cam_layer=cam_layer,
         )
-    name = f"{module.hparams['pool']} / {module.hparams['backbone']}"
+    name = model.name
     if posthoc:
         name = f"{cam_label(cam_method, cam_layer)} / {name}"
-    frame = protocol or module.hparams.get("protocol", "original")
+    frame = protocol or model.frame
     return {
         "data": data,
         "split": split,

@@ -28,11 +28,10 @@ from wsl.cam.posthoc import check_cam_request
 from wsl.data.transforms import build_transform
 from wsl.metrics import cam_to_boxes
 from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
-from wsl.runs import DEFAULT_IMAGE_SIZE, DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
+from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
+from wsl.trained import ModelSource, TrainedModel, autocast_for
 
 __all__ = ["ImagePrediction", "Predictor", "UnreadableImagesWarning", "iter_predictions", "predict"]
-
-ModelSource = str | os.PathLike[str] | nn.Module
 
 
 class UnreadableImagesWarning(UserWarning):
@@ -100,6 +99,7 @@ class Predictor:
     notes: list[str] = field(default_factory=list)
     cam_method: str = "native"
     cam_layer: str | None = None
+    precision: str | None = None
 
     @classmethod
     def load(
@@ -127,80 +127,28 @@ class Predictor:
             threshold = parse_threshold(threshold)
         elif threshold is not None and threshold != "best":
             raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
-        torch_device = resolve_device(device)
-        notes: list[str] = []
-        config: dict[str, Any] | None = None
-        run: RunFolder | None = None
-        if isinstance(model, nn.Module):
-            module = model
-            config = getattr(model, "pretrained_config", None)
-        else:
-            path = Path(model)
-            if path.is_dir():
-                from wsl.serving import from_pretrained
-
-                module = from_pretrained(path)
-                config = getattr(module, "pretrained_config", None)
-            else:
-                from wsl.checkpoint import load_module
-
-                module = load_module(path)
-                run = RunFolder.of_checkpoint(path)
-
-        if isinstance(threshold, float):
-            value = threshold
-        elif run is not None:
-            value, note = run.best_threshold()
-            notes.append(note)
-        elif config is not None and config.get("threshold") is not None:
-            value = parse_threshold(config["threshold"])
-            notes.append(f"threshold {value:.3f} from the model's config.json")
-        elif threshold == "best":
-            raise ValueError(
-                "threshold='best' needs the run's results.json: pass the checkpoint path or a "
-                "save_pretrained folder instead of a module, or a number in [0, 1)"
-            )
-        else:
-            value = DEFAULT_THRESHOLD
-            notes.append(f"note: no threshold given; using {DEFAULT_THRESHOLD}")
-
-        if image_size is None:
-            if run is not None:
-                image_size, note = run.training_image_size(Path(model))  # type: ignore[arg-type]
-                notes.append(note)
-            elif config is not None and config.get("image_size"):
-                image_size = int(config["image_size"])
-                notes.append(f"image size {image_size} from the model's config.json")
-            else:
-                image_size = DEFAULT_IMAGE_SIZE
-                notes.append(f"note: training image size unknown; using {DEFAULT_IMAGE_SIZE}")
-
-        net = getattr(module, "net", module)
-        hparams = getattr(module, "hparams", None) or {}
-        names = getattr(module, "class_names", None)
-        num_classes = hparams.get("num_classes") if names is None else len(names)
-        if names is None:
-            head = getattr(net, "head", None)
-            num_classes = num_classes or getattr(head, "num_classes", None)
-            if num_classes is None:
-                raise ValueError(
-                    "model: cannot tell its classes; pass a WSLModule, a checkpoint or a "
-                    "save_pretrained folder"
-                )
-            names = [str(c) for c in range(int(num_classes))]
-        net = net.to(torch_device).eval()
-        check_cam_request(cam_method, cam_layer, net)
+        trained = TrainedModel.load(
+            model, device, image_size, threshold="auto" if threshold is None else threshold
+        )
+        check_cam_request(cam_method, cam_layer, trained.net)
+        notes = list(trained.notes)
+        autocast_for(trained.precision, trained.device, notes.append)  # a note when it is a mixed precision
         return cls(
-            net=net,
-            class_names=[str(n) for n in names],
-            single_label=bool(hparams.get("single_label", False)),
-            threshold=float(value),
-            image_size=int(image_size),
-            device=torch_device,
+            net=trained.net,
+            class_names=trained.class_names,
+            single_label=trained.single_label,
+            threshold=float(trained.threshold if trained.threshold is not None else DEFAULT_THRESHOLD),
+            image_size=trained.image_size,
+            device=trained.device,
             notes=notes,
             cam_method=cam_method,
             cam_layer=cam_layer,
+            precision=trained.precision,
         )
+
+    def autocast(self) -> Any:
+        """The autocast context of the training precision (:func:`wsl.trained.autocast_for`)."""
+        return autocast_for(self.precision, self.device)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
@@ -334,15 +282,17 @@ def _predict_batch(
     keep_pixels: bool,
 ) -> Iterator[ImagePrediction]:
     images = torch.stack([item["image"] for item in items]).to(predictor.device)
-    logits, class_maps = predictor.net(images)
+    with predictor.autocast():  # the training precision, as evaluate --ckpt runs the model
+        logits, class_maps = predictor.net(images)
     logits = logits.detach().float().cpu()
     probs = predictor.probabilities(logits)
     sizes = [(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])) for item in items]
     chosen = [choose_classes(p, top_k, min_score) for p in probs]
     if predictor.cam_method != "native":  # the chosen classes' post-hoc maps (a second, grad-enabled pass)
-        _, class_maps = class_maps_for(
-            predictor.net, images, predictor.cam_method, predictor.cam_layer, chosen
-        )
+        with predictor.autocast():
+            _, class_maps = class_maps_for(
+                predictor.net, images, predictor.cam_method, predictor.cam_layer, chosen
+            )
     maps = class_maps.detach()
     cams = CamBatch.from_maps(lambda i, classes: maps[i, classes], sizes, chosen, logits)
     for i, item in enumerate(items):

@@ -24,7 +24,7 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch, class_maps_for
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.selection import check_policy, select_classes
-from wsl.runs import DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
+from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
 from wsl.viz.originals import OriginalImages
@@ -379,56 +379,40 @@ def export_from_checkpoint(
         ValueError: missing or foreign checkpoint, unknown split, annotations naming a class the model
             does not know, bad threshold, bad device, ``out_dir`` that is a file.
     """
-    from wsl.checkpoint import datamodule_for, load_module
-    from wsl.data import WSLDataModule
+    from wsl.trained import TrainedModel
 
-    run = RunFolder.of_checkpoint(ckpt)
-    if isinstance(threshold, str) and threshold == "best":
-        value, note = run.best_threshold()
-        log(note)
-    else:
-        value = parse_threshold(threshold)
+    value: float | str = (
+        "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
+    )
     _check_int("batch_size", batch_size, 1)
     if image_size is not None:
         _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
     check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
-    torch_device = resolve_device(device)
-    module = load_module(os.fspath(ckpt), map_location=torch_device)
-    if image_size is None:
-        image_size, note = run.training_image_size(ckpt)
+    model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size, threshold=value)
+    for note in model.notes:
         log(note)
-    settings: dict[str, Any] = dict(
-        image_size=image_size,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        single_label=bool(module.hparams.get("single_label", False)),
-        test_split=split,
-        skip_bad=skip_bad,
+    dm = model.datamodule(
+        data, names, batch_size=batch_size, num_workers=num_workers, test_split=split, skip_bad=skip_bad
     )
-    if names is None:
-        dm = datamodule_for(module, data, **settings)
-    elif sorted(names) != sorted(module.class_names):
-        raise ValueError(
-            f"class_names {names} are not the checkpoint's classes {list(module.class_names)} (any order "
-            "is accepted); pass the classes the model was trained on"
-        )
-    else:
-        dm = WSLDataModule(data=data, class_names=list(module.class_names), **settings)
     loader = dm.dataloader(split, limit=limit)
-    summary = export_cams(
-        module,
-        loader,
-        out_dir,
-        classes=classes,
-        limit=limit,
-        threshold=value,
-        progress=progress,
-        cam_method=cam_method,
-        cam_layer=cam_layer,
-        **kwargs,
-    )
+    kwargs.setdefault("class_names", model.class_names)
+    kwargs.setdefault("single_label", model.single_label)
+    with model.autocast(log):  # the precision of results.json and evaluate --ckpt
+        summary = export_cams(
+            model.net,
+            loader,
+            out_dir,
+            classes=classes,
+            limit=limit,
+            threshold=model.threshold if model.threshold is not None else DEFAULT_THRESHOLD,
+            progress=progress,
+            cam_method=cam_method,
+            cam_layer=cam_layer,
+            **kwargs,
+        )
+    image_size, torch_device = model.image_size, model.device
     summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
     return summary
 

@@ -184,23 +184,19 @@ def export_scoremaps_from_checkpoint(
     Returns:
         :func:`export_scoremaps`'s summary, plus ``ckpt``, ``data``, ``split``, ``image_size``, ``device``.
     """
-    from wsl.checkpoint import datamodule_for, load_module, training_autocast
-    from wsl.runs import RunFolder, resolve_device
+    from wsl.trained import TrainedModel
 
     check_cam_request(cam_method, cam_layer)
-    torch_device = resolve_device(device)
-    module = load_module(os.fspath(ckpt), map_location=torch_device)
-    check_cam_request(cam_method, cam_layer, module.net)
-    if image_size is None:
-        image_size, note = RunFolder.of_checkpoint(ckpt).training_image_size(ckpt)
+    model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size)
+    check_cam_request(cam_method, cam_layer, model.net)
+    for note in model.notes:
         log(note)
-    dm = datamodule_for(
-        module, data, image_size=image_size, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
-    )
+    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
     loader = dm.dataloader(split, limit=limit)
-    with training_autocast(module, torch_device, log):
+    with model.autocast(log):
         summary = export_scoremaps(
-            module, loader, out_dir, limit, progress, cam_method=cam_method, cam_layer=cam_layer
+            model.net, loader, out_dir, limit, progress, cam_method=cam_method, cam_layer=cam_layer
         )
+    image_size, torch_device = model.image_size, model.device
     summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
     return summary

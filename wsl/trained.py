@@ -1,0 +1,338 @@
+"""A trained run, loaded once: the network and everything a job asks of it.
+
+Every job (evaluate, export, score maps, predict) starts from a :class:`TrainedModel`:
+
+- :meth:`TrainedModel.load` reads a ``.ckpt`` of ``tools/train.py`` (:func:`wsl.checkpoint.load_module`;
+  its run folder gives the best threshold and the training image size), a
+  :func:`wsl.serving.save_pretrained` folder (its ``config.json`` gives them) or takes a module in
+  memory (a ``WSLModule``, a ``WSLNet`` or any module returning ``(scores, class_maps)``);
+- it answers: :attr:`~TrainedModel.net` (the plain network, in eval mode on the device),
+  :attr:`~TrainedModel.class_names`, :attr:`~TrainedModel.single_label`,
+  :attr:`~TrainedModel.image_size`, :attr:`~TrainedModel.threshold` (the best MaxBoxAcc threshold when
+  asked for), :meth:`~TrainedModel.autocast` (the training precision as an autocast context, the
+  precision its ``results.json`` was computed in) and :meth:`~TrainedModel.datamodule` (a data spec read
+  with the model's classes, in the model's order);
+- where a value came from is said once, in :attr:`~TrainedModel.notes`, for the tool to print.
+
+Only this module unwraps a ``WSLModule``: the jobs below it take the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wsl.runs import DEFAULT_IMAGE_SIZE, DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
+
+__all__ = ["AUTOCAST_DTYPES", "TrainedModel", "autocast_for", "datamodule_with_classes", "ModelSource"]
+
+#: What :meth:`TrainedModel.load` accepts: a checkpoint file, a ``save_pretrained`` folder or a module.
+ModelSource = str | os.PathLike[str] | nn.Module
+
+#: Lightning's mixed precisions → the autocast dtype its forward ran under.
+AUTOCAST_DTYPES = {
+    "bf16-mixed": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "16-mixed": torch.float16,
+    "16": torch.float16,
+}
+
+#: ``threshold`` values of :meth:`TrainedModel.load` that are not numbers.
+THRESHOLD_CHOICES = ("best", "auto", None)
+
+
+def autocast_for(precision: str | None, device: torch.device | str, log_note: Any = None) -> Any:
+    """The autocast context of a Lightning ``precision`` on ``device``; a null context for fp32 or unknown.
+
+    Args:
+        precision: the trainer precision the model was trained under (``"bf16-mixed"``, ``"32-true"`` …).
+        device: where the forward runs (autocast is per device type).
+        log_note: called with a one-line note when an autocast is used (None: silent).
+
+    Example:
+        >>> autocast_for("32-true", "cpu")  # doctest: +ELLIPSIS
+        <contextlib.nullcontext object at ...>
+    """
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    if dtype is None:
+        return contextlib.nullcontext()
+    device_type = torch.device(device).type
+    if log_note is not None:
+        log_note(
+            f"note: evaluating under {device_type} {str(dtype).split('.')[-1]} autocast, the training "
+            f"precision ({precision}) stored in the checkpoint"
+        )
+    return torch.autocast(device_type, dtype=dtype)
+
+
+def datamodule_with_classes(
+    class_names: Sequence[str],
+    single_label: bool,
+    data: str,
+    declared: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A :class:`~wsl.data.WSLDataModule` on ``data`` that reads the classes ``class_names``, in that order.
+
+    Without ``declared``, a dataset that declares its classes (a synthetic preset, COCO categories, a VOC
+    ``classes.txt``) must hold ``class_names`` in any order; a VOC folder without ``classes.txt`` (which
+    cannot say) is read with them. ``declared`` (the classes a user says the dataset has) must be
+    ``class_names`` in any order.
+
+    Args:
+        class_names: the model's classes.
+        single_label: the model's label mode (the default of the data module's ``single_label``).
+        data: data spec.
+        declared: the dataset's classes as the user declared them, or None.
+        **kwargs: other :class:`~wsl.data.WSLDataModule` arguments (``image_size``, ``batch_size`` …).
+
+    Raises:
+        ValueError: the dataset (or ``declared``) has other classes than ``class_names``.
+    """
+    from wsl.data import VOC_CLASSES, WSLDataModule
+
+    names = [str(n) for n in class_names]
+    kwargs.setdefault("single_label", bool(single_label))
+    if declared is not None:
+        if sorted(declared) != sorted(names):
+            raise ValueError(
+                f"class_names {list(declared)} are not the checkpoint's classes {names} (any order "
+                "is accepted); pass the classes the model was trained on"
+            )
+        return WSLDataModule(data=data, class_names=names, **kwargs)
+    found = WSLDataModule(data, **kwargs)
+    dataset_names = list(found.class_names)
+    undeclared = found.kind == "voc" and dataset_names == list(VOC_CLASSES)
+    if not undeclared and sorted(dataset_names) != sorted(names):
+        raise ValueError(
+            f"the checkpoint was trained on classes {names} but data {data!r} has classes "
+            f"{dataset_names}; evaluate on the dataset the model was trained on, with the model's "
+            "class_names"
+        )
+    return WSLDataModule(data, class_names=names, **kwargs)
+
+
+def _check_threshold(threshold: Any) -> float | str | None:
+    """A number in [0, 1) as a float; ``"best"``, ``"auto"`` or None as they are; else ValueError."""
+    if isinstance(threshold, bool):
+        raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
+    if isinstance(threshold, (int, float)) or (
+        isinstance(threshold, str) and threshold not in ("best", "auto")
+    ):
+        return parse_threshold(threshold)
+    if threshold not in THRESHOLD_CHOICES:
+        raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
+    return threshold
+
+
+def _check_image_size(image_size: Any) -> None:
+    if image_size is not None and (
+        isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
+    ):
+        raise ValueError(f"image_size must be a positive int or None; got {image_size!r}")
+
+
+def _names_of(module: nn.Module, net: nn.Module, hparams: Mapping[str, Any]) -> list[str]:
+    """The class names of a module: its own, else ``"0"``, ``"1"`` … from the number of classes."""
+    names = getattr(module, "class_names", None)
+    if names is not None:
+        return [str(n) for n in names]
+    num_classes = hparams.get("num_classes") or getattr(getattr(net, "head", None), "num_classes", None)
+    if num_classes is None:
+        raise ValueError(
+            "model: cannot tell its classes; pass a WSLModule, a checkpoint or a save_pretrained folder"
+        )
+    return [str(c) for c in range(int(num_classes))]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained network with the settings its run implies (build it with :meth:`load`).
+
+    Attributes:
+        net: the plain network (``WSLNet``, or any module returning ``(scores (N, C), class_maps
+            (N, C, h, w))``), in eval mode on :attr:`device`.
+        class_names: the C class names, in the model's order.
+        single_label: softmax (one class per image) instead of sigmoid probabilities.
+        image_size: the network input side ``S`` (given, or the training size).
+        threshold: the box threshold (given, or the run's best MaxBoxAcc one); None when not asked for.
+        precision: the trainer precision the weights were trained (and tested) under, None if unknown.
+        device: where the network is.
+        hparams: the module's hyper-parameters (empty for a plain network).
+        source: the checkpoint or folder it was read from (None: a module in memory).
+        notes: one line per value that was not given, saying where it came from.
+    """
+
+    net: nn.Module
+    class_names: list[str]
+    single_label: bool
+    image_size: int
+    threshold: float | None
+    precision: str | None
+    device: torch.device
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls,
+        source: ModelSource,
+        device: str | torch.device = "auto",
+        image_size: int | None = None,
+        threshold: float | str | None = None,
+    ) -> TrainedModel:
+        """Load a checkpoint or a ``save_pretrained`` folder (or wrap a module) and resolve its settings.
+
+        Args:
+            source: a ``.ckpt`` written by ``tools/train.py``, a :func:`wsl.serving.save_pretrained`
+                folder, or a module (``WSLModule``, ``WSLNet``, any module returning
+                ``(scores, class_maps)``).
+            device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
+            image_size: network input side; None: the training size (checkpoint, ``config.yaml`` or
+                ``config.json``), else :data:`wsl.runs.DEFAULT_IMAGE_SIZE` with a note.
+            threshold: a number in [0, 1); ``"best"``: the run's best MaxBoxAcc threshold
+                (:meth:`wsl.runs.RunFolder.best_threshold`, which falls back to
+                :data:`wsl.runs.DEFAULT_THRESHOLD` with a note, or the folder's ``config.json``); ``"auto"``:
+                that, else :data:`~wsl.runs.DEFAULT_THRESHOLD` with a note; None: not resolved.
+
+        Raises:
+            ValueError: a missing or foreign checkpoint or folder, a bad threshold, image size or
+                device, ``"best"`` for a module or folder that does not know its threshold.
+
+        Example:
+            >>> from wsl.models import WSLNet
+            >>> model = TrainedModel.load(WSLNet(3, pool="gap"), device="cpu", image_size=64, threshold=0.5)
+            >>> model.class_names, model.image_size, model.threshold, model.single_label
+            (['0', '1', '2'], 64, 0.5, False)
+        """
+        wanted = _check_threshold(threshold)
+        _check_image_size(image_size)
+        torch_device = resolve_device(device)
+        notes: list[str] = []
+        config: Mapping[str, Any] | None = None
+        run: RunFolder | None = None
+        path: Path | None = None
+        if isinstance(source, nn.Module):
+            module: nn.Module = source
+            config = getattr(source, "pretrained_config", None)
+        else:
+            path = Path(source)
+            if path.is_dir():
+                from wsl.serving import from_pretrained
+
+                module = from_pretrained(path)
+                config = getattr(module, "pretrained_config", None)
+            else:
+                from wsl.checkpoint import load_module
+
+                module = load_module(path)
+                run = RunFolder.of_checkpoint(path)
+        value = cls._resolve_threshold(wanted, run, config, notes)
+        size = cls._resolve_image_size(image_size, run, path, config, notes)
+        net = getattr(module, "net", module)
+        hparams = dict(getattr(module, "hparams", None) or {})
+        names = _names_of(module, net, hparams)
+        return cls(
+            net=net.to(torch_device).eval(),
+            class_names=names,
+            single_label=bool(hparams.get("single_label", False)),
+            image_size=int(size),
+            threshold=value,
+            precision=getattr(module, "training_precision", None),
+            device=torch_device,
+            hparams=hparams,
+            source=None if path is None else str(source),
+            notes=notes,
+        )
+
+    @staticmethod
+    def _resolve_threshold(
+        wanted: float | str | None,
+        run: RunFolder | None,
+        config: Mapping[str, Any] | None,
+        notes: list[str],
+    ) -> float | None:
+        if wanted is None or isinstance(wanted, float):
+            return wanted
+        if run is not None:
+            value, note = run.best_threshold()
+            notes.append(note)
+            return value
+        if config is not None and config.get("threshold") is not None:
+            value = parse_threshold(config["threshold"])
+            notes.append(f"threshold {value:.3f} from the model's config.json")
+            return value
+        if wanted == "best":
+            raise ValueError(
+                "threshold='best' needs the run's results.json: pass the checkpoint path or a "
+                "save_pretrained folder instead of a module, or a number in [0, 1)"
+            )
+        notes.append(f"note: no threshold given; using {DEFAULT_THRESHOLD}")
+        return DEFAULT_THRESHOLD
+
+    @staticmethod
+    def _resolve_image_size(
+        image_size: int | None,
+        run: RunFolder | None,
+        path: Path | None,
+        config: Mapping[str, Any] | None,
+        notes: list[str],
+    ) -> int:
+        if image_size is not None:
+            return image_size
+        if run is not None:
+            size, note = run.training_image_size(path)
+        elif config is not None and config.get("image_size"):
+            size = int(config["image_size"])
+            note = f"image size {size} from the model's config.json"
+        else:
+            size, note = DEFAULT_IMAGE_SIZE, f"note: training image size unknown; using {DEFAULT_IMAGE_SIZE}"
+        notes.append(note)
+        return size
+
+    @property
+    def num_classes(self) -> int:
+        """C, the number of classes."""
+        return len(self.class_names)
+
+    @property
+    def frame(self) -> str:
+        """The evaluation frame the model was trained and tested in (``original`` or ``wsolevaluation``)."""
+        return str(self.hparams.get("protocol", "original"))
+
+    @property
+    def name(self) -> str:
+        """``"<pool> / <backbone>"`` for a ``WSLModule``'s network, else the network's class name."""
+        if "pool" in self.hparams and "backbone" in self.hparams:
+            return f"{self.hparams['pool']} / {self.hparams['backbone']}"
+        return type(self.net).__name__
+
+    def autocast(self, log_note: Any = None) -> Any:
+        """The autocast context of the training precision on :attr:`device` (:func:`autocast_for`)."""
+        return autocast_for(self.precision, self.device, log_note)
+
+    def inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch of network inputs on :attr:`device`, in the memory format the model was trained in
+        (NHWC when its ``channels_last`` hyper-parameter is set, as ``WSLModule.forward`` feeds it)."""
+        images = images.to(self.device, non_blocking=True)
+        if self.hparams.get("channels_last"):
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
+        return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
+
+    def datamodule(self, data: str, class_names: Sequence[str] | None = None, **kwargs: Any) -> Any:
+        """A :class:`~wsl.data.WSLDataModule` on ``data`` read with the model's classes, in its order
+        (:func:`datamodule_with_classes`); ``image_size`` defaults to :attr:`image_size`."""
+        kwargs.setdefault("image_size", self.image_size)
+        return datamodule_with_classes(self.class_names, self.single_label, data, class_names, **kwargs)
