@@ -51,15 +51,17 @@ def cub(tmp_path: Path) -> Path:
 
 
 def test_cub_ids_with_slashes_class_folders_and_several_boxes(cub: Path):
-    ds = WSOLDataset(f"CUB:{cub}", "test", with_annotations=True)
+    with pytest.warns(UserWarning, match=r"clipped 1 box\(es\) of 1 image.*localization\.txt:2: "):
+        ds = WSOLDataset(f"CUB:{cub}", "test", with_annotations=True)
     assert ds.class_names == ["001.Black_footed_Albatross", "002.Laysan_Albatross"]
     assert [r.image_id for r in ds.records] == [CUB_A, CUB_B]
     item = ds[0]
     assert item["image_id"] == CUB_A and item["orig_size"] == (30, 40)
     assert item["labels"].tolist() == [1.0, 0.0]
-    # int(coord), clipped to the 40x30 image; the float coordinates are kept for the 224 frame
+    # int(coord), clipped to the 40x30 image; the float coordinates are kept for the 224 frame, the second
+    # box (x1 = width, y1 = height: the 1-based habit) clipped to 39, 29 (issue 35 item 13)
     assert item["boxes"].tolist() == [[2, 3, 20, 25], [30, 1, 39, 29]]
-    assert item["box_coords"].tolist() == [[2.5, 3.0, 20.9, 25.0], [30.0, 1.0, 40.0, 30.0]]
+    assert item["box_coords"].tolist() == [[2.5, 3.0, 20.9, 25.0], [30.0, 1.0, 39.0, 29.0]]
     assert item["box_labels"].tolist() == [0, 0] and item["masks"] is None
     batch = collate_wsl([ds[0], ds[1]])
     assert batch["labels"].tolist() == [[1.0, 0.0], [0.0, 1.0]] and len(batch["box_coords"]) == 2

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import unknown_choice
+from .images import DECODE_ERRORS, UnreadableImage, bomb_reason, orientation_of, read_rgb_image
 from .transforms import build_transform
 
 __all__ = [
@@ -66,18 +67,6 @@ class Record:
     box_where: list[tuple[str, str]] | None = None
 
 
-_EXIF_ORIENTATION = 0x0112
-
-
-def _orientation(im: Image.Image) -> int:
-    """The EXIF orientation tag of an opened image (1, the upright default, when absent)."""
-    try:
-        value = im.getexif().get(_EXIF_ORIENTATION, 1)
-    except Exception:  # a broken EXIF block is not worth failing the image over
-        return 1
-    return value if isinstance(value, int) else 1
-
-
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file into RGB ``uint8 (H, W, 3)``, in its **stored** pixel grid.
 
@@ -93,17 +82,19 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_image_orientation(path: str | Path) -> tuple[np.ndarray, int]:
-    """:func:`read_image` and the file's EXIF orientation tag (1 = upright or no tag)."""
+    """:func:`read_image` and the file's EXIF orientation tag (1 = upright or no tag).
+
+    The pixels follow the one rule of :mod:`wsl.data.images` (16-bit grayscale scaled, transparency laid
+    on white), as ``predict`` reads them; a decompression bomb is refused before decoding.
+    """
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.array(im.convert("RGB")), _orientation(im)
+        return read_rgb_image(path)
     except FileNotFoundError as e:
         raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
+    except UnreadableImage as e:
         raise dataset_error(
-            path, "image", f"cannot decode ({e})", f"re-download or re-encode the image {_SKIP_HINT}"
-        ) from e
+            path, "image", str(e), f"re-download or re-encode the image {_SKIP_HINT}"
+        ) from None
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
@@ -138,13 +129,12 @@ def check_image_header_orientation(path: Path) -> tuple[int, int, int]:
         with Image.open(path) as im:
             w, h = im.size
             fmt = im.format
-            orientation = _orientation(im)
+            orientation = orientation_of(im)
     except FileNotFoundError as e:
         raise dataset_error(path, "image", "file not found", f"restore the image {_SKIP_HINT}") from e
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as e:
-        raise dataset_error(
-            path, "image", f"not a readable image ({e})", f"re-encode the image {_SKIP_HINT}"
-        ) from e
+    except DECODE_ERRORS as e:
+        reason = bomb_reason(e) or f"not a readable image ({e})"
+        raise dataset_error(path, "image", reason, f"re-encode the image {_SKIP_HINT}") from None
     if fmt == "JPEG":
         with open(path, "rb") as f:
             f.seek(0, 2)

@@ -19,6 +19,7 @@ import torch
 from .base import Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
+from .metadata import check_relative_name
 
 __all__ = [
     "EMPTY_IMAGE_POLICIES",
@@ -95,7 +96,7 @@ def _load_json(path: Path) -> dict[str, Any]:
             "pass an existing split or place instances_SPLIT.json in ROOT/annotations/",
         )
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of the JSON
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise dataset_error(path, "JSON", f"malformed ({e})", "fix or re-download the file") from e
@@ -322,6 +323,7 @@ class COCODataset(WSLDataset):
                         f"list each image once {_SKIP}",
                     )
                 first_of[name] = k
+                check_relative_name(name, f"{self.json_path}: images[{k}]", "file_name")
                 rec = self._parse_image(im, per_image[coco_id], known_ids, names[k])
                 if len(rec.boxes) == 0:
                     if self.empty_images == "error":

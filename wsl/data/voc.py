@@ -18,6 +18,7 @@ from PIL import Image
 from .base import Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format
+from .metadata import check_relative_name, read_metadata_text
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -46,7 +47,7 @@ def read_class_names(root: str | Path) -> list[str] | None:
     path = Path(root) / "classes.txt"
     if not path.is_file():
         return None
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    names = [line.strip() for line in read_metadata_text(path).splitlines() if line.strip()]
     if not names:
         raise dataset_error(
             path, "class names", "file is empty", "write one class name per line or delete it"
@@ -219,9 +220,11 @@ class VOCDataset(WSLDataset):
         ids = self._read_split()
         bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
         records = []
-        for image_id in ids:
+        split_file = self.root / "ImageSets" / "Main" / f"{split}.txt"
+        for number, image_id in ids:
             xml = self.root / "Annotations" / f"{image_id}.xml"
             try:
+                check_relative_name(image_id, f"{split_file}:{number}", "image id")
                 boxes, labels, difficult, size = parse_voc_xml(xml, self.class_to_index)
             except DatasetError as e:
                 bad.add(e)
@@ -259,7 +262,8 @@ class VOCDataset(WSLDataset):
     def _image_search_note(self, rec: Record) -> str:
         return f" (also tried {', '.join(IMAGE_EXTENSIONS[1:])})"
 
-    def _read_split(self) -> list[str]:
+    def _read_split(self) -> list[tuple[int, str]]:
+        """``(line number, image id)`` of the split file's non-blank lines."""
         path = self.root / "ImageSets" / "Main" / f"{self.split}.txt"
         if not path.is_file():
             folder = path.parent
@@ -272,13 +276,18 @@ class VOCDataset(WSLDataset):
                 f"split file not found (available splits: {have or 'none'})",
                 "pass an existing split name or create the file with one image id per line",
             )
-        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        numbered = [
+            (n, line.strip())
+            for n, line in enumerate(read_metadata_text(path).splitlines(), 1)
+            if line.strip()
+        ]
+        lines = [line for _, line in numbered]
         # SPLIT.txt holds one id per line, read whole (ids may contain spaces); a per-class file
         # CLASS_SPLIT.txt holds "ID LABEL" with LABEL in -1, 0, 1.
         labelled = "_" in self.split and all(
             len(parts) == 2 and parts[1] in ("-1", "0", "1") for parts in (ln.rsplit(None, 1) for ln in lines)
         )
-        ids = [ln.rsplit(None, 1)[0] for ln in lines] if labelled else lines
+        ids = [(n, ln.rsplit(None, 1)[0] if labelled else ln) for n, ln in numbered]
         if not ids:
             raise dataset_error(path, "split", "split file is empty", "list one image id per line")
         return ids

@@ -28,13 +28,19 @@ upstream's ``numpy.random.choice(..., replace=False)`` would fail); the real CUB
 Class names: the images' folder (the id's last directory) when every class has exactly one folder and
 the folders differ (CUB ``001.Black_footed_Albatross``, ImageNet wnids from ``train``, OpenImages
 ids), else ``class_<k>``. Boxes are kept as annotated (float) under the item key ``box_coords`` for the
-``wsolevaluation`` frame; ``boxes`` hold ``int(coord)`` clipped to the image, at the original size.
+``wsolevaluation`` frame; ``boxes`` hold ``int(coord)``, at the original size. A box that ends past the
+image (``x1 >= W``, the 1-based habit) is clipped to it with one count warning, or is an error naming the
+file, line and id with ``box_policy="strict"``. Ids, mask and ignore files are paths inside ``ROOT``: an
+absolute path or a ``..`` part is an error naming the file and line. Metadata files are UTF-8, with or
+without a byte-order mark; an image listed twice in ``class_labels.txt`` (or ``image_sizes.txt``) with two
+different values is an error naming both lines.
 Every malformed line raises a :class:`~wsl.data.DatasetError` naming the metadata file and line number.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,9 +50,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Record, WSLDataset, check_image_header, encode_jpeg, pick_single_label
+from .base import BOX_POLICIES, Record, WSLDataset, check_image_header, encode_jpeg, pick_single_label
 from .errors import BadSamples, DatasetError, dataset_error
-from .formats import DatasetFormat, DatasetWriter, register_format
+from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
+from .metadata import check_relative_name, read_metadata_text
 
 __all__ = [
     "WSOL_DATASETS",
@@ -159,7 +166,7 @@ def _lines(path: Path, required: bool = True) -> list[tuple[int, list[str]]]:
             "point metadata= at wsolevaluation's metadata folder or write the file",
         )
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_metadata_text(path).splitlines(), start=1):
         if line.strip():
             out.append((number, [f.strip() for f in line.split(",")]))
     return out
@@ -208,6 +215,7 @@ def _read_labels(folder: Path) -> tuple[list[tuple[int, str]], dict[str, int]]:
     if not ids:
         raise dataset_error(ids_path, "image ids", "file is empty", "list one image path per line")
     labels: dict[str, int] = {}
+    first_line: dict[str, int] = {}
     for number, fields in _lines(labels_path):
         if len(fields) != 2:
             raise dataset_error(
@@ -221,7 +229,17 @@ def _read_labels(folder: Path) -> tuple[list[tuple[int, str]], dict[str, int]]:
             raise dataset_error(
                 f"{labels_path}:{number}", "class label", f"{fields[1]} is negative", "use labels 0..C-1"
             )
-        labels[fields[0]] = int(label)
+        image_id = fields[0]
+        if image_id in labels and labels[image_id] != int(label):
+            raise dataset_error(
+                f"{labels_path}:{number}",
+                "class label",
+                f"{image_id!r} has label {int(label)} here and {labels[image_id]} on line "
+                f"{first_line[image_id]} (one class per image)",
+                "keep one line per image",
+            )
+        first_line.setdefault(image_id, number)
+        labels[image_id] = int(label)
     return ids, labels
 
 
@@ -276,6 +294,10 @@ class WSOLDataset(WSLDataset):
             under ``seed``, see the module docstring) or ``first`` (the first K in ``image_ids.txt``
             order). The spec option ``val_sample=`` overrides it.
         seed: seed of the ``random`` draw (the data module passes its ``seed``).
+        box_policy: a box that ends past the image (``x1 >= W`` or ``y1 >= H``, e.g. ``x1 = W`` from the
+            1-based habit): ``"clip"`` (default) clips its coordinates to ``W - 1`` / ``H - 1`` with one count
+            warning, ``"strict"`` makes it a :class:`~wsl.data.DatasetError` naming the file, line and id,
+            at construction (the data setup), not at the first validation.
         image_size, train, transform, with_annotations, single_label, skip_bad, with_images: as
             :class:`~wsl.data.VOCDataset`. Labels are always one-hot (one class per image).
     """
@@ -297,7 +319,10 @@ class WSOLDataset(WSLDataset):
         num_val_sample_per_class: int = 0,
         val_sample: str = "random",
         seed: int = 0,
+        box_policy: str = "clip",
     ) -> None:
+        if box_policy not in BOX_POLICIES:
+            raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
         _, options = parse_wsol_options(root)
         per_class = options.get("num_val_sample_per_class", num_val_sample_per_class)
         if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
@@ -318,8 +343,17 @@ class WSOLDataset(WSLDataset):
         if class_names is None:
             class_names = default_class_names(spec, split)
         super().__init__(
-            class_names, image_size, train, transform, with_annotations, single_label, skip_bad, with_images
+            class_names,
+            image_size,
+            train,
+            transform,
+            with_annotations,
+            single_label,
+            skip_bad,
+            with_images,
+            box_policy,
         )
+        self._clipped: list[tuple[str, str]] = []
         folder = _split_dir(image_root, dataset, meta, split)
         self.metadata_dir = folder
         ids, labels = _read_labels(folder)
@@ -347,13 +381,14 @@ class WSOLDataset(WSLDataset):
             self._finalize(records, bad)
         finally:
             self.single_label = single
+        self._warn_clipped(bad.what)
         for rec in self.records:
             rec.labels = np.zeros(self.num_classes, np.float32)
             rec.labels[self._classes[rec.image_id]] = 1.0
 
     def _read_sizes(self, folder: Path) -> dict[str, tuple[int, int]]:
         path = folder / "image_sizes.txt"
-        sizes = {}
+        sizes: dict[str, tuple[int, int]] = {}
         for number, fields in _lines(path, required=False):
             if len(fields) != 3:
                 raise dataset_error(
@@ -366,7 +401,16 @@ class WSOLDataset(WSLDataset):
             h = _number(path, number, "height", fields[2], integer=True)
             if w < 1 or h < 1:
                 raise dataset_error(f"{path}:{number}", "image size", f"{w:g}x{h:g}", "write positive sizes")
-            sizes[fields[0]] = (int(h), int(w))
+            image_id = fields[0]
+            if image_id in sizes and sizes[image_id] != (int(h), int(w)):
+                earlier_h, earlier_w = sizes[image_id]
+                raise dataset_error(
+                    f"{path}:{number}",
+                    "image size",
+                    f"{image_id!r} is {int(w)}x{int(h)} here and {earlier_w}x{earlier_h} on an earlier line",
+                    "keep one line per image",
+                )
+            sizes[image_id] = (int(h), int(w))
         return sizes
 
     def _read_localization(self, folder: Path) -> dict[str, tuple[str, Any]]:
@@ -405,6 +449,9 @@ class WSOLDataset(WSLDataset):
                 mask_file, ignore_file = fields[1], fields[2]
                 if not mask_file:
                     raise dataset_error(where, "mask file", "empty", "name the instance's mask PNG")
+                check_relative_name(mask_file, where, "mask file")
+                if ignore_file:
+                    check_relative_name(ignore_file, where, "ignore file")
                 if image_id in out:
                     if ignore_file:
                         raise dataset_error(
@@ -427,6 +474,7 @@ class WSOLDataset(WSLDataset):
         locs: dict[str, tuple[str, Any]],
         folder: Path,
     ) -> Record:
+        check_relative_name(image_id, where, "image id")
         if image_id not in labels:
             raise dataset_error(
                 where, "class label", f"{image_id!r} has no line in class_labels.txt", "add '<path>,<label>'"
@@ -471,20 +519,68 @@ class WSOLDataset(WSLDataset):
         coords = np.asarray([b[1:] for b in entry], np.float64).reshape(-1, 4)
         boxes = np.floor(coords).astype(np.int64)
         if size is not None:
-            h, w = size
-            for (line, *_), box in zip(entry, boxes, strict=True):
-                if box[0] > w - 1 or box[1] > h - 1:
-                    raise dataset_error(
-                        line,
-                        "box",
-                        f"starts at ({box[0]}, {box[1]}), outside the {w}x{h} image",
-                        "fix the box",
-                    )
-            boxes[:, 2] = np.minimum(boxes[:, 2], w - 1)
-            boxes[:, 3] = np.minimum(boxes[:, 3], h - 1)
+            coords, boxes = self._fit_to_image(image_id, entry, coords, boxes, size)
         self._coords[image_id] = coords
         k = len(boxes)
         return Record(image_id, path, boxes, np.full(k, label, np.int64), np.zeros(k, bool), size)
+
+    def _fit_to_image(
+        self,
+        image_id: str,
+        entry: list[tuple[Any, ...]],
+        coords: np.ndarray,
+        boxes: np.ndarray,
+        size: tuple[int, int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The float and int boxes of ``image_id`` fitted to its ``(H, W)`` under ``box_policy``.
+
+        A box is inside when ``x1 < W`` and ``y1 < H`` (its last pixel ``floor(x1)`` is at most ``W - 1``;
+        wsolevaluation's 224 frame maps ``x1 = W`` to column 224, outside the frame). ``clip`` clips the
+        coordinates to ``W - 1`` / ``H - 1`` and notes the box for one warning; ``strict`` raises. A box
+        that starts outside the image is an error under both.
+        """
+        h, w = size
+        for (line, *_), box, coord in zip(entry, boxes, coords, strict=True):
+            if box[0] > w - 1 or box[1] > h - 1:
+                raise dataset_error(
+                    line,
+                    "box",
+                    f"the box of {image_id!r} starts at ({box[0]}, {box[1]}), outside the {w}x{h} image",
+                    "fix the box",
+                )
+            if box[2] > w - 1 or box[3] > h - 1:
+                x0, y0, x1, y1 = coord.tolist()
+                box_text = f"(x0, y0, x1, y1)=({x0:g}, {y0:g}, {x1:g}, {y1:g})"
+                if self.box_policy == "strict":
+                    raise dataset_error(
+                        line,
+                        "box",
+                        f"the box {box_text} of {image_id!r} ends past the {w}x{h} image (0-based inclusive: "
+                        f"x1 <= {w - 1}, y1 <= {h - 1}; x1 = width is the 1-based habit)",
+                        "correct the box, pass box_policy='clip' (--data.box_policy clip) to clip such boxes "
+                        "to the image, or pass skip_bad=True to skip such samples",
+                    )
+                self._clipped.append((image_id, f"{line}: {image_id!r}: box {box_text} in the {w}x{h} image"))
+        fitted = coords.copy()
+        fitted[:, 2] = np.minimum(fitted[:, 2], w - 1)
+        fitted[:, 3] = np.minimum(fitted[:, 3], h - 1)
+        boxes = boxes.copy()
+        boxes[:, 2] = np.minimum(boxes[:, 2], w - 1)
+        boxes[:, 3] = np.minimum(boxes[:, 3], h - 1)
+        return fitted, boxes
+
+    def _warn_clipped(self, what: str) -> None:
+        """One warning counting the clipped boxes of the kept images (box_policy='clip')."""
+        kept = {rec.image_id for rec in self.records}
+        notes = [note for image_id, note in self._clipped if image_id in kept]
+        if notes:
+            images = len({image_id for image_id, _ in self._clipped if image_id in kept})
+            warnings.warn(
+                f"{what}: clipped {len(notes)} box(es) of {images} image(s) that extend past the image to "
+                f"its edges (box_policy='clip'; 'strict' makes them errors); first: {notes[0]}",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _annotation_path(self, rec: Record) -> str:
         return str(self.metadata_dir / "localization.txt")

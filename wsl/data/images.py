@@ -1,0 +1,148 @@
+"""The one image reader: an image file → RGB ``uint8`` pixels, the same rule for every path.
+
+Datasets (:func:`wsl.data.base.read_image`), the originals of galleries and ``predict`` decode a file with
+:func:`read_rgb_image`, so the same file reaches the network with the same pixels whichever command reads
+it. The pixel rule (:func:`to_rgb`):
+
+- 16-bit and 32-bit integer grayscale (PIL modes ``I;16``, ``I;16B``, ``I;16L``, ``I``) is scaled to 8 bits,
+  ``round(v · 255 / 65535)``, when any value exceeds 255 (a 16-bit image), else taken as 8-bit values
+  (an 8-bit image stored in a wider container), then repeated over R, G and B. PIL's own
+  ``convert("RGB")`` clips instead, so a 16-bit PNG came out 99.5 % white.
+- Transparent images (``RGBA``, ``LA``, ``PA``, premultiplied ``RGBa``/``La``, and palette images with a
+  transparency entry) are laid on white: ``out = a·rgb + (1 − a)·255`` as PIL's ``alpha_composite``.
+  ``convert("RGB")`` dropped the alpha channel and kept whatever colour the transparent pixels held.
+- Every other mode (``L``, ``P``, ``CMYK``, ``YCbCr`` …) goes through PIL's ``convert("RGB")``.
+
+The EXIF orientation tag is applied only when asked (``apply_orientation=True``, what ``predict`` shows):
+dataset annotations refer to the stored pixel grid, so datasets read that grid.
+
+An image whose header claims more pixels than PIL's decompression-bomb limit (twice
+``PIL.Image.MAX_IMAGE_PIXELS``, 178,956,970 by default) is refused before its pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DECODE_ERRORS",
+    "EXIF_ORIENTATION",
+    "UnreadableImage",
+    "bomb_reason",
+    "orientation_of",
+    "read_rgb_image",
+    "to_rgb",
+]
+
+#: The EXIF tag of the orientation (1 = upright).
+EXIF_ORIENTATION = 0x0112
+
+#: What PIL raises for a file it cannot read: a broken or truncated file, or a decompression bomb.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
+
+_INTEGER_GRAY = ("I;16", "I;16B", "I;16L", "I")
+_TRANSPARENT = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+class UnreadableImage(ValueError):
+    """A file that cannot be read as an image; the message says why (without the path)."""
+
+
+def orientation_of(image: Image.Image) -> int:
+    """The EXIF orientation tag of an opened image (1, the upright default, when absent or unreadable)."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is not worth failing the image over
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any PIL image → ``uint8 (H, W, 3)`` RGB by the module's pixel rule.
+
+    Example:
+        >>> gray16 = Image.fromarray(np.full((2, 3), 65535, np.uint16))
+        >>> to_rgb(gray16)[0, 0].tolist()
+        [255, 255, 255]
+        >>> clear = Image.new("RGBA", (3, 2), (10, 20, 30, 0))
+        >>> to_rgb(clear)[0, 0].tolist()
+        [255, 255, 255]
+    """
+    if image.mode in _INTEGER_GRAY:
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        gray = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in _TRANSPARENT:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def bomb_reason(error: BaseException) -> str | None:
+    """The reason to give for a decompression bomb (None when ``error`` is not one)."""
+    if not isinstance(error, Image.DecompressionBombError):
+        return None
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return f"a decompression bomb: {error} (limit {limit:,} pixels, twice PIL.Image.MAX_IMAGE_PIXELS)"
+
+
+def read_rgb_image(
+    path: str | os.PathLike[str],
+    apply_orientation: bool = False,
+    formats: Sequence[str] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode an image file into RGB ``uint8 (H, W, 3)`` by the module's pixel rule.
+
+    Args:
+        path: the file.
+        apply_orientation: rotate/mirror the pixels as the EXIF orientation tag says (what a viewer
+            shows); False (datasets) keeps the stored grid, which annotations refer to.
+        formats: the PIL format names accepted (decided by content, not by the name), e.g.
+            ``("JPEG", "MPO", "PNG", "WEBP")``; None accepts every format PIL reads.
+
+    Returns:
+        ``(pixels, orientation)``: the pixels and the file's EXIF orientation tag (1 = upright or none).
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnreadableImage: not an image, a format outside ``formats``, a truncated or corrupt file, or a
+            decompression bomb; the message says which.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> path = Path(tempfile.mkdtemp()) / "gray.png"
+        >>> Image.new("L", (5, 3), 7).save(path)
+        >>> pixels, orientation = read_rgb_image(path)
+        >>> pixels.shape, orientation
+        ((3, 5, 3), 1)
+    """
+    try:
+        with Image.open(path) as image:
+            if formats is not None and image.format not in formats:
+                raise UnreadableImage(f"{image.format} images are not read ({', '.join(formats)} only)")
+            image.load()
+            orientation = orientation_of(image)
+            shown = (ImageOps.exif_transpose(image) or image) if apply_orientation else image
+            return to_rgb(shown), orientation
+    except (FileNotFoundError, UnreadableImage):
+        raise
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image (PIL cannot identify it)") from None
+    except Exception as err:  # noqa: BLE001 - a corrupt file of any kind is reported, not a traceback
+        reason = bomb_reason(err) or f"cannot be decoded ({type(err).__name__}: {err})"
+        raise UnreadableImage(reason) from None
