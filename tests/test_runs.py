@@ -73,7 +73,9 @@ def test_training_image_size_from_checkpoint_then_config_then_default(tmp_path):
 def test_device_rule():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda")
-    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got 'gpu0'"):
+    with pytest.raises(
+        ValueError, match="device must be 'cpu', 'cuda', 'cuda:N', 'mps', 'mps:N' or 'auto'; got 'gpu0'"
+    ):
         resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
@@ -139,3 +141,72 @@ def test_check_new_run_overwrite_deletes_only_the_run_outputs(tmp_path):
     deleted = check_new_run(tmp_path, None, overwrite=True)
     assert deleted == ["checkpoints/best-v1.ckpt", "checkpoints/best.ckpt", "config.yaml"]
     assert previous_run(tmp_path) == [] and (tmp_path / "logs" / "a.csv").is_file()
+
+
+def test_mps_is_accepted_wherever_cuda_is(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("mps") == torch.device("mps")
+    assert resolve_device("mps:0") == torch.device("mps", 0)
+    assert resolve_device(torch.device("mps")) == torch.device("mps")
+    assert resolve_device("auto") == torch.device("cpu")  # mps only when asked for
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device 'mps' was asked for but MPS is not available; use 'cpu'"):
+        resolve_device("mps")
+
+
+def test_cuda_index_is_kept_and_auto_prefers_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+@pytest.mark.parametrize("bad", ["cuda:", "cuda:x", "mps:-1", "cpu:0", "CUDA", "metal"])
+def test_device_rule_refuses_malformed_names(bad):
+    with pytest.raises(ValueError, match=f"device must be 'cpu', .* or 'auto'; got '{bad}'"):
+        resolve_device(bad)
+
+
+def test_a_second_lock_on_a_held_run_dir_is_refused_naming_the_holder(tmp_path):
+    from wsl.runs import lock_run_dir
+
+    with lock_run_dir(tmp_path, note=pytest.fail) as path:
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+        busy = rf"is in use by another training \(pid {os.getpid()}, started"
+        with pytest.raises(ValueError, match=busy), lock_run_dir(tmp_path, note=pytest.fail):
+            pass
+    assert path.read_text() == ""
+    with lock_run_dir(tmp_path, note=pytest.fail):  # released: taken again
+        pass
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_without_an_os_lock_the_pid_in_the_lock_file_decides(tmp_path, monkeypatch):
+    import wsl.runs
+    from wsl.portable import LOCK_BACKENDS
+
+    monkeypatch.setattr(wsl.runs, "lock_backend", lambda: LOCK_BACKENDS["none"])
+    notes: list[str] = []
+    lock = tmp_path / ".lock"
+    live = os.getppid()  # the process that started the tests: alive, not this one
+    lock.write_text(json.dumps({"pid": live, "started": "2026-01-01T00:00:00"}))
+    busy = rf"in use by another training \(pid {live}, started 2026-01-01"
+    with pytest.raises(ValueError, match=busy), wsl.runs.lock_run_dir(tmp_path, note=notes.append):
+        pass
+    assert lock.read_text().startswith('{"pid": ' + str(live))  # left as it was
+    dead = _dead_pid()
+    lock.write_text(json.dumps({"pid": dead, "started": "2026-01-01T00:00:00"}))
+    with wsl.runs.lock_run_dir(tmp_path, note=notes.append):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert lock.read_text() == ""
+    assert "no file lock on linux" in notes[0]
+    assert f"left by pid {dead}" in notes[-1] and "is no longer running; taking it over" in notes[-1]

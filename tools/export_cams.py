@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="network input side (default: the training size, else 128)",
     )
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps, mps:N or auto")
     parser.add_argument("--sheet-size", type=int, default=32, help="overlays in contact_sheet.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=None, help="network input side (default: training)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps, mps:N or auto")
     parser.add_argument("--sheet-size", type=int, default=32, help="overlays in contact_sheet.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser

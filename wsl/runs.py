@@ -16,11 +16,10 @@ sees half a file. Written files get the usual ``0o666 & ~umask`` mode.
 from __future__ import annotations
 
 import datetime
-import errno
-import fcntl
 import json
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +28,10 @@ from typing import Any
 
 import torch
 
+from wsl.portable import lock_backend, pid_alive, write_at
+
 __all__ = [
+    "ACCELERATORS",
     "DEFAULT_IMAGE_SIZE",
     "DEFAULT_THRESHOLD",
     "RunFolder",
@@ -196,24 +198,17 @@ def check_writable_file(path: str | os.PathLike[str], what: str = "output file")
     return path
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 @contextmanager
 def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] = print) -> Iterator[Path]:
     """Hold an exclusive lock on ``run_dir/.lock`` for the duration of the ``with`` block.
 
-    Two trainings writing one run folder would mix their checkpoints and ``results.json``. The lock is an
-    ``fcntl.flock`` on the file, which the kernel releases when its holder dies (SIGKILL included); the
+    Two trainings writing one run folder would mix their checkpoints and ``results.json``. The lock is
+    the platform's file lock (:func:`wsl.portable.lock_backend`: ``fcntl.flock`` on Linux and macOS,
+    ``msvcrt.locking`` on Windows), which the OS releases when its holder dies (SIGKILL included); the
     file holds the holder's pid and start time, for the error message. Contents left by a process that
-    ended without releasing (killed) are taken over with a note.
+    ended without releasing (killed) are taken over with a note. On a platform with neither lock, a
+    lock file naming a live process other than this one is refused instead (with a note that there is
+    no OS lock).
 
     Args:
         run_dir: the run folder (created if missing).
@@ -224,35 +219,33 @@ def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] 
     """
     path = Path(run_dir) / ".lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    backend = lock_backend()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            holder = _read_holder(path)
-            raise ValueError(
-                f"run_dir {str(path.parent)!r} is in use by another training (pid {holder.get('pid', '?')}, "
-                f"started {holder.get('started', '?')}); wait for it to end or pass another run_dir"
-            ) from None
+        if not backend.exclusive:
+            note(f"note: no file lock on {sys.platform}; {path} is checked by the pid it names")
+        if not backend.acquire(fd):
+            raise _in_use(path)
         left = _read_holder(path)
         if left.get("pid") not in (None, os.getpid()):
-            state = "is no longer running" if not _pid_alive(int(left["pid"])) else "no longer holds it"
+            alive = pid_alive(int(left["pid"]))
+            if alive and not backend.exclusive:
+                raise _in_use(path)
+            state = "no longer holds it" if alive else "is no longer running"
             note(
                 f"note: {path} was left by pid {left['pid']} (started {left.get('started', '?')}), which "
                 f"{state}; taking it over"
             )
         started = datetime.datetime.now().isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": started}).encode(), 0)
+        write_at(fd, json.dumps({"pid": os.getpid(), "started": started}).encode(), 0)
         try:
             yield path
         finally:
             # Emptied, not removed: removing would let a third process lock a new file while a second
             # one waits on the old one.
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            backend.release(fd)
     finally:
         os.close(fd)
 
@@ -316,6 +309,14 @@ def check_new_run(
     )
 
 
+def _in_use(path: Path) -> ValueError:
+    holder = _read_holder(path)
+    return ValueError(
+        f"run_dir {str(path.parent)!r} is in use by another training (pid {holder.get('pid', '?')}, "
+        f"started {holder.get('started', '?')}); wait for it to end or pass another run_dir"
+    )
+
+
 def _read_holder(path: Path) -> dict[str, Any]:
     try:
         holder = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -326,20 +327,39 @@ def _read_holder(path: Path) -> dict[str, Any]:
     return holder
 
 
+#: The accelerators :func:`resolve_device` accepts by name (also as ``NAME:N``), and how to ask torch
+#: whether this machine has one.
+ACCELERATORS: dict[str, Callable[[], bool]] = {
+    "cuda": lambda: torch.cuda.is_available(),
+    "mps": lambda: torch.backends.mps.is_available(),
+}
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` as given.
+    """The device to run on: ``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``mps:N`` as given, or ``auto``.
+
+    ``auto`` is ``cuda`` when available, else ``cpu`` (as before ``mps`` was accepted); Apple's ``mps`` is
+    used only when asked for: MPS has no float64 tensors, and no machine with MPS has run wsl's tests.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
 
     Raises:
-        ValueError: another name, or CUDA asked for where it is not available.
+        ValueError: another name, a malformed index, or an accelerator this machine does not have.
     """
     if isinstance(device, torch.device):
         device = str(device)
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
+        return torch.device("cuda" if ACCELERATORS["cuda"]() else "cpu")
+    kind, colon, index = device.partition(":")
+    if device != "cpu" and (kind not in ACCELERATORS or (colon and not index.isdigit())):
+        shown = ", ".join(f"'{name}', '{name}:N'" for name in ACCELERATORS)
+        raise ValueError(f"device must be 'cpu', {shown} or 'auto'; got {device!r}")
+    if kind in ACCELERATORS and not ACCELERATORS[kind]():
+        raise ValueError(
+            f"device {device!r} was asked for but {kind.upper()} is not available; use 'cpu' or 'auto'"
+        )
     return torch.device(device)
 
 
