@@ -5,6 +5,12 @@ on a shared machine wall time depends on what else runs; CPU seconds per image d
 
     python bench/data_loading.py                      # easy preset (4000 images), both formats
     python bench/data_loading.py --formats voc --images 1000
+
+At benchmark scale (``--scale``, see :mod:`data_loading_scale` beside this file): stand-in JPEGs at the real
+sizes of CUB / ImageNet / OpenImages, the wsolevaluation train and eval transforms, images/s per core of
+wsl's reader and the alternatives, their pixel differences, and the cores a GPU step rate needs:
+
+    PYTHONPATH=. python bench/data_loading.py --scale --scale-images 60
 """
 
 from __future__ import annotations
@@ -67,7 +73,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--images", type=int, default=2000, help="images per loading measurement")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--scale", action="store_true", help="the benchmark-scale measurement instead")
+    p.add_argument("--scale-images", type=int, default=60, help="stand-ins per dataset with --scale")
+    p.add_argument("--scale-repeats", type=int, default=3, help="interleaved repeats with --scale")
+    p.add_argument("--step-rate", type=float, default=3000.0, help="GPU images/s to feed with --scale")
     args = p.parse_args(argv)
+    if args.scale:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import data_loading_scale
+
+        data_loading_scale.run(args.scale_images, args.scale_repeats, args.step_rate)
+        return
     torch.set_num_threads(1)
     print(
         f"# {datetime.datetime.now().isoformat(timespec='seconds')}  "
