@@ -317,7 +317,11 @@ class WSLModule(pl.LightningModule):
         head_lr = hp.lr
         early, late = self.net.backbone.split_last_stages(hp.get("head_lr_stages", 0))
         in_backbone = {id(p) for p in self.net.backbone.parameters()}
-        # The head group is everything outside the backbone (ACoL's second head too) plus the late stages.
+        # The head group is everything outside the backbone (ACoL's second head too) plus the late stages,
+        # except what the network puts at the backbone's rate (SPG's ResNet branches, as upstream).
+        at_backbone_lr = self.net.backbone_lr_parameters()
+        early = early + at_backbone_lr
+        in_backbone |= {id(p) for p in at_backbone_lr}
         heads = [p for p in self.net.parameters() if id(p) not in in_backbone]
         groups = [
             {"params": early, "lr": head_lr if hp.backbone_lr is None else hp.backbone_lr},
