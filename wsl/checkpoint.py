@@ -73,7 +73,7 @@ class LastCheckpoint(Checkpoint):
             return
         if self.saved_step == trainer.global_step and self.path.is_file():
             return
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # said, so Lightning logs no default
         self.saved_step = trainer.global_step
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -136,7 +136,7 @@ class SaveOnSigterm(pl.Callback):
             name, self.interrupted = "SIGINT", True
         else:
             return
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # said, so Lightning logs no default
         if trainer.is_global_zero:  # a message to the person at the terminal of tools/train.py
             print(f"{name}: saved {self.path}; resume with --ckpt_path last", flush=True)
 

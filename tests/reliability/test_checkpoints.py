@@ -4,6 +4,7 @@ a resume mid-epoch is bit-identical, a diverged run fails, and the test scores w
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -66,6 +67,26 @@ def test_last_ckpt_is_rewritten_every_epoch_even_when_the_score_does_not_improve
     assert _step_inside(run / "checkpoints" / "best.ckpt") == 2
     assert _step_inside(run / "checkpoints" / "last.ckpt") == 6
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
+def test_saving_checkpoints_logs_no_weights_only_default_notice(synthetic_voc_root, tmp_path):
+    # Lightning logs "`weights_only` was not set, defaulting to `False`." on every save that leaves it unset:
+    # one line per epoch in the first command's output.
+    run = tmp_path / "run"
+    seen: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    lightning_log = logging.getLogger("pytorch_lightning")
+    level = lightning_log.level
+    lightning_log.addHandler(handler)
+    lightning_log.setLevel(logging.INFO)
+    try:
+        train(tiny_args(synthetic_voc_root, run, "--trainer.max_epochs", "2", "--skip_test", "true", *QUIET))
+    finally:
+        lightning_log.removeHandler(handler)
+        lightning_log.setLevel(level)
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert [m for m in seen if "weights_only" in m] == []
 
 
 # 2. One run per run folder ---------------------------------------------------------------------------

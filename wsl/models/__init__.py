@@ -2,22 +2,30 @@
 
 from wsl.models.backbone import (
     FEATURE_MAP_RULES,
+    WSOL_NETWORKS,
     Backbone,
     PretrainedWeightsError,
+    WsolNetwork,
     create_backbone,
     load_pretrained_classifier,
     resolve_backbone_name,
 )
 from wsl.models.head import CAMHead
+from wsl.models.inception_cam import InceptionV3CAMBody
 from wsl.models.model import HEAD_INITS, WSLNet
+from wsl.models.vgg_cam import VGG16CAMBody
 
 __all__ = [
     "FEATURE_MAP_RULES",
     "HEAD_INITS",
+    "WSOL_NETWORKS",
     "Backbone",
     "CAMHead",
+    "InceptionV3CAMBody",
     "PretrainedWeightsError",
+    "VGG16CAMBody",
     "WSLNet",
+    "WsolNetwork",
     "create_backbone",
     "load_pretrained_classifier",
     "resolve_backbone_name",

@@ -3,8 +3,9 @@
 Names: any timm architecture (``resnet50``), with a pretrained tag (``resnet50.tv_in1k``: torchvision's
 ImageNet weights, the ones wsolevaluation starts from) or from the Hugging Face hub
 (``hf-hub:timm/resnet50.tv_in1k``). Weights: ``pretrained`` False (random init), True (timm's hub) or a
-local file. A requested pretrained model that cannot be loaded is a :class:`PretrainedWeightsError`, never
-a silent random init; :attr:`Backbone.weights` records where the weights came from.
+local file. ``large_feature_map`` builds wsolevaluation's CAM networks (ResNet50 strides, VGG16-CAM,
+InceptionV3-CAM). A requested pretrained model that cannot be loaded is a :class:`PretrainedWeightsError`,
+never a silent random init; :attr:`Backbone.weights` records where the weights came from.
 """
 
 from __future__ import annotations
@@ -15,20 +16,25 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import timm
 import torch
 from timm.models import is_model_in_modules, parse_model_name, split_model_name_tag
 from torch import nn
 
+from wsl.models.inception_cam import inception_v3_cam_body, init_inception_v3_cam
+from wsl.models.vgg_cam import init_vgg16_cam, vgg16_cam_body
+
 if TYPE_CHECKING:
     from timm.models import FeatureInfo
 
 __all__ = [
     "FEATURE_MAP_RULES",
+    "WSOL_NETWORKS",
     "Backbone",
     "PretrainedWeightsError",
+    "WsolNetwork",
     "create_backbone",
     "load_pretrained_classifier",
     "resolve_backbone_name",
@@ -37,6 +43,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+#: Weights a pretrained file may hold beyond the network: InceptionV3's auxiliary classifier.
+_AUX_PREFIXES = ("AuxLogits.",)
 #: How every pretrained-weights error ends: the two ways out.
 PRETRAINED_FIX = (
     "pass a local weights file (--model.pretrained /path/to/file.pth, e.g. torchvision's "
@@ -355,7 +363,10 @@ def _create(name: str, weights: dict[str, Any], **kwargs: Any) -> nn.Module:
     heads = (classifier,) if isinstance(classifier, str) else tuple(classifier)
     allowed = {f"{head}.{p}" for head in heads for p in ("weight", "bias")}
     missing = [k for k in report.missing if k not in allowed]
-    if missing or report.unexpected:
+    # torchvision's InceptionV3 file holds its auxiliary classifier, which timm builds only on request
+    # (aux_logits=True) and loads non-strictly otherwise; no feature reaches it.
+    unexpected = [k for k in report.unexpected if not k.startswith(_AUX_PREFIXES)]
+    if missing or unexpected:
         what = (
             f"the weights file {weights['file']!r}"
             if weights["source"] == "file"
@@ -363,8 +374,8 @@ def _create(name: str, weights: dict[str, Any], **kwargs: Any) -> nn.Module:
         )
         raise PretrainedWeightsError(
             f"backbone {name!r}: {what} do not fit the network: {len(missing)} of its weights are not "
-            f"in them (e.g. {missing[:3]}) and {len(report.unexpected)} of theirs are not the network's "
-            f"(e.g. {report.unexpected[:3]}); the weights must be this architecture's (timm's or "
+            f"in them (e.g. {missing[:3]}) and {len(unexpected)} of theirs are not the network's "
+            f"(e.g. {unexpected[:3]}); the weights must be this architecture's (timm's or "
             f"torchvision's keys): {PRETRAINED_FIX}"
         )
     return model
@@ -412,9 +423,32 @@ def _resnet_wsol_strides(body: nn.Module, large_feature_map: bool) -> dict[str, 
 
 #: timm model module (family) → the function applying wsolevaluation's ``large_feature_map`` stride rule
 #: to a built feature body in place; it returns ``{stage module name: new total reduction}``.
-#: VGG and Inception (part 2 of the WSOL table) add their entries here.
 FEATURE_MAP_RULES: dict[str, Callable[[nn.Module, bool], dict[str, int]]] = {
     "resnet": _resnet_wsol_strides,
+}
+
+
+class WsolNetwork(NamedTuple):
+    """How to build one of wsolevaluation's CAM networks.
+
+    Attributes:
+        build: ``(built timm classifier, large_feature_map) → body``; the body reuses the classifier's
+            modules (their weights), returns ``[features]`` and carries a timm ``FeatureInfo``.
+        init_scratch: upstream's initialization of the whole body, applied when no pretrained weights
+            are requested (the timm classifier is then built on the meta device: no init cost).
+    """
+
+    build: Callable[[nn.Module, bool], nn.Module]
+    init_scratch: Callable[[nn.Module], None]
+
+
+#: timm architecture → the function building wsolevaluation's CAM network body from the built (pretrained)
+#: timm classifier and ``large_feature_map``: VGG16-CAM (:mod:`wsl.models.vgg_cam`) and InceptionV3-CAM
+#: (:mod:`wsl.models.inception_cam`), whose layers upstream changes beyond strides. The body returns
+#: ``[features]`` and carries a timm ``FeatureInfo`` whose last stage is the one the CAM head reads.
+WSOL_NETWORKS: dict[str, WsolNetwork] = {
+    "vgg16": WsolNetwork(vgg16_cam_body, init_vgg16_cam),
+    "inception_v3": WsolNetwork(inception_v3_cam_body, init_inception_v3_cam),
 }
 
 
@@ -457,17 +491,20 @@ def create_backbone(
         output_stride: dilate the last stages to this stride (8 or 16) where timm supports it.
         img_size: the input side, passed to timm for models built for one size (ViTs, which otherwise
             refuse any input but 224 px); models that take any size are built without it.
-        large_feature_map: None: timm's strides. True/False: wsolevaluation's rule (stride 1 without
-            dilation; for ResNets layer4 always stride 1 and layer3 stride 1 only when True, i.e. a
-            28×28 (True) or 14×14 (False) map at 224 px), for the families of :data:`FEATURE_MAP_RULES`.
+        large_feature_map: None: timm's strides. True/False: wsolevaluation's CAM network, a 28×28
+            (True) or 14×14 (False) map at 224 px: for the families of :data:`FEATURE_MAP_RULES` its
+            stride rule (ResNets: stride 1 without dilation, layer4 always and layer3 only when True);
+            for the architectures of :data:`WSOL_NETWORKS` its network (``vgg16``: VGG16-CAM,
+            :mod:`wsl.models.vgg_cam`; ``inception_v3``: InceptionV3-CAM, :mod:`wsl.models.inception_cam`),
+            built on timm's classifier with the requested weights; ``out_index`` must then be -1.
         **timm_kwargs: passed to ``timm.create_model``.
 
     Returns:
         A :class:`Backbone` mapping (N, 3, H, W) to (N, D, H/stride, W/stride).
 
     Raises:
-        ValueError: an unknown name or tag; ``large_feature_map`` with ``output_stride`` or on a family
-            without a rule.
+        ValueError: an unknown name or tag; ``large_feature_map`` with ``output_stride``, on a family
+            without a rule, or with an ``out_index`` other than the last for a :data:`WSOL_NETWORKS` body.
         PretrainedWeightsError: requested weights that cannot be loaded (a ``ValueError``).
 
     Example:
@@ -483,6 +520,11 @@ def create_backbone(
             "output_stride timm's dilation; pass one of them"
         )
     weights_kwargs, weights = _pretrained_kwargs(name, pretrained)
+    if large_feature_map is not None and source is None and arch in WSOL_NETWORKS:
+        body = _wsol_network(
+            name, arch, weights, weights_kwargs, out_index, bool(large_feature_map), timm_kwargs
+        )
+        return _finish(body, name, weights, large_feature_map, img_size=None)
     try:
         feature_info, size_kwargs = _probe(name, img_size)
     except Exception as err:  # noqa: BLE001 - only hf-hub names reach the network here
@@ -501,15 +543,57 @@ def create_backbone(
     if large_feature_map is not None:
         architecture = arch if source is None else str(body.pretrained_cfg.get("architecture", ""))
         _apply_feature_map_rule(name, architecture, body, bool(large_feature_map))
+    return _finish(body, name, weights, large_feature_map, size_kwargs.get("img_size"))
+
+
+def _finish(
+    body: nn.Module,
+    name: str,
+    weights: dict[str, Any],
+    large_feature_map: bool | None,
+    img_size: int | None,
+) -> Backbone:
     if weights["source"] in ("timm", "hf-hub"):
         cfg = getattr(body, "pretrained_cfg", None) or {}
         weights.update({k: cfg[k] for k in ("architecture", "tag", "hf_hub_id", "url") if cfg.get(k)})
     backbone = Backbone(body)
-    backbone.img_size = size_kwargs.get("img_size")
+    backbone.img_size = img_size
     backbone.name = name
     backbone.weights = weights
     backbone.large_feature_map = large_feature_map
     return backbone
+
+
+def _wsol_network(
+    name: str,
+    arch: str,
+    weights: dict[str, Any],
+    weights_kwargs: dict[str, Any],
+    out_index: int,
+    large_feature_map: bool,
+    timm_kwargs: dict[str, Any],
+) -> nn.Module:
+    """wsolevaluation's CAM body of ``arch`` (:data:`WSOL_NETWORKS`), built on timm's full classifier
+    loaded with the requested weights (its classifier, and Inception's ``Mixed_7*``, are left out)."""
+    network = WSOL_NETWORKS[arch]
+    if weights_kwargs["pretrained"]:
+        model = _create(name, weights, **weights_kwargs, **timm_kwargs)
+        body = network.build(model, large_feature_map)
+    else:
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False, **timm_kwargs)
+        body = network.build(model, large_feature_map).to_empty(device="cpu")
+        network.init_scratch(body)
+    info = cast("FeatureInfo", body.feature_info)
+    last = len(info) - 1
+    if _resolve_out_index(name, out_index, info) != last:
+        raise ValueError(
+            f"out_index={out_index} with large_feature_map={large_feature_map!r}: wsolevaluation's "
+            f"{arch} CAM network has one output, its last stage {info.info[last]['module']!r} (stages "
+            f"{[entry['module'] for entry in info.info]}); use out_index -1"
+        )
+    body.pretrained_cfg = getattr(model, "pretrained_cfg", None) or {}  # type: ignore[assignment]
+    return body
 
 
 def load_pretrained_classifier(name: str, pretrained: bool | str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wsl.models.backbone import create_backbone, load_pretrained_classifier
+from wsl.models.backbone import (
+    WSOL_NETWORKS,
+    create_backbone,
+    load_pretrained_classifier,
+    resolve_backbone_name,
+)
 from wsl.models.flips import check_cam_flips, flip_averaged
 from wsl.models.head import CAMHead
 from wsl.pooling import replace_stem_maxpool
@@ -14,6 +19,7 @@ __all__ = ["HEAD_INITS", "WSLNet"]
 
 #: ``head_init`` choices: PyTorch's default init of the 1×1 conv, or the pretrained ImageNet classifier.
 HEAD_INITS = ("default", "pretrained_fc")
+_WSOL_NAMES = {"vgg16": "VGG16-CAM", "inception_v3": "InceptionV3-CAM"}
 
 
 class WSLNet(nn.Module):
@@ -35,12 +41,16 @@ class WSLNet(nn.Module):
         img_size: the input side, for backbones built for one size (timm ViTs take ``img_size``);
             ignored by backbones that take any size. The CLI links it to ``data.image_size``.
         large_feature_map: None: timm's strides (and ``output_stride``'s dilation). True/False:
-            wsolevaluation's ResNet-CAM rule, stride 1 without dilation (layer4 always, layer3 only when
-            True): a 28×28 (True) or 14×14 (False) map at 224 px (:func:`~wsl.models.create_backbone`).
+            wsolevaluation's CAM network, a 28×28 (True) or 14×14 (False) map at 224 px
+            (:func:`~wsl.models.create_backbone`): ResNets at stride 1 without dilation (layer4 always,
+            layer3 only when True); ``vgg16`` becomes VGG16-CAM (:mod:`wsl.models.vgg_cam`, conv6 1024)
+            and ``inception_v3`` InceptionV3-CAM (:mod:`wsl.models.inception_cam`, whose ``SPG_A4`` is
+            the head's 1×1 conv).
         head_init: ``default`` (PyTorch's init of the 1×1 conv) or ``pretrained_fc``: the 1×1 conv starts
             as the pretrained ImageNet classifier, W (C, D) → conv weight (C, D, 1, 1), as wsolevaluation
             keeps ``fc`` on ILSVRC; needs ``num_maps`` 1, pretrained weights and ``num_classes`` equal to
-            the classifier's outputs. With a GAP pool the scores are then the pretrained model's logits,
+            the classifier's outputs; not for VGG16-CAM / InceptionV3-CAM, whose classifier upstream
+            never keeps. With a GAP pool the scores are then the pretrained model's logits,
             GAP(W f + b) = W GAP(f) + b.
         cam_flips: in eval mode, average the class maps over flipped views (:mod:`wsl.models.flips`):
             ``none`` (default), ``h`` (horizontal flip) or ``hv`` (both axes). Scores stay the plain
@@ -79,6 +89,14 @@ class WSLNet(nn.Module):
                 f"head_init='pretrained_fc' copies one classifier row per class, so it needs num_maps=1; "
                 f"got num_maps={num_maps}"
             )
+        if head_init == "pretrained_fc" and large_feature_map is not None:
+            _, arch, _ = resolve_backbone_name(backbone)
+            if arch in WSOL_NETWORKS:
+                raise ValueError(
+                    f"head_init='pretrained_fc' does not apply to wsolevaluation's {_WSOL_NAMES[arch]} "
+                    f"(backbone {backbone!r} with large_feature_map): upstream drops the ImageNet classifier "
+                    "on every dataset and trains a new one; use head_init='default'"
+                )
         self.backbone = create_backbone(
             backbone,
             pretrained,
