@@ -186,7 +186,9 @@ def convert_wsolevaluation_checkpoint(
             f"{sorted(UPSTREAM_ARCHITECTURES)} (VGG16 and InceptionV3 come with part 2)"
         )
     state = payload.get("state_dict", payload)
-    net_state = wsolevaluation_state_dict_to_wsl(state)
+    from wsl.models.wsolevaluation_spg import method_state_dict_to_wsl  # SPG's layout (its own module)
+
+    method, net_state = method_state_dict_to_wsl(state) or ("cam", wsolevaluation_state_dict_to_wsl(state))
     num_classes = int(net_state["head.conv.weight"].shape[0])
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(
@@ -206,7 +208,7 @@ def convert_wsolevaluation_checkpoint(
         optimizer="sgd",
         cam_curve_interval=None,
         protocol="wsolevaluation",
-        method="cam",
+        method=method,
         channels_last=False,
     )
     try:
