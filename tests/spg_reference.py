@@ -152,3 +152,156 @@ def wsl_state_from_reference(reference: nn.Module) -> dict[str, torch.Tensor]:
             key = "backbone.body." + key
         out[key] = value
     return out
+
+
+class ReferenceInceptionSpg(nn.Module):
+    """Upstream InceptionSpg (inception.py:295-403) on torchvision's InceptionV3 blocks.
+
+    Stem: ``Conv2d_1a_3x3`` with padding 1, max-pools 3×3 / 2 with padding 1 and ceil_mode; the extra 3×3 / 2
+    ceil_mode pool before ``Mixed_6a`` only without ``large_feature_map``; ``Mixed_6a`` at stride 1 (its two
+    3×3 convs and its max-pool with padding 1). B1 reads the tensor after that pool, B2 ``Mixed_6d``'s output;
+    after ``Mixed_6e``: dropout, ``SPG_A3_1b``, dropout, ``SPG_A3_2b``, dropout = x; ``SPG_A4(x)``,
+    ``SPG_C(x)``.
+    """
+
+    def __init__(self, num_classes: int, large_feature_map: bool, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        tv = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+        self.tv = tv
+        self.large_feature_map = large_feature_map
+        self.SPG_A3_1b = nn.Sequential(nn.Conv2d(768, 1024, 3, padding=1), nn.ReLU())
+        self.SPG_A3_2b = nn.Sequential(nn.Conv2d(1024, 1024, 3, padding=1), nn.ReLU())
+        self.SPG_A4 = nn.Conv2d(1024, num_classes, 1)
+        self.SPG_B_1a = nn.Sequential(nn.Conv2d(288, 512, 3, padding=1), nn.ReLU())
+        self.SPG_B_2a = nn.Sequential(nn.Conv2d(768, 512, 3, padding=1), nn.ReLU())
+        self.SPG_B_shared = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(), nn.Conv2d(512, 1, 1))
+        self.SPG_C = nn.Sequential(nn.Conv2d(1024, 512, 3, padding=1), nn.ReLU(), nn.Conv2d(512, 1, 1))
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.weight.uniform_(0.5, 1.0)
+                    module.bias.normal_(0.0, 0.1)
+                    module.running_mean.normal_(0.0, 0.1)
+                    module.running_var.uniform_(0.5, 1.5)
+            for conv in (self.SPG_A4, self.SPG_B_shared[2], self.SPG_C[2]):
+                conv.bias.normal_(0.0, 0.5)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        tv, F = self.tv, nn.functional
+        x = F.relu(tv.Conv2d_1a_3x3.bn(F.conv2d(images, tv.Conv2d_1a_3x3.conv.weight, stride=2, padding=1)))
+        x = tv.Conv2d_2b_3x3(tv.Conv2d_2a_3x3(x))
+        x = F.max_pool2d(x, 3, 2, padding=1, ceil_mode=True)
+        x = tv.Conv2d_4a_3x3(tv.Conv2d_3b_1x1(x))
+        x = F.max_pool2d(x, 3, 2, padding=1, ceil_mode=True)
+        x = tv.Mixed_5d(tv.Mixed_5c(tv.Mixed_5b(x)))
+        if not self.large_feature_map:
+            x = F.max_pool2d(x, 3, 2, ceil_mode=True)
+        logits_b1 = self.SPG_B_shared(self.SPG_B_1a(x))
+        m = tv.Mixed_6a
+        a = F.relu(m.branch3x3.bn(F.conv2d(x, m.branch3x3.conv.weight, stride=1, padding=1)))
+        b = m.branch3x3dbl_2(m.branch3x3dbl_1(x))
+        b = F.relu(m.branch3x3dbl_3.bn(F.conv2d(b, m.branch3x3dbl_3.conv.weight, stride=1, padding=1)))
+        x = torch.cat([a, b, F.max_pool2d(x, 3, stride=1, padding=1)], 1)
+        x = tv.Mixed_6d(tv.Mixed_6c(tv.Mixed_6b(x)))
+        feat = tv.Mixed_6e(x)
+        logits_b2 = self.SPG_B_shared(self.SPG_B_2a(x))
+        x = F.dropout(feat, 0.5, self.training)
+        x = F.dropout(self.SPG_A3_1b(x), 0.5, self.training)
+        x = F.dropout(self.SPG_A3_2b(x), 0.5, self.training)
+        feat_map = self.SPG_A4(x)
+        return dict(
+            logits=feat_map.mean(dim=(2, 3)),
+            cams=feat_map[torch.arange(len(labels)), labels],
+            logits_b1=logits_b1,
+            logits_b2=logits_b2,
+            logits_c=self.SPG_C(x),
+        )
+
+    def torchvision_state(self) -> dict[str, torch.Tensor]:
+        """The layout of torchvision's inception_v3_google file (its weights, BN statistics included)."""
+        return {k: v.detach().clone() for k, v in self.tv.state_dict().items()}
+
+    def added_layers(self) -> dict[str, nn.Conv2d]:
+        """wsl name → this reference's conv, for the layers not in torchvision's file."""
+        return {
+            "backbone.body.SPG_A3_1b.0": self.SPG_A3_1b[0],
+            "backbone.body.SPG_A3_2b.0": self.SPG_A3_2b[0],
+            "head.conv": self.SPG_A4,
+            "spg_b1.0": self.SPG_B_1a[0],
+            "spg_b2.0": self.SPG_B_2a[0],
+            "spg_b_shared.0": self.SPG_B_shared[0],
+            "spg_b_shared.2": self.SPG_B_shared[2],
+            "spg_c.0": self.SPG_C[0],
+            "spg_c.2": self.SPG_C[2],
+        }
+
+
+class ReferenceVggSpg(nn.Module):
+    """Upstream VggSpg (vgg.py:124-213) on torchvision's VGG16 convs, with upstream's module names and keys.
+
+    ``features`` = conv1_1 … pool3 (2×2 pools), ``SPG_A_1`` = conv4 block, a 3×3 / 2 max-pool with padding 1
+    only without ``large_feature_map``, ``SPG_A_2`` = conv5 block, ``SPG_A_3`` = 2 × (3×3 conv 512 + ReLU),
+    ``SPG_A_4`` 1×1 conv to C; B1 reads the tensor after the optional pool, B2 ``SPG_A_2``'s output, C and
+    ``SPG_A_4`` ``SPG_A_3``'s.
+    """
+
+    def __init__(self, num_classes: int, large_feature_map: bool, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        tv = torchvision.models.vgg16(weights=None).features
+        self.tv_features = tv
+        self.lfs = large_feature_map
+        self.features = nn.Sequential(*tv[:17])
+        self.SPG_A_1 = nn.Sequential(*tv[17:23])
+        self.SPG_A_2 = nn.Sequential(*tv[24:30])
+        self.SPG_A_3 = nn.Sequential(
+            nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(), nn.Conv2d(512, 512, 3, padding=1), nn.ReLU()
+        )
+        self.SPG_A_4 = nn.Conv2d(512, num_classes, 1)
+        self.SPG_B_1a = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1), nn.ReLU())
+        self.SPG_B_2a = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1), nn.ReLU())
+        self.SPG_B_shared = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(), nn.Conv2d(512, 1, 1))
+        self.SPG_C = nn.Sequential(nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(), nn.Conv2d(512, 1, 1))
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d):
+                    module.bias.normal_(0.0, 0.1)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.SPG_A_1(self.features(images))
+        if not self.lfs:
+            x = nn.functional.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        logits_b1 = self.SPG_B_shared(self.SPG_B_1a(x))
+        x = self.SPG_A_2(x)
+        logits_b2 = self.SPG_B_shared(self.SPG_B_2a(x))
+        x = self.SPG_A_3(x)
+        feat_map = self.SPG_A_4(x)
+        return dict(
+            logits=feat_map.mean(dim=(2, 3)),
+            cams=feat_map[torch.arange(len(labels)), labels],
+            logits_b1=logits_b1,
+            logits_b2=logits_b2,
+            logits_c=self.SPG_C(x),
+        )
+
+    def wsl_state(self) -> dict[str, torch.Tensor]:
+        """This network's weights under wsl's keys (upstream's body keys under ``backbone.body.``)."""
+        branches = {
+            "SPG_B_1a": "spg_b1",
+            "SPG_B_2a": "spg_b2",
+            "SPG_B_shared": "spg_b_shared",
+            "SPG_C": "spg_c",
+        }
+        out = {}
+        for key, value in self.state_dict().items():
+            head, _, rest = key.partition(".")
+            if head == "tv_features":
+                continue
+            if head == "SPG_A_4":
+                out["head.conv." + rest] = value
+            elif head in branches:
+                out[f"{branches[head]}.{rest}"] = value
+            else:
+                out["backbone.body." + key] = value
+        return out

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 from spg_reference import (
+    ReferenceInceptionSpg,
     ReferenceResNetSpg,
+    ReferenceVggSpg,
     ref_loss,
     ref_mask,
     ref_normalize,
@@ -269,3 +271,78 @@ def test_spg_runs_the_cub_resnet50_cell_on_stand_ins_of_the_real_metadata(tmp_pa
     saved = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert saved["hyper_parameters"]["method"] == "spg"
     assert any(key.startswith("net.spg_b_shared.") for key in saved["state_dict"])
+
+
+@pytest.mark.parametrize("large_feature_map", [True, False])
+def test_inception_v3_spg_logits_cams_and_branches_equal_the_reference(large_feature_map, tmp_path):
+    reference = ReferenceInceptionSpg(4, large_feature_map)
+    path = tmp_path / "inception_v3_google.pth"
+    torch.save(reference.torchvision_state(), path)
+    net = SPGNet(
+        num_classes=4,
+        backbone="inception_v3",
+        pool="gap",
+        pretrained=str(path),
+        large_feature_map=large_feature_map,
+    )
+    assert net.layout.name == "inception_v3" and net.backbone_lr_parameters() == []
+    modules = dict(net.named_modules())
+    with torch.no_grad():
+        for name, conv in reference.added_layers().items():
+            modules[name].weight.copy_(conv.weight)
+            modules[name].bias.copy_(conv.bias)
+    net, reference = net.double().eval(), reference.double().eval()
+    torch.manual_seed(1)
+    images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    labels = torch.tensor([1, 3])
+    with torch.no_grad():
+        ref = reference(images, labels)
+        scores, class_maps = net(images)
+        out = net.branches(images)
+    torch.testing.assert_close(scores, ref["logits"], **TOL)
+    torch.testing.assert_close(class_maps[torch.arange(2), labels], ref["cams"], **TOL)
+    for key in ("b1", "b2", "c"):
+        torch.testing.assert_close(out[key], ref[f"logits_{key}"], **TOL)
+    assert ref["logits"].std() > 1e-3 and ref["logits_b2"].std() > 1e-3
+
+
+def test_inception_v3_spg_needs_wsolevaluations_network():
+    with pytest.raises(ValueError, match=r"spg \(inception_v3 layout\).*large_feature_map true or false"):
+        SPGNet(num_classes=3, backbone="inception_v3", pool="gap")
+
+
+@pytest.mark.parametrize("large_feature_map", [True, False])
+def test_vgg16_spg_logits_cams_and_branches_equal_the_reference(large_feature_map):
+    reference = ReferenceVggSpg(4, large_feature_map)
+    net = SPGNet(num_classes=4, backbone="vgg16", pool="gap", large_feature_map=large_feature_map)
+    assert net.layout.name == "vgg16" and net.backbone.stride == (8 if large_feature_map else 16)
+    net.load_state_dict(reference.wsl_state(), strict=True)
+    net, reference = net.double().eval(), reference.double().eval()
+    torch.manual_seed(1)
+    images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    labels = torch.tensor([2, 0])
+    with torch.no_grad():
+        ref = reference(images, labels)
+        scores, class_maps = net(images)
+        out = net.branches(images)
+    torch.testing.assert_close(scores, ref["logits"], **TOL)
+    torch.testing.assert_close(class_maps[torch.arange(2), labels], ref["cams"], **TOL)
+    for key in ("b1", "b2", "c"):
+        torch.testing.assert_close(out[key], ref[f"logits_{key}"], **TOL)
+    assert ref["logits"].std() > 1e-3 and ref["logits_b1"].std() > 1e-4
+
+
+def test_vgg16_spg_keeps_the_pretrained_convs_and_head_lr_stages_3_is_upstreams_group():
+    net = SPGNet(num_classes=3, backbone="vgg16", pool="gap", large_feature_map=True)
+    body = net.backbone.body
+    assert [type(m).__name__ for m in body.features][-1] == "MaxPool2d" and len(body.features) == 17
+    assert isinstance(body.Pool4, torch.nn.Identity) and net.head.conv.in_channels == 512
+    early, late = net.backbone.split_last_stages(3)
+    names = {id(p): n for n, p in body.named_parameters()}
+    assert {names[id(p)].split(".")[0] for p in late} == {"SPG_A_1", "SPG_A_2", "SPG_A_3"}
+    assert {names[id(p)].split(".")[0] for p in early} == {"features"}
+
+
+def test_vgg16_spg_needs_wsolevaluations_network():
+    with pytest.raises(ValueError, match=r"spg \(vgg16 layout\).*large_feature_map true or false"):
+        SPGNet(num_classes=3, backbone="vgg16", pool="gap")

@@ -6,7 +6,8 @@ its bias, no ReLU; upstream ``feat_map[labels]``). In training three one-channel
 
 - ``b1 = B_shared(B_1a(t1))``, ``b2 = B_shared(B_2a(t2))``: two taps t1, t2 of the backbone, each
   through its own 3×3 conv + ReLU, then one *shared* 3×3 conv + ReLU + 1×1 conv to one map;
-- ``c = C(f)``: f the input of the classifier's 1×1 conv, through 3×3 conv + ReLU + 1×1 conv.
+- ``c = C(f)``: f the input of the classifier's 1×1 conv (after InceptionV3's last dropout), through
+  3×3 conv + ReLU + 1×1 conv.
 
 With up(·) the bilinear resize (``align_corners=False``) to the input's H × W (upstream: 224 × 224, its
 crop size), σ the sigmoid and y the image's class:
@@ -25,8 +26,11 @@ Where the taps sit, the branch widths and which learning rate the branches take 
 :data:`SPG_LAYOUTS` maps a timm model family to its :class:`SPGLayout` (upstream ``ResNetSpg``:
 t1 = the output of layer3's first block, t2 = layer3's output, width 1024, C width 512; the branches and
 ``SPG_A4`` at the base lr, because upstream's ResNet "classifier" lr group is ``layer4.`` and ``fc.``
-only). A backbone of another family gets :data:`GENERIC_LAYOUT` (wsl's own: the ends of the third- and
-second-to-last feature stages), named as such in :meth:`SPG.options`.
+only; upstream ``InceptionSpg`` on wsl's InceptionV3-CAM (``large_feature_map`` set): t1 = after
+``Mixed_5d`` and the optional pool (``Pool3``, 288 channels), t2 = ``Mixed_6d``'s output (768; not
+``Mixed_6e``'s, as upstream), width 512, C width 512, everything added at the head's lr). A backbone of
+another family gets :data:`GENERIC_LAYOUT` (wsl's own: the ends of the third- and second-to-last feature
+stages), named as such in ``SPGNet.layout.name``.
 
 Where wsl deviates from wsolevaluation's ``wsol/method/spg.py`` and why:
 - the masks are made at the input's size, not a hard-coded 224 × 224 (the same for 224 px inputs);
@@ -52,7 +56,9 @@ from torch import nn
 from wsl.methods.base import LossFn, WSOLMethod
 from wsl.methods.registry import register_method
 from wsl.models import WSLNet
-from wsl.models.backbone import resolve_backbone_name
+from wsl.models.backbone import Backbone, resolve_backbone_name
+from wsl.models.vgg_cam import VGG16CAMBody
+from wsl.models.vgg_spg import VGG16SPGBody
 
 if TYPE_CHECKING:
     from timm.models import FeatureInfo
@@ -177,20 +183,25 @@ class SPGLayout:
     Attributes:
         name: shown in :meth:`SPG.options`.
         taps: ``net → (module for t1, module for t2)``, modules of ``net.backbone`` whose outputs feed B.
+        tap_channels: the channels of t1 and t2 (None: those of the feature stages holding the taps).
         b_width: channels of B's 3×3 convs (upstream ``SPG_B_*``); None: t2's channels.
         c_width: channels of C's 3×3 conv (upstream ``SPG_C``); None: the classifier's input channels.
         branches_at_backbone_lr: the branches and the classifier's 1×1 conv train at ``backbone_lr``
             (upstream's ResNet lr groups) instead of the head's ``lr``.
         xavier: initialise the branches and the classifier's 1×1 conv as upstream (Xavier-uniform
             weights, zero biases; upstream ``initialize_weights(..., 'xavier')``).
+        prepare: ``net → None``, run first: rebuilds the network where upstream's SPG network is not its
+            CAM network plus branches (VGG16).
     """
 
     name: str
     taps: Callable[[WSLNet], tuple[nn.Module, nn.Module]]
+    tap_channels: tuple[int, int] | None
     b_width: int | None
     c_width: int | None
     branches_at_backbone_lr: bool
     xavier: bool
+    prepare: Callable[[WSLNet], None] | None = None
 
 
 def _stage(net: WSLNet, index: int, family: str) -> nn.Module:
@@ -216,6 +227,42 @@ def _resnet_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
     return layer[0], layer
 
 
+def _inception_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
+    # Upstream InceptionSpg (inception.py:364-377): B1 after Mixed_5d and the extra pool, B2 after Mixed_6d.
+    body = net.backbone.body
+    pool, mixed = getattr(body, "Pool3", None), getattr(body, "Mixed_6d", None)
+    if pool is None or mixed is None:
+        raise ValueError(
+            f"spg (inception_v3 layout) taps wsolevaluation's InceptionV3 network (Pool3, Mixed_6d), which "
+            f"backbone {net.backbone.name!r} builds only with large_feature_map true or false; set it"
+        )
+    return pool, mixed
+
+
+def _vgg_prepare(net: WSLNet) -> None:
+    # Upstream VggSpg (vgg.py:124-213): features to pool3, SPG_A_1/2 = conv4/conv5 blocks, SPG_A_3, no conv6.
+    body = net.backbone.body
+    if not isinstance(body, VGG16CAMBody):
+        raise ValueError(
+            f"spg (vgg16 layout) rebuilds wsolevaluation's VGG16 network, which backbone "
+            f"{net.backbone.name!r} builds only with large_feature_map true or false; set it"
+        )
+    spg_body = VGG16SPGBody(body.features, body.large_feature_map)
+    spg_body.pretrained_cfg = getattr(body, "pretrained_cfg", None) or {}
+    old = net.backbone
+    net.backbone = Backbone(spg_body)
+    net.backbone.name, net.backbone.weights = old.name, old.weights
+    net.backbone.img_size, net.backbone.large_feature_map = old.img_size, old.large_feature_map
+    conv = net.head.conv
+    net.head.conv = nn.Conv2d(spg_body.feature_info.channels()[-1], conv.out_channels, 1)
+
+
+def _vgg_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
+    # B1 after SPG_A_1 and the optional pool, B2 after SPG_A_2 (vgg.py:183-192).
+    body = net.backbone.body
+    return body.Pool4, body.SPG_A_2
+
+
 def _generic_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
     return _stage(net, -3, "generic"), _stage(net, -2, "generic")
 
@@ -223,7 +270,28 @@ def _generic_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
 #: timm model family (module name) → its SPG layout, as wsolevaluation builds it for that family.
 SPG_LAYOUTS: dict[str, SPGLayout] = {
     "resnet": SPGLayout(
-        "resnet", _resnet_taps, b_width=1024, c_width=512, branches_at_backbone_lr=True, xavier=True
+        "resnet", _resnet_taps, None, b_width=1024, c_width=512, branches_at_backbone_lr=True, xavier=True
+    ),
+    # Upstream's VGG "classifier" lr group is everything outside features. (head_lr_stages 3 for SPG_A_1-3).
+    "vgg": SPGLayout(
+        "vgg16",
+        _vgg_taps,
+        (512, 512),
+        b_width=512,
+        c_width=512,
+        branches_at_backbone_lr=False,
+        xavier=True,
+        prepare=_vgg_prepare,
+    ),
+    # Upstream's Inception "classifier" lr group is everything outside Mixed*/Conv2d_1-4: SPG_* at lr x 10.
+    "inception_v3": SPGLayout(
+        "inception_v3",
+        _inception_taps,
+        (288, 768),
+        b_width=512,
+        c_width=512,
+        branches_at_backbone_lr=False,
+        xavier=True,
     ),
 }
 #: Any other backbone: wsl's own layout (not upstream's), taps at the ends of the third- and
@@ -231,6 +299,7 @@ SPG_LAYOUTS: dict[str, SPGLayout] = {
 GENERIC_LAYOUT = SPGLayout(
     "generic (wsl's own)",
     _generic_taps,
+    None,
     b_width=None,
     c_width=None,
     branches_at_backbone_lr=False,
@@ -277,9 +346,11 @@ class SPGNet(WSLNet):
     def __init__(self, num_classes: int, layout: SPGLayout | None = None, **net_kwargs: Any) -> None:
         super().__init__(num_classes, **net_kwargs)
         self.layout = layout or layout_for(self._architecture())
+        if self.layout.prepare is not None:
+            self.layout.prepare(self)
         tap1, tap2 = self.layout.taps(self)
         self._taps = (tap1, tap2)
-        c1, c2 = _stage_channels(self, tap1), _stage_channels(self, tap2)
+        c1, c2 = self.layout.tap_channels or (_stage_channels(self, tap1), _stage_channels(self, tap2))
         width = self.layout.b_width or c2
         head_channels = self.head.conv.in_channels
         c_width = self.layout.c_width or head_channels

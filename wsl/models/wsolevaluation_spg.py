@@ -18,6 +18,12 @@ upstream                 wsl (``SPGNet``)
 ``SPG_C.*``              ``spg_c.*``
 =======================  ==========================================
 
+``VggSpg`` (``wsol/vgg.py``) and ``InceptionSpg`` (``wsol/inception.py``) keep their body keys in wsl
+(:class:`~wsl.models.vgg_spg.VGG16SPGBody`: ``features.*``, ``SPG_A_1.*``, ``SPG_A_2.*``, ``SPG_A_3.*``;
+wsl's InceptionV3-CAM body: ``Conv2d_*``, ``Mixed_5b`` … ``Mixed_6e``, ``SPG_A3_1b.*``, ``SPG_A3_2b.*``) under
+``backbone.body.``; their classifier (``SPG_A_4`` / ``SPG_A4``) becomes ``head.conv`` and B and C are renamed
+as above. The family is told by the keys (``SPG_A_1.*``: VGG16; ``Mixed_*``: InceptionV3; else ResNet50).
+
 Nothing is reshaped, so the converted network's scores are upstream's logits (GAP of ``SPG_A4``'s map) and
 its class maps are upstream's CAMs (``SPG_A4``'s map, bias included) exactly, up to floating-point rounding;
 the branches B and C give upstream's ``logits_b1``, ``logits_b2``, ``logits_c``.
@@ -33,12 +39,66 @@ import torch
 
 from wsl.models.wsolevaluation import _strip_data_parallel
 
-__all__ = ["SPG_BLOCKS", "is_spg_state_dict", "method_state_dict_to_wsl", "spg_state_dict_to_wsl"]
+__all__ = [
+    "SPG_BLOCKS",
+    "is_spg_layout",
+    "is_spg_state_dict",
+    "method_state_dict_to_wsl",
+    "spg_family",
+    "spg_state_dict_to_wsl",
+]
 
 #: Blocks of upstream's ResNet50 SPG stages (``SPG_A1`` + ``SPG_A2`` = layer3's 6).
 SPG_BLOCKS = {"layer1": 3, "layer2": 4, "SPG_A1": 1, "SPG_A2": 5, "layer4": 3}
 _BRANCHES = {"SPG_B_1a": "spg_b1", "SPG_B_2a": "spg_b2", "SPG_B_shared": "spg_b_shared", "SPG_C": "spg_c"}
 _BLOCK_KEY = re.compile(r"^(layer[124]|SPG_A[12])\.(\d+)\.(.+)$")
+#: VGG16 / InceptionV3: upstream's body keys that wsl keeps (under ``backbone.body.``), and the classifier.
+_KEPT_BODY = {
+    "vgg16": (("features.", "SPG_A_1.", "SPG_A_2.", "SPG_A_3."), "SPG_A_4"),
+    "inception_v3": (
+        ("Conv2d_1a_3x3.", "Conv2d_2a_3x3.", "Conv2d_2b_3x3.", "Conv2d_3b_1x1.", "Conv2d_4a_3x3.", "Mixed_5")
+        + ("Mixed_6", "SPG_A3_1b.", "SPG_A3_2b."),
+        "SPG_A4",
+    ),
+}
+
+
+def spg_family(state_dict: Mapping[str, Any]) -> str:
+    """The upstream architecture of an SPG ``state_dict``: ``vgg16``, ``inception_v3`` or ``resnet50``."""
+    keys = [k.removeprefix("module.") for k in state_dict]
+    if any(k.startswith("SPG_A_1.") for k in keys):
+        return "vgg16"
+    return "inception_v3" if any(k.startswith("Mixed_") for k in keys) else "resnet50"
+
+
+def _resnet_key(key: str) -> str | None:
+    head, _, rest = key.partition(".")
+    block = _BLOCK_KEY.match(key)
+    if head in ("conv1", "bn1"):
+        return f"backbone.body.{key}"
+    if head == "SPG_A4":
+        return f"head.conv.{rest}"
+    if block and int(block.group(2)) < SPG_BLOCKS[block.group(1)]:
+        stage, index, tail = block.group(1), int(block.group(2)), block.group(3)
+        if stage == "SPG_A1":
+            stage = "layer3"
+        elif stage == "SPG_A2":
+            stage, index = "layer3", index + 1
+        return f"backbone.body.{stage}.{index}.{tail}"
+    return None
+
+
+def _kept_body_key(family: str, key: str) -> str | None:
+    prefixes, classifier = _KEPT_BODY[family]
+    head, _, rest = key.partition(".")
+    if head == classifier:
+        return f"head.conv.{rest}"
+    return f"backbone.body.{key}" if key.startswith(prefixes) else None
+
+
+def is_spg_layout(keys: list[str]) -> bool:
+    """Whether the (``module.``-free) state-dict ``keys`` are an upstream SPG network's (``SPG_B_*``)."""
+    return any(k.startswith("SPG_B_") for k in keys)
 
 
 def is_spg_state_dict(state_dict: Mapping[str, Any]) -> bool:
@@ -47,11 +107,11 @@ def is_spg_state_dict(state_dict: Mapping[str, Any]) -> bool:
 
 
 def spg_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """Rename a wsolevaluation ResNet50-SPG ``state_dict`` to a :class:`~wsl.methods.spg.SPGNet`'s.
+    """Rename a wsolevaluation SPG ``state_dict`` to a :class:`~wsl.methods.spg.SPGNet`'s (module doc).
 
     Args:
-        state_dict: upstream's ``checkpoint["state_dict"]`` of ``--architecture resnet50
-            --wsol_method spg``; a leading ``module.`` (DataParallel) on every key is removed.
+        state_dict: upstream's ``checkpoint["state_dict"]`` of ``--wsol_method spg`` (ResNet50, VGG16 or
+            InceptionV3); a leading ``module.`` (DataParallel) on every key is removed.
 
     Returns:
         The SPGNet state dict, the tensors themselves.
@@ -67,33 +127,26 @@ def spg_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tens
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict: expected a mapping of tensors; got {type(state_dict).__name__}")
+    family = spg_family(state_dict)
     out: dict[str, torch.Tensor] = {}
     foreign: list[str] = []
     for key, value in _strip_data_parallel(state_dict).items():
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"state_dict[{key!r}]: expected a tensor; got {type(value).__name__}")
         head, _, rest = key.partition(".")
-        block = _BLOCK_KEY.match(key)
-        if head in ("conv1", "bn1"):
-            out[f"backbone.body.{key}"] = value
-        elif head == "SPG_A4":
-            out[f"head.conv.{rest}"] = value
-        elif head in _BRANCHES:
-            out[f"{_BRANCHES[head]}.{rest}"] = value
-        elif block and int(block.group(2)) < SPG_BLOCKS[block.group(1)]:
-            stage, index, tail = block.group(1), int(block.group(2)), block.group(3)
-            if stage == "SPG_A1":
-                stage = "layer3"
-            elif stage == "SPG_A2":
-                stage, index = "layer3", index + 1
-            out[f"backbone.body.{stage}.{index}.{tail}"] = value
+        if head in _BRANCHES:
+            new = f"{_BRANCHES[head]}.{rest}"
         else:
+            new = _resnet_key(key) if family == "resnet50" else _kept_body_key(family, key)
+        if new is None:
             foreign.append(key)
+        else:
+            out[new] = value
     if foreign:
         raise ValueError(
-            f"state_dict: {len(foreign)} keys are not those of wsolevaluation's ResNet50 SPG network "
-            f"(ResNetSpg), e.g. {sorted(foreign)[:5]}; only --architecture resnet50 --wsol_method spg "
-            "checkpoints convert here"
+            f"state_dict: {len(foreign)} keys are not those of wsolevaluation's {family} SPG network, e.g. "
+            f"{sorted(foreign)[:5]}; only --wsol_method spg checkpoints of resnet50, vgg16 and inception_v3 "
+            "convert here"
         )
     return out
 
