@@ -96,18 +96,29 @@ def test_ilsvrc_wants_the_imagenet_fc_except_for_acol():
 
 
 def test_method_rows_compare_options_with_upstreams_defaults():
-    config = _with(model__method="adl", model__method_kwargs={"drop_rate": 0.75})
+    config = _with(model__method="adl", model__method_kwargs={"drop_rate": 0.75, "gamma": 0.8})
     rows = {r.setting: r for r in recipe_rows(config)}
     assert rows["dataset / cell"].status == "DIFFERS"  # the cell's values are CAM's
     assert (
         rows["adl drop_rate"].status == "" and rows["adl gamma"].status == "DIFFERS"
-    )  # wsl 0.8, upstream 0.9
-    assert rows["adl structure"].status == "DIFFERS" and rows["adl lr / wd"].status == "check"
+    )  # 0.8 (wsl's earlier default), upstream 0.9
+    assert rows["adl structure"].status == "" and rows["adl lr / wd"].status == "check"
+    assert rows["adl structure"].ours == "after layer3.0, layer4.0, layer4.2"
+    stages = _with(model__method="adl", model__method_kwargs={"placement": "stages"})
+    assert {r.setting: r.status for r in recipe_rows(stages)}["adl structure"] == "DIFFERS"
+    for variant, status in (("wsolevaluation", ""), ("wsl", "DIFFERS")):
+        acol = _with(model__method="acol", model__method_kwargs={"variant": variant})
+        assert {r.setting: r.status for r in recipe_rows(acol)}["acol structure"] == status
     has = {
         r.setting: r.status
-        for r in recipe_rows(_with(model__method="has", model__method_kwargs={"grid": 56}))
+        for r in recipe_rows(_with(model__method="has", model__method_kwargs={"grid_size": 4}))
     }
-    assert has["has grid"] == "" and has["has p"] == ""
+    assert has["has grid_size"] == "" and has["has drop_rate"] == "" and has["has grid_unit"] == ""
+    cells = {
+        r.setting: r.status
+        for r in recipe_rows(_with(model__method="has", model__method_kwargs={"grid_unit": "cells"}))
+    }
+    assert cells["has grid_unit"] == "DIFFERS"
 
 
 def test_errors_name_the_argument_and_the_choices():

@@ -317,14 +317,14 @@ class WSLModule(pl.LightningModule):
         head_lr = hp.lr
         early, late = self.net.backbone.split_last_stages(hp.get("head_lr_stages", 0))
         in_backbone = {id(p) for p in self.net.backbone.parameters()}
-        # The head group is everything outside the backbone (ACoL's second head too) plus the late stages,
-        # except what the network puts at the backbone's rate (SPG's ResNet branches, as upstream).
-        at_backbone_lr = self.net.backbone_lr_parameters()
-        early = early + at_backbone_lr
-        in_backbone |= {id(p) for p in at_backbone_lr}
-        heads = [p for p in self.net.parameters() if id(p) not in in_backbone]
+        # A network may put some of its own layers in the base group (wsolevaluation's ResNet50 ACoL
+        # classifiers match none of its "classifier" patterns): ``net.base_lr_parameters()``.
+        base_extra = list(getattr(self.net, "base_lr_parameters", list)())
+        moved = {id(p) for p in base_extra}
+        # The head group: everything else outside the backbone (ACoL's second head too) + the late stages.
+        heads = [p for p in self.net.parameters() if id(p) not in in_backbone and id(p) not in moved]
         groups = [
-            {"params": early, "lr": head_lr if hp.backbone_lr is None else hp.backbone_lr},
+            {"params": early + base_extra, "lr": head_lr if hp.backbone_lr is None else hp.backbone_lr},
             {"params": late + heads, "lr": head_lr},
         ]
         if hp.optimizer == "adamw":

@@ -85,19 +85,15 @@ CLASSIFIER_PARAMS = {
 }
 #: Methods whose ILSVRC model keeps the pretrained ImageNet fc (resnet.py:465-469).
 KEEPS_IMAGENET_FC = ("cam", "has", "cutmix", "adl")
-#: wsl's method options closest to upstream's defaults (config.py:210-233; HaS 4 px cells = 56 per side
-#: at 224 px), and what no option reproduces (the audit's section F).
-METHOD_DEFAULTS: dict[str, dict[str, float]] = {
-    "has": {"grid": 56, "p": 0.5},
+#: upstream's method defaults (config.py:210-233) under wsl's option names, and what no option reproduces
+#: (the audit's section F).
+METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
+    "has": {"grid_size": 4, "drop_rate": 0.5, "grid_unit": "pixels"},
     "cutmix": {"prob": 1.0, "alpha": 1.0},
     "adl": {"drop_rate": 0.75, "gamma": 0.9},
     "acol": {"threshold": 0.7, "branch_layers": 2, "branch_width": 1024},
 }
-METHOD_GAPS = {
-    "adl": "ADL after whole stages; upstream after blocks layer3.0, layer4.0, layer4.2",
-    "acol": "the ACoL branches train at the head's lr; upstream's ResNet branches at the base lr",
-    "spg": "not in wsl",
-}
+METHOD_GAPS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -328,19 +324,41 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
         )
     )
     if method != "cam":
-        rows += _method_rows(method, dict(model.get("method_kwargs") or {}))
+        rows += _method_rows(method, dict(model.get("method_kwargs") or {}), backbone)
     return rows
 
 
-def _method_rows(method: str, kwargs: dict[str, Any]) -> list[RecipeRow]:
+def _structure_row(method: str, built: Any, backbone: str) -> RecipeRow | None:
+    """ADL's positions and ACoL's classifiers beside upstream's network for the architecture."""
+    from wsl.methods.acol import ACOL_FAMILIES
+    from wsl.methods.adl import ADL_POSITIONS
+
+    arch = _arch(backbone)
+    if method == "adl":
+        upstream = ADL_POSITIONS.get(arch)
+        where = f"after {', '.join(upstream)}" if upstream else f"upstream's {arch} positions (not in wsl)"
+        ours = where if upstream and built.placement in ("auto", "wsolevaluation") else "after whole stages"
+        return _row("adl structure", ours, where, ours == where)
+    if method == "acol":
+        upstream_net = f"{arch} ACoL classifiers, init and lr group"
+        same = built.variant == "wsolevaluation" and arch in ACOL_FAMILIES
+        return _row("acol structure", f"variant {built.variant}", upstream_net, same)
+    return None
+
+
+def _method_rows(method: str, kwargs: dict[str, Any], backbone: str) -> list[RecipeRow]:
     from wsl.methods import get_method
 
     built = get_method(method, **kwargs)
     rows = []
     for name, want in METHOD_DEFAULTS.get(method, {}).items():
         got = getattr(built, name, None)
-        rows.append(_row(f"{method} {name}", got, f"{want} (upstream default)", _close(got, float(want))))
-    if method in METHOD_GAPS:
+        same = got == want if isinstance(want, str) else _close(got, float(want))
+        rows.append(_row(f"{method} {name}", got, f"{want} (upstream default)", same))
+    structure = _structure_row(method, built, backbone)
+    if structure is not None:
+        rows.append(structure)
+    elif method in METHOD_GAPS:
         rows.append(_row(f"{method} structure", "wsl's", METHOD_GAPS[method], False))
     rows.append(
         _row(

@@ -8,14 +8,54 @@ import torch.nn.functional as F
 
 from wsl.methods import get_method
 from wsl.methods.cutmix import cutmix
-from wsl.methods.has import draw_hidden_cells, hide_and_seek
+from wsl.methods.has import cell_edges, cell_mask, draw_hidden_cells, hide_and_seek
+
+
+def upstream_has(images: torch.Tensor, grid_size: int, hidden: torch.Tensor) -> torch.Tensor:
+    """wsolevaluation's ``wsol/method/has.py`` loop, written out, with the cell decisions given: cell
+    ``(x // s, y // s)`` stands for its ``random.random() <= drop_rate``."""
+    out = images.clone()
+    _, _, height, width = out.shape
+    for b in range(len(out)):
+        for x in range(0, width, grid_size):
+            for y in range(0, height, grid_size):
+                x_end, y_end = min(height, x + grid_size), min(height, y + grid_size)
+                if hidden[b, x // grid_size, y // grid_size]:
+                    out[b, :, x:x_end, y:y_end] = 0.0
+    return out
+
+
+@pytest.mark.parametrize(("side", "grid_size"), [(8, 4), (10, 4), (224, 120), (7, 1), (5, 9)])
+def test_has_pixel_cells_hide_what_upstreams_loop_hides(side, grid_size):
+    images = torch.rand(3, 2, side, side, dtype=torch.float64) + 1.0  # never 0 before hiding
+    out, hidden = hide_and_seek(images, grid_size, 0.5, "pixels", torch.Generator().manual_seed(1))
+    cells = -(-side // grid_size)
+    assert hidden.shape == (3, cells, cells)
+    torch.testing.assert_close(out, upstream_has(images, grid_size, hidden), rtol=0, atol=0)
+    assert images.min() >= 1.0  # the input is not modified
+
+
+def test_has_hides_by_hand_a_6_by_6_image_in_4_px_cells():
+    image = torch.arange(1, 37, dtype=torch.float64).view(1, 1, 6, 6)
+    generator = torch.Generator().manual_seed(0)
+    _, hidden = hide_and_seek(image, 4, 0.5, "pixels", generator)
+    # The rule u <= drop_rate on the same float64 draws, one per cell in row-major order.
+    draws = torch.rand(1, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.equal(hidden, draws <= 0.5)
+    forced = torch.tensor([[[True, False], [False, True]]])  # top-left 4x4 and bottom-right 2x2 cells
+    expected = image.clone()
+    expected[0, 0, 0:4, 0:4] = 0.0
+    expected[0, 0, 4:6, 4:6] = 0.0
+    torch.testing.assert_close(upstream_has(image, 4, forced), expected, rtol=0, atol=0)
+    mask = cell_mask(forced, cell_edges(6, 4), cell_edges(6, 4), 6, 6)
+    torch.testing.assert_close(image.masked_fill(mask, 0.0), expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(("height", "width", "grid"), [(8, 8, 4), (10, 7, 3), (5, 5, 5)])
-def test_has_hides_exactly_the_drawn_cells(height, width, grid):
+def test_has_cells_unit_hides_exactly_the_drawn_cells(height, width, grid):
     images = torch.rand(3, 2, height, width, dtype=torch.float64) + 1.0  # never 0 before hiding
-    out, hidden = hide_and_seek(images, grid, 0.5, torch.Generator().manual_seed(1))
-    assert torch.equal(hidden, draw_hidden_cells(3, grid, 0.5, torch.Generator().manual_seed(1)))
+    out, hidden = hide_and_seek(images, grid, 0.5, "cells", torch.Generator().manual_seed(1))
+    assert torch.equal(hidden, draw_hidden_cells(3, grid, grid, 0.5, torch.Generator().manual_seed(1)))
     assert hidden.any() and not hidden.all()
     for n in range(3):
         for i in range(grid):
@@ -30,20 +70,46 @@ def test_has_hides_exactly_the_drawn_cells(height, width, grid):
     assert images.min() >= 1.0  # the input is not modified
 
 
-def test_has_probability_zero_and_one():
+@pytest.mark.parametrize("unit", ["pixels", "cells"])
+def test_has_probability_zero_and_one_and_grid_size_zero(unit):
     images = torch.randn(2, 3, 8, 8)
-    assert torch.equal(hide_and_seek(images, 4, 0.0)[0], images)
-    assert hide_and_seek(images, 4, 1.0)[0].eq(0).all()
+    assert torch.equal(hide_and_seek(images, 4, 0.0, unit)[0], images)
+    assert hide_and_seek(images, 4, 1.0, unit)[0].eq(0).all()
+    assert torch.equal(hide_and_seek(images, 0, 1.0, unit)[0], images)  # upstream: grid_size 0 = off
 
 
-def test_has_hides_a_fraction_near_p():
-    _, hidden = hide_and_seek(torch.zeros(200, 1, 8, 8), 4, 0.3, torch.Generator().manual_seed(0))
+def test_has_hides_a_fraction_near_the_drop_rate():
+    _, hidden = hide_and_seek(torch.zeros(200, 1, 8, 8), 2, 0.3, "pixels", torch.Generator().manual_seed(0))
     assert abs(hidden.double().mean().item() - 0.3) < 0.02  # 3200 Bernoulli draws: 4.9 standard errors
 
 
-@pytest.mark.parametrize("kwargs", [{"grid": 0}, {"grid": 2.5}, {"p": 1.5}])
-def test_has_refuses_bad_options(kwargs):
-    with pytest.raises(ValueError, match="has: (grid|p) must be"):
+def test_has_defaults_are_wsolevaluations():
+    method = get_method("has")
+    assert method.options() == {"grid_size": 4, "drop_rate": 0.5, "grid_unit": "pixels"}
+
+
+def test_has_hides_only_in_training():
+    from wsl.lit import WSLModule
+
+    torch.manual_seed(0)
+    module = WSLModule(num_classes=2, backbone="resnet18", pool="gap", method="has",
+                       method_kwargs={"drop_rate": 1.0}, channels_last=False).eval()  # fmt: skip
+    images = torch.randn(2, 3, 32, 32)
+    seen = []
+    module.net.backbone.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    with torch.no_grad():
+        module(images)  # the eval forward, as validation and test call it
+        module.wsol_method.training_loss(module.net, images, torch.eye(2), module.loss)
+    assert torch.equal(seen[0], images) and seen[1].eq(0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"grid_size": -1}, "grid_size"), ({"grid_size": 2.5}, "grid_size"), ({"drop_rate": 1.5}, "drop_rate"),
+     ({"grid_unit": "px"}, "grid_unit")],
+)  # fmt: skip
+def test_has_refuses_bad_options(kwargs, field):
+    with pytest.raises(ValueError, match=f"has: {field} must be"):
         get_method("has", **kwargs)
 
 

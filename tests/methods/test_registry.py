@@ -26,7 +26,9 @@ def test_unknown_method_lists_the_choices_and_the_closest():
 
 def test_unknown_method_option_lists_the_accepted_ones():
     with pytest.raises(
-        ValueError, match=r"unknown option\(s\) \['grd'\] for method 'has'.*accepted: \['grid', 'p'\]"
+        ValueError,
+        match=r"unknown option\(s\) \['grd'\] for method 'has'.*accepted: "
+        r"\['grid_size', 'drop_rate', 'grid_unit'\]",
     ):
         WSLModule(num_classes=2, method="has", method_kwargs={"grd": 4})
     with pytest.raises(ValueError, match="accepted: none"):

@@ -213,7 +213,7 @@ def test_generic_layout_taps_the_third_and_second_to_last_stages_and_trains_at_t
     stages = dict(net.backbone.stages)
     assert net._taps == (stages["layer1"], stages["layer2"])
     assert net.spg_b1[0].in_channels == 64 and net.spg_b2[0].in_channels == 128
-    assert net.spg_c[0].in_channels == 256 and net.backbone_lr_parameters() == []
+    assert net.spg_c[0].in_channels == 256 and net.base_lr_parameters() == []
     out = net.train().branches(torch.randn(2, 3, 64, 64))
     assert (
         out["b1"].shape == (2, 1, 16, 16)
@@ -285,7 +285,7 @@ def test_inception_v3_spg_logits_cams_and_branches_equal_the_reference(large_fea
         pretrained=str(path),
         large_feature_map=large_feature_map,
     )
-    assert net.layout.name == "inception_v3" and net.backbone_lr_parameters() == []
+    assert net.layout.name == "inception_v3" and net.base_lr_parameters() == []
     modules = dict(net.named_modules())
     with torch.no_grad():
         for name, conv in reference.added_layers().items():
@@ -332,12 +332,12 @@ def test_vgg16_spg_logits_cams_and_branches_equal_the_reference(large_feature_ma
     assert ref["logits"].std() > 1e-3 and ref["logits_b1"].std() > 1e-4
 
 
-def test_vgg16_spg_keeps_the_pretrained_convs_and_head_lr_stages_3_is_upstreams_group():
+def test_vgg16_spg_keeps_the_pretrained_convs_and_head_lr_stages_1_is_upstreams_group():
     net = SPGNet(num_classes=3, backbone="vgg16", pool="gap", large_feature_map=True)
     body = net.backbone.body
     assert [type(m).__name__ for m in body.features][-1] == "MaxPool2d" and len(body.features) == 17
     assert isinstance(body.Pool4, torch.nn.Identity) and net.head.conv.in_channels == 512
-    early, late = net.backbone.split_last_stages(3)
+    early, late = net.backbone.split_last_stages(1)
     names = {id(p): n for n, p in body.named_parameters()}
     assert {names[id(p)].split(".")[0] for p in late} == {"SPG_A_1", "SPG_A_2", "SPG_A_3"}
     assert {names[id(p)].split(".")[0] for p in early} == {"features"}

@@ -13,12 +13,8 @@ from spg_reference import ReferenceInceptionSpg, ReferenceResNetSpg, ReferenceVg
 from tools.convert_wsolevaluation import main as convert_main
 from wsl.lit import WSLModule
 from wsl.methods.spg import SPGNet
-from wsl.models.wsolevaluation_spg import (
-    is_spg_state_dict,
-    method_state_dict_to_wsl,
-    spg_family,
-    spg_state_dict_to_wsl,
-)
+from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
+from wsl.models.wsolevaluation_spg import is_spg_layout, spg_family, spg_state_dict_to_wsl
 
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 
@@ -64,12 +60,12 @@ def test_an_upstream_spg_checkpoint_converts_to_the_same_network(large_feature_m
     assert ref["logits"].std() > 0.1 and ref["cams"].std() > 1e-3
 
 
-def test_spg_keys_are_recognised_and_others_left_to_the_cam_conversion():
-    assert is_spg_state_dict({"module.SPG_B_1a.0.weight": torch.zeros(1)})
-    assert not is_spg_state_dict({"SPG_A4.weight": torch.zeros(1), "fc.weight": torch.zeros(1)})
-    assert method_state_dict_to_wsl({"fc.weight": torch.zeros(1)}) is None
-    method, state = method_state_dict_to_wsl({"SPG_B_shared.2.bias": torch.zeros(1)})
-    assert method == "spg" and list(state) == ["spg_b_shared.2.bias"]
+def test_spg_keys_are_recognised_and_others_left_to_the_other_layouts():
+    assert is_spg_layout(["SPG_B_1a.0.weight"]) and not is_spg_layout(["SPG_A4.weight", "fc.weight"])
+    method, kwargs, state = method_state_dict_to_wsl({"module.SPG_B_shared.2.bias": torch.zeros(1)})
+    assert (method, kwargs, list(state)) == ("spg", {}, ["spg_b_shared.2.bias"])
+    with pytest.raises(ValueError, match="method: got 'cam'"):
+        method_state_dict_to_wsl({"SPG_B_shared.2.bias": torch.zeros(1)}, method="cam")
 
 
 @pytest.mark.parametrize(

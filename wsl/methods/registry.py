@@ -77,8 +77,8 @@ def get_method(name: str, **kwargs: object) -> WSOLMethod:
             accepted ones), or a bad value.
 
     Example:
-        >>> get_method("has", grid=4, p=0.5)
-        HaS(grid=4, p=0.5)
+        >>> get_method("has", grid_size=120, drop_rate=0.66)
+        HaS(grid_size=120, drop_rate=0.66, grid_unit='pixels')
         >>> method_kwargs("cutmix")
         ['prob', 'alpha']
         >>> get_method("cmm")

@@ -272,7 +272,7 @@ SPG_LAYOUTS: dict[str, SPGLayout] = {
     "resnet": SPGLayout(
         "resnet", _resnet_taps, None, b_width=1024, c_width=512, branches_at_backbone_lr=True, xavier=True
     ),
-    # Upstream's VGG "classifier" lr group is everything outside features. (head_lr_stages 3 for SPG_A_1-3).
+    # Upstream's VGG "classifier" lr group is everything outside features. (head_lr_stages 1: SPG_A_1-3).
     "vgg": SPGLayout(
         "vgg16",
         _vgg_taps,
@@ -373,8 +373,9 @@ class SPGNet(WSLNet):
         """B and C, the modules SPG adds."""
         return [self.spg_b1, self.spg_b2, self.spg_b_shared, self.spg_c]
 
-    def backbone_lr_parameters(self) -> list[nn.Parameter]:
-        """The parameters outside the backbone that train at ``backbone_lr`` (see :class:`SPGLayout`)."""
+    def base_lr_parameters(self) -> list[nn.Parameter]:
+        """The parameters outside the backbone that train at ``backbone_lr`` (see :class:`SPGLayout`); read by
+        ``WSLModule.configure_optimizers``."""
         if not self.layout.branches_at_backbone_lr:
             return []
         return [p for m in [self.head, *self.branch_modules()] for p in m.parameters()]

@@ -126,11 +126,6 @@ class WSLNet(nn.Module):
             conv.weight.copy_(weight.reshape(conv.weight.shape))
             conv.bias.copy_(bias)
 
-    def backbone_lr_parameters(self) -> list[nn.Parameter]:
-        """Parameters outside ``backbone`` that train at ``backbone_lr``, not the head's ``lr`` (none here;
-        a method's network may name some, e.g. SPG's ResNet branches as wsolevaluation groups them)."""
-        return []
-
     @property
     def pool(self) -> nn.Module:
         return self.head.pool

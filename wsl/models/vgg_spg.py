@@ -10,10 +10,10 @@ and its conv5 block ``SPG_A_2`` (``batch_replace_layer``: ``features.17/19/21`` 
 :class:`VGG16SPGBody` keeps upstream's module names, so its state-dict keys are upstream's
 (``features.<i>``, ``SPG_A_1.<i>``, ``SPG_A_2.<i>``, ``SPG_A_3.<i>``); ``Pool4`` is the added max-pool
 (``nn.Identity`` with ``large_feature_map``). Feature stages (``feature_info``): ``features.4`` (pool1, 64
-ch, /2), ``features.9`` (pool2, 128, /4), ``features.16`` (pool3, 256, /8), ``SPG_A_1`` (512, /8),
-``SPG_A_2`` (512, /16, or /8 with ``large_feature_map``), ``SPG_A_3`` (512, same). Upstream's VGG "classifier"
-lr group is everything outside ``features.``: ``head_lr_stages: 3`` (``SPG_A_1``, ``SPG_A_2``, ``SPG_A_3``)
-gives it.
+ch, /2), ``features.9`` (pool2, 128, /4), ``features.16`` (pool3, 256, /8) and ``SPG_A_3`` (512, /16, or /8
+with ``large_feature_map``): the last stage holds ``SPG_A_1``, ``SPG_A_2`` and ``SPG_A_3``, so
+``head_lr_stages: 1`` (the VGG16 configs' value) gives upstream's VGG "classifier" lr group, everything
+outside ``features.``.
 """
 
 from __future__ import annotations
@@ -71,11 +71,9 @@ class VGG16SPGBody(nn.Module):
                 {"num_chs": 64, "reduction": 2, "module": "features.4"},
                 {"num_chs": 128, "reduction": 4, "module": "features.9"},
                 {"num_chs": 256, "reduction": 8, "module": "features.16"},
-                {"num_chs": 512, "reduction": 8, "module": "SPG_A_1"},
-                {"num_chs": 512, "reduction": late, "module": "SPG_A_2"},
                 {"num_chs": 512, "reduction": late, "module": "SPG_A_3"},
             ],
-            out_indices=(5,),
+            out_indices=(3,),
         )
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:

@@ -16,8 +16,9 @@ and a 1×1 conv head with weight W (C, 2048, 1, 1) and bias b under a GAP pool, 
   per-image min–max normalisation of every CAM evaluation removes, so the normalised CAMs, the boxes and
   every localization score are upstream's.
 
-Only ``architecture_type cam`` ResNet50 checkpoints convert here; VGG16, InceptionV3 and the ADL / ACoL /
-SPG layouts come with part 2 of the WSOL table (their keys are refused with a message naming them).
+:func:`wsolevaluation_state_dict_to_wsl` converts ``architecture_type cam`` ResNet50 state dicts;
+:func:`convert_wsolevaluation_checkpoint` also takes ResNet50's HaS, CutMix, ADL and ACoL checkpoints
+(:mod:`wsl.models.wsolevaluation_methods`).
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ def convert_wsolevaluation_checkpoint(
     large_feature_map: bool,
     class_names: Sequence[str] | None = None,
     image_size: int = 224,
+    method: str | None = None,
+    method_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a wsl checkpoint (``.ckpt``) from a wsolevaluation ``main.py`` checkpoint.
 
@@ -154,6 +157,9 @@ def convert_wsolevaluation_checkpoint(
         class_names: the C class names, in label order (the dataset's, so that the tools accept it:
             :func:`wsl.data.wsol.default_class_names`); None: ``class_0`` … ``class_<C-1>``.
         image_size: the input side the tools use by default (upstream's ``crop_size``, 224).
+        method, method_kwargs: upstream's ``--wsol_method`` (None: read from the keys; ``has`` and
+            ``cutmix`` train the CAM network) and wsl method options for a run with non-default ones
+            (:func:`wsl.models.wsolevaluation_methods.method_state_dict_to_wsl`: ADL and ACoL layouts).
 
     Returns:
         ``{"out", "num_classes", "large_feature_map", "architecture", "epoch", "source_sha256"}``.
@@ -166,6 +172,7 @@ def convert_wsolevaluation_checkpoint(
 
     from wsl.checkpoint import read_checkpoint
     from wsl.lit import WSLModule
+    from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
     from wsl.runs import atomic_path
 
     if not isinstance(large_feature_map, bool):
@@ -186,9 +193,7 @@ def convert_wsolevaluation_checkpoint(
             f"{sorted(UPSTREAM_ARCHITECTURES)} (VGG16 and InceptionV3 come with part 2)"
         )
     state = payload.get("state_dict", payload)
-    from wsl.models.wsolevaluation_spg import method_state_dict_to_wsl  # SPG's layout (its own module)
-
-    method, net_state = method_state_dict_to_wsl(state) or ("cam", wsolevaluation_state_dict_to_wsl(state))
+    method, method_kwargs, net_state = method_state_dict_to_wsl(state, method, method_kwargs)
     num_classes = int(net_state["head.conv.weight"].shape[0])
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(
@@ -209,6 +214,7 @@ def convert_wsolevaluation_checkpoint(
         cam_curve_interval=None,
         protocol="wsolevaluation",
         method=method,
+        method_kwargs=dict(method_kwargs),
         channels_last=False,
     )
     try:
@@ -223,6 +229,7 @@ def convert_wsolevaluation_checkpoint(
         "architecture": architecture,
         "epoch": epoch,
         "large_feature_map": large_feature_map,
+        "method": method,
     }
     checkpoint = {
         "state_dict": module.state_dict(),

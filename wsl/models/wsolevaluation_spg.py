@@ -24,9 +24,12 @@ wsl's InceptionV3-CAM body: ``Conv2d_*``, ``Mixed_5b`` … ``Mixed_6e``, ``SPG_A
 ``backbone.body.``; their classifier (``SPG_A_4`` / ``SPG_A4``) becomes ``head.conv`` and B and C are renamed
 as above. The family is told by the keys (``SPG_A_1.*``: VGG16; ``Mixed_*``: InceptionV3; else ResNet50).
 
-Nothing is reshaped, so the converted network's scores are upstream's logits (GAP of ``SPG_A4``'s map) and
-its class maps are upstream's CAMs (``SPG_A4``'s map, bias included) exactly, up to floating-point rounding;
-the branches B and C give upstream's ``logits_b1``, ``logits_b2``, ``logits_c``.
+The conversion is :data:`wsl.models.wsolevaluation_methods.LAYOUTS`' ``spg`` entry (detected by the
+``SPG_B_*`` keys), so ``convert_wsolevaluation_checkpoint`` / ``tools/convert_wsolevaluation.py`` write an
+``spg`` wsl checkpoint. Nothing is reshaped, so the converted network's scores are upstream's logits (GAP
+of ``SPG_A4``'s map) and its class maps are upstream's CAMs (``SPG_A4``'s map, bias included) exactly, up
+to floating-point rounding; the branches B and C give upstream's ``logits_b1``, ``logits_b2``,
+``logits_c``.
 """
 
 from __future__ import annotations
@@ -42,8 +45,6 @@ from wsl.models.wsolevaluation import _strip_data_parallel
 __all__ = [
     "SPG_BLOCKS",
     "is_spg_layout",
-    "is_spg_state_dict",
-    "method_state_dict_to_wsl",
     "spg_family",
     "spg_state_dict_to_wsl",
 ]
@@ -101,11 +102,6 @@ def is_spg_layout(keys: list[str]) -> bool:
     return any(k.startswith("SPG_B_") for k in keys)
 
 
-def is_spg_state_dict(state_dict: Mapping[str, Any]) -> bool:
-    """Whether ``state_dict`` (``module.``-prefixed or not) is an upstream SPG network's (``SPG_B_*``)."""
-    return any(k.removeprefix("module.").startswith("SPG_B_") for k in state_dict)
-
-
 def spg_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """Rename a wsolevaluation SPG ``state_dict`` to a :class:`~wsl.methods.spg.SPGNet`'s (module doc).
 
@@ -149,9 +145,3 @@ def spg_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tens
             "convert here"
         )
     return out
-
-
-def method_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> tuple[str, dict[str, torch.Tensor]] | None:
-    """``("spg", the SPGNet state dict)`` for an upstream SPG ``state_dict``, None for any other (the hook
-    :func:`~wsl.models.wsolevaluation.convert_wsolevaluation_checkpoint` calls before its CAM conversion)."""
-    return ("spg", spg_state_dict_to_wsl(state_dict)) if is_spg_state_dict(state_dict) else None
