@@ -248,7 +248,7 @@ def _vgg_prepare(net: WSLNet) -> None:
             f"{net.backbone.name!r} builds only with large_feature_map true or false; set it"
         )
     spg_body = VGG16SPGBody(body.features, body.large_feature_map)
-    spg_body.pretrained_cfg = getattr(body, "pretrained_cfg", None) or {}
+    spg_body.pretrained_cfg = dict(getattr(body, "pretrained_cfg", None) or {})
     old = net.backbone
     net.backbone = Backbone(spg_body)
     net.backbone.name, net.backbone.weights = old.name, old.weights
@@ -259,7 +259,7 @@ def _vgg_prepare(net: WSLNet) -> None:
 
 def _vgg_taps(net: WSLNet) -> tuple[nn.Module, nn.Module]:
     # B1 after SPG_A_1 and the optional pool, B2 after SPG_A_2 (vgg.py:183-192).
-    body = net.backbone.body
+    body = cast(VGG16SPGBody, net.backbone.body)
     return body.Pool4, body.SPG_A_2
 
 

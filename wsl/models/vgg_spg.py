@@ -18,7 +18,7 @@ outside ``features.``.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import torch
 from timm.models import FeatureInfo
@@ -52,6 +52,8 @@ class VGG16SPGBody(nn.Module):
         pools = [nn.MaxPool2d(kernel_size=2, stride=2) for _ in range(3)]
         ordered = layers[:4] + [pools[0]] + layers[4:8] + [pools[1]] + layers[8:14] + [pools[2]]
         self.large_feature_map = bool(large_feature_map)
+        #: The timm config of the weights (set by whoever builds it; the family lookup reads it).
+        self.pretrained_cfg: dict[str, Any] = {}
         self.features = nn.Sequential(*ordered)
         self.SPG_A_1 = nn.Sequential(*layers[14:20])
         self.Pool4 = nn.Identity() if large_feature_map else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -62,7 +64,7 @@ class VGG16SPGBody(nn.Module):
             nn.Conv2d(512, 512, kernel_size=3, padding=1),
             nn.ReLU(),
         )
-        for conv in (self.SPG_A_3[0], self.SPG_A_3[2]):
+        for conv in (cast(nn.Conv2d, self.SPG_A_3[0]), cast(nn.Conv2d, self.SPG_A_3[2])):
             nn.init.xavier_uniform_(conv.weight)
             nn.init.zeros_(cast(torch.Tensor, conv.bias))
         late = 8 if large_feature_map else 16

@@ -130,6 +130,7 @@ def spg_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tens
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"state_dict[{key!r}]: expected a tensor; got {type(value).__name__}")
         head, _, rest = key.partition(".")
+        new: str | None
         if head in _BRANCHES:
             new = f"{_BRANCHES[head]}.{rest}"
         else:
