@@ -93,9 +93,7 @@ METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
     "adl": {"drop_rate": 0.75, "gamma": 0.9},
     "acol": {"threshold": 0.7, "branch_layers": 2, "branch_width": 1024},
 }
-METHOD_GAPS = {
-    "spg": "not in wsl",
-}
+METHOD_GAPS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from wsl.methods.base import WSOLMethod
 
 __all__ = ["METHODS", "register_method", "get_method", "method_kwargs"]
 
-# Filled by @register_method when wsl.methods is imported, in order: cam, has, cutmix, adl, acol.
+# Filled by @register_method when wsl.methods is imported, in order: cam, has, cutmix, adl, acol, spg.
 METHODS: dict[str, type[WSOLMethod]] = {}
 
 _M = TypeVar("_M", bound=type[WSOLMethod])
@@ -69,7 +69,7 @@ def get_method(name: str, **kwargs: object) -> WSOLMethod:
     """Build the method ``name`` with its options.
 
     Args:
-        name: one of ``METHODS`` (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``).
+        name: one of ``METHODS`` (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``, ``spg``).
         **kwargs: the method's options (``method_kwargs(name)`` lists them).
 
     Raises:

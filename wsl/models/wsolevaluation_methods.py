@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from wsl.models.wsolevaluation_spg import is_spg_layout, spg_state_dict_to_wsl
+
 __all__ = ["LAYOUTS", "MethodLayout", "detect_layout", "method_state_dict_to_wsl"]
 
 _BLOCK = re.compile(r"^(layer[1-4])\.(\d+)\.(.*)$")
@@ -131,6 +133,7 @@ class MethodLayout:
 
 #: Upstream's ResNet50 ``architecture_type`` → its layout, in detection order.
 LAYOUTS: dict[str, MethodLayout] = {
+    "spg": MethodLayout(("spg",), is_spg_layout, spg_state_dict_to_wsl),  # before cam, which takes the rest
     "adl": MethodLayout(("adl",), _is_adl, _adl_state, {"placement": "wsolevaluation"}),
     "acol": MethodLayout(("acol",), _is_acol, _acol_state, {"variant": "wsolevaluation"}),
     "cam": MethodLayout(("cam", "has", "cutmix"), _is_cam, _cam_state),
