@@ -20,23 +20,20 @@ Maps may be at any resolution up to the image size; they are bilinearly upsample
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import threading
-import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from queue import Queue
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from wsl.cam import check_posthoc_method, class_maps_for, gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
+from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
 from wsl.lit import WSLModule
@@ -53,6 +50,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The reader of a folder of saved CAMs, under its former name (:class:`wsl.cam.files.SavedCams`).
+CamFolder = SavedCams
 
 
 def evaluate_model(
@@ -130,132 +130,6 @@ def evaluate_trained(
             scores, class_maps = net(model.inputs(batch["image"]))
         evaluator.update(scores, class_maps, batch)
     return evaluator.compute()
-
-
-class CamFolder:
-    """Read-only view of a folder of saved CAMs (see the module docstring for the layout).
-
-    Files are matched to image ids by ``cams.json`` when the folder (or its parent, for an export's
-    ``cams/`` folder) holds one, else by their path relative to the folder without the suffix:
-    subfolders are searched, so the id ``a/x`` is ``a/x.npz`` (hidden files and folders are skipped).
-    The manifest's ``npz_keys`` maps a class name to its key in the ``.npz`` files where the two differ
-    (a class name that is not a safe zip member name); other keys are the class names.
-
-    Args:
-        root: the folder.
-        class_names: the dataset's classes, to map ``.npz`` keys to class indices.
-    """
-
-    def __init__(self, root: str | Path, class_names: list[str]) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise ValueError(f"cam_dir {str(self.root)!r} is not a folder; pass the folder of .npy/.npz CAMs")
-        self.class_names = list(class_names)
-        self.npz_keys: dict[str, str] = {}
-        self.files = {
-            p.relative_to(self.root).with_suffix("").as_posix(): p
-            for p in sorted(self.root.rglob("*"))
-            if p.suffix in (".npy", ".npz")
-            and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
-        }
-        self.files.update(self._manifest_files())
-        if not self.files:
-            raise ValueError(
-                f"cam_dir {str(self.root)!r} holds no .npy or .npz file (subfolders included); one per "
-                "image id is expected"
-            )
-        self.non_finite: list[str] = []
-
-    def _manifest_files(self) -> dict[str, Path]:
-        """``image_id → file`` from an export's ``cams.json`` beside or above the folder (and its
-        ``npz_keys`` into :attr:`npz_keys`); files outside the folder are ignored."""
-        root = self.root.resolve()
-        for manifest in (self.root / "cams.json", self.root.parent / "cams.json"):
-            if not manifest.is_file():
-                continue
-            try:
-                data = json.loads(manifest.read_text(encoding="utf-8"))
-                found = {str(m["image_id"]): manifest.parent / m["npz"] for m in data["images"]}
-                keys = data.get("npz_keys") or {}
-                self.npz_keys = {str(k): str(v) for k, v in keys.items()}
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                continue
-            return {
-                image_id: path
-                for image_id, path in found.items()
-                if path.is_file() and path.resolve().is_relative_to(root)
-            }
-        return {}
-
-    def check_ids(self, image_ids: list[str], skip_missing: bool = False) -> list[str]:
-        """Compare the folder with the split: missing ids raise (or are returned with ``skip_missing``),
-        extra files are reported in a warning."""
-        wanted = set(image_ids)
-        missing = [i for i in image_ids if i not in self.files]
-        used = {self.files[i] for i in wanted if i in self.files}
-        extra = sorted(i for i, p in self.files.items() if i not in wanted and p not in used)
-        if extra:
-            log.warning("%d CAM files match no image of the split (ignored), e.g. %s", len(extra), extra[:3])
-        if missing and not skip_missing:
-            raise ValueError(
-                f"{len(missing)} of {len(image_ids)} images have no CAM file in {str(self.root)!r} "
-                f"(e.g. {missing[:3]}); expected <image_id>.npz or <image_id>.npy for every image, "
-                "or skip_missing=True to score only the images that have one"
-            )
-        return missing
-
-    def _check(self, path: Path, name: str, cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        if cam.ndim != 2:
-            raise ValueError(f"{path}: map {name!r} has shape {cam.shape}; expected a 2-D (H, W) map")
-        if cam.shape[0] > size[0] or cam.shape[1] > size[1]:
-            raise ValueError(
-                f"{path}: map {name!r} is {cam.shape}, larger than the image {size}; save CAMs at the image "
-                "size or at the feature-map size"
-            )
-        if not np.isfinite(cam).all():
-            self.non_finite.append(f"{path.name}:{name}")
-        return cam.astype(np.float32)
-
-    def maps(self, image_id: str, classes: list[int], size: tuple[int, int]) -> torch.Tensor:
-        """The maps (len(classes), h, w) of ``image_id`` for ``classes``."""
-        path = self.files[image_id]
-        if path.suffix == ".npy":
-            try:
-                array = np.load(path, allow_pickle=False)
-            except ValueError as err:  # object arrays need pickle, which is refused
-                raise ValueError(f"{path}: the map cannot be read without pickle ({err})") from err
-            cam = self._check(path, "map", array, size)
-            return torch.from_numpy(cam).expand(len(classes), *cam.shape)
-        # The members are read straight from the zip (``numpy.load`` of an .npz adds ~50 % per file).
-        try:
-            with zipfile.ZipFile(path) as archive:
-                members = {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
-                out = []
-                for c in classes:
-                    name = self.class_names[c]
-                    key = self.npz_keys.get(name, name)
-                    if key not in members:
-                        raise ValueError(
-                            f"{path}: no map for class {name!r}"
-                            + (f" (key {key!r} in cams.json's npz_keys)" if key != name else "")
-                            + f" (present in the ground truth); keys found: {sorted(members)}"
-                        )
-                    try:
-                        array = np.lib.format.read_array(
-                            io.BytesIO(archive.read(members[key])), allow_pickle=False
-                        )
-                    except ValueError as err:  # object arrays need pickle, which is refused
-                        raise ValueError(
-                            f"{path}: map {name!r} cannot be read without pickle ({err})"
-                        ) from err
-                    out.append(torch.from_numpy(self._check(path, name, array, size)))
-        except (OSError, zipfile.BadZipFile, EOFError) as err:
-            raise ValueError(f"{path}: cannot be read as a .npz of maps ({err})") from err
-        shapes = {tuple(m.shape) for m in out}
-        if len(shapes) > 1:
-            raise ValueError(f"{path}: the class maps have different shapes {sorted(shapes)}; save one size")
-        return torch.stack(out)
 
 
 def _image_ids(dataset: Any) -> list[str]:
@@ -483,7 +357,7 @@ def evaluate_cams(
     from wsl.data import WSLDataModule
 
     if class_names is None:
-        class_names = _manifest_class_names(Path(cam_dir))
+        class_names = manifest_class_names(Path(cam_dir))
     dm = WSLDataModule(
         data,
         batch_size=batch_size,
@@ -514,17 +388,6 @@ def evaluate_cams(
         "name": name,
         "results": results,
     }
-
-
-def _manifest_class_names(cam_dir: Path) -> list[str] | None:
-    for manifest in (cam_dir / "cams.json", cam_dir.parent / "cams.json"):
-        try:
-            names = json.loads(manifest.read_text(encoding="utf-8"))["class_names"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if isinstance(names, list) and names:
-            return [str(n) for n in names]
-    return None
 
 
 def evaluate_center(

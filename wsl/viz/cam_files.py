@@ -13,7 +13,8 @@ Output layout of ``OUT`` (an export replaces the files of an earlier one; other 
 ``-2``, ``-3`` … appended when two ids map to the same stem; ``<class>`` likewise. Always look names
 up in ``cams.json`` rather than rebuilding them.
 
-**CAM file format** (``cams/<stem>.npz``; ``tools/evaluate.py --cams OUT/cams`` reads the folder, matching
+**CAM file format** (``cams/<stem>.npz``, written and read by :mod:`wsl.cam.files`;
+``tools/evaluate.py --cams OUT/cams`` reads the folder, matching
 files to images by ``<stem>``, which equals the image id whenever the id is already a safe file name, as
 VOC and COCO ids are; ``cams.json`` maps every id to its file otherwise): a compressed
 numpy ``.npz`` (as :func:`wsl.viz.save_cam_npz` writes, here at zlib level 1; :func:`wsl.viz.load_cam_npz`
@@ -21,7 +22,7 @@ reads it); ``numpy.load(path)`` gives one array per
 exported class, keyed by the **class name** exactly as in ``cams.json["class_names"]`` (a name that is
 not a plain zip member name, one with ``/``, ``\\``, ``:``, a control character or a leading ``.`` such
 as ``../../x``, is keyed by its safe stem instead; ``cams.json["npz_keys"]`` maps every class name to
-its key, and :class:`wsl.inference.CamFolder` reads it), each
+its key, and :class:`wsl.cam.files.SavedCams` reads it), each
 ``float16 (H, W)`` at the original image size ``(H, W)`` (the size the boxes refer to). A map is the
 pipeline's CAM, :attr:`wsl.cam.CamBatch.cams`: the class map of the network (``WSLNet`` output at the
 feature stride) bilinearly upsampled to ``(H, W)`` and min–max normalised to [0, 1] per map in float64
@@ -63,7 +64,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -72,83 +72,35 @@ from typing import Any
 
 import numpy as np
 
-from wsl.runs import write_text
+from wsl.cam.files import (
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    NPZ_COMPRESSLEVEL,
+    CamManifest,
+    UniqueNames,
+    npz_keys,
+    safe_join,
+    save_cam_npz,
+)
 from wsl.viz.gallery import write_gallery
-from wsl.viz.io import safe_filename, safe_join, save_cam_npz, save_png
+from wsl.viz.io import save_png
 from wsl.viz.render import thumbnail
 
 __all__ = [
     "LAYOUT",
     "MANIFEST_FORMAT",
     "MANIFEST_VERSION",
+    "NPZ_COMPRESSLEVEL",
     "CamFolder",
+    "ExportFolder",
     "UniqueNames",
     "npz_keys",
     "prepare_out_dir",
     "staged_folder",
 ]
 
-MANIFEST_FORMAT = "wsl-cams"
-MANIFEST_VERSION = 1
 #: The top-level names of an export folder: replaced by the next export (other names are kept).
 LAYOUT = frozenset({"index.html", "contact_sheet.png", "cams.json", "cams", "overlays", "thumbs"})
-#: zlib level of the ``.npz`` files: about 3x faster than numpy's 6, files within 1% of the size.
-NPZ_COMPRESSLEVEL = 1
-
-
-class UniqueNames:
-    """Unique safe file stems: ``safe_filename`` of a name, with ``-2``, ``-3`` … on collisions.
-
-    Stems are compared case-insensitively, for case-insensitive file systems.
-
-    Example:
-        >>> names = UniqueNames()
-        >>> names("a/b"), names("a_b"), names("A_B")
-        ('a_b', 'a_b-2', 'A_B-3')
-    """
-
-    def __init__(self) -> None:
-        self._used: set[str] = set()
-
-    def __call__(self, name: str) -> str:
-        base = safe_filename(name)[:120]
-        stem, k = base, 1
-        while stem.lower() in self._used:
-            k += 1
-            stem = f"{base}-{k}"
-        self._used.add(stem.lower())
-        return stem
-
-
-def _plain_member(name: str) -> bool:
-    """Whether a class name can be a zip member name as it is (no path, no drive, no hidden file)."""
-    return bool(name) and not name.startswith(".") and re.search(r"[/\\:\x00-\x1f\x7f]", name) is None
-
-
-def npz_keys(class_names: Sequence[str]) -> dict[str, str]:
-    """The ``.npz`` key of each class: its name when that is a plain zip member name, else a unique
-    safe stem (``../../evil`` → ``evil``).
-
-    Example:
-        >>> npz_keys(["dog", "../../evil", "a/b", "a_b"])
-        {'dog': 'dog', '../../evil': 'evil', 'a/b': 'a_b-2', 'a_b': 'a_b'}
-    """
-    keys = {name: name for name in class_names if _plain_member(name)}
-    used = {key.lower() for key in keys.values()}  # case-insensitive, for unzipping on such file systems
-    for index, name in enumerate(class_names):
-        if name in keys:
-            continue
-        try:
-            base = safe_filename(name)[:120]
-        except ValueError:  # nothing usable remains, e.g. '..'
-            base = f"class_{index}"
-        key, k = base, 1
-        while key.lower() in used:
-            k += 1
-            key = f"{base}-{k}"
-        used.add(key.lower())
-        keys[name] = key
-    return {name: keys[name] for name in class_names}
 
 
 class CamFolder:
@@ -225,14 +177,18 @@ class CamFolder:
     def write_manifest(
         self, options: Mapping[str, Any], images: Sequence[Any], entries: Sequence[Any]
     ) -> Path:
-        """Write ``cams.json``: format, version, ``options`` (class names, threshold …), images, entries."""
-        manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **options}
-        manifest.update(images=list(images), entries=list(entries))
-        return write_text(self.manifest_path, json.dumps(manifest, indent=1))
+        """Write ``cams.json`` (:class:`wsl.cam.files.CamManifest`): format, version, ``options`` (class
+        names, threshold …), images, entries."""
+        return CamManifest(options, images, entries).write(self.manifest_path)
 
     def write_index(self, entries: Sequence[Mapping[str, Any]], title: str) -> Path:
         """Write ``index.html`` over ``entries``, refusing one that names a file not written."""
         return write_gallery(self.root, entries, title=title, check_files=True)
+
+
+#: The writer of an export folder, by the name that says what it is (the reader of saved CAMs is
+#: :class:`wsl.cam.files.SavedCams`).
+ExportFolder = CamFolder
 
 
 def _sibling(out: Path, kind: str, pid: int | None = None) -> Path:

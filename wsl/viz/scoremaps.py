@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping, Sized
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,33 +35,14 @@ import torch
 from torch import nn
 
 from wsl.cam import CamBatch, class_maps_for
+from wsl.cam.files import scoremap_path, write_scoremap
 from wsl.cam.frames import WSOL_SIZE
 from wsl.cam.posthoc import check_cam_request
-from wsl.runs import atomic_path
 
 __all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
 
 #: The evaluation frame of the maps.
 FRAME = "wsolevaluation"
-
-
-def scoremap_path(out_dir: str | os.PathLike[str], image_id: str) -> Path:
-    """``OUT/<image_id>.npy``, wsolevaluation's file of ``image_id``.
-
-    Raises:
-        ValueError: an id that would leave ``out_dir`` (absolute, or with ``..`` or ``\\`` parts).
-
-    Example:
-        >>> scoremap_path("maps", "001.Albatross/a_1.jpg").as_posix()
-        'maps/001.Albatross/a_1.jpg.npy'
-    """
-    parts = PurePosixPath(image_id).parts
-    if not parts or image_id.startswith("/") or "\\" in image_id or any(p in ("..", ".") for p in parts):
-        raise ValueError(
-            f"image id {image_id!r} cannot name a file inside out_dir (absolute, or with '..', '.' or '\\\\' "
-            "parts); wsolevaluation's layout needs ids relative to the image root, as its metadata has"
-        )
-    return Path(out_dir).joinpath(*parts[:-1], parts[-1] + ".npy")
 
 
 def _gt_class(batch: Mapping[str, Any], i: int) -> int:
@@ -80,11 +61,6 @@ def _gt_class(batch: Mapping[str, Any], i: int) -> int:
 def _rows(class_maps: torch.Tensor) -> Any:
     """``maps_of(i, classes)`` of :meth:`wsl.cam.CamBatch.from_maps` over a (B, C, h, w) output."""
     return lambda i, classes: class_maps[i, classes]
-
-
-def _write(path: Path, cam: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: numpy.save adds no suffix
-        np.save(f, cam, allow_pickle=False)
 
 
 def export_scoremaps(
@@ -146,7 +122,7 @@ def export_scoremaps(
         cams = CamBatch.from_maps(_rows(class_maps.detach()), sizes, classes, scores, frame=FRAME)
         for i, path in enumerate(paths):
             (p,) = cams.of_image(i)
-            _write(path, cams.cams[p].numpy().astype(np.float64))
+            write_scoremap(path, cams.cams[p].numpy().astype(np.float64))
         written += count
     return {
         "out_dir": str(root),
