@@ -30,6 +30,7 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.checkpoint import AtomicCheckpointIO, LastCheckpoint, SaveOnSigterm, check_resumable, read_checkpoint
+from wsl.config_files import check_config_files
 from wsl.data import WSLDataModule
 from wsl.lit import TrainingDiverged, WSLModule
 from wsl.metrics import format_table
@@ -441,7 +442,12 @@ RECIPE_FLAG = "--print_recipe"
 
 
 def _make_cli(cls: type[WSLCLI], argv: list[str], **kwargs) -> WSLCLI:
-    """The training command line over ``argv`` (alias-expanded), with the main job's defaults."""
+    """The training command line over ``argv`` (alias-expanded), with the main job's defaults.
+
+    The ``--config`` files are checked first (:func:`wsl.config_files.check_config_files`): an alias bomb or
+    an empty ``model:`` section is one error line, not a hang or a traceback.
+    """
+    check_config_files(argv)
     # We always hand LightningCLI the arguments, which it warns about when sys.argv is set.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     return cls(
