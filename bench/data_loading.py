@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scale-images", type=int, default=60, help="stand-ins per dataset with --scale")
     p.add_argument("--scale-repeats", type=int, default=3, help="interleaved repeats with --scale")
     p.add_argument("--step-rate", type=float, default=3000.0, help="GPU images/s to feed with --scale")
+    p.add_argument("--scale-datasets", nargs="+", default=["CUB", "ILSVRC", "OpenImages"])
+    p.add_argument("--scale-transforms", nargs="+", default=["train", "eval"], choices=["train", "eval"])
     args = p.parse_args(argv)
     if args.scale:
         import sys
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import data_loading_scale
 
-        data_loading_scale.run(args.scale_images, args.scale_repeats, args.step_rate)
+        data_loading_scale.run(
+            args.scale_images, args.scale_repeats, args.step_rate, args.scale_datasets, args.scale_transforms
+        )
         return
     torch.set_num_threads(1)
     print(

@@ -20,12 +20,13 @@ Rates are images per CPU second of this process (``time.process_time``; one thre
 to 1), i.e. images/s per core, the medians of interleaved repeats (the order of the methods rotates every
 repeat). Pixels: each method's eval-transform output (224 x 224, 0-255 float, before the normalisation)
 against wsl's, max and mean absolute difference in grey levels. Also wsl's whole train DataLoader (dataset
-items + collate, ``num_workers=0``, batch 32) per core. Cores needed = step rate / per-core rate.
+items + collate, ``num_workers=0``, batch 4) per core. Cores needed = step rate / per-core rate.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -158,7 +159,16 @@ def _loader_rate(spec: str, batches: int) -> float:
     return count / (time.process_time() - c0)
 
 
-def run(n: int, repeats: int, step_rate: float) -> None:
+def run(
+    n: int,
+    repeats: int,
+    step_rate: float,
+    datasets: list[str] | None = None,
+    kinds: list[str] | None = None,
+) -> None:
+    """Print the Markdown tables of ``datasets`` (default all three); ``kinds`` of transform timed
+    (default ``train`` and ``eval``; the pixel differences are always the eval transform's)."""
+    kinds = kinds or ["train", "eval"]
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
@@ -169,9 +179,10 @@ def run(n: int, repeats: int, step_rate: float) -> None:
         f"opencv {cv2.__version__}, PIL {Image.__version__ if hasattr(Image, '__version__') else '?'}; "
         f"{n} images per dataset, {repeats} interleaved repeats, one thread"
     )
-    transforms = {"train": (WSOLTrainTransform(224), 256), "eval": (EvalTransform(224), 224)}
+    every = {"train": (WSOLTrainTransform(224), 256), "eval": (EvalTransform(224), 224)}
+    transforms = {k: every[k] for k in kinds}
     with tempfile.TemporaryDirectory() as tmp:
-        for dataset in standin.DATASETS:
+        for dataset in datasets or list(standin.DATASETS):
             root = Path(tmp) / dataset
             spec = standin.write_wsol_split(root, dataset, n, num_classes=4)
             paths = sorted((root / "images").glob("*.jpg"))
@@ -202,24 +213,27 @@ def run(n: int, repeats: int, step_rate: float) -> None:
                         cpu_s.setdefault((kind, name), []).append(c)
             loader = statistics.median(_loader_rate(spec, 4) for _ in range(repeats))
             print(
-                "| reader | train img/s/core | eval img/s/core | train vs wsl "
+                f"| reader | train img/s/core | eval img/s/core | {kinds[0]} vs wsl "
                 "| max abs diff | mean abs diff | p99.9 diff |"
             )
             print("|---|---:|---:|---:|---:|---:|---:|")
-            base = n / statistics.median(cpu_s[("train", "wsl")])
+
+            def rate(kind: str, name: str, cpu_s: dict = cpu_s) -> float:
+                return n / statistics.median(cpu_s[(kind, name)]) if (kind, name) in cpu_s else math.nan
+
+            base = rate(kinds[0], "wsl")
             for name in names:
-                tr = n / statistics.median(cpu_s[("train", name)])
-                ev = n / statistics.median(cpu_s[("eval", name)])
+                tr, ev = rate("train", name), rate("eval", name)
                 mx, mean, p999 = diffs[name]
                 print(
-                    f"| {name} | {tr:.0f} | {ev:.0f} | {tr / base:.2f}x "
+                    f"| {name} | {tr:.0f} | {ev:.0f} | {rate(kinds[0], name) / base:.2f}x "
                     f"| {mx:.1f} | {mean:.3f} | {p999:.2f} |"
                 )
             print(
-                "| wsl train DataLoader (items + collate, workers 0, batch 32) "
+                "| wsl train DataLoader (items + collate, workers 0, batch 4) "
                 f"| {loader:.0f} | | {loader / base:.2f}x | | | |"
             )
-            best = max(n / statistics.median(cpu_s[("train", k)]) for k in names)
+            best = max(rate(kinds[0], k) for k in names)
             print(
                 f"\nCores to feed {step_rate:.0f} images/s: wsl's DataLoader {step_rate / loader:.1f}, "
                 f"wsl's reader + transform {step_rate / base:.1f}, fastest reader {step_rate / best:.1f} "

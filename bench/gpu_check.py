@@ -106,6 +106,7 @@ def environment(ctx: dict) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
         "timm": timm.__version__,
         "pytorch_lightning": pl.__version__,
         "device": str(device),
@@ -279,7 +280,6 @@ def train(ctx: dict) -> dict:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
     torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # true fp32 arm
     batches = _standin_batches(ctx)
     length = ctx["warmup"] + ctx["steps"]
     loader = torch.utils.data.DataLoader(BatchSet(batches, length), batch_size=None, shuffle=False)
@@ -306,8 +306,8 @@ def train(ctx: dict) -> dict:
                         row["first_round_s_incl_compile"] = round(time.perf_counter() - t0, 1)
                 lw, bw = statistics.median(walls["lightning"]), statistics.median(walls["bare"])
                 row.update(
-                    lightning_images_s=round(images / lw, 1),
-                    bare_images_s=round(images / bw, 1),
+                    lightning_images_s=float(f"{images / lw:.4g}"),
+                    bare_images_s=float(f"{images / bw:.4g}"),
                     ratio=round(bw / lw, 3),
                     meets_target=bw / lw >= TARGET_RATIO,
                     walls={k: [round(w, 3) for w in v] for k, v in walls.items()},
@@ -342,7 +342,9 @@ def loader(ctx: dict) -> dict:
 
     root = Path(ctx["tmp"]) / "loader"
     t0 = time.perf_counter()
-    spec = standin.write_wsol_split(root, "CUB", ctx["loader_images"], num_classes=ctx["num_classes"])
+    spec = standin.write_wsol_split(
+        root, "CUB", ctx["loader_images"], num_classes=ctx["num_classes"], workers=os.cpu_count() or 1
+    )
     written = time.perf_counter() - t0
     data = WSLDataModule(
         spec,
@@ -516,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, compile backend eager: seconds")
     p.add_argument("--out", type=Path, default=Path("gpu_check.json"), help="JSON results file")
     p.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
-    p.add_argument("--steps", type=int, default=None, help="timed steps per arm (default 150; smoke 2)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps per arm (default 15; smoke 1)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per arm (default 100; smoke 2)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps per arm (default 10; smoke 1)")
     p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 2; smoke 1)")
     p.add_argument("--workers", type=int, default=None, help="loader workers (default 16; smoke 0)")
     args = p.parse_args(argv)
@@ -536,14 +538,14 @@ def main(argv: list[str] | None = None) -> int:
             "num_classes": 200,
             "image_size": 32 if smoke else 224,
             "batch_size": 2 if smoke else 32,
-            "steps": pick(args.steps, 150, 2),
-            "warmup": pick(args.warmup, 15, 1),
+            "steps": pick(args.steps, 100, 2),
+            "warmup": pick(args.warmup, 10, 1),
             "repeats": pick(args.repeats, 2, 1),
             "workers": pick(args.workers, 16, 0),
-            "loader_images": 8 if smoke else 1024,
+            "loader_images": 8 if smoke else 2048,
             "loader_passes": 1 if smoke else 2,
             "compile_backend": "eager" if smoke else "inductor",
-            "test_timeout": 120 if smoke else 240,
+            "test_timeout": 600 if smoke else 240,
         }
         results: dict[str, Any] = {"smoke": smoke, "sections": {}}
         for name in args.sections:

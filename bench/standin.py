@@ -19,6 +19,7 @@ file sizes with real photos (ImageNet's JPEGs are about 0.8 bytes per pixel).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from pathlib import Path
 
@@ -90,26 +91,34 @@ def standin_pixels(width: int, height: int, seed: int) -> np.ndarray:
     return np.clip(np.asarray(base, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
 
 
+def _write_one(job: tuple[Path, int, int, int, int]) -> int:
+    path, w, h, seed, quality = job
+    Image.fromarray(standin_pixels(w, h, seed)).save(path, quality=quality, subsampling=2)
+    return path.stat().st_size
+
+
 def write_standins(
-    out: Path, dataset: str, n: int, metadata: Path | None = None, quality: int = 90
+    out: Path, dataset: str, n: int, metadata: Path | None = None, quality: int = 90, workers: int = 1
 ) -> tuple[list[Path], float]:
-    """Write ``n`` stand-in JPEGs of ``dataset``'s real sizes under ``out``.
+    """Write ``n`` stand-in JPEGs of ``dataset``'s real sizes under ``out`` (``workers`` processes).
 
     Returns:
         ``(paths, bytes per pixel)`` of the files written.
     """
     out.mkdir(parents=True, exist_ok=True)
-    paths, nbytes, npix = [], 0, 0
-    for k, (w, h) in enumerate(real_sizes(dataset, n, metadata)):
-        path = out / f"{dataset}_{k:06d}.jpg"
-        Image.fromarray(standin_pixels(w, h, seed=k)).save(path, quality=quality, subsampling=2)
-        paths.append(path)
-        nbytes += path.stat().st_size
-        npix += w * h
-    return paths, nbytes / npix
+    sizes = real_sizes(dataset, n, metadata)
+    jobs = [(out / f"{dataset}_{k:06d}.jpg", w, h, k, quality) for k, (w, h) in enumerate(sizes)]
+    if workers > 1:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            nbytes = sum(pool.map(_write_one, jobs, chunksize=8))
+    else:
+        nbytes = sum(map(_write_one, jobs))
+    return [job[0] for job in jobs], nbytes / sum(w * h for w, h in sizes)
 
 
-def write_wsol_split(root: Path, dataset: str, n: int, num_classes: int, metadata: Path | None = None) -> str:
+def write_wsol_split(
+    root: Path, dataset: str, n: int, num_classes: int, metadata: Path | None = None, workers: int = 1
+) -> str:
     """Stand-ins at ``dataset``'s real sizes in wsolevaluation's box layout: ``root/images/*.jpg`` and
     ``root/metadata/CUB/{train,val,test}`` (the same ``n`` images in every split, ``k mod num_classes`` as
     label, one box per image; read as CUB whatever the sizes, since OpenImages' layout needs masks).
@@ -117,7 +126,7 @@ def write_wsol_split(root: Path, dataset: str, n: int, num_classes: int, metadat
     Returns:
         The data spec ``wsol:CUB:ROOT:metadata=ROOT/metadata``.
     """
-    paths, _ = write_standins(root / "images", dataset, n, metadata)
+    paths, _ = write_standins(root / "images", dataset, n, metadata, workers=workers)
     ids = [f"images/{p.name}" for p in paths]
     sizes = []
     for p in paths:
