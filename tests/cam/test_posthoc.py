@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +21,7 @@ from wsl.cam.posthoc import (
 from wsl.data import WSLDataModule
 from wsl.evaluation import LocalizationEvaluator
 from wsl.models import WSLNet
+from wsl.pooling import POOLS
 
 GRADIENT_METHODS = ["gradcam", "gradcampp", "layercam"]
 
@@ -302,6 +305,40 @@ def test_a_vmap_failure_falls_back_to_one_backward_per_class(monkeypatch, caplog
     _, got = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3", batched_grads=True)
     torch.testing.assert_close(got, expected)
     assert "vmapped gradients failed" in caplog.text
+
+
+@pytest.mark.parametrize("pool", list(POOLS))
+def test_every_pooling_head_takes_the_vmapped_gradients_without_a_fallback(pool, caplog):
+    """Issue 35 item 24: LSE's and SoftPool's fused backwards multiplied vmap's batched grad_out in place."""
+    torch.manual_seed(0)
+    net = WSLNet(num_classes=3, backbone="resnet18", pool=pool).double().eval()
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    with caplog.at_level(logging.WARNING, logger="wsl.cam.posthoc"):
+        _, batched = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3", batched_grads=True)
+    assert "vmapped gradients failed" not in caplog.text
+    _, looped = class_maps_for(net, images, "gradcam", layer="backbone.body.layer3", batched_grads=False)
+    torch.testing.assert_close(batched, looped)
+
+
+def test_a_vmap_refusal_is_warned_once_per_network(monkeypatch, caplog):
+    net, other = gap_net(3, zero_bias=False), gap_net(3, zero_bias=False)
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    original = torch.autograd.grad
+    batched_calls = []
+
+    def refuse_vmap(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            batched_calls.append(1)
+            raise RuntimeError("Batching rule not implemented for aten::detach")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", refuse_vmap)
+    with caplog.at_level(logging.WARNING, logger="wsl.cam.posthoc"):
+        for _ in range(3):
+            class_maps_for(net, images, "gradcam", layer="backbone.body.layer3")
+        assert caplog.text.count("vmapped gradients failed") == 1 and len(batched_calls) == 1
+        class_maps_for(other, images, "gradcam", layer="backbone.body.layer3")
+    assert caplog.text.count("vmapped gradients failed") == 2
 
 
 def test_under_bf16_autocast_the_maps_are_float32_and_close_to_fp32():

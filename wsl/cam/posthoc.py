@@ -22,6 +22,7 @@ This module needs no Lightning: ``class_maps_for(net, images, ...)`` takes a :cl
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -305,18 +306,25 @@ def _asked_classes(classes: Sequence[int] | Sequence[Sequence[int]] | None, num_
     return sorted(int(c) for c in flat)
 
 
-def _class_grads(outputs: torch.Tensor, activations: torch.Tensor, batched: bool) -> torch.Tensor:
+#: Networks whose backward vmap refused once: they take the loop from then on, with one warning in all.
+_VMAP_REFUSED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def _class_grads(
+    outputs: torch.Tensor, activations: torch.Tensor, batched: bool, net: nn.Module | None = None
+) -> torch.Tensor:
     """G (K, N, D, h, w) = ∂outputs[k]/∂A for the K summed class scores ``outputs`` (K,).
 
     ``batched``: one ``torch.autograd.grad(..., is_grads_batched=True)`` call (a vmap over the backward
-    pass), falling back to the loop with a warning where vmap refuses an operation; else one backward per
-    class. Both give the same numbers (tests/cam/test_posthoc.py). Measured on 2 shared CPU cores
-    (bench/posthoc.py, resnet18, 1 thread): the same time within noise at the default layer (the backward
-    stops at the head) and at ``backbone.body.layer3`` (0.22–0.30 s vmap, 0.24–0.25 s loop, batch 4,
-    20 classes); not measured on a GPU.
+    pass), falling back to the loop where vmap refuses an operation, with one warning per network ``net``
+    (later calls for that network go to the loop directly); else one backward per class. Both give the
+    same numbers (tests/cam/test_posthoc.py). Measured on 2 shared CPU cores (bench/posthoc.py, resnet18,
+    1 thread): the same time within noise at the default layer (the backward stops at the head) and at
+    ``backbone.body.layer3`` (0.22–0.30 s vmap, 0.24–0.25 s loop, batch 4, 20 classes); not measured on
+    a GPU.
     """
     k = outputs.shape[0]
-    if batched and k > 1:
+    if batched and k > 1 and (net is None or net not in _VMAP_REFUSED):
         eye = torch.eye(k, dtype=outputs.dtype, device=outputs.device)
         try:  # the graph is kept so that the loop below can still run if vmap refuses an operation
             (grads,) = torch.autograd.grad(
@@ -324,7 +332,12 @@ def _class_grads(outputs: torch.Tensor, activations: torch.Tensor, batched: bool
             )
             return grads
         except RuntimeError as err:
-            log.warning("vmapped gradients failed (%s); one backward per class instead", str(err)[:200])
+            log.warning(
+                "vmapped gradients failed (%s); one backward per class instead, for this network from now on",
+                str(err)[:200],
+            )
+            if net is not None:
+                _VMAP_REFUSED.add(net)
     return torch.stack(
         [torch.autograd.grad(outputs[i], activations, retain_graph=i < k - 1)[0] for i in range(k)]
     )
@@ -400,7 +413,7 @@ def class_maps_for(
             grads = None
             if spec.needs_gradients and asked:
                 summed = scores[:, asked].sum(dim=0)
-                grads = _class_grads(summed, activations, batched_grads)
+                grads = _class_grads(summed, activations, batched_grads, net)
         dtype = torch.promote_types(activations.dtype, torch.float32)
         a = activations.detach().to(dtype)
         n, _, h, w = a.shape

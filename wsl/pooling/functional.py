@@ -151,7 +151,8 @@ class _LSEFn(torch.autograd.Function):
         grad_beta = None
         if ctx.needs_input_grad[1]:
             grad_beta = (((p * z).sum(dim=-1) - out) / beta * grad_out).sum().reshape(beta_t.shape)
-        grad_z = p.mul_(grad_out.unsqueeze(-1)) if ctx.needs_input_grad[0] else None
+        # Out of place: under vmap (post-hoc CAMs' batched gradients) grad_out is batched and p is not.
+        grad_z = p * grad_out.unsqueeze(-1) if ctx.needs_input_grad[0] else None
         return grad_z, grad_beta
 
 
@@ -264,7 +265,8 @@ class _SoftWeightedFn(torch.autograd.Function):
             grad_alpha = ((wd * z).sum(dim=-1) * grad_out).sum(dim=0).unsqueeze(-1)
         if alpha is not None:
             wd.mul_(alpha)
-        grad_z = wd.add_(w).mul_(grad_out.unsqueeze(-1)) if ctx.needs_input_grad[0] else None
+        # Out of place for the batched grad_out of vmap (see _LSEFn.backward).
+        grad_z = wd.add_(w) * grad_out.unsqueeze(-1) if ctx.needs_input_grad[0] else None
         return grad_z, grad_alpha
 
 
