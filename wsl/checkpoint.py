@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -21,6 +23,7 @@ from wsl.trained import AUTOCAST_DTYPES, autocast_for, datamodule_with_classes
 __all__ = [
     "AUTOCAST_DTYPES",
     "AtomicCheckpointIO",
+    "CheckpointWriteError",
     "LastCheckpoint",
     "SaveOnSigterm",
     "load_module",
@@ -44,10 +47,45 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options; got {storage_options!r}")
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            torch.save(checkpoint, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (OSError, RuntimeError) as err:
+            if isinstance(err, CheckpointWriteError) or not _is_out_of_space(err):
+                raise
+            raise CheckpointWriteError(path, err) from err
+
+
+#: errno values of a write that ran out of room: file too large (``ulimit -f``), disk full, quota.
+_OUT_OF_SPACE = {errno.EFBIG, errno.ENOSPC, errno.EDQUOT}
+
+
+def _is_out_of_space(err: BaseException) -> bool:
+    """True for an ``OSError`` with an out-of-room errno, and for ``torch.save``'s wrapping of one: its zip
+    writer reports a short write as ``RuntimeError: ... unexpected pos ...`` or ``file write failed``."""
+    if isinstance(err, OSError):
+        return err.errno in _OUT_OF_SPACE
+    text = str(err)
+    return "unexpected pos" in text or "file write failed" in text
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written because the file system ran out of room; the previous file at the
+    path (if any) is untouched and no partial file is left (:class:`AtomicCheckpointIO` writes beside it)."""
+
+    def __init__(self, path: str | os.PathLike[str], cause: BaseException) -> None:
+        folder = Path(path).parent
+        try:
+            free = f"{shutil.disk_usage(folder).free / 2**30:.1f} GiB free there"
+        except OSError:
+            free = "free space unknown"
+        super().__init__(
+            f"cannot write the checkpoint {str(path)!r}: file too large or disk full ({free}; "
+            f"{type(cause).__name__}: {str(cause)[:120]}). Fix: free space on that disk or raise the "
+            "file-size limit (ulimit -f), then resume with --ckpt_path last"
+        )
 
 
 class LastCheckpoint(Checkpoint):

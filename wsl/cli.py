@@ -29,7 +29,14 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from wsl.checkpoint import AtomicCheckpointIO, LastCheckpoint, SaveOnSigterm, check_resumable, read_checkpoint
+from wsl.checkpoint import (
+    AtomicCheckpointIO,
+    CheckpointWriteError,
+    LastCheckpoint,
+    SaveOnSigterm,
+    check_resumable,
+    read_checkpoint,
+)
 from wsl.config_files import check_config_files
 from wsl.data import WSLDataModule
 from wsl.lit import TrainingDiverged, WSLModule
@@ -384,15 +391,16 @@ def run_tool(
 
     SIGTERM (Lightning's ``SIGTERMException``) exits 143 and Ctrl-C exits 130, the shell's 128 + signal.
 
-    A training whose loss became non-finite (:class:`~wsl.lit.TrainingDiverged`) exits 1 with one ``error:``
-    line. ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
+    A training whose loss became non-finite (:class:`~wsl.lit.TrainingDiverged`) or whose checkpoint found
+    no room on disk (:class:`~wsl.checkpoint.CheckpointWriteError`) exits 1 with one ``error:`` line.
+    ``flags`` maps the library's argument names, as its error messages spell them, to the tool's flags.
     """
     try:
         function(argv)
     except ValueError as err:
         print(f"error: {translate(str(err), flags or {})}", file=sys.stderr)
         return 2
-    except TrainingDiverged as err:
+    except (TrainingDiverged, CheckpointWriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except SIGTERMException:

@@ -304,3 +304,62 @@ def test_results_json_is_strict_json(synthetic_voc_root, tmp_path):
 
     payload = json.loads((run / "results.json").read_text(), parse_constant=refuse)
     assert all(v is None or math.isfinite(v) for v in payload["test"].values())
+
+
+# ------------------------------------------------ a checkpoint that finds no room (issue 35 item 18)
+
+_FSIZE_SCRIPT = r"""
+import resource, signal, sys
+import torch
+from wsl.checkpoint import AtomicCheckpointIO, CheckpointWriteError
+path = sys.argv[1]
+AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(10)}, path)  # a small complete one first
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(1_000_000)}, path)
+except CheckpointWriteError as err:
+    print("CAUGHT", err)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"), reason="POSIX file-size limit")
+def test_a_file_size_limit_while_saving_is_one_clear_error_and_the_old_checkpoint_stays(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "last.ckpt"
+    done = subprocess.run(
+        [sys.executable, "-c", _FSIZE_SCRIPT, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CAUGHT cannot write the checkpoint" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert "file too large or disk full" in done.stdout and "--ckpt_path last" in done.stdout
+    assert torch.load(path, weights_only=True)["w"].shape == (10,)  # the previous file, complete
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+def test_a_full_disk_while_saving_is_one_error_line_from_the_tool(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from wsl.checkpoint import AtomicCheckpointIO, CheckpointWriteError
+    from wsl.cli import run_tool
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", no_space)
+
+    def tool(argv):
+        AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(3)}, tmp_path / "best.ckpt")
+
+    assert run_tool(tool, []) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the checkpoint") and err.count("\n") == 1
+    assert "best.ckpt" in err and "No space left on device" in err
+    assert list(tmp_path.iterdir()) == []
+    # other failures are not dressed up as a full disk
+    monkeypatch.setattr(torch, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bad tensor")))
+    with pytest.raises(RuntimeError, match="bad tensor") as info:
+        AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(3)}, tmp_path / "best.ckpt")
+    assert not isinstance(info.value, CheckpointWriteError)
