@@ -257,6 +257,8 @@ def from_pretrained(folder: str | os.PathLike[str], map_location: str | torch.de
         raise ValueError(
             f"{config_path} is not a wsl pretrained config ({err}); pass a folder written by save_pretrained"
         ) from None
+    hparams = _known_hyper_parameters(hparams, config, config_path, WSLModule)
+    _check_config_values(config, config_path)
     hparams.update(REBUILD_OVERRIDES)
     module = WSLModule(**hparams)
     try:
@@ -269,3 +271,63 @@ def from_pretrained(folder: str | os.PathLike[str], map_location: str | torch.de
         ) from None
     module.pretrained_config = config
     return module.to(map_location).eval()
+
+
+#: The largest ``image_size`` a pretrained config may hold: far above any WSOL training size (224–448),
+#: far below sizes whose one image would take gigabytes.
+MAX_PRETRAINED_IMAGE_SIZE = 4096
+#: The top-level keys of ``config.json`` that this version writes and reads; others (a newer writer's)
+#: are ignored with one warning.
+CONFIG_KEYS = frozenset(
+    {"format", "version", "hyper_parameters", "class_names", "single_label", "image_size", "threshold"}
+    | {"input", "outputs"}
+)
+
+
+def _known_hyper_parameters(
+    hparams: dict[str, Any], config: dict[str, Any], config_path: Path, module_class: type
+) -> dict[str, Any]:
+    """Drop (with one warning naming them) the hyper-parameters ``module_class`` does not take: a folder
+    written by a newer wsl must still load in an older one."""
+    import inspect
+
+    accepted = set(inspect.signature(module_class.__init__).parameters) - {"self"}
+    unknown = sorted(set(hparams) - accepted)
+    top = sorted(set(config) - CONFIG_KEYS)
+    if unknown or top:
+        names = [f"hyper_parameters.{k}" for k in unknown] + top
+        warnings.warn(
+            f"{config_path}: ignored keys this wsl does not know, e.g. written by a newer version: {names}",
+            stacklevel=3,
+        )
+    return {k: v for k, v in hparams.items() if k in accepted}
+
+
+def _check_config_values(config: dict[str, Any], config_path: Path) -> None:
+    """``image_size``: None or an int in [1, :data:`MAX_PRETRAINED_IMAGE_SIZE`]; ``threshold``: None or a
+    number in [0, 1]; ``class_names``: a list of distinct strings. Each error names the file and the field."""
+    size = config.get("image_size")
+    if size is not None and (
+        isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PRETRAINED_IMAGE_SIZE
+    ):
+        raise ValueError(
+            f"{config_path}: image_size is {size!r}; expected null or an int from 1 to "
+            f"{MAX_PRETRAINED_IMAGE_SIZE} (the network input side). Fix: set the training size, e.g. 224"
+        )
+    threshold = config.get("threshold")
+    if threshold is not None:
+        try:
+            parse_threshold(threshold)
+        except ValueError as err:
+            raise ValueError(
+                f"{config_path}: threshold: {err}. Fix: set a number in [0, 1) or null"
+            ) from None
+    names = config.get("class_names")
+    if names is not None and (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise ValueError(
+            f"{config_path}: class_names must be a list of distinct strings; got {str(names)[:80]}"
+        )

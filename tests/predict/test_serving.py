@@ -96,3 +96,42 @@ def test_bad_pretrained_folders_and_arguments_say_what_to_do(tmp_path):
         save_pretrained(torch.nn.Linear(2, 2), tmp_path / "x")
     with pytest.raises(ValueError, match="image_size must be a positive int"):
         export_program(WSLModule(num_classes=2, pool="gap"), tmp_path / "n.pt2", 0)
+
+
+# --- config.json from a newer writer or edited by hand (issue 35 item 19)
+
+
+def _pretrained_folder(tmp_path):
+    folder = save_pretrained(WSLModule(num_classes=3, pool="gap"), tmp_path / "model", 64, 0.3)
+    return folder, json.loads((folder / "config.json").read_text())
+
+
+def test_keys_of_a_newer_writer_are_ignored_with_one_warning(tmp_path):
+    folder, config = _pretrained_folder(tmp_path)
+    config["hyper_parameters"]["a_future_option"] = 1
+    config["a_future_section"] = {"x": 1}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="ignored keys") as record:
+        module = from_pretrained(folder)
+    assert len(record) == 1
+    assert "hyper_parameters.a_future_option" in str(record[0].message)
+    assert "a_future_section" in str(record[0].message)
+    assert module.pretrained_config["image_size"] == 64
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("image_size", 100000, r"config.json: image_size is 100000; expected null or an int from 1 to 4096"),
+        ("image_size", "224", r"image_size is '224'"),
+        ("image_size", True, r"image_size is True"),
+        ("threshold", 7, r"config.json: threshold: .*got 7\. Fix"),
+        ("class_names", ["a", "a", "b"], r"config.json: class_names must be a list of distinct strings"),
+    ],
+)
+def test_implausible_config_values_name_the_file_and_the_field(tmp_path, field, value, message):
+    folder, config = _pretrained_folder(tmp_path)
+    config[field] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message):
+        from_pretrained(folder)
