@@ -291,7 +291,7 @@ def _known_hyper_parameters(
     written by a newer wsl must still load in an older one."""
     import inspect
 
-    accepted = set(inspect.signature(module_class.__init__).parameters) - {"self"}
+    accepted = set(inspect.signature(module_class).parameters) - {"self"}
     unknown = sorted(set(hparams) - accepted)
     top = sorted(set(config) - CONFIG_KEYS)
     if unknown or top:
