@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from wsl.data import PRESETS, format_names, make_synthetic
+from wsl.runs import check_writable_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and generate; returns 0."""
+    """Parse ``argv`` and generate; returns 0, or 2 with one ``error:`` line for bad input (e.g. an
+    ``--out`` that cannot be written, checked before any image is drawn)."""
+    from wsl.cli import run_tool
+
+    return run_tool(_generate, None if argv is None else list(argv))
+
+
+def _generate(argv: Sequence[str] | None) -> None:
     args = build_parser().parse_args(argv)
+    check_writable_dir(args.out, "--out")
     overrides = {
         k: v
         for k, v in {
@@ -49,7 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"wrote {args.preset} synthetic set ({args.format}) to {root} in {time.perf_counter() - start:.1f} s"
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -141,3 +141,18 @@ def test_evaluate_out_that_is_a_folder_or_read_only_exits_2_before_scoring(
     assert evaluate_main([*common, "--out", str(read_only / "eval.json")]) == 2
     assert "not writable" in _one_error(capsys)
     assert list(read_only.iterdir()) == [] and not list(tmp_path.glob("*.tmp"))
+
+
+def test_make_synthetic_into_a_read_only_out_is_one_error_line(tmp_path, capsys, monkeypatch):
+    """Issue 35 item 21: the tool printed a traceback after it had started drawing."""
+    from tools.make_synthetic import main as make_synthetic_main
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == read_only else real_access(p, mode))
+    args = ["--out", str(read_only / "set"), "--num-train", "4", "--num-val", "2", "--num-test", "2"]
+    assert make_synthetic_main([*args, "--image-size", "32", "--workers", "1"]) == 2
+    line = _one_error(capsys)
+    assert "--out" in line and "not writable" in line
+    assert list(read_only.iterdir()) == []
