@@ -27,7 +27,7 @@ from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from wsl.checkpoint import (
     AtomicCheckpointIO,
@@ -522,6 +522,11 @@ def _train(cli: WSLCLI, run_dir: Path) -> dict:
     started = time.perf_counter()
     try:
         trainer.fit(model, datamodule=data, ckpt_path=resume)
+    except MisconfigurationException as err:
+        # Lightning checks some trainer options (limit_*_batches against the loader lengths) only in fit.
+        if trainer.is_global_zero and resume is None and trainer.global_step == 0:
+            (run_dir / "config.yaml").unlink(missing_ok=True)  # nothing ran: the folder stays reusable
+        raise ValueError(f"trainer: {err}") from None
     except SystemExit:
         # Lightning ends a Ctrl-C'd fit with sys.exit(1); after our save it is a KeyboardInterrupt (130).
         callbacks = cast("list[Callback]", getattr(trainer, "callbacks", []))  # set in Trainer.__init__

@@ -156,3 +156,18 @@ def test_make_synthetic_into_a_read_only_out_is_one_error_line(tmp_path, capsys,
     line = _one_error(capsys)
     assert "--out" in line and "not writable" in line
     assert list(read_only.iterdir()) == []
+
+
+def test_a_too_small_limit_val_batches_is_one_error_line_and_the_run_dir_stays_reusable(
+    synthetic_voc_root, tmp_path, capsys
+):
+    """Issue 35 item 21: Lightning's MisconfigurationException came as a traceback after config.yaml was
+    written, and the folder then counted as a started run."""
+    from wsl.runs import previous_run
+
+    run = tmp_path / "run"
+    args = tiny_args(synthetic_voc_root, run, "--trainer.limit_val_batches", "0.0001")
+    assert train_main([*args, "--trainer.check_val_every_n_epoch", "1"]) == 2
+    line = _one_error(capsys)
+    assert line.startswith("error: trainer:") and "limit_val_batches" in line
+    assert previous_run(run) == []
