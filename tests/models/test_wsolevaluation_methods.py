@@ -171,7 +171,7 @@ def test_the_method_must_fit_the_layout():
     ):
         method_state_dict_to_wsl(state, "adl")
     with pytest.raises(
-        ValueError, match=r"method: got 'spg'; wsolevaluation's methods that convert are \['adl'"
+        ValueError, match=r"method: got 'spg', but the state_dict has the layout of upstream's 'cam'"
     ):
         method_state_dict_to_wsl(state, "spg")
     with pytest.raises(TypeError, match="state_dict: expected a mapping"):
