@@ -9,11 +9,20 @@ The result is scored, exported and used for prediction like a checkpoint of tool
     python tools/evaluate.py --ckpt runs/wsolevaluation-CUB-resnet50/checkpoints/last.ckpt \
         --data wsol:CUB:dataset/CUB:metadata=metadata --split test
 
-Only ResNet50 ``--architecture_type cam`` checkpoints convert (part 1 of the WSOL table). The scores equal
-upstream's logits and the class maps its CAMs up to a positive scale and a shift that min-max
-normalisation removes (:mod:`wsl.models.wsolevaluation`). ``--large-feature-map`` must be the value the
-run used: no weight records it. The class names come from ``--data`` (the dataset the model was trained
-on) or ``--class-names``. Errors on the inputs print ``error: ...`` and exit with status 2.
+Every architecture of the WSOL table converts (``--architecture`` resnet50, vgg16, inception_v3, read from
+the checkpoint) with the methods cam, has, cutmix, adl and spg, and ResNet50's acol (upstream's VGG16 and
+InceptionV3 ACoL networks have no wsl counterpart yet). The method is read from the keys; ``--method``
+names it where the keys cannot (has and cutmix train the CAM network; InceptionV3's adl network has the
+CAM network's keys: pass ``--method adl``). The scores equal upstream's logits and the class maps its
+CAMs, for ResNet50 and VGG16 CAM networks up to a positive scale and a shift that min-max normalisation
+removes (:mod:`wsl.models.wsolevaluation`, :mod:`wsl.models.wsolevaluation_vgg`).
+``--large-feature-map`` must be the value the run used (only VGG16's cam / adl keys record it; a
+different value is then refused). The class names come from ``--data`` (the dataset the model was
+trained on) or ``--class-names``. Errors on the inputs print ``error: ...`` and exit with status 2.
+
+    python tools/convert_wsolevaluation.py --source train_log/inception_adl/last_checkpoint.pth.tar \
+        --large-feature-map true --method adl --data wsol:CUB:dataset/CUB:metadata=metadata \
+        --out runs/wsolevaluation-CUB-inception_v3-adl/checkpoints/last.ckpt
 """
 
 from __future__ import annotations
@@ -30,7 +39,10 @@ FLAGS = {
     "large_feature_map": "--large-feature-map",
     "class_names": "--class-names",
     "image_size": "--image-size",
+    "method": "--method",
 }
+#: upstream's --wsol_method values.
+METHODS = ("cam", "has", "cutmix", "adl", "acol", "spg")
 _BOOLS = {"true": True, "false": False}
 
 
@@ -53,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--class-names", metavar="A,B,C|FILE", help="the class names in label order (comma list or file)"
     )
     parser.add_argument("--image-size", type=int, default=224, help="input side the tools use (default 224)")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="upstream's --wsol_method of that run (default: read from the keys; has / cutmix read as cam, "
+        "and so does InceptionV3's adl)",
+    )
     return parser
 
 
@@ -73,9 +92,11 @@ def convert(argv: list[str] | None = None) -> dict:
         large_feature_map=_BOOLS[args.large_feature_map],
         class_names=class_names,
         image_size=args.image_size,
+        method=args.method,
     )
     print(
-        f"wrote {summary['out']}: wsolevaluation {summary['architecture']} CAM, {summary['num_classes']} "
+        f"wrote {summary['out']}: wsolevaluation {summary['architecture']} {summary['method']}, "
+        f"{summary['num_classes']} "
         f"classes, large_feature_map {summary['large_feature_map']}, epoch {summary['epoch']}"
     )
     return summary

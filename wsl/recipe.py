@@ -83,8 +83,22 @@ CLASSIFIER_PARAMS = {
     "vgg16": "everything outside features (conv6 + fc)",
     "inception_v3": "everything outside Mixed*/Conv2d_1-4 (SPG_A3/A4)",
 }
-#: Methods whose ILSVRC model keeps the pretrained ImageNet fc (resnet.py:465-469).
+#: Methods whose ILSVRC model keeps the pretrained ImageNet fc (resnet.py:465-469; ResNet50 only: VGG16 and
+#: InceptionV3 drop torchvision's classifier on every dataset, vgg.py:259, inception.py:498-500).
 KEEPS_IMAGENET_FC = ("cam", "has", "cutmix", "adl")
+#: How upstream gets the map size per architecture and ``large_feature_map``.
+FEATURE_MAP_RULES = {
+    "resnet50": {True: "stride 1 without dilation", False: "stride 1 without dilation"},
+    "vgg16": {True: "pool4 and pool5 dropped", False: "pool5 dropped"},
+    "inception_v3": {True: "no extra pool before Mixed_6a", False: "extra 3x3/2 pool before Mixed_6a"},
+}
+#: The CAM network upstream builds per architecture, and the body stage that ``head_lr_stages: 1`` puts in
+#: the classifier group (wsl.models.backbone / vgg_cam / inception_cam).
+CAM_NETWORKS = {
+    "resnet50": ("resnet50-CAM: last stage, GAP, fc", "layer4"),
+    "vgg16": ("VGG16-CAM: no pool5, conv6 3x3 512->1024 + ReLU, GAP, fc", "conv6"),
+    "inception_v3": ("InceptionV3-CAM: to Mixed_6e, SPG_A3_1b/2b, SPG_A4 1x1, GAP", "SPG_A3"),
+}
 #: upstream's method defaults (config.py:210-233) under wsl's option names, and what no option reproduces
 #: (the audit's section F).
 METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
@@ -183,15 +197,18 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
         _row("dataset / cell", f"{dataset}, {arch}, {method}", f"{dataset}, {arch}, CAM", method == "cam")
     ]
     pool, maps, out_index = model.get("pool", "weldon"), model.get("num_maps", 1), model.get("out_index", 3)
+    lfm, stride = model.get("large_feature_map"), model.get("output_stride")
+    # VGG16 / InceptionV3: upstream's CAM network is built only with large_feature_map set (else timm's).
+    built = arch == "resnet50" or lfm is not None
     rows.append(
         _row(
             "network",
-            f"{backbone}, out_index {out_index}, 1x1 conv, {pool}, {maps} map(s)/class",
-            f"{arch}-CAM: last stage, GAP, fc",
-            arch == "resnet50" and pool == "gap" and maps == 1 and out_index == -1,
+            f"{backbone}{'' if built else ' (timm)'}, out_index {out_index}, 1x1 conv, {pool}, "
+            f"{maps} map(s)/class",
+            CAM_NETWORKS[arch][0],
+            built and pool == "gap" and maps == 1 and out_index == -1,
         )
     )
-    lfm, stride = model.get("large_feature_map"), model.get("output_stride")
     side = {True: 28, False: 14}
     ours_map = (
         f"output_stride {stride} (timm, dilated)"
@@ -207,7 +224,8 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
             "feature map",
             ours_map,
             f"large_feature_map {cell.large_feature_map} ({side[cell.large_feature_map]}x"
-            f"{side[cell.large_feature_map]}, stride 1 without dilation) [{cell.source}]",
+            f"{side[cell.large_feature_map]}, {FEATURE_MAP_RULES[arch][cell.large_feature_map]}) "
+            f"[{cell.source}]",
             stride is None and lfm is not None and bool(lfm) == cell.large_feature_map,
         )
     )
@@ -221,7 +239,8 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
         same_weights = on and backbone.removeprefix("hf-hub:") in (tag, f"timm/{tag}")
     rows.append(_row("weights", weights, f"torchvision ImageNet ({tag})", same_weights))
     head_init = model.get("head_init", "default")
-    want_head = "pretrained_fc" if dataset == "ILSVRC" and method in KEEPS_IMAGENET_FC else "default"
+    keeps_fc = dataset == "ILSVRC" and method in KEEPS_IMAGENET_FC and arch == "resnet50"
+    want_head = "pretrained_fc" if keeps_fc else "default"
     rows.append(_row("head init", head_init, want_head, head_init == want_head))
     optimizer = model.get("optimizer", "adamw")
     rows.append(
@@ -235,7 +254,7 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
     lr = model.get("lr", 2e-2)
     backbone_lr = model.get("backbone_lr") or lr
     stages = model.get("head_lr_stages", 0)
-    late = {0: "", 1: "layer4 + "}.get(stages, f"last {stages} stages + ")
+    late = {0: "", 1: f"{CAM_NETWORKS[arch][1]} + "}.get(stages, f"last {stages} stages + ")
     rows.append(
         _row(
             "lr, base group",
@@ -249,7 +268,7 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
             "lr, classifier group",
             f"{_fmt(lr)} ({late}head)",
             f"{cell.lr * LR_CLASSIFIER_RATIO:.10g} ({CLASSIFIER_PARAMS[arch]}; lr_classifier_ratio 10)",
-            _close(lr, cell.lr * LR_CLASSIFIER_RATIO) and arch == "resnet50" and stages == 1,
+            _close(lr, cell.lr * LR_CLASSIFIER_RATIO) and stages == 1,
         )
     )
     wd = model.get("weight_decay", 1e-4)

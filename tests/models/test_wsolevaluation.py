@@ -204,7 +204,9 @@ def upstream_state():
 def test_adl_block_indices_are_refused(upstream_state):
     adl = dict(upstream_state)
     adl["layer3.6.conv1.weight"] = adl.pop("layer3.5.conv1.weight")  # ADL shifts the blocks after it
-    with pytest.raises(ValueError, match=r"not those of wsolevaluation's ResNet50.*layer3\.6.*part 2"):
+    with pytest.raises(
+        ValueError, match=r"not those of wsolevaluation's ResNet50.*layer3\.6.*method_state_dict_to_wsl"
+    ):
         wsolevaluation_state_dict_to_wsl(adl)
 
 
@@ -240,11 +242,18 @@ def test_a_non_tensor_value_is_a_type_error(upstream_state):
 
 def test_converter_errors(upstream_state, tmp_path):
     source = tmp_path / "x.pth.tar"
-    torch.save({"architecture": "vgg16", "state_dict": {}}, source)
-    with pytest.raises(ValueError, match="'vgg16' checkpoint.*part 2"):
+    torch.save({"architecture": "alexnet", "state_dict": {}}, source)
+    with pytest.raises(ValueError, match=r"'alexnet' checkpoint; converted are \['inception_v3', 'resnet50'"):
+        convert_wsolevaluation_checkpoint(source, tmp_path / "o.ckpt", large_feature_map=False)
+    torch.save({"architecture": "vgg16", "state_dict": upstream_state}, source)
+    with pytest.raises(
+        ValueError, match="says architecture 'vgg16' but its state_dict keys are those of upstream's resnet50"
+    ):
         convert_wsolevaluation_checkpoint(source, tmp_path / "o.ckpt", large_feature_map=False)
     torch.save({"state_dict": upstream_state}, source)
-    with pytest.raises(ValueError, match="class_names: 2 names, but the checkpoint's fc has 3 classes"):
+    with pytest.raises(
+        ValueError, match="class_names: 2 names, but the checkpoint's classifier has 3 classes"
+    ):
         convert_wsolevaluation_checkpoint(
             source, tmp_path / "o.ckpt", large_feature_map=False, class_names="ab"
         )

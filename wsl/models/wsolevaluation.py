@@ -1,4 +1,9 @@
-"""wsolevaluation checkpoints into wsl: a ResNet50-CAM trained by clovaai/wsolevaluation's ``main.py``.
+"""wsolevaluation checkpoints into wsl: a CAM network trained by clovaai/wsolevaluation's ``main.py``.
+
+This module converts ResNet50-CAM state dicts (below) and writes wsl checkpoints of every architecture and
+method (:func:`convert_wsolevaluation_checkpoint`): VGG16-CAM (:mod:`wsl.models.wsolevaluation_vgg`),
+InceptionV3-CAM (:mod:`wsl.models.wsolevaluation_inception`), and the method networks
+(:mod:`wsl.models.wsolevaluation_methods`, :mod:`wsl.models.wsolevaluation_spg`).
 
 Upstream (commit 96f4b88) saves ``{"architecture", "epoch", "state_dict", "optimizer"}`` where
 ``state_dict`` is its ``ResNetCam``'s: torchvision's ResNet50 keys (``conv1.weight``,
@@ -17,8 +22,9 @@ and a 1×1 conv head with weight W (C, 2048, 1, 1) and bias b under a GAP pool, 
   every localization score are upstream's.
 
 :func:`wsolevaluation_state_dict_to_wsl` converts ``architecture_type cam`` ResNet50 state dicts;
-:func:`convert_wsolevaluation_checkpoint` also takes ResNet50's HaS, CutMix, ADL and ACoL checkpoints
-(:mod:`wsl.models.wsolevaluation_methods`).
+:func:`convert_wsolevaluation_checkpoint` takes ``--architecture`` resnet50, vgg16 and inception_v3 with
+``--wsol_method`` cam, has, cutmix, adl and spg, and ResNet50's acol (VGG16's and InceptionV3's ACoL
+networks have no wsl counterpart yet).
 """
 
 from __future__ import annotations
@@ -38,9 +44,9 @@ __all__ = [
     "wsolevaluation_state_dict_to_wsl",
 ]
 
-#: wsolevaluation's ``--architecture`` → the wsl backbone its ``cam`` network becomes. Part 2 adds
-#: ``vgg16`` and ``inception_v3``.
-UPSTREAM_ARCHITECTURES = {"resnet50": "resnet50"}
+#: wsolevaluation's ``--architecture`` → the wsl backbone its networks are built on (with the run's
+#: ``large_feature_map``: ResNet50's strides, VGG16-CAM, InceptionV3-CAM).
+UPSTREAM_ARCHITECTURES = {"resnet50": "resnet50", "vgg16": "vgg16", "inception_v3": "inception_v3"}
 #: Blocks per stage of ResNet50 (upstream ``resnet50``: ``Bottleneck, [3, 4, 6, 3]``).
 _RESNET50_BLOCKS = {"layer1": 3, "layer2": 4, "layer3": 6, "layer4": 3}
 _STEM = ("conv1.", "bn1.")
@@ -103,8 +109,8 @@ def wsolevaluation_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str,
         raise ValueError(
             f"state_dict: {len(foreign)} keys are not those of wsolevaluation's ResNet50 CAM network, "
             f"e.g. {sorted(foreign)[:5]}; only --architecture resnet50 --architecture_type cam checkpoints "
-            "convert "
-            "(ADL's layer indices, ACoL / SPG classifiers, VGG16 and InceptionV3 come with part 2)"
+            "convert here (ADL's layer indices, ACoL / SPG classifiers, VGG16 and InceptionV3: "
+            "wsl.models.wsolevaluation_methods.method_state_dict_to_wsl)"
         )
     weight, bias = plain.get("fc.weight"), plain.get("fc.bias")
     if weight is None or bias is None:
@@ -130,51 +136,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def convert_wsolevaluation_checkpoint(
-    source: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    large_feature_map: bool,
-    class_names: Sequence[str] | None = None,
-    image_size: int = 224,
-    method: str | None = None,
-    method_kwargs: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write a wsl checkpoint (``.ckpt``) from a wsolevaluation ``main.py`` checkpoint.
-
-    The result loads with :func:`wsl.checkpoint.load_module`, ``WSLModule.load_from_checkpoint`` and
-    every tool that takes ``--ckpt`` (``tools/evaluate.py``, ``tools/export_cams.py``,
-    ``tools/predict.py``): ``backbone`` ``resnet50`` with upstream's ``large_feature_map``, ``pool`` gap,
-    one map per class, single-label, the ``wsolevaluation`` frame, fp32 (``precision`` ``32-true``),
-    ``image_size`` stored as the training size. Scores and class maps relate to upstream's logits and
-    CAMs as the module docstring states.
-
-    Args:
-        source: upstream's ``last_checkpoint.pth.tar`` / ``best_checkpoint.pth.tar`` (a dict with
-            ``state_dict``), or a bare state dict saved with ``torch.save``. Read with
-            ``torch.load(weights_only=True)``.
-        out: the ``.ckpt`` to write (e.g. ``runs/wsol-CUB-resnet50/checkpoints/last.ckpt``).
-        large_feature_map: upstream's ``--large_feature_map`` of that run (no weight records it).
-        class_names: the C class names, in label order (the dataset's, so that the tools accept it:
-            :func:`wsl.data.wsol.default_class_names`); None: ``class_0`` … ``class_<C-1>``.
-        image_size: the input side the tools use by default (upstream's ``crop_size``, 224).
-        method, method_kwargs: upstream's ``--wsol_method`` (None: read from the keys; ``has`` and
-            ``cutmix`` train the CAM network) and wsl method options for a run with non-default ones
-            (:func:`wsl.models.wsolevaluation_methods.method_state_dict_to_wsl`: ADL and ACoL layouts).
-
-    Returns:
-        ``{"out", "num_classes", "large_feature_map", "architecture", "epoch", "source_sha256"}``.
-
-    Raises:
-        ValueError: unreadable source, keys of another network, class names of another count, a bad
-            ``large_feature_map`` or ``image_size``.
-    """
-    import pytorch_lightning as pl
-
-    from wsl.checkpoint import read_checkpoint
-    from wsl.lit import WSLModule
-    from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
-    from wsl.runs import atomic_path
-
+def _check_options(large_feature_map: Any, image_size: Any) -> None:
     if not isinstance(large_feature_map, bool):
         raise ValueError(
             f"large_feature_map: expected True or False (upstream's --large_feature_map); got "
@@ -182,27 +144,56 @@ def convert_wsolevaluation_checkpoint(
         )
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise ValueError(f"image_size: expected a positive int; got {image_size!r}")
-    path = Path(source)
-    payload = read_checkpoint(path, "source", "pass wsolevaluation's *_checkpoint.pth.tar")
-    if not isinstance(payload, Mapping):
-        raise ValueError(f"source {str(path)!r} holds a {type(payload).__name__}, not a checkpoint dict")
-    architecture = payload.get("architecture", "resnet50")
+
+
+def _architecture(payload: Mapping[str, Any], state: Mapping[str, Any], path: Path) -> str:
+    """The payload's ``architecture``, checked against the keys; a bare state dict: read from the keys."""
+    from wsl.models.wsolevaluation_methods import upstream_architecture
+
+    keys = [str(k).removeprefix("module.") for k in state]
+    by_keys = upstream_architecture(keys)
+    architecture = payload.get("architecture", by_keys)
     if architecture not in UPSTREAM_ARCHITECTURES:
         raise ValueError(
             f"source {str(path)!r} is a wsolevaluation {architecture!r} checkpoint; converted are "
-            f"{sorted(UPSTREAM_ARCHITECTURES)} (VGG16 and InceptionV3 come with part 2)"
+            f"{sorted(UPSTREAM_ARCHITECTURES)}"
         )
-    state = payload.get("state_dict", payload)
-    method, method_kwargs, net_state = method_state_dict_to_wsl(state, method, method_kwargs)
-    num_classes = int(net_state["head.conv.weight"].shape[0])
-    if class_names is not None and len(class_names) != num_classes:
+    if architecture != by_keys:
         raise ValueError(
-            f"class_names: {len(class_names)} names, but the checkpoint's fc has {num_classes} classes"
+            f"source {str(path)!r} says architecture {architecture!r} but its state_dict keys are those of "
+            f"upstream's {by_keys} (e.g. {keys[:2]}); pass the checkpoint of one run, unchanged"
         )
-    names = [str(n) for n in class_names] if class_names is not None else None
-    module = WSLModule(
+    return str(architecture)
+
+
+def _check_recorded_feature_map(architecture: str, state: Mapping[str, Any], large_feature_map: bool) -> None:
+    """VGG16 cam / adl keys record ``large_feature_map`` (pool4 shifts the indices): it must be the given."""
+    from wsl.models.wsolevaluation_vgg import vgg16_upstream_layout
+
+    if architecture != "vgg16":
+        return
+    found = vgg16_upstream_layout([str(k).removeprefix("module.") for k in state])
+    if found is not None and found[1] != large_feature_map:
+        raise ValueError(
+            f"large_feature_map: got {large_feature_map}, but the checkpoint's features.<i> indices are "
+            f"those of upstream's VGG16 {found[0]} network with large_feature_map {found[1]}; pass "
+            f"--large-feature-map {str(found[1]).lower()}"
+        )
+
+
+def _converted_module(
+    architecture: str,
+    num_classes: int,
+    class_names: list[str] | None,
+    large_feature_map: bool,
+    method: str,
+    method_kwargs: Mapping[str, Any],
+) -> Any:
+    from wsl.lit import WSLModule
+
+    return WSLModule(
         num_classes=num_classes,
-        class_names=names or [f"class_{k}" for k in range(num_classes)],
+        class_names=class_names or [f"class_{k}" for k in range(num_classes)],
         backbone=UPSTREAM_ARCHITECTURES[architecture],
         pool="gap",
         num_maps=1,
@@ -217,20 +208,14 @@ def convert_wsolevaluation_checkpoint(
         method_kwargs=dict(method_kwargs),
         channels_last=False,
     )
-    try:
-        module.net.load_state_dict(net_state, strict=True)
-    except RuntimeError as err:  # shapes: e.g. a ResNet of another width
-        reason = str(err).splitlines()[-1].strip()
-        raise ValueError(f"source {str(path)!r} does not fit wsolevaluation's ResNet50: {reason}") from None
-    epoch = payload.get("epoch")
-    info = {
-        "source": str(path.resolve()),
-        "source_sha256": _sha256(path),
-        "architecture": architecture,
-        "epoch": epoch,
-        "large_feature_map": large_feature_map,
-        "method": method,
-    }
+
+
+def _write(out: Path, module: Any, info: dict[str, Any], image_size: int) -> None:
+    import pytorch_lightning as pl
+
+    from wsl.runs import atomic_path
+
+    epoch = info["epoch"]
     checkpoint = {
         "state_dict": module.state_dict(),
         "hyper_parameters": dict(module.hparams),
@@ -241,8 +226,88 @@ def convert_wsolevaluation_checkpoint(
         "global_step": 0,
         "wsolevaluation": info,
     }
-    out_path = Path(out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_path) as tmp:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
         torch.save(checkpoint, tmp)
-    return {"out": str(out_path), "num_classes": num_classes, **info}
+
+
+def convert_wsolevaluation_checkpoint(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    large_feature_map: bool,
+    class_names: Sequence[str] | None = None,
+    image_size: int = 224,
+    method: str | None = None,
+    method_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a wsl checkpoint (``.ckpt``) from a wsolevaluation ``main.py`` checkpoint.
+
+    The result loads with :func:`wsl.checkpoint.load_module`, ``WSLModule.load_from_checkpoint`` and
+    every tool that takes ``--ckpt`` (``tools/evaluate.py``, ``tools/export_cams.py``,
+    ``tools/predict.py``): backbone ``resnet50``, ``vgg16`` or ``inception_v3`` (upstream's
+    ``architecture``, :data:`UPSTREAM_ARCHITECTURES`) with upstream's ``large_feature_map``, ``pool`` gap,
+    one map per class, single-label, the ``wsolevaluation`` frame, fp32 (``precision`` ``32-true``),
+    ``image_size`` stored as the training size. Scores and class maps relate to upstream's logits and
+    CAMs as the converting module states (ResNet50 / VGG16 CAM: a positive scale and a shift; InceptionV3,
+    SPG: equal).
+
+    Args:
+        source: upstream's ``last_checkpoint.pth.tar`` / ``best_checkpoint.pth.tar`` (a dict with
+            ``architecture`` and ``state_dict``), or a bare state dict saved with ``torch.save`` (the
+            architecture then read from its keys). Read with ``torch.load(weights_only=True)``.
+        out: the ``.ckpt`` to write (e.g. ``runs/wsol-CUB-resnet50/checkpoints/last.ckpt``).
+        large_feature_map: upstream's ``--large_feature_map`` of that run (only VGG16's cam / adl keys
+            record it, and are checked against it).
+        class_names: the C class names, in label order (the dataset's, so that the tools accept it:
+            :func:`wsl.data.wsol.default_class_names`); None: ``class_0`` … ``class_<C-1>``.
+        image_size: the input side the tools use by default (upstream's ``crop_size``, 224).
+        method, method_kwargs: upstream's ``--wsol_method`` (None: read from the keys; ``has`` and
+            ``cutmix`` train the CAM network, and so does InceptionV3's ``adl``: give it) and wsl method
+            options for a run with non-default ones
+            (:func:`wsl.models.wsolevaluation_methods.method_state_dict_to_wsl`).
+
+    Returns:
+        ``{"out", "num_classes", "large_feature_map", "architecture", "epoch", "method", "source",
+        "source_sha256"}``.
+
+    Raises:
+        ValueError: unreadable source, keys of another network (or of an architecture other than the
+            recorded one), class names of another count, a bad ``large_feature_map`` or ``image_size``.
+    """
+    from wsl.checkpoint import read_checkpoint
+    from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
+
+    _check_options(large_feature_map, image_size)
+    path = Path(source)
+    payload = read_checkpoint(path, "source", "pass wsolevaluation's *_checkpoint.pth.tar")
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"source {str(path)!r} holds a {type(payload).__name__}, not a checkpoint dict")
+    state = payload.get("state_dict", payload)
+    architecture = _architecture(payload, state, path)
+    _check_recorded_feature_map(architecture, state, large_feature_map)
+    method, method_kwargs, net_state = method_state_dict_to_wsl(state, method, method_kwargs, architecture)
+    num_classes = int(net_state["head.conv.weight"].shape[0])
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(
+            f"class_names: {len(class_names)} names, but the checkpoint's classifier has {num_classes} "
+            "classes"
+        )
+    names = [str(n) for n in class_names] if class_names is not None else None
+    module = _converted_module(architecture, num_classes, names, large_feature_map, method, method_kwargs)
+    try:
+        module.net.load_state_dict(net_state, strict=True)
+    except RuntimeError as err:  # shapes: e.g. a ResNet of another width
+        reason = str(err).splitlines()[-1].strip()
+        raise ValueError(
+            f"source {str(path)!r} does not fit wsolevaluation's {architecture} {method} network: {reason}"
+        ) from None
+    info = {
+        "source": str(path.resolve()),
+        "source_sha256": _sha256(path),
+        "architecture": architecture,
+        "epoch": payload.get("epoch"),
+        "large_feature_map": large_feature_map,
+        "method": method,
+    }
+    _write(Path(out), module, info, image_size)
+    return {"out": str(out), "num_classes": num_classes, **info}

@@ -1,8 +1,9 @@
-"""wsolevaluation checkpoints of the WSOL methods (HaS, CutMix, ADL, ACoL) into wsl's networks.
+"""wsolevaluation checkpoints of the WSOL methods (HaS, CutMix, ADL, ACoL, SPG) into wsl's networks.
 
 Upstream (commit 96f4b88) builds one network per ``architecture_type`` (``config.py``
 ``get_architecture_type``: ``has`` and ``cutmix`` train the ``cam`` network) and saves its state dict;
-the method is not recorded, so it is read from the keys (:data:`LAYOUTS`) or given. ResNet50:
+the method is not recorded, so it is read from the keys (:data:`ARCHITECTURE_LAYOUTS`, per architecture,
+itself read from the keys by :func:`upstream_architecture`) or given. ResNet50 (:data:`LAYOUTS`):
 
 - ``cam`` (also ``has``, ``cutmix``): torchvision's keys and ``fc`` (:mod:`wsl.models.wsolevaluation`).
 - ``adl``: the same weights, but ``ResNetAdl`` inserts its parameter-free ADL modules into the
@@ -19,6 +20,13 @@ the method is not recorded, so it is read from the keys (:data:`LAYOUTS`) or giv
   features erased where ``norm A_c ≥ δ``. δ (``acol_threshold``, default 0.7) is not in the checkpoint:
   pass ``method_kwargs={"threshold": δ}`` for a run that changed it.
 
+VGG16 (:data:`VGG16_LAYOUTS`, :mod:`wsl.models.wsolevaluation_vgg`): ``cam`` and ``adl`` (told apart, with
+``large_feature_map``, by the ``features.<i>`` indices), ``spg`` (:mod:`wsl.models.wsolevaluation_spg`).
+InceptionV3 (:data:`INCEPTION_V3_LAYOUTS`, :mod:`wsl.models.wsolevaluation_inception`): ``cam`` (also the
+``adl`` network: the same keys, so ``method="adl"`` must be given) and ``spg``. Upstream's VGG16 and
+InceptionV3 ``acol`` networks (VGG16: 3×3 max-pools in ``features`` and no ``conv6``; InceptionV3: the
+classifiers on ``Mixed_6e``) have no wsl network yet: their keys are recognised and refused by name.
+
 ADL's ``drop_rate``/``gamma`` act only in training and are not in the checkpoint either: the converted
 network takes wsl's defaults (upstream's), or ``method_kwargs``.
 """
@@ -32,9 +40,20 @@ from typing import Any
 
 import torch
 
+from wsl.models.wsolevaluation_inception import inception_v3_state_dict_to_wsl
 from wsl.models.wsolevaluation_spg import is_spg_layout, spg_state_dict_to_wsl
+from wsl.models.wsolevaluation_vgg import vgg16_state_dict_to_wsl, vgg16_upstream_layout
 
-__all__ = ["LAYOUTS", "MethodLayout", "detect_layout", "method_state_dict_to_wsl"]
+__all__ = [
+    "ARCHITECTURE_LAYOUTS",
+    "INCEPTION_V3_LAYOUTS",
+    "LAYOUTS",
+    "MethodLayout",
+    "VGG16_LAYOUTS",
+    "detect_layout",
+    "method_state_dict_to_wsl",
+    "upstream_architecture",
+]
 
 _BLOCK = re.compile(r"^(layer[1-4])\.(\d+)\.(.*)$")
 #: Upstream ResNetAdl's block indices (ADL slots skipped) → torchvision's, per stage.
@@ -113,6 +132,29 @@ def _acol_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _vgg_is(layout: str) -> Callable[[list[str]], bool]:
+    def detect(keys: list[str]) -> bool:
+        found = vgg16_upstream_layout(keys)
+        return found is not None and found[0] == layout
+
+    return detect
+
+
+def _vgg_is_cam(keys: list[str]) -> bool:
+    return not _is_acol(keys) and not _vgg_is("adl")(keys)
+
+
+def _no_acol(architecture: str, why: str) -> Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    def refuse(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise ValueError(
+            f"state_dict: an ACoL checkpoint of wsolevaluation's {architecture} (classifier_A / classifier_B "
+            f"keys); wsl has no network for upstream's {architecture} ACoL ({why}) yet: its cam, has, "
+            "cutmix, adl and spg checkpoints convert"
+        )
+
+    return refuse
+
+
 @dataclass(frozen=True)
 class MethodLayout:
     """One upstream ``architecture_type``'s state-dict layout.
@@ -123,12 +165,14 @@ class MethodLayout:
         detect: whether a (``module.``-free) key list has this layout.
         convert: upstream's state dict → the wsl network's.
         method_kwargs: the wsl method options that rebuild upstream's network.
+        per_method: further options for one of ``methods`` (InceptionV3: ``adl`` shares the ``cam`` keys).
     """
 
     methods: tuple[str, ...]
     detect: Callable[[list[str]], bool]
     convert: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
     method_kwargs: dict[str, Any] = field(default_factory=dict)
+    per_method: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 #: Upstream's ResNet50 ``architecture_type`` → its layout, in detection order.
@@ -138,45 +182,99 @@ LAYOUTS: dict[str, MethodLayout] = {
     "acol": MethodLayout(("acol",), _is_acol, _acol_state, {"variant": "wsolevaluation"}),
     "cam": MethodLayout(("cam", "has", "cutmix"), _is_cam, _cam_state),
 }
+#: Upstream's VGG16 ``architecture_type`` → its layout, in detection order.
+VGG16_LAYOUTS: dict[str, MethodLayout] = {
+    "spg": MethodLayout(("spg",), is_spg_layout, spg_state_dict_to_wsl),
+    "acol": MethodLayout(("acol",), _is_acol, _no_acol("VGG16", "3x3 max-pools in features, no conv6")),
+    "adl": MethodLayout(("adl",), _vgg_is("adl"), vgg16_state_dict_to_wsl, {"placement": "wsolevaluation"}),
+    "cam": MethodLayout(("cam", "has", "cutmix"), _vgg_is_cam, vgg16_state_dict_to_wsl),
+}
+#: Upstream's InceptionV3 ``architecture_type`` → its layout, in detection order (``adl`` has ``cam``'s keys).
+INCEPTION_V3_LAYOUTS: dict[str, MethodLayout] = {
+    "spg": MethodLayout(("spg",), is_spg_layout, spg_state_dict_to_wsl),
+    "acol": MethodLayout(("acol",), _is_acol, _no_acol("InceptionV3", "classifiers on Mixed_6e")),
+    "cam": MethodLayout(
+        ("cam", "has", "cutmix", "adl"),
+        lambda keys: not _is_acol(keys),
+        inception_v3_state_dict_to_wsl,
+        per_method={"adl": {"placement": "wsolevaluation"}},
+    ),
+}
+#: wsolevaluation's ``--architecture`` → its layouts.
+ARCHITECTURE_LAYOUTS: dict[str, dict[str, MethodLayout]] = {
+    "resnet50": LAYOUTS,
+    "vgg16": VGG16_LAYOUTS,
+    "inception_v3": INCEPTION_V3_LAYOUTS,
+}
 
 
-def detect_layout(keys: list[str]) -> str:
-    """The ``architecture_type`` (a key of :data:`LAYOUTS`) whose layout the state-dict keys have."""
-    return next(name for name, layout in LAYOUTS.items() if layout.detect(keys))
+def upstream_architecture(keys: list[str]) -> str:
+    """The wsolevaluation ``--architecture`` of (``module.``-free) state-dict keys: ``vgg16`` (``features.*``
+    or ``SPG_A_1.*``), ``inception_v3`` (``Mixed_*``), else ``resnet50``.
+
+    Example:
+        >>> upstream_architecture(["Mixed_5b.branch1x1.conv.weight"]), upstream_architecture(["fc.bias"])
+        ('inception_v3', 'resnet50')
+    """
+    if any(k.startswith(("features.", "SPG_A_1.")) for k in keys):
+        return "vgg16"
+    return "inception_v3" if any(k.startswith("Mixed_") for k in keys) else "resnet50"
+
+
+def detect_layout(keys: list[str], architecture: str = "resnet50") -> str:
+    """The ``architecture_type`` (a key of ``ARCHITECTURE_LAYOUTS[architecture]``) whose layout the
+    state-dict keys have."""
+    layouts = ARCHITECTURE_LAYOUTS[architecture]
+    return next(name for name, layout in layouts.items() if layout.detect(keys))
 
 
 def method_state_dict_to_wsl(
-    state_dict: Mapping[str, Any], method: str | None = None, method_kwargs: Mapping[str, Any] | None = None
+    state_dict: Mapping[str, Any],
+    method: str | None = None,
+    method_kwargs: Mapping[str, Any] | None = None,
+    architecture: str | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
-    """Convert a wsolevaluation ResNet50 state dict of any method.
+    """Convert a wsolevaluation state dict of any architecture and method.
 
     Args:
         state_dict: upstream's ``checkpoint["state_dict"]`` (a leading ``module.`` is removed).
-        method: upstream's ``--wsol_method`` (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``); None: read
-            from the keys (``has`` and ``cutmix`` then read as ``cam``, their network).
+        method: upstream's ``--wsol_method`` (``cam``, ``has``, ``cutmix``, ``adl``, ``acol``, ``spg``);
+            None: read from the keys (``has`` and ``cutmix``, and InceptionV3's ``adl``, then read as
+            ``cam``, their network).
         method_kwargs: wsl method options beside those that rebuild upstream's network (e.g. ACoL's
             ``threshold`` for a run with another ``acol_threshold``).
+        architecture: upstream's ``--architecture`` (``resnet50``, ``vgg16``, ``inception_v3``); None: read
+            from the keys (:func:`upstream_architecture`).
 
     Returns:
-        ``(wsl method name, its method_kwargs, the WSLNet / ACoLNet state dict)``.
+        ``(wsl method name, its method_kwargs, the WSLNet / ACoLNet / SPGNet state dict)``.
 
     Raises:
-        ValueError: a method outside :data:`LAYOUTS`, or one whose network is not the keys' layout.
+        ValueError: an architecture or a method outside :data:`ARCHITECTURE_LAYOUTS`, or a method whose
+            network is not the keys' layout.
     """
     from wsl.models.wsolevaluation import _strip_data_parallel
 
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict: expected a mapping of tensors; got {type(state_dict).__name__}")
     plain = _strip_data_parallel(state_dict)
-    found = detect_layout(list(plain))
-    accepted = [m for layout in LAYOUTS.values() for m in layout.methods]
+    architecture = architecture or upstream_architecture(list(plain))
+    if architecture not in ARCHITECTURE_LAYOUTS:
+        raise ValueError(
+            f"architecture: got {architecture!r}; wsolevaluation's architectures are "
+            f"{list(ARCHITECTURE_LAYOUTS)}"
+        )
+    layouts = ARCHITECTURE_LAYOUTS[architecture]
+    found = detect_layout(list(plain), architecture)
+    accepted = [m for layout in layouts.values() for m in layout.methods]
     if method is not None and method not in accepted:
         raise ValueError(f"method: got {method!r}; wsolevaluation's methods that convert are {accepted}")
-    if method is not None and method not in LAYOUTS[found].methods:
+    if method is not None and method not in layouts[found].methods:
         raise ValueError(
             f"method: got {method!r}, but the state_dict has the layout of upstream's {found!r} network "
-            f"(trained by --wsol_method {' / '.join(LAYOUTS[found].methods)})"
+            f"({architecture}; trained by --wsol_method {' / '.join(layouts[found].methods)})"
         )
-    layout = LAYOUTS[found]
-    kwargs = {**layout.method_kwargs, **dict(method_kwargs or {})}
-    return method or layout.methods[0], kwargs, layout.convert(plain)
+    layout = layouts[found]
+    method = method or layout.methods[0]
+    kwargs = {**layout.method_kwargs, **layout.per_method.get(method, {}), **dict(method_kwargs or {})}
+    return method, kwargs, layout.convert(plain)
