@@ -1,0 +1,92 @@
+"""Score the CAMs of any classifier on a single-label evaluation split, through wsl's evaluator.
+
+The classic experiment "Grad-CAM of a pretrained ImageNet classifier on ILSVRC val, scored with
+MaxBoxAccV2": :func:`evaluate_classifier` runs :func:`wsl.cam.explain` on every batch with the
+ground-truth class as the target and feeds :class:`~wsl.evaluation.LocalizationEvaluator` (either frame:
+``original`` or ``wsolevaluation``), whose results are wsl's usual keys (``top1_acc``, ``maxboxacc``,
+``maxboxacc_v2``, ``top1_loc``, ...).
+
+Classes: the data's class label ``k`` is the classifier's output ``k`` (wsolevaluation's ILSVRC labels are
+ImageNet's class indices, the order of timm's and torchvision's ImageNet heads). The evaluator counts the
+classifier's C outputs, so Top-1 accuracy is over all of them even when the split holds fewer classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.explain import explain
+from wsl.evaluation import LocalizationEvaluator
+
+__all__ = ["evaluate_classifier", "update_with_explanations"]
+
+
+def update_with_explanations(
+    evaluator: LocalizationEvaluator, net: ClassifierCAM, batch: dict[str, Any], **options: Any
+) -> None:
+    """Explain one single-label batch for its ground-truth classes and add it to ``evaluator``.
+
+    ``options`` are :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ``eigen_smooth``,
+    ``batch_size``).
+    """
+    labels = batch["labels"]
+    if bool((labels.sum(dim=1) != 1).any()):
+        raise ValueError("data: evaluate_classifier needs single-label data (one class per image)")
+    gt = labels.argmax(dim=1)
+    out = explain(net, batch["image"], targets=gt.tolist(), **options)
+    if gt.numel() and int(gt.max()) >= out.scores.shape[1]:
+        raise ValueError(
+            f"data: class label {int(gt.max())} is past the classifier's {out.scores.shape[1]} outputs; the "
+            "data's labels must be the classifier's class indices"
+        )
+    evaluator.update_classification(out.scores.float(), batch)
+
+    def maps_of(i: int, classes: list[int]) -> torch.Tensor:
+        if any(c != int(gt[i]) for c in classes):
+            raise ValueError(f"image {i}: trials for classes {classes}, explained for {int(gt[i])} only")
+        return out.maps[i, [0] * len(classes)]
+
+    evaluator.update_localization(batch, maps_of, out.scores.argmax(dim=1).cpu())
+
+
+def evaluate_classifier(
+    model: nn.Module,
+    loader: Any,
+    *,
+    layer: str | None = None,
+    protocol: str = "wsolevaluation",
+    limit: int | None = None,
+    **options: Any,
+) -> dict[str, float]:
+    """Results of the CAMs of ``model`` on the batches of ``loader`` (an evaluation loader with boxes).
+
+    Args:
+        model: a classifier or a :class:`ClassifierCAM`.
+        loader: batches as ``WSLDataModule.dataloader(split)`` yields them (single-label data).
+        layer: the CAM layer (None: the model's usual one).
+        protocol: the evaluation frame, ``original`` or ``wsolevaluation``.
+        limit: stop after this many images (None: all).
+        **options: :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ...).
+
+    Returns:
+        The evaluator's results (fractions) plus ``images_scored``.
+    """
+    net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, layer)
+    evaluator: LocalizationEvaluator | None = None
+    seen = 0
+    for batch in loader:
+        if limit is not None and seen >= limit:
+            break
+        if evaluator is None:
+            with torch.no_grad():
+                num_classes = int(net(batch["image"][:1])[0].shape[1])
+            evaluator = LocalizationEvaluator(num_classes, single_label=True, protocol=protocol)
+        update_with_explanations(evaluator, net, batch, **options)
+        seen += len(batch["image"])
+    if evaluator is None:
+        raise ValueError("data: the loader yielded no batch")
+    return {**evaluator.compute(), "images_scored": float(seen)}
