@@ -50,7 +50,9 @@ def update_with_explanations(
             raise ValueError(f"image {i}: trials for classes {classes}, explained for {int(gt[i])} only")
         return out.maps[i, [0] * len(classes)]
 
-    evaluator.update_localization(batch, maps_of, out.scores.argmax(dim=1).cpu())
+    ranked = out.scores.topk(min(5, out.scores.shape[1]), dim=1).indices
+    ranked[:, 0] = out.scores.argmax(dim=1)
+    evaluator.update_localization(batch, maps_of, ranked.cpu())
 
 
 def evaluate_classifier(
@@ -59,6 +61,7 @@ def evaluate_classifier(
     *,
     layer: str | None = None,
     protocol: str = "wsolevaluation",
+    cam_threshold: float | None = None,
     limit: int | None = None,
     **options: Any,
 ) -> dict[str, float]:
@@ -69,6 +72,7 @@ def evaluate_classifier(
         loader: batches as ``WSLDataModule.dataloader(split)`` yields them (single-label data).
         layer: the CAM layer (None: the model's usual one).
         protocol: the evaluation frame, ``original`` or ``wsolevaluation``.
+        cam_threshold: also report GT-known / Top-1 / Top-5 Loc at this CAM threshold, and Top-5 Cls.
         limit: stop after this many images (None: all).
         **options: :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ...).
 
@@ -84,7 +88,9 @@ def evaluate_classifier(
         if evaluator is None:
             with torch.no_grad():
                 num_classes = int(net(batch["image"][:1])[0].shape[1])
-            evaluator = LocalizationEvaluator(num_classes, single_label=True, protocol=protocol)
+            evaluator = LocalizationEvaluator(
+                num_classes, single_label=True, protocol=protocol, cam_threshold=cam_threshold
+            )
         update_with_explanations(evaluator, net, batch, **options)
         seen += len(batch["image"])
     if evaluator is None:
