@@ -76,6 +76,14 @@ def test_every_method_runs_through_the_evaluator(ilsvrc):
         assert 0.0 <= results["maxboxacc_v2"] <= 1.0 and results["images_scored"] == 4.0
 
 
+def test_faithfulness_is_reported_beside_localization(ilsvrc, tmp_path):
+    payload = run(["--model", "timm:resnet18", "--data", ilsvrc, "--image-size", "32", "--faithfulness",
+                   "--protocol", "original", "--out", str(tmp_path / "r.json")])  # fmt: skip
+    results = payload["results"]
+    for key in ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence", "maxboxacc_v2"):
+        assert 0.0 <= results[key] <= 1.0, key
+
+
 def test_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["--model", "timm:resnet18", "--images", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "error: images: " in capsys.readouterr().err

@@ -21,17 +21,57 @@ from torch import nn
 from wsl.cam.classifier import ClassifierCAM
 from wsl.cam.explain import explain
 from wsl.evaluation import LocalizationEvaluator
+from wsl.faithfulness import confidence_change, deletion, insertion
 
-__all__ = ["evaluate_classifier", "update_with_explanations"]
+__all__ = ["FAITHFULNESS_STEPS", "FaithfulnessSums", "evaluate_classifier", "update_with_explanations"]
+
+#: Deletion / insertion curves take this many steps (``step = ceil(HW / steps)`` pixels each).
+FAITHFULNESS_STEPS = 50
+
+
+class FaithfulnessSums:
+    """Sums over images of deletion AUC, insertion AUC, drop and increase (:mod:`wsl.faithfulness`)."""
+
+    KEYS = ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence")
+
+    def __init__(self) -> None:
+        self.sums = dict.fromkeys(self.KEYS, 0.0)
+        self.count = 0
+
+    def update(
+        self, model: nn.Module, images: torch.Tensor, cams: torch.Tensor, targets: torch.Tensor
+    ) -> None:
+        """Add a batch: ``cams`` (N, H, W) at the input size, ``targets`` (N,) classes."""
+        step = -(-images.shape[-2] * images.shape[-1] // FAITHFULNESS_STEPS)
+        cams = cams.to(images.dtype)
+        change = confidence_change(model, images, cams, targets)
+        values = {
+            "deletion_auc": deletion(model, images, cams, targets, step=step).auc.sum(),
+            "insertion_auc": insertion(model, images, cams, targets, step=step).auc.sum(),
+            "average_drop": change["drop"].sum(),
+            "increase_in_confidence": change["increased"].double().sum(),
+        }
+        for key, value in values.items():
+            self.sums[key] += float(value)
+        self.count += len(images)
+
+    def compute(self) -> dict[str, float]:
+        """Means over the images."""
+        return {key: value / self.count for key, value in self.sums.items()} if self.count else {}
 
 
 def update_with_explanations(
-    evaluator: LocalizationEvaluator, net: ClassifierCAM, batch: dict[str, Any], **options: Any
+    evaluator: LocalizationEvaluator,
+    net: ClassifierCAM,
+    batch: dict[str, Any],
+    faithfulness: FaithfulnessSums | None = None,
+    **options: Any,
 ) -> None:
     """Explain one single-label batch for its ground-truth classes and add it to ``evaluator``.
 
     ``options`` are :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ``eigen_smooth``,
-    ``batch_size``).
+    ``batch_size``). With ``faithfulness`` the same maps (at the input size) are also scored for
+    faithfulness to the classifier.
     """
     labels = batch["labels"]
     if bool((labels.sum(dim=1) != 1).any()):
@@ -53,6 +93,8 @@ def update_with_explanations(
     ranked = out.scores.topk(min(5, out.scores.shape[1]), dim=1).indices
     ranked[:, 0] = out.scores.argmax(dim=1)
     evaluator.update_localization(batch, maps_of, ranked.cpu())
+    if faithfulness is not None:
+        faithfulness.update(net.classifier, batch["image"], out.cams[:, 0], gt.to(out.scores.device))
 
 
 def evaluate_classifier(
@@ -62,6 +104,7 @@ def evaluate_classifier(
     layer: str | None = None,
     protocol: str = "wsolevaluation",
     cam_threshold: float | None = None,
+    faithfulness: bool = False,
     limit: int | None = None,
     **options: Any,
 ) -> dict[str, float]:
@@ -73,6 +116,8 @@ def evaluate_classifier(
         layer: the CAM layer (None: the model's usual one).
         protocol: the evaluation frame, ``original`` or ``wsolevaluation``.
         cam_threshold: also report GT-known / Top-1 / Top-5 Loc at this CAM threshold, and Top-5 Cls.
+        faithfulness: also report the means of deletion / insertion AUC, Average Drop and Increase in
+            Confidence of the same maps (:class:`FaithfulnessSums`).
         limit: stop after this many images (None: all).
         **options: :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ...).
 
@@ -81,6 +126,7 @@ def evaluate_classifier(
     """
     net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, layer)
     evaluator: LocalizationEvaluator | None = None
+    sums = FaithfulnessSums() if faithfulness else None
     seen = 0
     for batch in loader:
         if limit is not None and seen >= limit:
@@ -91,8 +137,9 @@ def evaluate_classifier(
             evaluator = LocalizationEvaluator(
                 num_classes, single_label=True, protocol=protocol, cam_threshold=cam_threshold
             )
-        update_with_explanations(evaluator, net, batch, **options)
+        update_with_explanations(evaluator, net, batch, sums, **options)
         seen += len(batch["image"])
     if evaluator is None:
         raise ValueError("data: the loader yielded no batch")
-    return {**evaluator.compute(), "images_scored": float(seen)}
+    faithful = sums.compute() if sums is not None else {}
+    return {**evaluator.compute(), **faithful, "images_scored": float(seen)}
