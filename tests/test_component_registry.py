@@ -130,10 +130,11 @@ def test_every_dataset_class_has_a_registered_format():
 def test_every_map_rule_of_posthoc_is_registered():
     rules = {
         fn
-        for name, fn in inspect.getmembers(wsl.cam.posthoc, inspect.isfunction)
-        if name.endswith("_maps") and fn.__module__ == wsl.cam.posthoc.__name__
+        for module in (wsl.cam.posthoc, wsl.cam.weighted)
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if name.endswith("_maps") and fn.__module__ == module.__name__
     }
-    assert len(rules) == 4
+    assert len(rules) == 7
     assert rules == {m.rule for m in wsl.cam.posthoc.POSTHOC_METHODS.values() if m.rule is not None}
     assert all(name == m.name for name, m in wsl.cam.posthoc.POSTHOC_METHODS.items())
 

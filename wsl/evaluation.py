@@ -144,6 +144,8 @@ class LocalizationEvaluator(nn.Module):
         pointing_subset: per-image class flags of :func:`read_pointing_subset`.
         protocol: the evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`), by name
             or as a :class:`~wsl.cam.Frame`; ``self.protocol`` is its name, ``self.frame`` the object.
+        cam_threshold: a CAM threshold in [0, 1): single-label data also reports GT-known / Top-1 / Top-5
+            Loc at it and Top-5 Cls (:mod:`wsl.metrics.fixed_loc`); None: not reported.
 
     The localization metrics are those of :data:`wsl.metrics.METRICS`, each built from its entry and held
     as the attribute of its name (``maxboxacc``, ``maxboxacc_v2``, ``pointing_game``,
@@ -162,6 +164,7 @@ class LocalizationEvaluator(nn.Module):
         cam_curve_interval: float | None = None,
         pointing_subset: Mapping[str, Sequence[bool]] | None = None,
         protocol: str | Frame = "original",
+        cam_threshold: float | None = None,
     ) -> None:
         super().__init__()
         self.frame = get_frame(protocol, "protocol")
@@ -181,7 +184,11 @@ class LocalizationEvaluator(nn.Module):
             )
             self.positives = PositiveCounts(num_classes)
         self.settings = EvalSettings(
-            num_classes, single_label, cam_curve_interval, with_subset=pointing_subset is not None
+            num_classes,
+            single_label,
+            cam_curve_interval,
+            with_subset=pointing_subset is not None,
+            cam_threshold=cam_threshold,
         )
         #: Registry name → the metric built for this evaluation (entries that do not apply are absent).
         self.metric_names: list[str] = []
@@ -203,7 +210,9 @@ class LocalizationEvaluator(nn.Module):
         scores = scores.detach().float()
         self.update_classification(scores, batch)
         maps = class_maps.detach()  # the trials are built once, in update_localization
-        self.update_localization(batch, lambda i, classes: maps[i, classes], scores.argmax(dim=1).cpu())
+        ranked = scores.topk(min(5, scores.shape[1]), dim=1).indices
+        ranked[:, 0] = scores.argmax(dim=1)  # the top-1 class as everywhere else (argmax's tie rule)
+        self.update_localization(batch, lambda i, classes: maps[i, classes], ranked.cpu())
 
     def update_classification(self, scores: torch.Tensor, batch: dict) -> None:
         """Add image scores (B, C) to the mAP (multi-label) or top-1 accuracy (single-label)."""
@@ -227,7 +236,8 @@ class LocalizationEvaluator(nn.Module):
             batch: a collated evaluation batch (boxes, labels, masks at the original size).
             maps_of: ``maps_of(i, classes)`` returns the maps (len(classes), h, w) of image ``i`` for
                 those classes, at any resolution (they are resized into the protocol's frame).
-            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
+            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data, or (B, k) ranked
+                classes (column 0 the top-1), which also gives the top-5 flags.
         """
         per_image = [image_trials(batch, i, self.frame) for i in range(len(batch["orig_size"]))]
         classes = [[t.class_index for t in trials] for trials in per_image]
@@ -246,7 +256,8 @@ class LocalizationEvaluator(nn.Module):
         Args:
             cams: one CAM per trial (image, ground-truth class), normalised once by the pipeline.
             batch: the collated evaluation batch the CAMs belong to.
-            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data.
+            predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data, or (B, k) ranked
+                classes as :meth:`update_localization` takes them.
             trials: the batch's trials when the caller has them already (:func:`image_trials`).
         """
         if cams.frame != self.protocol:
@@ -262,9 +273,12 @@ class LocalizationEvaluator(nn.Module):
             raise ValueError("cams must hold one CAM per trial of the batch, in order (CamBatch policy 'gt')")
         if not trials:
             return
-        correct = None
+        correct = top5 = None
         if self.single_label and predicted is not None:
-            correct = torch.tensor([bool(predicted[t.image_index] == t.class_index) for t in trials])
+            ranked = predicted[:, None] if predicted.ndim == 1 else predicted
+            correct = torch.tensor([bool(ranked[t.image_index, 0] == t.class_index) for t in trials])
+            if ranked.shape[1] > 1:
+                top5 = torch.tensor([t.class_index in ranked[t.image_index, :5].tolist() for t in trials])
         outside = None
         if self.pointing_subset is not None:
             ids = batch["image_id"]
@@ -283,6 +297,7 @@ class LocalizationEvaluator(nn.Module):
             classes=torch.tensor([t.class_index for t in trials]),
             correct=correct,
             outside_subset=outside,
+            top5_correct=top5,
         )
         for name in self.metric_names:
             METRICS[name].update(getattr(self, name), fed)

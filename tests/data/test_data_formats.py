@@ -29,12 +29,13 @@ SMALL = {"num_train": 3, "num_val": 2, "num_test": 1, "image_size": 48}
 
 
 def test_builtin_formats_are_registered():
-    assert format_names() == ["coco", "voc", "wsol"] and format_names(writable=True) == [
+    assert format_names() == ["coco", "csv", "cub", "imagefolder", "voc", "wsol"]
+    assert format_names(writable=True) == [
         "coco",
         "voc",
         "wsol",
     ]
-    assert data_kinds() == ["synthetic", "coco", "voc", "wsol"]
+    assert data_kinds() == ["synthetic", "coco", "csv", "cub", "imagefolder", "voc", "wsol"]
     assert get_format("voc").dataset is VOCDataset and get_format("voc").writer is VOCWriter
     assert get_format("coco").dataset is COCODataset and get_format("coco").writer is COCOWriter
 
@@ -42,10 +43,15 @@ def test_builtin_formats_are_registered():
 def test_unknown_format_lists_the_formats():
     with pytest.raises(ValueError, match=r"format: got 'vocc' \(did you mean 'voc'\?\); expected one of "):
         get_format("vocc")
-    with pytest.raises(ValueError, match=r"fmt: got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"fmt: got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]",
+    ):
         make_synthetic("/nonexistent", "yolo")
     with pytest.raises(
-        ValueError, match=r"data: got 'yolo:/x'; expected one of \['synthetic', 'coco', 'voc', 'wsol'\]"
+        ValueError,
+        match=r"data: got 'yolo:/x'; expected one of \['synthetic', 'coco', 'csv', 'cub', 'imagefolder', "
+        r"'voc', 'wsol'\]",
     ):
         WSLDataModule("yolo:/x")
 

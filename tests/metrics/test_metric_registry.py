@@ -26,8 +26,10 @@ def _metric_modules() -> list[str]:
 
 def test_every_metric_module_registers_and_every_metric_class_is_built():
     assert isinstance(METRICS, Registry)
-    assert _metric_modules() == ["boxacc", "pixel_ap", "pointing"]
-    settings = EvalSettings(num_classes=3, single_label=True, cam_curve_interval=0.1, with_subset=True)
+    assert _metric_modules() == ["boxacc", "fixed_loc", "pixel_ap", "pointing"]
+    settings = EvalSettings(
+        num_classes=3, single_label=True, cam_curve_interval=0.1, with_subset=True, cam_threshold=0.5
+    )
     built = {name: entry.build(settings) for name, entry in METRICS.items()}
     for module_name in _metric_modules():
         module = getattr(wsl.metrics, module_name)
@@ -42,7 +44,14 @@ def test_every_metric_module_registers_and_every_metric_class_is_built():
 
 
 def test_results_order_and_keys():
-    assert METRICS.names() == ["maxboxacc", "maxboxacc_v2", "pointing_game", "pointing_game_subset", "pxap"]
+    assert METRICS.names() == [
+        "maxboxacc",
+        "maxboxacc_v2",
+        "pointing_game",
+        "pointing_game_subset",
+        "pxap",
+        "fixed_loc",
+    ]
     assert result_keys() == [
         "maxboxacc",
         "maxboxacc_threshold",
@@ -51,6 +60,11 @@ def test_results_order_and_keys():
         "pointing_game",
         "pointing_game_difficult",
         "pxap",
+        "gt_known_loc_at_t",
+        "top1_loc_at_t",
+        "top5_loc_at_t",
+        "top5_cls",
+        "fixed_cam_threshold",
     ]
     assert all(name == entry.name for name, entry in METRICS.items())
 
@@ -58,7 +72,7 @@ def test_results_order_and_keys():
 def test_subset_metric_is_built_only_with_a_subset():
     assert "pointing_game_subset" not in LocalizationEvaluator(2).metric_names
     ev = LocalizationEvaluator(2, pointing_subset={"a": (True, False)})
-    assert ev.metric_names == METRICS.names()
+    assert ev.metric_names == [n for n in METRICS.names() if n != "fixed_loc"]  # fixed_loc: cam_threshold
 
 
 def _batch() -> dict:

@@ -16,6 +16,7 @@ from .coco import (
     read_coco_categories,
 )
 from .collate import collate_wsl
+from .cub import CUBDataset
 from .datamodule import WSLDataModule, data_kinds, parse_data_spec
 from .errors import DatasetError
 from .formats import (
@@ -26,6 +27,7 @@ from .formats import (
     get_format,
     register_format,
 )
+from .imagefolder import CSVLabelsDataset, ImageFolderDataset
 from .synthetic import (
     PRESETS,
     SyntheticParams,
@@ -86,6 +88,9 @@ __all__ = [
     "read_class_names",
     "read_coco_categories",
     "register_format",
+    "CUBDataset",
+    "CSVLabelsDataset",
+    "ImageFolderDataset",
     "render_sample",
     "synthetic_params",
 ]

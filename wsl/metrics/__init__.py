@@ -35,6 +35,7 @@ from wsl.metrics.classification import (
 from wsl.metrics.boxacc import BoxAccuracy, box_accuracy
 from wsl.metrics.pointing import PointingGame, pointing_game, pointing_hit
 from wsl.metrics.pixel_ap import PxAP, pxap, pxap_from_histograms
+from wsl.metrics.fixed_loc import FixedThresholdLoc, fixed_threshold_loc
 
 # isort: on
 from wsl.metrics import localization as localization  # the historical module: re-exports the three
@@ -48,6 +49,8 @@ __all__ = [
     "TrialBatch",
     "register_metric",
     "BoxAccuracy",
+    "FixedThresholdLoc",
+    "fixed_threshold_loc",
     "PxAP",
     "PointingGame",
     "box_accuracy",

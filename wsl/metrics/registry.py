@@ -35,12 +35,14 @@ class EvalSettings:
         single_label: single-label data (Top-1 Loc is reported).
         cam_curve_interval: the CAM threshold grid step.
         with_subset: a pointing-game subset was given.
+        cam_threshold: the fixed CAM threshold of the fixed-threshold metrics, or None (not reported).
     """
 
     num_classes: int
     single_label: bool
     cam_curve_interval: float
     with_subset: bool = False
+    cam_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class TrialBatch:
         classes: (P,) int64 class of each trial.
         correct: (P,) bool, the image's top-1 class is right (single-label data with scores), or None.
         outside_subset: (P,) bool, the trial is not in the pointing-game subset, or None without one.
+        top5_correct: (P,) bool, the trial's class is among the image's top-5 classes, or None.
     """
 
     cams: list[torch.Tensor]
@@ -68,6 +71,7 @@ class TrialBatch:
     classes: torch.Tensor
     correct: torch.Tensor | None = None
     outside_subset: torch.Tensor | None = None
+    top5_correct: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,179 @@
+"""``explain(model, images, ...)``: CAMs of any classifier for chosen target classes, in one batched call.
+
+The model is wrapped in a :class:`~wsl.cam.classifier.ClassifierCAM` (any ``nn.Module`` returning logits:
+timm, torchvision, Hugging Face-like, one's own; a ``WSLNet`` works too, its first output being the
+scores). One forward pass records A (N, D, h, w) and the logits; the gradient methods take
+``G = ∂(Σ_n y_n^{t_nj})/∂A`` for the j-th target of every image at once (one vmapped backward for the K
+targets; images do not interact in eval mode), the perturbation methods run their extra forwards
+(:mod:`wsl.cam.perturbation`), and every class-specific method is reduced from its weighted activations
+``W ⊙ A`` (:mod:`wsl.cam.weighted`): ``ReLU(Σ_k)`` or, with ``eigen_smooth``, ``ReLU`` of their first
+principal component.
+
+``aug_smooth`` (pytorch-grad-cam's test-time augmentation): the maps of the 6 inputs
+``flip ∈ {no, horizontal} × brightness ∈ {0.9, 1, 1.1}`` (the image tensor multiplied), each upsampled to
+the input size, min–max normalised, flipped back and averaged. The targets are those of the plain image
+(pytorch-grad-cam, without explicit targets, takes each augmented input's own top class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.maps import normalize_cams, upsample_class_maps
+from wsl.cam.perturbation import PERTURBATION_METHODS
+from wsl.cam.posthoc import POSTHOC_METHODS, _capture, _class_grads, _eval_mode
+from wsl.cam.weighted import WEIGHTED_ACTIVATIONS, principal_map
+from wsl.registry import unknown_choice
+
+__all__ = ["AUG_BRIGHTNESS", "Explanation", "explain", "explain_methods", "resolve_targets"]
+
+#: The brightness factors of ``aug_smooth`` (each with and without a horizontal flip).
+AUG_BRIGHTNESS = (0.9, 1.0, 1.1)
+
+Targets = int | Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What :func:`explain` returns.
+
+    Attributes:
+        scores: (N, C) logits of the plain images.
+        targets: (N, K) int64 target classes.
+        maps: (N, K, h, w) raw maps at the layer's resolution (at the input size with ``aug_smooth``).
+        cams: (N, K, H, W) float64 maps upsampled to the input size and min–max normalised.
+    """
+
+    scores: torch.Tensor
+    targets: torch.Tensor
+    maps: torch.Tensor
+    cams: torch.Tensor
+
+
+def explain_methods() -> list[str]:
+    """Every method name :func:`explain` accepts."""
+    posthoc = [m for m, spec in POSTHOC_METHODS.items() if spec.rule is not None]
+    return posthoc + [m for m in PERTURBATION_METHODS if m not in posthoc]
+
+
+def resolve_targets(targets: Targets, scores: torch.Tensor) -> torch.Tensor:
+    """Targets as (N, K) int64: None → each image's top-1 class; an int → that class for every image; a
+    sequence of N ints → one per image; N sequences of K ints (or an (N, K) tensor) → K per image."""
+    n, c = scores.shape
+    if targets is None:
+        out = scores.argmax(dim=1, keepdim=True)
+    elif isinstance(targets, int):
+        out = torch.full((n, 1), targets, dtype=torch.long)
+    else:
+        out = torch.as_tensor(targets, dtype=torch.long)
+        out = out[:, None] if out.ndim == 1 else out
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ValueError(
+            f"targets: expected None, an int, N ints or (N, K) classes for N={n}; got {targets!r}"
+        )
+    if out.numel() and not (int(out.min()) >= 0 and int(out.max()) < c):
+        raise ValueError(f"targets: classes must be in 0 … {c - 1}; got {out.tolist()}")
+    return out.to(scores.device)
+
+
+def _wrap(model: nn.Module, layer: str | None) -> ClassifierCAM:
+    if isinstance(model, ClassifierCAM):
+        if layer is not None and layer != model.layer:
+            raise ValueError(f"layer: got {layer!r} for a ClassifierCAM built on {model.layer!r}; pass one")
+        return model
+    return ClassifierCAM(model, layer)
+
+
+def _weighted(net: ClassifierCAM, images, a, grads, method: str, targets, batch_size: int) -> torch.Tensor:
+    if method in PERTURBATION_METHODS:
+        return PERTURBATION_METHODS[method](net, images, a, targets, batch_size).to(a.dtype) * a
+    assert grads is not None
+    return WEIGHTED_ACTIVATIONS.lookup(method)(a, grads)
+
+
+def _maps_once(net, images, method: str, targets: Targets, eigen_smooth: bool, batch_size: int):
+    """``(scores (N, C), targets (N, K), maps (N, K, h, w))`` of one batch of network inputs."""
+    needs_grads = method in POSTHOC_METHODS and POSTHOC_METHODS[method].needs_gradients
+    with _eval_mode(net), torch.inference_mode(False), torch.set_grad_enabled(needs_grads):
+        if images.is_inference():
+            images = images.clone()
+        with _capture(net.backbone, "backbone") as seen:
+            scores, _ = net(images)
+        chosen = resolve_targets(targets, scores.detach())
+        grads = None
+        if needs_grads:
+            grads = _class_grads(scores.gather(1, chosen).sum(dim=0), seen[0], batched=True).detach()
+        dtype = torch.promote_types(seen[0].dtype, torch.float32)
+        a = seen[0].detach().to(dtype)
+        if method == "eigencam":
+            maps = POSTHOC_METHODS[method].rule(a, None).expand(chosen.shape[1], -1, -1, -1)  # type: ignore[misc]
+        else:
+            weighted = _weighted(net, images, a, None if grads is None else grads.to(dtype), method, chosen,
+                                 batch_size)  # fmt: skip
+            smooth = eigen_smooth or method == "eigengradcam"
+            maps = torch.relu(principal_map(weighted) if smooth else weighted.sum(dim=-3))
+    return scores.detach(), chosen, maps.transpose(0, 1).detach()
+
+
+def _aug_smooth(net, images, method: str, targets: torch.Tensor, eigen_smooth: bool, batch_size: int):
+    size = (images.shape[-2], images.shape[-1])
+    total = torch.zeros(0)
+    for flip in (False, True):
+        for factor in AUG_BRIGHTNESS:
+            x = images * factor
+            x = x.flip(-1) if flip else x
+            _, _, maps = _maps_once(net, x, method, targets, eigen_smooth, batch_size)
+            cams = normalize_cams(upsample_class_maps(maps, size))
+            cams = cams.flip(-1) if flip else cams
+            total = cams if total.numel() == 0 else total + cams
+    return total / (2 * len(AUG_BRIGHTNESS))
+
+
+def explain(
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    layer: str | None = None,
+    method: str = "gradcam",
+    targets: Targets = None,
+    aug_smooth: bool = False,
+    eigen_smooth: bool = False,
+    batch_size: int = 64,
+) -> Explanation:
+    """CAMs of ``model`` for ``targets`` by ``method``; the network is restored to its mode afterwards.
+
+    Args:
+        model: a classifier (see :class:`~wsl.cam.classifier.ClassifierCAM`) or a ``ClassifierCAM``.
+        images: (N, 3, H, W) network input.
+        layer: dotted module name of ``model``; None: the model's usual layer
+            (:func:`~wsl.cam.classifier.default_classifier_layer`).
+        method: one of :func:`explain_methods` (gradcam gradcampp layercam eigencam hirescam xgradcam
+            eigengradcam scorecam ablationcam).
+        targets: see :func:`resolve_targets` (None: each image's top-1 class).
+        aug_smooth: average over flips and brightness factors (module docstring).
+        eigen_smooth: first principal component of the weighted activations instead of their sum.
+        batch_size: perturbed inputs per forward pass (ScoreCAM, AblationCAM).
+
+    Returns:
+        :class:`Explanation`.
+
+    Example:
+        >>> import timm
+        >>> net = timm.create_model("resnet18", pretrained=False, num_classes=4)
+        >>> out = explain(net, torch.rand(2, 3, 64, 64), method="gradcam", targets=[1, 3])
+        >>> tuple(out.maps.shape), tuple(out.cams.shape), out.targets[:, 0].tolist()
+        ((2, 1, 2, 2), (2, 1, 64, 64), [1, 3])
+    """
+    if method not in explain_methods():
+        raise unknown_choice("method", method, explain_methods())
+    net = _wrap(model, layer)
+    scores, chosen, maps = _maps_once(net, images, method, targets, eigen_smooth, batch_size)
+    size = (images.shape[-2], images.shape[-1])
+    if aug_smooth:
+        maps = _aug_smooth(net, images, method, chosen, eigen_smooth, batch_size)
+    return Explanation(scores, chosen, maps, normalize_cams(upsample_class_maps(maps, size)))
