@@ -1,4 +1,5 @@
-"""wsl.data.decode: every decoder gives read_image's pixels exactly, or read_image's error."""
+"""wsl.data.decode: every decoder gives read_image's pixels exactly, or read_image's error; and the default
+reader's torchvision path for colour JPEGs gives PIL's pixels (wsl.data.images)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from PIL import Image
 
 from wsl.data import DatasetError
+from wsl.data import images as images_module
 from wsl.data.base import read_image
 from wsl.data.decode import DECODERS, decode_image, get_decoder
 
@@ -65,3 +67,90 @@ def test_unknown_decoder_is_a_value_error():
         get_decoder("nvjpeg")
     with pytest.raises(ValueError, match="decoder: got None"):
         decode_image("x.jpg", None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the default reader's fast JPEG path
+
+
+def _pil_only(path):
+    return images_module.read_rgb_image(path, fast_jpeg=False)
+
+
+def test_fast_path_is_on_and_used_for_colour_jpegs_only(tmp_path, monkeypatch):
+    assert images_module._fast_jpeg_decoder() is not None, "torchvision's decoder failed the probe image"
+    calls = []
+    real = images_module._fast_jpeg_pixels
+
+    def spy(path, image):
+        out = real(path, image)
+        calls.append((image.mode, out is not None))
+        return out
+
+    monkeypatch.setattr(images_module, "_fast_jpeg_pixels", spy)
+    Image.fromarray(_noise(21, 34, 4)).save(tmp_path / "c.jpg", quality=90)
+    Image.fromarray(_noise(21, 34, 4)).convert("L").save(tmp_path / "g.jpg", quality=90)
+    Image.fromarray(_noise(21, 34, 4)).save(tmp_path / "c.png")
+    for name in ("c.jpg", "g.jpg", "c.png"):
+        read_image(tmp_path / name)
+    assert calls == [("RGB", True), ("L", False)]  # PNG never reaches it
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_default_reader_equals_pil_alone_on_standins(tmp_path, progressive):
+    # Noise + shapes (bench/standin.py's content) at odd sizes, every subsampling, several qualities.
+    rng = np.random.default_rng(progressive)
+    for k in range(24):
+        h, w = (int(v) for v in rng.integers(9, 140, 2))
+        path = tmp_path / f"{k}.jpg"
+        Image.fromarray(_noise(h, w, k)).save(
+            path, quality=int(rng.integers(50, 100)), subsampling=k % 3, progressive=progressive
+        )
+        pixels, orientation = images_module.read_rgb_image(path)
+        want, want_orientation = _pil_only(path)
+        assert orientation == want_orientation == 1
+        np.testing.assert_array_equal(pixels, want)
+
+
+def test_default_reader_on_corrupt_jpegs_gives_pils_pixels_or_pils_error(tmp_path):
+    # Bytes overwritten inside the scan, end marker kept: torchvision refuses what PIL refuses (then PIL
+    # raises as before), and where both decode the pixels are equal.
+    rng = np.random.default_rng(3)
+    outcomes = set()
+    for k in range(60):
+        path = tmp_path / f"{k}.jpg"
+        Image.fromarray(_noise(48, 64, k)).save(path, quality=90, progressive=k % 4 == 0)
+        data = bytearray(path.read_bytes())
+        for _ in range(int(rng.integers(1, 10))):
+            data[int(rng.integers(len(data) // 4, len(data) - 4))] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        try:
+            want = _pil_only(path)[0]
+        except images_module.UnreadableImage:
+            with pytest.raises(DatasetError, match=f"{k}.jpg"):
+                read_image(path)
+            outcomes.add("error")
+            continue
+        np.testing.assert_array_equal(read_image(path), want)
+        outcomes.add("pixels")
+    assert outcomes == {"error", "pixels"}  # both kinds were exercised
+
+
+def test_rotated_jpeg_shown_upright_goes_through_pil(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(_noise(20, 30, 2)).save(path, quality=90, exif=exif)
+    shown, orientation = images_module.read_rgb_image(path, apply_orientation=True)
+    assert orientation == 6 and shown.shape == (30, 20, 3)
+    np.testing.assert_array_equal(shown, images_module.read_rgb_image(path, True, fast_jpeg=False)[0])
+
+
+def test_environment_turns_the_fast_path_off(monkeypatch):
+    images_module._fast_jpeg_decoder.cache_clear()
+    monkeypatch.setenv("WSL_JPEG_DECODER", "pil")
+    try:
+        assert images_module._fast_jpeg_decoder() is None
+    finally:
+        images_module._fast_jpeg_decoder.cache_clear()
+    monkeypatch.delenv("WSL_JPEG_DECODER")
+    assert images_module._fast_jpeg_decoder() is not None

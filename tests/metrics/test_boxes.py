@@ -272,6 +272,67 @@ def test_fast_path_equals_straightforward_on_tiny_and_few_valued_maps(multi_cont
         )
 
 
+@pytest.mark.parametrize("interval", [0.01, 0.001])
+@pytest.mark.parametrize("first_multi", [False, True])
+def test_one_pass_for_both_modes_equals_the_reference(interval, first_multi):
+    # The evaluator's flow: the first mode computes both in one pass and keeps the other; the second
+    # takes it. Both must equal the straightforward per-threshold reference exactly.
+    if boxes_module._cam_levels is None:
+        pytest.skip("wsl.metrics._cam_levels is not built")
+    rng = np.random.default_rng(int(interval * 1000) + 2 * first_multi)
+    thresholds = cam_thresholds(interval)
+    maps, gts = [], []
+    for i, kind in enumerate(["smooth", "noisy", "ring", "plateau", "constant", "spike"] * 2):
+        size = (int(rng.integers(24, 64)), int(rng.integers(24, 64))) if i < 6 else (224, 224)
+        maps.append(quantize_cam(_synthetic_cam(kind, rng, size)))
+        gts.append(np.array([[size[1] // 4, size[0] // 5, size[1] - 3, size[0] // 2]], dtype=np.int64))
+    boxes_module._OTHER_MODE.clear()
+    first = list(boxes_module.best_ious_many(maps, gts, thresholds, first_multi, keep_other_mode=True))
+    assert len(boxes_module._OTHER_MODE) == sum(int(q.max()) > 0 for q in maps)
+    second = list(boxes_module.best_ious_many(maps, gts, thresholds, not first_multi))
+    assert len(boxes_module._OTHER_MODE) == 0  # every kept result was taken
+    for q, gt, a, b in zip(maps, gts, first, second, strict=True):  # the reference requantises q to q
+        np.testing.assert_array_equal(a, _reference_best_ious(q, gt, thresholds, first_multi))
+        np.testing.assert_array_equal(b, _reference_best_ious(q, gt, thresholds, not first_multi))
+
+
+def test_other_mode_memo_is_exact_consumed_and_bounded():
+    memo = boxes_module._OtherModeMemo(max_bytes=3 * (64 + 32 + 256 * 8))
+    q = np.zeros((8, 8), np.uint8)
+    gt = np.array([[0, 0, 3, 3]], np.int64)
+    values = np.arange(256, dtype=np.float64)
+    memo.put(memo.key(q, gt, True), values)
+    assert memo.take(memo.key(q, gt, False)) is None  # the other mode
+    assert memo.take(memo.key(q, gt + 1, True)) is None  # other boxes
+    assert memo.take(memo.key(q.reshape(4, 16), gt, True)) is None  # same bytes, other shape
+    q2 = q.copy()
+    q2[7, 7] = 1
+    assert memo.take(memo.key(q2, gt, True)) is None  # one pixel differs
+    np.testing.assert_array_equal(memo.take(memo.key(q.copy(), gt.copy(), True)), values)
+    assert memo.take(memo.key(q, gt, True)) is None and len(memo) == 0  # taken once
+    for i in range(10):  # beyond max_bytes the oldest entries go
+        memo.put(memo.key(np.full((8, 8), i, np.uint8), gt, True), values)
+    assert len(memo) == 3
+    assert memo.take(memo.key(np.full((8, 8), 9, np.uint8), gt, True)) is not None
+    assert memo.take(memo.key(np.full((8, 8), 0, np.uint8), gt, True)) is None
+
+
+def test_box_accuracy_keeping_the_other_mode_gives_the_same_scores():
+    from wsl.metrics import BoxAccuracy
+
+    rng = np.random.default_rng(9)
+    cams = torch.from_numpy(np.stack([_synthetic_cam("smooth", rng, (48, 40)) for _ in range(12)]))
+    gts = [torch.tensor([[int(rng.integers(0, 20)), int(rng.integers(0, 24)), 39, 47]]) for _ in range(12)]
+    plain = [BoxAccuracy(iou_thresholds=(50,), multi_contour=False), BoxAccuracy()]
+    shared = [BoxAccuracy(iou_thresholds=(50,), multi_contour=False, keep_other_mode=True), BoxAccuracy()]
+    for metrics in (plain, shared):
+        for metric in metrics:
+            metric.update(cams, gts)
+    for a, b in zip(plain, shared, strict=True):
+        for key, value in a.compute().items():
+            torch.testing.assert_close(b.compute()[key], value, rtol=0, atol=0)
+
+
 def test_cam_to_boxes_matches_fast_path_boxes_per_threshold():
     rng = np.random.default_rng(3)
     cam = _synthetic_cam("noisy", rng, (40, 50))

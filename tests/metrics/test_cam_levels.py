@@ -163,3 +163,54 @@ def test_core_rejects_bad_buffers():
         _cam_levels.best_ious_per_value(b"\x00" * 5, 2, 3, np.zeros((1, 4), np.int64), True)
     with pytest.raises(ValueError, match="int64"):
         _cam_levels.best_ious_per_value(b"\x00" * 6, 2, 3, b"", True)
+
+
+# ---------------------------------------------------------------- both contour modes in one pass
+
+
+def _per_value_both(q: np.ndarray, gt) -> tuple[np.ndarray, np.ndarray]:
+    q = np.ascontiguousarray(q, dtype=np.uint8)
+    raw = _cam_levels.best_ious_per_value_both(q, *q.shape, np.ascontiguousarray(gt, dtype=np.int64))
+    both = np.frombuffer(raw, dtype=np.float64)
+    assert both.shape == (512,)
+    return both[:256], both[256:]
+
+
+@needs_core
+def test_both_modes_in_one_pass_on_the_hand_cases():
+    q = np.zeros((9, 9), dtype=np.uint8)  # the ring with a deeper centre, above
+    q[1:8, 1:8] = 200
+    q[3:6, 3:6] = 100
+    q[4, 4] = 0
+    single, multi = _per_value_both(q, [[3, 3, 6, 6]])
+    assert multi[200] == multi[101] == 16 / 36 and multi[100] == multi[1] == 1.0  # the centre hole
+    assert single[200] == single[1] == 16 / 64  # the outer box [1, 1, 8, 8] only
+    assert not single[201:].any() and not multi[201:].any() and single[0] == multi[0] == 0.0
+
+
+@needs_core
+def test_both_modes_in_one_pass_equal_one_mode_at_a_time():
+    # Salt-and-pepper and blobby quantised maps (holes, pinches, ties), 1 to 3 GT boxes, tiny to 64 px.
+    rng = np.random.default_rng(5)
+    for i in range(300):
+        h, w = (int(v) for v in rng.integers(1, 65 if i % 4 == 0 else 18, 2))
+        levels = int(rng.choice([2, 3, 6, 256]))
+        if i % 3 == 0:
+            q = cv2.resize(rng.random((4, 4)), (w, h)) * (levels - 1)
+        else:
+            q = rng.integers(0, levels, (h, w))
+        q = q.astype(np.uint8)
+        k = int(rng.integers(1, 4))
+        x0, y0 = rng.integers(0, w, k), rng.integers(0, h, k)
+        gt = np.stack([x0, y0, rng.integers(x0, w), rng.integers(y0, h)], axis=1)
+        single, multi = _per_value_both(q, gt)
+        np.testing.assert_array_equal(single, _per_value(q, gt, False))
+        np.testing.assert_array_equal(multi, _per_value(q, gt, True))
+
+
+@needs_core
+def test_both_modes_core_rejects_bad_buffers():
+    with pytest.raises(ValueError, match="height \\* width"):
+        _cam_levels.best_ious_per_value_both(b"\x00" * 5, 2, 3, np.zeros((1, 4), np.int64))
+    with pytest.raises(ValueError, match="int64"):
+        _cam_levels.best_ious_per_value_both(b"\x00" * 6, 2, 3, b"")

@@ -1,16 +1,20 @@
 """Image decoders with the same pixels as :func:`wsl.data.base.read_image`, selectable by name.
 
-``read_image`` (PIL: ``Image.open(path).convert("RGB")``) stays the default reader. The other decoders of
-:data:`DECODERS` run libjpeg-turbo without PIL's image object and copy, and give the **same pixels**: the
-same RGB ``uint8 (H, W, 3)`` array, equal element for element (tested on random-content JPEGs,
-4:2:0 and 4:4:4, grey and colour). Where a decoder could differ from PIL, it hands the file to
-``read_image`` instead, so that the result never changes:
+``read_image`` (the one reader, :func:`wsl.data.images.read_rgb_image`) decodes complete colour JPEGs
+with torchvision's libjpeg-turbo by default and everything else with PIL (see :mod:`wsl.data.images`).
+The decoders of :data:`DECODERS` pin one decoder: ``pil`` is PIL alone (``Image.open(path)`` and the
+pixel rule, what ``read_image`` did before), ``torchvision`` and ``opencv`` run libjpeg-turbo without
+PIL's image object and copy. All give the **same pixels**: the same RGB ``uint8 (H, W, 3)`` array, equal
+element for element (tested on random-content JPEGs, 4:2:0, 4:2:2 and 4:4:4, baseline and progressive,
+grey and colour). Where a decoder could differ from PIL, it hands the file to ``read_image`` instead, so
+that the result never changes:
 
 - files that are not baseline/progressive JPEG (PNG, BMP, ...): decoded by PIL;
 - JPEGs whose frame header does not declare 3 components (grey, CMYK): decoded by PIL (its CMYK
   conversion is its own);
 - files a decoder cannot read (missing, truncated: no end-of-image marker, corrupt): ``read_image``'s
-  :class:`~wsl.data.DatasetError` naming the file.
+  :class:`~wsl.data.DatasetError` naming the file. (OpenCV decodes some corrupt JPEGs that PIL and
+  torchvision refuse: with ``opencv`` such a file gives pixels instead of the error.)
 
 The EXIF orientation is never applied (OpenCV is called with ``IMREAD_IGNORE_ORIENTATION``), as
 ``read_image`` documents: the annotations refer to the stored grid.
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import read_image
+from .images import UnreadableImage, read_rgb_image
 
 __all__ = ["DECODERS", "decode_image", "get_decoder"]
 
@@ -70,6 +75,14 @@ def _read(path: str | Path) -> np.ndarray | None:
         return None
 
 
+def _pil(path: str | Path) -> np.ndarray:
+    """PIL alone (no torchvision fast path); ``read_image``'s error for a file PIL cannot read."""
+    try:
+        return read_rgb_image(path, fast_jpeg=False)[0]
+    except (FileNotFoundError, UnreadableImage):
+        return read_image(path)  # fails the same way and raises the DatasetError naming the file
+
+
 def _torchvision(path: str | Path) -> np.ndarray:
     import torch
     import torchvision.io as tio
@@ -102,7 +115,7 @@ def _opencv(path: str | Path) -> np.ndarray:
 
 #: name → decoder ``path -> RGB uint8 (H, W, 3)``; every one gives ``read_image``'s pixels.
 DECODERS: dict[str, Callable[[str | Path], np.ndarray]] = {
-    "pil": read_image,
+    "pil": _pil,
     "torchvision": _torchvision,
     "opencv": _opencv,
 }
@@ -124,7 +137,7 @@ def decode_image(path: str | Path, decoder: str = "pil") -> np.ndarray:
 
     Args:
         path: an image file.
-        decoder: a name of :data:`DECODERS` (``pil``, the default, is ``read_image``).
+        decoder: a name of :data:`DECODERS` (``pil``, the default, is PIL alone).
 
     Returns:
         The pixels ``read_image(path)`` returns, in the stored pixel grid (no EXIF rotation).

@@ -18,12 +18,24 @@ dataset annotations refer to the stored pixel grid, so datasets read that grid.
 
 An image whose header claims more pixels than PIL's decompression-bomb limit (twice
 ``PIL.Image.MAX_IMAGE_PIXELS``, 178,956,970 by default) is refused before its pixels are decoded.
+
+Decoding: PIL reads every header (format, size, mode, EXIF). The pixels of a complete colour JPEG (PIL
+mode ``RGB``: 3 components; end-of-image marker present) come from ``torchvision.io.decode_jpeg``
+(libjpeg-turbo without PIL's image object and copies: 1.14× PIL's reader + transform per core at CUB's
+sizes, ``docs/benchmarks_scale.md``), which gives PIL's pixels **bit for bit** (islow DCT and fancy
+upsampling in both; checked at first use on a probe image, in ``tests/data/test_decode.py``, and on
+corrupted files: where torchvision fails, PIL decodes or raises exactly as before). Everything else, and
+every file torchvision refuses, is decoded by PIL. ``WSL_JPEG_DECODER=pil`` turns the fast path off
+(read at first use).
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -100,10 +112,74 @@ def bomb_reason(error: BaseException) -> str | None:
     return f"a decompression bomb: {error} (limit {limit:,} pixels, twice PIL.Image.MAX_IMAGE_PIXELS)"
 
 
+JpegDecoder = Callable[[np.ndarray], "np.ndarray | None"]
+
+
+def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
+    """RGB ``uint8 (H, W, 3)`` of JPEG bytes by ``torchvision.io.decode_jpeg``; None when it refuses."""
+    import torch
+    import torchvision.io as tio
+
+    try:
+        with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders; libjpeg warnings
+            warnings.simplefilter("ignore")
+            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+    except (RuntimeError, ValueError):
+        return None
+    if image.ndim != 3 or image.shape[0] != 3:
+        return None
+    return np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+
+
+def _probe_jpeg() -> bytes:
+    """A 4:2:0 JPEG of noise (odd size: partial MCUs, edge upsampling), made by PIL in memory."""
+    pixels = np.random.default_rng(0).integers(0, 256, (29, 43, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=85, subsampling=2)
+    return buf.getvalue()
+
+
+@functools.cache
+def _fast_jpeg_decoder() -> JpegDecoder | None:
+    """torchvision's decoder when it is installed, not turned off (``WSL_JPEG_DECODER=pil``) and gives
+    PIL's pixels on the probe image (libjpeg-turbo builds could differ); else None (PIL decodes)."""
+    if os.environ.get("WSL_JPEG_DECODER", "torchvision").lower() == "pil":
+        return None
+    try:
+        import torchvision.io  # noqa: F401
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        return None
+    probe = _probe_jpeg()
+    with Image.open(io.BytesIO(probe)) as image:
+        want = np.asarray(image.convert("RGB"))
+    got = _torchvision_jpeg(np.frombuffer(probe, dtype=np.uint8).copy())
+    return _torchvision_jpeg if got is not None and np.array_equal(got, want) else None
+
+
+def _fast_jpeg_pixels(path: str | os.PathLike[str], image: Image.Image) -> np.ndarray | None:
+    """PIL's pixels of a complete colour JPEG without PIL's decoder, or None (PIL decodes the file).
+
+    Applies to format ``JPEG``, mode ``RGB`` (3 components; grey and CMYK stay with PIL), with the
+    end-of-image marker in the last 32 bytes (PIL refuses a truncated file; libjpeg-turbo alone would
+    pad it with grey) and the size PIL read from the header.
+    """
+    decoder = _fast_jpeg_decoder()
+    if decoder is None or image.format != "JPEG" or image.mode != "RGB":
+        return None
+    data = np.fromfile(os.fspath(path), dtype=np.uint8)
+    if b"\xff\xd9" not in data[-32:].tobytes():
+        return None
+    pixels = decoder(data)
+    if pixels is None or pixels.shape != (image.height, image.width, 3):
+        return None
+    return pixels
+
+
 def read_rgb_image(
     path: str | os.PathLike[str],
     apply_orientation: bool = False,
     formats: Sequence[str] | None = None,
+    fast_jpeg: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Decode an image file into RGB ``uint8 (H, W, 3)`` by the module's pixel rule.
 
@@ -113,6 +189,8 @@ def read_rgb_image(
             shows); False (datasets) keeps the stored grid, which annotations refer to.
         formats: the PIL format names accepted (decided by content, not by the name), e.g.
             ``("JPEG", "MPO", "PNG", "WEBP")``; None accepts every format PIL reads.
+        fast_jpeg: decode complete colour JPEGs with torchvision (the same pixels, see the module
+            docstring); False decodes everything with PIL.
 
     Returns:
         ``(pixels, orientation)``: the pixels and the file's EXIF orientation tag (1 = upright or none).
@@ -135,6 +213,11 @@ def read_rgb_image(
         with Image.open(path) as image:
             if formats is not None and image.format not in formats:
                 raise UnreadableImage(f"{image.format} images are not read ({', '.join(formats)} only)")
+            if fast_jpeg and image.format == "JPEG":
+                orientation = orientation_of(image)  # JPEG: read with the header (APP1)
+                pixels = _fast_jpeg_pixels(path, image) if orientation == 1 or not apply_orientation else None
+                if pixels is not None:
+                    return pixels, orientation
             image.load()
             orientation = orientation_of(image)
             shown = (ImageOps.exif_transpose(image) or image) if apply_orientation else image

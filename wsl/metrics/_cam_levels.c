@@ -27,7 +27,8 @@
  * over S is a lower bound and 2 * (bbox windows) an upper bound; the exact area of fill(S) (a flood
  * fill of its bbox) is computed only when the bounds cannot decide the winner, and cached until the
  * component changes. Holes (multi-contour mode) come from a second union-find over pixels added in
- * increasing value (4-connectivity). Per level, the best IoU is the max over live components of a
+ * increasing value (4-connectivity). Both modes share the sort and the foreground union-find (and each
+ * component's cached IoU): best_ious_per_value_both gives the two in one call. Per level, the best IoU is the max over live components of a
  * cached per-component IoU, recomputed only for components that changed. Unions are made with one
  * neighbour per group of already-connected neighbours (a table again).
  *
@@ -424,24 +425,50 @@ static int32_t largest_contour(Forest *f, int padded_width, uint8_t *mark, int32
     return winner;
 }
 
-/* Foreground pass: out[v] = best IoU of the component boxes (multi) or of the largest contour's box
- * (single) at the foreground {q >= v}, for v = qmax .. 1. */
-static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t k,
-                           int multi, const Pixel *order, const Py_ssize_t start[257], int qmax,
-                           double out[256]) {
+/* Per-level scores of the foreground pass: the largest contour's IoU (single-contour mode, when `single`
+ * is not NULL) and the best IoU over every live component (multi-contour mode, when `multi` is not NULL).
+ * Both read the same per-component IoU cache, so a component's IoU is computed once for both modes. */
+static void score_foreground_level(Forest *f, int width, int height, const int64_t *gt, Py_ssize_t k,
+                                   int pw, uint8_t *mark, int32_t *stack, double *single, double *multi) {
+    if (single) { /* largest_contour also drops the dead components from the live list */
+        Comp *c = &f->comps[largest_contour(f, pw, mark, stack)];
+        if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
+        *single = c->iou;
+    }
+    if (!multi) return;
+    double level_best = 0.0;
+    int32_t kept = 0;
+    for (int32_t i = 0; i < f->num_live; i++) {
+        int32_t id = f->live[i];
+        if (!is_alive(f, id)) continue;
+        f->live[kept++] = id;
+        Comp *c = &f->comps[id];
+        if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
+        if (c->iou > level_best) level_best = c->iou;
+    }
+    f->num_live = kept;
+    *multi = level_best;
+}
+
+/* Foreground pass, both modes from one union-find: out_single[v] = best IoU of the largest contour's box
+ * and out_multi[v] = best IoU of the component boxes at the foreground {q >= v}, for v = qmax .. 1.
+ * Either output may be NULL (that mode is skipped; single-contour bookkeeping only runs when wanted). */
+static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t k, const Pixel *order,
+                           const Py_ssize_t start[257], int qmax, double *out_single, double *out_multi) {
     const int pw = width + 2;
     const Py_ssize_t cells = (Py_ssize_t)pw * (height + 2);
+    const int single = out_single != NULL;
     int32_t offset[8];
     ring_offsets(pw, offset);
     Forest f;
-    uint8_t *mark = multi ? NULL : malloc(cells);
-    int32_t *stack = multi ? NULL : malloc(cells * sizeof(int32_t));
-    int ok = forest_alloc(&f, cells) && (multi || (mark && stack));
+    uint8_t *mark = single ? malloc(cells) : NULL;
+    int32_t *stack = single ? malloc(cells * sizeof(int32_t)) : NULL;
+    int ok = forest_alloc(&f, cells) && (!single || (mark && stack));
     if (!ok) goto done;
-    double last = 0.0;
     for (int v = qmax; v >= 1; v--) {
         if (start[v] == start[v + 1]) { /* no pixel of this value: same foreground as at v + 1 */
-            out[v] = last;
+            if (single) out_single[v] = v < qmax ? out_single[v + 1] : 0.0;
+            if (out_multi) out_multi[v] = v < qmax ? out_multi[v + 1] : 0.0;
             continue;
         }
         for (Py_ssize_t i = start[v]; i < start[v + 1]; i++) {
@@ -451,7 +478,7 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
                 ok = 0;
                 goto done;
             }
-            if (!multi) {
+            if (single) {
                 Comp *c = comp_of(&f, root);
                 c->area2 += DAREA2[mask];
                 c->euler4 += DEULER4[mask];
@@ -459,24 +486,8 @@ static int foreground_pass(int width, int height, const int64_t *gt, Py_ssize_t 
                 c->iou = -1.0;
             }
         }
-        double level_best = 0.0;
-        if (multi) {
-            int32_t kept = 0;
-            for (int32_t i = 0; i < f.num_live; i++) {
-                int32_t id = f.live[i];
-                if (!is_alive(&f, id)) continue;
-                f.live[kept++] = id;
-                Comp *c = &f.comps[id];
-                if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
-                if (c->iou > level_best) level_best = c->iou;
-            }
-            f.num_live = kept;
-        } else {
-            Comp *c = &f.comps[largest_contour(&f, pw, mark, stack)];
-            if (c->iou < 0) c->iou = component_iou(c, width, height, gt, k);
-            level_best = c->iou;
-        }
-        out[v] = last = level_best;
+        score_foreground_level(&f, width, height, gt, k, pw, mark, stack, single ? &out_single[v] : NULL,
+                               out_multi ? &out_multi[v] : NULL);
     }
 done:
     forest_free(&f);
@@ -532,48 +543,61 @@ done:
     return ok;
 }
 
+/* Check the buffers and run the passes: the single-contour values of v = 0..255 when want_single, then
+ * the multi-contour ones when want_multi (one sort, one foreground union-find for both). Returns bytes
+ * of 256 float64 per mode wanted, or NULL with an exception set. The caller releases the buffers. */
+static PyObject *run_core(const Py_buffer *qbuf, int height, int width, const Py_buffer *gtbuf,
+                          int want_single, int want_multi) {
+    Py_ssize_t n = (Py_ssize_t)width * height;
+    if (height < 1 || width < 1 || qbuf->len != n || n > INT32_MAX / 2) {
+        PyErr_Format(PyExc_ValueError, "q must hold height * width = %zd uint8 values; got %zd bytes", n,
+                     qbuf->len);
+        return NULL;
+    }
+    if (gtbuf->len == 0 || gtbuf->len % (4 * sizeof(int64_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "gt must be a non-empty (K, 4) int64 array");
+        return NULL;
+    }
+    const uint8_t *q = qbuf->buf;
+    const int64_t *gt = gtbuf->buf;
+    Py_ssize_t k = gtbuf->len / (4 * sizeof(int64_t));
+    double out[512] = {0.0};
+    double *out_single = want_single ? out : NULL;
+    double *out_multi = want_multi ? out + 256 * want_single : NULL;
+    int qmax = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (q[i] > qmax) qmax = q[i];
+    Pixel *order = malloc(n * sizeof(Pixel));
+    if (!order) return PyErr_NoMemory();
+    Py_ssize_t start[257];
+    int ok;
+    Py_BEGIN_ALLOW_THREADS;
+    sort_by_value(q, width, height, order, start);
+    ok = foreground_pass(width, height, gt, k, order, start, qmax, out_single, out_multi);
+    if (ok && want_multi) ok = hole_pass(width, height, gt, k, order, start, qmax, out_multi);
+    Py_END_ALLOW_THREADS;
+    free(order);
+    if (!ok) return PyErr_NoMemory();
+    return PyBytes_FromStringAndSize((const char *)out, 256 * sizeof(double) * (want_single + want_multi));
+}
+
 static PyObject *best_ious_per_value(PyObject *self, PyObject *args) {
     Py_buffer qbuf, gtbuf;
     int width, height, multi;
     (void)self;
     if (!PyArg_ParseTuple(args, "y*iiy*p", &qbuf, &height, &width, &gtbuf, &multi)) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t n = (Py_ssize_t)width * height;
-    if (height < 1 || width < 1 || qbuf.len != n || n > INT32_MAX / 2) {
-        PyErr_Format(PyExc_ValueError, "q must hold height * width = %zd uint8 values; got %zd bytes", n,
-                     qbuf.len);
-        goto release;
-    }
-    if (gtbuf.len == 0 || gtbuf.len % (4 * sizeof(int64_t)) != 0) {
-        PyErr_SetString(PyExc_ValueError, "gt must be a non-empty (K, 4) int64 array");
-        goto release;
-    }
-    const uint8_t *q = qbuf.buf;
-    const int64_t *gt = gtbuf.buf;
-    Py_ssize_t k = gtbuf.len / (4 * sizeof(int64_t));
-    double out[256] = {0.0};
-    int qmax = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (q[i] > qmax) qmax = q[i];
-    Pixel *order = malloc(n * sizeof(Pixel));
-    if (!order) {
-        PyErr_NoMemory();
-        goto release;
-    }
-    Py_ssize_t start[257];
-    int ok;
-    Py_BEGIN_ALLOW_THREADS;
-    sort_by_value(q, width, height, order, start);
-    ok = foreground_pass(width, height, gt, k, multi, order, start, qmax, out);
-    if (ok && multi) ok = hole_pass(width, height, gt, k, order, start, qmax, out);
-    Py_END_ALLOW_THREADS;
-    free(order);
-    if (!ok) {
-        PyErr_NoMemory();
-        goto release;
-    }
-    result = PyBytes_FromStringAndSize((const char *)out, sizeof(out));
-release:
+    PyObject *result = run_core(&qbuf, height, width, &gtbuf, !multi, multi);
+    PyBuffer_Release(&qbuf);
+    PyBuffer_Release(&gtbuf);
+    return result;
+}
+
+static PyObject *best_ious_per_value_both(PyObject *self, PyObject *args) {
+    Py_buffer qbuf, gtbuf;
+    int width, height;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*iiy*", &qbuf, &height, &width, &gtbuf)) return NULL;
+    PyObject *result = run_core(&qbuf, height, width, &gtbuf, 1, 1);
     PyBuffer_Release(&qbuf);
     PyBuffer_Release(&gtbuf);
     return result;
@@ -586,6 +610,11 @@ static PyMethodDef methods[] = {
      "Returns 256 float64 values (native byte order): entry v in 1..max(q) is the best IoU between the\n"
      "boxes of the foreground {q >= v} (every contour's, or the largest contour's) and the GT boxes;\n"
      "the other entries are 0."},
+    {"best_ious_per_value_both", best_ious_per_value_both, METH_VARARGS,
+     "best_ious_per_value_both(q, height, width, gt) -> bytes\n\n"
+     "Both contour modes from one sort and one foreground union-find: 512 float64 values (native byte\n"
+     "order), the first 256 as best_ious_per_value(..., False), the last 256 as best_ious_per_value(...,\n"
+     "True)."},
     {NULL, NULL, 0, NULL},
 };
 

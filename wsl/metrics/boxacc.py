@@ -99,6 +99,7 @@ def _box_accuracy_update(
     multi_contour: bool,
     iou_cuts: np.ndarray,
     correct: np.ndarray | None = None,
+    keep_other_mode: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Counts of correct images per (δ, t) for one batch.
 
@@ -113,13 +114,16 @@ def _box_accuracy_update(
         multi_contour: every contour's box (MaxBoxAccV2) or only the largest contour's (MaxBoxAcc).
         iou_cuts: (D,) IoU cuts δ/100.
         correct: optional (N,) bool, whether the top-1 class of image i is right.
+        keep_other_mode: the other contour mode will be asked for on the same maps next; compute both in
+            one pass and keep the other (see :func:`~wsl.metrics.boxes.best_ious_many`).
 
     Returns:
         ``(hits, top1_hits)``, two (D, T) int64 arrays.
     """
     hits = np.zeros((len(iou_cuts), len(thresholds)), dtype=np.int64)
     top1_hits = np.zeros_like(hits)
-    for i, best in enumerate(best_ious_many(quantized_maps, boxes, thresholds, multi_contour)):
+    scored = best_ious_many(quantized_maps, boxes, thresholds, multi_contour, keep_other_mode)
+    for i, best in enumerate(scored):
         ok = best[None, :] >= iou_cuts[:, None]
         hits += ok
         if correct is not None and correct[i]:
@@ -241,6 +245,9 @@ class BoxAccuracy(Metric):
         iou_thresholds: δ values in percent, each in (0, 100].
         cam_curve_interval: threshold grid step; thresholds are ``numpy.arange(0, 1, interval)``.
         multi_contour: every contour's box (V2) or the largest contour's only.
+        keep_other_mode: a BoxAccuracy of the other contour mode is fed the same maps and boxes after this
+            one (as the evaluator does with MaxBoxAcc then MaxBoxAccV2): each update computes both modes
+            in one pass of the compiled core and keeps the other's results for it. Same scores either way.
 
     Example:
         >>> metric = BoxAccuracy(iou_thresholds=(50,), multi_contour=False)
@@ -263,6 +270,7 @@ class BoxAccuracy(Metric):
         iou_thresholds: Sequence[float] = (30, 50, 70),
         cam_curve_interval: float = 0.01,
         multi_contour: bool = True,
+        keep_other_mode: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -271,6 +279,7 @@ class BoxAccuracy(Metric):
         self.cam_curve_interval = float(cam_curve_interval)
         self.thresholds = thresholds
         self.multi_contour = bool(multi_contour)
+        self.keep_other_mode = bool(keep_other_mode)
         self._iou_cut = iou_cuts
         shape = (len(deltas), len(self.thresholds))
         self.add_state("correct", torch.zeros(shape, dtype=torch.long), dist_reduce_fx="sum")
@@ -291,7 +300,7 @@ class BoxAccuracy(Metric):
         """
         quantized, gts, flags = _box_accuracy_format(cams, boxes, correct)
         hits, top1_hits = _box_accuracy_update(
-            quantized, gts, self.thresholds, self.multi_contour, self._iou_cut, flags
+            quantized, gts, self.thresholds, self.multi_contour, self._iou_cut, flags, self.keep_other_mode
         )
         device = self.correct.device
         self.correct += torch.from_numpy(hits).to(device)
@@ -339,12 +348,17 @@ def _update_boxes_top1(metric: Metric, trials: TrialBatch) -> None:
 
 
 # MaxBoxAcc: IoU 50, the largest contour only (CAM, ACoL, ... tables); Top-1 Loc on single-label data.
+# The evaluator feeds MaxBoxAccV2 (registered next) the same maps right after, so MaxBoxAcc keeps the
+# every-contour results of its one pass for it (keep_other_mode).
 register_metric(
     MetricEntry(
         "maxboxacc",
         ("maxboxacc", "maxboxacc_threshold", "top1_loc"),
         build=lambda s: BoxAccuracy(
-            iou_thresholds=(50,), cam_curve_interval=s.cam_curve_interval, multi_contour=False
+            iou_thresholds=(50,),
+            cam_curve_interval=s.cam_curve_interval,
+            multi_contour=False,
+            keep_other_mode=True,
         ),
         update=_update_boxes_top1,
         results=_maxboxacc_results,

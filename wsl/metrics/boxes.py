@@ -26,6 +26,8 @@ Boxes are ``(x0, y0, x1, y1)``, 0-based, inclusive, as int64 arrays ``(K, 4)``.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -355,17 +357,104 @@ def best_ious_per_threshold(cam, gt_boxes, thresholds, multi_contour: bool = Tru
     return _best_ious_quantized(q, gt, thr, multi_contour)
 
 
-def _best_ious_quantized(q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool) -> np.ndarray:
-    """Best IoU per threshold of the uint8 map ``q``: the compiled one-pass core when it is built."""
+def _best_ious_quantized(
+    q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool, keep_other_mode: bool = False
+) -> np.ndarray:
+    """Best IoU per threshold of the uint8 map ``q``: the compiled one-pass core when it is built.
+
+    ``keep_other_mode`` (compiled core only): also compute the other contour mode in the same pass and keep
+    it in :data:`_OTHER_MODE` for the next request of that mode on the same map and boxes.
+    """
     if int(q.max()) == 0:  # empty foreground at every threshold: the box (0, 0, 0, 0)
         return np.repeat(_iou(_EMPTY_BOX, gt).max(), thr.shape[0])
     if _cam_levels is None:
         return _best_ious_quantized_opencv(q, gt, thr, multi_contour)
-    return _best_ious_quantized_compiled(q, gt, thr, multi_contour)
+    return _best_ious_quantized_compiled(q, gt, thr, multi_contour, keep_other_mode)
+
+
+class _OtherModeMemo:
+    """Per-value results of the contour mode nobody asked for yet, kept for the caller that will.
+
+    One pass of the compiled core gives both contour modes (:func:`_per_value_compiled`); MaxBoxAcc
+    (largest contour) and MaxBoxAccV2 (every contour) are fed the same maps one after the other, so the
+    first keeps the second's results here and the second takes them instead of running the core again.
+    Keys are exact: the contour mode, the map's shape and bytes and the GT boxes' bytes, so a hit is the
+    same input (no hashing shortcut). An entry is removed when taken; the oldest entries are dropped
+    beyond ``max_bytes`` (keys included), so a caller that never asks for the other mode costs a bounded
+    amount of memory, never a growing one. Thread-safe (the scoring pool fills and reads it).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(q: np.ndarray, gt: np.ndarray, multi_contour: bool) -> tuple:
+        return (bool(multi_contour), q.shape, q.tobytes(), gt.tobytes())
+
+    @staticmethod
+    def _size(key: tuple, per_value: np.ndarray) -> int:
+        return len(key[2]) + len(key[3]) + per_value.nbytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, key: tuple, per_value: np.ndarray) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= self._size(key, old)
+            self._entries[key] = per_value
+            self._bytes += self._size(key, per_value)
+            while self._bytes > self.max_bytes and self._entries:
+                dropped_key, dropped = self._entries.popitem(last=False)
+                self._bytes -= self._size(dropped_key, dropped)
+
+    def take(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            per_value = self._entries.pop(key, None)
+            if per_value is not None:
+                self._bytes -= self._size(key, per_value)
+            return per_value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+#: The other contour mode's per-value results, bounded at 64 MiB (about 1,300 maps of 224 x 224).
+_OTHER_MODE = _OtherModeMemo(64 << 20)
+
+
+def _per_value_compiled(
+    q: np.ndarray, gt: np.ndarray, multi_contour: bool, keep_other_mode: bool
+) -> np.ndarray:
+    """Best IoU at the foreground ``q >= v`` for v = 0..255 (``wsl/metrics/_cam_levels.c``), one mode.
+
+    Taken from :data:`_OTHER_MODE` when an earlier call kept it; with ``keep_other_mode`` both modes come
+    from one call of the core (one sort, one foreground union-find) and the other mode is kept there.
+    """
+    q = np.ascontiguousarray(q, dtype=np.uint8)
+    gt = np.ascontiguousarray(gt, dtype=np.int64)
+    if len(_OTHER_MODE):
+        kept = _OTHER_MODE.take(_OTHER_MODE.key(q, gt, multi_contour))
+        if kept is not None:
+            return kept
+    height, width = q.shape
+    if not keep_other_mode:
+        raw = _cam_levels.best_ious_per_value(q, height, width, gt, bool(multi_contour))
+        return np.frombuffer(raw, dtype=np.float64)
+    both = np.frombuffer(_cam_levels.best_ious_per_value_both(q, height, width, gt), dtype=np.float64)
+    single, multi = both[:256], both[256:]
+    _OTHER_MODE.put(_OTHER_MODE.key(q, gt, not multi_contour), single if multi_contour else multi)
+    return multi if multi_contour else single
 
 
 def _best_ious_quantized_compiled(
-    q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool
+    q: np.ndarray, gt: np.ndarray, thr: np.ndarray, multi_contour: bool, keep_other_mode: bool = False
 ) -> np.ndarray:
     """All levels in one union-find pass over the pixels sorted by value (``wsl/metrics/_cam_levels.c``).
 
@@ -374,17 +463,9 @@ def _best_ious_quantized_compiled(
     Needs ``max q >= 1`` (the caller handles the all-zero map).
     """
     qmax = int(q.max())
-    height, width = q.shape
-    raw = _cam_levels.best_ious_per_value(
-        np.ascontiguousarray(q, dtype=np.uint8),
-        height,
-        width,
-        np.ascontiguousarray(gt, dtype=np.int64),
-        bool(multi_contour),
-    )
-    per_value = np.frombuffer(raw, dtype=np.float64)
+    per_value = _per_value_compiled(q, gt, multi_contour, keep_other_mode)
     levels = (thr * qmax).astype(np.int64)  # == int(t * max q): t >= 0, so truncation is floor
-    return per_value[levels + 1].copy()
+    return per_value[levels + 1]
 
 
 def _best_ious_quantized_opencv(
@@ -444,6 +525,7 @@ def best_ious_many(
     boxes: Sequence[np.ndarray],
     thresholds: np.ndarray,
     multi_contour: bool,
+    keep_other_mode: bool = False,
 ) -> Iterator[np.ndarray]:
     """The best IoU per threshold of every uint8 map, in order, on one thread per CPU (up to 8).
 
@@ -455,6 +537,9 @@ def best_ious_many(
         boxes: N int64 (K_i, 4) checked GT boxes (K_i >= 1, inside the map).
         thresholds: (T,) CAM thresholds in [0, 1).
         multi_contour: every contour's box, or only the largest contour's.
+        keep_other_mode: the caller will ask for the other contour mode on the same maps and boxes next
+            (MaxBoxAcc then MaxBoxAccV2): compute both in one pass of the compiled core and keep the
+            other (at most 64 MiB, taken by that call). Same results either way.
 
     Returns:
         An iterator of N (T,) float64 arrays: ``max IoU(boxes of q_i at thresholds[j], boxes[i])``.
@@ -463,7 +548,7 @@ def best_ious_many(
     pairs = list(zip(quantized_maps, boxes, strict=True))
 
     def score(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        return _best_ious_quantized(pair[0], pair[1], thresholds, multi_contour)
+        return _best_ious_quantized(pair[0], pair[1], thresholds, multi_contour, keep_other_mode)
 
     if len(pairs) < 2 or workers < 2:
         return map(score, pairs)
