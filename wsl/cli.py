@@ -160,6 +160,7 @@ class WSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        check_no_global_optimizer(config)
         root = config.trainer.default_root_dir
         if config.run_dir is None:
             # Lightning's own flag for "where outputs go" means the run folder here.
@@ -209,6 +210,18 @@ class WSLCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+
+def check_no_global_optimizer(config) -> None:
+    """Refuse LightningCLI's top-level ``optimizer:`` / ``lr_scheduler:`` (kept in the configs as ``null``):
+    they would replace :meth:`WSLModule.configure_optimizers` and lose wsl's per-group learning rates."""
+    for key, field in (("optimizer", "optimizer"), ("lr_scheduler", "scheduler")):
+        value = config.get(key)
+        if value is not None:
+            raise ValueError(
+                f"--{key} (top-level {key}: in the config) would drop wsl's backbone/head learning rates; "
+                f"give the same class_path as --model.{field} (model.{field}: in the config) instead"
+            )
 
 
 #: Trainer flags typed ``float | int`` by Lightning: a float is a fraction, an int a count.
