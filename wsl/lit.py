@@ -130,10 +130,11 @@ class WSLModule(pl.LightningModule):
     Args:
         num_classes: C (linked from the data module by the CLI).
         class_names: names of the C classes (linked from the data module).
-        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size,
-        large_feature_map, head_init: see :class:`~wsl.models.WSLNet` (``large_feature_map`` true/false:
-            wsolevaluation's stride-1-without-dilation ResNet, 28×28 / 14×14 at 224 px; ``head_init``
-            ``pretrained_fc``: the 1×1 head starts as the pretrained ImageNet classifier).
+        backbone, pool, pool_kwargs, num_maps, out_index, pretrained: see :class:`~wsl.models.WSLNet`.
+        output_stride, softpool_stem, img_size, large_feature_map, head_init: see :class:`~wsl.models.WSLNet`
+            (``large_feature_map`` true/false: wsolevaluation's stride-1-without-dilation ResNet, 28×28 /
+            14×14 at 224 px; ``head_init`` ``pretrained_fc``: the 1×1 head starts as the pretrained ImageNet
+            classifier).
         cam_flips: see :class:`~wsl.models.WSLNet` (``cam_flips``: class maps averaged over flipped views
             at validation, test and every tool that reads the checkpoint; the main job uses ``hv``).
         single_label: use cross-entropy and top-1 metrics (linked from the data module).
