@@ -20,13 +20,13 @@ TINY = {"num_classes": 3, "backbone": "lcnet_050", "pool": "gap", "channels_last
 SGD_CLASS = """
 optimizer:
   class_path: torch.optim.SGD
-  init_args: {momentum: 0.9, nesterov: true, weight_decay: 1.0e-3}
+  init_args: {momentum: 0.9, nesterov: true}
 scheduler:
   class_path: torch.optim.lr_scheduler.StepLR
   init_args: {step_size: 2, gamma: 0.5}
 """
-SGD_NAMED = {"optimizer": "sgd", "weight_decay": 1e-3, "scheduler": "step", "step_epochs": 2, "gamma": 0.5}
-COMMON = {**TINY, "lr": 0.05, "backbone_lr": 0.01, "head_lr_stages": 1}
+SGD_NAMED = {"optimizer": "sgd", "scheduler": "step", "step_epochs": 2, "gamma": 0.5}
+COMMON = {**TINY, "lr": 0.05, "backbone_lr": 0.01, "head_lr_stages": 1, "weight_decay": 1e-3}
 
 
 def from_config(text: str, **values) -> WSLModule:
@@ -88,7 +88,8 @@ def test_any_optimizer_class_gets_wsls_per_group_learning_rates():
     module = WSLModule(**COMMON, optimizer=rmsprop, scheduler="none")
     optimizer = module.configure_optimizers()
     assert type(optimizer) is torch.optim.RMSprop
-    assert [(g["lr"], g["alpha"]) for g in optimizer.param_groups] == [(0.01, 0.9), (0.05, 0.9)]
+    settings = [(g["lr"], g["weight_decay"], g["alpha"]) for g in optimizer.param_groups]
+    assert settings == [(0.01, 1e-3, 0.9), (0.05, 1e-3, 0.9)]
 
 
 def test_a_scheduler_class_steps_per_epoch_and_plateau_watches_val_loss():
@@ -124,7 +125,11 @@ def test_the_cli_config_is_what_the_hyperparameters_hold():
         ({"optimizer": 3}, r"model.optimizer: got 3; expected a name"),
         (
             {"optimizer": functools.partial(torch.optim.SGD, lr=0.3)},
-            r"model.optimizer.init_args.lr: got 0.3; .*set those instead",
+            r"model.optimizer.init_args.lr: got 0.3; .*from model.lr \(head\) and model.backbone_lr",
+        ),
+        (
+            {"optimizer": functools.partial(torch.optim.AdamW, weight_decay=0.05)},
+            r"model.optimizer.init_args.weight_decay: got 0.05; .*from model.weight_decay: set that instead",
         ),
     ],
 )

@@ -144,7 +144,8 @@ class WSLModule(pl.LightningModule):
         lr: learning rate of the head (1×1 conv and pooling parameters).
         backbone_lr: learning rate of the backbone (default: ``lr``; WILDCAT uses lr/10 with pretrained
             backbones).
-        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
+        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay; with an optimizer class, each parameter
+            group's ``weight_decay``.
         scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (torch's ``StepLR``: ×``gamma``
             after every ``step_epochs`` epochs), ``wsolevaluation`` or ``none``. ``wsolevaluation`` is
             wsolevaluation's ``adjust_learning_rate(epoch + 1)`` (its ``main.py:337-340``, ``:367-371``):

@@ -6,7 +6,7 @@ as LightningCLI's ``OptimizerCallable``::
     model:
       optimizer:
         class_path: torch.optim.SGD
-        init_args: {momentum: 0.9, nesterov: true, weight_decay: 1.0e-4}
+        init_args: {momentum: 0.9, nesterov: true}
 
 ``model.scheduler`` is a name of :data:`SCHEDULERS` (``cosine``, ``step``, ``wsolevaluation``, ``none``)
 or any ``torch.optim.lr_scheduler`` class as an ``LRSchedulerCallable``
@@ -16,10 +16,11 @@ Either way the optimizer gets wsl's two parameter groups (:meth:`WSLModule.confi
 backbone at ``model.backbone_lr`` and the head (plus the last ``head_lr_stages`` stages) at ``model.lr``.
 Rules for a class:
 
-- the learning rates are always ``model.lr`` / ``model.backbone_lr`` (each group's ``lr`` overrides the
-  optimizer's); an ``init_args.lr`` other than the class's default is refused, naming ``model.lr``;
-- everything else, weight decay included, is the class's ``init_args`` (``model.weight_decay`` is the named
-  recipes' setting only);
+- the learning rates are always ``model.lr`` / ``model.backbone_lr`` and the weight decay
+  ``model.weight_decay``: each group carries its ``lr`` and ``weight_decay``, which override the optimizer's
+  defaults, so that ``config.yaml`` shows what was used; an ``init_args.lr`` or ``init_args.weight_decay``
+  other than the class's default is refused, naming the ``model.`` option to set;
+- everything else (momentum, betas, ...) is the class's ``init_args``;
 - a class scheduler steps once per epoch (Lightning's default interval); ``ReduceLROnPlateau`` watches
   ``val/loss`` and skips the epochs without validation.
 
@@ -176,21 +177,30 @@ def check_spec(spec: Any, field: str) -> Any:
     if not callable(spec):
         raise ValueError(f"model.{field}: got {spec!r}; expected a name of {list(names)} or a class_path")
     if field == "optimizer":
-        _check_no_lr(spec)
+        _check_group_settings(spec)
     return spec
 
 
-def _check_no_lr(fn: Callable) -> None:
+#: Optimizer arguments that wsl sets per parameter group, and the module options that give them.
+GROUP_SETTINGS = {
+    "lr": "model.lr (head) and model.backbone_lr (backbone)",
+    "weight_decay": "model.weight_decay",
+}
+
+
+def _check_group_settings(fn: Callable) -> None:
+    """Refuse an ``init_args`` value of :data:`GROUP_SETTINGS` that differs from the class's default."""
     cls = _target_class(fn)
-    given = fn.keywords.get("lr", inspect.Parameter.empty) if isinstance(fn, functools.partial) else None
-    if cls is None or given in (None, inspect.Parameter.empty):
+    if cls is None or not isinstance(fn, functools.partial):
         return
-    default = inspect.signature(cls).parameters.get("lr")
-    if default is not None and given != default.default:
-        raise ValueError(
-            f"model.optimizer.init_args.lr: got {given!r}; wsl sets the learning rate of each parameter "
-            "group from model.lr (head) and model.backbone_lr (backbone): set those instead"
-        )
+    parameters = inspect.signature(cls).parameters
+    for name, options in GROUP_SETTINGS.items():
+        given, default = fn.keywords.get(name), parameters.get(name)
+        if given is not None and default is not None and given != default.default:
+            raise ValueError(
+                f"model.optimizer.init_args.{name}: got {given!r}; wsl sets {name} for each parameter group "
+                f"from {options}: set that instead"
+            )
 
 
 def describe_spec(spec: Any) -> Any:
@@ -205,10 +215,11 @@ def describe_spec(spec: Any) -> Any:
 
 
 def build_optimizer(spec: Any, groups: Groups, weight_decay: float) -> torch.optim.Optimizer:
-    """The optimizer over ``groups`` (each with its ``lr``): a named recipe, or ``spec(groups)``."""
+    """The optimizer over ``groups`` (each with its ``lr``): a named recipe, or ``spec(groups)`` with
+    ``weight_decay`` in every group."""
     if isinstance(spec, str):
         return OPTIMIZERS[spec](groups, weight_decay)
-    return spec(groups)
+    return spec([{**group, "weight_decay": weight_decay} for group in groups])
 
 
 def build_scheduler(spec: Any, optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict | None:
