@@ -164,3 +164,25 @@ def test_the_recipe_card_shows_a_class_spec_with_its_arguments():
     card = recipe_card({"model": model, "data": {"data": "wsol:CUB:x"}})
     assert "torch.optim.SGD(momentum=0.9)" in card
     assert "torch.optim.lr_scheduler.StepLR(step_size=3)" in card
+
+
+def test_hyperparameters_of_a_class_spec_load_with_weights_only_and_rebuild(tmp_path):
+    """A checkpoint's hyper-parameters must load with ``torch.load(weights_only=True)`` (wsl's reader)."""
+    module = from_config(SGD_CLASS, **TINY)
+    torch.save({"hyper_parameters": dict(module.hparams)}, tmp_path / "h.ckpt")
+    stored = torch.load(tmp_path / "h.ckpt", weights_only=True)["hyper_parameters"]
+    assert stored["optimizer"]["class_path"] in ("torch.optim.SGD", "torch.optim.sgd.SGD")
+    rebuilt = WSLModule(**stored)
+    scheduler = rebuilt.configure_optimizers()["lr_scheduler"]["scheduler"]
+    assert type(scheduler) is torch.optim.lr_scheduler.StepLR
+
+
+def test_print_config_round_trips_a_class_spec(capsys):
+    from wsl.cli import _make_cli, _ParseOnlyCLI
+
+    argv = ["--model.optimizer", "torch.optim.RMSprop", "--model.optimizer.alpha", "0.9"]
+    with pytest.raises(SystemExit):
+        _make_cli(_ParseOnlyCLI, [*argv, "--print_config"])
+    model = yaml.safe_load(capsys.readouterr().out)["model"]
+    assert model["optimizer"]["class_path"] == "torch.optim.RMSprop"
+    assert model["optimizer"]["init_args"]["alpha"] == 0.9
