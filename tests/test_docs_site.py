@@ -31,3 +31,17 @@ def test_the_site_builds_strictly_with_the_tutorials_and_the_api_reference(tmp_p
     reference = (site / "reference" / "sharing" / "index.html").read_text(encoding="utf-8")
     assert "push_to_hub" in reference and "draw_text" in reference
     assert "wsol-lightning" in (site / "changelog" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_griffe_extension_rewrites_examples_and_sphinx_roles():
+    pytest.importorskip("griffe")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_wsl", ROOT / "docs" / "hooks" / "griffe_wsl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Load a :class:`~wsl.lit.WSLModule` with :func:`wsl.hub.push_to_hub`.\n\n    Example:\n"
+    text += "        >>> 1\n"
+    assert module.rewrite(text) == (
+        "Load a `WSLModule` with `wsl.hub.push_to_hub`.\n\n    Examples:\n        >>> 1\n"
+    )
