@@ -39,6 +39,7 @@ from wsl.checkpoint import (
 )
 from wsl.config_files import check_config_files
 from wsl.data import WSLDataModule
+from wsl.lightning_package import check_lightning_object, check_lightning_paths
 from wsl.lit import TrainingDiverged, WSLModule
 from wsl.metrics import format_table
 from wsl.runs import check_new_run, check_writable_dir, lock_run_dir, write_json, write_text
@@ -167,6 +168,7 @@ class WSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        check_no_global_optimizer(config)
         root = config.trainer.default_root_dir
         if config.run_dir is None:
             # Lightning's own flag for "where outputs go" means the run folder here.
@@ -185,6 +187,7 @@ class WSLCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         run_dir = Path(self.config.run_dir)
         trainer_config = self._get(self.config_init, "trainer", default={})
+        check_trainer_objects(trainer_config)
         if trainer_config.get("logger") is None:
             kwargs["logger"] = default_loggers(run_dir)
         if trainer_config.get("enable_checkpointing") is not False:
@@ -216,6 +219,29 @@ class WSLCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
+
+
+def check_trainer_objects(trainer_config) -> None:
+    """Refuse callbacks, loggers and plugins of the unified ``lightning`` package
+    (:mod:`wsl.lightning_package`)."""
+    for key in ("callbacks", "logger", "plugins"):
+        value = trainer_config.get(key)
+        items = value if isinstance(value, list | tuple) else [value]
+        for i, item in enumerate(items):
+            if item is not None and not isinstance(item, bool | str):
+                check_lightning_object(item, f"trainer.{key}" + (f"[{i}]" if isinstance(value, list) else ""))
+
+
+def check_no_global_optimizer(config) -> None:
+    """Refuse LightningCLI's top-level ``optimizer:`` / ``lr_scheduler:`` (kept in the configs as ``null``):
+    they would replace :meth:`WSLModule.configure_optimizers` and lose wsl's per-group learning rates."""
+    for key, field in (("optimizer", "optimizer"), ("lr_scheduler", "scheduler")):
+        value = config.get(key)
+        if value is not None:
+            raise ValueError(
+                f"--{key} (top-level {key}: in the config) would drop wsl's backbone/head learning rates; "
+                f"give the same class_path as --model.{field} (model.{field}: in the config) instead"
+            )
 
 
 #: Trainer flags typed ``float | int`` by Lightning: a float is a fraction, an int a count.
@@ -456,6 +482,7 @@ def _make_cli(cls: type[WSLCLI], argv: list[str], **kwargs) -> WSLCLI:
     an empty ``model:`` section is one error line, not a hang or a traceback.
     """
     check_config_files(argv)
+    check_lightning_paths(argv)
     # We always hand LightningCLI the arguments, which it warns about when sys.argv is set.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     return cls(

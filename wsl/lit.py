@@ -8,18 +8,26 @@ import math
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from wsl.evaluation import LocalizationEvaluator
 from wsl.methods import get_method
 from wsl.models import WSLNet
+from wsl.optim import (
+    OPTIMIZERS,
+    SCHEDULERS,
+    ScheduleContext,
+    build_optimizer,
+    build_scheduler,
+    check_spec,
+    describe_spec,
+)
 
-__all__ = ["TrainingDiverged", "WSLModule", "check_finite_loss", "check_options"]
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "TrainingDiverged", "WSLModule", "check_finite_loss", "check_options"]
 
-OPTIMIZERS = ("adamw", "sgd")
 #: The arguments of WSLModule that describe the network: exactly WSLNet's.
 NET_ARGS = tuple(p for p in inspect.signature(WSLNet).parameters)
-SCHEDULERS = ("cosine", "step", "wsolevaluation", "none")
 #: Overrides of the stored hyper-parameters that rebuild a trained network without reading its initial
 #: weights again (its state dict holds every weight): no pretrained download or file, no classifier copy.
 REBUILD_OVERRIDES = {"pretrained": False, "head_init": "default"}
@@ -122,25 +130,30 @@ class WSLModule(pl.LightningModule):
     Args:
         num_classes: C (linked from the data module by the CLI).
         class_names: names of the C classes (linked from the data module).
-        backbone, pool, pool_kwargs, num_maps, out_index, pretrained, output_stride, softpool_stem, img_size,
-        large_feature_map, head_init: see :class:`~wsl.models.WSLNet` (``large_feature_map`` true/false:
-            wsolevaluation's stride-1-without-dilation ResNet, 28×28 / 14×14 at 224 px; ``head_init``
-            ``pretrained_fc``: the 1×1 head starts as the pretrained ImageNet classifier).
+        backbone, pool, pool_kwargs, num_maps, out_index, pretrained: see :class:`~wsl.models.WSLNet`.
+        output_stride, softpool_stem, img_size, large_feature_map, head_init: see :class:`~wsl.models.WSLNet`
+            (``large_feature_map`` true/false: wsolevaluation's stride-1-without-dilation ResNet, 28×28 /
+            14×14 at 224 px; ``head_init`` ``pretrained_fc``: the 1×1 head starts as the pretrained ImageNet
+            classifier).
         cam_flips: see :class:`~wsl.models.WSLNet` (``cam_flips``: class maps averaged over flipped views
             at validation, test and every tool that reads the checkpoint; the main job uses ``hv``).
         single_label: use cross-entropy and top-1 metrics (linked from the data module).
-        optimizer: ``adamw`` or ``sgd`` (momentum 0.9, nesterov).
+        optimizer: ``adamw``, ``sgd`` (momentum 0.9, nesterov) or any ``torch.optim`` class
+            (``{class_path: torch.optim.SGD, init_args: {...}}``, LightningCLI's ``OptimizerCallable``), given
+            wsl's parameter groups; see :mod:`wsl.optim` for the rules.
         lr: learning rate of the head (1×1 conv and pooling parameters).
         backbone_lr: learning rate of the backbone (default: ``lr``; WILDCAT uses lr/10 with pretrained
             backbones).
-        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
+        weight_decay: decoupled (AdamW) or L2 (SGD) weight decay; with an optimizer class, each parameter
+            group's ``weight_decay``.
         scheduler: ``cosine`` (per step, with linear warm-up), ``step`` (torch's ``StepLR``: ×``gamma``
             after every ``step_epochs`` epochs), ``wsolevaluation`` or ``none``. ``wsolevaluation`` is
             wsolevaluation's ``adjust_learning_rate(epoch + 1)`` (its ``main.py:337-340``, ``:367-371``):
             ×``gamma`` at the start of every 1-based epoch E divisible by ``step_epochs``, so that during
             epoch E the rate is ``lr · gamma^floor(E / step_epochs)``. The two differ by one epoch: with
             ``step_epochs=3`` ``wsolevaluation`` decays before epochs 3, 6, 9 (two full-rate epochs) and
-            ``step`` before epochs 4, 7, 10 (three).
+            ``step`` before epochs 4, 7, 10 (three). Or any ``torch.optim.lr_scheduler`` class
+            (``LRSchedulerCallable``), stepped once per epoch.
         warmup_epochs: linear warm-up length for ``cosine``.
         cam_curve_interval: threshold grid step of the localization metrics (None: the protocol's
             default, 0.01 ``original`` / 0.001 ``wsolevaluation``).
@@ -172,11 +185,11 @@ class WSLModule(pl.LightningModule):
         large_feature_map: bool | None = None,
         head_init: str = "default",
         single_label: bool = False,
-        optimizer: str = "adamw",
+        optimizer: str | OptimizerCallable = "adamw",
         lr: float = 2e-2,
         backbone_lr: float | None = None,
         weight_decay: float = 1e-4,
-        scheduler: str = "cosine",
+        scheduler: str | LRSchedulerCallable = "cosine",
         warmup_epochs: float = 1.0,
         step_epochs: int = 30,
         gamma: float = 0.1,
@@ -200,10 +213,9 @@ class WSLModule(pl.LightningModule):
             gamma,
             cam_curve_interval,
         )
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={optimizer!r} is not supported; choose one of {OPTIMIZERS}")
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler={scheduler!r} is not supported; choose one of {SCHEDULERS}")
+        #: ``model.optimizer`` / ``model.scheduler``: a name or a callable (:mod:`wsl.optim`).
+        self.optimizer_spec = check_spec(optimizer, "optimizer")
+        self.scheduler_spec = check_spec(scheduler, "scheduler")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names but num_classes={num_classes}")
         if not isinstance(head_lr_stages, int) or head_lr_stages < 0:
@@ -211,6 +223,8 @@ class WSLModule(pl.LightningModule):
         #: The WSOL training method (holds options only; its parameters, if any, live in ``net``).
         self.wsol_method = get_method(method, **(method_kwargs or {}))
         self.save_hyperparameters()
+        for name in ("optimizer", "scheduler"):  # LightningCLI stores its config; plain Python the callable
+            self.hparams[name] = describe_spec(self.hparams[name])
         self.class_names = list(class_names) if class_names else [str(c) for c in range(num_classes)]
         self.net = self.wsol_method.build_net(**{name: self.hparams[name] for name in NET_ARGS})
         # Fails at construction, not at the first optimizer step, when N exceeds the stage count.
@@ -327,29 +341,15 @@ class WSLModule(pl.LightningModule):
             {"params": early + base_extra, "lr": head_lr if hp.backbone_lr is None else hp.backbone_lr},
             {"params": late + heads, "lr": head_lr},
         ]
-        if hp.optimizer == "adamw":
-            optimizer = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)
-        else:
-            optimizer = torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=hp.weight_decay)
-        if hp.scheduler == "none":
+        optimizer = build_optimizer(self.optimizer_spec, groups, hp.weight_decay)
+        context = ScheduleContext(
+            step_epochs=hp.step_epochs,
+            gamma=hp.gamma,
+            warmup_epochs=hp.warmup_epochs,
+            total_steps=lambda: self.trainer.estimated_stepping_batches,
+            epochs=(self.trainer.max_epochs or 1) if self._trainer is not None else 1,
+        )
+        scheduler = build_scheduler(self.scheduler_spec, optimizer, context)
+        if scheduler is None:
             return optimizer
-        if hp.scheduler == "step":
-            step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.step_epochs, gamma=hp.gamma)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": step, "interval": "epoch"}}
-        if hp.scheduler == "wsolevaluation":
-            # LambdaLR's epoch counter is the 0-based epoch e = E - 1, stepped by Lightning after each epoch.
-            factor, every = hp.gamma, hp.step_epochs
-            rule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: factor ** ((e + 1) // every))
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": rule, "interval": "epoch"}}
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        epochs = max(1, self.trainer.max_epochs or 1)
-        warmup = min(total - 1, int(total * hp.warmup_epochs / epochs))
-
-        def cosine_with_warmup(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            progress = (step - warmup) / max(1, total - warmup)
-            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-        cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -242,7 +242,7 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
     keeps_fc = dataset == "ILSVRC" and method in KEEPS_IMAGENET_FC and arch == "resnet50"
     want_head = "pretrained_fc" if keeps_fc else "default"
     rows.append(_row("head init", head_init, want_head, head_init == want_head))
-    optimizer = model.get("optimizer", "adamw")
+    optimizer = _spec_text(model.get("optimizer", "adamw"))
     rows.append(
         _row(
             "optimizer",
@@ -283,7 +283,7 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
     )
     epochs = trainer.get("max_epochs")
     rows.append(_row("epochs", epochs, cell.epochs, epochs == cell.epochs))
-    scheduler = model.get("scheduler", "cosine")
+    scheduler = _spec_text(model.get("scheduler", "cosine"))
     step, gamma = model.get("step_epochs", 30), model.get("gamma", 0.1)
     warmup = model.get("warmup_epochs", 1.0)
     rule = {
@@ -388,6 +388,14 @@ def _method_rows(method: str, kwargs: dict[str, Any], backbone: str) -> list[Rec
         )
     )
     return rows
+
+
+def _spec_text(spec) -> str:
+    """``model.optimizer`` / ``model.scheduler`` as text: a name, or a class with its init_args."""
+    if isinstance(spec, dict):
+        args = ", ".join(f"{k}={v}" for k, v in (spec.get("init_args") or {}).items() if v is not None)
+        return f"{spec.get('class_path')}({args})"
+    return str(spec)
 
 
 def recipe_card(config: Mapping[str, Any], title: str | None = None) -> str:
