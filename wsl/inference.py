@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -269,11 +269,14 @@ def evaluate_from_checkpoint(
     protocol: str | None = None,
     cam_method: str = "native",
     cam_layer: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
-    class order differs from the default is scored with the model's own classes.
+    class order differs from the default is scored with the model's own classes
+    (:meth:`wsl.trained.TrainedModel.datamodule`); ``class_names`` declares the dataset's classes (a VOC
+    folder without ``classes.txt``), which must be the model's in any order.
 
     Args:
         ckpt: a ``.ckpt`` written by ``tools/train.py``.
@@ -292,6 +295,7 @@ def evaluate_from_checkpoint(
             :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
         cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
             its output feature map).
+        class_names: the dataset's classes as declared, or None (the dataset's own declaration).
 
     Returns:
         ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
@@ -302,7 +306,9 @@ def evaluate_from_checkpoint(
     check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
     for note in model.notes:
         log_note(note)
-    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
+    dm = model.datamodule(
+        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     with model.autocast(log_note):  # the precision of results.json
         results = evaluate_trained(

@@ -19,6 +19,7 @@ import torch
 
 from wsl.cam import CamBatch
 from wsl.runs import RunFolder, atomic_path
+from wsl.trained import TrainedModel
 
 __all__ = ["SheetCam", "cams_by_pool", "sheet_cams"]
 
@@ -90,7 +91,6 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
     chosen = _lowest_seed_checkpoints(rows)
     if num_images < 1 or not chosen:
         return None
-    from wsl.checkpoint import load_module
     from wsl.data import WSLDataModule
     from wsl.data.base import read_image
     from wsl.viz import GT_COLOR, contact_sheet, draw_boxes, overlay_cam, save_png
@@ -108,10 +108,10 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
     ]
     captions: list[list[str]] = [[str(records[i].image_id)] for i in range(count)]
     for name, row in chosen.items():
-        module = load_module(row["checkpoint"])
-        with torch.inference_mode():
-            scores, class_maps = module(batch["image"])
-        for i, pick in enumerate(sheet_cams(scores, class_maps, batch, module.hparams["single_label"])):
+        model = TrainedModel.load(row["checkpoint"], device="cpu")
+        with torch.inference_mode(), model.autocast():
+            scores, class_maps = model.net(model.inputs(batch["image"]))
+        for i, pick in enumerate(sheet_cams(scores, class_maps, batch, model.single_label)):
             tiles[i].append(overlay_cam(images[i], pick.cam))
             captions[i].append(f"{name}: {names[pick.class_index]} {pick.probability:.2f}")
     side = max(128, *(max(image.shape[:2]) for image in images))  # room for the captions

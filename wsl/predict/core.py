@@ -28,8 +28,8 @@ from wsl.cam.posthoc import check_cam_request
 from wsl.data.transforms import build_transform
 from wsl.metrics import cam_to_boxes
 from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
-from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
-from wsl.trained import ModelSource, TrainedModel, autocast_for
+from wsl.runs import DEFAULT_THRESHOLD
+from wsl.trained import ModelSource, TrainedModel
 
 __all__ = ["ImagePrediction", "Predictor", "UnreadableImagesWarning", "iter_predictions", "predict"]
 
@@ -80,26 +80,19 @@ class ImagePrediction:
         return {name: float(p) for name, p in zip(self.class_names, self.probs, strict=True)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Predictor:
-    """A model ready to predict, with the settings its run implies.
+    """A trained model ready to predict: the :class:`~wsl.trained.TrainedModel` and the CAM source.
 
-    Built by :meth:`load`: from a ``.ckpt`` of ``tools/train.py`` (its run folder gives the best
-    threshold and the training image size), a :func:`wsl.serving.save_pretrained` folder (its
-    ``config.json`` gives them), or a module (``WSLModule``, ``WSLNet`` or any module returning
-    ``(scores, class_maps)``).
+    Built by :meth:`load` (a ``.ckpt`` of ``tools/train.py``, a :func:`wsl.serving.save_pretrained` folder
+    or a module; :meth:`wsl.trained.TrainedModel.load` resolves the threshold and the input size) or by
+    :meth:`of` around a model already loaded.
     """
 
-    net: nn.Module
-    class_names: list[str]
-    single_label: bool
-    threshold: float
-    image_size: int
-    device: torch.device
-    notes: list[str] = field(default_factory=list)
+    model: TrainedModel
     cam_method: str = "native"
     cam_layer: str | None = None
-    precision: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def load(
@@ -118,41 +111,49 @@ class Predictor:
                 unknown CAM method or layer.
         """
         check_cam_request(cam_method, cam_layer)
-        if image_size is not None and (
-            isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
-        ):
-            raise ValueError(f"image_size must be a positive int or None; got {image_size!r}")
-        number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-        if number or (isinstance(threshold, str) and threshold != "best"):
-            threshold = parse_threshold(threshold)
-        elif threshold is not None and threshold != "best":
-            raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
-        trained = TrainedModel.load(
-            model, device, image_size, threshold="auto" if threshold is None else threshold
-        )
-        check_cam_request(cam_method, cam_layer, trained.net)
-        notes = list(trained.notes)
-        autocast_for(trained.precision, trained.device, notes.append)  # a note when it is a mixed precision
-        return cls(
-            net=trained.net,
-            class_names=trained.class_names,
-            single_label=trained.single_label,
-            threshold=float(trained.threshold if trained.threshold is not None else DEFAULT_THRESHOLD),
-            image_size=trained.image_size,
-            device=trained.device,
-            notes=notes,
-            cam_method=cam_method,
-            cam_layer=cam_layer,
-            precision=trained.precision,
-        )
+        wanted = "auto" if threshold is None else threshold
+        return cls.of(TrainedModel.load(model, device, image_size, threshold=wanted), cam_method, cam_layer)
+
+    @classmethod
+    def of(cls, model: TrainedModel, cam_method: str = "native", cam_layer: str | None = None) -> Predictor:
+        """A predictor around a loaded model (its threshold None: :data:`~wsl.runs.DEFAULT_THRESHOLD`)."""
+        check_cam_request(cam_method, cam_layer, model.net)
+        notes = list(model.notes)
+        model.autocast(notes.append)  # a note when it is a mixed precision
+        return cls(model, cam_method, cam_layer, notes)
+
+    @property
+    def net(self) -> nn.Module:
+        return self.model.net
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.model.class_names
+
+    @property
+    def single_label(self) -> bool:
+        return self.model.single_label
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def threshold(self) -> float:
+        """The box threshold: the model's, else :data:`~wsl.runs.DEFAULT_THRESHOLD`."""
+        return float(self.model.threshold if self.model.threshold is not None else DEFAULT_THRESHOLD)
 
     def autocast(self) -> Any:
-        """The autocast context of the training precision (:func:`wsl.trained.autocast_for`)."""
-        return autocast_for(self.precision, self.device)
+        """The autocast context of the training precision (:meth:`wsl.trained.TrainedModel.autocast`)."""
+        return self.model.autocast()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
-        return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
+        return self.model.probabilities(logits)
 
 
 def choose_classes(probs: torch.Tensor, top_k: int | None, min_score: float | None) -> list[int]:

@@ -25,6 +25,7 @@ from wsl.cam import CLASS_POLICIES, CamBatch, class_maps_for
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.selection import check_policy, select_classes
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
+from wsl.trained import parse_class_names
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
 from wsl.viz.originals import OriginalImages
@@ -36,31 +37,6 @@ __all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_
 #: Which classes of an image get a CAM: the class-policy registry itself (``gt``, ``present``, ``top1``,
 #: ``all``, and any policy registered later), so export accepts exactly what the pipeline does.
 CLASS_MODES = CLASS_POLICIES
-
-
-def parse_class_names(value: str | os.PathLike[str] | Sequence[str]) -> list[str]:
-    """Class names from a list, a comma-separated string (``"dog,cat"``) or a file of one name a line.
-
-    Raises:
-        ValueError: no name is left, or a name is repeated.
-
-    Example:
-        >>> parse_class_names("dog, cat")
-        ['dog', 'cat']
-    """
-    if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        path = Path(text)
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
-        names = [line.strip() for line in lines if line.strip()]
-    else:
-        names = [str(n) for n in value]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(
-            f"class_names {value!r} must name each class once (a list, 'a,b,c' or a file of one name a "
-            f"line); got {names}"
-        )
-    return names
 
 
 def _check_int(name: str, value: Any, least: int) -> None:
@@ -350,7 +326,7 @@ def export_from_checkpoint(
     """Load a checkpoint, build the loader of a data split and run :func:`export_cams`.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder is read
-    with the model's own classes (and class order): :func:`wsl.checkpoint.datamodule_for`, or, when
+    with the model's own classes (and class order): :meth:`wsl.trained.TrainedModel.datamodule`, or, when
     ``class_names`` declares the dataset's classes, those (which must be the model's, in any order).
 
     Args:
@@ -385,8 +361,6 @@ def export_from_checkpoint(
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
     _check_int("batch_size", batch_size, 1)
-    if image_size is not None:
-        _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
     check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded

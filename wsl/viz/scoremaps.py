@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sized
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +151,12 @@ def export_scoremaps_from_checkpoint(
     log: Any = print,
     cam_method: str = "native",
     cam_layer: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
 
-    The data is read with the checkpoint's classes (:func:`wsl.checkpoint.datamodule_for`) and the
+    The data is read with the checkpoint's classes (:meth:`wsl.trained.TrainedModel.datamodule`; with
+    ``class_names``, the dataset's classes as declared, which must be the model's in any order) and the
     forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
 
     Returns:
@@ -167,7 +169,9 @@ def export_scoremaps_from_checkpoint(
     check_cam_request(cam_method, cam_layer, model.net)
     for note in model.notes:
         log(note)
-    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
+    dm = model.datamodule(
+        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
     loader = dm.dataloader(split, limit=limit)
     with model.autocast(log):
         summary = export_scoremaps(
