@@ -31,11 +31,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from wsl.cam import check_posthoc_method, class_maps_for, gt_classes
+from wsl.cam import gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.posthoc import cam_label, check_cam_request
-from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
+from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
 from wsl.lit import WSLModule
 from wsl.trained import TrainedModel
 
@@ -110,7 +111,6 @@ def evaluate_trained(
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
-    posthoc = check_posthoc_method(cam_method).rule is not None
     trained = model.frame
     protocol = protocol or trained
     evaluator = LocalizationEvaluator(
@@ -120,16 +120,29 @@ def evaluate_trained(
         pointing_subset=pointing_subset,
         protocol=protocol,
     ).to(model.device)
-    net = model.net.eval()
-    for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        if posthoc:
-            images = batch["image"].to(model.device, non_blocking=True)
-            trials = [gt_classes(b, d) for b, d in zip(batch["box_labels"], batch["difficult"], strict=True)]
-            scores, class_maps = class_maps_for(net, images, cam_method, cam_layer, trials)
-        else:
-            scores, class_maps = net(model.inputs(batch["image"]))
-        evaluator.update(scores, class_maps, batch)
+    trials = _Trials(evaluator.frame)
+    choice = ClassChoice(trials, needs_scores=False)
+    request = CamRequest(CamSource(cam_method, cam_layer), choice, evaluator.frame)
+    batches = tqdm(loader, desc="evaluate", unit="batch", disable=not progress)
+    for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
+        assert cams.scores is not None
+        evaluator.update_classification(cams.scores.to(model.device), batch)
+        evaluator.update_cams(cams, batch, cams.scores.argmax(dim=1), trials=trials.last)
     return evaluator.compute()
+
+
+class _Trials:
+    """The evaluator's class choice: the classes of each image's evaluation trials
+    (:func:`wsl.evaluation.image_trials`), the trials kept for ``LocalizationEvaluator.update_cams``."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.last: list[Any] = []
+
+    def __call__(self, batch: Mapping[str, Any], scores: torch.Tensor | None) -> list[list[int]]:
+        per_image = [image_trials(dict(batch), i, self.frame) for i in range(len(batch["orig_size"]))]
+        self.last = [t for trials in per_image for t in trials]
+        return [[t.class_index for t in trials] for trials in per_image]
 
 
 def _image_ids(dataset: Any) -> list[str]:

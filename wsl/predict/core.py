@@ -23,8 +23,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from wsl.cam import CamBatch, class_maps_for
+from wsl.cam import CamBatch
 from wsl.cam.posthoc import check_cam_request
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
 from wsl.metrics import cam_to_boxes
 from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
@@ -250,18 +251,18 @@ def iter_predictions(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), desc="predict", unit="image", dynamic_ncols=True)
+
+    def chosen(batch: Any, scores: torch.Tensor | None) -> list[list[int]]:
+        assert scores is not None  # a choice that needs the scores gets them
+        return [choose_classes(p, top_k, min_score) for p in predictor.probabilities(scores)]
+
+    choice = ClassChoice(chosen)
+    request = CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), choice)
+    batches = _readable_batches(loader, skipped, bar)
     try:
-        for items in loader:
-            good = []
-            for item in items:
-                if "error" in item:
-                    skipped.append(f"{item['file'].path}: {item['error']}")
-                else:
-                    good.append(item)
-            if good:
-                yield from _predict_batch(predictor, good, top_k, min_score, multi_contour, keep_pixels)
-            if bar is not None:
-                bar.update(len(items))
+        # the training precision, as evaluate --ckpt runs the model
+        for batch, cams in cam_batches(predictor.net, batches, request, autocast=predictor.autocast):
+            yield from _predictions(predictor, batch, cams, multi_contour, keep_pixels)
     finally:
         if bar is not None:
             bar.close()
@@ -273,36 +274,41 @@ def iter_predictions(
         )
 
 
-@torch.inference_mode()
-def _predict_batch(
-    predictor: Predictor,
-    items: list[dict[str, Any]],
-    top_k: int | None,
-    min_score: float | None,
-    multi_contour: bool,
-    keep_pixels: bool,
+def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Iterator[dict[str, Any]]:
+    """Collated batches of the readable files (``image``, ``image_id``, ``orig_size``, ``items``); the
+    unreadable ones are added to ``skipped``."""
+    for items in loader:
+        good = []
+        for item in items:
+            if "error" in item:
+                skipped.append(f"{item['file'].path}: {item['error']}")
+            else:
+                good.append(item)
+        if good:
+            yield {
+                "image": torch.stack([item["image"] for item in good]),
+                "image_id": [item["file"].image_id for item in good],
+                "orig_size": torch.tensor([item["pixels"].shape[:2] for item in good], dtype=torch.int64),
+                "items": good,
+            }
+        if bar is not None:
+            bar.update(len(items))
+
+
+def _predictions(
+    predictor: Predictor, batch: dict[str, Any], cams: CamBatch, multi_contour: bool, keep_pixels: bool
 ) -> Iterator[ImagePrediction]:
-    images = torch.stack([item["image"] for item in items]).to(predictor.device)
-    with predictor.autocast():  # the training precision, as evaluate --ckpt runs the model
-        logits, class_maps = predictor.net(images)
-    logits = logits.detach().float().cpu()
+    """The :class:`ImagePrediction` of every image of a batch of the CAM stream."""
+    assert cams.scores is not None
+    logits = cams.scores
     probs = predictor.probabilities(logits)
-    sizes = [(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])) for item in items]
-    chosen = [choose_classes(p, top_k, min_score) for p in probs]
-    if predictor.cam_method != "native":  # the chosen classes' post-hoc maps (a second, grad-enabled pass)
-        with predictor.autocast():
-            _, class_maps = class_maps_for(
-                predictor.net, images, predictor.cam_method, predictor.cam_layer, chosen
-            )
-    maps = class_maps.detach()
-    cams = CamBatch.from_maps(lambda i, classes: maps[i, classes], sizes, chosen, logits)
-    for i, item in enumerate(items):
+    for i, item in enumerate(batch["items"]):
         positions = list(cams.of_image(i))
         image_cams = [cams.cams[p] for p in positions]
         yield ImagePrediction(
             path=item["file"].path,
             image_id=item["file"].image_id,
-            size=sizes[i],
+            size=(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])),
             logits=logits[i],
             probs=probs[i],
             classes=list(cams.classes[i]),

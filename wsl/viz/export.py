@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam import CLASS_POLICIES, CamBatch, class_maps_for
+from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.posthoc import cam_label, check_cam_request
-from wsl.cam.selection import check_policy, select_classes
+from wsl.cam.stream import CamRequest, CamSource, cam_batches
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.trained import parse_class_names
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
@@ -42,20 +42,6 @@ CLASS_MODES = CLASS_POLICIES
 def _check_int(name: str, value: Any, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ValueError(f"{name} must be an int >= {least}; got {value!r}")
-
-
-def _head(batch: Mapping[str, Any], count: int) -> dict[str, Any]:
-    """The first ``count`` images of a collated batch (every value is per image)."""
-    return {key: value[:count] for key, value in batch.items()}
-
-
-def _check_batch(batch: Any) -> None:
-    if not isinstance(batch, Mapping) or not {"image", "image_id", "orig_size"} <= set(batch):
-        raise ValueError(
-            "batches must be dicts with 'image', 'image_id' and 'orig_size' (wsl.data.collate_wsl); "
-            f"got {type(batch).__name__}"
-            + (f" with keys {sorted(batch)}" if isinstance(batch, Mapping) else "")
-        )
 
 
 def _class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
@@ -133,30 +119,24 @@ def export_cams(
         >>> export_cams(module, loader, "cams_out", classes="top1")["num_cams"]  # doctest: +SKIP
         16
     """
-    check_policy(classes)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None; got {limit!r}")
+    request = CamRequest(CamSource(cam_method, cam_layer), classes, limit=limit)
     style = PanelStyle(parse_threshold(threshold), bool(multi_contour), alpha, colormap)
     _check_int("sheet_size", sheet_size, 0)
     _check_int("thumb_size", thumb_size, 16)
     net = getattr(module, "net", module)
-    check_cam_request(cam_method, cam_layer, net)
+    request.source.check(net)
     if class_names is None:
         class_names = getattr(module, "class_names", None)
     if single_label is None:
         hparams = getattr(module, "hparams", None) or {}
         single_label = bool(hparams.get("single_label", False)) if isinstance(hparams, Mapping) else False
-    device = next(module.parameters(), torch.empty(0)).device
     module.eval()
 
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
     with staged_folder(out_dir) as folder:
         export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
-        _export_batches(
-            export, net, dataloader, device, classes, (cam_method, cam_layer), limit, class_names,
-            single_label, progress,
-        )  # fmt: skip
+        _export_batches(export, net, dataloader, request, class_names, single_label, progress)
         if export.pictures:
             save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
         options = {
@@ -199,18 +179,12 @@ def _export_batches(
     export: _Export,
     net: nn.Module,
     dataloader: Iterable[Mapping[str, Any]],
-    device: torch.device,
-    classes: str,
-    cam: tuple[str, str | None],
-    limit: int | None,
+    request: CamRequest,
     class_names: Sequence[str] | None,
     single_label: bool,
     progress: bool,
 ) -> None:
-    """Run the network over the batches and write the files of each image into ``export``.
-
-    ``cam`` is ``(cam_method, cam_layer)``; a gradient method computes the classes the policy draws.
-    """
+    """Run the CAM stream over the batches and write the files of each image into ``export``."""
     batches: Iterable[Mapping[str, Any]] = dataloader
     bar = None
     if progress:
@@ -219,19 +193,11 @@ def _export_batches(
         total = len(dataloader) if isinstance(dataloader, Sized) else None
         batches = bar = tqdm(dataloader, total=total, desc="export CAMs", unit="batch", dynamic_ncols=True)
     try:
-        for batch in batches:
-            if limit is not None and len(export.images) >= limit:
-                break
-            _check_batch(batch)
-            if limit is not None and len(batch["image_id"]) > limit - len(export.images):
-                batch = _head(batch, limit - len(export.images))
-            asked = select_classes(classes, batch) if classes in ("gt", "present") else None  # None: all
-            images = batch["image"].to(device, non_blocking=True)
-            scores, class_maps = class_maps_for(net, images, cam[0], cam[1], asked)
+        for batch, cams in cam_batches(net, batches, request):
+            assert cams.scores is not None
             if export.names is None:
-                export.names = _class_names(class_names, scores.shape[1])
+                export.names = _class_names(class_names, cams.scores.shape[1])
                 export.folder.npz_keys = npz_keys(export.names)
-            cams = CamBatch.from_output(scores, class_maps, batch, policy=classes)
             probs = cams.scores.softmax(dim=1) if single_label else cams.scores.sigmoid()
             for i in range(len(batch["image_id"])):
                 export.add_image(cams, i, batch, probs[i])
