@@ -83,7 +83,7 @@ def convert(argv: list[str] | None = None) -> dict:
 
         class_names = list(WSLDataModule(args.data).class_names)
     else:
-        from wsl.viz.export import parse_class_names
+        from wsl.trained import parse_class_names
 
         class_names = parse_class_names(args.class_names)
     summary = convert_wsolevaluation_checkpoint(

@@ -25,7 +25,7 @@ from wsl.cli import CAM_FLAGS, run_tool
 from wsl.inference import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
-from wsl.viz.export import parse_class_names
+from wsl.trained import parse_class_names
 
 #: The library's argument names as its error messages spell them → this tool's flags.
 FLAGS = {
@@ -85,7 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--single-label", action="store_true", help="--cams/--center: one class per image")
     parser.add_argument(
-        "--class-names", type=parse_class_names, help="--cams/--center: the classes, a,b,c or a file"
+        "--class-names",
+        type=parse_class_names,
+        help="the dataset's classes, a,b,c or a file (--ckpt: they must be the model's, in any order)",
     )
     parser.add_argument(
         "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
@@ -161,6 +163,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
             protocol=args.protocol,
             cam_method=args.cam_method or "native",
             cam_layer=args.cam_layer,
+            class_names=args.class_names,
             **common,
         )
     elif args.center:

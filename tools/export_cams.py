@@ -130,6 +130,7 @@ def export(argv: list[str] | None = None) -> dict:
             log=log,
             cam_method=args.cam_method,
             cam_layer=args.cam_layer,
+            class_names=args.class_names,
         )
         print(
             f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "

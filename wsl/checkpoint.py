@@ -18,7 +18,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from wsl.lit import NET_ARGS, REBUILD_OVERRIDES, WSLModule
 from wsl.runs import atomic_path
-from wsl.trained import AUTOCAST_DTYPES, autocast_for, datamodule_with_classes
+from wsl.trained import AUTOCAST_DTYPES
 
 __all__ = [
     "AUTOCAST_DTYPES",
@@ -27,11 +27,8 @@ __all__ = [
     "LastCheckpoint",
     "SaveOnSigterm",
     "load_module",
-    "check_class_names",
     "check_readable",
     "check_resumable",
-    "training_autocast",
-    "datamodule_for",
     "read_checkpoint",
 ]
 
@@ -288,21 +285,6 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> W
     return module.to(map_location).eval()
 
 
-def training_autocast(module: WSLModule, device: torch.device | str, log_note: Any = print):
-    """The autocast context the module was trained (and tested) under, from the checkpoint's precision.
-
-    A bf16-mixed run's ``results.json`` was computed under bf16 autocast; scoring its checkpoint in fp32
-    gives other numbers. Returns ``contextlib.nullcontext()`` for fp32 (and unknown) precisions
-    (:func:`wsl.trained.autocast_for`; a job takes it from :meth:`wsl.trained.TrainedModel.autocast`).
-
-    Args:
-        module: from :func:`load_module` (its ``training_precision``).
-        device: where the forward runs (autocast is per device type).
-        log_note: called with a one-line note when an autocast is used.
-    """
-    return autocast_for(getattr(module, "training_precision", None), device, log_note)
-
-
 def check_readable(path: str | Path) -> None:
     """Raise ``ValueError`` unless ``path`` is a checkpoint ``torch.load(weights_only=True)`` can read.
 
@@ -350,32 +332,3 @@ def check_resumable(path: str | Path, module: WSLModule) -> None:
             "longer builds (they reach no output); it cannot be resumed, but tools/evaluate.py --ckpt "
             "still scores it"
         )
-
-
-def check_class_names(module: WSLModule, class_names: list[str], source: str) -> None:
-    """Raise if the dataset's classes differ from the ones the model was trained on."""
-    if list(module.class_names) != list(class_names):
-        raise ValueError(
-            f"the checkpoint was trained on classes {module.class_names} but {source} has classes "
-            f"{list(class_names)}; evaluate on the dataset the model was trained on, with the model's "
-            "class_names"
-        )
-
-
-def datamodule_for(module: WSLModule, data: str, **kwargs: Any):
-    """A :class:`~wsl.data.WSLDataModule` on ``data`` that reads the classes in the model's own order.
-
-    A dataset that declares its classes (a synthetic preset, COCO categories, a VOC ``classes.txt``) must
-    hold the model's classes, in any order; a VOC folder without ``classes.txt`` (which cannot say) is
-    read with the model's classes (:func:`wsl.trained.datamodule_with_classes`).
-
-    Args:
-        module: the trained model (its ``class_names`` and ``single_label`` are used).
-        data: data spec.
-        **kwargs: other :class:`~wsl.data.WSLDataModule` arguments (``image_size``, ``batch_size`` …).
-
-    Raises:
-        ValueError: the dataset declares other classes than the model's.
-    """
-    single_label = bool(module.hparams.get("single_label", False))
-    return datamodule_with_classes(module.class_names, single_label, data, **kwargs)

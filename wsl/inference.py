@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -31,11 +31,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from wsl.cam import check_posthoc_method, class_maps_for, gt_classes
+from wsl.cam import gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.posthoc import cam_label, check_cam_request
-from wsl.evaluation import LocalizationEvaluator, read_pointing_subset
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
+from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
 from wsl.lit import WSLModule
 from wsl.trained import TrainedModel
 
@@ -110,7 +111,6 @@ def evaluate_trained(
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
-    posthoc = check_posthoc_method(cam_method).rule is not None
     trained = model.frame
     protocol = protocol or trained
     evaluator = LocalizationEvaluator(
@@ -120,16 +120,29 @@ def evaluate_trained(
         pointing_subset=pointing_subset,
         protocol=protocol,
     ).to(model.device)
-    net = model.net.eval()
-    for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-        if posthoc:
-            images = batch["image"].to(model.device, non_blocking=True)
-            trials = [gt_classes(b, d) for b, d in zip(batch["box_labels"], batch["difficult"], strict=True)]
-            scores, class_maps = class_maps_for(net, images, cam_method, cam_layer, trials)
-        else:
-            scores, class_maps = net(model.inputs(batch["image"]))
-        evaluator.update(scores, class_maps, batch)
+    trials = _Trials(evaluator.frame)
+    choice = ClassChoice(trials, needs_scores=False)
+    request = CamRequest(CamSource(cam_method, cam_layer), choice, evaluator.frame)
+    batches = tqdm(loader, desc="evaluate", unit="batch", disable=not progress)
+    for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
+        assert cams.scores is not None
+        evaluator.update_classification(cams.scores.to(model.device), batch)
+        evaluator.update_cams(cams, batch, cams.scores.argmax(dim=1), trials=trials.last)
     return evaluator.compute()
+
+
+class _Trials:
+    """The evaluator's class choice: the classes of each image's evaluation trials
+    (:func:`wsl.evaluation.image_trials`), the trials kept for ``LocalizationEvaluator.update_cams``."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.last: list[Any] = []
+
+    def __call__(self, batch: Mapping[str, Any], scores: torch.Tensor | None) -> list[list[int]]:
+        per_image = [image_trials(dict(batch), i, self.frame) for i in range(len(batch["orig_size"]))]
+        self.last = [t for trials in per_image for t in trials]
+        return [[t.class_index for t in trials] for trials in per_image]
 
 
 def _image_ids(dataset: Any) -> list[str]:
@@ -269,11 +282,14 @@ def evaluate_from_checkpoint(
     protocol: str | None = None,
     cam_method: str = "native",
     cam_layer: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
-    class order differs from the default is scored with the model's own classes.
+    class order differs from the default is scored with the model's own classes
+    (:meth:`wsl.trained.TrainedModel.datamodule`); ``class_names`` declares the dataset's classes (a VOC
+    folder without ``classes.txt``), which must be the model's in any order.
 
     Args:
         ckpt: a ``.ckpt`` written by ``tools/train.py``.
@@ -292,6 +308,7 @@ def evaluate_from_checkpoint(
             :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
         cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
             its output feature map).
+        class_names: the dataset's classes as declared, or None (the dataset's own declaration).
 
     Returns:
         ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
@@ -302,7 +319,9 @@ def evaluate_from_checkpoint(
     check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
     for note in model.notes:
         log_note(note)
-    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
+    dm = model.datamodule(
+        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     with model.autocast(log_note):  # the precision of results.json
         results = evaluate_trained(

@@ -31,7 +31,14 @@ from torch import nn
 
 from wsl.runs import DEFAULT_IMAGE_SIZE, DEFAULT_THRESHOLD, RunFolder, parse_threshold, resolve_device
 
-__all__ = ["AUTOCAST_DTYPES", "TrainedModel", "autocast_for", "datamodule_with_classes", "ModelSource"]
+__all__ = [
+    "AUTOCAST_DTYPES",
+    "ModelSource",
+    "TrainedModel",
+    "autocast_for",
+    "datamodule_with_classes",
+    "parse_class_names",
+]
 
 #: What :meth:`TrainedModel.load` accepts: a checkpoint file, a ``save_pretrained`` folder or a module.
 ModelSource = str | os.PathLike[str] | nn.Module
@@ -117,6 +124,31 @@ def datamodule_with_classes(
             "class_names"
         )
     return WSLDataModule(data, class_names=names, **kwargs)
+
+
+def parse_class_names(value: str | os.PathLike[str] | Sequence[str]) -> list[str]:
+    """Class names from a list, a comma-separated string (``"dog,cat"``) or a file of one name a line.
+
+    Raises:
+        ValueError: no name is left, or a name is repeated.
+
+    Example:
+        >>> parse_class_names("dog, cat")
+        ['dog', 'cat']
+    """
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        path = Path(text)
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
+        names = [line.strip() for line in lines if line.strip()]
+    else:
+        names = [str(n) for n in value]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(
+            f"class_names {value!r} must name each class once (a list, 'a,b,c' or a file of one name a "
+            f"line); got {names}"
+        )
+    return names
 
 
 def _check_threshold(threshold: Any) -> float | str | None:
@@ -331,8 +363,13 @@ class TrainedModel:
         """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
         return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
 
-    def datamodule(self, data: str, class_names: Sequence[str] | None = None, **kwargs: Any) -> Any:
+    def datamodule(
+        self, data: str, class_names: str | os.PathLike[str] | Sequence[str] | None = None, **kwargs: Any
+    ) -> Any:
         """A :class:`~wsl.data.WSLDataModule` on ``data`` read with the model's classes, in its order
-        (:func:`datamodule_with_classes`); ``image_size`` defaults to :attr:`image_size`."""
+        (:func:`datamodule_with_classes`); ``class_names``: the dataset's classes as declared
+        (:func:`parse_class_names`), None: its own declaration; ``image_size`` defaults to
+        :attr:`image_size`."""
         kwargs.setdefault("image_size", self.image_size)
-        return datamodule_with_classes(self.class_names, self.single_label, data, class_names, **kwargs)
+        declared = parse_class_names(class_names) if class_names is not None else None
+        return datamodule_with_classes(self.class_names, self.single_label, data, declared, **kwargs)

@@ -8,6 +8,7 @@ from torch import nn
 
 from wsl.benchmark import sheet as ws
 from wsl.cam import CamBatch
+from wsl.cam.stream import CamRequest, cam_batches
 
 
 class TinyNet(nn.Module):
@@ -39,18 +40,18 @@ def test_sheet_takes_the_best_gt_class_else_top1_through_cambatch(monkeypatch):
     with torch.inference_mode():
         scores, class_maps = TinyNet()(batch["image"])
     calls = []
-    real = CamBatch.from_output
+    real = ws.select_classes
 
-    def spy(*args, **kwargs):
-        calls.append(args[3] if len(args) > 3 else kwargs["policy"])
-        return real(*args, **kwargs)
+    def spy(policy, *args):
+        calls.append(policy)
+        return real(policy, *args)
 
-    monkeypatch.setattr(CamBatch, "from_output", spy)
+    monkeypatch.setattr(ws, "select_classes", spy)
     picks = ws.sheet_cams(scores, class_maps, batch, single_label=False)
     assert calls == ["gt", "top1"]
     best_gt = 0 if scores[0, 0] >= scores[0, 2] else 2
     assert [p.class_index for p in picks] == [best_gt, int(scores[1].argmax()), int(scores[2].argmax())]
-    every = real(scores, class_maps, batch, "all")  # the one pipeline, every class
+    every = CamBatch.from_output(scores, class_maps, batch, "all")  # the one pipeline, every class
     for i, pick in enumerate(picks):
         assert pick.probability == float(scores[i, pick.class_index].sigmoid())
         np.testing.assert_array_equal(pick.cam, every.cams[every.of_image(i)[pick.class_index]].numpy())
@@ -65,8 +66,21 @@ def test_sheet_needs_no_top1_pass_when_every_image_has_a_gt_class(monkeypatch):
     with torch.inference_mode():
         scores, class_maps = TinyNet()(batch["image"])
     policies = []
-    real = CamBatch.from_output
-    monkeypatch.setattr(CamBatch, "from_output", lambda *a: policies.append(a[3]) or real(*a))
+    real = ws.select_classes
+    monkeypatch.setattr(ws, "select_classes", lambda *a: policies.append(a[0]) or real(*a))
     picks = ws.sheet_cams(scores, class_maps, batch, single_label=True)
     assert policies == ["gt"] and picks[1].class_index == 1
     assert picks[1].probability == float(scores[1].softmax(0)[1])
+
+
+def test_the_sheet_as_a_sink_of_the_cam_stream_picks_what_sheet_cams_picks():
+    batch, net = tiny_batch(), TinyNet()
+    with torch.inference_mode():
+        scores, class_maps = net(batch["image"])
+    direct = ws.sheet_cams(scores, class_maps, batch, single_label=False)
+    [(_, cams)] = cam_batches(net, [batch], CamRequest(choice=ws.GT_ELSE_TOP1))
+    streamed = ws.sheet_picks(cams, single_label=False)
+    assert [p.class_index for p in streamed] == [p.class_index for p in direct]
+    for a, b in zip(streamed, direct, strict=True):
+        assert a.probability == b.probability
+        np.testing.assert_array_equal(a.cam, b.cam)

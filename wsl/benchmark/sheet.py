@@ -9,7 +9,7 @@ size and normalised once, there).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from wsl.cam import CamBatch
+from wsl.cam import CamBatch, batch_sizes
+from wsl.cam.selection import select_classes
+from wsl.cam.stream import CamRequest, ClassChoice, cam_batches
 from wsl.runs import RunFolder, atomic_path
+from wsl.trained import TrainedModel
 
-__all__ = ["SheetCam", "cams_by_pool", "sheet_cams"]
+__all__ = ["GT_ELSE_TOP1", "SheetCam", "cams_by_pool", "sheet_cams", "sheet_picks"]
 
 # The data settings that decide the test split and its transform.
 _TEST_KEYS = ("data", "image_size", "test_split", "class_names", "single_label", "cache_dir", "seed")
@@ -35,32 +38,46 @@ class SheetCam:
     cam: np.ndarray
 
 
-def sheet_cams(
-    scores: torch.Tensor, class_maps: torch.Tensor, batch: dict[str, Any], single_label: bool
-) -> list[SheetCam]:
-    """Per image of ``batch``, the CAM of its highest-scoring GT class (its top-1 class if it has none).
+def _gt_else_top1(batch: Mapping[str, Any], scores: torch.Tensor | None) -> list[list[int]]:
+    """Per image, its ground-truth classes (policy ``gt``), or its top-1 class when it has none."""
+    gt = select_classes("gt", batch)
+    top1 = select_classes("top1", batch, scores) if not all(gt) else gt
+    return [classes or top1[i] for i, classes in enumerate(gt)]
+
+
+#: The sheet's class choice (the stream picks the best of them in :func:`sheet_picks`).
+GT_ELSE_TOP1 = ClassChoice(_gt_else_top1)
+
+
+def sheet_picks(cams: CamBatch, single_label: bool) -> list[SheetCam]:
+    """Per image of a batch of the CAM stream (choice :data:`GT_ELSE_TOP1`), the CAM of its
+    highest-scoring chosen class (the first best in ascending class order, as argmax picks it).
 
     Args:
-        scores: (B, C) image scores of the network.
-        class_maps: (B, C, h, w) its class maps.
-        batch: the collated batch (``image_id``, ``orig_size``, ``box_labels``, ``difficult``).
+        cams: the batch's CAMs, with their scores (B, C).
         single_label: probabilities by softmax (True) or sigmoid (False).
-
-    Returns:
-        B :class:`SheetCam`, maps at the image sizes ``batch["orig_size"]``.
     """
-    gt = CamBatch.from_output(scores, class_maps, batch, "gt")
-    top1 = CamBatch.from_output(scores, class_maps, batch, "top1") if not all(gt.classes) else None
-    logits = scores.detach().float().cpu()
+    assert cams.scores is not None
+    logits = cams.scores
     probs = logits.softmax(1) if single_label else logits.sigmoid()
     picks = []
-    for i, classes in enumerate(gt.classes):
-        cams = top1 if not classes and top1 is not None else gt
-        # The first best in ascending class order, as argmax picks it.
+    for i in range(len(cams.classes)):
         best = max(cams.of_image(i), key=lambda p: float(logits[i, int(cams.class_index[p])]))
         c = int(cams.class_index[best])
         picks.append(SheetCam(c, float(probs[i, c]), cams.cams[best].numpy()))
     return picks
+
+
+def sheet_cams(
+    scores: torch.Tensor, class_maps: torch.Tensor, batch: dict[str, Any], single_label: bool
+) -> list[SheetCam]:
+    """Per image of ``batch``, the CAM of its highest-scoring GT class (its top-1 class if it has none),
+    from a network output ``scores`` (B, C) and ``class_maps`` (B, C, h, w), at ``batch["orig_size"]``."""
+    chosen = _gt_else_top1(batch, scores.detach().float().cpu())
+    maps = class_maps.detach()
+    return sheet_picks(
+        CamBatch.from_maps(lambda i, c: maps[i, c], batch_sizes(batch), chosen, scores), single_label
+    )
 
 
 def _lowest_seed_checkpoints(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -90,7 +107,6 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
     chosen = _lowest_seed_checkpoints(rows)
     if num_images < 1 or not chosen:
         return None
-    from wsl.checkpoint import load_module
     from wsl.data import WSLDataModule
     from wsl.data.base import read_image
     from wsl.viz import GT_COLOR, contact_sheet, draw_boxes, overlay_cam, save_png
@@ -108,10 +124,10 @@ def cams_by_pool(out: Path, rows: Sequence[dict[str, Any]], num_images: int = 6)
     ]
     captions: list[list[str]] = [[str(records[i].image_id)] for i in range(count)]
     for name, row in chosen.items():
-        module = load_module(row["checkpoint"])
-        with torch.inference_mode():
-            scores, class_maps = module(batch["image"])
-        for i, pick in enumerate(sheet_cams(scores, class_maps, batch, module.hparams["single_label"])):
+        model = TrainedModel.load(row["checkpoint"], device="cpu")
+        request = CamRequest(choice=GT_ELSE_TOP1)
+        [(_, cams)] = cam_batches(model.net, [batch], request, inputs=model.inputs, autocast=model.autocast)
+        for i, pick in enumerate(sheet_picks(cams, model.single_label)):
             tiles[i].append(overlay_cam(images[i], pick.cam))
             captions[i].append(f"{name}: {names[pick.class_index]} {pick.probability:.2f}")
     side = max(128, *(max(image.shape[:2]) for image in images))  # room for the captions

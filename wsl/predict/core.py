@@ -23,13 +23,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from wsl.cam import CamBatch, class_maps_for
+from wsl.cam import CamBatch
 from wsl.cam.posthoc import check_cam_request
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
 from wsl.metrics import cam_to_boxes
 from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
-from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
-from wsl.trained import ModelSource, TrainedModel, autocast_for
+from wsl.runs import DEFAULT_THRESHOLD
+from wsl.trained import ModelSource, TrainedModel
 
 __all__ = ["ImagePrediction", "Predictor", "UnreadableImagesWarning", "iter_predictions", "predict"]
 
@@ -80,26 +81,19 @@ class ImagePrediction:
         return {name: float(p) for name, p in zip(self.class_names, self.probs, strict=True)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Predictor:
-    """A model ready to predict, with the settings its run implies.
+    """A trained model ready to predict: the :class:`~wsl.trained.TrainedModel` and the CAM source.
 
-    Built by :meth:`load`: from a ``.ckpt`` of ``tools/train.py`` (its run folder gives the best
-    threshold and the training image size), a :func:`wsl.serving.save_pretrained` folder (its
-    ``config.json`` gives them), or a module (``WSLModule``, ``WSLNet`` or any module returning
-    ``(scores, class_maps)``).
+    Built by :meth:`load` (a ``.ckpt`` of ``tools/train.py``, a :func:`wsl.serving.save_pretrained` folder
+    or a module; :meth:`wsl.trained.TrainedModel.load` resolves the threshold and the input size) or by
+    :meth:`of` around a model already loaded.
     """
 
-    net: nn.Module
-    class_names: list[str]
-    single_label: bool
-    threshold: float
-    image_size: int
-    device: torch.device
-    notes: list[str] = field(default_factory=list)
+    model: TrainedModel
     cam_method: str = "native"
     cam_layer: str | None = None
-    precision: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def load(
@@ -118,41 +112,49 @@ class Predictor:
                 unknown CAM method or layer.
         """
         check_cam_request(cam_method, cam_layer)
-        if image_size is not None and (
-            isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
-        ):
-            raise ValueError(f"image_size must be a positive int or None; got {image_size!r}")
-        number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-        if number or (isinstance(threshold, str) and threshold != "best"):
-            threshold = parse_threshold(threshold)
-        elif threshold is not None and threshold != "best":
-            raise ValueError(f"threshold must be 'best', a number in [0, 1) or None; got {threshold!r}")
-        trained = TrainedModel.load(
-            model, device, image_size, threshold="auto" if threshold is None else threshold
-        )
-        check_cam_request(cam_method, cam_layer, trained.net)
-        notes = list(trained.notes)
-        autocast_for(trained.precision, trained.device, notes.append)  # a note when it is a mixed precision
-        return cls(
-            net=trained.net,
-            class_names=trained.class_names,
-            single_label=trained.single_label,
-            threshold=float(trained.threshold if trained.threshold is not None else DEFAULT_THRESHOLD),
-            image_size=trained.image_size,
-            device=trained.device,
-            notes=notes,
-            cam_method=cam_method,
-            cam_layer=cam_layer,
-            precision=trained.precision,
-        )
+        wanted = "auto" if threshold is None else threshold
+        return cls.of(TrainedModel.load(model, device, image_size, threshold=wanted), cam_method, cam_layer)
+
+    @classmethod
+    def of(cls, model: TrainedModel, cam_method: str = "native", cam_layer: str | None = None) -> Predictor:
+        """A predictor around a loaded model (its threshold None: :data:`~wsl.runs.DEFAULT_THRESHOLD`)."""
+        check_cam_request(cam_method, cam_layer, model.net)
+        notes = list(model.notes)
+        model.autocast(notes.append)  # a note when it is a mixed precision
+        return cls(model, cam_method, cam_layer, notes)
+
+    @property
+    def net(self) -> nn.Module:
+        return self.model.net
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.model.class_names
+
+    @property
+    def single_label(self) -> bool:
+        return self.model.single_label
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def threshold(self) -> float:
+        """The box threshold: the model's, else :data:`~wsl.runs.DEFAULT_THRESHOLD`."""
+        return float(self.model.threshold if self.model.threshold is not None else DEFAULT_THRESHOLD)
 
     def autocast(self) -> Any:
-        """The autocast context of the training precision (:func:`wsl.trained.autocast_for`)."""
-        return autocast_for(self.precision, self.device)
+        """The autocast context of the training precision (:meth:`wsl.trained.TrainedModel.autocast`)."""
+        return self.model.autocast()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
-        return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
+        return self.model.probabilities(logits)
 
 
 def choose_classes(probs: torch.Tensor, top_k: int | None, min_score: float | None) -> list[int]:
@@ -249,18 +251,18 @@ def iter_predictions(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), desc="predict", unit="image", dynamic_ncols=True)
+
+    def chosen(batch: Any, scores: torch.Tensor | None) -> list[list[int]]:
+        assert scores is not None  # a choice that needs the scores gets them
+        return [choose_classes(p, top_k, min_score) for p in predictor.probabilities(scores)]
+
+    choice = ClassChoice(chosen)
+    request = CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), choice)
+    batches = _readable_batches(loader, skipped, bar)
     try:
-        for items in loader:
-            good = []
-            for item in items:
-                if "error" in item:
-                    skipped.append(f"{item['file'].path}: {item['error']}")
-                else:
-                    good.append(item)
-            if good:
-                yield from _predict_batch(predictor, good, top_k, min_score, multi_contour, keep_pixels)
-            if bar is not None:
-                bar.update(len(items))
+        # the training precision, as evaluate --ckpt runs the model
+        for batch, cams in cam_batches(predictor.net, batches, request, autocast=predictor.autocast):
+            yield from _predictions(predictor, batch, cams, multi_contour, keep_pixels)
     finally:
         if bar is not None:
             bar.close()
@@ -272,36 +274,41 @@ def iter_predictions(
         )
 
 
-@torch.inference_mode()
-def _predict_batch(
-    predictor: Predictor,
-    items: list[dict[str, Any]],
-    top_k: int | None,
-    min_score: float | None,
-    multi_contour: bool,
-    keep_pixels: bool,
+def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Iterator[dict[str, Any]]:
+    """Collated batches of the readable files (``image``, ``image_id``, ``orig_size``, ``items``); the
+    unreadable ones are added to ``skipped``."""
+    for items in loader:
+        good = []
+        for item in items:
+            if "error" in item:
+                skipped.append(f"{item['file'].path}: {item['error']}")
+            else:
+                good.append(item)
+        if good:
+            yield {
+                "image": torch.stack([item["image"] for item in good]),
+                "image_id": [item["file"].image_id for item in good],
+                "orig_size": torch.tensor([item["pixels"].shape[:2] for item in good], dtype=torch.int64),
+                "items": good,
+            }
+        if bar is not None:
+            bar.update(len(items))
+
+
+def _predictions(
+    predictor: Predictor, batch: dict[str, Any], cams: CamBatch, multi_contour: bool, keep_pixels: bool
 ) -> Iterator[ImagePrediction]:
-    images = torch.stack([item["image"] for item in items]).to(predictor.device)
-    with predictor.autocast():  # the training precision, as evaluate --ckpt runs the model
-        logits, class_maps = predictor.net(images)
-    logits = logits.detach().float().cpu()
+    """The :class:`ImagePrediction` of every image of a batch of the CAM stream."""
+    assert cams.scores is not None
+    logits = cams.scores
     probs = predictor.probabilities(logits)
-    sizes = [(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])) for item in items]
-    chosen = [choose_classes(p, top_k, min_score) for p in probs]
-    if predictor.cam_method != "native":  # the chosen classes' post-hoc maps (a second, grad-enabled pass)
-        with predictor.autocast():
-            _, class_maps = class_maps_for(
-                predictor.net, images, predictor.cam_method, predictor.cam_layer, chosen
-            )
-    maps = class_maps.detach()
-    cams = CamBatch.from_maps(lambda i, classes: maps[i, classes], sizes, chosen, logits)
-    for i, item in enumerate(items):
+    for i, item in enumerate(batch["items"]):
         positions = list(cams.of_image(i))
         image_cams = [cams.cams[p] for p in positions]
         yield ImagePrediction(
             path=item["file"].path,
             image_id=item["file"].image_id,
-            size=sizes[i],
+            size=(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])),
             logits=logits[i],
             probs=probs[i],
             classes=list(cams.classes[i]),

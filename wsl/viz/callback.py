@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 
-from wsl.cam import CamBatch
+from wsl.cam.stream import CamRequest, cam_batches
 from wsl.data.transforms import denormalize
 from wsl.viz.io import save_png
 from wsl.viz.overlay import overlay_cam
@@ -130,17 +130,15 @@ class CAMLogger(pl.Callback):
     def make_sheet(self, pl_module: pl.LightningModule) -> np.ndarray:
         """Run the network on the cached images and build the ``uint8`` RGB contact sheet."""
         net = getattr(pl_module, "net", pl_module)
-        was_training = net.training
         images = torch.stack(self._images)
-        try:
-            net.eval()
-            with torch.no_grad():
-                scores, class_maps = net(images.to(pl_module.device))
-        finally:
-            net.train(was_training)
         count, input_size = images.shape[0], (int(images.shape[-2]), int(images.shape[-1]))
-        batch = {"image_id": [str(i) for i in range(count)]}
-        cams = CamBatch.from_output(scores, class_maps, batch, policy="top1", sizes=[input_size] * count)
+        batch = {
+            "image": images,
+            "image_id": [str(i) for i in range(count)],
+            "orig_size": [input_size] * count,
+        }
+        # One batch of the CAM stream (eval mode, no grad; the module's mode is restored), policy top1.
+        [(_, cams)] = cam_batches(net, [batch], CamRequest(choice="top1"))
         scores = cams.scores  # float32, on the CPU
         assert scores is not None
         top = cams.class_index  # top1: one pair per image, in image order

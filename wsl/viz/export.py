@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam import CLASS_POLICIES, CamBatch, class_maps_for
+from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.posthoc import cam_label, check_cam_request
-from wsl.cam.selection import check_policy, select_classes
+from wsl.cam.stream import CamRequest, CamSource, cam_batches
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
+from wsl.trained import parse_class_names
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
 from wsl.viz.originals import OriginalImages
@@ -38,48 +39,9 @@ __all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_
 CLASS_MODES = CLASS_POLICIES
 
 
-def parse_class_names(value: str | os.PathLike[str] | Sequence[str]) -> list[str]:
-    """Class names from a list, a comma-separated string (``"dog,cat"``) or a file of one name a line.
-
-    Raises:
-        ValueError: no name is left, or a name is repeated.
-
-    Example:
-        >>> parse_class_names("dog, cat")
-        ['dog', 'cat']
-    """
-    if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        path = Path(text)
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
-        names = [line.strip() for line in lines if line.strip()]
-    else:
-        names = [str(n) for n in value]
-    if not names or len(set(names)) != len(names):
-        raise ValueError(
-            f"class_names {value!r} must name each class once (a list, 'a,b,c' or a file of one name a "
-            f"line); got {names}"
-        )
-    return names
-
-
 def _check_int(name: str, value: Any, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ValueError(f"{name} must be an int >= {least}; got {value!r}")
-
-
-def _head(batch: Mapping[str, Any], count: int) -> dict[str, Any]:
-    """The first ``count`` images of a collated batch (every value is per image)."""
-    return {key: value[:count] for key, value in batch.items()}
-
-
-def _check_batch(batch: Any) -> None:
-    if not isinstance(batch, Mapping) or not {"image", "image_id", "orig_size"} <= set(batch):
-        raise ValueError(
-            "batches must be dicts with 'image', 'image_id' and 'orig_size' (wsl.data.collate_wsl); "
-            f"got {type(batch).__name__}"
-            + (f" with keys {sorted(batch)}" if isinstance(batch, Mapping) else "")
-        )
 
 
 def _class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
@@ -157,30 +119,24 @@ def export_cams(
         >>> export_cams(module, loader, "cams_out", classes="top1")["num_cams"]  # doctest: +SKIP
         16
     """
-    check_policy(classes)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None; got {limit!r}")
+    request = CamRequest(CamSource(cam_method, cam_layer), classes, limit=limit)
     style = PanelStyle(parse_threshold(threshold), bool(multi_contour), alpha, colormap)
     _check_int("sheet_size", sheet_size, 0)
     _check_int("thumb_size", thumb_size, 16)
     net = getattr(module, "net", module)
-    check_cam_request(cam_method, cam_layer, net)
+    request.source.check(net)
     if class_names is None:
         class_names = getattr(module, "class_names", None)
     if single_label is None:
         hparams = getattr(module, "hparams", None) or {}
         single_label = bool(hparams.get("single_label", False)) if isinstance(hparams, Mapping) else False
-    device = next(module.parameters(), torch.empty(0)).device
     module.eval()
 
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
     with staged_folder(out_dir) as folder:
         export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
-        _export_batches(
-            export, net, dataloader, device, classes, (cam_method, cam_layer), limit, class_names,
-            single_label, progress,
-        )  # fmt: skip
+        _export_batches(export, net, dataloader, request, class_names, single_label, progress)
         if export.pictures:
             save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
         options = {
@@ -223,18 +179,12 @@ def _export_batches(
     export: _Export,
     net: nn.Module,
     dataloader: Iterable[Mapping[str, Any]],
-    device: torch.device,
-    classes: str,
-    cam: tuple[str, str | None],
-    limit: int | None,
+    request: CamRequest,
     class_names: Sequence[str] | None,
     single_label: bool,
     progress: bool,
 ) -> None:
-    """Run the network over the batches and write the files of each image into ``export``.
-
-    ``cam`` is ``(cam_method, cam_layer)``; a gradient method computes the classes the policy draws.
-    """
+    """Run the CAM stream over the batches and write the files of each image into ``export``."""
     batches: Iterable[Mapping[str, Any]] = dataloader
     bar = None
     if progress:
@@ -243,19 +193,11 @@ def _export_batches(
         total = len(dataloader) if isinstance(dataloader, Sized) else None
         batches = bar = tqdm(dataloader, total=total, desc="export CAMs", unit="batch", dynamic_ncols=True)
     try:
-        for batch in batches:
-            if limit is not None and len(export.images) >= limit:
-                break
-            _check_batch(batch)
-            if limit is not None and len(batch["image_id"]) > limit - len(export.images):
-                batch = _head(batch, limit - len(export.images))
-            asked = select_classes(classes, batch) if classes in ("gt", "present") else None  # None: all
-            images = batch["image"].to(device, non_blocking=True)
-            scores, class_maps = class_maps_for(net, images, cam[0], cam[1], asked)
+        for batch, cams in cam_batches(net, batches, request):
+            assert cams.scores is not None
             if export.names is None:
-                export.names = _class_names(class_names, scores.shape[1])
+                export.names = _class_names(class_names, cams.scores.shape[1])
                 export.folder.npz_keys = npz_keys(export.names)
-            cams = CamBatch.from_output(scores, class_maps, batch, policy=classes)
             probs = cams.scores.softmax(dim=1) if single_label else cams.scores.sigmoid()
             for i in range(len(batch["image_id"])):
                 export.add_image(cams, i, batch, probs[i])
@@ -350,7 +292,7 @@ def export_from_checkpoint(
     """Load a checkpoint, build the loader of a data split and run :func:`export_cams`.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder is read
-    with the model's own classes (and class order): :func:`wsl.checkpoint.datamodule_for`, or, when
+    with the model's own classes (and class order): :meth:`wsl.trained.TrainedModel.datamodule`, or, when
     ``class_names`` declares the dataset's classes, those (which must be the model's, in any order).
 
     Args:
@@ -385,8 +327,6 @@ def export_from_checkpoint(
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
     _check_int("batch_size", batch_size, 1)
-    if image_size is not None:
-        _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
     check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded

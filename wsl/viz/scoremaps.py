@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sized
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam import CamBatch, class_maps_for
 from wsl.cam.files import scoremap_path, write_scoremap
 from wsl.cam.frames import WSOL_SIZE
 from wsl.cam.posthoc import check_cam_request
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 
 __all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
 
@@ -58,9 +58,10 @@ def _gt_class(batch: Mapping[str, Any], i: int) -> int:
     return int(present[0])
 
 
-def _rows(class_maps: torch.Tensor) -> Any:
-    """``maps_of(i, classes)`` of :meth:`wsl.cam.CamBatch.from_maps` over a (B, C, h, w) output."""
-    return lambda i, classes: class_maps[i, classes]
+#: The class choice of the layout: each image's one labelled class, chosen before the forward pass.
+_GT_CLASS = ClassChoice(
+    lambda batch, scores: [[_gt_class(batch, i)] for i in range(len(batch["image_id"]))], False
+)
 
 
 def export_scoremaps(
@@ -94,14 +95,12 @@ def export_scoremaps(
         ValueError: ``out_dir`` is a file, an image without exactly one labelled class, an id that
             would leave ``out_dir``, a bad ``limit``.
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None; got {limit!r}")
+    request = CamRequest(CamSource(cam_method, cam_layer), _GT_CLASS, FRAME, limit)
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise ValueError(f"out_dir {str(root)!r} is a file; pass a folder for the .npy score maps")
     net = getattr(module, "net", module)
-    check_cam_request(cam_method, cam_layer, net)
-    device = next(module.parameters(), torch.empty(0)).device
+    request.source.check(net)
     module.eval()
     started, written = time.perf_counter(), 0
     batches: Iterable[Mapping[str, Any]] = dataloader
@@ -110,20 +109,12 @@ def export_scoremaps(
 
         total = len(dataloader) if isinstance(dataloader, Sized) else None
         batches = tqdm(dataloader, total=total, desc="score maps", unit="batch", dynamic_ncols=True)
-    for batch in batches:
-        count = len(batch["image_id"]) if limit is None else min(len(batch["image_id"]), limit - written)
-        if count <= 0:
-            break
-        classes = [[_gt_class(batch, i)] for i in range(count)]
-        paths = [scoremap_path(root, str(batch["image_id"][i])) for i in range(count)]
-        images = batch["image"][:count].to(device, non_blocking=True)
-        scores, class_maps = class_maps_for(net, images, cam_method, cam_layer, classes)
-        sizes = [(int(h), int(w)) for h, w in batch["orig_size"][:count].tolist()]
-        cams = CamBatch.from_maps(_rows(class_maps.detach()), sizes, classes, scores, frame=FRAME)
+    for batch, cams in cam_batches(net, batches, request):
+        paths = [scoremap_path(root, str(image_id)) for image_id in batch["image_id"]]
         for i, path in enumerate(paths):
             (p,) = cams.of_image(i)
             write_scoremap(path, cams.cams[p].numpy().astype(np.float64))
-        written += count
+        written += len(paths)
     return {
         "out_dir": str(root),
         "layout": "wsolevaluation",
@@ -151,10 +142,12 @@ def export_scoremaps_from_checkpoint(
     log: Any = print,
     cam_method: str = "native",
     cam_layer: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
 
-    The data is read with the checkpoint's classes (:func:`wsl.checkpoint.datamodule_for`) and the
+    The data is read with the checkpoint's classes (:meth:`wsl.trained.TrainedModel.datamodule`; with
+    ``class_names``, the dataset's classes as declared, which must be the model's in any order) and the
     forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
 
     Returns:
@@ -167,7 +160,9 @@ def export_scoremaps_from_checkpoint(
     check_cam_request(cam_method, cam_layer, model.net)
     for note in model.notes:
         log(note)
-    dm = model.datamodule(data, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad)
+    dm = model.datamodule(
+        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
     loader = dm.dataloader(split, limit=limit)
     with model.autocast(log):
         summary = export_scoremaps(
