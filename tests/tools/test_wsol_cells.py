@@ -146,3 +146,17 @@ def test_each_method_runs_on_a_cell(method, options, cell, tmp_path, standins):
         assert any(k.startswith("net.spg_b_shared.") for k in keys)
     if method == "acol":
         assert any(k.startswith("net.head_b.") for k in keys)
+
+
+def test_the_readme_lists_the_nine_cells_and_prints_two_current_cards():
+    """The reproduction section: each cell's command beside its published figure, and the VGG16 and
+    InceptionV3 cards as recipe_card prints them now (a changed card fails here, not silently)."""
+    readme = (REPO / "README.md").read_text()
+    for (dataset, arch), cell in UPSTREAM_CELLS.items():
+        folder = next(f for f, d in DATASETS.items() if d == dataset)
+        command = f"`python tools/train.py --config configs/wsol/{folder}/{arch}.yaml`"
+        assert f"{command} | {cell.metric} **{cell.published}** |" in readme
+    for path in (CONFIGS / "cub" / "vgg16.yaml", CONFIGS / "ilsvrc" / "inception_v3.yaml"):
+        title = str(path.relative_to(REPO))
+        card = recipe_card(yaml.safe_load(path.read_text()), title=title)
+        assert f"```text\n{card}```" in readme
