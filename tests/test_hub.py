@@ -4,6 +4,7 @@ loading reads them back through the real ``snapshot_download`` with the network 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -88,6 +89,22 @@ def test_a_pushed_model_loads_back_by_name_with_identical_scores_and_maps(hub, t
         "model.safetensors",
         "results.json",
     ]
+
+
+def test_a_pushed_model_scores_the_same_on_a_test_split(hub, tmp_path):
+    from wsl.data import WSLDataModule, make_synthetic
+    from wsl.inference import evaluate_model
+
+    sizes = {"num_train": 0, "num_val": 0, "num_test": 6, "image_size": 64}
+    root = make_synthetic(tmp_path / "toy", "voc", progress=False, num_workers=0, **sizes)
+    data = WSLDataModule(data=f"voc:{root}", image_size=64, batch_size=3, num_workers=0)
+    module = WSLModule(num_classes=data.num_classes, class_names=data.class_names).eval()
+    push_to_hub(module, "me/scores")
+    loaded = from_pretrained("hf://me/scores", cache_dir=hub.cache, local_files_only=True)
+    before = evaluate_model(module, data.dataloader("test"), progress=False)
+    after = evaluate_model(loaded, data.dataloader("test"), progress=False)
+    assert json.dumps(before, sort_keys=True) == json.dumps(after, sort_keys=True)  # NaN-safe
+    assert "maxboxacc" in after
 
 
 def test_the_model_card_carries_the_test_metrics_and_the_picture(hub, tmp_path):
