@@ -120,6 +120,7 @@ def test_the_model_card_carries_the_test_metrics_and_the_picture(hub, tmp_path):
     assert results[0]["metrics"][1] == {"type": "maxboxacc", "value": 62.5, "name": "maxboxacc (%)"}
     assert "| wsolevaluation | 62.50 | 75.00 |" in text and "| original | 50.00 | 75.00 |" in text
     assert 'from_pretrained("hf://me/card")' in text and "Fußball, 鸟, car" in text
+    assert "[wsol-lightning](https://pypi.org/project/wsol-lightning/)" in text
     assert "cams.png" not in text  # no picture given
 
 
