@@ -163,3 +163,24 @@ def test_a_source_that_is_not_a_model_is_refused(tmp_path):
 def test_scores_and_dataset_names_from_results():
     assert scores_of({"test": {"map": 0.5, "loss": 1.0}}) == {"original": {"map": 0.5}}
     assert scores_of(None) == {} and dataset_name("coco:data/coco14") == "coco14"
+
+
+def test_a_run_trained_with_an_optimizer_class_is_pushed_from_its_ckpt(hub, tmp_path, synthetic_voc_root):
+    """The whole path: LightningCLI with model.optimizer as a class, its checkpoint, the Hub and back."""
+    from tiny_training import reproducible_tiny_args
+
+    from wsl.checkpoint import load_module
+    from wsl.cli import train
+
+    run = tmp_path / "run"
+    optimizer = ["--model.optimizer", "torch.optim.SGD", "--model.optimizer.momentum", "0.9"]
+    results = train(reproducible_tiny_args(synthetic_voc_root, run, *optimizer))
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert load_module(ckpt).hparams["optimizer"]["class_path"] == "torch.optim.SGD"
+    push_to_hub(ckpt, "me/run")
+    loaded = from_pretrained("hf://me/run", cache_dir=hub.cache, local_files_only=True)
+    card = (loaded.hub_folder / "README.md").read_text(encoding="utf-8")
+    assert f"| original | {100 * results['test']['map']:.2f} |" in card
+    images = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(load_module(ckpt).eval()(images)[1], loaded(images)[1])
