@@ -4,6 +4,7 @@ loading reads them back through the real ``snapshot_download`` with the network 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -90,6 +91,22 @@ def test_a_pushed_model_loads_back_by_name_with_identical_scores_and_maps(hub, t
     ]
 
 
+def test_a_pushed_model_scores_the_same_on_a_test_split(hub, tmp_path):
+    from wsl.data import WSLDataModule, make_synthetic
+    from wsl.inference import evaluate_model
+
+    sizes = {"num_train": 0, "num_val": 0, "num_test": 6, "image_size": 64}
+    root = make_synthetic(tmp_path / "toy", "voc", progress=False, num_workers=0, **sizes)
+    data = WSLDataModule(data=f"voc:{root}", image_size=64, batch_size=3, num_workers=0)
+    module = WSLModule(num_classes=data.num_classes, class_names=data.class_names).eval()
+    push_to_hub(module, "me/scores")
+    loaded = from_pretrained("hf://me/scores", cache_dir=hub.cache, local_files_only=True)
+    before = evaluate_model(module, data.dataloader("test"), progress=False)
+    after = evaluate_model(loaded, data.dataloader("test"), progress=False)
+    assert json.dumps(before, sort_keys=True) == json.dumps(after, sort_keys=True)  # NaN-safe
+    assert "maxboxacc" in after
+
+
 def test_the_model_card_carries_the_test_metrics_and_the_picture(hub, tmp_path):
     push_to_hub(tiny_module(), "me/card", results=RESULTS)
     folder = from_pretrained("me/card", cache_dir=hub.cache, local_files_only=True).hub_folder
@@ -103,6 +120,7 @@ def test_the_model_card_carries_the_test_metrics_and_the_picture(hub, tmp_path):
     assert results[0]["metrics"][1] == {"type": "maxboxacc", "value": 62.5, "name": "maxboxacc (%)"}
     assert "| wsolevaluation | 62.50 | 75.00 |" in text and "| original | 50.00 | 75.00 |" in text
     assert 'from_pretrained("hf://me/card")' in text and "Fußball, 鸟, car" in text
+    assert "[wsol-lightning](https://pypi.org/project/wsol-lightning/)" in text
     assert "cams.png" not in text  # no picture given
 
 
@@ -145,3 +163,24 @@ def test_a_source_that_is_not_a_model_is_refused(tmp_path):
 def test_scores_and_dataset_names_from_results():
     assert scores_of({"test": {"map": 0.5, "loss": 1.0}}) == {"original": {"map": 0.5}}
     assert scores_of(None) == {} and dataset_name("coco:data/coco14") == "coco14"
+
+
+def test_a_run_trained_with_an_optimizer_class_is_pushed_from_its_ckpt(hub, tmp_path, synthetic_voc_root):
+    """The whole path: LightningCLI with model.optimizer as a class, its checkpoint, the Hub and back."""
+    from tiny_training import reproducible_tiny_args
+
+    from wsl.checkpoint import load_module
+    from wsl.cli import train
+
+    run = tmp_path / "run"
+    optimizer = ["--model.optimizer", "torch.optim.SGD", "--model.optimizer.momentum", "0.9"]
+    results = train(reproducible_tiny_args(synthetic_voc_root, run, *optimizer))
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert load_module(ckpt).hparams["optimizer"]["class_path"] == "torch.optim.SGD"
+    push_to_hub(ckpt, "me/run")
+    loaded = from_pretrained("hf://me/run", cache_dir=hub.cache, local_files_only=True)
+    card = (loaded.hub_folder / "README.md").read_text(encoding="utf-8")
+    assert f"| original | {100 * results['test']['map']:.2f} |" in card
+    images = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(load_module(ckpt).eval()(images)[1], loaded(images)[1])

@@ -80,6 +80,11 @@ def test_a_class_path_of_the_other_package_on_the_command_line_is_one_error():
         _make_cli(_ParseOnlyCLI, argv)
     with pytest.raises(ValueError, match=r"^--trainer.logger: lightning.pytorch.loggers.CSVLogger"):
         check_lightning_paths(["--trainer.logger=lightning.pytorch.loggers.CSVLogger"])
+    inline = '{"class_path": "lightning.pytorch.callbacks.Timer"}'
+    with pytest.raises(ValueError, match=r"^--trainer.callbacks: lightning.pytorch.callbacks.Timer is"):
+        check_lightning_paths(["--trainer.callbacks", inline])
+    ours = "pytorch_lightning.callbacks.Timer"
+    check_lightning_paths(["--trainer.callbacks", ours, "--data.data", "a.lightning"])
 
 
 def test_a_class_path_of_the_other_package_in_a_config_file_is_one_error(tmp_path):

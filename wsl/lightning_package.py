@@ -13,6 +13,7 @@ to a subclass" or the trainer's type error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,15 @@ def _config_files(argv: list[str]) -> Iterable[str]:
             yield arg.partition("=")[2]
 
 
+#: A ``lightning.pytorch`` / ``lightning.fabric`` dotted name anywhere in a text (a value, inline JSON).
+MENTION = re.compile(r"(?<![\w.])lightning\.(?:pytorch|fabric)(?:\.\w+)*")
+
+
+def _mention(text: str) -> str | None:
+    found = MENTION.search(text)
+    return found.group(0) if found else None
+
+
 def check_lightning_paths(argv: list[str]) -> None:
     """Raise ``ValueError`` when a command-line value or a ``--config`` file names a ``lightning.*`` class.
 
@@ -95,10 +105,12 @@ def check_lightning_paths(argv: list[str]) -> None:
 
     for i, arg in enumerate(argv):
         flag, eq, value = arg.partition("=")
-        where = flag if eq else (argv[i - 1] if i else "argument")
-        text = value if eq else arg
-        if not text.startswith("-") and twin(text.strip()) is not None:
-            raise ValueError(_message(text.strip(), where))
+        inline = bool(eq) and flag.startswith("--")
+        if arg.startswith("--") and not inline:
+            continue  # a flag's name
+        found = _mention(value if inline else arg)
+        if found is not None:
+            raise ValueError(_message(found, flag if inline else (argv[i - 1] if i else "argument")))
     for name in _config_files(argv):
         path = Path(name)
         if not path.is_file():
@@ -108,5 +120,6 @@ def check_lightning_paths(argv: list[str]) -> None:
         except (yaml.YAMLError, UnicodeDecodeError, OSError):
             continue
         for text in _strings(config):
-            if twin(text.strip()) is not None:
-                raise ValueError(_message(text.strip(), str(path)))
+            found = _mention(text)
+            if found is not None:
+                raise ValueError(_message(found, str(path)))

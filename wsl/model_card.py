@@ -29,6 +29,7 @@ __all__ = ["LIBRARY_NAME", "card_metadata", "dataset_name", "model_card", "score
 
 #: ``library_name`` of the card: the distribution's name.
 LIBRARY_NAME = "wsol-lightning"
+PYPI_URL = "https://pypi.org/project/wsol-lightning/"
 BASE_TAGS = ["weakly-supervised-object-localization", "class-activation-maps", "wsol", "pytorch-lightning"]
 
 
@@ -110,6 +111,11 @@ def _index_results(scores: dict[str, dict[str, float]], dataset: str | None) -> 
     ]
 
 
+def _fmt(value: Any) -> str:
+    """A stored number as text: 4 significant digits (thresholds are float32 in results.json)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _scores_table(scores: dict[str, dict[str, float]]) -> list[str]:
     metrics = sorted({m for frame in scores.values() for m in frame})
     lines = ["| frame | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
@@ -150,14 +156,15 @@ def model_card(
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", ""]
     lines += [f"# {repo_id}", ""]
     lines += [
-        f"A weakly supervised object localization model of [{LIBRARY_NAME}]: trained from image-level labels "
+        f"A weakly supervised object localization model of [{LIBRARY_NAME}]({PYPI_URL}): trained from "
+        "image-level labels "
         "only, it gives class scores and one class activation map (CAM) per class.",
         "",
         f"- backbone: `{hp.get('backbone')}`, pooling head: `{hp.get('pool')}`, WSOL method: "
         f"`{hp.get('method', 'cam')}`",
         f"- classes ({len(config.get('class_names', []))}): " + ", ".join(config.get("class_names", [])),
         f"- input: {config.get('image_size') or 'any'} px RGB, ImageNet mean/std; box threshold: "
-        f"{config.get('threshold')}",
+        f"{_fmt(config.get('threshold'))}",
         f"- data: `{(results or {}).get('data', 'unknown')}`",
         "",
     ]

@@ -173,9 +173,12 @@ def draw_text(
     if background is not None:
         width, height = text_size(text, size)
         draw.rectangle([x, y, x + width - 1, y + height - 1], fill=tuple(background))
-    for path, run in font_runs(text):
+    runs = font_runs(text)
+    # Every run sits on the first font's baseline, so that glyphs of fallback fonts line up with it.
+    baseline = y + _font(runs[0][0] if runs else _first(), size).getmetrics()[0]
+    for path, run in runs:
         font = _font(path, size)
-        draw.text((x, y), run, font=font, fill=tuple(color))
+        draw.text((x, baseline), run, font=font, fill=tuple(color), anchor="ls")
         x += font.getlength(run)
     image[...] = np.asarray(picture)
     return image
