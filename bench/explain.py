@@ -55,11 +55,13 @@ def _pgc_runner(net: ClassifierCAM, images: torch.Tensor, targets: torch.Tensor,
              "ablationcam": "AblationCAM"}  # fmt: skip
     if method not in names or net.resolved_layout(torch.zeros(1, 1, 1, 1)) != "nchw":
         return None
-    cam = getattr(pgc, names[method])(model=net.classifier, target_layers=[net.target])
 
     def run() -> None:
-        for j in range(targets.shape[1]):
-            cam(input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in targets[:, j]])
+        # Built per run and released after: its hooks, left on the model, would also slow wsl's runs
+        # (they detach inside the vmapped backward, which then falls back to one backward per target).
+        with getattr(pgc, names[method])(model=net.classifier, target_layers=[net.target]) as cam:
+            for j in range(targets.shape[1]):
+                cam(input_tensor=images, targets=[ClassifierOutputTarget(int(t)) for t in targets[:, j]])
 
     return run
 
