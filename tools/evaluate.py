@@ -22,7 +22,7 @@ from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
-from wsl.inference import evaluate_cams, evaluate_center, evaluate_from_checkpoint
+from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
 from wsl.trained import parse_class_names

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from wsl.inference import CamFolder
+from wsl.jobs.evaluate import CamFolder
+from wsl.jobs.predict.folder import predict_to_folder
 from wsl.lit import WSLModule
-from wsl.predict.folder import predict_to_folder
 
 
 def test_an_unsafe_class_name_is_found_again_through_npz_keys(tmp_path):

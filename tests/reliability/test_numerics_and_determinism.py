@@ -71,7 +71,7 @@ def test_evaluate_of_a_bf16_mixed_checkpoint_equals_the_training_time_test_score
     synthetic_voc_root, tmp_path
 ):
     """The checkpoint stores the training precision; evaluate runs the forward under the same autocast."""
-    from wsl.inference import evaluate_from_checkpoint
+    from wsl.jobs.evaluate import evaluate_from_checkpoint
 
     results = train(tiny_args(synthetic_voc_root, tmp_path, "--trainer.precision", "bf16-mixed"))
     assert torch.load(results["checkpoint"], weights_only=True)["precision"] == "bf16-mixed"

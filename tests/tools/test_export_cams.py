@@ -170,7 +170,7 @@ def test_argparse_errors_and_help_return_a_status(capsys):
 def test_library_errors_name_arguments_and_the_tool_its_flags(
     run_dir, synthetic_voc_root, tmp_path, capsys, extra, library, tool
 ):
-    from wsl.viz.export import export_from_checkpoint
+    from wsl.jobs.export import export_from_checkpoint
 
     flag, value = extra
     name = flag[2:].replace("-", "_")

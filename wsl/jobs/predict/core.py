@@ -27,8 +27,8 @@ from wsl.cam import CamBatch
 from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
+from wsl.jobs.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
 from wsl.metrics import cam_to_boxes
-from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
 from wsl.runs import DEFAULT_THRESHOLD
 from wsl.trained import ModelSource, TrainedModel
 

@@ -8,7 +8,7 @@ Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
                                         ``coco_id`` and ``file`` are added)
     OUT/cams/<stem>.npz                 the CAMs of the chosen classes, in the export's format
     OUT/overlays/<stem>__<class>.png    one overlay per (image, chosen class), ``thumbs/`` likewise
-    OUT/detections.json                 COCO results (:mod:`wsl.predict.coco`), one per box
+    OUT/detections.json                 COCO results (:mod:`wsl.jobs.predict.coco`), one per box
     OUT/images.json                     {"images": [{"id", "file_name", "path", "height", "width"}],
                                          "categories": [{"id", "name"}]}: which file each image_id is
 """
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from wsl.cam.posthoc import cam_label
-from wsl.predict.coco import CocoIds, coco_results
-from wsl.predict.core import ModelSource, Predictor, check_selection, iter_predictions
+from wsl.jobs.predict.coco import CocoIds, coco_results
+from wsl.jobs.predict.core import ModelSource, Predictor, check_selection, iter_predictions
 from wsl.runs import write_json
 from wsl.viz.cam_files import CamFolder
 from wsl.viz.io import save_png
@@ -61,7 +61,7 @@ def predict_to_folder(
 
     Args:
         model, images, top_k, min_score, threshold, image_size, device, multi_contour, batch_size,
-            num_workers, cam_method, cam_layer: see :func:`wsl.predict.predict`.
+            num_workers, cam_method, cam_layer: see :func:`wsl.jobs.predict.predict`.
         out_dir: output folder (created; files of the same names are overwritten).
         coco_gt: a COCO annotation file whose image ids (by file name) and category ids (by class name)
             the detections use, so that ``COCOeval`` can score them; files it does not list are skipped.

@@ -24,11 +24,11 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, cam_batches
+from wsl.jobs.originals import OriginalImages
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.trained import parse_class_names
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
-from wsl.viz.originals import OriginalImages
 from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
 
