@@ -23,6 +23,7 @@ from pathlib import Path
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
 from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
+from wsl.jobs.logs import tool_logging
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
 from wsl.trained import parse_class_names
@@ -159,7 +160,6 @@ def evaluate(argv: list[str] | None = None) -> dict:
             args.ckpt,
             image_size=args.image_size,
             device=args.device,
-            log_note=print,
             protocol=args.protocol,
             cam_method=args.cam_method or "native",
             cam_layer=args.cam_layer,
@@ -195,8 +195,9 @@ def evaluate(argv: list[str] | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Evaluate and report; 2 on bad input."""
-    return run_tool(evaluate, argv, FLAGS)
+    """Evaluate and report; 2 on bad input. The library's notes are printed on stdout."""
+    with tool_logging(sys.stdout):
+        return run_tool(evaluate, argv, FLAGS)
 
 
 if __name__ == "__main__":

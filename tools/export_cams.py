@@ -29,6 +29,7 @@ import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
 from wsl.jobs.export import CLASS_MODES, export_from_checkpoint, summary_text
+from wsl.jobs.logs import tool_logging
 from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
 
 #: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
@@ -108,7 +109,6 @@ def export(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cam_options(parser, args)
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):
             raise ValueError(
@@ -127,7 +127,6 @@ def export(argv: list[str] | None = None) -> dict:
             device=args.device,
             skip_bad=args.skip_bad,
             progress=not args.no_progress,
-            log=log,
             cam_method=args.cam_method,
             cam_layer=args.cam_layer,
             class_names=args.class_names,
@@ -157,7 +156,6 @@ def export(argv: list[str] | None = None) -> dict:
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
         class_names=args.class_names,
-        log=log,
         cam_method=args.cam_method,
         cam_layer=args.cam_layer,
     )
@@ -168,7 +166,8 @@ def export(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Export and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
     try:
-        return run_tool(export, argv, FLAGS)
+        with tool_logging(sys.stderr):  # the library's notes
+            return run_tool(export, argv, FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
 

@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.jobs.logs import tool_logging
 from wsl.jobs.predict import predict_to_folder, summary_text
 
 #: The library's argument names as its error messages spell them → this tool's flags.
@@ -89,7 +90,6 @@ def run(argv: list[str] | None = None) -> dict:
         num_workers=args.num_workers,
         sheet_size=args.sheet_size,
         progress=not args.no_progress,
-        log=lambda line: print(line, file=sys.stderr),
         cam_method=args.cam_method,
         cam_layer=args.cam_layer,
     )
@@ -100,7 +100,8 @@ def run(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Predict and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
     try:
-        return run_tool(run, argv, FLAGS)
+        with tool_logging(sys.stderr):  # the library's notes and the skipped files
+            return run_tool(run, argv, FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
 

@@ -177,7 +177,7 @@ def test_library_errors_name_arguments_and_the_tool_its_flags(
     with pytest.raises(ValueError, match=re.escape(library)) as info:
         export_from_checkpoint(
             run_dir / "checkpoints" / "best.ckpt", f"voc:{synthetic_voc_root}", "test", tmp_path / "out",
-            threshold=0.5, log=lambda line: None, **{name: int(value) if value.isdigit() else value},
+            threshold=0.5, **{name: int(value) if value.isdigit() else value},
         )  # fmt: skip
     assert "--" not in str(info.value)
     argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--threshold", "0.5")

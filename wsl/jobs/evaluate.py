@@ -279,13 +279,14 @@ def evaluate_from_checkpoint(
     pointing_subset: str | Path | None = None,
     skip_bad: bool = False,
     progress: bool = True,
-    log_note: Any = log.info,
     protocol: str | None = None,
     cam_method: str = "native",
     cam_layer: str | None = None,
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
+
+    Where the image size and the precision came from is logged (INFO) by this module's logger.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
     class order differs from the default is scored with the model's own classes
@@ -303,7 +304,6 @@ def evaluate_from_checkpoint(
         pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
         skip_bad: skip unreadable or inconsistent samples with one warning instead of raising.
         progress: progress bar.
-        log_note: called with one-line notes (where the image size came from).
         protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
             :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
@@ -319,12 +319,12 @@ def evaluate_from_checkpoint(
     model = TrainedModel.load(ckpt, device=device, image_size=image_size)
     check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
     for note in model.notes:
-        log_note(note)
+        log.info(note)
     dm = model.datamodule(
         data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
     )
     subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
-    with model.autocast(log_note):  # the precision of results.json
+    with model.autocast(log.info):  # the precision of results.json
         results = evaluate_trained(
             model,
             dm.dataloader(split),

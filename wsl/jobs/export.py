@@ -10,6 +10,7 @@ use from Python.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence, Sized
@@ -33,6 +34,8 @@ from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
 
 __all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_names", "summary_text"]
+
+log = logging.getLogger(__name__)
 
 #: Which classes of an image get a CAM: the class-policy registry itself (``gt``, ``present``, ``top1``,
 #: ``all``, and any policy registered later), so export accepts exactly what the pipeline does.
@@ -283,7 +286,6 @@ def export_from_checkpoint(
     device: str = "auto",
     skip_bad: bool = False,
     progress: bool = True,
-    log: Any = print,
     class_names: str | Sequence[str] | None = None,
     cam_method: str = "native",
     cam_layer: str | None = None,
@@ -306,7 +308,6 @@ def export_from_checkpoint(
         batch_size, num_workers: loader settings.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
         progress: tqdm bar.
-        log: called with one-line notes (threshold and image size sources).
         class_names: the dataset's classes (:func:`parse_class_names`: a list, ``"a,b,c"`` or a file),
             for a folder that does not declare them (a VOC folder without ``classes.txt``) or declares
             others; None: the dataset's own declaration.
@@ -332,14 +333,14 @@ def export_from_checkpoint(
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
     model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size, threshold=value)
     for note in model.notes:
-        log(note)
+        log.info(note)
     dm = model.datamodule(
         data, names, batch_size=batch_size, num_workers=num_workers, test_split=split, skip_bad=skip_bad
     )
     loader = dm.dataloader(split, limit=limit)
     kwargs.setdefault("class_names", model.class_names)
     kwargs.setdefault("single_label", model.single_label)
-    with model.autocast(log):  # the precision of results.json and evaluate --ckpt
+    with model.autocast(log.info):  # the precision of results.json and evaluate --ckpt
         summary = export_cams(
             model.net,
             loader,

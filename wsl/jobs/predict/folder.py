@@ -15,10 +15,11 @@ Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from wsl.cam.posthoc import cam_label
 from wsl.jobs.predict.coco import CocoIds, coco_results
-from wsl.jobs.predict.core import ModelSource, Predictor, check_selection, iter_predictions
+from wsl.jobs.predict.core import ImagePrediction, ModelSource, Predictor, check_selection, iter_predictions
 from wsl.runs import write_json
 from wsl.viz.cam_files import CamFolder
 from wsl.viz.io import save_png
@@ -34,6 +35,8 @@ from wsl.viz.render import PanelStyle, render_overlay
 from wsl.viz.sheet import contact_sheet
 
 __all__ = ["predict_to_folder"]
+
+log = logging.getLogger(__name__)
 
 
 def predict_to_folder(
@@ -52,7 +55,6 @@ def predict_to_folder(
     sheet_size: int = 32,
     thumb_size: int = 256,
     progress: bool = True,
-    log: Any = print,
     cam_method: str = "native",
     cam_layer: str | None = None,
 ) -> dict[str, Any]:
@@ -69,7 +71,6 @@ def predict_to_folder(
         sheet_size: overlays in ``contact_sheet.png`` (0: none).
         thumb_size: longest side of the gallery thumbnails.
         progress: a tqdm bar over the images.
-        log: called with one-line notes (where the threshold and the image size came from).
 
     Returns:
         Summary: ``out_dir``, ``index``, ``detections``, ``images_json``, ``contact_sheet`` (or None),
@@ -96,92 +97,19 @@ def predict_to_folder(
     names = predictor.class_names
     ids = CocoIds.read(coco_gt, names) if coco_gt is not None else None
     for note in predictor.notes:
-        log(note)
+        log.info(note)
     category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
-    folder = CamFolder(out_dir)
-    style = PanelStyle(predictor.threshold, multi_contour)
-    manifest_images: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    pictures: list[np.ndarray] = []
-    detections: list[dict[str, Any]] = []
-    listed: list[dict[str, Any]] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for result in iter_predictions(
-            predictor, images, top_k=top_k, min_score=min_score, multi_contour=multi_contour,
-            batch_size=batch_size, num_workers=num_workers,
-            image_ids=None if ids is None else ids.image_ids, keep_pixels=True, progress=progress,
-        ):  # fmt: skip
-            stem = folder.image_stem(result.path.stem)
-            labels = result.labels
-            npz = folder.write_cams(stem, dict(zip(labels, result.cams, strict=True)))
-            probs = result.probs.tolist()
-            manifest_images.append(
-                {
-                    "image_id": stem,
-                    "coco_id": result.image_id,
-                    "file": str(result.path),
-                    "npz": npz,
-                    "size": list(result.size),
-                    "scores": result.logits.tolist(),
-                    "probs": probs,
-                    "classes": labels,
-                    "cam_range": {n: result.raw_range[k].tolist() for k, n in enumerate(labels)},
-                }
-            )
-            listed.append(
-                {
-                    "id": result.image_id,
-                    "file_name": result.path.name,
-                    "path": str(result.path),
-                    "height": result.size[0],
-                    "width": result.size[1],
-                }
-            )
-            detections += coco_results(
-                result.image_id, result.classes, result.boxes, [probs[c] for c in result.classes],
-                category_ids,
-            )  # fmt: skip
-            assert result.pixels is not None
-            for c, name, cam, boxes in zip(result.classes, labels, result.cams, result.boxes, strict=True):
-                picture = render_overlay(
-                    result.pixels,
-                    cam.numpy(),
-                    None,
-                    boxes,
-                    caption=[f"{name} {probs[c]:.2f}", result.path.name[:40]],
-                    alpha=style.alpha,
-                    colormap=style.colormap,
-                    colorbar=style.colorbar(result.size[0]),
-                )
-                image, thumb = folder.write_overlay(stem, name, picture, thumb_size)
-                entries.append(
-                    {
-                        "image_id": stem,
-                        "class_name": name,
-                        "score": probs[c],
-                        "iou": None,
-                        "image": image,
-                        "thumb": thumb,
-                        "npz": npz,
-                        "pred_boxes": boxes.tolist(),
-                    }
-                )
-                if len(pictures) < sheet_size:
-                    pictures.append(picture)
+    out = _PredictionFolder(CamFolder(out_dir), PanelStyle(predictor.threshold, multi_contour), category_ids)
     skipped: list[str] = []
-    for warning in caught:
-        text = str(warning.message)
-        if issubclass(warning.category, UserWarning) and text.startswith("skipped "):
-            skipped = text.splitlines()[1:]
-            log(f"warning: {text}")
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    root = folder.root
-    sheet = save_png(root / "contact_sheet.png", contact_sheet(pictures, ncols=8)) if pictures else None
-    categories = [{"id": i, "name": n} for i, n in zip(category_ids, names, strict=True)]
-    detections_path = write_json(root / "detections.json", detections)
-    images_path = write_json(root / "images.json", {"images": listed, "categories": categories})
+    for result in iter_predictions(
+        predictor, images, top_k=top_k, min_score=min_score, multi_contour=multi_contour,
+        batch_size=batch_size, num_workers=num_workers, image_ids=None if ids is None else ids.image_ids,
+        keep_pixels=True, progress=progress, skipped=skipped,
+    ):  # fmt: skip
+        out.add(result, thumb_size, sheet_size)
+    if skipped:
+        lines = "\n  ".join(skipped)
+        log.warning("warning: skipped %d path(s) that are not readable images:\n  %s", len(skipped), lines)
     options = {
         "class_names": names,
         "single_label": predictor.single_label,
@@ -193,26 +121,112 @@ def predict_to_folder(
         "cam_method": cam_method,
         "cam_layer": cam_layer,
     }
-    options["npz_keys"] = dict(folder.npz_keys)  # class name -> .npz member (unsafe names are renamed)
-    folder.write_manifest(options, manifest_images, entries)
     source = cam_label(cam_method, cam_layer)
     kind = f" ({source} CAMs)" if source else ""
     contours = "all contours" if multi_contour else "largest contour"
     title = f"Predictions{kind} - boxes in red ({contours}, threshold {predictor.threshold:.2f})"
-    index = folder.write_index(entries, title)
-    return {
-        "out_dir": str(root),
-        "index": str(index),
-        "detections": str(detections_path),
-        "images_json": str(images_path),
-        "contact_sheet": None if sheet is None else str(sheet),
-        "num_images": len(listed),
-        "num_detections": len(detections),
-        "threshold": predictor.threshold,
-        "image_size": predictor.image_size,
-        "skipped": skipped,
-        "seconds": time.perf_counter() - started,
-    }
+    summary = out.finish(names, options, title)
+    summary.update(
+        num_images=len(out.listed),
+        num_detections=len(out.detections),
+        threshold=predictor.threshold,
+        image_size=predictor.image_size,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
+    return summary
+
+
+@dataclass
+class _PredictionFolder:
+    """The files of a prediction folder in progress (layout in the module docstring)."""
+
+    folder: CamFolder
+    style: PanelStyle
+    category_ids: list[int]
+    images: list[dict[str, Any]] = field(default_factory=list)  # manifest "images"
+    entries: list[dict[str, Any]] = field(default_factory=list)  # manifest "entries"
+    pictures: list[np.ndarray] = field(default_factory=list)  # the contact sheet's tiles
+    detections: list[dict[str, Any]] = field(default_factory=list)  # detections.json
+    listed: list[dict[str, Any]] = field(default_factory=list)  # images.json "images"
+
+    def add(self, result: ImagePrediction, thumb_size: int, sheet_size: int) -> None:
+        """Write the ``.npz`` and the overlays of one prediction and record it."""
+        stem = self.folder.image_stem(result.path.stem)
+        labels = result.labels
+        npz = self.folder.write_cams(stem, dict(zip(labels, result.cams, strict=True)))
+        probs = result.probs.tolist()
+        self.images.append(
+            {
+                "image_id": stem,
+                "coco_id": result.image_id,
+                "file": str(result.path),
+                "npz": npz,
+                "size": list(result.size),
+                "scores": result.logits.tolist(),
+                "probs": probs,
+                "classes": labels,
+                "cam_range": {n: result.raw_range[k].tolist() for k, n in enumerate(labels)},
+            }
+        )
+        self.listed.append(
+            {
+                "id": result.image_id,
+                "file_name": result.path.name,
+                "path": str(result.path),
+                "height": result.size[0],
+                "width": result.size[1],
+            }
+        )
+        scores = [probs[c] for c in result.classes]
+        ids = self.category_ids
+        self.detections += coco_results(result.image_id, result.classes, result.boxes, scores, ids)
+        assert result.pixels is not None
+        for c, name, cam, boxes in zip(result.classes, labels, result.cams, result.boxes, strict=True):
+            picture = render_overlay(
+                result.pixels,
+                cam.numpy(),
+                None,
+                boxes,
+                caption=[f"{name} {probs[c]:.2f}", result.path.name[:40]],
+                alpha=self.style.alpha,
+                colormap=self.style.colormap,
+                colorbar=self.style.colorbar(result.size[0]),
+            )
+            image, thumb = self.folder.write_overlay(stem, name, picture, thumb_size)
+            self.entries.append(
+                {
+                    "image_id": stem,
+                    "class_name": name,
+                    "score": probs[c],
+                    "iou": None,
+                    "image": image,
+                    "thumb": thumb,
+                    "npz": npz,
+                    "pred_boxes": boxes.tolist(),
+                }
+            )
+            if len(self.pictures) < sheet_size:
+                self.pictures.append(picture)
+
+    def finish(self, names: list[str], options: dict[str, Any], title: str) -> dict[str, Any]:
+        """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery."""
+        root = self.folder.root
+        pictures = self.pictures
+        sheet = save_png(root / "contact_sheet.png", contact_sheet(pictures, ncols=8)) if pictures else None
+        categories = [{"id": i, "name": n} for i, n in zip(self.category_ids, names, strict=True)]
+        detections_path = write_json(root / "detections.json", self.detections)
+        images_path = write_json(root / "images.json", {"images": self.listed, "categories": categories})
+        options = {**options, "npz_keys": dict(self.folder.npz_keys)}  # class name -> .npz member
+        self.folder.write_manifest(options, self.images, self.entries)
+        index = self.folder.write_index(self.entries, title)
+        return {
+            "out_dir": str(root),
+            "index": str(index),
+            "detections": str(detections_path),
+            "images_json": str(images_path),
+            "contact_sheet": None if sheet is None else str(sheet),
+        }
 
 
 def summary_text(summary: dict[str, Any]) -> str:
