@@ -328,6 +328,8 @@ def export_from_checkpoint(
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
     _check_int("batch_size", batch_size, 1)
+    if image_size is not None:
+        _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
     check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
