@@ -159,23 +159,10 @@ def export_cams(
             f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
         )
         folder.write_index(export.entries, title)
-    root = Path(out_dir)
-    ious = [e["iou"] for e in export.entries if e["iou"] is not None]
-    return {
-        "out_dir": str(root),
-        "index": str(root / "index.html"),
-        "manifest": str(root / "cams.json"),
-        "contact_sheet": str(root / "contact_sheet.png") if export.pictures else None,
-        "num_images": len(export.images),
-        "num_cams": len(export.entries),
-        "mean_iou": float(np.mean(ious)) if ious else None,
-        "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
-        "threshold": style.threshold,
-        "classes": classes,
-        "cam_method": cam_method,
-        "cam_layer": cam_layer,
-        "seconds": time.perf_counter() - started,
-    }
+    summary = export.summary(Path(out_dir))
+    summary.update(threshold=style.threshold, classes=classes, cam_method=cam_method, cam_layer=cam_layer)
+    summary["seconds"] = time.perf_counter() - started
+    return summary
 
 
 def _export_batches(
@@ -222,6 +209,21 @@ class _Export:
     entries: list[dict[str, Any]] = field(default_factory=list)  # manifest "entries"
     pictures: list[np.ndarray] = field(default_factory=list)  # the contact sheet's first tiles
     max_pictures: int = 32
+
+    def summary(self, root: Path) -> dict[str, Any]:
+        """The files and counts of the finished export in ``root`` (mean IoU and BoxAcc@0.5 over the CAMs
+        with ground truth, None without)."""
+        ious = [e["iou"] for e in self.entries if e["iou"] is not None]
+        return {
+            "out_dir": str(root),
+            "index": str(root / "index.html"),
+            "manifest": str(root / "cams.json"),
+            "contact_sheet": str(root / "contact_sheet.png") if self.pictures else None,
+            "num_images": len(self.images),
+            "num_cams": len(self.entries),
+            "mean_iou": float(np.mean(ious)) if ious else None,
+            "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
+        }
 
     def add_image(self, cams: CamBatch, i: int, batch: Mapping[str, Any], probs: torch.Tensor) -> None:
         """Write the ``.npz``, overlays and thumbnails of image ``i`` of ``batch`` and record them."""

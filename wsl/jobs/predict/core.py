@@ -237,14 +237,7 @@ def iter_predictions(
             f"images: {missing[0] if len(missing) == 1 else '; '.join(missing[:5])}; pass image files, "
             "folders or glob patterns (JPEG, PNG or WebP)"
         )
-    files: list[ImageFile] = []
-    for k, path in enumerate(paths, start=1):
-        if image_ids is None:
-            files.append(ImageFile(path, k))
-        elif path.name in image_ids:
-            files.append(ImageFile(path, image_ids[path.name]))
-        else:
-            missing.append(f"{path}: not an image of the COCO ground truth (coco_gt)")
+    files = _numbered(paths, image_ids, missing)
     loader = DataLoader(
         _Files(files, predictor.image_size), batch_size=batch_size, num_workers=num_workers, collate_fn=list
     )
@@ -276,6 +269,20 @@ def iter_predictions(
             UnreadableImagesWarning,
             stacklevel=2,
         )
+
+
+def _numbered(paths: Sequence[Path], image_ids: dict[str, int] | None, missing: list[str]) -> list[ImageFile]:
+    """The files with their image ids: 1, 2, … in listing order, or the COCO ground truth's (a file it does
+    not list is added to ``missing``)."""
+    if image_ids is None:
+        return [ImageFile(path, k) for k, path in enumerate(paths, start=1)]
+    files = []
+    for path in paths:
+        if path.name in image_ids:
+            files.append(ImageFile(path, image_ids[path.name]))
+        else:
+            missing.append(f"{path}: not an image of the COCO ground truth (coco_gt)")
+    return files
 
 
 def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Iterator[dict[str, Any]]:

@@ -121,11 +121,7 @@ def predict_to_folder(
         "cam_method": cam_method,
         "cam_layer": cam_layer,
     }
-    source = cam_label(cam_method, cam_layer)
-    kind = f" ({source} CAMs)" if source else ""
-    contours = "all contours" if multi_contour else "largest contour"
-    title = f"Predictions{kind} - boxes in red ({contours}, threshold {predictor.threshold:.2f})"
-    summary = out.finish(names, options, title)
+    summary = out.finish(names, options, _title(cam_method, cam_layer, multi_contour, predictor.threshold))
     summary.update(
         num_images=len(out.listed),
         num_detections=len(out.detections),
@@ -135,6 +131,14 @@ def predict_to_folder(
         seconds=time.perf_counter() - started,
     )
     return summary
+
+
+def _title(cam_method: str, cam_layer: str | None, multi_contour: bool, threshold: float) -> str:
+    """The gallery's title."""
+    source = cam_label(cam_method, cam_layer)
+    kind = f" ({source} CAMs)" if source else ""
+    contours = "all contours" if multi_contour else "largest contour"
+    return f"Predictions{kind} - boxes in red ({contours}, threshold {threshold:.2f})"
 
 
 @dataclass
