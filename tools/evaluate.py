@@ -147,6 +147,12 @@ def default_out(args: argparse.Namespace) -> Path:
 
 
 def evaluate(argv: list[str] | None = None) -> dict:
+    """Evaluate, with the library's notes printed on stdout."""
+    with tool_logging(sys.stdout):
+        return _evaluate(argv)
+
+
+def _evaluate(argv: list[str] | None) -> dict:
     args = parse_args(argv)
     # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
     workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
@@ -195,9 +201,8 @@ def evaluate(argv: list[str] | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Evaluate and report; 2 on bad input. The library's notes are printed on stdout."""
-    with tool_logging(sys.stdout):
-        return run_tool(evaluate, argv, FLAGS)
+    """Evaluate and report; 2 on bad input."""
+    return run_tool(evaluate, argv, FLAGS)
 
 
 if __name__ == "__main__":

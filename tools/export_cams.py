@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def export(argv: list[str] | None = None) -> dict:
+    """Export, with the library's notes printed on stderr."""
+    with tool_logging(sys.stderr):
+        return _export(argv)
+
+
+def _export(argv: list[str] | None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.jobs.export.export_from_checkpoint`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -166,8 +172,7 @@ def export(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Export and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
     try:
-        with tool_logging(sys.stderr):  # the library's notes
-            return run_tool(export, argv, FLAGS)
+        return run_tool(export, argv, FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
 

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str] | None = None) -> dict:
+    """Predict, with the library's notes and skipped files printed on stderr."""
+    with tool_logging(sys.stderr):
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> dict:
     """Parse, predict, print the summary; returns :func:`wsl.jobs.predict.predict_to_folder`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,8 +106,7 @@ def run(argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Predict and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
     try:
-        with tool_logging(sys.stderr):  # the library's notes and the skipped files
-            return run_tool(run, argv, FLAGS)
+        return run_tool(run, argv, FLAGS)
     except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
         return int(exit_.code or 0)
 
