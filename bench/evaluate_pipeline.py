@@ -6,7 +6,7 @@ MaxBoxAccV2 (all contours, IoU 30/50/70) of every (image, ground-truth class) tr
 - *straightforward*: wsolevaluation's way, per CAM: load it, min–max normalise, and for every threshold
   threshold the uint8 map and run ``cv2.findContours`` on the whole map (``bench/metrics.py``), once per
   contour mode;
-- *wsl*: :func:`wsl.inference.evaluate_cams`, the whole tool from the data spec to the results (annotation
+- *wsl*: :func:`wsl.jobs.evaluate.evaluate_cams`, the whole tool from the data spec to the results (annotation
   parsing, file reading, the CAM pipeline, MaxBoxAcc, MaxBoxAccV2, PxAP and the pointing game).
 
 The two give the same MaxBoxAcc and MaxBoxAccV2 (checked before the ratio is printed). Prints wall time,
@@ -35,7 +35,7 @@ import torch
 
 from wsl.data import WSLDataModule
 from wsl.evaluation import image_trials
-from wsl.inference import CamFolder, evaluate_cams
+from wsl.jobs.evaluate import CamFolder, evaluate_cams
 from wsl.metrics import cam_thresholds
 
 _spec = importlib.util.spec_from_file_location("bench_metrics", Path(__file__).with_name("metrics.py"))

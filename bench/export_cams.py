@@ -1,10 +1,10 @@
-"""Speed of CAM export (:func:`wsl.viz.export_cams`) against the forward pass alone, measured in one run.
+"""Speed of CAM export (:func:`wsl.jobs.export.export_cams`) against the forward pass alone, in one run.
 
 A freshly initialised model (no training: speed does not depend on the weights) runs over the synthetic
 test split twice with the same loader settings:
 
 - baseline: load batches and run the forward pass, nothing else;
-- export: :func:`wsl.viz.export.export_cams` (forward, upsampling, normalising, boxes, overlays, PNGs,
+- export: :func:`wsl.jobs.export.export_cams` (forward, upsampling, normalising, boxes, overlays, PNGs,
   ``.npz`` files, thumbnails, contact sheet, gallery).
 
 It prints images/s and CAMs/s of both and the export/baseline time ratio (the export overhead), and with
@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from wsl.data import WSLDataModule
+from wsl.jobs.export import CLASS_MODES, export_cams
 from wsl.lit import WSLModule
-from wsl.viz.export import CLASS_MODES, export_cams
 
 
 def forward_only(module: WSLModule, loader) -> tuple[int, float]:

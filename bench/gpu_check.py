@@ -24,6 +24,20 @@ Sections:
 
     python bench/gpu_check.py --out gpu_check.json          # on the device (about 5 minutes)
     python bench/gpu_check.py --smoke --out smoke.json       # CPU, seconds: tiny sizes, compile backend eager
+
+Time budget: ``--budget-s`` (default 420 s; no limit with ``--smoke`` unless given) is the wall time the
+sections may start in. Before each section the script checks the time left against the section's
+expected cost (:data:`SECTION_COST_S`); a section that does not fit is recorded as ``skipped`` with the
+reason, and the JSON (``--out``) is rewritten after every section, so a run cut short by the device
+call's limit still leaves every finished section on disk. The device call, 15 minutes of device time
+in all (the machine's start-up counted), is one command:
+
+    run(command="python bench/gpu_check.py --budget-s 420 --out $OUT/gpu_check.json > $OUT/gpu_check.md",
+        timeout_s=500)
+
+The expected costs add up to 391 s; the 80 s between the budget and the call's limit cover the imports,
+a section overrunning its estimate and writing the report. With the machine's start-up (a few minutes)
+that leaves about 3 minutes of the 15 to rerun one failed section (``--sections pooling``).
 """
 
 from __future__ import annotations
@@ -459,6 +473,17 @@ def projection(ctx: dict) -> dict:
     }
 
 
+#: Expected wall seconds of each section on an H100 host with the default sizes (the budget check);
+#: train is 4 arms x 2 repeats x 2 loops x 110 steps plus 2 compilations.
+SECTION_COST_S = {
+    "environment": 10,
+    "cuda_tests": 120,  # also the pytest subprocess's timeout
+    "train": 200,
+    "loader": 60,
+    "pooling": 10,
+    "projection": 1,
+}
+
 SECTIONS: dict[str, Callable[[dict], dict]] = {
     "environment": environment,
     "cuda_tests": cuda_tests,
@@ -522,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=None, help="untimed steps per arm (default 10; smoke 1)")
     p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 2; smoke 1)")
     p.add_argument("--workers", type=int, default=None, help="loader workers (default 16; smoke 0)")
+    p.add_argument(
+        "--budget-s", type=float, default=None, help="wall seconds the sections may start in (default 420)"
+    )
     args = p.parse_args(argv)
     smoke = args.smoke
     device = torch.device("cuda" if torch.cuda.is_available() and not smoke else "cpu")
@@ -545,21 +573,35 @@ def main(argv: list[str] | None = None) -> int:
             "loader_images": 8 if smoke else 2048,
             "loader_passes": 1 if smoke else 2,
             "compile_backend": "eager" if smoke else "inductor",
-            "test_timeout": 600 if smoke else 240,
+            "test_timeout": 600 if smoke else SECTION_COST_S["cuda_tests"],
         }
-        results: dict[str, Any] = {"smoke": smoke, "sections": {}}
-        for name in args.sections:
-            print(f"[gpu_check] {name} ...", file=sys.stderr, flush=True)
-            results["sections"][name] = section(SECTIONS[name], ctx)
-            print(
-                f"[gpu_check] {name}: {results['sections'][name]['status']} "
-                f"({results['sections'][name]['seconds']} s)",
-                file=sys.stderr,
-                flush=True,
-            )
-    args.out.write_text(json.dumps(results, indent=1, default=str))
+        budget = args.budget_s if args.budget_s is not None else (math.inf if smoke else 420.0)
+        results: dict[str, Any] = {"smoke": smoke, "budget_s": budget, "sections": {}}
+        run_sections(args.sections, ctx, results, budget, args.out)
     print(markdown(results))
     return 0
+
+
+def run_sections(names: list[str], ctx: dict, results: dict, budget: float, out: Path) -> None:
+    """Run the sections in order within ``budget`` seconds; write ``out`` after each one."""
+    started = time.perf_counter()
+    for name in names:
+        left = budget - (time.perf_counter() - started)
+        cost = 0 if ctx["smoke"] else SECTION_COST_S[name]
+        if left < cost:
+            reason = f"budget: {left:.0f} s left of {budget:.0f}, section expects {cost} s"
+            results["sections"][name] = {"status": "skipped", "error": reason, "traceback": [], "seconds": 0}
+        else:
+            print(f"[gpu_check] {name} ...", file=sys.stderr, flush=True)
+            results["sections"][name] = section(SECTIONS[name], ctx)
+        print(
+            f"[gpu_check] {name}: {results['sections'][name]['status']} "
+            f"({results['sections'][name]['seconds']} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        results["elapsed_s"] = round(time.perf_counter() - started, 1)
+        out.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def rescore(row: dict, out: Path, cam_flips: str) -> dict:
     import torch
 
     from wsl.checkpoint import datamodule_for, load_module
-    from wsl.inference import evaluate_model
+    from wsl.jobs.evaluate import evaluate_model
 
     results = json.loads((out / row["run"] / "results.json").read_text())
     torch.set_num_threads(row["threads"])

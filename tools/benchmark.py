@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wsl.benchmark import run_benchmark
 from wsl.cli import run_tool
+from wsl.jobs.benchmark import run_benchmark
 from wsl.pooling import POOLS
 
 ENTRIES_HELP = "comma-separated entries: pools, methods (has, has/lse), CAM@ENTRY (gradcam@gap), center"

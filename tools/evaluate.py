@@ -22,7 +22,8 @@ from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
-from wsl.inference import evaluate_cams, evaluate_center, evaluate_from_checkpoint
+from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
+from wsl.jobs.logs import tool_logging
 from wsl.metrics import format_table
 from wsl.runs import RunFolder, check_writable_file, write_json
 from wsl.trained import parse_class_names
@@ -146,6 +147,12 @@ def default_out(args: argparse.Namespace) -> Path:
 
 
 def evaluate(argv: list[str] | None = None) -> dict:
+    """Evaluate, with the library's notes printed on stdout."""
+    with tool_logging(sys.stdout):
+        return _evaluate(argv)
+
+
+def _evaluate(argv: list[str] | None) -> dict:
     args = parse_args(argv)
     # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
     workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
@@ -159,7 +166,6 @@ def evaluate(argv: list[str] | None = None) -> dict:
             args.ckpt,
             image_size=args.image_size,
             device=args.device,
-            log_note=print,
             protocol=args.protocol,
             cam_method=args.cam_method or "native",
             cam_layer=args.cam_layer,

@@ -4,7 +4,7 @@
         --split test --out cams_out --classes present --limit 100
 
 The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. ``--layout wsolevaluation``
-writes clovaai/wsolevaluation's score maps instead (:mod:`wsl.viz.scoremaps`): ``OUT/<image_id>.npy``,
+writes clovaai/wsolevaluation's score maps instead (:mod:`wsl.jobs.scoremaps`): ``OUT/<image_id>.npy``,
 float64 224x224 in [0, 1], the ground-truth class's map (single-label data), which its ``evaluation.py``
 and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
 
@@ -28,8 +28,9 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
-from wsl.viz.export import CLASS_MODES, export_from_checkpoint, summary_text
-from wsl.viz.scoremaps import export_scoremaps_from_checkpoint
+from wsl.jobs.export import CLASS_MODES, export_from_checkpoint, summary_text
+from wsl.jobs.logs import tool_logging
+from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
 
 #: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
 LAYOUTS = ("wsl", "wsolevaluation")
@@ -104,11 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def export(argv: list[str] | None = None) -> dict:
-    """Parse, export, print the summary; returns :func:`wsl.viz.export.export_from_checkpoint`'s summary."""
+    """Export, with the library's notes printed on stderr."""
+    with tool_logging(sys.stderr):
+        return _export(argv)
+
+
+def _export(argv: list[str] | None) -> dict:
+    """Parse, export, print the summary; returns :func:`wsl.jobs.export.export_from_checkpoint`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cam_options(parser, args)
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):
             raise ValueError(
@@ -127,7 +133,6 @@ def export(argv: list[str] | None = None) -> dict:
             device=args.device,
             skip_bad=args.skip_bad,
             progress=not args.no_progress,
-            log=log,
             cam_method=args.cam_method,
             cam_layer=args.cam_layer,
             class_names=args.class_names,
@@ -157,7 +162,6 @@ def export(argv: list[str] | None = None) -> dict:
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
         class_names=args.class_names,
-        log=log,
         cam_method=args.cam_method,
         cam_layer=args.cam_layer,
     )

@@ -6,7 +6,7 @@
 ``--images`` takes files, folders and glob patterns (JPEG, PNG, WebP; EXIF orientation applied).
 Files that cannot be read are listed in one warning and skipped. ``OUT/detections.json`` is in COCO's
 results format (ids in ``OUT/images.json``); with ``--coco-gt instances.json`` it uses that file's image
-and category ids, so that ``pycocotools`` can score it. The layout is in :mod:`wsl.predict.folder`.
+and category ids, so that ``pycocotools`` can score it. The layout is in :mod:`wsl.jobs.predict.folder`.
 Errors on the inputs print ``error: ...`` and exit with status 2.
 """
 
@@ -16,7 +16,8 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
-from wsl.predict import predict_to_folder, summary_text
+from wsl.jobs.logs import tool_logging
+from wsl.jobs.predict import predict_to_folder, summary_text
 
 #: The library's argument names as its error messages spell them → this tool's flags.
 FLAGS = {
@@ -70,7 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    """Parse, predict, print the summary; returns :func:`wsl.predict.predict_to_folder`'s summary."""
+    """Predict, with the library's notes and skipped files printed on stderr."""
+    with tool_logging(sys.stderr):
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> dict:
+    """Parse, predict, print the summary; returns :func:`wsl.jobs.predict.predict_to_folder`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cam_options(parser, args)
@@ -89,7 +96,6 @@ def run(argv: list[str] | None = None) -> dict:
         num_workers=args.num_workers,
         sheet_size=args.sheet_size,
         progress=not args.no_progress,
-        log=lambda line: print(line, file=sys.stderr),
         cam_method=args.cam_method,
         cam_layer=args.cam_layer,
     )

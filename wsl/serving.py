@@ -232,7 +232,7 @@ def from_pretrained(folder: str | os.PathLike[str], map_location: str | torch.de
 
     The network is rebuilt from ``config.json`` (no weights are fetched) and the weights are read with
     ``safetensors`` (no pickle). ``module.pretrained_config`` holds the config (``image_size``,
-    ``threshold``, ``class_names``), which :func:`wsl.predict.predict` uses.
+    ``threshold``, ``class_names``), which :func:`wsl.jobs.predict.predict` uses.
 
     Raises:
         ValueError: the folder lacks either file, or they are not a wsl pretrained model.

@@ -58,6 +58,21 @@ def test_projection_is_epochs_times_images_over_the_rate():
     assert res["cells"]["ilsvrc"]["epochs"] == 10
 
 
+def test_sections_that_do_not_fit_the_budget_are_skipped_and_the_json_is_written(tmp_path):
+    gpu_check = _load()
+    out = tmp_path / "partial.json"
+    results: dict = {"sections": {}}
+    ctx = {"smoke": False}
+    # 5 s: projection (expects 1 s) runs (and fails: no step rate), train (200 s) and pooling do not.
+    gpu_check.run_sections(["projection", "train", "pooling"], ctx, results, 5.0, out)
+    sections = json.loads(out.read_text())["sections"]
+    assert [s["status"] for s in sections.values()] == ["failed", "skipped", "skipped"]
+    assert "section expects 200 s" in sections["train"]["error"]
+    assert set(gpu_check.SECTION_COST_S) == set(gpu_check.SECTIONS)
+    assert sum(gpu_check.SECTION_COST_S.values()) <= 420  # the documented budget holds every section
+    assert "skipped" in gpu_check.markdown({"smoke": False, "sections": sections})
+
+
 def test_pytest_counts_reads_the_summary_line():
     gpu_check = _load()
     text = "....\n3 passed, 2 skipped, 1 failed, 7 deselected in 4.1s\n"

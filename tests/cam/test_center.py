@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from wsl.cam import WSOL_SIZE, center_map, center_maps_of
-from wsl.inference import evaluate_cams, evaluate_center
+from wsl.jobs.evaluate import evaluate_cams, evaluate_center
 
 
 def test_center_map_is_the_stated_gaussian_in_float64():

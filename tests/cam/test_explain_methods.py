@@ -199,3 +199,15 @@ def test_bad_method_and_targets_are_refused():
         explain(net, x, targets=[0, 1, 2])
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         explain(net, x, method="ablationcam", batch_size=0)
+
+
+def test_a_wslnet_is_explained_at_its_backbone_as_class_maps_for_does():
+    from wsl.models import WSLNet
+
+    torch.manual_seed(0)
+    net = WSLNet(num_classes=3, backbone="resnet18", pool="gap").double().eval()
+    images = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    _, every = class_maps_for(net, images, "xgradcam")
+    out = explain(net, images, layer="backbone", method="xgradcam", targets=[[0, 1, 2]] * 2)
+    torch.testing.assert_close(out.maps, every)
+    assert every.abs().sum() > 0

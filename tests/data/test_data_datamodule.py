@@ -174,7 +174,7 @@ def test_denormalize_gives_uint8_hwc_pixels():
     batch = torch.randn(2, 3, 5, 7) * 2  # includes values that clamp at both ends
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    # the formula of wsl/viz/callback.py and wsl/viz/export.py, which switch to denormalize
+    # the formula of wsl/viz/callback.py and wsl/jobs/export.py, which switch to denormalize
     expected = (batch * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     out = denormalize(batch)
     assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (2, 5, 7, 3)

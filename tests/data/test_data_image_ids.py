@@ -6,7 +6,7 @@ import pytest
 from data_helpers import write_jpeg
 
 from wsl.data import COCODataset, DatasetError
-from wsl.viz.originals import OriginalImages
+from wsl.jobs.originals import OriginalImages
 
 
 def _two_folders() -> dict:

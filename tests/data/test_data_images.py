@@ -20,7 +20,7 @@ from wsl.data import DatasetError, VOCDataset
 from wsl.data.base import check_image_header, read_image
 from wsl.data.images import UnreadableImage, read_rgb_image, to_rgb
 from wsl.data.transforms import build_transform
-from wsl.predict.images import read_rgb
+from wsl.jobs.predict.images import read_rgb
 
 GRAY16 = np.array([[0, 1, 128, 255], [256, 1000, 32896, 65535]], np.uint16)
 

@@ -154,3 +154,16 @@ def test_environment_turns_the_fast_path_off(monkeypatch):
         images_module._fast_jpeg_decoder.cache_clear()
     monkeypatch.delenv("WSL_JPEG_DECODER")
     assert images_module._fast_jpeg_decoder() is not None
+
+
+def test_a_missing_or_different_torchvision_decoder_leaves_pil(monkeypatch):
+    def removed(data):
+        raise AttributeError("module 'torchvision.io' has no attribute 'decode_jpeg'")
+
+    for replacement in (removed, lambda data: np.zeros((29, 43, 3), np.uint8)):  # gone; other pixels
+        images_module._fast_jpeg_decoder.cache_clear()
+        monkeypatch.setattr(images_module, "_torchvision_jpeg", replacement)
+        try:
+            assert images_module._fast_jpeg_decoder() is None
+        finally:
+            images_module._fast_jpeg_decoder.cache_clear()

@@ -1,4 +1,4 @@
-"""wsl.predict.predict: a trained checkpoint on a folder of mixed files."""
+"""wsl.jobs.predict.predict: a trained checkpoint on a folder of mixed files."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tests.predict.predict_helpers import READABLE, UNREADABLE, mixed_folder
 from wsl.cam import CamBatch
 from wsl.checkpoint import load_module
 from wsl.data.transforms import build_transform
+from wsl.jobs.predict import UnreadableImagesWarning, choose_classes, predict, read_rgb
 from wsl.metrics import cam_to_boxes
-from wsl.predict import UnreadableImagesWarning, choose_classes, predict, read_rgb
 from wsl.runs import RunFolder
 
 

@@ -1,4 +1,4 @@
-"""wsl.predict.images: which files a path names, and how a file becomes RGB pixels."""
+"""wsl.jobs.predict.images: which files a path names, and how a file becomes RGB pixels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wsl.predict.images import UnreadableImage, find_images, read_rgb
+from wsl.jobs.predict.images import UnreadableImage, find_images, read_rgb
 
 
 def test_files_folders_and_globs_are_listed_once_in_order(tmp_path):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from wsl.inference import CamFolder
+from wsl.jobs.evaluate import CamFolder
+from wsl.jobs.predict.folder import predict_to_folder
 from wsl.lit import WSLModule
-from wsl.predict.folder import predict_to_folder
 
 
 def test_an_unsafe_class_name_is_found_again_through_npz_keys(tmp_path):
@@ -19,7 +19,7 @@ def test_an_unsafe_class_name_is_found_again_through_npz_keys(tmp_path):
     Image.fromarray(np.full((40, 50, 3), 120, np.uint8)).save(photo)
     out = tmp_path / "pred"
     predict_to_folder(module, [str(photo)], out, top_k=2, threshold=0.5, image_size=64, device="cpu",
-                      progress=False, log=lambda *_: None)  # fmt: skip
+                      progress=False)  # fmt: skip
     manifest = json.loads((out / "cams.json").read_text())
     assert set(manifest["npz_keys"]) == set(names) and manifest["npz_keys"]["../../evil"] != "../../evil"
     maps = CamFolder(out / "cams", names).maps("photo", [0, 1], (40, 50))

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
+from wsl.jobs.predict import predict
 from wsl.lit import WSLModule
-from wsl.predict import predict
 from wsl.serving import export_onnx, export_program, from_pretrained, load_program, save_pretrained
 
 #: A CNN and a ViT (timm's test ViT, 160 px), each with a head whose k depends on the map size.

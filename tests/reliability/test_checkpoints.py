@@ -268,7 +268,7 @@ def test_limit_val_batches_1_validates_one_batch(synthetic_voc_root, tmp_path, m
 def test_both_frames_of_a_limited_test_score_the_same_images(odd_voc_root, tmp_path):
     from wsl.checkpoint import load_module
     from wsl.data import WSLDataModule
-    from wsl.inference import evaluate_model
+    from wsl.jobs.evaluate import evaluate_model
 
     run = tmp_path / "run"
     frames = ("--test_protocols", "original,wsolevaluation", "--trainer.limit_test_batches", "1", *QUIET)

@@ -68,14 +68,14 @@ def test_bf16_mixed_training_gives_finite_metrics(synthetic_voc_root, tmp_path):
 
 
 def test_evaluate_of_a_bf16_mixed_checkpoint_equals_the_training_time_test_scores(
-    synthetic_voc_root, tmp_path
+    synthetic_voc_root, tmp_path, caplog
 ):
     """The checkpoint stores the training precision; evaluate runs the forward under the same autocast."""
-    from wsl.inference import evaluate_from_checkpoint
+    from wsl.jobs.evaluate import evaluate_from_checkpoint
 
     results = train(tiny_args(synthetic_voc_root, tmp_path, "--trainer.precision", "bf16-mixed"))
     assert torch.load(results["checkpoint"], weights_only=True)["precision"] == "bf16-mixed"
-    notes: list[str] = []
+    caplog.set_level("INFO", logger="wsl")
     payload = evaluate_from_checkpoint(
         results["checkpoint"],
         data=f"voc:{synthetic_voc_root}",
@@ -84,8 +84,8 @@ def test_evaluate_of_a_bf16_mixed_checkpoint_equals_the_training_time_test_score
         num_workers=0,
         device="cpu",
         progress=False,
-        log_note=notes.append,
     )
     scores = {k: v for k, v in results["test"].items() if k != "loss"}
     assert {k: payload["results"][k] for k in scores} == pytest.approx(scores, abs=1e-6)
+    notes = [r.getMessage() for r in caplog.records if r.name == "wsl.jobs.evaluate"]
     assert any("bf16" in note for note in notes), notes

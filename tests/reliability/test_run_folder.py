@@ -119,12 +119,12 @@ def test_evaluate_out_that_is_a_folder_or_read_only_exits_2_before_scoring(
 
     ckpt = str(Path(checkpoint) / "checkpoints" / "last.ckpt")
     common = ["--ckpt", ckpt, "--data", f"voc:{synthetic_voc_root}", "--num-workers", "0", "--no-progress"]
-    import wsl.inference
+    import wsl.jobs.evaluate
 
     def never(*args, **kwargs):
         raise AssertionError("scored before the output was checked")
 
-    monkeypatch.setattr(wsl.inference, "evaluate_model", never)
+    monkeypatch.setattr(wsl.jobs.evaluate, "evaluate_model", never)
     folder = tmp_path / "out.json"
     folder.mkdir()
     assert evaluate_main([*common, "--out", str(folder)]) == 2

@@ -89,3 +89,17 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert "error: images: " in capsys.readouterr().err
     assert main(["--model", "timn:resnet18", "--images", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "did you mean 'timm'" in capsys.readouterr().err
+
+
+def test_evaluate_classifier_refuses_multi_label_data_and_labels_past_the_outputs(ilsvrc):
+    model = timm.create_model("resnet18", pretrained=False, num_classes=1).eval()
+    loader = WSLDataModule(ilsvrc, image_size=32, batch_size=4, num_workers=0, single_label=True)
+    with pytest.raises(ValueError, match="data: 2 classes but the classifier has 1 outputs"):
+        evaluate_classifier(model, loader.dataloader("test"), protocol="original")
+    batch = next(iter(loader.dataloader("test")))
+    batch["labels"][0] = 1.0
+    model = timm.create_model("resnet18", pretrained=False, num_classes=2).eval()
+    with pytest.raises(ValueError, match="data: evaluate_classifier needs single-label data"):
+        evaluate_classifier(model, [batch], protocol="original")
+    with pytest.raises(ValueError, match="data: the loader yielded no batch"):
+        evaluate_classifier(model, [], protocol="original")

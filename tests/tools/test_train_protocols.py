@@ -10,7 +10,7 @@ import pytest
 from tests.tiny_training import CPU_FP32, TINY_TRAIN, tiny_args
 from tools.train import main
 from wsl.cli import checkpoint_monitor, resolve_test_protocols, train
-from wsl.inference import evaluate_from_checkpoint
+from wsl.jobs.evaluate import evaluate_from_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""wsl.viz.export, cam_files, render: files, sizes, the .npz format, the gallery, options, errors."""
+"""wsl.jobs.export, cam_files, render: files, sizes, the .npz format, the gallery, options, errors."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import torch
 from wsl.cam import CLASS_POLICIES, CamBatch, upsample_class_maps
 from wsl.data import WSLDataModule
 from wsl.data.base import read_image
+from wsl.jobs.export import CLASS_MODES, export_cams
 from wsl.lit import WSLModule
 from wsl.metrics.boxes import box_iou_inclusive, cam_to_boxes
 from wsl.runs import RunFolder, parse_threshold
 from wsl.viz import cam_files, load_cam_npz
-from wsl.viz.export import CLASS_MODES, export_cams
 from wsl.viz.render import render_overlay
 
 
@@ -369,7 +369,7 @@ def test_hostile_class_names_round_trip_through_export_and_evaluate(synthetic_vo
     import shutil
     import zipfile
 
-    from wsl.inference import evaluate_cams
+    from wsl.jobs.evaluate import evaluate_cams
 
     voc = tmp_path / "voc"
     shutil.copytree(synthetic_voc_root, voc)
@@ -415,7 +415,7 @@ def _dead_pid() -> int:
 
 def test_a_failed_re_export_leaves_the_old_export_intact(module, dm, tmp_path, monkeypatch):
     # issue 19 item 7: files are written into OUT.partial-<pid> and swapped in at the end
-    from wsl.viz import export as export_module
+    from wsl.jobs import export as export_module
 
     out = tmp_path / "out"
     export_cams(module, dm.dataloader("test", limit=2), out, classes="all", progress=False)

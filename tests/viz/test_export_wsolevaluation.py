@@ -16,8 +16,8 @@ from tools.export_cams import main as export_main
 from wsl.checkpoint import load_module
 from wsl.cli import train
 from wsl.data import WSLDataModule
-from wsl.inference import evaluate_cams, evaluate_from_checkpoint
-from wsl.viz.scoremaps import export_scoremaps, scoremap_path
+from wsl.jobs.evaluate import evaluate_cams, evaluate_from_checkpoint
+from wsl.jobs.scoremaps import export_scoremaps, scoremap_path
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""wsl.inference.CamFolder on the files an export (or another method) leaves: errors name the file,
+"""wsl.jobs.evaluate.CamFolder on the files an export (or another method) leaves: errors name the file,
 nested folders are searched, class names are mapped to their .npz keys through cams.json."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from wsl.inference import CamFolder
+from wsl.jobs.evaluate import CamFolder
 
 
 def test_object_array_npz_error_names_the_file(tmp_path):

@@ -34,7 +34,7 @@ mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON
 tables), :mod:`~wsl.benchmark.plots` (bars, curves),
 :mod:`~wsl.benchmark.sheet` (CAMs by entry),
 :mod:`~wsl.benchmark.tested` (which weights a finished run's test scored, from its records) and
-:mod:`~wsl.benchmark.run` (the driver).
+:mod:`wsl.jobs.benchmark` (the driver, in the job layer).
 """
 
 from wsl.benchmark.collect import collect_runs, images_per_epoch
@@ -69,7 +69,6 @@ from wsl.benchmark.report import (
     read_tables,
     write_tables,
 )
-from wsl.benchmark.run import run_benchmark
 from wsl.benchmark.selection import (
     PLATEAU_TOLERANCE,
     choose_settings,
@@ -137,7 +136,6 @@ __all__ = [
     "present_metrics",
     "read_tables",
     "resolve_path",
-    "run_benchmark",
     "run_center",
     "run_key",
     "run_pending",

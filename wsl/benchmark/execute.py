@@ -125,7 +125,7 @@ def train_pending(
 def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
     """Score the post-hoc CAM method of ``run`` on the test split with its source run's tested checkpoint
     (the same data and frame), and write ``results.json``."""
-    from wsl.inference import evaluate_from_checkpoint
+    from wsl.jobs.evaluate import evaluate_from_checkpoint
 
     source = RunFolder(Path(str(run.source_dir)))
     trained = source.results() or {}
@@ -162,7 +162,7 @@ def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
 def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[[str], None] = print) -> None:
     """Score the center baseline on the test split of the benchmark's data (and the frame of the
     ``reference`` trained run's config, when there is one), and write ``results.json``."""
-    from wsl.inference import evaluate_center
+    from wsl.jobs.evaluate import evaluate_center
 
     config = (reference.folder.config() or {}) if reference is not None else {}
     data, model = config.get("data") or {}, config.get("model") or {}

@@ -19,7 +19,7 @@ entry's grid is searched: ``own`` (the default: every grid setting at the entry'
 (the grid at the shared schedule, whose runs a first benchmark may already hold; only the chosen setting is
 trained at the entry's own schedule, at every seed).
 
-Errors name the arguments of :func:`wsl.benchmark.run_benchmark` (``entries``, ``seeds``,
+Errors name the arguments of :func:`wsl.jobs.benchmark.run_benchmark` (``entries``, ``seeds``,
 ``pool_kwargs``, ``extra_args``, ``config``, ``out``, ``jobs`` ...); ``tools/benchmark.py`` translates
 them into its flags.
 """
@@ -315,7 +315,7 @@ def make_plan(
     epochs: dict[str, int] | Sequence[str] | str | None = None,
     grid_schedule: str = "own",
 ) -> BenchmarkPlan:
-    """Check every argument of :func:`wsl.benchmark.run_benchmark` and plan it (nothing is written).
+    """Check every argument of :func:`wsl.jobs.benchmark.run_benchmark` and plan it (nothing is written).
 
     Raises:
         ValueError: an unknown entry, bad seeds, bad pool kwargs, a reserved extra argument, a config that

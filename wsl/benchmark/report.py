@@ -182,7 +182,7 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
     Args:
         out: the benchmark folder.
         state: ``rows``, ``curves`` (``run_dir`` → BoxAcc curves), ``summary``, ``comparison``,
-            ``convergence``, ``grid`` and ``schedule_check`` (see :func:`wsl.benchmark.run_benchmark`).
+            ``convergence``, ``grid`` and ``schedule_check`` (see :func:`wsl.jobs.benchmark.run_benchmark`).
         meta: the plan's settings (:meth:`wsl.benchmark.BenchmarkPlan.meta`) and ``planned_runs``.
 
     Paths under ``out`` (each run's ``run_dir`` and ``checkpoint``, the keys of ``curves``) are stored

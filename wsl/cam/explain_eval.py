@@ -134,6 +134,11 @@ def evaluate_classifier(
         if evaluator is None:
             with torch.no_grad():
                 num_classes = int(net(batch["image"][:1])[0].shape[1])
+            if batch["labels"].shape[1] > num_classes:
+                raise ValueError(
+                    f"data: {batch['labels'].shape[1]} classes but the classifier has {num_classes} outputs; "
+                    "the data's labels must be the classifier's class indices"
+                )
             evaluator = LocalizationEvaluator(
                 num_classes, single_label=True, protocol=protocol, cam_threshold=cam_threshold
             )

@@ -9,7 +9,7 @@ Two layouts (as :mod:`wsl.data.formats` keeps the dataset formats):
   whole layout.
 - **wsolevaluation** (:func:`write_scoremap` at :func:`scoremap_path` writes, :class:`SavedCams` reads):
   ``OUT/<image_id>.npy``, one 2-D map per image used for every ground-truth class of that image
-  (clovaai/wsolevaluation's score maps; :mod:`wsl.viz.scoremaps` describes the maps).
+  (clovaai/wsolevaluation's score maps; :mod:`wsl.jobs.scoremaps` describes the maps).
 
 Names built from annotation strings are made safe here (:func:`safe_filename`, :func:`safe_join`,
 :class:`UniqueNames`, :func:`npz_keys`): an image id or class name never leaves its folder.

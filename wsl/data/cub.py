@@ -17,11 +17,11 @@ Every error names the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from .errors import dataset_error
 from .formats import DatasetFormat, register_format
@@ -75,29 +75,23 @@ def _box(where: str, fields: list[str]) -> np.ndarray:
 
 
 class CUBDataset(ImageLevelDataset):
-    """CUB_200_2011's own layout (module docstring); arguments as :class:`~wsl.data.VOCDataset`, and
-    ``box_policy`` as :class:`~wsl.data.WSOLDataset`."""
+    """CUB_200_2011's own layout (module docstring); ``box_policy`` as :class:`~wsl.data.WSOLDataset`'s,
+    ``options`` as :class:`~wsl.data.VOCDataset`'s (``image_size``, ``with_annotations`` ...)."""
 
     def __init__(
         self,
         root: str | Path,
         split: str,
         class_names: Sequence[str] | None = None,
-        image_size: int = 128,
-        train: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        with_annotations: bool = False,
-        single_label: bool = False,
-        skip_bad: bool = False,
         box_policy: str = "clip",
+        **options: Any,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split: got {split!r}; CUB_200_2011 has {sorted(SPLITS)} (val is test)")
         self.root = Path(root)
         names = list(class_names) if class_names is not None else cub_class_names(self.root, split)
-        super().__init__(
-            names, image_size, train, transform, with_annotations, single_label, skip_bad, box_policy
-        )
+        super().__init__(names, box_policy=box_policy, **options)
+        with_annotations = self.with_annotations
         paths = _table(self.root, "images.txt", 2, "write '<id> <path>' per line")
         labels = _table(self.root, "image_class_labels.txt", 2, "write '<id> <class>' per line")
         splits = _table(self.root, "train_test_split.txt", 2, "write '<id> <is_training>' per line")

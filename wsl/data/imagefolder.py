@@ -12,10 +12,9 @@ Neither layout has boxes: they are for training (the weakly supervised premise);
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from .errors import dataset_error
 from .formats import DatasetFormat, register_format
@@ -49,23 +48,19 @@ def folder_class_names(root: Path, split: str = "train") -> list[str]:
 
 
 class ImageFolderDataset(ImageLevelDataset):
-    """``ROOT/SPLIT/<class>/<image>`` (module docstring); arguments as :class:`~wsl.data.VOCDataset`."""
+    """``ROOT/SPLIT/<class>/<image>`` (module docstring); ``options`` as :class:`~wsl.data.VOCDataset`'s
+    (``image_size``, ``train``, ``transform``, ``with_annotations``, ``single_label``, ``skip_bad``)."""
 
     def __init__(
         self,
         root: str | Path,
         split: str,
         class_names: Sequence[str] | None = None,
-        image_size: int = 128,
-        train: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        with_annotations: bool = False,
-        single_label: bool = False,
-        skip_bad: bool = False,
+        **options: Any,
     ) -> None:
         self.root = Path(root)
         names = list(class_names) if class_names is not None else folder_class_names(self.root, split)
-        super().__init__(names, image_size, train, transform, with_annotations, single_label, skip_bad)
+        super().__init__(names, **options)
         folder = _split_dir(self.root, split)
         images = []
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -113,16 +108,11 @@ class CSVLabelsDataset(ImageLevelDataset):
         root: str | Path,
         split: str,
         class_names: Sequence[str] | None = None,
-        image_size: int = 128,
-        train: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        with_annotations: bool = False,
-        single_label: bool = False,
-        skip_bad: bool = False,
+        **options: Any,
     ) -> None:
         self.root = Path(root)
         names = list(class_names) if class_names is not None else csv_class_names(self.root, split)
-        super().__init__(names, image_size, train, transform, with_annotations, single_label, skip_bad)
+        super().__init__(names, **options)
         path = self.root / f"{split}.csv"
         images, seen = [], set()
         for number, (name, *labels) in _csv_rows(path):

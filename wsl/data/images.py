@@ -145,14 +145,13 @@ def _fast_jpeg_decoder() -> JpegDecoder | None:
     PIL's pixels on the probe image (libjpeg-turbo builds could differ); else None (PIL decodes)."""
     if os.environ.get("WSL_JPEG_DECODER", "torchvision").lower() == "pil":
         return None
-    try:
-        import torchvision.io  # noqa: F401
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        return None
     probe = _probe_jpeg()
     with Image.open(io.BytesIO(probe)) as image:
         want = np.asarray(image.convert("RGB"))
-    got = _torchvision_jpeg(np.frombuffer(probe, dtype=np.uint8).copy())
+    try:
+        got = _torchvision_jpeg(np.frombuffer(probe, dtype=np.uint8).copy())
+    except Exception:  # noqa: BLE001 - no torchvision, or its decoders removed (deprecated in 0.29)
+        return None
     return _torchvision_jpeg if got is not None and np.array_equal(got, want) else None
 
 

@@ -1,35 +1,20 @@
-"""Predict on your own images (no annotations): scores, CAMs and boxes; COCO results; an output folder.
+"""Former home of the prediction job, now :mod:`wsl.jobs.predict`; kept as a re-export for the README's
+examples (``from wsl.predict import predict``)."""
 
-- :func:`predict` → one :class:`ImagePrediction` per image (:mod:`wsl.predict.core`),
-- :func:`predict_to_folder`: the whole ``tools/predict.py`` (:mod:`wsl.predict.folder`),
-- :mod:`wsl.predict.images` (which files, how they are read), :mod:`wsl.predict.coco` (results format).
-"""
-
-from wsl.predict.coco import CocoIds, coco_bbox, coco_results
-from wsl.predict.core import (
+from wsl.jobs.predict import (
     ImagePrediction,
     Predictor,
     UnreadableImagesWarning,
-    choose_classes,
     iter_predictions,
     predict,
+    predict_to_folder,
 )
-from wsl.predict.folder import predict_to_folder, summary_text
-from wsl.predict.images import FORMATS, find_images, read_rgb
 
 __all__ = [
-    "FORMATS",
-    "CocoIds",
     "ImagePrediction",
     "Predictor",
     "UnreadableImagesWarning",
-    "choose_classes",
-    "coco_bbox",
-    "coco_results",
-    "find_images",
     "iter_predictions",
     "predict",
     "predict_to_folder",
-    "read_rgb",
-    "summary_text",
 ]

@@ -2,8 +2,9 @@
 
 Pure functions on numpy images (``uint8 (H, W, 3)`` **RGB**) and CAMs (``float (H, W)``, any scale;
 normalised with :func:`wsl.metrics.normalize_cam`), usable on the maps of any model. Boxes are
-``(x0, y0, x1, y1)`` 0-based inclusive pixels. :class:`CAMLogger` and :func:`export_cams` are imported
-lazily so that the functions do not pull in Lightning or the data modules.
+``(x0, y0, x1, y1)`` 0-based inclusive pixels. :class:`CAMLogger` is imported lazily
+so that the functions do not pull in Lightning. The jobs that write pictures (export, predict) are in
+:mod:`wsl.jobs`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from wsl.viz.sheet import contact_sheet, fit_image
 
 if TYPE_CHECKING:
     from wsl.viz.callback import CAMLogger
-    from wsl.viz.export import export_cams
 
 __all__ = [
     "COLORMAPS",
@@ -30,7 +30,6 @@ __all__ = [
     "colormap_lut",
     "contact_sheet",
     "draw_boxes",
-    "export_cams",
     "fit_image",
     "load_cam_npz",
     "overlay_cam",
@@ -48,8 +47,4 @@ def __getattr__(name: str) -> Any:
         from wsl.viz.callback import CAMLogger
 
         return CAMLogger
-    if name == "export_cams":  # imports torch and the metrics
-        from wsl.viz.export import export_cams
-
-        return export_cams
     raise AttributeError(f"module 'wsl.viz' has no attribute {name!r}")

@@ -10,6 +10,7 @@ use from Python.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence, Sized
@@ -24,15 +25,17 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, cam_batches
+from wsl.jobs.originals import OriginalImages
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.trained import parse_class_names
 from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
 from wsl.viz.io import save_png
-from wsl.viz.originals import OriginalImages
 from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
 
 __all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_names", "summary_text"]
+
+log = logging.getLogger(__name__)
 
 #: Which classes of an image get a CAM: the class-policy registry itself (``gt``, ``present``, ``top1``,
 #: ``all``, and any policy registered later), so export accepts exactly what the pipeline does.
@@ -156,23 +159,10 @@ def export_cams(
             f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
         )
         folder.write_index(export.entries, title)
-    root = Path(out_dir)
-    ious = [e["iou"] for e in export.entries if e["iou"] is not None]
-    return {
-        "out_dir": str(root),
-        "index": str(root / "index.html"),
-        "manifest": str(root / "cams.json"),
-        "contact_sheet": str(root / "contact_sheet.png") if export.pictures else None,
-        "num_images": len(export.images),
-        "num_cams": len(export.entries),
-        "mean_iou": float(np.mean(ious)) if ious else None,
-        "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
-        "threshold": style.threshold,
-        "classes": classes,
-        "cam_method": cam_method,
-        "cam_layer": cam_layer,
-        "seconds": time.perf_counter() - started,
-    }
+    summary = export.summary(Path(out_dir))
+    summary.update(threshold=style.threshold, classes=classes, cam_method=cam_method, cam_layer=cam_layer)
+    summary["seconds"] = time.perf_counter() - started
+    return summary
 
 
 def _export_batches(
@@ -219,6 +209,21 @@ class _Export:
     entries: list[dict[str, Any]] = field(default_factory=list)  # manifest "entries"
     pictures: list[np.ndarray] = field(default_factory=list)  # the contact sheet's first tiles
     max_pictures: int = 32
+
+    def summary(self, root: Path) -> dict[str, Any]:
+        """The files and counts of the finished export in ``root`` (mean IoU and BoxAcc@0.5 over the CAMs
+        with ground truth, None without)."""
+        ious = [e["iou"] for e in self.entries if e["iou"] is not None]
+        return {
+            "out_dir": str(root),
+            "index": str(root / "index.html"),
+            "manifest": str(root / "cams.json"),
+            "contact_sheet": str(root / "contact_sheet.png") if self.pictures else None,
+            "num_images": len(self.images),
+            "num_cams": len(self.entries),
+            "mean_iou": float(np.mean(ious)) if ious else None,
+            "box_acc": float(np.mean([iou >= 0.5 for iou in ious])) if ious else None,
+        }
 
     def add_image(self, cams: CamBatch, i: int, batch: Mapping[str, Any], probs: torch.Tensor) -> None:
         """Write the ``.npz``, overlays and thumbnails of image ``i`` of ``batch`` and record them."""
@@ -283,7 +288,6 @@ def export_from_checkpoint(
     device: str = "auto",
     skip_bad: bool = False,
     progress: bool = True,
-    log: Any = print,
     class_names: str | Sequence[str] | None = None,
     cam_method: str = "native",
     cam_layer: str | None = None,
@@ -306,7 +310,6 @@ def export_from_checkpoint(
         batch_size, num_workers: loader settings.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
         progress: tqdm bar.
-        log: called with one-line notes (threshold and image size sources).
         class_names: the dataset's classes (:func:`parse_class_names`: a list, ``"a,b,c"`` or a file),
             for a folder that does not declare them (a VOC folder without ``classes.txt``) or declares
             others; None: the dataset's own declaration.
@@ -327,19 +330,21 @@ def export_from_checkpoint(
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
     _check_int("batch_size", batch_size, 1)
+    if image_size is not None:
+        _check_int("image_size", image_size, 1)
     names = parse_class_names(class_names) if class_names is not None else None
     check_cam_request(cam_method, cam_layer)
     prepare_out_dir(out_dir)  # before the checkpoint is loaded
     model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size, threshold=value)
     for note in model.notes:
-        log(note)
+        log.info(note)
     dm = model.datamodule(
         data, names, batch_size=batch_size, num_workers=num_workers, test_split=split, skip_bad=skip_bad
     )
     loader = dm.dataloader(split, limit=limit)
     kwargs.setdefault("class_names", model.class_names)
     kwargs.setdefault("single_label", model.single_label)
-    with model.autocast(log):  # the precision of results.json and evaluate --ckpt
+    with model.autocast(log.info):  # the precision of results.json and evaluate --ckpt
         summary = export_cams(
             model.net,
             loader,

@@ -24,6 +24,7 @@ layout (:mod:`wsl.viz.cam_files`: one ``.npz`` per image with a map per class) t
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence, Sized
@@ -40,6 +41,8 @@ from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 
 __all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
+
+log = logging.getLogger(__name__)
 
 #: The evaluation frame of the maps.
 FRAME = "wsolevaluation"
@@ -139,7 +142,6 @@ def export_scoremaps_from_checkpoint(
     device: str = "auto",
     skip_bad: bool = False,
     progress: bool = True,
-    log: Any = print,
     cam_method: str = "native",
     cam_layer: str | None = None,
     class_names: Sequence[str] | None = None,
@@ -159,12 +161,12 @@ def export_scoremaps_from_checkpoint(
     model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size)
     check_cam_request(cam_method, cam_layer, model.net)
     for note in model.notes:
-        log(note)
+        log.info(note)
     dm = model.datamodule(
         data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
     )
     loader = dm.dataloader(split, limit=limit)
-    with model.autocast(log):
+    with model.autocast(log.info):
         summary = export_scoremaps(
             model.net, loader, out_dir, limit, progress, cam_method=cam_method, cam_layer=cam_layer
         )

@@ -27,8 +27,8 @@ from wsl.cam import CamBatch
 from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
+from wsl.jobs.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
 from wsl.metrics import cam_to_boxes
-from wsl.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
 from wsl.runs import DEFAULT_THRESHOLD
 from wsl.trained import ModelSource, TrainedModel
 
@@ -217,11 +217,13 @@ def iter_predictions(
     image_ids: dict[str, int] | None = None,
     keep_pixels: bool = False,
     progress: bool = False,
+    skipped: list[str] | None = None,
 ) -> Iterator[ImagePrediction]:
     """Yield one :class:`ImagePrediction` per readable image, in listing order (see :func:`predict`).
 
-    When the files are exhausted, the files that were skipped (unreadable, not images, not in
-    ``image_ids``) and the paths that named nothing are listed in one :class:`UnreadableImagesWarning`.
+    The files that were skipped (unreadable, not images, not in ``image_ids``) and the paths that named
+    nothing, one ``"PATH: why"`` line each, are appended to ``skipped`` when it is given; else, when the
+    files are exhausted, they are listed in one :class:`UnreadableImagesWarning`.
 
     Raises:
         ValueError: ``images`` names no file at all, or a bad ``top_k``/``min_score``/``batch_size``.
@@ -229,20 +231,13 @@ def iter_predictions(
     check_selection(top_k, min_score)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    paths, skipped = find_images(images)
+    paths, missing = find_images(images)
     if not paths:
         raise ValueError(
-            f"images: {skipped[0] if len(skipped) == 1 else '; '.join(skipped[:5])}; pass image files, "
+            f"images: {missing[0] if len(missing) == 1 else '; '.join(missing[:5])}; pass image files, "
             "folders or glob patterns (JPEG, PNG or WebP)"
         )
-    files: list[ImageFile] = []
-    for k, path in enumerate(paths, start=1):
-        if image_ids is None:
-            files.append(ImageFile(path, k))
-        elif path.name in image_ids:
-            files.append(ImageFile(path, image_ids[path.name]))
-        else:
-            skipped.append(f"{path}: not an image of the COCO ground truth (coco_gt)")
+    files = _numbered(paths, image_ids, missing)
     loader = DataLoader(
         _Files(files, predictor.image_size), batch_size=batch_size, num_workers=num_workers, collate_fn=list
     )
@@ -258,7 +253,7 @@ def iter_predictions(
 
     choice = ClassChoice(chosen)
     request = CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), choice)
-    batches = _readable_batches(loader, skipped, bar)
+    batches = _readable_batches(loader, missing, bar)
     try:
         # the training precision, as evaluate --ckpt runs the model
         for batch, cams in cam_batches(predictor.net, batches, request, autocast=predictor.autocast):
@@ -266,12 +261,28 @@ def iter_predictions(
     finally:
         if bar is not None:
             bar.close()
-    if skipped:
+    if skipped is not None:
+        skipped.extend(missing)
+    elif missing:
         warnings.warn(
-            f"skipped {len(skipped)} path(s) that are not readable images:\n  " + "\n  ".join(skipped),
+            f"skipped {len(missing)} path(s) that are not readable images:\n  " + "\n  ".join(missing),
             UnreadableImagesWarning,
             stacklevel=2,
         )
+
+
+def _numbered(paths: Sequence[Path], image_ids: dict[str, int] | None, missing: list[str]) -> list[ImageFile]:
+    """The files with their image ids: 1, 2, … in listing order, or the COCO ground truth's (a file it does
+    not list is added to ``missing``)."""
+    if image_ids is None:
+        return [ImageFile(path, k) for k, path in enumerate(paths, start=1)]
+    files = []
+    for path in paths:
+        if path.name in image_ids:
+            files.append(ImageFile(path, image_ids[path.name]))
+        else:
+            missing.append(f"{path}: not an image of the COCO ground truth (coco_gt)")
+    return files
 
 
 def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,469 @@
+"""Scoring a trained model, or a folder of saved CAMs, on a dataset split: the library behind
+``tools/evaluate.py``.
+
+- :func:`evaluate_from_checkpoint` / :func:`evaluate_model`: network → :class:`~wsl.cam.CamBatch` →
+  every metric of :class:`~wsl.evaluation.LocalizationEvaluator`.
+  ``cam_method`` scores a post-hoc CAM of the same network instead of its own class maps
+  (:data:`wsl.cam.POSTHOC_METHODS`: Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM, on ``cam_layer``).
+- :func:`evaluate_cams` / :func:`evaluate_cam_folder`: saved maps → the same pipeline and metrics. Only
+  the annotations are read: no image of the dataset is decoded.
+- :func:`evaluate_center`: the center baseline (:mod:`wsl.cam.center`), the floor every method must beat;
+  no model, no image decoded.
+
+Saved-CAM folders hold, per image id, either
+- ``<image_id>.npz`` with one 2-D array per class, keyed by class name (the format written by
+  :func:`wsl.jobs.export.export_cams`; its ``cams.json`` maps ids to files when an id is not a safe
+  file name), or
+- ``<image_id>.npy``, one 2-D map used for every ground-truth class of that image (single-label data,
+  the wsolevaluation layout).
+Maps may be at any resolution up to the image size; they are bilinearly upsampled to the image size.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from wsl.cam import gt_classes
+from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
+from wsl.cam.files import SavedCams, manifest_class_names
+from wsl.cam.posthoc import cam_label, check_cam_request
+from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
+from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
+from wsl.lit import WSLModule
+from wsl.trained import TrainedModel
+
+__all__ = [
+    "evaluate_model",
+    "evaluate_trained",
+    "evaluate_cam_folder",
+    "evaluate_from_checkpoint",
+    "evaluate_cams",
+    "evaluate_center",
+    "CamFolder",
+]
+
+log = logging.getLogger(__name__)
+
+#: The reader of a folder of saved CAMs, under its former name (:class:`wsl.cam.files.SavedCams`).
+CamFolder = SavedCams
+
+
+def evaluate_model(
+    module: WSLModule,
+    loader: DataLoader,
+    progress: bool = True,
+    pointing_subset: dict | None = None,
+    protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
+) -> dict[str, float]:
+    """Classification and localization scores of ``module`` on the split of ``loader``.
+
+    The edge of :func:`evaluate_trained` for a ``WSLModule`` in memory (on its own device).
+
+    Args:
+        module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
+        loader, progress, pointing_subset, protocol, cam_method, cam_layer: see :func:`evaluate_trained`.
+
+    Returns:
+        The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
+    """
+    device = next(module.parameters()).device
+    model = TrainedModel.load(module, device=device)
+    return evaluate_trained(model, loader, progress, pointing_subset, protocol, cam_method, cam_layer)
+
+
+@torch.no_grad()
+def evaluate_trained(
+    model: TrainedModel,
+    loader: DataLoader,
+    progress: bool = True,
+    pointing_subset: dict | None = None,
+    protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
+) -> dict[str, float]:
+    """Classification and localization scores of a trained model on the split of ``loader``.
+
+    With a post-hoc ``cam_method`` the scores come from the same forward pass and the CAMs of each batch's
+    ground-truth classes (the evaluation trials) from :func:`wsl.cam.class_maps_for`, in one batched call
+    per batch; the loop itself runs under ``torch.no_grad()``, which that function leaves for its gradients.
+
+    Args:
+        model: the trained model (:meth:`wsl.trained.TrainedModel.load`).
+        loader: an evaluation loader (with annotations) of a :class:`~wsl.data.WSLDataModule`.
+        progress: show a progress bar.
+        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
+            ``pointing_game_difficult``.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the model's ``protocol``
+            hyper-parameter); another frame than the model's uses that frame's threshold interval.
+        cam_method: a name of :data:`wsl.cam.POSTHOC_METHODS` (``native``: the model's class maps).
+        cam_layer: the layer of the post-hoc methods (None: the backbone's output feature map).
+
+    Returns:
+        The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
+    """
+    trained = model.frame
+    protocol = protocol or trained
+    evaluator = LocalizationEvaluator(
+        model.hparams["num_classes"],
+        model.hparams["single_label"],
+        model.hparams["cam_curve_interval"] if protocol == trained else None,
+        pointing_subset=pointing_subset,
+        protocol=protocol,
+    ).to(model.device)
+    trials = _Trials(evaluator.frame)
+    choice = ClassChoice(trials, needs_scores=False)
+    request = CamRequest(CamSource(cam_method, cam_layer), choice, evaluator.frame)
+    batches = tqdm(loader, desc="evaluate", unit="batch", disable=not progress)
+    for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
+        assert cams.scores is not None
+        evaluator.update_classification(cams.scores.to(model.device), batch)
+        evaluator.update_cams(cams, batch, cams.scores.argmax(dim=1), trials=trials.last)
+    return evaluator.compute()
+
+
+class _Trials:
+    """The evaluator's class choice: the classes of each image's evaluation trials
+    (:func:`wsl.evaluation.image_trials`), the trials kept for ``LocalizationEvaluator.update_cams``."""
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.last: list[Any] = []
+
+    def __call__(self, batch: Mapping[str, Any], scores: torch.Tensor | None) -> list[list[int]]:
+        per_image = [image_trials(dict(batch), i, self.frame) for i in range(len(batch["orig_size"]))]
+        self.last = [t for trials in per_image for t in trials]
+        return [[t.class_index for t in trials] for trials in per_image]
+
+
+def _image_ids(dataset: Any) -> list[str]:
+    """Image ids of a WSLDataset (or a Subset of one) without decoding any image."""
+    if isinstance(dataset, Subset):
+        return [_image_ids(dataset.dataset)[i] for i in dataset.indices]
+    return [record.image_id for record in dataset.records]
+
+
+def _subset(batch: Mapping[str, Any], keep: list[int]) -> dict[str, Any]:
+    return {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()}
+
+
+def _read_batches(
+    loader: Any, folder: CamFolder, missing: set[str], protocol: str = "original"
+) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Batches of the images that have CAM files, each with the maps of its ground-truth classes read."""
+    for batch in loader:
+        keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
+        if not keep:
+            continue
+        sub = _subset(batch, keep) if len(keep) < len(batch["image_id"]) else dict(batch)
+        read = _folder_maps(folder, sub, protocol)
+        maps = {}
+        for i in range(len(keep)):
+            classes = gt_classes(sub["box_labels"][i], sub["difficult"][i])
+            if classes:
+                maps[i, tuple(classes)] = read(i, classes)
+        yield sub, _cached_maps(maps, read)
+
+
+def _cached_maps(maps: dict[tuple[int, tuple[int, ...]], torch.Tensor], read: Any) -> Any:
+    def maps_of(i: int, classes: list[int]) -> torch.Tensor:
+        found = maps.get((i, tuple(classes)))
+        return found if found is not None else read(i, classes)
+
+    return maps_of
+
+
+def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate ``items`` in a background thread, ``depth`` ahead, so that reading overlaps scoring.
+
+    File reading, zlib and PNG decoding and the metrics' compiled core release the GIL, so on two cores
+    the reading of batch k+1 runs while batch k is scored. An exception in the reader is raised here.
+    """
+    done = object()
+    queue: Queue = Queue(maxsize=depth)
+
+    def work() -> None:
+        try:
+            for item in items:
+                queue.put(item)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
+            queue.put(err)
+        queue.put(done)
+
+    thread = threading.Thread(target=work, name="wsl-cam-reader", daemon=True)
+    thread.start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
+def _folder_maps(folder: CamFolder, batch: Mapping[str, Any], protocol: str = "original"):
+    # The largest map accepted: the image size, and at least the 224x224 frame of wsolevaluation's maps.
+    least = 224 if protocol == "wsolevaluation" else 0
+    sizes = [(max(int(h), least), max(int(w), least)) for h, w in batch["orig_size"]]
+    return lambda i, classes: folder.maps(batch["image_id"][i], classes, sizes[i])
+
+
+def evaluate_cam_folder(
+    cam_dir: str | Path,
+    loader: DataLoader,
+    class_names: list[str],
+    single_label: bool = False,
+    cam_curve_interval: float | None = None,
+    skip_missing: bool = False,
+    progress: bool = True,
+    pointing_subset: dict | None = None,
+    protocol: str = "original",
+) -> dict[str, float]:
+    """Localization scores of CAMs saved by any method against a split's ground truth.
+
+    This is the drop-in for wsolevaluation: same box and mask rules, same pointing game as TorchRay.
+    Classification scores are not available from CAMs alone and are not reported.
+
+    Args:
+        cam_dir: the folder of saved CAMs (layout in the module docstring).
+        loader: an evaluation loader (with annotations; images are not needed) over the split.
+        class_names: the dataset's classes.
+        single_label: single-label data (no Top-1 Loc: the predicted class is unknown).
+        cam_curve_interval: threshold grid step (None: the protocol's default, 0.01 or 0.001).
+        skip_missing: score only the images that have a CAM file instead of raising.
+        progress: show a progress bar.
+        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
+            ``pointing_game_difficult``.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`).
+
+    Returns:
+        The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
+        ``images_scored``.
+    """
+    folder = CamFolder(cam_dir, class_names)
+    ids = _image_ids(loader.dataset)
+    missing = set(folder.check_ids(ids, skip_missing))
+    evaluator = LocalizationEvaluator(
+        len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset, protocol=protocol
+    )
+    batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not progress)
+    for sub, maps_of in _prefetch(_read_batches(batches, folder, missing, protocol)):
+        evaluator.update_localization(sub, maps_of)
+    if folder.non_finite:
+        log.warning(
+            "%d maps hold NaN or Inf and were scored as all-zero maps, e.g. %s",
+            len(folder.non_finite),
+            folder.non_finite[:3],
+        )
+    results = evaluator.compute()
+    results["images_scored"] = float(len(ids) - len(missing))
+    return results
+
+
+def evaluate_from_checkpoint(
+    ckpt: str | Path,
+    data: str = "synthetic",
+    split: str = "test",
+    image_size: int | None = None,
+    batch_size: int = 32,
+    num_workers: int = 2,
+    device: str = "auto",
+    pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
+    progress: bool = True,
+    protocol: str | None = None,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
+    class_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
+
+    Where the image size and the precision came from is logged (INFO) by this module's logger.
+
+    The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
+    class order differs from the default is scored with the model's own classes
+    (:meth:`wsl.trained.TrainedModel.datamodule`); ``class_names`` declares the dataset's classes (a VOC
+    folder without ``classes.txt``), which must be the model's in any order.
+
+    Args:
+        ckpt: a ``.ckpt`` written by ``tools/train.py``.
+        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …).
+        split: split name.
+        image_size: network input side; None: the training size
+            (:meth:`wsl.runs.RunFolder.training_image_size`).
+        batch_size, num_workers: loader settings.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
+        pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
+        skip_bad: skip unreadable or inconsistent samples with one warning instead of raising.
+        progress: progress bar.
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
+            its output feature map).
+        class_names: the dataset's classes as declared, or None (the dataset's own declaration).
+
+    Returns:
+        ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
+        fractions in ``results``.
+    """
+    posthoc = check_cam_request(cam_method, cam_layer)
+    model = TrainedModel.load(ckpt, device=device, image_size=image_size)
+    check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
+    for note in model.notes:
+        log.info(note)
+    dm = model.datamodule(
+        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+    )
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    with model.autocast(log.info):  # the precision of results.json
+        results = evaluate_trained(
+            model,
+            dm.dataloader(split),
+            progress=progress,
+            pointing_subset=subset,
+            protocol=protocol,
+            cam_method=cam_method,
+            cam_layer=cam_layer,
+        )
+    name = model.name
+    if posthoc:
+        name = f"{cam_label(cam_method, cam_layer)} / {name}"
+    frame = protocol or model.frame
+    return {
+        "data": data,
+        "split": split,
+        "protocol": frame,
+        "source": str(ckpt),
+        "name": name,
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
+        "results": results,
+    }
+
+
+def evaluate_cams(
+    cam_dir: str | Path,
+    data: str = "synthetic",
+    split: str = "test",
+    class_names: list[str] | None = None,
+    single_label: bool = False,
+    cam_curve_interval: float | None = None,
+    skip_missing: bool = False,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
+    progress: bool = True,
+    protocol: str = "original",
+) -> dict[str, Any]:
+    """Score a folder of saved CAMs on a split: the whole ``tools/evaluate.py --cams``.
+
+    Only annotations are read (no image is decoded). Class names default to the ``class_names`` of the
+    folder's ``cams.json`` when there is one, else the dataset's own. ``protocol`` is the evaluation
+    frame (``original`` or ``wsolevaluation``); ``cam_curve_interval`` None is its default.
+
+    Returns:
+        ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
+    """
+    from wsl.data import WSLDataModule
+
+    if class_names is None:
+        class_names = manifest_class_names(Path(cam_dir))
+    dm = WSLDataModule(
+        data,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        single_label=single_label,
+        class_names=class_names,
+        skip_bad=skip_bad,
+    )
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    loader = dm.dataloader(split, with_images=False)
+    results = evaluate_cam_folder(
+        cam_dir,
+        loader,
+        dm.class_names,
+        single_label=single_label,
+        cam_curve_interval=cam_curve_interval,
+        skip_missing=skip_missing,
+        progress=progress,
+        pointing_subset=subset,
+        protocol=protocol,
+    )
+    name = Path(cam_dir).name
+    return {
+        "data": data,
+        "split": split,
+        "protocol": protocol,
+        "source": str(cam_dir),
+        "name": name,
+        "results": results,
+    }
+
+
+def evaluate_center(
+    data: str = "synthetic",
+    split: str = "test",
+    protocol: str = "original",
+    sigma: float = CENTER_SIGMA,
+    class_names: list[str] | None = None,
+    single_label: bool = False,
+    cam_curve_interval: float | None = None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    pointing_subset: str | Path | None = None,
+    skip_bad: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score the center baseline (:mod:`wsl.cam.center`) on a split: ``tools/evaluate.py --center``.
+
+    Every ground-truth class of every image gets the same centred Gaussian (``sigma``: its standard
+    deviation as a fraction of each side), built in the frame of ``protocol`` and scored by the same
+    :class:`~wsl.evaluation.LocalizationEvaluator` as a network. No model is needed and no image is
+    decoded (only the annotations and the image sizes are read); there are no classification scores.
+
+    Returns:
+        ``{"data", "split", "protocol", "source", "name", "cam_method", "sigma", "results"}`` with the
+        localization fractions and ``images_scored`` in ``results``.
+    """
+    from wsl.data import WSLDataModule
+
+    center_map((1, 1), sigma)  # a bad sigma fails before the data are read
+    dm = WSLDataModule(
+        data,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        single_label=single_label,
+        class_names=class_names,
+        skip_bad=skip_bad,
+    )
+    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    evaluator = LocalizationEvaluator(
+        dm.num_classes, single_label, cam_curve_interval, pointing_subset=subset, protocol=protocol
+    )
+    images = 0
+    loader = dm.dataloader(split, with_images=False)
+    for batch in tqdm(loader, desc="evaluate center", unit="batch", disable=not progress):
+        evaluator.update_localization(batch, center_maps_of(batch, protocol, sigma))
+        images += len(batch["image_id"])
+    results = evaluator.compute()
+    results["images_scored"] = float(images)
+    return {
+        "data": data,
+        "split": split,
+        "protocol": protocol,
+        "source": "center",
+        "name": f"center baseline (Gaussian, sigma {sigma:g})",
+        "cam_method": "center",
+        "sigma": sigma,
+        "results": results,
+    }

@@ -1,0 +1,248 @@
+"""The output folder of ``tools/predict.py``: the export's pictures and maps, plus COCO detections.
+
+Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
+
+    OUT/index.html                      gallery of the overlays (boxes in red)
+    OUT/contact_sheet.png               the first ``sheet_size`` overlays
+    OUT/cams.json                       the export's manifest (``image_id`` is the file's stem,
+                                        ``coco_id`` and ``file`` are added)
+    OUT/cams/<stem>.npz                 the CAMs of the chosen classes, in the export's format
+    OUT/overlays/<stem>__<class>.png    one overlay per (image, chosen class), ``thumbs/`` likewise
+    OUT/detections.json                 COCO results (:mod:`wsl.jobs.predict.coco`), one per box
+    OUT/images.json                     {"images": [{"id", "file_name", "path", "height", "width"}],
+                                         "categories": [{"id", "name"}]}: which file each image_id is
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsl.cam.posthoc import cam_label
+from wsl.jobs.predict.coco import CocoIds, coco_results
+from wsl.jobs.predict.core import ImagePrediction, ModelSource, Predictor, check_selection, iter_predictions
+from wsl.runs import write_json
+from wsl.viz.cam_files import CamFolder
+from wsl.viz.io import save_png
+from wsl.viz.render import PanelStyle, render_overlay
+from wsl.viz.sheet import contact_sheet
+
+__all__ = ["predict_to_folder"]
+
+log = logging.getLogger(__name__)
+
+
+def predict_to_folder(
+    model: ModelSource,
+    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    top_k: int | None = None,
+    min_score: float | None = None,
+    threshold: float | str | None = "best",
+    image_size: int | None = None,
+    device: str = "auto",
+    coco_gt: str | os.PathLike[str] | None = None,
+    multi_contour: bool = False,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    sheet_size: int = 32,
+    thumb_size: int = 256,
+    progress: bool = True,
+    cam_method: str = "native",
+    cam_layer: str | None = None,
+) -> dict[str, Any]:
+    """Predict on image files and write overlays, ``.npz`` maps, a gallery, a contact sheet and COCO
+    detections (layout in the module docstring).
+
+    Args:
+        model, images, top_k, min_score, threshold, image_size, device, multi_contour, batch_size,
+            num_workers, cam_method, cam_layer: see :func:`wsl.jobs.predict.predict`.
+        out_dir: output folder (created; files of the same names are overwritten).
+        coco_gt: a COCO annotation file whose image ids (by file name) and category ids (by class name)
+            the detections use, so that ``COCOeval`` can score them; files it does not list are skipped.
+            None: images are numbered 1, 2, … and class ``c`` is category ``c + 1``.
+        sheet_size: overlays in ``contact_sheet.png`` (0: none).
+        thumb_size: longest side of the gallery thumbnails.
+        progress: a tqdm bar over the images.
+
+    Returns:
+        Summary: ``out_dir``, ``index``, ``detections``, ``images_json``, ``contact_sheet`` (or None),
+        ``num_images``, ``num_detections``, ``threshold``, ``image_size``, ``skipped`` (the lines of the
+        warning), ``seconds``.
+
+    Raises:
+        ValueError: a bad argument, a missing checkpoint, an ``out_dir`` that is a file, a ``coco_gt``
+            that cannot be read or lacks one of the model's classes.
+
+    Example:
+        >>> ckpt = "runs/synthetic-weldon/checkpoints/best.ckpt"
+        >>> predict_to_folder(ckpt, "photos/", "out")["index"]  # doctest: +SKIP
+        'out/index.html'
+    """
+    started = time.perf_counter()
+    if isinstance(sheet_size, bool) or not isinstance(sheet_size, int) or sheet_size < 0:
+        raise ValueError(f"sheet_size must be an int >= 0; got {sheet_size!r}")
+    check_selection(top_k, min_score)
+    CamFolder.check(out_dir)
+    predictor = Predictor.load(
+        model, threshold, image_size, device, cam_method=cam_method, cam_layer=cam_layer
+    )
+    names = predictor.class_names
+    ids = CocoIds.read(coco_gt, names) if coco_gt is not None else None
+    for note in predictor.notes:
+        log.info(note)
+    category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
+    out = _PredictionFolder(CamFolder(out_dir), PanelStyle(predictor.threshold, multi_contour), category_ids)
+    skipped: list[str] = []
+    for result in iter_predictions(
+        predictor, images, top_k=top_k, min_score=min_score, multi_contour=multi_contour,
+        batch_size=batch_size, num_workers=num_workers, image_ids=None if ids is None else ids.image_ids,
+        keep_pixels=True, progress=progress, skipped=skipped,
+    ):  # fmt: skip
+        out.add(result, thumb_size, sheet_size)
+    if skipped:
+        lines = "\n  ".join(skipped)
+        log.warning("warning: skipped %d path(s) that are not readable images:\n  %s", len(skipped), lines)
+    options = {
+        "class_names": names,
+        "single_label": predictor.single_label,
+        "classes": "top_k" if min_score is None else "min_score",
+        "top_k": top_k,
+        "min_score": min_score,
+        "threshold": predictor.threshold,
+        "multi_contour": bool(multi_contour),
+        "cam_method": cam_method,
+        "cam_layer": cam_layer,
+    }
+    summary = out.finish(names, options, _title(cam_method, cam_layer, multi_contour, predictor.threshold))
+    summary.update(
+        num_images=len(out.listed),
+        num_detections=len(out.detections),
+        threshold=predictor.threshold,
+        image_size=predictor.image_size,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
+    return summary
+
+
+def _title(cam_method: str, cam_layer: str | None, multi_contour: bool, threshold: float) -> str:
+    """The gallery's title."""
+    source = cam_label(cam_method, cam_layer)
+    kind = f" ({source} CAMs)" if source else ""
+    contours = "all contours" if multi_contour else "largest contour"
+    return f"Predictions{kind} - boxes in red ({contours}, threshold {threshold:.2f})"
+
+
+@dataclass
+class _PredictionFolder:
+    """The files of a prediction folder in progress (layout in the module docstring)."""
+
+    folder: CamFolder
+    style: PanelStyle
+    category_ids: list[int]
+    images: list[dict[str, Any]] = field(default_factory=list)  # manifest "images"
+    entries: list[dict[str, Any]] = field(default_factory=list)  # manifest "entries"
+    pictures: list[np.ndarray] = field(default_factory=list)  # the contact sheet's tiles
+    detections: list[dict[str, Any]] = field(default_factory=list)  # detections.json
+    listed: list[dict[str, Any]] = field(default_factory=list)  # images.json "images"
+
+    def add(self, result: ImagePrediction, thumb_size: int, sheet_size: int) -> None:
+        """Write the ``.npz`` and the overlays of one prediction and record it."""
+        stem = self.folder.image_stem(result.path.stem)
+        labels = result.labels
+        npz = self.folder.write_cams(stem, dict(zip(labels, result.cams, strict=True)))
+        probs = result.probs.tolist()
+        self.images.append(
+            {
+                "image_id": stem,
+                "coco_id": result.image_id,
+                "file": str(result.path),
+                "npz": npz,
+                "size": list(result.size),
+                "scores": result.logits.tolist(),
+                "probs": probs,
+                "classes": labels,
+                "cam_range": {n: result.raw_range[k].tolist() for k, n in enumerate(labels)},
+            }
+        )
+        self.listed.append(
+            {
+                "id": result.image_id,
+                "file_name": result.path.name,
+                "path": str(result.path),
+                "height": result.size[0],
+                "width": result.size[1],
+            }
+        )
+        scores = [probs[c] for c in result.classes]
+        ids = self.category_ids
+        self.detections += coco_results(result.image_id, result.classes, result.boxes, scores, ids)
+        assert result.pixels is not None
+        for c, name, cam, boxes in zip(result.classes, labels, result.cams, result.boxes, strict=True):
+            picture = render_overlay(
+                result.pixels,
+                cam.numpy(),
+                None,
+                boxes,
+                caption=[f"{name} {probs[c]:.2f}", result.path.name[:40]],
+                alpha=self.style.alpha,
+                colormap=self.style.colormap,
+                colorbar=self.style.colorbar(result.size[0]),
+            )
+            image, thumb = self.folder.write_overlay(stem, name, picture, thumb_size)
+            self.entries.append(
+                {
+                    "image_id": stem,
+                    "class_name": name,
+                    "score": probs[c],
+                    "iou": None,
+                    "image": image,
+                    "thumb": thumb,
+                    "npz": npz,
+                    "pred_boxes": boxes.tolist(),
+                }
+            )
+            if len(self.pictures) < sheet_size:
+                self.pictures.append(picture)
+
+    def finish(self, names: list[str], options: dict[str, Any], title: str) -> dict[str, Any]:
+        """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery."""
+        root = self.folder.root
+        pictures = self.pictures
+        sheet = save_png(root / "contact_sheet.png", contact_sheet(pictures, ncols=8)) if pictures else None
+        categories = [{"id": i, "name": n} for i, n in zip(self.category_ids, names, strict=True)]
+        detections_path = write_json(root / "detections.json", self.detections)
+        images_path = write_json(root / "images.json", {"images": self.listed, "categories": categories})
+        options = {**options, "npz_keys": dict(self.folder.npz_keys)}  # class name -> .npz member
+        self.folder.write_manifest(options, self.images, self.entries)
+        index = self.folder.write_index(self.entries, title)
+        return {
+            "out_dir": str(root),
+            "index": str(index),
+            "detections": str(detections_path),
+            "images_json": str(images_path),
+            "contact_sheet": None if sheet is None else str(sheet),
+        }
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The lines ``tools/predict.py`` prints."""
+    lines = [
+        f"{summary['num_images']} images, {summary['num_detections']} detections "
+        f"(threshold {summary['threshold']:.2f}, input {summary['image_size']} px) in "
+        f"{summary['seconds']:.1f} s",
+        f"gallery:    {summary['index']}",
+        f"detections: {summary['detections']} (COCO results; "
+        f"image ids in {Path(summary['images_json']).name})",
+    ]
+    if summary["skipped"]:
+        lines.append(f"skipped:    {len(summary['skipped'])} path(s), listed above")
+    return "\n".join(lines)
