@@ -16,8 +16,10 @@ CAMs/s and the ratio wsl / straightforward measured in the same run.
         --classes present --sheet-size 0
     OMP_NUM_THREADS=1 python bench/evaluate_pipeline.py --cams /tmp/cams/cams --data synthetic --split test
 
-Without a trained model, ``--make-cams DIR`` writes smooth maps derived from the ground-truth masks
-(blurred, with noise) for every image of the split and scores those.
+Without a trained model, ``--make-cams DIR`` writes maps derived from the ground-truth masks (blurred,
+with noise) for every image of the split and scores those; ``--feature-size 16`` adds the noise on a
+16x16 map upsampled bilinearly, as a stride-8 network's CAM (per-pixel noise gives thousands of tiny
+contours, which slow the per-threshold loop far more than wsl: not what exported CAMs look like).
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ _spec.loader.exec_module(_bench_metrics)
 straightforward_best_ious = _bench_metrics.straightforward_best_ious
 
 
-def make_cams(data: WSLDataModule, split: str, out: Path, seed: int = 0) -> Path:
-    """Blurred, noisy ground-truth masks as ``<image_id>.npz`` (one float16 map per present class)."""
+def make_cams(data: WSLDataModule, split: str, out: Path, seed: int = 0, feature: int = 0) -> Path:
+    """Blurred, noisy ground-truth masks as ``<image_id>.npz`` (one float16 map per present class).
+
+    ``feature`` > 0: as a network's CAM, the blurred mask is averaged down to ``feature`` x ``feature``,
+    the noise added there, and the map upsampled bilinearly to the image size (smooth, few contours);
+    0: per-pixel noise at the image size (many tiny contours, far slower for the per-threshold loop).
+    """
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     loader = data.dataloader(split, with_images=False, batch_size=1)
@@ -56,7 +63,15 @@ def make_cams(data: WSLDataModule, split: str, out: Path, seed: int = 0) -> Path
             for trial in image_trials(batch, i):
                 mask = trial.mask.numpy().astype(np.float32)
                 blurred = cv2.GaussianBlur(mask, (0, 0), sigmaX=4.0)
-                maps[data.class_names[trial.class_index]] = blurred + rng.normal(0, 0.05, mask.shape)
+                if feature:
+                    low = cv2.resize(blurred, (feature, feature), interpolation=cv2.INTER_AREA)
+                    low = low + rng.normal(0, 0.05, low.shape).astype(np.float32)
+                    size = (mask.shape[1], mask.shape[0])
+                    maps[data.class_names[trial.class_index]] = cv2.resize(
+                        low, size, interpolation=cv2.INTER_LINEAR
+                    )
+                else:
+                    maps[data.class_names[trial.class_index]] = blurred + rng.normal(0, 0.05, mask.shape)
             np.savez(
                 out / f"{batch['image_id'][i]}.npz", **{k: v.astype(np.float16) for k, v in maps.items()}
             )
@@ -97,6 +112,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--cams", type=Path, help="folder of <image_id>.npz CAMs (an export's cams/)")
     source.add_argument("--make-cams", type=Path, help="write mask-derived CAMs here and score them")
+    parser.add_argument(
+        "--feature-size", type=int, default=0, help="--make-cams: noise on a FxF map upsampled (0: per pixel)"
+    )
     parser.add_argument("--data", default="synthetic")
     parser.add_argument("--split", default="test")
     parser.add_argument("--intervals", default="0.01,0.001")
@@ -105,7 +123,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
 
     data = WSLDataModule(args.data, num_workers=0, batch_size=32)
-    cam_dir = args.cams or make_cams(data, args.split, args.make_cams)
+    cam_dir = args.cams or make_cams(data, args.split, args.make_cams, feature=args.feature_size)
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; CAMs: {cam_dir}"
