@@ -27,7 +27,10 @@ def test_parse_data_spec():
     assert parse_data_spec("coco:C:/x") == ("coco", "C:/x", "coco")
     with pytest.raises(ValueError, match=r"got 'vco:/x' \(did you mean 'voc'\?\); expected"):
         parse_data_spec("vco:/x")
-    with pytest.raises(ValueError, match=r"expected one of \['synthetic', 'coco', 'voc', 'wsol'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected one of \['synthetic', 'coco', 'csv', 'cub', 'imagefolder', 'voc', 'wsol'\]",
+    ):
         parse_data_spec("vco:/x")
     with pytest.raises(ValueError, match=r"got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]"):
         parse_data_spec("synthetic:easy:yolo")
