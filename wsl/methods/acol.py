@@ -54,10 +54,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsl.methods.acol_bodies import ACOL_BODIES
 from wsl.methods.adl import backbone_architecture
 from wsl.methods.base import LossFn, WSOLMethod
 from wsl.methods.registry import register_method
 from wsl.models import CAMHead, WSLNet
+from wsl.models.backbone import Backbone
 
 __all__ = [
     "ACOL_FAMILIES",
@@ -137,6 +139,8 @@ class ACoLFamily:
 #: timm architecture → its wsolevaluation ACoL details; other backbones get :data:`OTHER_FAMILY`.
 ACOL_FAMILIES: dict[str, ACoLFamily] = {
     "resnet50": ACoLFamily(init="he", classifier_lr="base"),  # resnet.py:168, main.py:141-153
+    "vgg16": ACoLFamily(init="xavier", classifier_lr="head", smoothing=True),  # vgg.py:99, :108
+    "inception_v3": ACoLFamily(init="xavier", classifier_lr="head"),  # inception.py:255
 }
 #: ACoL on a backbone wsolevaluation does not have: PyTorch's init, the head lr group, no smoothing.
 OTHER_FAMILY = ACoLFamily(init="default", classifier_lr="head")
@@ -178,6 +182,7 @@ class ACoLNet(WSLNet):
         if classifier_lr not in ("head", "base"):
             raise ValueError(f"acol: classifier_lr must be 'head' or 'base'; got {classifier_lr!r}")
         super().__init__(num_classes, **net_kwargs)
+        self._to_upstream_trunk()
         self.erase_threshold = float(erase_threshold)
         self.classifier_lr = classifier_lr
         channels = self.backbone.out_channels
@@ -196,6 +201,19 @@ class ACoLNet(WSLNet):
                 rule(conv)
                 if conv.bias is not None:
                     nn.init.zeros_(conv.bias)
+
+    def _to_upstream_trunk(self) -> None:
+        """On wsolevaluation's VGG16 / InceptionV3 CAM body (``large_feature_map`` set), rebuild the backbone
+        as upstream's ACoL trunk (:data:`~wsl.methods.acol_bodies.ACOL_BODIES`)."""
+        old = self.backbone
+        convert = ACOL_BODIES.get(type(old.body))
+        if convert is None:
+            return
+        convert(old.body, old.weights.get("source") == "none")
+        new = Backbone(old.body)
+        new.img_size, new.name, new.weights = old.img_size, old.name, old.weights
+        new.large_feature_map = old.large_feature_map
+        self.backbone = new
 
     def _classifier_convs(self) -> Iterator[nn.Conv2d]:
         for part in (self.branch_a, self.head, self.branch_b, self.head_b):
