@@ -29,8 +29,12 @@ override a variant's value when given:
   GAP pool); their init and learning-rate group per architecture (:data:`ACOL_FAMILIES`): ResNet50 He
   init (``kaiming_normal_``, fan_out, bias 0) and the classifiers in the **base** lr group (upstream's
   ResNet "classifier" patterns ``layer4.``/``fc.`` do not match ``classifier_A``/``classifier_B``,
-  ``main.py:72-77``, ``:141-153``), so they train at ``backbone_lr``; other timm backbones PyTorch's
-  default init and the head group;
+  ``main.py:72-77``, ``:141-153``), so they train at ``backbone_lr``; VGG16 and InceptionV3 xavier init
+  (``xavier_uniform_``, bias 0) and the head group (upstream's classifier group: everything outside
+  ``features.`` / ``Mixed*``, ``Conv2d_1…4*``), VGG16 with the 3×3 average-pool smoothing; with
+  ``large_feature_map`` set, their wsolevaluation CAM body becomes upstream's ACoL trunk
+  (:mod:`wsl.methods.acol_bodies`: VGG16 with 3×3 max-pools and no ``conv6``, D = 512; InceptionV3 up to
+  ``Mixed_6e`` without dropout, D = 768); other timm backbones PyTorch's default init and the head group;
 - ``wsl`` (wsl's own variant): δ = 0.6 (within the ACoL paper's 0.5 … 0.9) and no 3×3 layers, both
   classifiers 1×1 convs on the shared features (width D), PyTorch's default init, the head lr group.
   On the synthetic default at 30 epochs both this and the 2-layer network localise worse than the
