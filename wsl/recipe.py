@@ -108,6 +108,15 @@ METHOD_DEFAULTS: dict[str, dict[str, float | str]] = {
     "acol": {"threshold": 0.7, "branch_layers": 2, "branch_width": 1024},
 }
 METHOD_GAPS: dict[str, str] = {}
+#: upstream's ACoL network per architecture (wsl.methods.acol ACOL_FAMILIES, wsl.methods.acol_bodies): it
+#: replaces the CAM network's layers after the trunk, so the classifier group holds the two classifiers.
+ACOL_NETWORKS: dict[str, str] = {
+    "resnet50": "resnet50 ACoL: classifiers A/B (3x3 1024, 3x3 1024, 1x1) on layer4, He init, base lr group",
+    "vgg16": "VGG16 ACoL: 3x3 max-pools (M1/M2), no conv6, 3x3 avg smoothing, classifiers A/B "
+    "(3x3 1024, 3x3 1024, 1x1), xavier, classifier lr group",
+    "inception_v3": "InceptionV3 ACoL: to Mixed_6e, no SPG_A3, classifiers A/B (3x3 1024, 3x3 1024, 1x1), "
+    "xavier, classifier lr group",
+}
 
 
 @dataclass(frozen=True)
@@ -359,7 +368,7 @@ def _structure_row(method: str, built: Any, backbone: str) -> RecipeRow | None:
         ours = where if upstream and built.placement in ("auto", "wsolevaluation") else "after whole stages"
         return _row("adl structure", ours, where, ours == where)
     if method == "acol":
-        upstream_net = f"{arch} ACoL classifiers, init and lr group"
+        upstream_net = ACOL_NETWORKS.get(arch, f"{arch} ACoL classifiers, init and lr group")
         same = built.variant == "wsolevaluation" and arch in ACOL_FAMILIES
         return _row("acol structure", f"variant {built.variant}", upstream_net, same)
     return None

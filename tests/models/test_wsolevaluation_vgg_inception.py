@@ -204,9 +204,10 @@ def test_inception_v3_spg_checkpoint_gives_upstreams_logits_and_cams(tmp_path):
         ({"Mixed_5b.x.weight": torch.zeros(1)}, "InceptionV3"),
     ],
 )
-def test_vgg16_and_inception_v3_acol_checkpoints_are_refused_by_name(trunk, architecture):
+def test_vgg16_and_inception_v3_acol_checkpoints_missing_classifier_layers_are_refused(trunk, architecture):
+    # their conversion: tests/models/test_acol_vgg_inception.py
     state = {**trunk, "classifier_A.0.weight": torch.zeros(1), "classifier_B.0.weight": torch.zeros(1)}
-    with pytest.raises(ValueError, match=rf"ACoL checkpoint of wsolevaluation's {architecture}.*no network"):
+    with pytest.raises(ValueError, match=r"an ACoL checkpoint without \['classifier_A.2.'"):
         method_state_dict_to_wsl(state)
 
 

@@ -112,14 +112,15 @@ def test_each_cell_runs_setup_two_steps_validation_and_test(folder, arch, tmp_pa
 
 
 #: (method, its options, cell): each method on at least one cell, on VGG16 and InceptionV3 where upstream's
-#: network exists in wsl (spg on ResNet50 runs in tests/methods/test_spg.py, cam is every cell's own; acol on
-#: ResNet50 only: upstream's VGG16 / InceptionV3 ACoL networks are not in wsl).
+#: network exists in wsl (spg on ResNet50 runs in tests/methods/test_spg.py, cam is every cell's own).
 METHOD_RUNS = [
     ("has", {}, ("cub", "vgg16")),
     ("cutmix", {}, ("openimages", "vgg16")),
     ("adl", {}, ("ilsvrc", "vgg16")),
     ("adl", {}, ("cub", "inception_v3")),
     ("acol", {}, ("openimages", "resnet50")),
+    ("acol", {}, ("cub", "vgg16")),
+    ("acol", {}, ("ilsvrc", "inception_v3")),
     ("spg", {}, ("cub", "vgg16")),
     ("spg", {}, ("ilsvrc", "inception_v3")),
 ]
@@ -146,6 +147,7 @@ def test_each_method_runs_on_a_cell(method, options, cell, tmp_path, standins):
         assert any(k.startswith("net.spg_b_shared.") for k in keys)
     if method == "acol":
         assert any(k.startswith("net.head_b.") for k in keys)
+        assert not any(k.startswith(("net.backbone.body.conv6.", "net.backbone.body.SPG_A3")) for k in keys)
 
 
 def test_the_readme_lists_the_nine_cells_and_prints_two_current_cards():

@@ -29,8 +29,12 @@ override a variant's value when given:
   GAP pool); their init and learning-rate group per architecture (:data:`ACOL_FAMILIES`): ResNet50 He
   init (``kaiming_normal_``, fan_out, bias 0) and the classifiers in the **base** lr group (upstream's
   ResNet "classifier" patterns ``layer4.``/``fc.`` do not match ``classifier_A``/``classifier_B``,
-  ``main.py:72-77``, ``:141-153``), so they train at ``backbone_lr``; other timm backbones PyTorch's
-  default init and the head group;
+  ``main.py:72-77``, ``:141-153``), so they train at ``backbone_lr``; VGG16 and InceptionV3 xavier init
+  (``xavier_uniform_``, bias 0) and the head group (upstream's classifier group: everything outside
+  ``features.`` / ``Mixed*``, ``Conv2d_1…4*``), VGG16 with the 3×3 average-pool smoothing; with
+  ``large_feature_map`` set, their wsolevaluation CAM body becomes upstream's ACoL trunk
+  (:mod:`wsl.methods.acol_bodies`: VGG16 with 3×3 max-pools and no ``conv6``, D = 512; InceptionV3 up to
+  ``Mixed_6e`` without dropout, D = 768); other timm backbones PyTorch's default init and the head group;
 - ``wsl`` (wsl's own variant): δ = 0.6 (within the ACoL paper's 0.5 … 0.9) and no 3×3 layers, both
   classifiers 1×1 convs on the shared features (width D), PyTorch's default init, the head lr group.
   On the synthetic default at 30 epochs both this and the 2-layer network localise worse than the
@@ -54,10 +58,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsl.methods.acol_bodies import ACOL_BODIES
 from wsl.methods.adl import backbone_architecture
 from wsl.methods.base import LossFn, WSOLMethod
 from wsl.methods.registry import register_method
 from wsl.models import CAMHead, WSLNet
+from wsl.models.backbone import Backbone
 
 __all__ = [
     "ACOL_FAMILIES",
@@ -137,6 +143,8 @@ class ACoLFamily:
 #: timm architecture → its wsolevaluation ACoL details; other backbones get :data:`OTHER_FAMILY`.
 ACOL_FAMILIES: dict[str, ACoLFamily] = {
     "resnet50": ACoLFamily(init="he", classifier_lr="base"),  # resnet.py:168, main.py:141-153
+    "vgg16": ACoLFamily(init="xavier", classifier_lr="head", smoothing=True),  # vgg.py:99, :108
+    "inception_v3": ACoLFamily(init="xavier", classifier_lr="head"),  # inception.py:255
 }
 #: ACoL on a backbone wsolevaluation does not have: PyTorch's init, the head lr group, no smoothing.
 OTHER_FAMILY = ACoLFamily(init="default", classifier_lr="head")
@@ -178,6 +186,7 @@ class ACoLNet(WSLNet):
         if classifier_lr not in ("head", "base"):
             raise ValueError(f"acol: classifier_lr must be 'head' or 'base'; got {classifier_lr!r}")
         super().__init__(num_classes, **net_kwargs)
+        self._to_upstream_trunk()
         self.erase_threshold = float(erase_threshold)
         self.classifier_lr = classifier_lr
         channels = self.backbone.out_channels
@@ -196,6 +205,19 @@ class ACoLNet(WSLNet):
                 rule(conv)
                 if conv.bias is not None:
                     nn.init.zeros_(conv.bias)
+
+    def _to_upstream_trunk(self) -> None:
+        """On wsolevaluation's VGG16 / InceptionV3 CAM body (``large_feature_map`` set), rebuild the backbone
+        as upstream's ACoL trunk (:data:`~wsl.methods.acol_bodies.ACOL_BODIES`)."""
+        old = self.backbone
+        convert = ACOL_BODIES.get(type(old.body))
+        if convert is None:
+            return
+        convert(old.body, old.weights.get("source") == "none")
+        new = Backbone(old.body)
+        new.img_size, new.name, new.weights = old.img_size, old.name, old.weights
+        new.large_feature_map = old.large_feature_map
+        self.backbone = new
 
     def _classifier_convs(self) -> Iterator[nn.Conv2d]:
         for part in (self.branch_a, self.head, self.branch_b, self.head_b):

@@ -23,8 +23,7 @@ and a 1×1 conv head with weight W (C, 2048, 1, 1) and bias b under a GAP pool, 
 
 :func:`wsolevaluation_state_dict_to_wsl` converts ``architecture_type cam`` ResNet50 state dicts;
 :func:`convert_wsolevaluation_checkpoint` takes ``--architecture`` resnet50, vgg16 and inception_v3 with
-``--wsol_method`` cam, has, cutmix, adl and spg, and ResNet50's acol (VGG16's and InceptionV3's ACoL
-networks have no wsl counterpart yet).
+``--wsol_method`` cam, has, cutmix, adl, acol and spg.
 """
 
 from __future__ import annotations

@@ -21,7 +21,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["INCEPTION_V3_BODY_PREFIXES", "inception_v3_state_dict_to_wsl"]
+__all__ = [
+    "INCEPTION_V3_ACOL_PREFIXES",
+    "INCEPTION_V3_BODY_PREFIXES",
+    "inception_v3_acol_trunk_to_wsl",
+    "inception_v3_state_dict_to_wsl",
+]
 
 #: Upstream's InceptionV3-CAM key prefixes that wsl's body keeps as they are.
 INCEPTION_V3_BODY_PREFIXES = (
@@ -95,3 +100,24 @@ def inception_v3_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, t
             "upstream InceptionV3's classifier is (C, 1024, 1, 1) and (C,)"
         )
     return out
+
+
+#: Upstream's InceptionV3 ACoL trunk key prefixes (``InceptionAcol``: the CAM trunk up to ``Mixed_6e``).
+INCEPTION_V3_ACOL_PREFIXES = tuple(p for p in INCEPTION_V3_BODY_PREFIXES if not p.startswith("SPG_"))
+
+
+def inception_v3_acol_trunk_to_wsl(trunk: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the trunk of a wsolevaluation InceptionV3 ``acol`` state dict (its keys without
+    ``classifier_A/B``): ``<key>`` → ``backbone.body.<key>`` for ``Conv2d_*`` and ``Mixed_5b`` …
+    ``Mixed_6e`` (:data:`INCEPTION_V3_ACOL_PREFIXES`); ``large_feature_map`` changes no weight.
+
+    Raises:
+        ValueError: keys outside that trunk (named).
+    """
+    foreign = sorted(k for k in trunk if not k.startswith(INCEPTION_V3_ACOL_PREFIXES))
+    if foreign:
+        raise ValueError(
+            f"state_dict: {len(foreign)} keys are not those of wsolevaluation's InceptionV3 ACoL network, "
+            f"e.g. {foreign[:5]}; its keys are Conv2d_*, Mixed_5b … Mixed_6e, classifier_A and classifier_B"
+        )
+    return {f"backbone.body.{key}": value for key, value in trunk.items()}

@@ -23,9 +23,12 @@ itself read from the keys by :func:`upstream_architecture`) or given. ResNet50 (
 VGG16 (:data:`VGG16_LAYOUTS`, :mod:`wsl.models.wsolevaluation_vgg`): ``cam`` and ``adl`` (told apart, with
 ``large_feature_map``, by the ``features.<i>`` indices), ``spg`` (:mod:`wsl.models.wsolevaluation_spg`).
 InceptionV3 (:data:`INCEPTION_V3_LAYOUTS`, :mod:`wsl.models.wsolevaluation_inception`): ``cam`` (also the
-``adl`` network: the same keys, so ``method="adl"`` must be given) and ``spg``. Upstream's VGG16 and
-InceptionV3 ``acol`` networks (VGG16: 3×3 max-pools in ``features`` and no ``conv6``; InceptionV3: the
-classifiers on ``Mixed_6e``) have no wsl network yet: their keys are recognised and refused by name.
+``adl`` network: the same keys, so ``method="adl"`` must be given) and ``spg``. ``acol`` of VGG16 and
+InceptionV3 (upstream's trunks, :mod:`wsl.methods.acol_bodies`: VGG16 with 3×3 max-pools in ``features``
+and no ``conv6``, InceptionV3 up to ``Mixed_6e``): the classifiers renamed as for ResNet50, the trunk by
+:func:`~wsl.models.wsolevaluation_vgg.vgg16_acol_trunk_to_wsl` /
+:func:`~wsl.models.wsolevaluation_inception.inception_v3_acol_trunk_to_wsl`; the network is built with
+``large_feature_map`` (which the keys do not tell: the weights fit both).
 
 ADL's ``drop_rate``/``gamma`` act only in training and are not in the checkpoint either: the converted
 network takes wsl's defaults (upstream's), or ``method_kwargs``.
@@ -40,9 +43,13 @@ from typing import Any
 
 import torch
 
-from wsl.models.wsolevaluation_inception import inception_v3_state_dict_to_wsl
+from wsl.models.wsolevaluation_inception import inception_v3_acol_trunk_to_wsl, inception_v3_state_dict_to_wsl
 from wsl.models.wsolevaluation_spg import is_spg_layout, spg_state_dict_to_wsl
-from wsl.models.wsolevaluation_vgg import vgg16_state_dict_to_wsl, vgg16_upstream_layout
+from wsl.models.wsolevaluation_vgg import (
+    vgg16_acol_trunk_to_wsl,
+    vgg16_state_dict_to_wsl,
+    vgg16_upstream_layout,
+)
 
 __all__ = [
     "ARCHITECTURE_LAYOUTS",
@@ -104,7 +111,8 @@ def _adl_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return _cam_state(aligned)
 
 
-def _acol_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _acol_split(state: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``(the two classifiers renamed to ACoLNet's, the trunk's keys as they are)``."""
     out: dict[str, torch.Tensor] = {}
     trunk: dict[str, torch.Tensor] = {}
     for key, value in state.items():
@@ -121,6 +129,11 @@ def _acol_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     missing = [p for p in _ACOL_PARTS if not any(k.startswith(p) for k in state)]
     if missing:
         raise ValueError(f"state_dict: an ACoL checkpoint without {missing}; pass the whole state_dict")
+    return out, trunk
+
+
+def _acol_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out, trunk = _acol_split(state)
     # The trunk's keys are the CAM network's without fc: borrow the CAM rename with a placeholder fc.
     weight = out["head.conv.weight"]
     placeholder = {
@@ -130,6 +143,18 @@ def _acol_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     renamed = _cam_state({**trunk, **placeholder})
     out.update({k: v for k, v in renamed.items() if not k.startswith("head.")})
     return out
+
+
+def _acol_with(
+    trunk_to_wsl: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]],
+) -> Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    """An ACoL converter: the classifiers as :data:`_ACOL_PARTS`, the trunk by ``trunk_to_wsl``."""
+
+    def convert(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out, trunk = _acol_split(state)
+        return {**trunk_to_wsl(trunk), **out}
+
+    return convert
 
 
 def _vgg_is(layout: str) -> Callable[[list[str]], bool]:
@@ -142,17 +167,6 @@ def _vgg_is(layout: str) -> Callable[[list[str]], bool]:
 
 def _vgg_is_cam(keys: list[str]) -> bool:
     return not _is_acol(keys) and not _vgg_is("adl")(keys)
-
-
-def _no_acol(architecture: str, why: str) -> Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]:
-    def refuse(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        raise ValueError(
-            f"state_dict: an ACoL checkpoint of wsolevaluation's {architecture} (classifier_A / classifier_B "
-            f"keys); wsl has no network for upstream's {architecture} ACoL ({why}) yet: its cam, has, "
-            "cutmix, adl and spg checkpoints convert"
-        )
-
-    return refuse
 
 
 @dataclass(frozen=True)
@@ -185,14 +199,18 @@ LAYOUTS: dict[str, MethodLayout] = {
 #: Upstream's VGG16 ``architecture_type`` → its layout, in detection order.
 VGG16_LAYOUTS: dict[str, MethodLayout] = {
     "spg": MethodLayout(("spg",), is_spg_layout, spg_state_dict_to_wsl),
-    "acol": MethodLayout(("acol",), _is_acol, _no_acol("VGG16", "3x3 max-pools in features, no conv6")),
+    "acol": MethodLayout(
+        ("acol",), _is_acol, _acol_with(vgg16_acol_trunk_to_wsl), {"variant": "wsolevaluation"}
+    ),
     "adl": MethodLayout(("adl",), _vgg_is("adl"), vgg16_state_dict_to_wsl, {"placement": "wsolevaluation"}),
     "cam": MethodLayout(("cam", "has", "cutmix"), _vgg_is_cam, vgg16_state_dict_to_wsl),
 }
 #: Upstream's InceptionV3 ``architecture_type`` → its layout, in detection order (``adl`` has ``cam``'s keys).
 INCEPTION_V3_LAYOUTS: dict[str, MethodLayout] = {
     "spg": MethodLayout(("spg",), is_spg_layout, spg_state_dict_to_wsl),
-    "acol": MethodLayout(("acol",), _is_acol, _no_acol("InceptionV3", "classifiers on Mixed_6e")),
+    "acol": MethodLayout(
+        ("acol",), _is_acol, _acol_with(inception_v3_acol_trunk_to_wsl), {"variant": "wsolevaluation"}
+    ),
     "cam": MethodLayout(
         ("cam", "has", "cutmix", "adl"),
         lambda keys: not _is_acol(keys),

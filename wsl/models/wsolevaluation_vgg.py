@@ -37,6 +37,7 @@ from wsl.models.vgg_cam import vgg16_layer_names
 __all__ = [
     "VGG16_UPSTREAM_LAYOUTS",
     "upstream_vgg16_features",
+    "vgg16_acol_trunk_to_wsl",
     "vgg16_state_dict_to_wsl",
     "vgg16_upstream_layout",
 ]
@@ -94,6 +95,8 @@ def vgg16_upstream_layout(keys: list[str]) -> tuple[str, bool] | None:
         >>> vgg16_upstream_layout([f"features.{i}.weight" for i in convs])
         ('adl', True)
     """
+    if any(k.startswith(("classifier_A.", "classifier_B.")) for k in keys):
+        return None  # ACoL: its conv indices are torchvision's with or without large_feature_map
     found = _feature_indices(keys)
     return next(
         (pair for pair in VGG16_UPSTREAM_LAYOUTS if set(_conv_indices(*pair)) == found),
@@ -160,4 +163,36 @@ def vgg16_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Te
             f"e.g. {sorted(foreign)[:5]}; its keys are features.<i>.*, conv6.* and fc.*"
         )
     out.update(_fc(plain))
+    return out
+
+
+def vgg16_acol_trunk_to_wsl(trunk: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the trunk of a wsolevaluation VGG16 ``acol`` state dict (its keys without ``classifier_A/B``)
+    to wsl's ACoL network's: ``features.<i>.*`` → ``backbone.body.features.<conv name>.*``.
+
+    Upstream's ACoL ``features`` list (``configs_dict['acol']``) has a pool after every block with or
+    without ``large_feature_map`` (``M1`` / ``M2``), so its conv indices are torchvision's (those of the
+    ``cam`` layout without ``large_feature_map``) in both cases: the keys do not tell ``large_feature_map``;
+    the converted weights fit either network (their shapes are the same).
+
+    Raises:
+        ValueError: other ``features`` indices, or keys beside ``features.*`` (named).
+    """
+    convs = _conv_indices("cam", False)
+    found = _feature_indices(list(trunk))
+    if found != set(convs):
+        raise ValueError(
+            f"state_dict: its features.<i> conv indices {sorted(found)} are not those of wsolevaluation's "
+            f"VGG16 ACoL network ({sorted(convs)}); pass the state_dict of a --architecture vgg16 "
+            "--wsol_method acol run"
+        )
+    out: dict[str, torch.Tensor] = {}
+    for key, value in trunk.items():
+        parts = key.split(".")
+        if not (parts[0] == "features" and len(parts) == 3 and parts[1].isdigit()):
+            raise ValueError(
+                f"state_dict: {key!r} is not a key of wsolevaluation's VGG16 ACoL network (features.<i>.*, "
+                "classifier_A.*, classifier_B.*)"
+            )
+        out[f"backbone.body.features.{convs[int(parts[1])]}.{parts[2]}"] = value
     return out
