@@ -128,7 +128,8 @@ def evaluate_trained(
     for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
         assert cams.scores is not None
         evaluator.update_classification(cams.scores.to(model.device), batch)
-        evaluator.update_cams(cams, batch, cams.scores.argmax(dim=1), trials=trials.last)
+        ranked = cams.scores.topk(min(5, cams.scores.shape[1]), dim=1).indices  # column 0: the top-1
+        evaluator.update_cams(cams, batch, ranked, trials=trials.last)
     return evaluator.compute()
 
 
