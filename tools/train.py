@@ -1,20 +1,14 @@
-"""Train a weakly supervised localization model: ``python tools/train.py --pool weldon``.
+"""``wsol train``, runnable from a clone as ``python tools/train.py``.
 
-Run with ``--help`` for every option and ``--print_config`` for the full configuration.
+Train a weakly supervised localization model: ``python tools/train.py --pool weldon``.
+
+The code is in :mod:`wsl.commands.train`.
 """
 
 import sys
 
-from wsl.cli import run_tool, train
-
-#: The library's argument names as its error messages spell them → this tool's flags.
-FLAGS = {"skip_bad=True": "--data.skip_bad true", "ckpt_path": "--ckpt_path"}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train, test, print the summary table and write ``results.json``; 2 on bad input."""
-    return run_tool(train, argv, FLAGS)
-
+from wsl.commands.train import *  # noqa: F403 - the tool's names, for scripts and tests
+from wsl.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

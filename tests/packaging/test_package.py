@@ -229,3 +229,15 @@ def test_the_wheel_installs_into_a_fresh_venv_and_imports_with_its_compiled_core
     assert Path(result["file"]).resolve().is_relative_to(venv.resolve())  # the wheel, not this checkout
     assert result["version"] == result["metadata"] == wsl.__version__
     assert result["core_used"] and result["ious"] == [0.0, 1.0, 1.0]
+    # The console script: a normal (not editable) install has every tool as ``wsol SUBCOMMAND``.
+    wsol = venv / ("Scripts/wsol.exe" if sys.platform == "win32" else "bin/wsol")
+    done = subprocess.run(
+        [str(wsol), "--help"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONNOUSERSITE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "train" in done.stdout and "evaluate" in done.stdout and "predict" in done.stdout

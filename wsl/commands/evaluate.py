@@ -1,0 +1,209 @@
+r"""Score a trained model, or CAMs saved by any method, on a VOC / COCO / synthetic split.
+
+    python tools/evaluate.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --split test
+    python tools/evaluate.py --cams my_cams/ --data voc:/data/VOC2007 --split test
+    python tools/evaluate.py --ckpt best.ckpt --data voc:/data/VOC2007 \
+        --pointing-difficult TorchRay/torchray/benchmark/pointing_game_ebp_voc07_difficult.txt
+    python tools/evaluate.py --ckpt best.ckpt --cam-method gradcam [--cam-layer backbone.body.layer3]
+    python tools/evaluate.py --center --data voc:/data/VOC2007 --split test
+
+--cam-method scores a post-hoc CAM of the checkpoint's network (gradcam, gradcampp, layercam, eigencam;
+default native, its own class maps) on --cam-layer (default: the backbone's output feature map); --center
+(or --cam-method center) scores the center baseline, a fixed centred Gaussian, with no model.
+
+Prints a table (percentages) and writes the fractions to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
+from wsl.cli import CAM_FLAGS, run_tool
+from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
+from wsl.jobs.logs import tool_logging
+from wsl.metrics import format_table
+from wsl.runs import RunFolder, check_writable_file, write_json
+from wsl.trained import parse_class_names
+
+#: The library's argument names as its error messages spell them → this tool's flags.
+FLAGS = {
+    "cam_dir": "--cams",
+    "skip_missing=True": "--skip-missing",
+    "pointing subset": "--pointing-difficult",
+    "image_size": "--image-size",
+    "device": "--device",
+    "class_names": "--class-names",
+    "skip_bad=True": "--skip-bad",
+    **CAM_FLAGS,
+    "center sigma": "--center-sigma",
+}
+
+#: ``--cam-method`` choices: the post-hoc registry and the center baseline.
+CAM_METHODS = [*sorted(POSTHOC_METHODS), "center"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--ckpt", help="a checkpoint written by tools/train.py")
+    source.add_argument("--cams", help="a folder of <image_id>.npz (one map per class) or .npy CAMs")
+    source.add_argument(
+        "--center", action="store_true", help="score the center baseline (a centred Gaussian; no model)"
+    )
+    parser.add_argument(
+        "--cam-method",
+        choices=CAM_METHODS,
+        default=None,
+        help="--ckpt: the CAMs to score: native (the model's class maps; default), gradcam, gradcampp, "
+        "layercam, eigencam (post-hoc, wsl.cam.posthoc); center: the same as --center",
+    )
+    parser.add_argument(
+        "--cam-layer",
+        metavar="NAME",
+        default=None,
+        help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
+        "feature map), e.g. backbone.body.layer3",
+    )
+    parser.add_argument(
+        "--center-sigma",
+        type=float,
+        default=CENTER_SIGMA,
+        help=f"--center: the Gaussian's standard deviation, a fraction of each side (default {CENTER_SIGMA})",
+    )
+    parser.add_argument("--data", default="synthetic", help="synthetic | voc:PATH | coco:PATH")
+    parser.add_argument("--split", default="test")
+    parser.add_argument(
+        "--image-size", type=int, default=None, help="network input size (default: the training size, or 128)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--num-workers", type=int, default=None, help="loader workers (default: 2 with --ckpt, 0 with --cams)"
+    )
+    parser.add_argument("--single-label", action="store_true", help="--cams/--center: one class per image")
+    parser.add_argument(
+        "--class-names",
+        type=parse_class_names,
+        help="the dataset's classes, a,b,c or a file (--ckpt: they must be the model's, in any order)",
+    )
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
+    )
+    parser.add_argument("--skip-missing", action="store_true", help="--cams: score only images with a file")
+    parser.add_argument(
+        "--cam-curve-interval",
+        type=float,
+        default=None,
+        help="--cams/--center: threshold grid step (default: 0.01, or 0.001 with --protocol wsolevaluation)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("original", "wsolevaluation"),
+        default=None,
+        help="evaluation frame: original (each image's own size; default) or wsolevaluation (224x224, "
+        "bicubic CAMs, rescaled boxes: the frame of the CUB/ImageNet/OpenImages tables; docs/protocols.md); "
+        "--ckpt default: the checkpoint's",
+    )
+    parser.add_argument(
+        "--pointing-difficult",
+        metavar="FILE",
+        help="TorchRay's per-(image, class) flag file (e.g. pointing_game_ebp_voc07_difficult.txt): also "
+        "report the pointing game on that 'difficult' subset",
+    )
+    parser.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | mps | mps:N | auto")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--out",
+        help="JSON file (default: evaluation_<split>.json in the run or CAM folder, "
+        "evaluation_<split>_<cam-method>.json for a post-hoc method, ./evaluation_<split>_center.json)",
+    )
+    args = parser.parse_args(argv)
+    if args.cam_method == "center":
+        if args.ckpt or args.cams:
+            parser.error("--cam-method center scores no model or CAM folder; drop --ckpt/--cams")
+        args.center = True
+    if not (args.ckpt or args.cams or args.center):
+        parser.error("one of --ckpt, --cams, --center (or --cam-method center) is required")
+    if args.cams and args.cam_method:
+        parser.error("--cam-method needs --ckpt (a network); --cams scores the saved maps as they are")
+    if args.cam_layer is not None and args.cam_method in (None, "native", "center"):
+        posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
+        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method: {posthoc}")
+    return args
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """Where the JSON goes without ``--out``."""
+    if args.center:
+        return Path(f"evaluation_{args.split}_center.json")
+    if args.cams:
+        return Path(args.cams) / f"evaluation_{args.split}.json"
+    suffix = f"_{args.cam_method}" if args.cam_method not in (None, "native") else ""
+    return RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}{suffix}.json"
+
+
+def evaluate(argv: list[str] | None = None) -> dict:
+    """Evaluate, with the library's notes printed on stdout."""
+    with tool_logging(sys.stdout):
+        return _evaluate(argv)
+
+
+def _evaluate(argv: list[str] | None) -> dict:
+    args = parse_args(argv)
+    # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
+    workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
+    common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
+    common.update(
+        pointing_subset=args.pointing_difficult, progress=not args.no_progress, skip_bad=args.skip_bad
+    )
+    out = check_writable_file(args.out or default_out(args), "--out")
+    if args.ckpt:
+        payload = evaluate_from_checkpoint(
+            args.ckpt,
+            image_size=args.image_size,
+            device=args.device,
+            protocol=args.protocol,
+            cam_method=args.cam_method or "native",
+            cam_layer=args.cam_layer,
+            class_names=args.class_names,
+            **common,
+        )
+    elif args.center:
+        payload = evaluate_center(
+            protocol=args.protocol or "original",
+            sigma=args.center_sigma,
+            class_names=args.class_names,
+            single_label=args.single_label,
+            cam_curve_interval=args.cam_curve_interval,
+            **common,
+        )
+    else:
+        payload = evaluate_cams(
+            args.cams,
+            single_label=args.single_label,
+            cam_curve_interval=args.cam_curve_interval,
+            skip_missing=args.skip_missing,
+            class_names=args.class_names,
+            protocol=args.protocol or "original",
+            **common,
+        )
+    results = payload["results"]
+    protocol = payload.get("protocol", "original")
+    print(f"\n{args.data} / {args.split}, {protocol} frame, percentages:\n")
+    print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
+    write_json(out, payload, nan_as_null=True)  # an undefined score (NaN) is written as null
+    print(f"\nresults: {out}")
+    return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate and report; 2 on bad input."""
+    return run_tool(evaluate, argv, FLAGS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Export CAM overlays, CAM files, an HTML gallery and a contact sheet for a trained checkpoint.
+
+    python tools/export_cams.py --ckpt runs/synthetic-weldon/checkpoints/best.ckpt --data synthetic \
+        --split test --out cams_out --classes present --limit 100
+
+The files and the ``.npz`` format are described in :mod:`wsl.viz.cam_files`. ``--layout wsolevaluation``
+writes clovaai/wsolevaluation's score maps instead (:mod:`wsl.jobs.scoremaps`): ``OUT/<image_id>.npy``,
+float64 224x224 in [0, 1], the ground-truth class's map (single-label data), which its ``evaluation.py``
+and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
+
+    python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --data wsol:CUB:dataset/CUB \
+        --split test --out scoremaps/test --layout wsolevaluation
+
+``--cam-method gradcam`` (gradcampp, layercam, eigencam) draws and stores a post-hoc CAM of the same
+network instead of its own class maps, on ``--cam-layer`` (default: the backbone's output feature map)::
+
+    python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --out cams_gradcam --cam-method gradcam \
+        --cam-layer backbone.body.blocks.2
+
+Errors on the inputs
+(missing checkpoint, unknown split, bad threshold, an output path that is a file) print
+``error: ...`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.jobs.export import CLASS_MODES, export_from_checkpoint, summary_text
+from wsl.jobs.logs import tool_logging
+from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
+
+#: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
+LAYOUTS = ("wsl", "wsolevaluation")
+
+#: The library's argument names as its error messages spell them → this tool's flags.
+FLAGS = {
+    "out_dir": "--out",
+    "limit": "--limit",
+    "threshold": "--threshold",
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "num_workers": "--num-workers",
+    "device": "--device",
+    "sheet_size": "--sheet-size",
+    "class_names": "--class-names",
+    "skip_bad=True": "--skip-bad",
+    **CAM_FLAGS,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ckpt", required=True, help="checkpoint written by tools/train.py")
+    parser.add_argument("--data", default="synthetic", help="data spec: synthetic, voc:PATH, coco:PATH ...")
+    parser.add_argument("--split", default="test", help="split to export (default: test)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="wsl",
+        help="wsl: overlays, gallery and one .npz per image (default); wsolevaluation: OUT/<image_id>.npy, "
+        "the ground-truth class's 224x224 float64 map (single-label data), as wsolevaluation reads",
+    )
+    parser.add_argument(
+        "--classes",
+        choices=list(CLASS_MODES),
+        default=None,
+        help="classes to draw per image (default present; --layout wsolevaluation: the ground-truth class)",
+    )
+    parser.add_argument(
+        "--class-names",
+        metavar="A,B,C|FILE",
+        help="the dataset's classes (comma-separated, or a file of one name a line), for a folder that "
+        "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order",
+    )
+    add_cam_options(parser)
+    parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
+    parser.add_argument(
+        "--threshold",
+        default="best",
+        help="box threshold in [0, 1), or 'best': the run's best MaxBoxAcc threshold from results.json",
+    )
+    parser.add_argument("--multi-contour", action="store_true", help="boxes of every contour (MaxBoxAccV2)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="network input side (default: the training size, else 128)",
+    )
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps, mps:N or auto")
+    parser.add_argument("--sheet-size", type=int, default=32, help="overlays in contact_sheet.png")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable or inconsistent samples with one warning"
+    )
+    return parser
+
+
+def export(argv: list[str] | None = None) -> dict:
+    """Export, with the library's notes printed on stderr."""
+    with tool_logging(sys.stderr):
+        return _export(argv)
+
+
+def _export(argv: list[str] | None) -> dict:
+    """Parse, export, print the summary; returns :func:`wsl.jobs.export.export_from_checkpoint`'s summary."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_cam_options(parser, args)
+    if args.layout == "wsolevaluation":
+        if args.classes not in (None, "gt", "present"):
+            raise ValueError(
+                f"--classes {args.classes} does not apply to --layout wsolevaluation, which writes the map "
+                "of each image's ground-truth class; leave --classes out"
+            )
+        maps = export_scoremaps_from_checkpoint(
+            args.ckpt,
+            args.data,
+            args.split,
+            args.out,
+            limit=args.limit,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            device=args.device,
+            skip_bad=args.skip_bad,
+            progress=not args.no_progress,
+            cam_method=args.cam_method,
+            cam_layer=args.cam_layer,
+            class_names=args.class_names,
+        )
+        print(
+            f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "
+            f"{maps['seconds']:.1f} s: {maps['out_dir']}/<image_id>.npy\n"
+            f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {args.data} --split {args.split} "
+            "--single-label "
+            "--protocol wsolevaluation"
+        )
+        return maps
+    summary = export_from_checkpoint(
+        args.ckpt,
+        args.data,
+        args.split,
+        args.out,
+        classes=args.classes or "present",
+        limit=args.limit,
+        threshold=args.threshold,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        device=args.device,
+        progress=not args.no_progress,
+        skip_bad=args.skip_bad,
+        multi_contour=args.multi_contour,
+        sheet_size=args.sheet_size,
+        class_names=args.class_names,
+        cam_method=args.cam_method,
+        cam_layer=args.cam_layer,
+    )
+    print(summary_text(summary))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Export and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
+    try:
+        return run_tool(export, argv, FLAGS)
+    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
+        return int(exit_.code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
