@@ -6,7 +6,7 @@ wsl's own data pipeline (``wsol:ILSVRC:ROOT:metadata=...``, annotations only, no
 holds empty placeholder files where the JPEGs would be) and :class:`wsl.evaluation.LocalizationEvaluator`
 with ``protocol="wsolevaluation"`` (boxes rescaled ``int(coord · 224 / size)``, threshold interval 0.001):
 MaxBoxAcc (largest contour), MaxBoxAccV2 (every contour, IoU 30/50/70), PxAP (filled boxes) and the
-pointing game, the whole evaluator ``evaluate --cams --protocol wsolevaluation`` runs per batch.
+pointing game: the evaluator that ``evaluate --cams --protocol wsolevaluation`` runs, without reading files.
 
 The CAMs are **streamed**: each batch's 224×224 float32 maps are generated when the evaluator asks for
 them (a Gaussian blob over the GT box plus one of 32 smooth random fields and per-pixel noise,

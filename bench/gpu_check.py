@@ -35,7 +35,7 @@ in all (the machine's start-up counted), is one command:
     run(command="python bench/gpu_check.py --budget-s 420 --out $OUT/gpu_check.json > $OUT/gpu_check.md",
         timeout_s=500)
 
-The expected costs add up to 391 s; the 80 s between the budget and the call's limit cover the imports,
+The expected costs add up to 401 s; the 80 s between the budget and the call's limit cover the imports,
 a section overrunning its estimate and writing the report. With the machine's start-up (a few minutes)
 that leaves about 3 minutes of the 15 to rerun one failed section (``--sections pooling``).
 """

@@ -371,3 +371,25 @@ def test_cam_to_boxes_matches_fast_path_boxes_per_threshold():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_an_extension_without_the_both_modes_call_gives_the_same_numbers(monkeypatch):
+    if boxes_module._cam_levels is None:
+        pytest.skip("wsl.metrics._cam_levels is not built")
+
+    class OldCore:  # an extension built before best_ious_per_value_both
+        best_ious_per_value = staticmethod(boxes_module._cam_levels.best_ious_per_value)
+
+    rng = np.random.default_rng(4)
+    q = quantize_cam(_synthetic_cam("ring", rng, (40, 50)))
+    gt = np.array([[5, 5, 30, 35]], dtype=np.int64)
+    thresholds = cam_thresholds(0.01)
+    want = [boxes_module._best_ious_quantized(q, gt, thresholds, m) for m in (False, True)]
+    monkeypatch.setattr(boxes_module, "_cam_levels", OldCore)
+    boxes_module._OTHER_MODE.clear()
+    got = [
+        boxes_module._best_ious_quantized(q, gt, thresholds, m, keep_other_mode=True) for m in (False, True)
+    ]
+    assert len(boxes_module._OTHER_MODE) == 0  # nothing kept: one mode per call
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)

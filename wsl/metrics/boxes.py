@@ -444,7 +444,9 @@ def _per_value_compiled(
         if kept is not None:
             return kept
     height, width = q.shape
-    if not keep_other_mode:
+    # An extension built before best_ious_per_value_both existed (rebuild it: pip install -e . or
+    # python setup.py build_ext --inplace) still gives the same numbers, one mode per call.
+    if not keep_other_mode or not hasattr(_cam_levels, "best_ious_per_value_both"):
         raw = _cam_levels.best_ious_per_value(q, height, width, gt, bool(multi_contour))
         return np.frombuffer(raw, dtype=np.float64)
     both = np.frombuffer(_cam_levels.best_ious_per_value_both(q, height, width, gt), dtype=np.float64)
