@@ -150,10 +150,11 @@ def test_each_method_runs_on_a_cell(method, options, cell, tmp_path, standins):
         assert not any(k.startswith(("net.backbone.body.conv6.", "net.backbone.body.SPG_A3")) for k in keys)
 
 
-def test_the_readme_lists_the_nine_cells_and_prints_two_current_cards():
-    """The reproduction section: each cell's command beside its published figure, and the VGG16 and
-    InceptionV3 cards as recipe_card prints them now (a changed card fails here, not silently)."""
+def test_the_readme_lists_the_nine_cells_and_the_protocols_page_prints_two_current_cards():
+    """The README's reproduction section: each cell's command beside its published figure; docs/protocols.md:
+    the VGG16 and InceptionV3 cards as recipe_card prints them now (a changed card fails here, not silently)."""
     readme = (REPO / "README.md").read_text()
+    protocols = (REPO / "docs" / "protocols.md").read_text()
     for (dataset, arch), cell in UPSTREAM_CELLS.items():
         folder = next(f for f, d in DATASETS.items() if d == dataset)
         command = f"`python tools/train.py --config configs/wsol/{folder}/{arch}.yaml`"
@@ -161,4 +162,4 @@ def test_the_readme_lists_the_nine_cells_and_prints_two_current_cards():
     for path in (CONFIGS / "cub" / "vgg16.yaml", CONFIGS / "ilsvrc" / "inception_v3.yaml"):
         title = str(path.relative_to(REPO))
         card = recipe_card(yaml.safe_load(path.read_text()), title=title)
-        assert f"```text\n{card}```" in readme
+        assert f"```text\n{card}```" in protocols
