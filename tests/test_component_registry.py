@@ -10,6 +10,9 @@ import wsl.cam.frames
 import wsl.cam.posthoc
 import wsl.cam.selection
 import wsl.data
+import wsl.methods
+import wsl.metrics
+import wsl.metrics.registry
 import wsl.pooling
 import wsl.pooling.modules
 from wsl.registry import CUTOFF, Registry, closest, unknown_choice
@@ -98,6 +101,8 @@ def test_every_registry_is_a_registry():
         wsl.cam.selection.CLASS_POLICIES,
         wsl.cam.posthoc.POSTHOC_METHODS,
         wsl.cam.frames.FRAMES,
+        wsl.methods.METHODS,
+        wsl.metrics.registry.METRICS,
     ):
         assert isinstance(reg, Registry)
 
@@ -147,3 +152,48 @@ def test_every_policy_rule_of_selection_is_registered():
     }
     assert set(wsl.cam.selection.CLASS_POLICIES.values()) == rules
     assert wsl.cam.selection.CLASS_POLICIES.names() == ["gt", "present", "top1", "all"]
+
+
+def test_every_wsol_method_class_is_registered():
+    """A WSOLMethod subclass in wsl.methods that is not decorated with @register_method fails here."""
+    import pkgutil
+
+    import wsl.methods.base
+
+    classes = set()
+    for info in pkgutil.iter_modules(wsl.methods.__path__):
+        module = __import__(f"wsl.methods.{info.name}", fromlist=["_"])
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                cls.__module__ == module.__name__
+                and issubclass(cls, wsl.methods.base.WSOLMethod)
+                and cls is not wsl.methods.base.WSOLMethod
+            ):
+                classes.add(cls)
+    assert len(classes) >= 6
+    assert classes == set(wsl.methods.METHODS.values())
+    assert all(cls.name == name for name, cls in wsl.methods.METHODS.items())
+
+
+def test_every_localization_metric_class_is_registered():
+    """A Metric in wsl.metrics' localization modules without its register_metric line fails here."""
+    import pkgutil
+
+    from torchmetrics import Metric
+
+    settings = wsl.metrics.registry.EvalSettings(
+        num_classes=3, single_label=True, cam_curve_interval=0.01, with_subset=True, cam_threshold=0.5
+    )
+    built = [entry.build(settings) for entry in wsl.metrics.registry.METRICS.values()]
+    registered = {type(metric) for metric in built if metric is not None}
+    classes = set()
+    for info in pkgutil.iter_modules(wsl.metrics.__path__):
+        if info.name.startswith("_") or info.name in ("classification", "registry", "report"):
+            continue
+        module = __import__(f"wsl.metrics.{info.name}", fromlist=["_"])
+        classes |= {
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if cls.__module__ == module.__name__ and issubclass(cls, Metric)
+        }
+    assert classes and classes <= registered

@@ -152,7 +152,7 @@ def test_each_method_runs_on_a_cell(method, options, cell, tmp_path, standins):
 
 def test_the_readme_lists_the_nine_cells_and_the_protocols_page_prints_two_current_cards():
     """The README's reproduction section: each cell's command beside its published figure; docs/protocols.md:
-    the VGG16 and InceptionV3 cards as recipe_card prints them now (a changed card fails here, not silently)."""
+    the VGG16 and InceptionV3 cards as recipe_card prints them now (a changed card fails here)."""
     readme = (REPO / "README.md").read_text()
     protocols = (REPO / "docs" / "protocols.md").read_text()
     for (dataset, arch), cell in UPSTREAM_CELLS.items():

@@ -12,17 +12,16 @@ generic tests in ``tests/methods`` follow the registry):
 
 from __future__ import annotations
 
-import difflib
-import inspect
 from collections.abc import Callable
 from typing import TypeVar
 
 from wsl.methods.base import WSOLMethod
+from wsl.registry import Registry
 
 __all__ = ["METHODS", "register_method", "get_method", "method_kwargs"]
 
 # Filled by @register_method when wsl.methods is imported, in order: cam, has, cutmix, adl, acol, spg.
-METHODS: dict[str, type[WSOLMethod]] = {}
+METHODS: Registry[type[WSOLMethod]] = Registry("method")
 
 _M = TypeVar("_M", bound=type[WSOLMethod])
 
@@ -40,29 +39,20 @@ def register_method(name: str) -> Callable[[_M], _M]:
     def decorator(cls: _M) -> _M:
         if not (isinstance(cls, type) and issubclass(cls, WSOLMethod)):
             raise TypeError(f"register_method({name!r}): expected a WSOLMethod subclass; got {cls!r}")
-        if name in METHODS:
-            raise ValueError(
-                f"method name {name!r} is already registered to {METHODS[name].__module__}."
-                f"{METHODS[name].__qualname__}; choose another name"
-            )
+        METHODS.add(name, cls)
         cls.name = name
-        METHODS[name] = cls
         return cls
 
     return decorator
 
 
 def _lookup(name: str) -> type[WSOLMethod]:
-    if not isinstance(name, str) or name not in METHODS:
-        close = difflib.get_close_matches(str(name).lower(), list(METHODS), n=1, cutoff=0.4)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}{hint}")
-    return METHODS[name]
+    return METHODS.lookup(name)
 
 
 def method_kwargs(name: str) -> list[str]:
     """The options (``method_kwargs`` keys) of the method ``name``."""
-    return [p for p in inspect.signature(_lookup(name).__init__).parameters if p != "self"]
+    return METHODS.kwargs_of(name)
 
 
 def get_method(name: str, **kwargs: object) -> WSOLMethod:
@@ -84,7 +74,7 @@ def get_method(name: str, **kwargs: object) -> WSOLMethod:
         >>> get_method("cmm")
         Traceback (most recent call last):
         ...
-        ValueError: unknown method 'cmm'; choose one of: cam...; did you mean 'cam'?
+        ValueError: method: got 'cmm' (did you mean 'cam'?); expected one of [...]
     """
     cls = _lookup(name)
     accepted = method_kwargs(name)
