@@ -201,7 +201,13 @@ _SMOKE = textwrap.dedent(
 )
 
 
-def test_the_wheel_installs_into_a_fresh_venv_and_imports_with_its_compiled_core(built):
+def _clean_env() -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONNOUSERSITE": "1"}
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(built) -> Path:
+    """A fresh venv (seeing this interpreter's site-packages for torch & co.) with the wheel installed."""
     if not _has_c_compiler():
         pytest.skip("no C compiler: the wheel has no compiled core to smoke-test")
     venv = built["root"] / "venv"
@@ -214,30 +220,67 @@ def test_the_wheel_installs_into_a_fresh_venv_and_imports_with_its_compiled_core
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    outside = built["root"] / "elsewhere"
-    outside.mkdir()
-    done = subprocess.run(
-        [str(python), "-c", _SMOKE],
-        cwd=outside,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONNOUSERSITE": "1"},
+    return venv
+
+
+def _in_venv(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    name = "Scripts/{}.exe" if sys.platform == "win32" else "bin/{}"
+    program = str(venv / name.format(args[0]))
+    return subprocess.run(
+        [program, *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=900, env=_clean_env()
     )
+
+
+def test_the_wheel_installs_into_a_fresh_venv_and_imports_with_its_compiled_core(built, wheel_venv):
+    venv = wheel_venv
+    outside = built["root"] / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    done = _in_venv(venv, ["python", "-c", _SMOKE], outside)
     assert done.returncode == 0, done.stderr[-4000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert Path(result["file"]).resolve().is_relative_to(venv.resolve())  # the wheel, not this checkout
     assert result["version"] == result["metadata"] == wsl.__version__
     assert result["core_used"] and result["ious"] == [0.0, 1.0, 1.0]
     # The console script: a normal (not editable) install has every tool as ``wsol SUBCOMMAND``.
-    wsol = venv / ("Scripts/wsol.exe" if sys.platform == "win32" else "bin/wsol")
-    done = subprocess.run(
-        [str(wsol), "--help"],
-        cwd=outside,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONNOUSERSITE": "1"},
-    )
+    done = _in_venv(venv, ["wsol", "--help"], outside)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "train" in done.stdout and "evaluate" in done.stdout and "predict" in done.stdout
+
+
+def test_every_subcommand_of_the_wheel_answers_help(built, wheel_venv):
+    from wsl.commands import SUBCOMMANDS
+
+    outside = built["root"] / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    for name in SUBCOMMANDS:
+        done = _in_venv(wheel_venv, ["wsol", name, "--help"], outside)
+        assert done.returncode == 0, (name, done.stderr[-2000:])
+        assert "usage:" in done.stdout.lower(), name
+
+
+def test_the_wheel_trains_evaluates_exports_and_predicts_end_to_end(built, wheel_venv):
+    """From the installed wheel only (no checkout on the path): data, 2 training steps, evaluate, export,
+    predict, each through the console script, in a folder outside the checkout."""
+    work = built["root"] / "e2e"
+    work.mkdir()
+    steps = [
+        ["make-synthetic", "--format", "voc", "--out", "voc", "--num-train", "8", "--num-val", "4",
+         "--num-test", "4", "--image-size", "64", "--workers", "1"],
+        ["train", "--pool", "gap", "--dataset", f"voc:{work / 'voc'}", "--data.image_size", "64",
+         "--data.batch_size", "4", "--data.num_workers", "0", "--trainer.max_epochs", "1",
+         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+         "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false", "--run_dir", "run"],
+        ["evaluate", "--ckpt", "run/checkpoints/last.ckpt", "--data", f"voc:{work / 'voc'}",
+         "--split", "test", "--device", "cpu", "--no-progress", "--out", "eval.json"],
+        ["export", "--ckpt", "run/checkpoints/last.ckpt", "--data", f"voc:{work / 'voc'}", "--split", "test",
+         "--out", "cams", "--device", "cpu", "--no-progress", "--num-workers", "0"],
+        ["predict", "--ckpt", "run/checkpoints/last.ckpt", "--images", str(work / "voc" / "JPEGImages"),
+         "--out", "pred", "--device", "cpu", "--no-progress"],
+    ]  # fmt: skip
+    for args in steps:
+        done = _in_venv(wheel_venv, ["wsol", *args], work)
+        assert done.returncode == 0, (args[0], done.stdout[-2000:], done.stderr[-4000:])
+    assert json.loads((work / "run" / "results.json").read_text())["test"]
+    assert "maxboxacc" in json.loads((work / "eval.json").read_text())["results"]
+    assert (work / "cams" / "cams.json").is_file() and list((work / "cams" / "cams").glob("*.npz"))
+    assert (work / "pred" / "detections.json").is_file()
