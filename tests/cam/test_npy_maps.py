@@ -39,7 +39,10 @@ def _bad_files() -> dict[str, tuple[bytes, str]]:
             _npy_bytes(np.zeros((2, 2), dtype=[("x", "f4"), ("y", "i4")])),
             r"dtype .*\(not a plain number\)",
         ),
-        "empty": (_npy_bytes(np.zeros((0, 0), np.float32)), r"shape \(0, 0\); expected a non-empty 2-D"),
+        "empty": (
+            _npy_bytes(np.zeros((0, 0), np.float32)),
+            r"shape \(0, 0\); expected a 2-D \(H, W\) map with no empty side",
+        ),
         "npz": (npz.getvalue(), r"a zip archive \(a \.npz\?\), not a \.npy map"),
         "huge": (_header_claiming((200000, 200000)), r"claims a 200000 x 200000 map, more than"),
         "text": (

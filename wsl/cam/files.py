@@ -397,7 +397,7 @@ def _read_header(fp: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtype[A
             f"{where}: the map has dtype {dtype} (not a plain number); save a 2-D float array, e.g. float32"
         )
     if len(shape) != 2 or 0 in shape:
-        raise ValueError(f"{where}: the map has shape {shape}; expected a non-empty 2-D (H, W) map")
+        raise ValueError(f"{where}: the map has shape {shape}; expected a 2-D (H, W) map with no empty side")
     if shape[0] * shape[1] > MAX_MAP_VALUES:
         raise ValueError(
             f"{where}: the header claims a {shape[0]} x {shape[1]} map, more than the {MAX_MAP_VALUES} "

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsl.cam.files import MANIFEST_FORMAT
+from wsl.cam.files import CamManifest
 from wsl.portable import lock_backend, pid_alive, write_at
 from wsl.runs import check_writable_dir
 
@@ -50,12 +50,12 @@ MANIFEST = "cams.json"
 
 
 def _is_manifest_folder(root: Path) -> bool:
-    """Whether ``root`` holds a ``cams.json`` of format ``wsl-cams``."""
+    """Whether ``root`` holds a readable ``cams.json`` (:meth:`wsl.cam.files.CamManifest.read`)."""
     try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        CamManifest.read(root / MANIFEST)
+    except ValueError:
         return False
-    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+    return True
 
 
 def _only_npy(root: Path) -> bool:
