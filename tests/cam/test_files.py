@@ -70,8 +70,8 @@ def test_a_broken_manifest_is_an_error_naming_the_file(tmp_path, content, messag
 
 def test_manifest_class_names_takes_the_first_manifest_that_lists_them(tmp_path):
     (tmp_path / "cams").mkdir()
-    (tmp_path / "cams" / "cams.json").write_text('{"class_names": []}')
-    (tmp_path / "cams.json").write_text('{"class_names": ["x", 2]}')
+    (tmp_path / "cams" / "cams.json").write_text('{"class_names": [], "images": []}')
+    (tmp_path / "cams.json").write_text('{"class_names": ["x", 2], "images": []}')
     assert manifest_class_names(tmp_path / "cams") == ["x", "2"]
     assert manifest_class_names(tmp_path / "a" / "b") is None
 

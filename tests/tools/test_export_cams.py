@@ -171,14 +171,16 @@ def test_library_errors_name_arguments_and_the_tool_its_flags(
     run_dir, synthetic_voc_root, tmp_path, capsys, extra, library, tool
 ):
     from wsl.jobs.export import export_from_checkpoint
+    from wsl.jobs.source import CheckpointData
 
     flag, value = extra
     name = flag[2:].replace("-", "_")
     with pytest.raises(ValueError, match=re.escape(library)) as info:
-        export_from_checkpoint(
-            run_dir / "checkpoints" / "best.ckpt", f"voc:{synthetic_voc_root}", "test", tmp_path / "out",
-            threshold=0.5, **{name: int(value) if value.isdigit() else value},
+        source = CheckpointData(
+            run_dir / "checkpoints" / "best.ckpt", f"voc:{synthetic_voc_root}", "test",
+            **{name: int(value) if value.isdigit() else value},
         )  # fmt: skip
+        export_from_checkpoint(source, tmp_path / "out", threshold=0.5)
     assert "--" not in str(info.value)
     argv = args(run_dir, synthetic_voc_root, tmp_path / "out", "--threshold", "0.5")
     if flag in argv:

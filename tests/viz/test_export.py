@@ -466,7 +466,9 @@ def test_the_staging_folders_of_a_killed_export_are_cleaned_by_the_next_run(modu
 
 
 def CamFolder_check(out: Path) -> Path:
-    return cam_files.prepare_out_dir(out)
+    from wsl.jobs.outdir import prepare_out_dir
+
+    return prepare_out_dir(out)
 
 
 def test_a_folder_that_is_not_an_export_is_not_replaced(module, dm, tmp_path):

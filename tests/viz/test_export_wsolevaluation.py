@@ -3,6 +3,7 @@ round trip export → evaluate --cams == evaluate --ckpt in the wsolevaluation f
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def test_files_are_what_wsolevaluation_reads(wsol_run, tmp_path, capsys):
     assert all("/" in i for i in ids)  # nested ids: <class>/<name>.jpg
     # wsolevaluation's CamDataset: np.load(os.path.join(scoremap_root, image_id + '.npy')).
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == sorted(f"{i}.npy" for i in ids)
+    assert files == sorted(["cams.json", *(f"{i}.npy" for i in ids)])  # the manifest records the frame
+    manifest = json.loads((out / "cams.json").read_text())
+    assert manifest["layout"] == manifest["frame"] == "wsolevaluation" and manifest["images"] == []
     module = load_module(ckpt)
     dm = WSLDataModule(f"wsol:{root}", image_size=64, num_workers=0, single_label=True)
     dataset = dm.dataset("test", with_annotations=False)

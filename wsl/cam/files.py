@@ -17,7 +17,6 @@ Names built from annotation strings are made safe here (:func:`safe_filename`, :
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -37,12 +36,14 @@ from wsl.runs import atomic_path, write_text
 __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_VERSION",
+    "MAX_MAP_VALUES",
     "NPZ_COMPRESSLEVEL",
     "CamManifest",
     "SavedCams",
     "UniqueNames",
     "load_cam_npz",
     "manifest_class_names",
+    "read_npy_map",
     "npz_keys",
     "safe_filename",
     "safe_join",
@@ -318,15 +319,16 @@ def load_cam_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 
 def manifest_class_names(folder: str | os.PathLike[str]) -> list[str] | None:
-    """The ``class_names`` of the first ``cams.json`` beside or above ``folder`` that lists any, else None."""
+    """The ``class_names`` of the first readable ``cams.json`` (:meth:`CamManifest.read`) beside or above
+    ``folder`` that lists any, else None."""
     folder = Path(folder)
-    for manifest in (folder / "cams.json", folder.parent / "cams.json"):
+    for path in (folder / "cams.json", folder.parent / "cams.json"):
         try:
-            names = json.loads(manifest.read_text(encoding="utf-8"))["class_names"]
-        except (OSError, ValueError, KeyError, TypeError):
+            names = CamManifest.read(path).class_names
+        except ValueError:
             continue
-        if isinstance(names, list) and names:
-            return [str(n) for n in names]
+        if names:
+            return names
     return None
 
 
@@ -358,6 +360,82 @@ def write_scoremap(path: Path, cam: np.ndarray) -> None:
         np.save(f, cam, allow_pickle=False)
 
 
+# ------------------------------------------------------------------------------ reading one map safely
+
+#: The most values one saved map may hold (a 16384 × 16384 map): a header claiming more is refused
+#: before any memory is taken.
+MAX_MAP_VALUES = 16384 * 16384
+
+
+def _read_header(fp: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """The ``(shape, fortran_order, dtype)`` of the ``.npy`` header at ``fp``, checked."""
+    prefix = fp.read(8)
+    if prefix.startswith(b"PK"):
+        raise ValueError(
+            f"{where}: a zip archive (a .npz?), not a .npy map; name .npz files .npz, or save one map per "
+            ".npy with numpy.save"
+        )
+    if len(prefix) < 8 or not prefix.startswith(b"\x93NUMPY"):
+        raise ValueError(
+            f"{where}: not a .npy map (it starts with {prefix[:8]!r}, not numpy's magic string; text, "
+            "another format or an empty file); save each map with numpy.save of a 2-D float array"
+        )
+    version = (prefix[6], prefix[7])
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f".npy format version {version} is not read here (1.0 and 2.0 are)")
+    except (ValueError, EOFError, SyntaxError, OverflowError, TypeError) as err:
+        raise ValueError(
+            f"{where}: not a readable .npy map ({err}); save each map with numpy.save of a 2-D float array"
+        ) from None
+    if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biuf":
+        raise ValueError(
+            f"{where}: the map has dtype {dtype} (not a plain number); save a 2-D float array, e.g. float32"
+        )
+    if len(shape) != 2 or 0 in shape:
+        raise ValueError(f"{where}: the map has shape {shape}; expected a 2-D (H, W) map with no empty side")
+    if shape[0] * shape[1] > MAX_MAP_VALUES:
+        raise ValueError(
+            f"{where}: the header claims a {shape[0]} x {shape[1]} map, more than the {MAX_MAP_VALUES} "
+            "values a map may hold; save maps at the image size or smaller"
+        )
+    return shape, fortran, dtype
+
+
+def read_npy_map(fp: Any, where: str, size: int | None = None) -> np.ndarray:
+    """Read one 2-D numeric map from the ``.npy`` stream ``fp``, its header checked before any data is
+    read (never with pickle).
+
+    Args:
+        fp: a binary file object at the start of the ``.npy`` data.
+        where: the file (and member) the messages name.
+        size: the number of bytes of the whole ``.npy`` (when known), to name a truncated file.
+
+    Raises:
+        ValueError: naming ``where``: not a ``.npy`` (text, a zip/``.npz``, a wrong header), a dtype other
+            than bool/int/float (strings, structures, objects), not a non-empty 2-D shape, a header
+            claiming more than :data:`MAX_MAP_VALUES` values, or fewer data bytes than the header says.
+    """
+    shape, fortran, dtype = _read_header(fp, where)
+    need = shape[0] * shape[1] * dtype.itemsize
+    if size is not None and hasattr(fp, "tell") and size - fp.tell() < need:
+        raise ValueError(
+            f"{where}: truncated ({size - fp.tell()} bytes of data, the header's {shape} {dtype} map needs "
+            f"{need}); write the file again"
+        )
+    data = fp.read(need)
+    if len(data) < need:
+        raise ValueError(
+            f"{where}: truncated ({len(data)} bytes of data, the header's {shape} {dtype} map needs {need}); "
+            "write the file again"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
 # --------------------------------------------------------------------------- the reader of both layouts
 
 
@@ -366,16 +444,19 @@ class SavedCams:
 
     Files are matched to image ids by ``cams.json`` when the folder (or its parent, for an export's
     ``cams/`` folder) holds one, else by their path relative to the folder without the suffix:
-    subfolders are searched, so the id ``a/x`` is ``a/x.npz`` (hidden files and folders are skipped).
+    subfolders are searched, so the id ``a/x`` is ``a/x.npz`` (files in hidden folders are skipped; a
+    hidden file is the map of an id that starts with ``.``).
     The manifest's ``npz_keys`` maps a class name to its key in the ``.npz`` files where the two differ
     (a class name that is not a safe zip member name); other keys are the class names.
 
     Args:
         root: the folder.
         class_names: the dataset's classes, to map ``.npz`` keys to class indices.
+        frame: the evaluation frame the maps are scored in (``original`` or ``wsolevaluation``); a
+            manifest that records another frame is refused (:meth:`check_frame`). None: not checked.
     """
 
-    def __init__(self, root: str | Path, class_names: list[str]) -> None:
+    def __init__(self, root: str | Path, class_names: list[str], frame: str | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"cam_dir {str(self.root)!r} is not a folder; pass the folder of .npy/.npz CAMs")
@@ -387,7 +468,7 @@ class SavedCams:
             for p in sorted(self.root.rglob("*"))
             if p.suffix in (".npy", ".npz")
             and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+            and not any(part.startswith(".") for part in p.relative_to(self.root).parts[:-1])
         }
         self.files.update(self._manifest_files())
         if not self.files:
@@ -396,6 +477,30 @@ class SavedCams:
                 "image id is expected"
             )
         self.non_finite: list[str] = []
+        self.frame = frame
+        if frame is not None:
+            self.check_frame(frame)
+
+    @property
+    def saved_frame(self) -> str | None:
+        """The frame the manifest records the maps were written in (None: no manifest, or it does not
+        say: exports written before the frame was recorded)."""
+        frame = self.manifest.options.get("frame") if self.manifest is not None else None
+        return str(frame) if frame is not None else None
+
+    def check_frame(self, frame: str) -> None:
+        """Refuse to score the maps in ``frame`` when the manifest records another one.
+
+        Raises:
+            ValueError: naming the folder, both frames and the ``--protocol`` to pass.
+        """
+        saved = self.saved_frame
+        if saved is not None and saved != frame:
+            raise ValueError(
+                f"cam_dir {str(self.root)!r}: its cams.json says the maps were written in the {saved!r} "
+                f"frame, not {frame!r}; scored in another frame the boxes and maps do not line up. Pass "
+                f"--protocol {saved} (protocol={saved!r})"
+            )
 
     def _manifest_files(self) -> dict[str, Path]:
         """``image_id → file`` from an export's ``cams.json`` beside or above the folder (and its
@@ -438,6 +543,12 @@ class SavedCams:
             raise ValueError(
                 f"{path}: map {name!r} is {cam.shape}, larger than the image {size}; save CAMs at the image "
                 "size or at the feature-map size"
+                + (
+                    ""
+                    if self.frame == "wsolevaluation"
+                    else "; maps of wsolevaluation's layout (224 x 224) are scored with --protocol "
+                    "wsolevaluation"
+                )
             )
         if not np.isfinite(cam).all():
             self.non_finite.append(f"{path.name}:{name}")
@@ -447,10 +558,8 @@ class SavedCams:
         """The maps (len(classes), h, w) of ``image_id`` for ``classes``."""
         path = self.files[image_id]
         if path.suffix == ".npy":
-            try:
-                array = np.load(path, allow_pickle=False)
-            except ValueError as err:  # object arrays need pickle, which is refused
-                raise ValueError(f"{path}: the map cannot be read without pickle ({err})") from err
+            with open(path, "rb") as f:
+                array = read_npy_map(f, str(path), os.fstat(f.fileno()).st_size)
             cam = self._check(path, "map", array, size)
             return torch.from_numpy(cam).expand(len(classes), *cam.shape)
         # The members are read straight from the zip (``numpy.load`` of an .npz adds ~50 % per file).
@@ -467,14 +576,9 @@ class SavedCams:
                             + (f" (key {key!r} in cams.json's npz_keys)" if key != name else "")
                             + f" (present in the ground truth); keys found: {sorted(members)}"
                         )
-                    try:
-                        array = np.lib.format.read_array(
-                            io.BytesIO(archive.read(members[key])), allow_pickle=False
-                        )
-                    except ValueError as err:  # object arrays need pickle, which is refused
-                        raise ValueError(
-                            f"{path}: map {name!r} cannot be read without pickle ({err})"
-                        ) from err
+                    info = archive.getinfo(members[key])
+                    with archive.open(info) as member:
+                        array = read_npy_map(member, f"{path} (map {name!r})", info.file_size)
                     out.append(torch.from_numpy(self._check(path, name, array, size)))
         except (OSError, zipfile.BadZipFile, EOFError) as err:
             raise ValueError(f"{path}: cannot be read as a .npz of maps ({err})") from err

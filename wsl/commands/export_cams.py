@@ -28,9 +28,10 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
-from wsl.jobs.export import CLASS_MODES, export_from_checkpoint, summary_text
+from wsl.jobs.export import CLASS_MODES, ExportOptions, export_from_checkpoint, summary_text
 from wsl.jobs.logs import tool_logging
 from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
+from wsl.jobs.source import CheckpointData
 
 #: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
 LAYOUTS = ("wsl", "wsolevaluation")
@@ -122,20 +123,7 @@ def _export(argv: list[str] | None) -> dict:
                 "of each image's ground-truth class; leave --classes out"
             )
         maps = export_scoremaps_from_checkpoint(
-            args.ckpt,
-            args.data,
-            args.split,
-            args.out,
-            limit=args.limit,
-            image_size=args.image_size,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            device=args.device,
-            skip_bad=args.skip_bad,
-            progress=not args.no_progress,
-            cam_method=args.cam_method,
-            cam_layer=args.cam_layer,
-            class_names=args.class_names,
+            _source(args), args.out, args.limit, not args.no_progress, args.cam_method, args.cam_layer
         )
         print(
             f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "
@@ -145,28 +133,33 @@ def _export(argv: list[str] | None) -> dict:
             "--protocol wsolevaluation"
         )
         return maps
-    summary = export_from_checkpoint(
+    options = ExportOptions(
+        classes=args.classes or "present",
+        limit=args.limit,
+        multi_contour=args.multi_contour,
+        sheet_size=args.sheet_size,
+        progress=not args.no_progress,
+        cam_method=args.cam_method,
+        cam_layer=args.cam_layer,
+    )
+    summary = export_from_checkpoint(_source(args), args.out, options, args.threshold)
+    print(summary_text(summary))
+    return summary
+
+
+def _source(args: argparse.Namespace) -> CheckpointData:
+    """The checkpoint and split the flags name."""
+    return CheckpointData(
         args.ckpt,
         args.data,
         args.split,
-        args.out,
-        classes=args.classes or "present",
-        limit=args.limit,
-        threshold=args.threshold,
         image_size=args.image_size,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         device=args.device,
-        progress=not args.no_progress,
         skip_bad=args.skip_bad,
-        multi_contour=args.multi_contour,
-        sheet_size=args.sheet_size,
         class_names=args.class_names,
-        cam_method=args.cam_method,
-        cam_layer=args.cam_layer,
     )
-    print(summary_text(summary))
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

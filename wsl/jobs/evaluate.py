@@ -249,7 +249,7 @@ def evaluate_cam_folder(
         The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
         ``images_scored``.
     """
-    folder = CamFolder(cam_dir, class_names)
+    folder = CamFolder(cam_dir, class_names, frame=protocol)
     ids = _image_ids(loader.dataset)
     missing = set(folder.check_ids(ids, skip_missing))
     evaluator = LocalizationEvaluator(

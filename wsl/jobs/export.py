@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence, Sized
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +23,34 @@ import torch
 from torch import nn
 
 from wsl.cam import CLASS_POLICIES, CamBatch
+from wsl.cam.frames import get_frame
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, cam_batches
 from wsl.jobs.originals import OriginalImages
+from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
+from wsl.jobs.source import CheckpointData, check_int
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.trained import parse_class_names
-from wsl.viz.cam_files import CamFolder, npz_keys, prepare_out_dir, staged_folder
+from wsl.viz.cam_files import CamFolder, npz_keys
 from wsl.viz.io import save_png
 from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
 
-__all__ = ["CLASS_MODES", "export_cams", "export_from_checkpoint", "parse_class_names", "summary_text"]
+__all__ = [
+    "CLASS_MODES",
+    "CheckpointData",
+    "ExportOptions",
+    "export_cams",
+    "export_from_checkpoint",
+    "parse_class_names",
+    "summary_text",
+]
 
 log = logging.getLogger(__name__)
 
 #: Which classes of an image get a CAM: the class-policy registry itself (``gt``, ``present``, ``top1``,
 #: ``all``, and any policy registered later), so export accepts exactly what the pipeline does.
 CLASS_MODES = CLASS_POLICIES
-
-
-def _check_int(name: str, value: Any, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}; got {value!r}")
 
 
 def _class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
@@ -54,23 +60,58 @@ def _class_names(names: Sequence[str] | None, num_classes: int) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How :func:`export_cams` exports (the flags of ``tools/export_cams.py``).
+
+    Attributes:
+        classes: a class policy of :data:`CLASS_MODES`: ``"gt"`` (classes with a non-difficult box),
+            ``"present"`` (ground-truth labels), ``"top1"`` (top-scoring class) or ``"all"``.
+        limit: export only the first ``limit`` images (None: all).
+        threshold: box threshold in [0, 1) for :func:`wsl.metrics.cam_to_boxes`.
+        class_names: the C class names (default ``module.class_names``, else ``"0"``, ``"1"`` …).
+        multi_contour: every contour's box (MaxBoxAccV2) instead of the largest one (MaxBoxAcc).
+        single_label: softmax instead of sigmoid probabilities (default ``module.hparams.single_label``).
+        sheet_size: number of overlays in ``contact_sheet.png`` (0: no sheet).
+        thumb_size: longest side of gallery thumbnails; smaller overlays are their own thumbnail.
+        alpha: overlay weight of the CAM colours.
+        colormap: colormap name.
+        progress: show a tqdm bar over batches.
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``).
+    """
+
+    classes: str = "present"
+    limit: int | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    class_names: Sequence[str] | None = None
+    multi_contour: bool = False
+    single_label: bool | None = None
+    sheet_size: int = 32
+    thumb_size: int = 256
+    alpha: float = 0.5
+    colormap: str = "inferno"
+    progress: bool = True
+    cam_method: str = "native"
+    cam_layer: str | None = None
+
+    def check(self) -> tuple[CamRequest, PanelStyle]:
+        """The CAM request and the picture style, every option checked (ValueError naming it)."""
+        request = CamRequest(CamSource(self.cam_method, self.cam_layer), self.classes, limit=self.limit)
+        threshold = parse_threshold(self.threshold)
+        style = PanelStyle(threshold, bool(self.multi_contour), self.alpha, self.colormap)
+        check_int("sheet_size", self.sheet_size, 0)
+        check_int("thumb_size", self.thumb_size, 16)
+        return request, style
+
+
 def export_cams(
     module: nn.Module,
     dataloader: Iterable[Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
-    classes: str = "present",
-    limit: int | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
-    class_names: Sequence[str] | None = None,
-    multi_contour: bool = False,
-    single_label: bool | None = None,
-    sheet_size: int = 32,
-    thumb_size: int = 256,
-    alpha: float = 0.5,
-    colormap: str = "inferno",
-    progress: bool = True,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
+    options: ExportOptions | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     """Write overlays, CAM files, a gallery and a contact sheet for the images of a loader.
 
@@ -87,24 +128,10 @@ def export_cams(
         dataloader: batches from :func:`wsl.data.collate_wsl`: ``image`` ``(B, 3, S, S)``, ``image_id``,
             ``orig_size`` ``(B, 2)``, ``labels`` ``(B, C)`` and, for boxes and IoUs, ``boxes`` and
             ``box_labels`` (evaluation loaders; ``gt`` also needs ``difficult``).
-        out_dir: output folder (created). The export is written beside it in ``OUT.partial-<pid>`` and
-            replaces an earlier export there only when complete (:func:`wsl.viz.cam_files.staged_folder`);
-            other files in ``out_dir`` are kept.
-        classes: a class policy of :data:`CLASS_MODES`: ``"gt"`` (classes with a non-difficult box),
-            ``"present"`` (ground-truth labels), ``"top1"`` (top-scoring class) or ``"all"``.
-        limit: export only the first ``limit`` images (None: all).
-        threshold: box threshold in [0, 1) for :func:`wsl.metrics.cam_to_boxes`.
-        class_names: the C class names (default ``module.class_names``, else ``"0"``, ``"1"`` …).
-        multi_contour: every contour's box (MaxBoxAccV2) instead of the largest one (MaxBoxAcc).
-        single_label: softmax instead of sigmoid probabilities (default ``module.hparams.single_label``).
-        sheet_size: number of overlays in ``contact_sheet.png`` (0: no sheet).
-        thumb_size: longest side of gallery thumbnails; smaller overlays are their own thumbnail.
-        alpha: overlay weight of the CAM colours.
-        colormap: colormap name.
-        progress: show a tqdm bar over batches.
-        cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
-        cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``).
+        out_dir: output folder (created), written through :func:`wsl.jobs.outdir.staged_output`: locked,
+            staged in ``OUT.partial-<pid>`` and swapped in only when complete; other files in it are kept.
+        options: :class:`ExportOptions` (default: its defaults).
+        **fields: fields of :class:`ExportOptions` to replace, e.g. ``classes="top1"``.
 
     Returns:
         Summary dict: ``out_dir``, ``index``, ``manifest``, ``contact_sheet`` (or None), ``num_images``,
@@ -112,8 +139,8 @@ def export_cams(
         those with IoU ≥ 0.5), ``threshold``, ``classes``, ``cam_method``, ``cam_layer``, ``seconds``.
 
     Raises:
-        ValueError: bad ``classes``/``limit``/``threshold``/``sheet_size``, an ``out_dir`` that is a file
-            or a non-empty folder that holds no earlier export,
+        ValueError: bad ``classes``/``limit``/``threshold``/``sheet_size``, an ``out_dir`` that is a file,
+            not writable, in use by another job or a non-empty folder that holds no earlier export,
             class names that do not match the model's output, or batches without the needed keys.
 
     Example:
@@ -122,47 +149,55 @@ def export_cams(
         >>> export_cams(module, loader, "cams_out", classes="top1")["num_cams"]  # doctest: +SKIP
         16
     """
-    request = CamRequest(CamSource(cam_method, cam_layer), classes, limit=limit)
-    style = PanelStyle(parse_threshold(threshold), bool(multi_contour), alpha, colormap)
-    _check_int("sheet_size", sheet_size, 0)
-    _check_int("thumb_size", thumb_size, 16)
+    opts = replace(options or ExportOptions(), **fields)
+    request, style = opts.check()
     net = getattr(module, "net", module)
     request.source.check(net)
-    if class_names is None:
-        class_names = getattr(module, "class_names", None)
-    if single_label is None:
+    if opts.class_names is None:
+        opts = replace(opts, class_names=getattr(module, "class_names", None))
+    if opts.single_label is None:
         hparams = getattr(module, "hparams", None) or {}
-        single_label = bool(hparams.get("single_label", False)) if isinstance(hparams, Mapping) else False
+        single = bool(hparams.get("single_label", False)) if isinstance(hparams, Mapping) else False
+        opts = replace(opts, single_label=single)
+    prepare_out_dir(out_dir, "wsl")  # before the first batch
     module.eval()
-
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
-    with staged_folder(out_dir) as folder:
-        export = _Export(folder, style, originals, thumb_size, max_pictures=sheet_size)
-        _export_batches(export, net, dataloader, request, class_names, single_label, progress)
-        if export.pictures:
-            save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
-        options = {
-            "class_names": list(export.names or class_names or []),
-            "npz_keys": dict(folder.npz_keys),
-            "single_label": bool(single_label),
-            "classes": classes,
-            "threshold": style.threshold,
-            "multi_contour": style.multi_contour,
-            "cam_method": cam_method,
-            "cam_layer": cam_layer,
-        }
-        folder.write_manifest(options, export.images, export.entries)
-        source = cam_label(cam_method, cam_layer)
-        title = (
-            f"{source + ' ' if source else ''}CAMs ({classes} classes) - GT boxes green, predicted boxes red "
-            f"({'all contours' if multi_contour else 'largest contour'}, threshold {style.threshold:.2f})"
-        )
-        folder.write_index(export.entries, title)
+    with staged_output(out_dir, "wsl") as stage:
+        export = _Export(CamFolder(stage), style, originals, opts.thumb_size, max_pictures=opts.sheet_size)
+        _export_batches(export, net, dataloader, request, opts)
+        _finish(export, opts, request)
     summary = export.summary(Path(out_dir))
-    summary.update(threshold=style.threshold, classes=classes, cam_method=cam_method, cam_layer=cam_layer)
+    summary.update(threshold=style.threshold, classes=opts.classes)
+    summary.update(cam_method=opts.cam_method, cam_layer=opts.cam_layer)
     summary["seconds"] = time.perf_counter() - started
     return summary
+
+
+def _finish(export: _Export, opts: ExportOptions, request: CamRequest) -> None:
+    """Write the contact sheet, ``cams.json`` and ``index.html`` of a complete export."""
+    folder, style = export.folder, export.style
+    if export.pictures:
+        save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
+    options = {
+        "class_names": list(export.names or opts.class_names or []),
+        "npz_keys": dict(folder.npz_keys),
+        "single_label": bool(opts.single_label),
+        "classes": opts.classes,
+        "threshold": style.threshold,
+        "multi_contour": style.multi_contour,
+        "cam_method": opts.cam_method,
+        "cam_layer": opts.cam_layer,
+        "frame": get_frame(request.frame).name,
+    }
+    folder.write_manifest(options, export.images, export.entries)
+    source = cam_label(opts.cam_method, opts.cam_layer)
+    title = (
+        f"{source + ' ' if source else ''}CAMs ({opts.classes} classes) - GT boxes green, predicted boxes "
+        f"red ({'all contours' if style.multi_contour else 'largest contour'}, threshold "
+        f"{style.threshold:.2f})"
+    )
+    folder.write_index(export.entries, title)
 
 
 def _export_batches(
@@ -170,14 +205,12 @@ def _export_batches(
     net: nn.Module,
     dataloader: Iterable[Mapping[str, Any]],
     request: CamRequest,
-    class_names: Sequence[str] | None,
-    single_label: bool,
-    progress: bool,
+    opts: ExportOptions,
 ) -> None:
     """Run the CAM stream over the batches and write the files of each image into ``export``."""
     batches: Iterable[Mapping[str, Any]] = dataloader
     bar = None
-    if progress:
+    if opts.progress:
         from tqdm.auto import tqdm
 
         total = len(dataloader) if isinstance(dataloader, Sized) else None
@@ -186,9 +219,9 @@ def _export_batches(
         for batch, cams in cam_batches(net, batches, request):
             assert cams.scores is not None
             if export.names is None:
-                export.names = _class_names(class_names, cams.scores.shape[1])
+                export.names = _class_names(opts.class_names, cams.scores.shape[1])
                 export.folder.npz_keys = npz_keys(export.names)
-            probs = cams.scores.softmax(dim=1) if single_label else cams.scores.sigmoid()
+            probs = cams.scores.softmax(dim=1) if opts.single_label else cams.scores.sigmoid()
             for i in range(len(batch["image_id"])):
                 export.add_image(cams, i, batch, probs[i])
     finally:
@@ -275,90 +308,50 @@ class _Export:
 
 
 def export_from_checkpoint(
-    ckpt: str | os.PathLike[str],
-    data: str,
-    split: str,
+    source: CheckpointData,
     out_dir: str | os.PathLike[str],
-    classes: str = "present",
-    limit: int | None = None,
+    options: ExportOptions | None = None,
     threshold: float | str = "best",
-    image_size: int | None = None,
-    batch_size: int = 32,
-    num_workers: int = 2,
-    device: str = "auto",
-    skip_bad: bool = False,
-    progress: bool = True,
-    class_names: str | Sequence[str] | None = None,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
-    **kwargs: Any,
 ) -> dict[str, Any]:
     """Load a checkpoint, build the loader of a data split and run :func:`export_cams`.
 
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder is read
     with the model's own classes (and class order): :meth:`wsl.trained.TrainedModel.datamodule`, or, when
-    ``class_names`` declares the dataset's classes, those (which must be the model's, in any order).
+    ``source.class_names`` declares the dataset's classes, those (which must be the model's, in any
+    order). ``out_dir`` is checked and locked before the checkpoint is loaded.
 
     Args:
-        ckpt: ``.ckpt`` written by ``tools/train.py``.
-        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …).
-        split: split name (``test``, ``val`` …).
+        source: the checkpoint and the split (:class:`wsl.jobs.source.CheckpointData`).
         out_dir: output folder.
-        classes, limit: see :func:`export_cams`.
+        options: see :func:`export_cams`; its ``class_names``/``single_label`` default to the model's and
+            its ``threshold`` is replaced by ``threshold``.
         threshold: ``"best"`` (:meth:`wsl.runs.RunFolder.best_threshold`) or a number in [0, 1).
-        image_size: network input side; None: :meth:`wsl.runs.RunFolder.training_image_size`.
-        batch_size, num_workers: loader settings.
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
-        progress: tqdm bar.
-        class_names: the dataset's classes (:func:`parse_class_names`: a list, ``"a,b,c"`` or a file),
-            for a folder that does not declare them (a VOC folder without ``classes.txt``) or declares
-            others; None: the dataset's own declaration.
-        cam_method, cam_layer: see :func:`export_cams` (an unknown method or layer fails before any
-            image is read).
-        **kwargs: passed to :func:`export_cams`.
 
     Returns:
         :func:`export_cams`'s summary, plus ``ckpt``, ``data``, ``split``, ``image_size``, ``device``.
 
     Raises:
         ValueError: missing or foreign checkpoint, unknown split, annotations naming a class the model
-            does not know, bad threshold, bad device, ``out_dir`` that is a file.
+            does not know, bad threshold, bad device, an ``out_dir`` refused by
+            :func:`wsl.jobs.outdir.prepare_out_dir` or in use.
     """
-    from wsl.trained import TrainedModel
-
+    opts = options or ExportOptions()
     value: float | str = (
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
-    _check_int("batch_size", batch_size, 1)
-    if image_size is not None:
-        _check_int("image_size", image_size, 1)
-    names = parse_class_names(class_names) if class_names is not None else None
-    check_cam_request(cam_method, cam_layer)
-    prepare_out_dir(out_dir)  # before the checkpoint is loaded
-    model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size, threshold=value)
-    for note in model.notes:
-        log.info(note)
-    dm = model.datamodule(
-        data, names, batch_size=batch_size, num_workers=num_workers, test_split=split, skip_bad=skip_bad
-    )
-    loader = dm.dataloader(split, limit=limit)
-    kwargs.setdefault("class_names", model.class_names)
-    kwargs.setdefault("single_label", model.single_label)
-    with model.autocast(log.info):  # the precision of results.json and evaluate --ckpt
-        summary = export_cams(
-            model.net,
-            loader,
-            out_dir,
-            classes=classes,
-            limit=limit,
+    opts.check()
+    check_cam_request(opts.cam_method, opts.cam_layer)
+    with lock_out_dir(prepare_out_dir(out_dir, "wsl")):  # before the checkpoint is loaded
+        model, loader = source.load(value, opts.limit)
+        opts = replace(
+            opts,
+            class_names=model.class_names if opts.class_names is None else opts.class_names,
+            single_label=model.single_label if opts.single_label is None else opts.single_label,
             threshold=model.threshold if model.threshold is not None else DEFAULT_THRESHOLD,
-            progress=progress,
-            cam_method=cam_method,
-            cam_layer=cam_layer,
-            **kwargs,
         )
-    image_size, torch_device = model.image_size, model.device
-    summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
+        with model.autocast(log.info):  # the precision of results.json and evaluate --ckpt
+            summary = export_cams(model.net, loader, out_dir, opts)
+    summary.update(source.summary(model))
     return summary
 
 

@@ -5,6 +5,8 @@ This is what wsolevaluation's ``inference.py`` writes and its ``evaluation.py`` 
 ``python evaluation.py --scoremap_root OUT ...`` unchanged, and by ``tools/evaluate.py --cams OUT
 --protocol wsolevaluation``:
 
+- ``OUT/cams.json`` records the layout and the frame (``{"format": "wsl-cams", "version": 1, "layout":
+  "wsolevaluation", "frame": "wsolevaluation", ...}``, no images); wsolevaluation ignores it;
 - the file of image id ``a/b.jpg`` is ``OUT/a/b.jpg.npy`` (the id plus ``.npy``; ids with ``/`` give
   nested folders);
 - each file is a 2-D ``float64`` array of shape ``(224, 224)`` with values in [0, 1], written by
@@ -27,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence, Sized
+from collections.abc import Iterable, Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsl.cam.files import scoremap_path, write_scoremap
+from wsl.cam.files import CamManifest, scoremap_path, write_scoremap
 from wsl.cam.frames import WSOL_SIZE
 from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
+from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
+from wsl.jobs.source import CheckpointData
 
 __all__ = ["FRAME", "export_scoremaps", "export_scoremaps_from_checkpoint", "scoremap_path"]
 
@@ -78,12 +82,17 @@ def export_scoremaps(
 ) -> dict[str, Any]:
     """Write the ground-truth class's CAM of every image as ``OUT/<image_id>.npy`` (module docstring).
 
+    Beside the maps, ``OUT/cams.json`` (:class:`wsl.cam.files.CamManifest`, no images) records the
+    layout and the frame, so that ``evaluate --cams`` refuses to score them in another frame.
+
     Args:
         module: a :class:`~wsl.lit.WSLModule` (its ``.net`` is called) or any module whose forward
             returns ``(scores (N, C), class_maps (N, C, h, w))``. It is put in eval mode.
         dataloader: batches from :func:`wsl.data.collate_wsl` with ``image``, ``image_id``, ``orig_size``
             and one-hot ``labels``.
-        out_dir: output folder (created; files of other ids in it are left alone).
+        out_dir: output folder, written through :func:`wsl.jobs.outdir.staged_output` (locked, staged
+            beside it and swapped in whole: an interrupted export leaves the earlier maps untouched);
+            files that are not maps are kept.
         limit: write only the first ``limit`` images (None: all).
         progress: tqdm bar over batches.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
@@ -95,13 +104,11 @@ def export_scoremaps(
         ``{"out_dir", "layout", "num_images", "shape", "dtype", "cam_method", "cam_layer", "seconds"}``.
 
     Raises:
-        ValueError: ``out_dir`` is a file, an image without exactly one labelled class, an id that
-            would leave ``out_dir``, a bad ``limit``.
+        ValueError: ``out_dir`` is a file, not writable, in use or holds other files than maps, an image
+            without exactly one labelled class, an id that would leave ``out_dir``, a bad ``limit``.
     """
     request = CamRequest(CamSource(cam_method, cam_layer), _GT_CLASS, FRAME, limit)
-    root = Path(out_dir)
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"out_dir {str(root)!r} is a file; pass a folder for the .npy score maps")
+    prepare_out_dir(out_dir, FRAME)
     net = getattr(module, "net", module)
     request.source.check(net)
     module.eval()
@@ -112,64 +119,49 @@ def export_scoremaps(
 
         total = len(dataloader) if isinstance(dataloader, Sized) else None
         batches = tqdm(dataloader, total=total, desc="score maps", unit="batch", dynamic_ncols=True)
-    for batch, cams in cam_batches(net, batches, request):
-        paths = [scoremap_path(root, str(image_id)) for image_id in batch["image_id"]]
-        for i, path in enumerate(paths):
-            (p,) = cams.of_image(i)
-            write_scoremap(path, cams.cams[p].numpy().astype(np.float64))
-        written += len(paths)
-    return {
-        "out_dir": str(root),
-        "layout": "wsolevaluation",
-        "num_images": written,
-        "shape": [WSOL_SIZE, WSOL_SIZE],
-        "dtype": "float64",
-        "cam_method": cam_method,
-        "cam_layer": cam_layer,
-        "seconds": time.perf_counter() - started,
-    }
+    with staged_output(out_dir, FRAME) as stage:
+        for batch, cams in cam_batches(net, batches, request):
+            paths = [scoremap_path(stage, str(image_id)) for image_id in batch["image_id"]]
+            for i, path in enumerate(paths):
+                (p,) = cams.of_image(i)
+                write_scoremap(path, cams.cams[p].numpy().astype(np.float64))
+            written += len(paths)
+        summary: dict[str, Any] = {
+            "layout": "wsolevaluation",
+            "frame": FRAME,
+            "shape": [WSOL_SIZE, WSOL_SIZE],
+            "dtype": "float64",
+            "cam_method": cam_method,
+            "cam_layer": cam_layer,
+        }
+        CamManifest(summary).write(stage / "cams.json")
+    summary.update(out_dir=str(Path(out_dir)), num_images=written, seconds=time.perf_counter() - started)
+    return summary
 
 
 def export_scoremaps_from_checkpoint(
-    ckpt: str | os.PathLike[str],
-    data: str,
-    split: str,
+    source: CheckpointData,
     out_dir: str | os.PathLike[str],
     limit: int | None = None,
-    image_size: int | None = None,
-    batch_size: int = 32,
-    num_workers: int = 2,
-    device: str = "auto",
-    skip_bad: bool = False,
     progress: bool = True,
     cam_method: str = "native",
     cam_layer: str | None = None,
-    class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
 
     The data is read with the checkpoint's classes (:meth:`wsl.trained.TrainedModel.datamodule`; with
-    ``class_names``, the dataset's classes as declared, which must be the model's in any order) and the
-    forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
+    ``source.class_names``, the dataset's classes as declared, which must be the model's in any order)
+    and the forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
+    ``out_dir`` is checked and locked before the checkpoint is loaded.
 
     Returns:
         :func:`export_scoremaps`'s summary, plus ``ckpt``, ``data``, ``split``, ``image_size``, ``device``.
     """
-    from wsl.trained import TrainedModel
-
     check_cam_request(cam_method, cam_layer)
-    model = TrainedModel.load(os.fspath(ckpt), device=device, image_size=image_size)
-    check_cam_request(cam_method, cam_layer, model.net)
-    for note in model.notes:
-        log.info(note)
-    dm = model.datamodule(
-        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
-    )
-    loader = dm.dataloader(split, limit=limit)
-    with model.autocast(log.info):
-        summary = export_scoremaps(
-            model.net, loader, out_dir, limit, progress, cam_method=cam_method, cam_layer=cam_layer
-        )
-    image_size, torch_device = model.image_size, model.device
-    summary.update(ckpt=str(ckpt), data=data, split=split, image_size=image_size, device=str(torch_device))
+    with lock_out_dir(prepare_out_dir(out_dir, FRAME)):
+        model, loader = source.load(limit=limit)
+        check_cam_request(cam_method, cam_layer, model.net)
+        with model.autocast(log.info):
+            summary = export_scoremaps(model.net, loader, out_dir, limit, progress, cam_method, cam_layer)
+    summary.update(source.summary(model))
     return summary

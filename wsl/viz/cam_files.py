@@ -51,22 +51,14 @@ All paths are relative to ``OUT`` with ``/`` separators. Every file is written t
 :func:`wsl.runs.atomic_path` (a temporary file renamed into place); ``index.html`` and ``cams.json`` are
 written last, so a reader never sees half of one, nor a gallery that names a file not yet written.
 
-**Staging** (:func:`staged_folder`): an export writes into ``OUT.partial-<pid>`` beside ``OUT`` and, when
-everything is written, renames ``OUT`` to ``OUT.old-<pid>``, the new folder to ``OUT``, moves the files
-of the old ``OUT`` that are not part of the layout (``notes.txt`` …) into it and deletes the old one. A
-failed export removes its staging folder; a killed one leaves the old ``OUT`` whole (never old and new
-files mixed) and folders with those names, which the next export into ``OUT`` cleans up
-(:func:`prepare_out_dir`: a left ``OUT.old-<pid>`` is put back when ``OUT`` is missing). A non-empty
-``OUT`` that holds no earlier export is refused rather than replaced.
+**Staging**: the jobs write an export folder through :func:`wsl.jobs.outdir.staged_output` (checked,
+locked, written beside ``OUT`` and swapped in whole); this module only names and writes the files.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +87,6 @@ __all__ = [
     "ExportFolder",
     "UniqueNames",
     "npz_keys",
-    "prepare_out_dir",
-    "staged_folder",
 ]
 
 #: The top-level names of an export folder: replaced by the next export (other names are kept).
@@ -189,104 +179,3 @@ class CamFolder:
 #: The writer of an export folder, by the name that says what it is (the reader of saved CAMs is
 #: :class:`wsl.cam.files.SavedCams`).
 ExportFolder = CamFolder
-
-
-def _sibling(out: Path, kind: str, pid: int | None = None) -> Path:
-    return out.parent / f"{out.name}.{kind}-{os.getpid() if pid is None else pid}"
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():  # ours, from an earlier export of this process: not in use now
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. PermissionError: a process of another user
-        return True
-    return True
-
-
-def _is_export(root: Path) -> bool:
-    try:
-        manifest = json.loads((root / "cams.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
-
-
-def _carry_over(old: Path, new: Path) -> None:
-    """Move the entries of ``old`` that are not part of the layout into ``new`` (which wins on a clash)."""
-    for entry in old.iterdir():
-        if entry.name not in LAYOUT and not (new / entry.name).exists():
-            os.replace(entry, new / entry.name)
-
-
-def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """Check an export's ``out_dir`` and clean what a killed export into it left (see Staging above).
-
-    Returns:
-        ``out_dir`` as a path.
-
-    Raises:
-        ValueError: ``out_dir`` is a file, the current folder (or above it), or a non-empty folder that
-            holds no earlier export (no ``cams.json`` of format ``wsl-cams`` and names outside
-            :data:`LAYOUT`).
-    """
-    out = CamFolder.check(out_dir).absolute()
-    if out.is_dir() and out.resolve() in (Path.cwd().resolve(), *Path.cwd().resolve().parents):
-        raise ValueError(
-            f"out_dir {str(out_dir)!r} is the current folder or holds it; an export replaces its folder, so "
-            "pass a folder below it, e.g. 'cams_out'"
-        )
-    if out.parent.is_dir():
-        prefix = f"{out.name}."
-        left = []
-        for path in out.parent.iterdir():
-            kind, _, pid = path.name[len(prefix) :].rpartition("-")
-            ours = path.name.startswith(prefix) and kind in ("partial", "old") and pid.isdigit()
-            if ours and path.is_dir() and not _alive(int(pid)):
-                left.append((kind != "old", path))  # the old exports first
-        for _, path in sorted(left):
-            if path.name.startswith(f"{prefix}old-"):
-                if not out.exists():
-                    os.replace(path, out)
-                    continue
-                _carry_over(path, out)
-            shutil.rmtree(path, ignore_errors=True)
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in LAYOUT)
-        if foreign and not _is_export(out):
-            raise ValueError(
-                f"out_dir {str(out)!r} is not empty and holds no earlier export (no cams.json; found "
-                f"{foreign[:3]}); an export replaces its folder, so pass a new or empty folder or the "
-                "folder of an earlier export"
-            )
-    return out
-
-
-@contextmanager
-def staged_folder(out_dir: str | os.PathLike[str]) -> Iterator[CamFolder]:
-    """A :class:`CamFolder` on ``OUT.partial-<pid>`` that replaces ``out_dir`` when the block succeeds.
-
-    On an exception the staging folder is removed and ``out_dir`` is left as it was.
-
-    Raises:
-        ValueError: as :func:`prepare_out_dir`.
-    """
-    out = prepare_out_dir(out_dir)
-    stage = _sibling(out, "partial")
-    shutil.rmtree(stage, ignore_errors=True)
-    try:
-        yield CamFolder(stage)
-        if out.is_dir():
-            old = _sibling(out, "old")
-            os.replace(out, old)
-            os.replace(stage, out)
-            _carry_over(old, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise

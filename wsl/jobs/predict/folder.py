@@ -19,13 +19,14 @@ import logging
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wsl.cam.posthoc import cam_label
+from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.predict.coco import CocoIds, coco_results
 from wsl.jobs.predict.core import ImagePrediction, ModelSource, Predictor, check_selection, iter_predictions
 from wsl.runs import write_json
@@ -34,43 +35,78 @@ from wsl.viz.io import save_png
 from wsl.viz.render import PanelStyle, render_overlay
 from wsl.viz.sheet import contact_sheet
 
-__all__ = ["predict_to_folder"]
+__all__ = ["PredictOptions", "predict_to_folder"]
 
 log = logging.getLogger(__name__)
 
 
-def predict_to_folder(
-    model: ModelSource,
-    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    top_k: int | None = None,
-    min_score: float | None = None,
-    threshold: float | str | None = "best",
-    image_size: int | None = None,
-    device: str = "auto",
-    coco_gt: str | os.PathLike[str] | None = None,
-    multi_contour: bool = False,
-    batch_size: int = 16,
-    num_workers: int = 0,
-    sheet_size: int = 32,
-    thumb_size: int = 256,
-    progress: bool = True,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
-) -> dict[str, Any]:
-    """Predict on image files and write overlays, ``.npz`` maps, a gallery, a contact sheet and COCO
-    detections (layout in the module docstring).
+@dataclass(frozen=True)
+class PredictOptions:
+    """How :func:`predict_to_folder` predicts and what it writes (the flags of ``tools/predict.py``).
 
-    Args:
-        model, images, top_k, min_score, threshold, image_size, device, multi_contour, batch_size,
-            num_workers, cam_method, cam_layer: see :func:`wsl.jobs.predict.predict`.
-        out_dir: output folder (created; files of the same names are overwritten).
+    Attributes:
+        top_k, min_score, threshold, image_size, device, multi_contour, batch_size, num_workers,
+            cam_method, cam_layer: see :func:`wsl.jobs.predict.predict`.
         coco_gt: a COCO annotation file whose image ids (by file name) and category ids (by class name)
             the detections use, so that ``COCOeval`` can score them; files it does not list are skipped.
             None: images are numbered 1, 2, … and class ``c`` is category ``c + 1``.
         sheet_size: overlays in ``contact_sheet.png`` (0: none).
         thumb_size: longest side of the gallery thumbnails.
         progress: a tqdm bar over the images.
+    """
+
+    top_k: int | None = None
+    min_score: float | None = None
+    threshold: float | str | None = "best"
+    image_size: int | None = None
+    device: str = "auto"
+    coco_gt: str | os.PathLike[str] | None = None
+    multi_contour: bool = False
+    batch_size: int = 16
+    num_workers: int = 0
+    sheet_size: int = 32
+    thumb_size: int = 256
+    progress: bool = True
+    cam_method: str = "native"
+    cam_layer: str | None = None
+
+    def manifest_options(self, predictor: Predictor) -> dict[str, Any]:
+        """The settings ``cams.json`` records (before its ``npz_keys``)."""
+        return {
+            "class_names": predictor.class_names,
+            "single_label": predictor.single_label,
+            "classes": "top_k" if self.min_score is None else "min_score",
+            "top_k": self.top_k,
+            "min_score": self.min_score,
+            "threshold": predictor.threshold,
+            "multi_contour": bool(self.multi_contour),
+            "cam_method": self.cam_method,
+            "cam_layer": self.cam_layer,
+            "frame": FRAME,
+        }
+
+
+#: The frame of the saved maps: each image's class maps at its original size.
+FRAME = "original"
+
+
+def predict_to_folder(
+    model: ModelSource,
+    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: PredictOptions | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Predict on image files and write overlays, ``.npz`` maps, a gallery, a contact sheet and COCO
+    detections (layout in the module docstring).
+
+    Args:
+        model, images: see :func:`wsl.jobs.predict.predict`.
+        out_dir: output folder, written through :func:`wsl.jobs.outdir.staged_output`: checked and locked
+            before the model is loaded, staged beside it and swapped in whole (the files of an earlier
+            prediction are replaced, a killed prediction leaves nothing in it; other files are kept).
+        options: :class:`PredictOptions` (default: its defaults).
+        **fields: fields of :class:`PredictOptions` to replace, e.g. ``top_k=2``.
 
     Returns:
         Summary: ``out_dir``, ``index``, ``detections``, ``images_json``, ``contact_sheet`` (or None),
@@ -78,8 +114,9 @@ def predict_to_folder(
         warning), ``seconds``.
 
     Raises:
-        ValueError: a bad argument, a missing checkpoint, an ``out_dir`` that is a file, a ``coco_gt``
-            that cannot be read or lacks one of the model's classes.
+        ValueError: a bad argument, a missing checkpoint, an ``out_dir`` refused by
+            :func:`wsl.jobs.outdir.prepare_out_dir` or in use, a ``coco_gt`` that cannot be read or lacks
+            one of the model's classes.
 
     Example:
         >>> ckpt = "runs/synthetic-weldon/checkpoints/best.ckpt"
@@ -87,50 +124,66 @@ def predict_to_folder(
         'out/index.html'
     """
     started = time.perf_counter()
-    if isinstance(sheet_size, bool) or not isinstance(sheet_size, int) or sheet_size < 0:
-        raise ValueError(f"sheet_size must be an int >= 0; got {sheet_size!r}")
-    check_selection(top_k, min_score)
-    CamFolder.check(out_dir)
-    predictor = Predictor.load(
-        model, threshold, image_size, device, cam_method=cam_method, cam_layer=cam_layer
-    )
+    opts = replace(options or PredictOptions(), **fields)
+    if isinstance(opts.sheet_size, bool) or not isinstance(opts.sheet_size, int) or opts.sheet_size < 0:
+        raise ValueError(f"sheet_size must be an int >= 0; got {opts.sheet_size!r}")
+    check_selection(opts.top_k, opts.min_score)
+    with lock_out_dir(prepare_out_dir(out_dir, "predict")), staged_output(out_dir, "predict") as stage:
+        predictor = Predictor.load(
+            model, opts.threshold, opts.image_size, opts.device, cam_method=opts.cam_method,
+            cam_layer=opts.cam_layer,
+        )  # fmt: skip
+        summary = _predict_into(predictor, images, CamFolder(stage), opts)
+    summary.update(_paths(Path(out_dir), summary.pop("has_sheet")))
+    summary["seconds"] = time.perf_counter() - started
+    return summary
+
+
+def _predict_into(
+    predictor: Predictor,
+    images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    folder: CamFolder,
+    opts: PredictOptions,
+) -> dict[str, Any]:
+    """Write every prediction into ``folder`` and its manifest; returns the counts of the summary."""
     names = predictor.class_names
-    ids = CocoIds.read(coco_gt, names) if coco_gt is not None else None
+    ids = CocoIds.read(opts.coco_gt, names) if opts.coco_gt is not None else None
     for note in predictor.notes:
         log.info(note)
     category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
-    out = _PredictionFolder(CamFolder(out_dir), PanelStyle(predictor.threshold, multi_contour), category_ids)
+    out = _PredictionFolder(folder, PanelStyle(predictor.threshold, opts.multi_contour), category_ids)
     skipped: list[str] = []
     for result in iter_predictions(
-        predictor, images, top_k=top_k, min_score=min_score, multi_contour=multi_contour,
-        batch_size=batch_size, num_workers=num_workers, image_ids=None if ids is None else ids.image_ids,
-        keep_pixels=True, progress=progress, skipped=skipped,
+        predictor, images, top_k=opts.top_k, min_score=opts.min_score, multi_contour=opts.multi_contour,
+        batch_size=opts.batch_size, num_workers=opts.num_workers,
+        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, progress=opts.progress,
+        skipped=skipped,
     ):  # fmt: skip
-        out.add(result, thumb_size, sheet_size)
+        out.add(result, opts.thumb_size, opts.sheet_size)
     if skipped:
         lines = "\n  ".join(skipped)
         log.warning("warning: skipped %d path(s) that are not readable images:\n  %s", len(skipped), lines)
-    options = {
-        "class_names": names,
-        "single_label": predictor.single_label,
-        "classes": "top_k" if min_score is None else "min_score",
-        "top_k": top_k,
-        "min_score": min_score,
+    title = _title(opts.cam_method, opts.cam_layer, opts.multi_contour, predictor.threshold)
+    has_sheet = out.finish(names, opts.manifest_options(predictor), title)
+    return {
+        "has_sheet": has_sheet,
+        "num_images": len(out.listed),
+        "num_detections": len(out.detections),
         "threshold": predictor.threshold,
-        "multi_contour": bool(multi_contour),
-        "cam_method": cam_method,
-        "cam_layer": cam_layer,
+        "image_size": predictor.image_size,
+        "skipped": skipped,
     }
-    summary = out.finish(names, options, _title(cam_method, cam_layer, multi_contour, predictor.threshold))
-    summary.update(
-        num_images=len(out.listed),
-        num_detections=len(out.detections),
-        threshold=predictor.threshold,
-        image_size=predictor.image_size,
-        skipped=skipped,
-        seconds=time.perf_counter() - started,
-    )
-    return summary
+
+
+def _paths(root: Path, has_sheet: bool) -> dict[str, Any]:
+    """The files of a finished prediction folder ``root``, as the summary names them."""
+    return {
+        "out_dir": str(root),
+        "index": str(root / "index.html"),
+        "detections": str(root / "detections.json"),
+        "images_json": str(root / "images.json"),
+        "contact_sheet": str(root / "contact_sheet.png") if has_sheet else None,
+    }
 
 
 def _title(cam_method: str, cam_layer: str | None, multi_contour: bool, threshold: float) -> str:
@@ -213,24 +266,20 @@ class _PredictionFolder:
             if len(self.pictures) < sheet_size:
                 self.pictures.append(picture)
 
-    def finish(self, names: list[str], options: dict[str, Any], title: str) -> dict[str, Any]:
-        """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery."""
+    def finish(self, names: list[str], options: dict[str, Any], title: str) -> bool:
+        """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery;
+        returns whether there is a contact sheet."""
         root = self.folder.root
         pictures = self.pictures
-        sheet = save_png(root / "contact_sheet.png", contact_sheet(pictures, ncols=8)) if pictures else None
+        if pictures:
+            save_png(root / "contact_sheet.png", contact_sheet(pictures, ncols=8))
         categories = [{"id": i, "name": n} for i, n in zip(self.category_ids, names, strict=True)]
-        detections_path = write_json(root / "detections.json", self.detections)
-        images_path = write_json(root / "images.json", {"images": self.listed, "categories": categories})
+        write_json(root / "detections.json", self.detections)
+        write_json(root / "images.json", {"images": self.listed, "categories": categories})
         options = {**options, "npz_keys": dict(self.folder.npz_keys)}  # class name -> .npz member
         self.folder.write_manifest(options, self.images, self.entries)
-        index = self.folder.write_index(self.entries, title)
-        return {
-            "out_dir": str(root),
-            "index": str(index),
-            "detections": str(detections_path),
-            "images_json": str(images_path),
-            "contact_sheet": None if sheet is None else str(sheet),
-        }
+        self.folder.write_index(self.entries, title)
+        return bool(pictures)
 
 
 def summary_text(summary: dict[str, Any]) -> str:
