@@ -27,6 +27,7 @@ from .formats import (
     get_format,
     register_format,
 )
+from .ilsvrc import ILSVRCListDataset
 from .imagefolder import CSVLabelsDataset, ImageFolderDataset
 from .synthetic import (
     PRESETS,
@@ -91,6 +92,7 @@ __all__ = [
     "CUBDataset",
     "CSVLabelsDataset",
     "ImageFolderDataset",
+    "ILSVRCListDataset",
     "render_sample",
     "synthetic_params",
 ]

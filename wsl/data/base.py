@@ -191,8 +191,10 @@ class WSLDataset(Dataset):
     declares, or the decoded image's when it declares none.
 
     With ``with_images=False`` (or :meth:`without_images`) items have every key but ``image`` and no
-    image is decoded: ``orig_size`` is read from the image file's header, and checked against the
-    size the annotation declares as when the image is decoded (evaluating saved CAMs needs no pixels).
+    image is decoded: ``orig_size`` is the size the annotation declares, and the image file is not
+    opened (nor required to exist when the dataset is built without images, as wsolevaluation scores
+    saved maps from its metadata alone); an image whose annotation declares no size has its
+    ``orig_size`` read from the file's header (evaluating saved CAMs needs no pixels).
     """
 
     def __init__(
@@ -240,14 +242,14 @@ class WSLDataset(Dataset):
         num_clipped = 0
         for rec in records:
             try:
-                if self.skip_bad:
+                if self.skip_bad and not self._size_suffices(rec):
                     h, w, orientation = check_image_header_orientation(rec.image_path)
                     size = (h, w)
                     _check_size(rec, size)
                     if orientation != 1:
                         rotated.append((rec.image_path, orientation))
                     rec.size = size
-                elif not rec.image_path.is_file():
+                elif not self._size_suffices(rec) and not rec.image_path.is_file():
                     raise dataset_error(
                         rec.image_path,
                         "image",
@@ -354,6 +356,11 @@ class WSLDataset(Dataset):
         objects = keep if keep is not None else np.arange(len(rec.boxes))
         return self._fit_boxes(rec, size, objects)[0]
 
+    def _size_suffices(self, rec: Record) -> bool:
+        """Whether the image file is never opened: items without ``image`` whose annotation declares the
+        size (wsolevaluation scores saved maps from its metadata alone)."""
+        return not self.with_images and rec.size is not None
+
     def _annotation_path(self, rec: Record) -> str:
         return str(rec.image_path)
 
@@ -384,7 +391,7 @@ class WSLDataset(Dataset):
 
     def without_images(self) -> WSLDataset:
         """A view of this dataset (sharing its parsed records) whose items lack ``image``: nothing is
-        decoded, ``orig_size`` comes from the image headers."""
+        decoded, ``orig_size`` is the declared size (else read from the image header)."""
         view = copy.copy(self)
         view.with_images = False
         return view
@@ -397,9 +404,10 @@ class WSLDataset(Dataset):
             h, w = img.shape[:2]
             _check_size(rec, (h, w))
             item["image"] = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
+        elif rec.size is not None:  # the declared size: the file is not opened
+            (h, w), orientation = rec.size, 1
         else:
             h, w, orientation = check_image_header_orientation(rec.image_path)
-            _check_size(rec, (h, w))
         self._report_orientation(rec.image_path, orientation)
         item.update(labels=torch.from_numpy(rec.labels.copy()), image_id=rec.image_id, orig_size=(h, w))
         if self.with_annotations:
