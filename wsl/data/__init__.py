@@ -5,7 +5,7 @@ See ``docs/design.md`` for the item dict and ``SPEC.md`` section 4 for the layou
 :data:`~wsl.data.formats.FORMATS`; import a new format module here.
 """
 
-from .base import WSLDataset
+from .base import DatasetOptions, WSLDataset
 from .coco import (
     COCODataset,
     COCOWriter,
@@ -56,6 +56,7 @@ __all__ = [
     "COCOWriter",
     "DatasetError",
     "DatasetFormat",
+    "DatasetOptions",
     "DatasetWriter",
     "EvalTransform",
     "FORMATS",

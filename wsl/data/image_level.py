@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Record, WSLDataset
+from .base import DatasetOptions, Record, WSLDataset
 from .errors import BadSamples, dataset_error
 from .metadata import read_metadata_text
 
@@ -78,17 +78,16 @@ class ImageLevelDataset(WSLDataset):
         skip_bad: bool = False,
         box_policy: str = "clip",
     ) -> None:
-        super().__init__(
-            class_names,
-            image_size,
-            train,
-            transform,
-            with_annotations,
-            single_label,
-            skip_bad,
-            True,
-            box_policy,
+        dataset_options = DatasetOptions(
+            image_size=image_size,
+            train=train,
+            transform=transform,
+            with_annotations=with_annotations,
+            single_label=single_label,
+            skip_bad=skip_bad,
+            box_policy=box_policy,
         )
+        super().__init__(class_names, dataset_options)
 
     def _build(self, images: Sequence[LabelledImage], what: str) -> None:
         """Records from ``images``, validated by the base class, labels from their classes."""
