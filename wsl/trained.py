@@ -38,6 +38,7 @@ __all__ = [
     "autocast_for",
     "datamodule_with_classes",
     "parse_class_names",
+    "training_data",
 ]
 
 #: What :meth:`TrainedModel.load` accepts: a checkpoint file, a ``save_pretrained`` folder or a module.
@@ -126,6 +127,20 @@ def datamodule_with_classes(
     return WSLDataModule(data, class_names=names, **kwargs)
 
 
+def training_data(ckpt: str | os.PathLike[str], run: RunFolder) -> str | None:
+    """The data spec a checkpoint's run was trained on: the checkpoint's
+    ``datamodule_hyper_parameters.data`` (Lightning stores the data module's arguments), else ``data.data``
+    of the run's ``config.yaml``, else None."""
+    try:
+        payload = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        spec = (payload.get("datamodule_hyper_parameters") or {}).get("data")
+    except Exception:  # noqa: BLE001 - unreadable here means "unknown"; loading has reported the file
+        spec = None
+    if not isinstance(spec, str) or not spec:
+        spec = ((run.config() or {}).get("data") or {}).get("data")
+    return spec if isinstance(spec, str) and spec else None
+
+
 def parse_class_names(value: str | os.PathLike[str] | Sequence[str]) -> list[str]:
     """Class names from a list, a comma-separated string (``"dog,cat"``) or a file of one name a line.
 
@@ -200,6 +215,8 @@ class TrainedModel:
         hparams: the module's hyper-parameters (empty for a plain network).
         source: the checkpoint or folder it was read from (None: a module in memory).
         notes: one line per value that was not given, saying where it came from.
+        data: the data spec the run was trained on (the checkpoint's data module hyper-parameters, else
+            its run's ``config.yaml``), None when unknown (a folder or a module); see :meth:`data_spec`.
     """
 
     net: nn.Module
@@ -212,6 +229,7 @@ class TrainedModel:
     hparams: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    data: str | None = None
 
     @classmethod
     def load(
@@ -283,6 +301,7 @@ class TrainedModel:
             hparams=hparams,
             source=None if path is None else str(source),
             notes=notes,
+            data=None if run is None or path is None else training_data(path, run),
         )
 
     @staticmethod
@@ -362,6 +381,27 @@ class TrainedModel:
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(B, C)`` logits → probabilities: softmax for a single-label model, else sigmoid."""
         return logits.softmax(dim=1) if self.single_label else logits.sigmoid()
+
+    def data_spec(self, data: str | None) -> tuple[str, str | None]:
+        """The data spec to read: ``data`` when given, else the one the run was trained on.
+
+        Returns:
+            ``(spec, note)``: the note says where the spec came from (None when it was given).
+
+        Raises:
+            ValueError: no ``data`` and the model does not record its training data (a ``save_pretrained``
+                folder, a module, or a checkpoint without its data module's hyper-parameters and
+                ``config.yaml``): a dataset is never guessed, as one whose class names happen to match
+                would be scored without a word.
+        """
+        if data is not None:
+            return data, None
+        if self.data is None:
+            raise ValueError(
+                f"data: not given, and {self.source or 'the model'} does not record the data it was "
+                "trained on; pass the data spec (--data), e.g. voc:PATH or wsol:CUB:PATH"
+            )
+        return self.data, f"data {self.data} (the training data recorded in {self.source})"
 
     def datamodule(
         self, data: str, class_names: str | os.PathLike[str] | Sequence[str] | None = None, **kwargs: Any

@@ -73,13 +73,18 @@ def test_collate_without_images():
     assert b["orig_size"].tolist() == [[5, 6], [5, 7]]
 
 
-def test_size_comes_from_the_header_and_is_checked(make_voc, monkeypatch):
+def test_size_comes_from_the_annotation_else_the_header(make_voc, monkeypatch):
+    """Without images the declared size is the size (the file is not opened: issue 35 item 20, as
+    wsolevaluation); an image whose XML declares none has its header read. A declared size that differs
+    from the image is an error where the image is decoded."""
     xml_no_size = "<annotation>" + voc_object("dog", (1, 1, 5, 5)) + "</annotation>"
     root = make_voc({"a": xml_no_size, "b": voc_xml([voc_object("cat", (1, 1, 5, 5))], h=30, w=40)})
     _no_decoding(monkeypatch)
     ds = VOCDataset(root, "train", with_annotations=True, with_images=False)
     assert [ds[i]["orig_size"] for i in range(2)] == [(30, 40), (30, 40)]
     wrong = make_voc({"c": voc_xml([voc_object("cat", (1, 1, 5, 5))], h=31, w=40)})
-    ds = VOCDataset(wrong, "train", with_images=False)
+    assert VOCDataset(wrong, "train", with_images=False)[0]["orig_size"] == (31, 40)
+    monkeypatch.undo()
+    ds = VOCDataset(wrong, "train")
     with pytest.raises(DatasetError, match=r"c\.jpg.*image is 40x30 but the annotation says 40x31 \(WxH\)"):
         ds[0]

@@ -29,7 +29,8 @@ def test_parse_data_spec():
         parse_data_spec("vco:/x")
     with pytest.raises(
         ValueError,
-        match=r"expected one of \['synthetic', 'coco', 'csv', 'cub', 'imagefolder', 'voc', 'wsol'\]",
+        match=r"expected one of \['synthetic', 'coco', 'csv', 'cub', 'ilsvrc', 'imagefolder', "
+        r"'voc', 'wsol'\]",
     ):
         parse_data_spec("vco:/x")
     with pytest.raises(ValueError, match=r"got 'yolo'; expected one of \['coco', 'voc', 'wsol'\]"):

@@ -29,13 +29,13 @@ SMALL = {"num_train": 3, "num_val": 2, "num_test": 1, "image_size": 48}
 
 
 def test_builtin_formats_are_registered():
-    assert format_names() == ["coco", "csv", "cub", "imagefolder", "voc", "wsol"]
+    assert format_names() == ["coco", "csv", "cub", "ilsvrc", "imagefolder", "voc", "wsol"]
     assert format_names(writable=True) == [
         "coco",
         "voc",
         "wsol",
     ]
-    assert data_kinds() == ["synthetic", "coco", "csv", "cub", "imagefolder", "voc", "wsol"]
+    assert data_kinds() == ["synthetic", "coco", "csv", "cub", "ilsvrc", "imagefolder", "voc", "wsol"]
     assert get_format("voc").dataset is VOCDataset and get_format("voc").writer is VOCWriter
     assert get_format("coco").dataset is COCODataset and get_format("coco").writer is COCOWriter
 
@@ -50,8 +50,8 @@ def test_unknown_format_lists_the_formats():
         make_synthetic("/nonexistent", "yolo")
     with pytest.raises(
         ValueError,
-        match=r"data: got 'yolo:/x'; expected one of \['synthetic', 'coco', 'csv', 'cub', 'imagefolder', "
-        r"'voc', 'wsol'\]",
+        match=r"data: got 'yolo:/x'; expected one of \['synthetic', 'coco', 'csv', 'cub', 'ilsvrc', "
+        r"'imagefolder', 'voc', 'wsol'\]",
     ):
         WSLDataModule("yolo:/x")
 

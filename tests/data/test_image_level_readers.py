@@ -129,6 +129,7 @@ def test_csv_labels_single_and_multi_label(tmp_path):
         ("a.jpg,dog\nb.jpg\n", r"train.csv:2: labels: expected 'path,label\[,label...\]'"),
         ("a.jpg,bird\n", r"train.csv:1: labels: unknown class 'bird'"),
         ("/etc/a.jpg,dog\n", r"train.csv:1: image path: '/etc/a.jpg' is an absolute path"),
+        ("../a.jpg,dog\n", r"train.csv:1: image path: '../a.jpg' has a '..' part"),
         ("missing.jpg,dog\n", r"missing.jpg: image: file not found"),
     ],
 )
@@ -137,3 +138,26 @@ def test_csv_errors_name_the_file_and_line(tmp_path, text, match):
     (tmp_path / "train.csv").write_text(text)
     with pytest.raises(DatasetError, match=match):
         CSVLabelsDataset(tmp_path, "train", class_names=["cat", "dog"])
+
+
+def test_a_byte_order_mark_in_a_csv_or_cub_file_is_not_part_of_the_first_field(tmp_path):
+    """Issue 35 item 22 for the image-level readers: the header ``path,...`` is still recognised and the
+    first CUB id is ``1``, not ``\ufeff1``."""
+    for n in ("a.jpg", "c.jpg"):
+        _jpeg(tmp_path / "csv" / n)
+    (tmp_path / "csv" / "train.csv").write_text("\ufeffpath,labels\na.jpg,dog\nc.jpg,cat\n", encoding="utf-8")
+    data = CSVLabelsDataset(tmp_path / "csv", "train")
+    assert data.class_names == ["cat", "dog"] and [r.image_id for r in data.records] == ["a.jpg", "c.jpg"]
+    root = cub(tmp_path / "CUB_200_2011")
+    for name in ("images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt"):
+        (root / name).write_text("\ufeff" + (root / name).read_text(), encoding="utf-8")
+    train = CUBDataset(root, "train", with_annotations=True)
+    assert [r.image_id for r in train.records] == ["001.Albatross/a_1.jpg", "002.Auklet/b_3.jpg"]
+    assert train[0]["boxes"].tolist() == [[2, 3, 12, 15]]
+
+
+def test_a_cub_image_path_outside_the_root_is_refused_naming_the_line(tmp_path):
+    root = cub(tmp_path / "CUB_200_2011")
+    (root / "images.txt").write_text("1 001.Albatross/a_1.jpg\n2 ../../etc/b_2.jpg\n3 002.Auklet/b_3.jpg\n")
+    with pytest.raises(DatasetError, match=r"images.txt:2: image path: '../../etc/b_2.jpg' has a '..' part"):
+        CUBDataset(root, "train")

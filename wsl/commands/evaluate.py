@@ -75,7 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=CENTER_SIGMA,
         help=f"--center: the Gaussian's standard deviation, a fraction of each side (default {CENTER_SIGMA})",
     )
-    parser.add_argument("--data", default="synthetic", help="synthetic | voc:PATH | coco:PATH")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="synthetic | voc:PATH | coco:PATH | FORMAT:PATH (--ckpt default: the data the checkpoint was "
+        "trained on; --cams/--center default: synthetic)",
+    )
     parser.add_argument("--split", default="test")
     parser.add_argument(
         "--image-size", type=int, default=None, help="network input size (default: the training size, or 128)"
@@ -122,6 +127,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "evaluation_<split>_<cam-method>.json for a post-hoc method, ./evaluation_<split>_center.json)",
     )
     args = parser.parse_args(argv)
+    if args.data is None and not args.ckpt:
+        args.data = "synthetic"
     if args.cam_method == "center":
         if args.ckpt or args.cams:
             parser.error("--cam-method center scores no model or CAM folder; drop --ckpt/--cams")
@@ -193,7 +200,7 @@ def _evaluate(argv: list[str] | None) -> dict:
         )
     results = payload["results"]
     protocol = payload.get("protocol", "original")
-    print(f"\n{args.data} / {args.split}, {protocol} frame, percentages:\n")
+    print(f"\n{payload['data']} / {args.split}, {protocol} frame, percentages:\n")
     print(format_table([(payload.pop("name"), {k: v for k, v in results.items() if k != "images_scored"})]))
     write_json(out, payload, nan_as_null=True)  # an undefined score (NaN) is written as null
     print(f"\nresults: {out}")

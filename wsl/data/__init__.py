@@ -5,7 +5,7 @@ See ``docs/design.md`` for the item dict and ``SPEC.md`` section 4 for the layou
 :data:`~wsl.data.formats.FORMATS`; import a new format module here.
 """
 
-from .base import WSLDataset
+from .base import DatasetOptions, WSLDataset
 from .coco import (
     COCODataset,
     COCOWriter,
@@ -27,6 +27,7 @@ from .formats import (
     get_format,
     register_format,
 )
+from .ilsvrc import ILSVRCListDataset
 from .imagefolder import CSVLabelsDataset, ImageFolderDataset
 from .synthetic import (
     PRESETS,
@@ -55,6 +56,7 @@ __all__ = [
     "COCOWriter",
     "DatasetError",
     "DatasetFormat",
+    "DatasetOptions",
     "DatasetWriter",
     "EvalTransform",
     "FORMATS",
@@ -91,6 +93,7 @@ __all__ = [
     "CUBDataset",
     "CSVLabelsDataset",
     "ImageFolderDataset",
+    "ILSVRCListDataset",
     "render_sample",
     "synthetic_params",
 ]

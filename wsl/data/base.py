@@ -22,6 +22,7 @@ from .transforms import build_transform
 
 __all__ = [
     "BOX_POLICIES",
+    "DatasetOptions",
     "Record",
     "WSLDataset",
     "read_image",
@@ -171,11 +172,37 @@ def _check_size(rec: Record, size: tuple[int, int]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DatasetOptions:
+    """What every reader of :class:`WSLDataset` takes besides its files: the one object a reader hands its
+    base class (the readers keep these as keyword arguments of their own, the names users type).
+
+    Attributes:
+        image_size: side ``S`` of the network input.
+        train: the training transform (augmentation) instead of the evaluation one.
+        transform: a transform of the ``uint8 (3, H, W)`` image; None: :func:`build_transform`.
+        with_annotations: items carry boxes, masks and the ignore region.
+        single_label: one class per image (the largest object's), one-hot labels.
+        skip_bad: skip bad samples with one warning instead of raising :class:`DatasetError`.
+        with_images: items carry ``image``; False: annotation-only items (see :class:`WSLDataset`).
+        box_policy: a box past the image edge, one of :data:`BOX_POLICIES`.
+    """
+
+    image_size: int = 128
+    train: bool = False
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+    with_annotations: bool = False
+    single_label: bool = False
+    skip_bad: bool = False
+    with_images: bool = True
+    box_policy: str = "clip"
+
+
 class WSLDataset(Dataset):
     """Base of :class:`VOCDataset` and :class:`COCODataset`: items as specified in ``docs/design.md``.
 
     Subclasses parse their annotation files into :class:`Record` s, call :meth:`_finalize`, and implement
-    :meth:`_load_masks`.
+    :meth:`_load_masks`; their keyword arguments reach this class as one :class:`DatasetOptions`.
 
     Item keys: ``image`` float ``(3, S, S)`` normalised, ``labels`` float ``(C,)`` multi-hot (one-hot
     with ``single_label``), ``image_id`` str, ``orig_size`` ``(H, W)``; with annotations also ``boxes``
@@ -191,38 +218,34 @@ class WSLDataset(Dataset):
     declares, or the decoded image's when it declares none.
 
     With ``with_images=False`` (or :meth:`without_images`) items have every key but ``image`` and no
-    image is decoded: ``orig_size`` is read from the image file's header, and checked against the
-    size the annotation declares as when the image is decoded (evaluating saved CAMs needs no pixels).
+    image is decoded: ``orig_size`` is the size the annotation declares, and the image file is not
+    opened (nor required to exist when the dataset is built without images, as wsolevaluation scores
+    saved maps from its metadata alone); an image whose annotation declares no size has its
+    ``orig_size`` read from the file's header (evaluating saved CAMs needs no pixels).
     """
 
-    def __init__(
-        self,
-        class_names: Sequence[str],
-        image_size: int = 128,
-        train: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        with_annotations: bool = False,
-        single_label: bool = False,
-        skip_bad: bool = False,
-        with_images: bool = True,
-        box_policy: str = "clip",
-    ) -> None:
-        if box_policy not in BOX_POLICIES:
-            raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
+    def __init__(self, class_names: Sequence[str], options: DatasetOptions | None = None) -> None:
+        opts = options if options is not None else DatasetOptions()
+        if opts.box_policy not in BOX_POLICIES:
+            raise unknown_choice("box_policy", opts.box_policy, BOX_POLICIES)
         if len(class_names) == 0:
             raise ValueError("class_names: got an empty list; pass at least one class name")
         if len(set(class_names)) != len(class_names):
             raise ValueError(f"class_names: duplicate names in {list(class_names)}")
         self.class_names = list(class_names)
         self.class_to_index = {n: i for i, n in enumerate(self.class_names)}
-        self.image_size = image_size
-        self.train = train
-        self.transform = transform if transform is not None else build_transform(image_size, train=train)
-        self.with_annotations = with_annotations
-        self.single_label = single_label
-        self.skip_bad = skip_bad
-        self.with_images = with_images
-        self.box_policy = box_policy
+        self.image_size = opts.image_size
+        self.train = opts.train
+        self.transform = (
+            opts.transform
+            if opts.transform is not None
+            else build_transform(opts.image_size, train=opts.train)
+        )
+        self.with_annotations = opts.with_annotations
+        self.single_label = opts.single_label
+        self.skip_bad = opts.skip_bad
+        self.with_images = opts.with_images
+        self.box_policy = opts.box_policy
         self.records: list[Record] = []
         self.num_skipped = 0
         self._exif_reported = False
@@ -240,69 +263,86 @@ class WSLDataset(Dataset):
         num_clipped = 0
         for rec in records:
             try:
-                if self.skip_bad:
-                    h, w, orientation = check_image_header_orientation(rec.image_path)
-                    size = (h, w)
-                    _check_size(rec, size)
-                    if orientation != 1:
-                        rotated.append((rec.image_path, orientation))
-                    rec.size = size
-                elif not rec.image_path.is_file():
-                    raise dataset_error(
-                        rec.image_path,
-                        "image",
-                        f"file not found for image id {rec.image_id!r}{self._image_search_note(rec)}",
-                        f"restore the image {_SKIP_HINT}",
-                    )
-                if rec.size is not None:
-                    rec.boxes, fitted = self._fit_boxes(rec, rec.size, np.arange(len(rec.boxes)))
-                    if fitted:
-                        clipped.append(fitted[0])
-                        num_clipped += len(fitted)
+                fitted = self._validate(rec, rotated)
             except DatasetError as e:
                 bad.add(e)
                 continue
-            labels = np.zeros(self.num_classes, np.float32)
-            if self.single_label:
-                c = pick_single_label(rec.boxes, rec.box_labels, rec.difficult)
-                labels[c] = 1.0
-                keep = rec.box_labels == c
-                rec.extra = (rec.extra, np.flatnonzero(keep), len(rec.box_labels))
-                rec.boxes, rec.box_labels, rec.difficult = (
-                    rec.boxes[keep],
-                    rec.box_labels[keep],
-                    rec.difficult[keep],
-                )
-            else:
-                labels[rec.box_labels] = 1.0
-                rec.extra = (rec.extra, None, len(rec.box_labels))
-            rec.labels = labels
+            if fitted:
+                clipped.append(fitted[0])
+                num_clipped += len(fitted)
+            self._label(rec)
             kept.append(rec)
         self.records = kept
         self.num_skipped = len(bad)
         bad.warn()
+        self._warn_finalized(bad.what, clipped, num_clipped, rotated)
+        if not self.records:
+            raise DatasetError(
+                f"{bad.what}: no usable samples (all {len(bad)} were bad). Fix: see the warning "
+                "above for the first problem"
+            )
+
+    def _validate(self, rec: Record, rotated: list[tuple[Path, int]]) -> list[str]:
+        """Check one record's image (its header with skip_bad, else that the file exists, unless it is
+        never opened) and fit its boxes; returns the notes of the clipped boxes. Raises DatasetError."""
+        if self.skip_bad and not self._size_suffices(rec):
+            h, w, orientation = check_image_header_orientation(rec.image_path)
+            _check_size(rec, (h, w))
+            if orientation != 1:
+                rotated.append((rec.image_path, orientation))
+            rec.size = (h, w)
+        elif not self._size_suffices(rec) and not rec.image_path.is_file():
+            raise dataset_error(
+                rec.image_path,
+                "image",
+                f"file not found for image id {rec.image_id!r}{self._image_search_note(rec)}",
+                f"restore the image {_SKIP_HINT}",
+            )
+        if rec.size is None:
+            return []
+        rec.boxes, fitted = self._fit_boxes(rec, rec.size, np.arange(len(rec.boxes)))
+        return fitted
+
+    def _label(self, rec: Record) -> None:
+        """Set ``rec.labels`` (multi-hot, or one-hot of the largest object's class with ``single_label``,
+        whose other objects are then dropped) and ``rec.extra = (extra, kept objects, number of objects)``."""
+        labels = np.zeros(self.num_classes, np.float32)
+        if self.single_label:
+            c = pick_single_label(rec.boxes, rec.box_labels, rec.difficult)
+            labels[c] = 1.0
+            keep = rec.box_labels == c
+            rec.extra = (rec.extra, np.flatnonzero(keep), len(rec.box_labels))
+            rec.boxes, rec.box_labels, rec.difficult = (
+                rec.boxes[keep],
+                rec.box_labels[keep],
+                rec.difficult[keep],
+            )
+        else:
+            labels[rec.box_labels] = 1.0
+            rec.extra = (rec.extra, None, len(rec.box_labels))
+        rec.labels = labels
+
+    def _warn_finalized(
+        self, what: str, clipped: list[str], num_clipped: int, rotated: list[tuple[Path, int]]
+    ) -> None:
+        """One warning for the clipped boxes, one for the images with an EXIF orientation other than 1."""
         if clipped:
             warnings.warn(
-                f"{bad.what}: clipped {num_clipped} box(es) of {len(clipped)} image(s) that extend past "
+                f"{what}: clipped {num_clipped} box(es) of {len(clipped)} image(s) that extend past "
                 "the image to its edges (box_policy='clip'; 'strict' makes them errors); "
                 f"first: {clipped[0]}",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if rotated:
             self._exif_reported = True
             shown = ", ".join(f"{p} ({o})" for p, o in rotated[:10])
             more = f" and {len(rotated) - 10} more" if len(rotated) > 10 else ""
             warnings.warn(
-                f"{bad.what}: {len(rotated)} image(s) with an EXIF orientation other than 1: {shown}{more}. "
+                f"{what}: {len(rotated)} image(s) with an EXIF orientation other than 1: {shown}{more}. "
                 f"{_EXIF_NOTE}",
                 UserWarning,
-                stacklevel=3,
-            )
-        if not self.records:
-            raise DatasetError(
-                f"{bad.what}: no usable samples (all {len(bad)} were bad). Fix: see the warning "
-                "above for the first problem"
+                stacklevel=4,
             )
 
     def _fit_boxes(
@@ -354,6 +394,11 @@ class WSLDataset(Dataset):
         objects = keep if keep is not None else np.arange(len(rec.boxes))
         return self._fit_boxes(rec, size, objects)[0]
 
+    def _size_suffices(self, rec: Record) -> bool:
+        """Whether the image file is never opened: items without ``image`` whose annotation declares the
+        size (wsolevaluation scores saved maps from its metadata alone)."""
+        return not self.with_images and rec.size is not None
+
     def _annotation_path(self, rec: Record) -> str:
         return str(rec.image_path)
 
@@ -384,7 +429,7 @@ class WSLDataset(Dataset):
 
     def without_images(self) -> WSLDataset:
         """A view of this dataset (sharing its parsed records) whose items lack ``image``: nothing is
-        decoded, ``orig_size`` comes from the image headers."""
+        decoded, ``orig_size`` is the declared size (else read from the image header)."""
         view = copy.copy(self)
         view.with_images = False
         return view
@@ -397,9 +442,10 @@ class WSLDataset(Dataset):
             h, w = img.shape[:2]
             _check_size(rec, (h, w))
             item["image"] = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
+        elif rec.size is not None:  # the declared size: the file is not opened
+            (h, w), orientation = rec.size, 1
         else:
             h, w, orientation = check_image_header_orientation(rec.image_path)
-            _check_size(rec, (h, w))
         self._report_orientation(rec.image_path, orientation)
         item.update(labels=torch.from_numpy(rec.labels.copy()), image_id=rec.image_id, orig_size=(h, w))
         if self.with_annotations:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from .base import Record, WSLDataset, encode_jpeg
+from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
 from .metadata import check_relative_name
@@ -263,17 +263,17 @@ class COCODataset(WSLDataset):
                 f"class_names {unknown} are not categories (known: {', '.join(all_names)})",
                 "pass names of categories of this file",
             )
-        super().__init__(
-            class_names,
-            image_size,
-            train,
-            transform,
-            with_annotations,
-            single_label,
-            skip_bad,
-            with_images,
-            box_policy,
+        dataset_options = DatasetOptions(
+            image_size=image_size,
+            train=train,
+            transform=transform,
+            with_annotations=with_annotations,
+            single_label=single_label,
+            skip_bad=skip_bad,
+            with_images=with_images,
+            box_policy=box_policy,
         )
+        super().__init__(class_names, dataset_options)
         self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
         known_ids = {cid for cid, _ in cats}
         image_dir = self.root / split

@@ -196,12 +196,14 @@ class WSLDataModule(pl.LightningDataModule):
         self, split: str, train: bool = False, with_annotations: bool = True, with_images: bool = True
     ) -> WSLDataset:
         """The (cached) dataset of ``split``: training transform with ``train``, annotations with
-        ``with_annotations``; without ``with_images`` its items lack ``image`` and nothing is decoded
-        (a view sharing the parsed annotations of the dataset with images)."""
+        ``with_annotations``; without ``with_images`` its items lack ``image`` and nothing is decoded (a
+        view sharing the parsed annotations of the dataset with images when that one is built, else a
+        dataset built without images, which opens no image whose size the annotations declare)."""
         key = (split, train, with_annotations, with_images)
         if key in self._datasets:
             return self._datasets[key]
-        if not with_images:
+        with_images_key = (split, train, with_annotations, True)
+        if not with_images and (with_images_key in self._datasets or not self._takes("with_images")):
             self._datasets[key] = self.dataset(split, train, with_annotations).without_images()
         else:
             self._datasets[key] = self.data_format.dataset(
@@ -213,10 +215,15 @@ class WSLDataModule(pl.LightningDataModule):
                 with_annotations=with_annotations,
                 single_label=self.single_label,
                 skip_bad=self.skip_bad,
+                **({} if with_images else {"with_images": False}),
                 **self._policy_kwargs(),
                 **self._seed_kwargs(),
             )
         return self._datasets[key]
+
+    def _takes(self, name: str) -> bool:
+        """Whether the format's dataset constructor takes the keyword ``name``."""
+        return name in inspect.signature(self.data_format.dataset).parameters
 
     def _seed_kwargs(self) -> dict[str, Any]:
         """``seed`` for a format whose dataset draws at random (wsol's val subset), else nothing."""
@@ -272,7 +279,7 @@ class WSLDataModule(pl.LightningDataModule):
             train: use the training transform.
             persistent_workers: keep workers alive between epochs (only when ``num_workers > 0``).
             with_images: include ``image``; False gives annotation-only batches (no image is decoded,
-                ``orig_size`` from the image headers), e.g. to evaluate saved CAMs.
+                ``orig_size`` the declared size, else from the image header), e.g. to evaluate saved CAMs.
             sampler: a sampler of the (limited) dataset, called with it (instead of ``shuffle``).
         """
         ds: Any = self.dataset(split, train=train, with_annotations=with_annotations, with_images=with_images)

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Record, WSLDataset
+from .base import DatasetOptions, Record, WSLDataset
 from .errors import BadSamples, dataset_error
+from .metadata import read_metadata_text
 
 __all__ = ["ImageLevelDataset", "LabelledImage", "read_lines"]
 
@@ -33,6 +34,7 @@ class LabelledImage:
         classes: class indices of the image (one for single-label layouts).
         where: ``file:line`` (or the folder) it was listed at, for messages.
         boxes: float ``(K, 4)`` 0-based inclusive ``(x0, y0, x1, y1)`` of the image's class, if any.
+        box_form: how the layout writes a box, for messages (CUB: ``(x, y, x+w, y+h)``).
     """
 
     image_id: str
@@ -40,10 +42,12 @@ class LabelledImage:
     classes: list[int]
     where: str
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
+    box_form: str = "(x, y, x+w, y+h)"
 
 
 def read_lines(path: Path, sep: str | None, what: str, fix: str) -> list[tuple[int, list[str]]]:
-    """``(line number, fields)`` of the non-blank lines of ``path`` split on ``sep`` (None: whitespace).
+    """``(line number, fields)`` of the non-blank lines of ``path`` split on ``sep`` (None: whitespace),
+    read as UTF-8 with or without a byte-order mark (:func:`~wsl.data.metadata.read_metadata_text`).
 
     Raises:
         DatasetError: the file is missing (naming ``what`` and ``fix``).
@@ -51,7 +55,7 @@ def read_lines(path: Path, sep: str | None, what: str, fix: str) -> list[tuple[i
     if not path.is_file():
         raise dataset_error(path, what, "file not found", fix)
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_metadata_text(path).splitlines(), start=1):
         if line.strip():
             out.append((number, [f.strip() for f in (line.split(sep) if sep else line.split())]))
     return out
@@ -74,17 +78,16 @@ class ImageLevelDataset(WSLDataset):
         skip_bad: bool = False,
         box_policy: str = "clip",
     ) -> None:
-        super().__init__(
-            class_names,
-            image_size,
-            train,
-            transform,
-            with_annotations,
-            single_label,
-            skip_bad,
-            True,
-            box_policy,
+        dataset_options = DatasetOptions(
+            image_size=image_size,
+            train=train,
+            transform=transform,
+            with_annotations=with_annotations,
+            single_label=single_label,
+            skip_bad=skip_bad,
+            box_policy=box_policy,
         )
+        super().__init__(class_names, dataset_options)
 
     def _build(self, images: Sequence[LabelledImage], what: str) -> None:
         """Records from ``images``, validated by the base class, labels from their classes."""
@@ -100,7 +103,7 @@ class ImageLevelDataset(WSLDataset):
                     np.full(k, image.classes[0] if image.classes else 0, np.int64),
                     np.zeros(k, bool),
                     box_where=[
-                        (f"{image.where} box", f"box {b.tolist()} (x, y, x+w, y+h)") for b in image.boxes
+                        (f"{image.where} box", f"box {b.tolist()} {image.box_form}") for b in image.boxes
                     ],
                 )
             )

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import Record, WSLDataset, encode_jpeg
+from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format
 from .metadata import check_relative_name, read_metadata_text
@@ -206,17 +206,17 @@ class VOCDataset(WSLDataset):
         self.split = split
         if class_names is None:
             class_names = default_class_names(self.root)
-        super().__init__(
-            class_names,
-            image_size,
-            train,
-            transform,
-            with_annotations,
-            single_label,
-            skip_bad,
-            with_images,
-            box_policy,
+        dataset_options = DatasetOptions(
+            image_size=image_size,
+            train=train,
+            transform=transform,
+            with_annotations=with_annotations,
+            single_label=single_label,
+            skip_bad=skip_bad,
+            with_images=with_images,
+            box_policy=box_policy,
         )
+        super().__init__(class_names, dataset_options)
         ids = self._read_split()
         bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
         records = []

@@ -50,7 +50,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .base import BOX_POLICIES, Record, WSLDataset, check_image_header, encode_jpeg, pick_single_label
+from .base import (
+    BOX_POLICIES,
+    DatasetOptions,
+    Record,
+    WSLDataset,
+    check_image_header,
+    encode_jpeg,
+    pick_single_label,
+)
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
 from .metadata import check_relative_name, read_metadata_text
@@ -323,16 +331,8 @@ class WSOLDataset(WSLDataset):
     ) -> None:
         if box_policy not in BOX_POLICIES:
             raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
-        _, options = parse_wsol_options(root)
-        per_class = options.get("num_val_sample_per_class", num_val_sample_per_class)
-        if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
-            raise ValueError(f"num_val_sample_per_class: got {per_class!r}; expected an int >= 0 (0: all)")
-        rule = options.get("val_sample", val_sample)
-        if rule not in CHOICE_OPTIONS["val_sample"]:
-            raise ValueError(f"val_sample: got {rule!r}; expected one of {CHOICE_OPTIONS['val_sample']}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed: got {seed!r}; expected an int")
-        self.num_val_sample_per_class, self.val_sample, self.seed = per_class, str(rule), seed
+        per_class, rule = _val_sampling(root, num_val_sample_per_class, val_sample, seed)
+        self.num_val_sample_per_class, self.val_sample, self.seed = per_class, rule, seed
         if dataset is None:
             dataset, image_root, meta = parse_wsol_root(root)
         else:
@@ -342,17 +342,17 @@ class WSOLDataset(WSLDataset):
         spec = f"{dataset}:{image_root}" + (f"{_META}{meta}" if meta is not None else "")
         if class_names is None:
             class_names = default_class_names(spec, split)
-        super().__init__(
-            class_names,
-            image_size,
-            train,
-            transform,
-            with_annotations,
-            single_label,
-            skip_bad,
-            with_images,
-            box_policy,
+        dataset_options = DatasetOptions(
+            image_size=image_size,
+            train=train,
+            transform=transform,
+            with_annotations=with_annotations,
+            single_label=single_label,
+            skip_bad=skip_bad,
+            with_images=with_images,
+            box_policy=box_policy,
         )
+        super().__init__(class_names, dataset_options)
         self._clipped: list[tuple[str, str]] = []
         folder = _split_dir(image_root, dataset, meta, split)
         self.metadata_dir = folder
@@ -360,19 +360,10 @@ class WSOLDataset(WSLDataset):
         if split == "val" and per_class:
             pick = _first_per_class if rule == "first" else _random_per_class
             ids = pick(ids, labels, per_class, folder, self.class_names, seed)
-        sizes = self._read_sizes(folder)
-        locs = self._read_localization(folder) if with_annotations else {}
-        self.has_masks = any(kind == "mask" for kind, _ in locs.values())
-        bad = BadSamples(skip_bad, f"WSOLDataset({spec}, {split!r})")
         self._classes: dict[str, int] = {}
         self._coords: dict[str, np.ndarray] = {}
-        records = []
-        ids_path = folder / "image_ids.txt"
-        for number, image_id in ids:
-            try:
-                records.append(self._record(image_id, f"{ids_path}:{number}", labels, sizes, locs, folder))
-            except DatasetError as e:
-                bad.add(e)
+        bad = BadSamples(skip_bad, f"WSOLDataset({spec}, {split!r})")
+        records = self._records(folder, ids, labels, bad)
         # Every box of a WSOL image is of its one class: the base class has nothing to filter, and the
         # one-hot labels come from class_labels.txt (train images have no boxes).
         single = self.single_label
@@ -385,6 +376,22 @@ class WSOLDataset(WSLDataset):
         for rec in self.records:
             rec.labels = np.zeros(self.num_classes, np.float32)
             rec.labels[self._classes[rec.image_id]] = 1.0
+
+    def _records(
+        self, folder: Path, ids: list[tuple[int, str]], labels: dict[str, int], bad: BadSamples
+    ) -> list[Record]:
+        """The records of ``ids`` with their sizes and localization; a bad line is added to ``bad``."""
+        sizes = self._read_sizes(folder)
+        locs = self._read_localization(folder) if self.with_annotations else {}
+        self.has_masks = any(kind == "mask" for kind, _ in locs.values())
+        records = []
+        ids_path = folder / "image_ids.txt"
+        for number, image_id in ids:
+            try:
+                records.append(self._record(image_id, f"{ids_path}:{number}", labels, sizes, locs, folder))
+            except DatasetError as e:
+                bad.add(e)
+        return records
 
     def _read_sizes(self, folder: Path) -> dict[str, tuple[int, int]]:
         path = folder / "image_sizes.txt"
@@ -620,6 +627,21 @@ class WSOLDataset(WSLDataset):
         elif item.get("masks") is not None:  # mask images: the tight box of each instance mask
             item["boxes"] = torch.tensor([_tight_box(m) for m in item["masks"].numpy()], dtype=torch.int64)
         return item
+
+
+def _val_sampling(root: str | Path, per_class: Any, rule: Any, seed: Any) -> tuple[int, str]:
+    """``(num_val_sample_per_class, val_sample)``: the spec's options over the arguments, checked (and
+    ``seed`` checked to be an int)."""
+    _, options = parse_wsol_options(root)
+    per_class = options.get("num_val_sample_per_class", per_class)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
+        raise ValueError(f"num_val_sample_per_class: got {per_class!r}; expected an int >= 0 (0: all)")
+    rule = options.get("val_sample", rule)
+    if rule not in CHOICE_OPTIONS["val_sample"]:
+        raise ValueError(f"val_sample: got {rule!r}; expected one of {CHOICE_OPTIONS['val_sample']}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: got {seed!r}; expected an int")
+    return per_class, str(rule)
 
 
 def _by_class(ids: list[tuple[int, str]], labels: dict[str, int]) -> dict[int, list[int]]:

@@ -271,7 +271,7 @@ def evaluate_cam_folder(
 
 def evaluate_from_checkpoint(
     ckpt: str | Path,
-    data: str = "synthetic",
+    data: str | None = None,
     split: str = "test",
     image_size: int | None = None,
     batch_size: int = 32,
@@ -296,7 +296,8 @@ def evaluate_from_checkpoint(
 
     Args:
         ckpt: a ``.ckpt`` written by ``tools/train.py``.
-        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …).
+        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …); None: the data the checkpoint was
+            trained on (:meth:`wsl.trained.TrainedModel.data_spec`; an error when it records none).
         split: split name.
         image_size: network input side; None: the training size
             (:meth:`wsl.runs.RunFolder.training_image_size`).
@@ -319,7 +320,8 @@ def evaluate_from_checkpoint(
     posthoc = check_cam_request(cam_method, cam_layer)
     model = TrainedModel.load(ckpt, device=device, image_size=image_size)
     check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
-    for note in model.notes:
+    data, data_note = model.data_spec(data)
+    for note in [*model.notes, data_note] if data_note else model.notes:
         log.info(note)
     dm = model.datamodule(
         data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
