@@ -9,6 +9,8 @@
 from wsl.jobs.predict.coco import CocoIds, coco_bbox, coco_results
 from wsl.jobs.predict.core import (
     ImagePrediction,
+    ModelOptions,
+    PredictOptions,
     Predictor,
     UnreadableImagesWarning,
     choose_classes,
@@ -22,6 +24,8 @@ __all__ = [
     "FORMATS",
     "CocoIds",
     "ImagePrediction",
+    "ModelOptions",
+    "PredictOptions",
     "Predictor",
     "UnreadableImagesWarning",
     "choose_classes",

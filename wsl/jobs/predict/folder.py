@@ -3,7 +3,7 @@
 Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
 
     OUT/index.html                      gallery of the overlays (boxes in red)
-    OUT/contact_sheet.png               the first ``sheet_size`` overlays
+    OUT/contact_sheet.png               the first ``sheet_size`` overlays' thumbnails
     OUT/cams.json                       the export's manifest (``image_id`` is the file's stem,
                                         ``coco_id`` and ``file`` are added)
     OUT/cams/<stem>.npz                 the CAMs of the chosen classes, in the export's format
@@ -27,11 +27,18 @@ import numpy as np
 
 from wsl.cam.posthoc import cam_label
 from wsl.jobs.predict.coco import CocoIds, coco_results
-from wsl.jobs.predict.core import ImagePrediction, ModelSource, Predictor, check_selection, iter_predictions
+from wsl.jobs.predict.core import (
+    PICTURE_SIDE,
+    ImagePrediction,
+    ModelSource,
+    Predictor,
+    check_selection,
+    iter_predictions,
+)
 from wsl.runs import write_json
 from wsl.viz.cam_files import CamFolder
 from wsl.viz.io import save_png
-from wsl.viz.render import PanelStyle, render_overlay
+from wsl.viz.render import PanelStyle, render_overlay, thumbnail
 from wsl.viz.sheet import contact_sheet
 
 __all__ = ["predict_to_folder"]
@@ -104,7 +111,7 @@ def predict_to_folder(
     for result in iter_predictions(
         predictor, images, top_k=top_k, min_score=min_score, multi_contour=multi_contour,
         batch_size=batch_size, num_workers=num_workers, image_ids=None if ids is None else ids.image_ids,
-        keep_pixels=True, progress=progress, skipped=skipped,
+        keep_pixels=True, picture_side=PICTURE_SIDE, progress=progress, skipped=skipped,
     ):  # fmt: skip
         out.add(result, thumb_size, sheet_size)
     if skipped:
@@ -186,16 +193,17 @@ class _PredictionFolder:
         ids = self.category_ids
         self.detections += coco_results(result.image_id, result.classes, result.boxes, scores, ids)
         assert result.pixels is not None
-        for c, name, cam, boxes in zip(result.classes, labels, result.cams, result.boxes, strict=True):
+        for k, (c, name, boxes) in enumerate(zip(result.classes, labels, result.boxes, strict=True)):
+            cam, shown_boxes = result.picture_maps(k)  # at the picture's size (<= PICTURE_SIDE)
             picture = render_overlay(
                 result.pixels,
-                cam.numpy(),
+                cam,
                 None,
-                boxes,
+                shown_boxes,
                 caption=[f"{name} {probs[c]:.2f}", result.path.name[:40]],
                 alpha=self.style.alpha,
                 colormap=self.style.colormap,
-                colorbar=self.style.colorbar(result.size[0]),
+                colorbar=self.style.colorbar(result.pixels.shape[0]),
             )
             image, thumb = self.folder.write_overlay(stem, name, picture, thumb_size)
             self.entries.append(
@@ -210,8 +218,9 @@ class _PredictionFolder:
                     "pred_boxes": boxes.tolist(),
                 }
             )
-            if len(self.pictures) < sheet_size:
-                self.pictures.append(picture)
+            if len(self.pictures) < sheet_size:  # the sheet's tiles: thumbnails, not the pictures
+                small = max(picture.shape[:2]) <= thumb_size
+                self.pictures.append(picture if small else thumbnail(picture, thumb_size))
 
     def finish(self, names: list[str], options: dict[str, Any], title: str) -> dict[str, Any]:
         """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery."""
