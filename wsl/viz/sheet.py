@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from wsl.viz._utils import FONT, ascii_text, check_color, check_rgb
+from wsl.viz._utils import check_color, check_rgb, text_block, text_extent
 
 __all__ = ["contact_sheet", "fit_image"]
 
@@ -69,7 +69,7 @@ def contact_sheet(
         ncols: maximum number of columns.
         tile_size: ``(th, tw)`` of every tile; ``None`` uses the largest height and width among the
             images.
-        captions: optional one string per image, written (ASCII, cut to the tile width) in a strip
+        captions: optional one string per image, written (any Unicode, cut to the tile width) in a strip
             under its tile.
         pad: pixels of background between tiles and around the sheet.
         background: RGB colour of the padding, letterbox bars and caption strips.
@@ -104,8 +104,7 @@ def contact_sheet(
             raise ValueError(f"tile_size must be (h, w) with h, w >= 1, or None; got {tile_size!r}")
         tile_h, tile_w = (int(s) for s in tile_size)
 
-    (_, text_h), baseline = cv2.getTextSize("Ag", FONT, _CAPTION_SCALE, 1)
-    caption_h = text_h + baseline + 4 if captions is not None else 0
+    caption_h = text_extent("Ag", _CAPTION_SCALE)[1] + 4 if captions is not None else 0
     cols = min(int(ncols), len(checked))
     rows = math.ceil(len(checked) / cols)
     sheet = np.empty(
@@ -117,25 +116,18 @@ def contact_sheet(
         x = pad + (i % cols) * (tile_w + pad)
         sheet[y : y + tile_h, x : x + tile_w] = fit_image(img, (tile_h, tile_w), background)
         if captions is not None:
-            text = _fit_text(ascii_text(captions[i]), tile_w)
+            text = _fit_text(str(captions[i]), tile_w)
             if text:
-                cv2.putText(
-                    sheet,
-                    text,
-                    (x, y + tile_h + 2 + text_h),
-                    FONT,
-                    _CAPTION_SCALE,
-                    text_color,
-                    1,
-                    cv2.LINE_AA,
-                )
+                block = text_block(text, _CAPTION_SCALE, text_color, background, pad=0)
+                h, w = min(block.shape[0], caption_h - 2), min(block.shape[1], tile_w)
+                sheet[y + tile_h + 2 : y + tile_h + 2 + h, x : x + w] = block[:h, :w]
     return sheet
 
 
 def _fit_text(text: str, width: int) -> str:
     """Cut ``text`` (ending it with '..') so that it fits in ``width`` pixels at the caption scale."""
-    if cv2.getTextSize(text, FONT, _CAPTION_SCALE, 1)[0][0] <= width:
+    if text_extent(text, _CAPTION_SCALE)[0] <= width:
         return text
-    while text and cv2.getTextSize(text + "..", FONT, _CAPTION_SCALE, 1)[0][0] > width:
+    while text and text_extent(text + "..", _CAPTION_SCALE)[0] > width:
         text = text[:-1]
     return text + ".." if text else ""
