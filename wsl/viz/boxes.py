@@ -54,19 +54,7 @@ def draw_boxes(
         ([255, 255, 255, 255], 0)
     """
     out = check_rgb(image).copy()
-    boxes_xyxy = to_numpy(boxes)
-    if boxes_xyxy.size == 0:
-        boxes_xyxy = boxes_xyxy.reshape(0, 4)
-    if boxes_xyxy.ndim == 1 and boxes_xyxy.shape[0] == 4:
-        boxes_xyxy = boxes_xyxy[None]
-    if boxes_xyxy.ndim != 2 or boxes_xyxy.shape[1] != 4:
-        raise ValueError(f"boxes must be a (K, 4) array of (x0, y0, x1, y1); got shape {boxes_xyxy.shape}")
-    if not np.issubdtype(boxes_xyxy.dtype, np.number) or not np.isfinite(boxes_xyxy).all():
-        raise ValueError(f"boxes must hold finite numbers; got {boxes_xyxy.tolist()}")
-    boxes_xyxy = np.rint(boxes_xyxy).astype(np.int64)
-    bad = (boxes_xyxy[:, 2] < boxes_xyxy[:, 0]) | (boxes_xyxy[:, 3] < boxes_xyxy[:, 1])
-    if bad.any():
-        raise ValueError(f"boxes need x1 >= x0 and y1 >= y0 (inclusive xyxy); got {boxes_xyxy[bad].tolist()}")
+    boxes_xyxy = _checked_boxes(boxes)
     if isinstance(thickness, bool) or not isinstance(thickness, (int, np.integer)) or thickness < 1:
         raise ValueError(f"thickness must be an int >= 1; got {thickness!r}")
     num = boxes_xyxy.shape[0]
@@ -91,6 +79,24 @@ def draw_boxes(
     if labels is not None:
         out = _draw_labels(out, boxes_xyxy, colors, labels, text_scale, int(thickness))
     return out
+
+
+def _checked_boxes(boxes: Any) -> np.ndarray:
+    """``(K, 4)`` int64 inclusive ``xyxy`` boxes (rounded), after checking their shape and order."""
+    boxes_xyxy = to_numpy(boxes)
+    if boxes_xyxy.size == 0:
+        boxes_xyxy = boxes_xyxy.reshape(0, 4)
+    if boxes_xyxy.ndim == 1 and boxes_xyxy.shape[0] == 4:
+        boxes_xyxy = boxes_xyxy[None]
+    if boxes_xyxy.ndim != 2 or boxes_xyxy.shape[1] != 4:
+        raise ValueError(f"boxes must be a (K, 4) array of (x0, y0, x1, y1); got shape {boxes_xyxy.shape}")
+    if not np.issubdtype(boxes_xyxy.dtype, np.number) or not np.isfinite(boxes_xyxy).all():
+        raise ValueError(f"boxes must hold finite numbers; got {boxes_xyxy.tolist()}")
+    boxes_xyxy = np.rint(boxes_xyxy).astype(np.int64)
+    bad = (boxes_xyxy[:, 2] < boxes_xyxy[:, 0]) | (boxes_xyxy[:, 3] < boxes_xyxy[:, 1])
+    if bad.any():
+        raise ValueError(f"boxes need x1 >= x0 and y1 >= y0 (inclusive xyxy); got {boxes_xyxy[bad].tolist()}")
+    return boxes_xyxy
 
 
 def _draw_labels(

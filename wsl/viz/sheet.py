@@ -83,17 +83,7 @@ def contact_sheet(
         >>> contact_sheet(tiles, ncols=4, pad=2).shape
         (70, 202, 3)
     """
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    if len(images) == 0:
-        raise ValueError("images must be a non-empty list of (H, W, 3) uint8 arrays; got an empty list")
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}")
-    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0; got {pad!r}")
-    if captions is not None and len(captions) != len(images):
-        raise ValueError(f"captions must have one string per image ({len(images)}); got {len(captions)}")
-    checked = [check_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
+    checked = _checked(images, ncols, pad, captions)
     background = check_color(background, "background")
     text_color = check_color(text_color, "text_color")
     if tile_size is None:
@@ -122,6 +112,21 @@ def contact_sheet(
                 h, w = min(block.shape[0], caption_h - 2), min(block.shape[1], tile_w)
                 sheet[y + tile_h + 2 : y + tile_h + 2 + h, x : x + w] = block[:h, :w]
     return sheet
+
+
+def _checked(images: Sequence[Any], ncols: Any, pad: Any, captions: Sequence[str] | None) -> list[np.ndarray]:
+    """The images as RGB arrays, after checking the arguments of :func:`contact_sheet`."""
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    if len(images) == 0:
+        raise ValueError("images must be a non-empty list of (H, W, 3) uint8 arrays; got an empty list")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be an int >= 0; got {pad!r}")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"captions must have one string per image ({len(images)}); got {len(captions)}")
+    return [check_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
 
 
 def _fit_text(text: str, width: int) -> str:
