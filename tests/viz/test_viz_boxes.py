@@ -55,7 +55,8 @@ def test_single_pixel_and_clipped_boxes() -> None:
 def test_labels_are_drawn_near_the_box() -> None:
     image = np.zeros((60, 80, 3), np.uint8)
     out = draw_boxes(image, [[30, 30, 70, 55]], color=PRED_COLOR, thickness=1, labels=["dog"])
-    assert painted(out[18:30, 28:60], PRED_COLOR).any()  # glyphs above the box
+    region = out[18:30, 28:60].astype(int)  # glyphs above the box, anti-aliased TrueType: near the colour
+    assert (np.abs(region - np.array(PRED_COLOR)).max(axis=2) <= 8).any()
 
 
 def test_draw_boxes_errors() -> None:

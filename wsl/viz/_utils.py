@@ -1,13 +1,12 @@
-"""Private helpers shared by the viz modules: array conversion, image validation, text rendering."""
+"""Private helpers shared by the viz modules: array conversion, image validation, text blocks (Unicode)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
+from wsl.viz.text import draw_text, text_size
 
 
 def to_numpy(array: Any) -> np.ndarray:
@@ -47,22 +46,29 @@ def check_color(color: Any, name: str = "color") -> tuple[int, int, int]:
     return rgb  # type: ignore[return-value]
 
 
-def ascii_text(text: Any) -> str:
-    """OpenCV's Hershey fonts draw printable ASCII only; other characters become '?'."""
-    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in str(text))
+def text_px(scale: float) -> int:
+    """The font size in pixels of :func:`wsl.viz.text.draw_text` for an OpenCV-style font ``scale``:
+    ``max(6, round(30 · scale))`` (scale 0.4 → 12 px; the mapping :mod:`wsl.viz.text` uses for Hershey)."""
+    return max(6, round(30.0 * float(scale)))
+
+
+def text_extent(text: Any, scale: float) -> tuple[int, int]:
+    """``(width, height)`` in pixels of one line of ``text`` drawn at ``scale`` (:func:`text_block`)."""
+    return text_size(str(text), text_px(scale))
 
 
 def text_block(
-    text: str,
+    text: Any,
     scale: float,
     color: tuple[int, int, int],
     background: tuple[int, int, int],
-    thickness: int = 1,
     pad: int = 1,
 ) -> np.ndarray:
-    """A tight ``uint8 (h, w, 3)`` RGB image of one line of (ASCII) text on a solid background."""
-    (w, h), baseline = cv2.getTextSize(text, FONT, scale, thickness)
-    block = np.empty((h + baseline + 2 * pad, w + 2 * pad, 3), np.uint8)
+    """A tight ``uint8 (h + 2·pad, w + 2·pad, 3)`` RGB image of one line of Unicode text on a solid
+    background, ``(w, h) = text_extent(text, scale)``; drawn by :func:`wsl.viz.text.draw_text` (TrueType
+    fonts, so "Fußball" and "鸟" are drawn, not "?")."""
+    width, height = text_extent(text, scale)
+    block = np.empty((height + 2 * pad, width + 2 * pad, 3), np.uint8)
     block[:] = background
-    cv2.putText(block, text, (pad, pad + h), FONT, scale, color, thickness, cv2.LINE_AA)
+    draw_text(block, str(text), (pad, pad), text_px(scale), color)
     return block

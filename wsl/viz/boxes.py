@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 
-from wsl.viz._utils import FONT, ascii_text, check_color, check_rgb, text_block, to_numpy
+from wsl.viz._utils import check_color, check_rgb, text_block, text_extent, text_px, to_numpy
+from wsl.viz.text import draw_text
 
 __all__ = ["GT_COLOR", "PRED_COLOR", "draw_boxes", "put_text"]
 
@@ -43,7 +43,7 @@ def draw_boxes(
         color: one RGB triple for all boxes, or a sequence of K triples.
         thickness: line width in pixels, ≥ 1, growing inwards from the box edge.
         labels: optional K strings written at each box's top-left corner (on a dark background).
-        text_scale: OpenCV font scale of the labels.
+        text_scale: font scale of the labels (see :func:`put_text`).
 
     Returns:
         A new ``uint8 (H, W, 3)`` RGB image.
@@ -54,19 +54,7 @@ def draw_boxes(
         ([255, 255, 255, 255], 0)
     """
     out = check_rgb(image).copy()
-    boxes_xyxy = to_numpy(boxes)
-    if boxes_xyxy.size == 0:
-        boxes_xyxy = boxes_xyxy.reshape(0, 4)
-    if boxes_xyxy.ndim == 1 and boxes_xyxy.shape[0] == 4:
-        boxes_xyxy = boxes_xyxy[None]
-    if boxes_xyxy.ndim != 2 or boxes_xyxy.shape[1] != 4:
-        raise ValueError(f"boxes must be a (K, 4) array of (x0, y0, x1, y1); got shape {boxes_xyxy.shape}")
-    if not np.issubdtype(boxes_xyxy.dtype, np.number) or not np.isfinite(boxes_xyxy).all():
-        raise ValueError(f"boxes must hold finite numbers; got {boxes_xyxy.tolist()}")
-    boxes_xyxy = np.rint(boxes_xyxy).astype(np.int64)
-    bad = (boxes_xyxy[:, 2] < boxes_xyxy[:, 0]) | (boxes_xyxy[:, 3] < boxes_xyxy[:, 1])
-    if bad.any():
-        raise ValueError(f"boxes need x1 >= x0 and y1 >= y0 (inclusive xyxy); got {boxes_xyxy[bad].tolist()}")
+    boxes_xyxy = _checked_boxes(boxes)
     if isinstance(thickness, bool) or not isinstance(thickness, (int, np.integer)) or thickness < 1:
         raise ValueError(f"thickness must be an int >= 1; got {thickness!r}")
     num = boxes_xyxy.shape[0]
@@ -89,11 +77,41 @@ def draw_boxes(
             if ya <= yb and xa <= xb:
                 out[ya : yb + 1, xa : xb + 1] = rgb
     if labels is not None:
-        for (x0, y0, _, _), rgb, text in zip(boxes_xyxy.tolist(), colors, labels, strict=True):
-            block_h = cv2.getTextSize("Ag", FONT, text_scale, 1)[0][1] + 6
-            # Above the box when there is room, else just inside its top edge.
-            y = y0 - block_h if y0 - block_h >= 0 else y0 + int(thickness)
-            out = put_text(out, str(text), (x0, y), color=rgb, scale=text_scale)
+        out = _draw_labels(out, boxes_xyxy, colors, labels, text_scale, int(thickness))
+    return out
+
+
+def _checked_boxes(boxes: Any) -> np.ndarray:
+    """``(K, 4)`` int64 inclusive ``xyxy`` boxes (rounded), after checking their shape and order."""
+    boxes_xyxy = to_numpy(boxes)
+    if boxes_xyxy.size == 0:
+        boxes_xyxy = boxes_xyxy.reshape(0, 4)
+    if boxes_xyxy.ndim == 1 and boxes_xyxy.shape[0] == 4:
+        boxes_xyxy = boxes_xyxy[None]
+    if boxes_xyxy.ndim != 2 or boxes_xyxy.shape[1] != 4:
+        raise ValueError(f"boxes must be a (K, 4) array of (x0, y0, x1, y1); got shape {boxes_xyxy.shape}")
+    if not np.issubdtype(boxes_xyxy.dtype, np.number) or not np.isfinite(boxes_xyxy).all():
+        raise ValueError(f"boxes must hold finite numbers; got {boxes_xyxy.tolist()}")
+    boxes_xyxy = np.rint(boxes_xyxy).astype(np.int64)
+    bad = (boxes_xyxy[:, 2] < boxes_xyxy[:, 0]) | (boxes_xyxy[:, 3] < boxes_xyxy[:, 1])
+    if bad.any():
+        raise ValueError(f"boxes need x1 >= x0 and y1 >= y0 (inclusive xyxy); got {boxes_xyxy[bad].tolist()}")
+    return boxes_xyxy
+
+
+def _draw_labels(
+    out: np.ndarray,
+    boxes: np.ndarray,
+    colors: list[tuple[int, int, int]],
+    labels: Sequence[str],
+    scale: float,
+    thickness: int,
+) -> np.ndarray:
+    """Each box's label at its top-left corner: above the box when there is room, else inside its top edge."""
+    block_h = text_extent("Ag", scale)[1] + 4  # put_text's block: the line and 2 px of padding each side
+    for (x0, y0, _, _), rgb, text in zip(boxes.tolist(), colors, labels, strict=True):
+        y = y0 - block_h if y0 - block_h >= 0 else y0 + thickness
+        out = put_text(out, str(text), (x0, y), color=rgb, scale=scale)
     return out
 
 
@@ -110,13 +128,13 @@ def put_text(
 
     Args:
         image: ``uint8 (H, W, 3)`` RGB image (not modified).
-        text: the text; characters outside printable ASCII are drawn as ``?`` (OpenCV fonts).
+        text: the text, any Unicode (drawn with TrueType fonts by :func:`wsl.viz.text.draw_text`).
         org: ``(x, y)`` of the **top-left** corner of the text box (not OpenCV's baseline origin). The
             box is shifted to stay inside the image where it fits.
         color: RGB text colour.
-        scale: OpenCV font scale (0.4 is about 9 px high).
+        scale: font scale as OpenCV's (the font is ``round(30 · scale)`` px: 0.4 gives 12 px).
         background: RGB colour of the box behind the text, or ``None`` for no box.
-        thickness: stroke width of the glyphs.
+        thickness: accepted for compatibility; TrueType glyphs are drawn at the font's own weight.
 
     Returns:
         A new ``uint8 (H, W, 3)`` RGB image.
@@ -125,11 +143,11 @@ def put_text(
     rgb = check_color(color)
     if not scale > 0:
         raise ValueError(f"scale must be > 0; got {scale!r}")
-    text = ascii_text(text)
+    text = str(text)
     if not text:
         return out
     bg = check_color(background, "background") if background is not None else None
-    block = text_block(text, scale, rgb, bg if bg is not None else (0, 0, 0), thickness, pad=2)
+    block = text_block(text, scale, rgb, bg if bg is not None else (0, 0, 0), pad=2)
     height, width = out.shape[:2]
     bh, bw = block.shape[:2]
     x = int(min(max(int(org[0]), 0), max(width - bw, 0)))
@@ -138,8 +156,8 @@ def put_text(
     if bg is not None:
         out[y : y + h, x : x + w] = block[:h, :w]
     else:  # draw the glyphs straight onto the image
-        (tw, th), _ = cv2.getTextSize(text, FONT, scale, thickness)
-        cv2.putText(out, text, (x + 2, y + 2 + th), FONT, scale, rgb, thickness, cv2.LINE_AA)
+        out = np.ascontiguousarray(out)
+        draw_text(out, text, (x + 2, y + 2), text_px(scale), rgb)
     return out
 
 

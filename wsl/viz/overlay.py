@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from wsl.metrics import normalize_cam
-from wsl.viz._utils import FONT, ascii_text, check_rgb, text_block, to_numpy
+from wsl.viz._utils import check_rgb, text_block, text_extent, to_numpy
 
 __all__ = ["COLORMAPS", "colormap_lut", "colorize_cam", "overlay_cam", "add_colorbar"]
 
@@ -136,24 +136,14 @@ def add_colorbar(
     image = check_rgb(image, "image")
     height = image.shape[0]
     lut = colormap_lut(colormap)
-    font = FONT
     scale = float(np.clip(height / 400.0, 0.3, 0.8))
-    thickness = 1
-    (tick_w, tick_h), _ = cv2.getTextSize("0", font, scale, thickness)
+    tick_w, tick_h = text_extent("0", scale)
     margin = max(2, height // 40)
     bar_w = max(6, height // 25)
     gap = max(2, bar_w // 3)
-    label_w = 0
-    label_img = None
-    if label:
-        label_img = text_block(ascii_text(label), scale, text_color, background, thickness)
-        label_img = np.rot90(label_img)  # reads bottom to top
-        room = max(1, height - 2 * margin)
-        if label_img.shape[0] > room:  # too long: crop, keeping the start (at the bottom)
-            label_img = label_img[label_img.shape[0] - room :]
-        label_w = label_img.shape[1] + gap
-    strip_w = margin + bar_w + gap + tick_w + gap + label_w
-    strip = np.empty((height, strip_w, 3), np.uint8)
+    label_img = _bar_label(label, scale, text_color, background, max(1, height - 2 * margin))
+    label_w = 0 if label_img is None else label_img.shape[1] + gap
+    strip = np.empty((height, margin + bar_w + gap + tick_w + gap + label_w, 3), np.uint8)
     strip[:] = background
 
     # Bar: keep the tick text inside the image, so the bar spans tick_h/2 from the top and bottom.
@@ -167,28 +157,26 @@ def add_colorbar(
         strip[:, margin : margin + bar_w] = lut[levels][:, None, :]
         top, bottom = 0, height
     text_x = margin + bar_w + gap
-    cv2.putText(
-        strip,
-        "1",
-        (text_x, min(height - 1, top + tick_h // 2)),
-        font,
-        scale,
-        text_color,
-        thickness,
-        cv2.LINE_AA,
-    )
-    cv2.putText(
-        strip,
-        "0",
-        (text_x, min(height - 1, bottom - 1 + tick_h // 2)),
-        font,
-        scale,
-        text_color,
-        thickness,
-        cv2.LINE_AA,
-    )
+    for tick, centre in (("1", top), ("0", bottom - 1)):  # each tick's text centred on its end of the bar
+        _paste(strip, text_block(tick, scale, text_color, background, pad=0), centre - tick_h // 2, text_x)
     if label_img is not None:
-        x = text_x + tick_w + gap
-        y = (height - label_img.shape[0]) // 2
-        strip[y : y + label_img.shape[0], x : x + label_img.shape[1]] = label_img
+        _paste(strip, label_img, (height - label_img.shape[0]) // 2, text_x + tick_w + gap)
     return np.concatenate([image, strip], axis=1)
+
+
+def _bar_label(
+    label: str | None, scale: float, color: tuple[int, int, int], background: tuple[int, int, int], room: int
+) -> np.ndarray | None:
+    """The colour bar's label read bottom to top, cropped to ``room`` rows keeping its start; None: none."""
+    if not label:
+        return None
+    block = np.rot90(text_block(label, scale, color, background, pad=1))
+    return block[block.shape[0] - room :] if block.shape[0] > room else block
+
+
+def _paste(canvas: np.ndarray, block: np.ndarray, y: int, x: int) -> None:
+    """Copy ``block`` into ``canvas`` with its top-left corner at ``(y, x)``, clipped to the canvas."""
+    y0, x0 = max(y, 0), max(x, 0)
+    y1, x1 = min(y + block.shape[0], canvas.shape[0]), min(x + block.shape[1], canvas.shape[1])
+    if y0 < y1 and x0 < x1:
+        canvas[y0:y1, x0:x1] = block[y0 - y : y1 - y, x0 - x : x1 - x]

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from wsl.metrics.boxes import box_iou_inclusive, cam_to_boxes
-from wsl.viz._utils import ascii_text, text_block
+from wsl.viz._utils import text_block
 from wsl.viz.boxes import GT_COLOR, PRED_COLOR, draw_boxes
 from wsl.viz.overlay import add_colorbar, overlay_cam
 
@@ -40,10 +40,8 @@ def _box_thickness(height: int, width: int) -> int:
 
 
 def caption_strip(lines: Sequence[str], width: int) -> np.ndarray:
-    """A white ``uint8 (h, w, 3)`` strip with one black text line per entry, at least ``width`` wide."""
-    blocks = [
-        text_block(ascii_text(line), _CAPTION_SCALE, _CAPTION_COLOR, _CAPTION_BG, pad=2) for line in lines
-    ]
+    """A white ``uint8 (h, w, 3)`` strip, one black (Unicode) text line per entry, at least ``width`` wide."""
+    blocks = [text_block(line, _CAPTION_SCALE, _CAPTION_COLOR, _CAPTION_BG, pad=2) for line in lines]
     strip_w = max([width, *(b.shape[1] for b in blocks)])
     strip = np.empty((sum(b.shape[0] for b in blocks) + 2, strip_w, 3), np.uint8)
     strip[:] = _CAPTION_BG

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from wsl.viz._utils import FONT, ascii_text, check_color, check_rgb
+from wsl.viz._utils import check_color, check_rgb, text_block, text_extent
 
 __all__ = ["contact_sheet", "fit_image"]
 
@@ -69,7 +69,7 @@ def contact_sheet(
         ncols: maximum number of columns.
         tile_size: ``(th, tw)`` of every tile; ``None`` uses the largest height and width among the
             images.
-        captions: optional one string per image, written (ASCII, cut to the tile width) in a strip
+        captions: optional one string per image, written (any Unicode, cut to the tile width) in a strip
             under its tile.
         pad: pixels of background between tiles and around the sheet.
         background: RGB colour of the padding, letterbox bars and caption strips.
@@ -83,17 +83,7 @@ def contact_sheet(
         >>> contact_sheet(tiles, ncols=4, pad=2).shape
         (70, 202, 3)
     """
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    if len(images) == 0:
-        raise ValueError("images must be a non-empty list of (H, W, 3) uint8 arrays; got an empty list")
-    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}")
-    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0; got {pad!r}")
-    if captions is not None and len(captions) != len(images):
-        raise ValueError(f"captions must have one string per image ({len(images)}); got {len(captions)}")
-    checked = [check_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
+    checked = _checked(images, ncols, pad, captions)
     background = check_color(background, "background")
     text_color = check_color(text_color, "text_color")
     if tile_size is None:
@@ -104,8 +94,7 @@ def contact_sheet(
             raise ValueError(f"tile_size must be (h, w) with h, w >= 1, or None; got {tile_size!r}")
         tile_h, tile_w = (int(s) for s in tile_size)
 
-    (_, text_h), baseline = cv2.getTextSize("Ag", FONT, _CAPTION_SCALE, 1)
-    caption_h = text_h + baseline + 4 if captions is not None else 0
+    caption_h = text_extent("Ag", _CAPTION_SCALE)[1] + 4 if captions is not None else 0
     cols = min(int(ncols), len(checked))
     rows = math.ceil(len(checked) / cols)
     sheet = np.empty(
@@ -117,25 +106,33 @@ def contact_sheet(
         x = pad + (i % cols) * (tile_w + pad)
         sheet[y : y + tile_h, x : x + tile_w] = fit_image(img, (tile_h, tile_w), background)
         if captions is not None:
-            text = _fit_text(ascii_text(captions[i]), tile_w)
+            text = _fit_text(str(captions[i]), tile_w)
             if text:
-                cv2.putText(
-                    sheet,
-                    text,
-                    (x, y + tile_h + 2 + text_h),
-                    FONT,
-                    _CAPTION_SCALE,
-                    text_color,
-                    1,
-                    cv2.LINE_AA,
-                )
+                block = text_block(text, _CAPTION_SCALE, text_color, background, pad=0)
+                h, w = min(block.shape[0], caption_h - 2), min(block.shape[1], tile_w)
+                sheet[y + tile_h + 2 : y + tile_h + 2 + h, x : x + w] = block[:h, :w]
     return sheet
+
+
+def _checked(images: Sequence[Any], ncols: Any, pad: Any, captions: Sequence[str] | None) -> list[np.ndarray]:
+    """The images as RGB arrays, after checking the arguments of :func:`contact_sheet`."""
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    if len(images) == 0:
+        raise ValueError("images must be a non-empty list of (H, W, 3) uint8 arrays; got an empty list")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be an int >= 1; got {ncols!r}")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"pad must be an int >= 0; got {pad!r}")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"captions must have one string per image ({len(images)}); got {len(captions)}")
+    return [check_rgb(img, f"images[{i}]") for i, img in enumerate(images)]
 
 
 def _fit_text(text: str, width: int) -> str:
     """Cut ``text`` (ending it with '..') so that it fits in ``width`` pixels at the caption scale."""
-    if cv2.getTextSize(text, FONT, _CAPTION_SCALE, 1)[0][0] <= width:
+    if text_extent(text, _CAPTION_SCALE)[0] <= width:
         return text
-    while text and cv2.getTextSize(text + "..", FONT, _CAPTION_SCALE, 1)[0][0] > width:
+    while text and text_extent(text + "..", _CAPTION_SCALE)[0] > width:
         text = text[:-1]
     return text + ".." if text else ""

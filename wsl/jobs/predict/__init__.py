@@ -9,19 +9,24 @@
 from wsl.jobs.predict.coco import CocoIds, coco_bbox, coco_results
 from wsl.jobs.predict.core import (
     ImagePrediction,
+    ModelOptions,
+    PredictOptions,
     Predictor,
     UnreadableImagesWarning,
     choose_classes,
     iter_predictions,
     predict,
 )
-from wsl.jobs.predict.folder import predict_to_folder, summary_text
+from wsl.jobs.predict.folder import FolderOptions, predict_to_folder, summary_text
 from wsl.jobs.predict.images import FORMATS, find_images, read_rgb
 
 __all__ = [
     "FORMATS",
     "CocoIds",
     "ImagePrediction",
+    "ModelOptions",
+    "FolderOptions",
+    "PredictOptions",
     "Predictor",
     "UnreadableImagesWarning",
     "choose_classes",

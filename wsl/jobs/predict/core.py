@@ -11,13 +11,15 @@ same scores and their maps come from :func:`wsl.cam.class_maps_for` on ``cam_lay
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -32,7 +34,15 @@ from wsl.metrics import cam_to_boxes
 from wsl.runs import DEFAULT_THRESHOLD
 from wsl.trained import ModelSource, TrainedModel
 
-__all__ = ["ImagePrediction", "Predictor", "UnreadableImagesWarning", "iter_predictions", "predict"]
+__all__ = [
+    "ImagePrediction",
+    "ModelOptions",
+    "PredictOptions",
+    "Predictor",
+    "UnreadableImagesWarning",
+    "iter_predictions",
+    "predict",
+]
 
 
 class UnreadableImagesWarning(UserWarning):
@@ -55,7 +65,9 @@ class ImagePrediction:
         raw_range: ``(k, 2)`` ``[lo, hi]`` of the upsampled maps before normalisation.
         boxes: per chosen class, ``(K, 4)`` int64 inclusive ``(x0, y0, x1, y1)`` boxes at ``threshold``.
         threshold: the box threshold used.
-        pixels: the ``uint8 (H, W, 3)`` RGB image, kept only when asked for (``keep_pixels=True``).
+        pixels: the ``uint8 (h, w, 3)`` RGB image, kept only when asked for (``keep_pixels=True``): at
+            its size ``(H, W)``, or shrunk (area interpolation) so that its longest side is
+            ``picture_side`` when it is longer (:meth:`picture_maps` gives the maps at that size).
     """
 
     path: Path
@@ -79,6 +91,56 @@ class ImagePrediction:
     def scores(self) -> dict[str, float]:
         """Class name → probability, for every class."""
         return {name: float(p) for name, p in zip(self.class_names, self.probs, strict=True)}
+
+    def picture_maps(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k``-th chosen class's CAM and boxes at the size of :attr:`pixels` (for pictures).
+
+        With ``(H, W)`` the image size and ``(h, w)`` the kept pixels' size, the CAM is resized by area
+        interpolation and a box ``(x0, y0, x1, y1)`` becomes ``(⌊x0·w/W⌋, ⌊y0·h/H⌋, ⌈(x1+1)·w/W⌉ − 1,
+        ⌈(y1+1)·h/H⌉ − 1)``: the pixels the box covers. At the same size both are returned unchanged.
+        """
+        cam = self.cams[k].numpy()
+        boxes = self.boxes[k]
+        height, width = self.size
+        h, w = (height, width) if self.pixels is None else self.pixels.shape[:2]
+        if (h, w) == (height, width):
+            return cam, boxes
+        cam = cv2.resize(cam, (w, h), interpolation=cv2.INTER_AREA)
+        return cam, scale_boxes(boxes, (height, width), (h, w))
+
+
+def scale_boxes(boxes: np.ndarray, size: tuple[int, int], new_size: tuple[int, int]) -> np.ndarray:
+    """Inclusive ``xyxy`` boxes of an ``(H, W) = size`` image → the pixels they cover at ``new_size``.
+
+    Example:
+        >>> scale_boxes(np.array([[0, 0, 3, 1], [4, 2, 7, 3]]), (4, 8), (2, 4)).tolist()
+        [[0, 0, 1, 0], [2, 1, 3, 1]]
+    """
+    (height, width), (h, w) = size, new_size
+    out = np.asarray(boxes, dtype=np.int64).reshape(-1, 4).copy()
+    for lo, hi, old, new in ((0, 2, width, w), (1, 3, height, h)):
+        start = np.floor(out[:, lo] * new / old).astype(np.int64)
+        stop = np.ceil((out[:, hi] + 1) * new / old).astype(np.int64) - 1
+        out[:, lo] = np.clip(start, 0, new - 1)
+        out[:, hi] = np.clip(np.maximum(stop, start), 0, new - 1)
+    return out
+
+
+def shrink_to(pixels: np.ndarray, side: int | None) -> np.ndarray:
+    """``pixels`` shrunk (area interpolation) so that the longest side is ``side``; unchanged when it
+    is not longer (or ``side`` is None). The new size is ``(max(1, round(H·f)), max(1, round(W·f)))``
+    with ``f = side / max(H, W)``.
+
+    Example:
+        >>> shrink_to(np.zeros((30, 80, 3), np.uint8), 40).shape
+        (15, 40, 3)
+    """
+    height, width = pixels.shape[:2]
+    if side is None or max(height, width) <= side:
+        return pixels
+    factor = side / max(height, width)
+    new = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(pixels, new, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -178,12 +240,112 @@ def choose_classes(probs: torch.Tensor, top_k: int | None, min_score: float | No
     return sorted(order)
 
 
-class _Files(Dataset):
-    """Reads and transforms the files; an unreadable file gives ``{"error": why}``."""
+#: The longest side of the pictures (overlays) a prediction folder draws: larger images are shown shrunk.
+PICTURE_SIDE = 1024
 
-    def __init__(self, files: Sequence[ImageFile], image_size: int) -> None:
+
+def check_selection(top_k: int | None, min_score: float | None) -> None:
+    """Raise ``ValueError`` unless ``top_k`` is a positive int or None and ``min_score`` in [0, 1] or None."""
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None; got {top_k!r}")
+    if min_score is not None and not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):
+        raise ValueError(f"min_score must be a probability in [0, 1] or None; got {min_score!r}")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How :func:`predict` and :func:`iter_predictions` go over the images (checked at construction).
+
+    Attributes:
+        top_k: the k most probable classes get a CAM and boxes (default 1 when ``min_score`` is None).
+        min_score: the classes with probability ≥ this get one (with ``top_k``: the top k of those).
+        multi_contour: a box per contour (MaxBoxAccV2) instead of the largest contour's (MaxBoxAcc).
+        batch_size: images per forward pass; at most this many decoded images are held at a time.
+        num_workers: loader processes decoding the files (0: in this process).
+        progress: a tqdm bar over the images.
+        keep_pixels: keep each image's RGB pixels in :attr:`ImagePrediction.pixels`.
+        picture_side: the longest side of the kept pixels (larger images are shrunk right after
+            decoding, so that a batch of photos holds small pictures); None keeps the image's size.
+    """
+
+    top_k: int | None = None
+    min_score: float | None = None
+    multi_contour: bool = False
+    batch_size: int = 16
+    num_workers: int = 0
+    progress: bool = False
+    keep_pixels: bool = False
+    picture_side: int | None = None
+
+    def __post_init__(self) -> None:
+        check_selection(self.top_k, self.min_score)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("num_workers", self.num_workers, minimum=0)
+        if self.picture_side is not None:
+            _positive_int("picture_side", self.picture_side)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How :func:`predict` loads the model (:meth:`Predictor.load`).
+
+    Attributes:
+        threshold: box threshold in [0, 1); ``"best"``: the run's best MaxBoxAcc threshold
+            (:meth:`wsl.runs.RunFolder.best_threshold`, or the folder's ``config.json``); None: that,
+            else :data:`wsl.runs.DEFAULT_THRESHOLD`.
+        image_size: network input side; None: the training size (checkpoint, ``config.yaml`` or
+            ``config.json``), else 128.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
+    """
+
+    threshold: float | str | None = "best"
+    image_size: int | None = None
+    device: str | torch.device = "auto"
+    cam_method: str = "native"
+    cam_layer: str | None = None
+
+
+def _with(options: Any, kind: type, overrides: Mapping[str, Any]) -> Any:
+    """``options`` (None: the defaults of ``kind``) with ``overrides`` of its field names applied."""
+    base: Any = kind() if options is None else options
+    if not isinstance(base, kind):
+        raise TypeError(f"options must be a {kind.__name__}; got {type(base).__name__}")
+    return dataclasses.replace(cast(Any, base), **overrides) if overrides else base
+
+
+def _split(overrides: Mapping[str, Any], *kinds: type) -> list[dict[str, Any]]:
+    """Keyword arguments → one dict per options class, by field name; an unknown name is a TypeError."""
+    parts: list[dict[str, Any]] = [{} for _ in kinds]
+    for key, value in overrides.items():
+        at = [i for i, kind in enumerate(kinds) if key in {f.name for f in dataclasses.fields(kind)}]
+        if not at:
+            known = sorted(f.name for kind in kinds for f in dataclasses.fields(kind))
+            raise TypeError(f"unexpected keyword argument {key!r}; expected one of {known}")
+        parts[at[0]][key] = value
+    return parts
+
+
+class _Files(Dataset):
+    """Reads and transforms the files; an unreadable file gives ``{"error": why}``.
+
+    Each file is decoded once at full size (the network input is made from it, as a dataset does), then
+    only the picture (shrunk to ``picture_side``) is kept, when pixels are kept at all.
+    """
+
+    def __init__(self, files: Sequence[ImageFile], image_size: int, options: PredictOptions) -> None:
         self.files = list(files)
         self.transform = build_transform(image_size, train=False)
+        self.keep = options.keep_pixels
+        self.side = options.picture_side
 
     def __len__(self) -> int:
         return len(self.files)
@@ -195,42 +357,36 @@ class _Files(Dataset):
         except UnreadableImage as err:
             return {"file": file, "error": str(err)}
         image = self.transform(torch.from_numpy(pixels).permute(2, 0, 1))
-        return {"file": file, "image": image, "pixels": pixels}
-
-
-def check_selection(top_k: int | None, min_score: float | None) -> None:
-    """Raise ``ValueError`` unless ``top_k`` is a positive int or None and ``min_score`` in [0, 1] or None."""
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be a positive int or None; got {top_k!r}")
-    if min_score is not None and not (isinstance(min_score, (int, float)) and 0.0 <= min_score <= 1.0):
-        raise ValueError(f"min_score must be a probability in [0, 1] or None; got {min_score!r}")
+        size = (int(pixels.shape[0]), int(pixels.shape[1]))
+        kept = shrink_to(pixels, self.side) if self.keep else None
+        return {"file": file, "image": image, "size": size, "pixels": kept}
 
 
 def iter_predictions(
     predictor: Predictor,
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    top_k: int | None = None,
-    min_score: float | None = None,
-    multi_contour: bool = False,
-    batch_size: int = 16,
-    num_workers: int = 0,
+    options: PredictOptions | None = None,
+    *,
     image_ids: dict[str, int] | None = None,
-    keep_pixels: bool = False,
-    progress: bool = False,
     skipped: list[str] | None = None,
+    **overrides: Any,
 ) -> Iterator[ImagePrediction]:
     """Yield one :class:`ImagePrediction` per readable image, in listing order (see :func:`predict`).
 
-    The files that were skipped (unreadable, not images, not in ``image_ids``) and the paths that named
-    nothing, one ``"PATH: why"`` line each, are appended to ``skipped`` when it is given; else, when the
-    files are exhausted, they are listed in one :class:`UnreadableImagesWarning`.
+    ``options`` (:class:`PredictOptions`; its fields may also be given as keywords, which override it).
+    ``image_ids`` (file name → COCO image id): files it does not list are skipped. The files that were
+    skipped (unreadable, not images, not in ``image_ids``) and the paths that named nothing, one
+    ``"PATH: why"`` line each, are appended to ``skipped`` when it is given; else, when the files are
+    exhausted, they are listed in one :class:`UnreadableImagesWarning`.
+
+    Memory: the loader holds one batch (``batch_size`` network inputs and kept pictures) at a time;
+    each file is decoded at full size once and its full-size pixels dropped after the transform.
 
     Raises:
-        ValueError: ``images`` names no file at all, or a bad ``top_k``/``min_score``/``batch_size``.
+        ValueError: ``images`` names no file at all, or a bad option.
+        TypeError: a keyword that is not a field of :class:`PredictOptions`.
     """
-    check_selection(top_k, min_score)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    opts: PredictOptions = _with(options, PredictOptions, overrides)
     paths, missing = find_images(images)
     if not paths:
         raise ValueError(
@@ -238,26 +394,23 @@ def iter_predictions(
             "folders or glob patterns (JPEG, PNG or WebP)"
         )
     files = _numbered(paths, image_ids, missing)
-    loader = DataLoader(
-        _Files(files, predictor.image_size), batch_size=batch_size, num_workers=num_workers, collate_fn=list
-    )
+    dataset = _Files(files, predictor.image_size, opts)
+    loader = DataLoader(dataset, batch_size=opts.batch_size, num_workers=opts.num_workers, collate_fn=list)
     bar = None
-    if progress:
+    if opts.progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), desc="predict", unit="image", dynamic_ncols=True)
-
-    def chosen(batch: Any, scores: torch.Tensor | None) -> list[list[int]]:
-        assert scores is not None  # a choice that needs the scores gets them
-        return [choose_classes(p, top_k, min_score) for p in predictor.probabilities(scores)]
-
-    choice = ClassChoice(chosen)
-    request = CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), choice)
-    batches = _readable_batches(loader, missing, bar)
     try:
         # the training precision, as evaluate --ckpt runs the model
-        for batch, cams in cam_batches(predictor.net, batches, request, autocast=predictor.autocast):
-            yield from _predictions(predictor, batch, cams, multi_contour, keep_pixels)
+        stream = cam_batches(
+            predictor.net,
+            _readable_batches(loader, missing, bar),
+            _request(predictor, opts),
+            autocast=predictor.autocast,
+        )
+        for batch, cams in stream:
+            yield from _predictions(predictor, batch, cams, opts.multi_contour)
     finally:
         if bar is not None:
             bar.close()
@@ -269,6 +422,16 @@ def iter_predictions(
             UnreadableImagesWarning,
             stacklevel=2,
         )
+
+
+def _request(predictor: Predictor, opts: PredictOptions) -> CamRequest:
+    """The CAM request: the predictor's CAM source, the classes chosen from the scores by ``opts``."""
+
+    def chosen(batch: Any, scores: torch.Tensor | None) -> list[list[int]]:
+        assert scores is not None  # a choice that needs the scores gets them
+        return [choose_classes(p, opts.top_k, opts.min_score) for p in predictor.probabilities(scores)]
+
+    return CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), ClassChoice(chosen))
 
 
 def _numbered(paths: Sequence[Path], image_ids: dict[str, int] | None, missing: list[str]) -> list[ImageFile]:
@@ -299,7 +462,7 @@ def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Itera
             yield {
                 "image": torch.stack([item["image"] for item in good]),
                 "image_id": [item["file"].image_id for item in good],
-                "orig_size": torch.tensor([item["pixels"].shape[:2] for item in good], dtype=torch.int64),
+                "orig_size": torch.tensor([item["size"] for item in good], dtype=torch.int64),
                 "items": good,
             }
         if bar is not None:
@@ -307,7 +470,7 @@ def _readable_batches(loader: DataLoader, skipped: list[str], bar: Any) -> Itera
 
 
 def _predictions(
-    predictor: Predictor, batch: dict[str, Any], cams: CamBatch, multi_contour: bool, keep_pixels: bool
+    predictor: Predictor, batch: dict[str, Any], cams: CamBatch, multi_contour: bool
 ) -> Iterator[ImagePrediction]:
     """The :class:`ImagePrediction` of every image of a batch of the CAM stream."""
     assert cams.scores is not None
@@ -319,7 +482,7 @@ def _predictions(
         yield ImagePrediction(
             path=item["file"].path,
             image_id=item["file"].image_id,
-            size=(int(item["pixels"].shape[0]), int(item["pixels"].shape[1])),
+            size=item["size"],
             logits=logits[i],
             probs=probs[i],
             classes=list(cams.classes[i]),
@@ -328,24 +491,16 @@ def _predictions(
             raw_range=cams.raw_range[positions] if positions else torch.zeros(0, 2, dtype=torch.float64),
             boxes=[cam_to_boxes(cam, predictor.threshold, multi_contour=multi_contour) for cam in image_cams],
             threshold=predictor.threshold,
-            pixels=item["pixels"] if keep_pixels else None,
+            pixels=item["pixels"],
         )
 
 
 def predict(
     model: ModelSource,
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    top_k: int | None = None,
-    min_score: float | None = None,
-    threshold: float | str | None = "best",
-    image_size: int | None = None,
-    device: str | torch.device = "auto",
-    multi_contour: bool = False,
-    batch_size: int = 16,
-    num_workers: int = 0,
-    progress: bool = False,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
+    options: PredictOptions | None = None,
+    model_options: ModelOptions | None = None,
+    **overrides: Any,
 ) -> list[ImagePrediction]:
     """Class scores, CAMs and boxes of a trained model on image files.
 
@@ -353,22 +508,15 @@ def predict(
         model: a ``.ckpt`` written by ``tools/train.py``, a :func:`wsl.serving.save_pretrained` folder,
             or a module (``WSLModule`` / ``WSLNet``).
         images: files, folders (their files, not subfolders) and glob patterns; JPEG, PNG or WebP by
-            content. Unreadable files are skipped and listed in one :class:`UnreadableImagesWarning`.
-        top_k: the k most probable classes get a CAM and boxes (default 1 when ``min_score`` is None).
-        min_score: the classes with probability ≥ this get one (with ``top_k``: the top k of those).
-        threshold: box threshold in [0, 1); ``"best"``: the run's best MaxBoxAcc threshold
-            (:meth:`wsl.runs.RunFolder.best_threshold`, or the folder's ``config.json``); None: that,
-            else :data:`wsl.runs.DEFAULT_THRESHOLD`.
-        image_size: network input side; None: the training size (checkpoint, ``config.yaml`` or
-            ``config.json``), else 128.
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
-        multi_contour: a box per contour (MaxBoxAccV2) instead of the largest contour's (MaxBoxAcc).
-        batch_size: images per forward pass.
-        num_workers: loader processes decoding the files (0: in this process).
-        progress: a tqdm bar over the images.
-        cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
-        cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
+            content, read by the datasets' reader with the EXIF orientation applied
+            (:func:`wsl.jobs.predict.images.read_rgb`). Unreadable files are skipped and listed in one
+            :class:`UnreadableImagesWarning`.
+        options: :class:`PredictOptions` (``top_k``, ``min_score``, ``multi_contour``, ``batch_size``,
+            ``num_workers``, ``progress``, ``keep_pixels``, ``picture_side``).
+        model_options: :class:`ModelOptions` (``threshold``, ``image_size``, ``device``, ``cam_method``,
+            ``cam_layer``).
+        **overrides: any field of the two options classes by name (``top_k=3, device="cpu"``), applied
+            over ``options`` / ``model_options``.
 
     Returns:
         One :class:`ImagePrediction` per readable image, in listing order: ``probs`` ``(C,)``,
@@ -376,6 +524,7 @@ def predict(
 
     Raises:
         ValueError: a missing or foreign checkpoint, ``images`` naming no file, a bad argument.
+        TypeError: a keyword that is no field of either options class.
 
     Example:
         >>> from wsl.lit import WSLModule
@@ -385,19 +534,10 @@ def predict(
         >>> result.size, len(result.classes), result.cams[0].shape, result.boxes[0].shape[1]
         ((30, 40), 1, torch.Size([30, 40]), 4)
     """
-    check_selection(top_k, min_score)
+    run, load = _split(overrides, PredictOptions, ModelOptions)
+    opts: PredictOptions = _with(options, PredictOptions, run)
+    how: ModelOptions = _with(model_options, ModelOptions, load)
     predictor = Predictor.load(
-        model, threshold, image_size, device, cam_method=cam_method, cam_layer=cam_layer
+        model, how.threshold, how.image_size, how.device, how.cam_method, how.cam_layer
     )
-    return list(
-        iter_predictions(
-            predictor,
-            images,
-            top_k=top_k,
-            min_score=min_score,
-            multi_contour=multi_contour,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            progress=progress,
-        )
-    )
+    return list(iter_predictions(predictor, images, opts))

@@ -3,7 +3,7 @@
 Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
 
     OUT/index.html                      gallery of the overlays (boxes in red)
-    OUT/contact_sheet.png               the first ``sheet_size`` overlays
+    OUT/contact_sheet.png               the first ``sheet_size`` overlays' thumbnails
     OUT/cams.json                       the export's manifest (``image_id`` is the file's stem,
                                         ``coco_id`` and ``file`` are added)
     OUT/cams/<stem>.npz                 the CAMs of the chosen classes, in the export's format
@@ -28,20 +28,27 @@ import numpy as np
 from wsl.cam.posthoc import cam_label
 from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.predict.coco import CocoIds, coco_results
-from wsl.jobs.predict.core import ImagePrediction, ModelSource, Predictor, check_selection, iter_predictions
+from wsl.jobs.predict.core import (
+    PICTURE_SIDE,
+    ImagePrediction,
+    ModelSource,
+    Predictor,
+    check_selection,
+    iter_predictions,
+)
 from wsl.runs import write_json
 from wsl.viz.cam_files import CamFolder
 from wsl.viz.io import save_png
-from wsl.viz.render import PanelStyle, render_overlay
+from wsl.viz.render import PanelStyle, render_overlay, thumbnail
 from wsl.viz.sheet import contact_sheet
 
-__all__ = ["PredictOptions", "predict_to_folder"]
+__all__ = ["FolderOptions", "predict_to_folder"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PredictOptions:
+class FolderOptions:
     """How :func:`predict_to_folder` predicts and what it writes (the flags of ``tools/predict.py``).
 
     Attributes:
@@ -94,7 +101,7 @@ def predict_to_folder(
     model: ModelSource,
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    options: PredictOptions | None = None,
+    options: FolderOptions | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Predict on image files and write overlays, ``.npz`` maps, a gallery, a contact sheet and COCO
@@ -105,8 +112,8 @@ def predict_to_folder(
         out_dir: output folder, written through :func:`wsl.jobs.outdir.staged_output`: checked and locked
             before the model is loaded, staged beside it and swapped in whole (the files of an earlier
             prediction are replaced, a killed prediction leaves nothing in it; other files are kept).
-        options: :class:`PredictOptions` (default: its defaults).
-        **fields: fields of :class:`PredictOptions` to replace, e.g. ``top_k=2``.
+        options: :class:`FolderOptions` (default: its defaults).
+        **fields: fields of :class:`FolderOptions` to replace, e.g. ``top_k=2``.
 
     Returns:
         Summary: ``out_dir``, ``index``, ``detections``, ``images_json``, ``contact_sheet`` (or None),
@@ -124,7 +131,7 @@ def predict_to_folder(
         'out/index.html'
     """
     started = time.perf_counter()
-    opts = replace(options or PredictOptions(), **fields)
+    opts = replace(options or FolderOptions(), **fields)
     if isinstance(opts.sheet_size, bool) or not isinstance(opts.sheet_size, int) or opts.sheet_size < 0:
         raise ValueError(f"sheet_size must be an int >= 0; got {opts.sheet_size!r}")
     check_selection(opts.top_k, opts.min_score)
@@ -143,7 +150,7 @@ def _predict_into(
     predictor: Predictor,
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     folder: CamFolder,
-    opts: PredictOptions,
+    opts: FolderOptions,
 ) -> dict[str, Any]:
     """Write every prediction into ``folder`` and its manifest; returns the counts of the summary."""
     names = predictor.class_names
@@ -156,7 +163,7 @@ def _predict_into(
     for result in iter_predictions(
         predictor, images, top_k=opts.top_k, min_score=opts.min_score, multi_contour=opts.multi_contour,
         batch_size=opts.batch_size, num_workers=opts.num_workers,
-        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, progress=opts.progress,
+        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, picture_side=PICTURE_SIDE, progress=opts.progress,
         skipped=skipped,
     ):  # fmt: skip
         out.add(result, opts.thumb_size, opts.sheet_size)
@@ -239,16 +246,17 @@ class _PredictionFolder:
         ids = self.category_ids
         self.detections += coco_results(result.image_id, result.classes, result.boxes, scores, ids)
         assert result.pixels is not None
-        for c, name, cam, boxes in zip(result.classes, labels, result.cams, result.boxes, strict=True):
+        for k, (c, name, boxes) in enumerate(zip(result.classes, labels, result.boxes, strict=True)):
+            cam, shown_boxes = result.picture_maps(k)  # at the picture's size (<= PICTURE_SIDE)
             picture = render_overlay(
                 result.pixels,
-                cam.numpy(),
+                cam,
                 None,
-                boxes,
+                shown_boxes,
                 caption=[f"{name} {probs[c]:.2f}", result.path.name[:40]],
                 alpha=self.style.alpha,
                 colormap=self.style.colormap,
-                colorbar=self.style.colorbar(result.size[0]),
+                colorbar=self.style.colorbar(result.pixels.shape[0]),
             )
             image, thumb = self.folder.write_overlay(stem, name, picture, thumb_size)
             self.entries.append(
@@ -263,8 +271,9 @@ class _PredictionFolder:
                     "pred_boxes": boxes.tolist(),
                 }
             )
-            if len(self.pictures) < sheet_size:
-                self.pictures.append(picture)
+            if len(self.pictures) < sheet_size:  # the sheet's tiles: thumbnails, not the pictures
+                small = max(picture.shape[:2]) <= thumb_size
+                self.pictures.append(picture if small else thumbnail(picture, thumb_size))
 
     def finish(self, names: list[str], options: dict[str, Any], title: str) -> bool:
         """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery;

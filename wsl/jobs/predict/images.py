@@ -1,9 +1,11 @@
 """Your own image files: paths, folders and globs → the files to read; a file → RGB pixels.
 
-Images are read with PIL: JPEG (also the MPO files of some cameras), PNG and WebP, decided by the
-file's content, not its name. The EXIF orientation tag is applied (``ImageOps.exif_transpose``), so the
-maps and boxes refer to the picture as it is shown; grayscale, palette, CMYK and 16-bit images become
-RGB, and transparent ones are laid on white. A file that cannot be read is reported, not raised.
+Images are read by the one reader of :mod:`wsl.data.images` (the datasets' pixel rule): JPEG (also the
+MPO files of some cameras), PNG and WebP, decided by the file's content, not its name. The EXIF
+orientation tag is applied, so the maps and boxes refer to the picture as it is shown (datasets keep the
+stored grid, which their annotations refer to); grayscale, palette and CMYK images become RGB, 16-bit
+grayscale is scaled to 8 bits (``round(v · 255 / 65535)``), transparent images are laid on white, and a
+decompression bomb is refused before decoding. A file that cannot be read is reported, not raised.
 """
 
 from __future__ import annotations
@@ -15,17 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+
+from wsl.data.images import UnreadableImage, read_rgb_image
 
 __all__ = ["FORMATS", "ImageFile", "UnreadableImage", "find_images", "read_rgb"]
 
 #: PIL format names that are read (by content).
 FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
 _GLOB_CHARS = set("*?[")
-
-
-class UnreadableImage(ValueError):
-    """A file that is not a readable JPEG/PNG/WebP image; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -89,45 +88,26 @@ def find_images(
     return files, problems
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """Any PIL mode → ``uint8 (H, W, 3)`` RGB (alpha laid on white, 16-bit scaled to 8 bits)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        gray = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-
-
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """The pixels of an image file as shown: ``uint8 (H, W, 3)`` RGB, EXIF orientation applied.
 
+    The one reader of :mod:`wsl.data.images` (:func:`~wsl.data.images.read_rgb_image`, formats
+    :data:`FORMATS`, ``apply_orientation=True``): the pixel rule of datasets, so a file whose orientation
+    tag is 1 (or absent) reaches the network exactly as through ``evaluate``'s dataset.
+
     Raises:
-        UnreadableImage: not an image, a format other than JPEG/PNG/WebP, or a truncated/corrupt file.
+        UnreadableImage: no such file, not an image, a format other than JPEG/PNG/WebP, a truncated or
+            corrupt file, or a decompression bomb.
 
     Example:
         >>> import tempfile
+        >>> from PIL import Image
         >>> path = Path(tempfile.mkdtemp()) / "gray.png"
         >>> Image.new("L", (5, 3), 7).save(path)
         >>> read_rgb(path).shape
         (3, 5, 3)
     """
     try:
-        with Image.open(path) as image:
-            if image.format not in FORMATS:
-                raise UnreadableImage(f"{image.format} images are not read (JPEG, PNG or WebP only)")
-            image.load()
-            shown = ImageOps.exif_transpose(image) or image
-            return _to_rgb(shown)
-    except UnreadableImage:
-        raise
-    except Image.UnidentifiedImageError:
-        raise UnreadableImage("not an image (PIL cannot identify it)") from None
-    except Exception as err:  # noqa: BLE001 - a corrupt file of any kind is reported, not raised
-        raise UnreadableImage(f"cannot be decoded ({type(err).__name__}: {err})") from None
+        return read_rgb_image(path, apply_orientation=True, formats=FORMATS)[0]
+    except FileNotFoundError:
+        raise UnreadableImage("no such file") from None
