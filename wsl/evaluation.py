@@ -36,6 +36,7 @@ from wsl.metrics import (
     TrialBatch,
     classification_targets,
 )
+from wsl.metrics.threads import single_thread
 
 __all__ = ["Trial", "LocalizationEvaluator", "image_trials", "read_pointing_subset"]
 
@@ -239,10 +240,11 @@ class LocalizationEvaluator(nn.Module):
             predicted: (B,) top-1 predicted classes, for Top-1 Loc on single-label data, or (B, k) ranked
                 classes (column 0 the top-1), which also gives the top-5 flags.
         """
-        per_image = [image_trials(batch, i, self.frame) for i in range(len(batch["orig_size"]))]
-        classes = [[t.class_index for t in trials] for trials in per_image]
-        cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes, frame=self.frame)
-        self.update_cams(cams, batch, predicted, trials=[t for trials in per_image for t in trials])
+        with single_thread():  # per-map work: the intra-op pool only slows it down (wsl.metrics.threads)
+            per_image = [image_trials(batch, i, self.frame) for i in range(len(batch["orig_size"]))]
+            classes = [[t.class_index for t in trials] for trials in per_image]
+            cams = CamBatch.from_maps(maps_of, batch_sizes(batch), classes, frame=self.frame)
+            self._score_cams(cams, batch, predicted, [t for trials in per_image for t in trials])
 
     def update_cams(
         self,
@@ -260,6 +262,12 @@ class LocalizationEvaluator(nn.Module):
                 classes as :meth:`update_localization` takes them.
             trials: the batch's trials when the caller has them already (:func:`image_trials`).
         """
+        with single_thread():  # per-map work: the intra-op pool only slows it down (wsl.metrics.threads)
+            self._score_cams(cams, batch, predicted, trials)
+
+    def _score_cams(
+        self, cams: CamBatch, batch: dict, predicted: torch.Tensor | None, trials: list[Trial] | None
+    ) -> None:
         if cams.frame != self.protocol:
             raise ValueError(
                 f"cams are in the {cams.frame!r} frame but the evaluator's protocol is {self.protocol!r}; "

@@ -17,7 +17,17 @@ from wsl.metrics.registry import result_keys
 from wsl.registry import Registry
 
 # Modules of wsl.metrics that are not one localization metric each.
-NOT_METRICS = {"_inputs", "_cam_levels", "boxes", "classification", "localization", "registry", "report"}
+NOT_METRICS = {
+    "_inputs",
+    "_cam_levels",
+    "boxes",
+    "classification",
+    "localization",
+    "normalize",
+    "registry",
+    "report",
+    "threads",
+}
 
 
 def _metric_modules() -> list[str]:

@@ -4,14 +4,18 @@ A class map is the (h, w) score map of one class that the pooling head reduces t
 The CAM used for evaluation and pictures is that map bilinearly upsampled to the original image size
 (the evaluation transform is a plain resize of the whole image, so the map covers the whole image),
 min–max normalised per map in float64 (a constant or non-finite map becomes zeros), and, for the box
-rule, truncated to 8 bits. These are the only implementations in ``wsl``; the metrics' numpy
-``wsl.metrics.normalize_cam`` / ``quantize_cam`` compute exactly the same numbers for one map (tested).
+rule, truncated to 8 bits. Normalisation and quantisation are defined once, in numpy, in
+:mod:`wsl.metrics.normalize`; :func:`normalize_cams` / :func:`quantize_cams` are their batched torch
+front ends, as the metrics' ``normalize_cam`` / ``quantize_cam`` are their one-map front ends.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from wsl.metrics.normalize import map_ranges, normalize_maps, quantize_maps
 
 __all__ = ["upsample_class_maps", "normalize_cams", "quantize_cams", "cam_range"]
 
@@ -41,13 +45,30 @@ def upsample_class_maps(class_maps: torch.Tensor, size: tuple[int, int]) -> torc
     return cams[0] if squeeze else cams
 
 
+_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
+
+
+def _host_array(cams: torch.Tensor) -> np.ndarray:
+    """The values of ``cams`` as a numpy array on the host (bfloat16, which numpy lacks, widened exactly)."""
+    cams = cams.detach().cpu()
+    return (cams.float() if cams.dtype == torch.bfloat16 else cams).numpy()
+
+
+def _numpy_dtype(dtype: torch.dtype) -> type:
+    if dtype not in _NUMPY_DTYPES:
+        raise ValueError(f"dtype must be torch.float64 or torch.float32; got {dtype}")
+    return _NUMPY_DTYPES[dtype]
+
+
 def normalize_cams(cams: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Min–max normalise every (H, W) map of ``cams`` to [0, 1], computed in ``dtype``, returned in float64.
 
     cam' = (cam − min) / (max − min); a map whose range is zero or which holds NaN/±Inf becomes zeros.
     float64 because the 8-bit truncation that follows is sensitive to the last bit: this is
     wsolevaluation's ``normalize_scoremap`` (which works on float64 maps). ``dtype=torch.float32``
-    computes in float32 (kept for callers that want it; no frame uses it).
+    computes in float32 (kept for callers that want it; no frame uses it). The arithmetic is
+    :func:`wsl.metrics.normalize.normalize_maps` (numpy, the one definition); the result is on the
+    device of ``cams``.
 
     Args:
         cams: (..., H, W) float tensor.
@@ -62,18 +83,15 @@ def normalize_cams(cams: torch.Tensor, dtype: torch.dtype = torch.float64) -> to
         <BLANKLINE>
                 [[0., 0.]]], dtype=torch.float64)
     """
-    flat = cams.to(dtype).flatten(-2)
-    finite = torch.isfinite(flat).all(dim=-1, keepdim=True)
-    lo = flat.amin(dim=-1, keepdim=True)
-    hi = flat.amax(dim=-1, keepdim=True)
-    span = hi - lo
-    ok = finite & (span > 0)
-    out = torch.where(ok, (flat - lo) / torch.where(ok, span, torch.ones_like(span)), torch.zeros_like(flat))
-    return out.double().view(cams.shape)
+    out = torch.from_numpy(normalize_maps(_host_array(cams), _numpy_dtype(dtype)))
+    return out.to(cams.device)
 
 
 def quantize_cams(normalized: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """``uint8(trunc(cam · 255))`` of maps already in [0, 1]: the 8-bit maps the box rule thresholds.
+
+    The arithmetic is :func:`wsl.metrics.normalize.quantize_maps` (numpy); the result is on the device
+    of ``normalized``.
 
     Args:
         normalized: (..., H, W) output of :func:`normalize_cams`.
@@ -87,10 +105,10 @@ def quantize_cams(normalized: torch.Tensor, dtype: torch.dtype = torch.float64) 
         >>> quantize_cams(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64))
         tensor([  0, 127, 255], dtype=torch.uint8)
     """
-    return (normalized.to(dtype) * 255).to(torch.uint8)
+    out = torch.from_numpy(quantize_maps(_host_array(normalized), _numpy_dtype(dtype)))
+    return out.to(normalized.device)
 
 
 def cam_range(cams: torch.Tensor) -> torch.Tensor:
     """``(..., 2)`` float64 ``[min, max]`` of every (H, W) map: the raw values are ``lo + cam'·(hi − lo)``."""
-    flat = cams.double().flatten(-2)
-    return torch.stack([flat.amin(dim=-1), flat.amax(dim=-1)], dim=-1)
+    return torch.from_numpy(map_ranges(_host_array(cams))).to(cams.device)

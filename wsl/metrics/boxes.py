@@ -35,6 +35,8 @@ from types import ModuleType
 import cv2
 import numpy as np
 
+from wsl.metrics.normalize import normalize_cam, quantize_cam
+
 _cam_levels: ModuleType | None
 try:  # the compiled core (setup.py builds it; without a C compiler the OpenCV path below is used)
     from wsl.metrics import _cam_levels
@@ -72,93 +74,6 @@ def cam_thresholds(cam_curve_interval: float = 0.01) -> np.ndarray:
     if not 0.0 < interval < 1.0:
         raise ValueError(f"cam_curve_interval must be in (0, 1); got {cam_curve_interval!r}")
     return np.arange(0, 1, interval)
-
-
-def _as_2d_float64(cam, name: str = "cam") -> np.ndarray:
-    if hasattr(cam, "detach"):  # torch tensor
-        cam = cam.detach().cpu().double().numpy()
-    arr = np.asarray(cam)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (H, W) map; got shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name} must have H, W >= 1; got shape {arr.shape}")
-    real = np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    if arr.dtype == np.bool_ or not real:
-        raise ValueError(f"{name} must be a real-valued (float or int) map; got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
-
-
-def normalize_cam(cam) -> np.ndarray:
-    """Min–max normalise one CAM to [0, 1] in float64, as wsolevaluation's ``normalize_scoremap``.
-
-    cam' = (cam − min) / (max − min); a constant map or one holding NaN/±Inf becomes zeros.
-    The arithmetic is float64 because the uint8 truncation that follows is sensitive to the last bit.
-
-    Args:
-        cam: (H, W) numpy array or torch tensor, any scale.
-
-    Returns:
-        (H, W) float64 array in [0, 1].
-
-    Example:
-        >>> normalize_cam(np.array([[1.0, 3.0]]))
-        array([[0., 1.]])
-    """
-    arr = _as_2d_float64(cam)
-    if not np.isfinite(arr).all():
-        return np.zeros(arr.shape, dtype=np.float64)
-    lo = arr.min()
-    hi = arr.max()
-    if lo == hi:
-        return np.zeros(arr.shape, dtype=np.float64)
-    return (arr - lo) / (hi - lo)
-
-
-def _check_normalized(cam, name: str = "cam") -> np.ndarray:
-    """Check that a map is already min–max normalised and return it as float64 (no copy when it is).
-
-    Normalised means what :func:`normalize_cam` returns: finite values in [0, 1]. The check is one
-    min and one max, far cheaper than normalising again; it exists so that a raw map passed with
-    ``normalized=True`` is an error instead of a silently wrong score.
-
-    Args:
-        cam: (H, W) float numpy array or torch tensor with values in [0, 1].
-        name: the argument's name, for the error message.
-
-    Returns:
-        (H, W) float64 array, the same values.
-    """
-    arr = _as_2d_float64(cam, name)
-    lo, hi = arr.min(), arr.max()
-    if not (lo >= 0.0 and hi <= 1.0):  # also false for NaN
-        raise ValueError(
-            f"{name} must be min–max normalised to [0, 1] (as normalize_cam returns) when normalized=True; "
-            f"got min {float(lo)!r}, max {float(hi)!r}"
-        )
-    return arr
-
-
-def quantize_cam(cam, normalized: bool = False) -> np.ndarray:
-    """``q = uint8(trunc(normalize_cam(cam) · 255))``: the 8-bit map that wsolevaluation thresholds.
-
-    This is SPEC section 3 step 1, the only place the library quantises; :class:`BoxAccuracy` takes
-    its uint8 result as is.
-
-    Args:
-        cam: (H, W) map (numpy or torch), any scale; or, with ``normalized=True``, a map already
-            min–max normalised to [0, 1] (e.g. from :func:`normalize_cam`), which is not normalised again.
-        normalized: whether ``cam`` is already normalised; ``quantize_cam(normalize_cam(cam),
-            normalized=True)`` equals ``quantize_cam(cam)`` bit for bit.
-
-    Returns:
-        (H, W) uint8 array.
-
-    Example:
-        >>> quantize_cam(np.array([[0.0, 0.5, 1.0]])).tolist()
-        [[0, 127, 255]]
-    """
-    scores = _check_normalized(cam) if normalized else normalize_cam(cam)
-    return (scores * 255).astype(np.uint8)
 
 
 def _check_thresholds(thresholds) -> np.ndarray:

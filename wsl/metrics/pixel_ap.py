@@ -18,7 +18,8 @@ import torch
 from torchmetrics import Metric
 
 from wsl.metrics._inputs import _map_list, _same_shapes, _to_numpy
-from wsl.metrics.boxes import _check_normalized, cam_thresholds, normalize_cam
+from wsl.metrics.boxes import cam_thresholds
+from wsl.metrics.normalize import _check_normalized, normalize_cam
 from wsl.metrics.registry import EvalSettings, MetricEntry, TrialBatch, register_metric
 
 __all__ = ["PxAP", "pxap", "pxap_from_histograms"]
