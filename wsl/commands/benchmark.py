@@ -166,10 +166,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 2 on bad input."""
-    try:
-        return run_tool(benchmark, argv, flags=FLAGS)
-    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
-        return int(exit_.code or 0)
+    return run_tool(benchmark, argv, flags=FLAGS)
 
 
 if __name__ == "__main__":
