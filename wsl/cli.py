@@ -408,6 +408,16 @@ def check_cam_options(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--cam-layer is the layer of a post-hoc --cam-method ({_posthoc_names()})")
 
 
+def _exit_status(code: object) -> int:
+    """The status ``sys.exit(code)`` gives the process: None → 0, an int as is, else printed and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
 def run_tool(
     function: Callable[[list[str] | None], object],
     argv: list[str] | None = None,
@@ -416,6 +426,9 @@ def run_tool(
     """Run a tool's function; a ``ValueError`` (bad input) becomes one ``error:`` line and exit code 2.
 
     SIGTERM (Lightning's ``SIGTERMException``) exits 143 and Ctrl-C exits 130, the shell's 128 + signal.
+    Any other ``SystemExit`` (argparse's ``--help``: 0, a bad flag: 2, its message already printed) returns
+    its status (``sys.exit``'s rules: None is 0, a message is printed and exits 1), so a tool's ``main`` is
+    ``return run_tool(function, argv, flags)`` and nothing else.
 
     A training whose loss became non-finite (:class:`~wsl.lit.TrainingDiverged`) or whose checkpoint found
     no room on disk (:class:`~wsl.checkpoint.CheckpointWriteError`) exits 1 with one ``error:`` line.
@@ -432,6 +445,8 @@ def run_tool(
     except SIGTERMException:
         # Lightning's SIGTERMException is a SystemExit with status 0: a pre-empted run must not look done.
         return 128 + signal.SIGTERM
+    except SystemExit as exit_:
+        return _exit_status(exit_.code)
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C)", file=sys.stderr)
         return 128 + signal.SIGINT

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import pytorch_lightning as pl
@@ -13,7 +12,7 @@ from torch import nn
 
 from wsl.evaluation import LocalizationEvaluator
 from wsl.methods import get_method
-from wsl.models import WSLNet
+from wsl.models import NET_ARGS  # NET_ARGS: WSLModule's network arguments, WSLNet's flat ones
 from wsl.optim import (
     OPTIMIZERS,
     SCHEDULERS,
@@ -26,8 +25,6 @@ from wsl.optim import (
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "TrainingDiverged", "WSLModule", "check_finite_loss", "check_options"]
 
-#: The arguments of WSLModule that describe the network: exactly WSLNet's.
-NET_ARGS = tuple(p for p in inspect.signature(WSLNet).parameters)
 #: Overrides of the stored hyper-parameters that rebuild a trained network without reading its initial
 #: weights again (its state dict holds every weight): no pretrained download or file, no classifier copy.
 REBUILD_OVERRIDES = {"pretrained": False, "head_init": "default"}

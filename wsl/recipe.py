@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,8 +180,200 @@ def _fmt(x: Any) -> str:
     return f"{x:.10g}" if isinstance(x, float) else str(x)
 
 
+@dataclass(frozen=True)
+class _Config:
+    """A configuration's sections and the wsolevaluation cell they fall in (what every rule reads)."""
+
+    model: dict[str, Any]
+    data: dict[str, Any]
+    trainer: dict[str, Any]
+    select: Any
+    dataset: str
+    options: dict[str, Any]
+    backbone: str
+    arch: str
+    cell: UpstreamCell
+    method: str
+
+    @classmethod
+    def read(cls, config: Mapping[str, Any]) -> _Config:
+        model, data = dict(config.get("model") or {}), dict(config.get("data") or {})
+        dataset, options = _dataset(data.get("data", "synthetic"))
+        backbone = str(model.get("backbone", "lcnet_050"))
+        arch = _arch(backbone)
+        return cls(
+            model, data, dict(config.get("trainer") or {}), config.get("checkpoint_select", "best"),
+            dataset, options, backbone, arch, UPSTREAM_CELLS[(dataset, arch)],
+            method=str(model.get("method", "cam")),
+        )  # fmt: skip
+
+
+_SIDE = {True: 28, False: 14}
+
+
+def _cell_row(c: _Config) -> RecipeRow:
+    ours, upstream = f"{c.dataset}, {c.arch}, {c.method}", f"{c.dataset}, {c.arch}, CAM"
+    return _row("dataset / cell", ours, upstream, c.method == "cam")
+
+
+def _network_row(c: _Config) -> RecipeRow:
+    pool, maps, out_index = (
+        c.model.get("pool", "weldon"),
+        c.model.get("num_maps", 1),
+        c.model.get("out_index", 3),
+    )
+    # VGG16 / InceptionV3: upstream's CAM network is built only with large_feature_map set (else timm's).
+    built = c.arch == "resnet50" or c.model.get("large_feature_map") is not None
+    ours = (
+        f"{c.backbone}{'' if built else ' (timm)'}, out_index {out_index}, 1x1 conv, {pool}, "
+        f"{maps} map(s)/class"
+    )
+    same = built and pool == "gap" and maps == 1 and out_index == -1
+    return _row("network", ours, CAM_NETWORKS[c.arch][0], same)
+
+
+def _feature_map_row(c: _Config) -> RecipeRow:
+    lfm, stride = c.model.get("large_feature_map"), c.model.get("output_stride")
+    if stride is not None:
+        ours = f"output_stride {stride} (timm, dilated)"
+    elif lfm is None:
+        ours = "timm strides (7x7)"
+    else:
+        ours = f"large_feature_map {lfm} ({_SIDE[bool(lfm)]}x{_SIDE[bool(lfm)]})"
+    up = c.cell.large_feature_map
+    upstream = (
+        f"large_feature_map {up} ({_SIDE[up]}x{_SIDE[up]}, {FEATURE_MAP_RULES[c.arch][up]}) [{c.cell.source}]"
+    )
+    same = stride is None and lfm is not None and bool(lfm) == up
+    return _row("feature map", ours, upstream, same)
+
+
+def _weights_row(c: _Config) -> RecipeRow:
+    pretrained = c.model.get("pretrained", False)
+    tag = f"{c.arch}.tv_in1k"
+    same: bool | None
+    if isinstance(pretrained, str) and pretrained.lower() not in ("true", "false"):
+        weights, same = f"local file {pretrained} (must hold torchvision's weights)", None
+    else:
+        on = pretrained is True or str(pretrained).lower() == "true"
+        weights = f"{c.backbone}, pretrained {on}"
+        same = on and c.backbone.removeprefix("hf-hub:") in (tag, f"timm/{tag}")
+    return _row("weights", weights, f"torchvision ImageNet ({tag})", same)
+
+
+def _head_init_row(c: _Config) -> RecipeRow:
+    head_init = c.model.get("head_init", "default")
+    keeps_fc = c.dataset == "ILSVRC" and c.method in KEEPS_IMAGENET_FC and c.arch == "resnet50"
+    want = "pretrained_fc" if keeps_fc else "default"
+    return _row("head init", head_init, want, head_init == want)
+
+
+def _optimizer_row(c: _Config) -> RecipeRow:
+    optimizer, sgd = _spec_text(c.model.get("optimizer", "adamw")), "SGD momentum 0.9, Nesterov"
+    return _row("optimizer", sgd if optimizer == "sgd" else optimizer, sgd, optimizer == "sgd")
+
+
+def _base_lr_row(c: _Config) -> RecipeRow:
+    backbone_lr = c.model.get("backbone_lr") or c.model.get("lr", 2e-2)
+    upstream = f"{c.cell.lr:.10g} [{c.cell.source}]"
+    return _row("lr, base group", _fmt(backbone_lr), upstream, _close(backbone_lr, c.cell.lr))
+
+
+def _classifier_lr_row(c: _Config) -> RecipeRow:
+    lr, stages = c.model.get("lr", 2e-2), c.model.get("head_lr_stages", 0)
+    late = {0: "", 1: f"{CAM_NETWORKS[c.arch][1]} + "}.get(stages, f"last {stages} stages + ")
+    want = c.cell.lr * LR_CLASSIFIER_RATIO
+    upstream = f"{want:.10g} ({CLASSIFIER_PARAMS[c.arch]}; lr_classifier_ratio 10)"
+    return _row(
+        "lr, classifier group", f"{_fmt(lr)} ({late}head)", upstream, _close(lr, want) and stages == 1
+    )
+
+
+def _weight_decay_row(c: _Config) -> RecipeRow:
+    wd = c.model.get("weight_decay", 1e-4)
+    return _row("weight decay", _fmt(wd), f"{c.cell.weight_decay:g}", _close(wd, c.cell.weight_decay))
+
+
+def _batch_row(c: _Config) -> RecipeRow:
+    batch, devices = c.data.get("batch_size", 64), c.trainer.get("devices", "auto")
+    text = f"{batch}" + ("" if devices in ("auto", 1, "1", None) else f" per device x devices {devices}")
+    return _row("batch size", text, c.cell.batch_size, batch == c.cell.batch_size and text == str(batch))
+
+
+def _epochs_row(c: _Config) -> RecipeRow:
+    epochs = c.trainer.get("max_epochs")
+    return _row("epochs", epochs, c.cell.epochs, epochs == c.cell.epochs)
+
+
+def _schedule_row(c: _Config) -> RecipeRow:
+    scheduler = _spec_text(c.model.get("scheduler", "cosine"))
+    step, gamma = c.model.get("step_epochs", 30), c.model.get("gamma", 0.1)
+    warmup = c.model.get("warmup_epochs", 1.0)
+    rule = {
+        "wsolevaluation": f"x{gamma} at the start of 1-based epochs divisible by {step}",
+        "step": f"StepLR({step}, {gamma}): x{gamma} one epoch after upstream's",
+    }.get(scheduler, scheduler)
+    ours = rule + (f", warm-up {warmup} epochs" if warmup and scheduler == "cosine" else "")
+    upstream = f"x0.1 at the start of 1-based epochs divisible by {c.cell.lr_decay_frequency}"
+    same = scheduler == "wsolevaluation" and step == c.cell.lr_decay_frequency and _close(gamma, 0.1)
+    return _row("lr schedule", ours, upstream, same)
+
+
+def _augment_row(c: _Config) -> RecipeRow:
+    augment, size = c.data.get("augment", "auto"), c.data.get("image_size", 128)
+    upstream = "wsol: Resize(256x256), RandomCrop(224), flip; test Resize(224x224)"
+    return _row("augmentation", f"{augment}, {size} px", upstream, augment == "wsol" and size == 224)
+
+
+def _val_row(c: _Config) -> RecipeRow:
+    k, rule = c.options.get("num_val_sample_per_class", 0), c.options.get("val_sample", "random")
+    seed = f" (seed {c.data.get('seed', 0)})" if rule == "random" else ""
+    ours = "all" if k == 0 else f"{k} per class, {rule}{seed}"
+    return _row("val subset", ours, "all (num_val_sample_per_class 0)", k == 0)
+
+
+def _precision_row(c: _Config) -> RecipeRow:
+    precision = c.trainer.get("precision")
+    ours = "null (bf16-mixed on a bf16 GPU)" if precision is None else precision
+    return _row("precision", ours, "32-true (fp32)", str(precision) in ("32-true", "32"))
+
+
+def _checkpoint_row(c: _Config) -> RecipeRow:
+    return _row("checkpoint tested", c.select, "last", c.select == "last")
+
+
+def _frame_row(c: _Config) -> RecipeRow:
+    protocol = c.model.get("protocol", "original")
+    upstream = "wsolevaluation (224x224, float64)"
+    return _row("evaluation frame", protocol, upstream, protocol == "wsolevaluation")
+
+
+def _flips_row(c: _Config) -> RecipeRow:
+    flips = c.model.get("cam_flips", "hv")  # tools/train.py's default (wsl.cli.MODEL_DEFAULTS)
+    return _row("class maps", f"cam_flips {flips}", "one plain view (cam_flips none)", flips == "none")
+
+
+def _thresholds_row(c: _Config) -> RecipeRow:
+    interval, protocol = c.model.get("cam_curve_interval", 0.01), c.model.get("protocol", "original")
+    shown = "0.001" if interval is None and protocol == "wsolevaluation" else interval
+    ours = f"numpy.arange(0, 1, {shown})" + (" (the frame's default)" if interval is None else "")
+    same = (interval is None and protocol == "wsolevaluation") or _close(interval, 0.001)
+    return _row("CAM thresholds", ours, "numpy.arange(0, 1, 0.001)", same)
+
+
+#: The card's rows in order: each rule reads the configuration and returns its row (method rows follow).
+RECIPE_RULES: tuple[Callable[[_Config], RecipeRow], ...] = (
+    _cell_row, _network_row, _feature_map_row, _weights_row, _head_init_row, _optimizer_row, _base_lr_row,
+    _classifier_lr_row, _weight_decay_row, _batch_row, _epochs_row, _schedule_row, _augment_row, _val_row,
+    _precision_row, _checkpoint_row, _frame_row, _flips_row, _thresholds_row,
+)  # fmt: skip
+
+
 def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
     """Every setting that matters for comparability, beside wsolevaluation's value for that cell.
+
+    One row per rule of :data:`RECIPE_RULES`, then a method's own rows (its options beside upstream's
+    defaults, its structure) when ``model.method`` is not ``cam``.
 
     Args:
         config: the training configuration as ``tools/train.py --print_config`` writes it (sections
@@ -195,164 +387,10 @@ def recipe_rows(config: Mapping[str, Any]) -> list[RecipeRow]:
         ValueError: data that is not ``wsol:CUB|ILSVRC|OpenImages:...`` or a backbone outside
             wsolevaluation's architectures.
     """
-    model, data = dict(config.get("model") or {}), dict(config.get("data") or {})
-    trainer = dict(config.get("trainer") or {})
-    dataset, options = _dataset(data.get("data", "synthetic"))
-    backbone = str(model.get("backbone", "lcnet_050"))
-    arch = _arch(backbone)
-    cell = UPSTREAM_CELLS[(dataset, arch)]
-    method = str(model.get("method", "cam"))
-    rows = [
-        _row("dataset / cell", f"{dataset}, {arch}, {method}", f"{dataset}, {arch}, CAM", method == "cam")
-    ]
-    pool, maps, out_index = model.get("pool", "weldon"), model.get("num_maps", 1), model.get("out_index", 3)
-    lfm, stride = model.get("large_feature_map"), model.get("output_stride")
-    # VGG16 / InceptionV3: upstream's CAM network is built only with large_feature_map set (else timm's).
-    built = arch == "resnet50" or lfm is not None
-    rows.append(
-        _row(
-            "network",
-            f"{backbone}{'' if built else ' (timm)'}, out_index {out_index}, 1x1 conv, {pool}, "
-            f"{maps} map(s)/class",
-            CAM_NETWORKS[arch][0],
-            built and pool == "gap" and maps == 1 and out_index == -1,
-        )
-    )
-    side = {True: 28, False: 14}
-    ours_map = (
-        f"output_stride {stride} (timm, dilated)"
-        if stride is not None
-        else (
-            "timm strides (7x7)"
-            if lfm is None
-            else f"large_feature_map {lfm} ({side[bool(lfm)]}x{side[bool(lfm)]})"
-        )
-    )
-    rows.append(
-        _row(
-            "feature map",
-            ours_map,
-            f"large_feature_map {cell.large_feature_map} ({side[cell.large_feature_map]}x"
-            f"{side[cell.large_feature_map]}, {FEATURE_MAP_RULES[arch][cell.large_feature_map]}) "
-            f"[{cell.source}]",
-            stride is None and lfm is not None and bool(lfm) == cell.large_feature_map,
-        )
-    )
-    pretrained = model.get("pretrained", False)
-    tag = f"{arch}.tv_in1k"
-    if isinstance(pretrained, str) and pretrained.lower() not in ("true", "false"):
-        weights, same_weights = f"local file {pretrained} (must hold torchvision's weights)", None
-    else:
-        on = pretrained is True or str(pretrained).lower() == "true"
-        weights = f"{backbone}, pretrained {on}"
-        same_weights = on and backbone.removeprefix("hf-hub:") in (tag, f"timm/{tag}")
-    rows.append(_row("weights", weights, f"torchvision ImageNet ({tag})", same_weights))
-    head_init = model.get("head_init", "default")
-    keeps_fc = dataset == "ILSVRC" and method in KEEPS_IMAGENET_FC and arch == "resnet50"
-    want_head = "pretrained_fc" if keeps_fc else "default"
-    rows.append(_row("head init", head_init, want_head, head_init == want_head))
-    optimizer = _spec_text(model.get("optimizer", "adamw"))
-    rows.append(
-        _row(
-            "optimizer",
-            "SGD momentum 0.9, Nesterov" if optimizer == "sgd" else optimizer,
-            "SGD momentum 0.9, Nesterov",
-            optimizer == "sgd",
-        )
-    )
-    lr = model.get("lr", 2e-2)
-    backbone_lr = model.get("backbone_lr") or lr
-    stages = model.get("head_lr_stages", 0)
-    late = {0: "", 1: f"{CAM_NETWORKS[arch][1]} + "}.get(stages, f"last {stages} stages + ")
-    rows.append(
-        _row(
-            "lr, base group",
-            _fmt(backbone_lr),
-            f"{cell.lr:.10g} [{cell.source}]",
-            _close(backbone_lr, cell.lr),
-        )
-    )
-    rows.append(
-        _row(
-            "lr, classifier group",
-            f"{_fmt(lr)} ({late}head)",
-            f"{cell.lr * LR_CLASSIFIER_RATIO:.10g} ({CLASSIFIER_PARAMS[arch]}; lr_classifier_ratio 10)",
-            _close(lr, cell.lr * LR_CLASSIFIER_RATIO) and stages == 1,
-        )
-    )
-    wd = model.get("weight_decay", 1e-4)
-    rows.append(_row("weight decay", _fmt(wd), f"{cell.weight_decay:g}", _close(wd, cell.weight_decay)))
-    batch = data.get("batch_size", 64)
-    devices = trainer.get("devices", "auto")
-    batch_text = f"{batch}" + (
-        "" if devices in ("auto", 1, "1", None) else f" per device x devices {devices}"
-    )
-    rows.append(
-        _row("batch size", batch_text, cell.batch_size, batch == cell.batch_size and batch_text == str(batch))
-    )
-    epochs = trainer.get("max_epochs")
-    rows.append(_row("epochs", epochs, cell.epochs, epochs == cell.epochs))
-    scheduler = _spec_text(model.get("scheduler", "cosine"))
-    step, gamma = model.get("step_epochs", 30), model.get("gamma", 0.1)
-    warmup = model.get("warmup_epochs", 1.0)
-    rule = {
-        "wsolevaluation": f"x{gamma} at the start of 1-based epochs divisible by {step}",
-        "step": f"StepLR({step}, {gamma}): x{gamma} one epoch after upstream's",
-    }.get(scheduler, scheduler)
-    rows.append(
-        _row(
-            "lr schedule",
-            rule + (f", warm-up {warmup} epochs" if warmup and scheduler == "cosine" else ""),
-            f"x0.1 at the start of 1-based epochs divisible by {cell.lr_decay_frequency}",
-            scheduler == "wsolevaluation" and step == cell.lr_decay_frequency and _close(gamma, 0.1),
-        )
-    )
-    augment, size = data.get("augment", "auto"), data.get("image_size", 128)
-    rows.append(
-        _row(
-            "augmentation",
-            f"{augment}, {size} px",
-            "wsol: Resize(256x256), RandomCrop(224), flip; test Resize(224x224)",
-            augment == "wsol" and size == 224,
-        )
-    )
-    k = options.get("num_val_sample_per_class", 0)
-    val_rule = options.get("val_sample", "random")
-    ours_val = (
-        "all"
-        if k == 0
-        else f"{k} per class, {val_rule}" + (f" (seed {data.get('seed', 0)})" if val_rule == "random" else "")
-    )
-    rows.append(_row("val subset", ours_val, "all (num_val_sample_per_class 0)", k == 0))
-    precision = trainer.get("precision")
-    rows.append(
-        _row(
-            "precision",
-            "null (bf16-mixed on a bf16 GPU)" if precision is None else precision,
-            "32-true (fp32)",
-            str(precision) in ("32-true", "32"),
-        )
-    )
-    select = config.get("checkpoint_select", "best")
-    rows.append(_row("checkpoint tested", select, "last", select == "last"))
-    protocol = model.get("protocol", "original")
-    rows.append(
-        _row("evaluation frame", protocol, "wsolevaluation (224x224, float64)", protocol == "wsolevaluation")
-    )
-    flips = model.get("cam_flips", "hv")  # tools/train.py's default (wsl.cli.MODEL_DEFAULTS)
-    rows.append(_row("class maps", f"cam_flips {flips}", "one plain view (cam_flips none)", flips == "none"))
-    interval = model.get("cam_curve_interval", 0.01)
-    shown = "0.001" if interval is None and protocol == "wsolevaluation" else interval
-    rows.append(
-        _row(
-            "CAM thresholds",
-            f"numpy.arange(0, 1, {shown})" + (" (the frame's default)" if interval is None else ""),
-            "numpy.arange(0, 1, 0.001)",
-            (interval is None and protocol == "wsolevaluation") or _close(interval, 0.001),
-        )
-    )
-    if method != "cam":
-        rows += _method_rows(method, dict(model.get("method_kwargs") or {}), backbone)
+    c = _Config.read(config)
+    rows = [rule(c) for rule in RECIPE_RULES]
+    if c.method != "cam":
+        rows += _method_rows(c.method, dict(c.model.get("method_kwargs") or {}), c.backbone)
     return rows
 
 

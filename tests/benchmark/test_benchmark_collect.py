@@ -9,6 +9,7 @@ import yaml
 
 from wsl.benchmark import collect as wc
 from wsl.benchmark.collect import _SPLIT_KEYS
+from wsl.benchmark.options import BenchmarkOptions
 from wsl.benchmark.plan import make_plan
 
 DATA = {"data": "voc:/nowhere", "batch_size": 4}
@@ -27,7 +28,7 @@ def test_images_per_epoch_is_unknown_without_the_data_settings():
 
 
 def test_collect_reads_finished_runs_and_leaves_out_the_others(tmp_path):
-    gap0, gap1, lse0 = make_plan("gap,lse", [0, 1], tmp_path, grid=False).test_runs({})[:3]
+    gap0, gap1, lse0 = make_plan(BenchmarkOptions("gap,lse", [0, 1], tmp_path, grid=False)).test_runs({})[:3]
     gap0.run_dir.mkdir(parents=True)
     results = {"epochs": 1, "train_seconds": 2.0, "test": {"map": 0.4}, "test_curves": {"thresholds": [0]}}
     gap0.results_path.write_text(json.dumps(results))

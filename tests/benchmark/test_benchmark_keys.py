@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from wsl.benchmark import keys as wk
+from wsl.benchmark.options import BenchmarkOptions
 from wsl.benchmark.plan import make_plan
 
 
@@ -30,7 +31,9 @@ def test_the_key_of_a_trained_run_is_its_portable_arguments_and_the_code(tmp_pat
     config = tmp_path / "a.yaml"
     config.write_text("trainer: {max_epochs: 3}\n")
     plan = make_plan(
-        "lse", [1], tmp_path / "out", config=str(config), data="synthetic", extra_args=["--x", "1"]
+        BenchmarkOptions(
+            "lse", [1], tmp_path / "out", config=str(config), data="synthetic", extra_args=["--x", "1"]
+        )
     )
     [run] = plan.test_runs({"lse": {"beta": 2}})
     key = wk.run_key(plan, run)
@@ -58,7 +61,9 @@ def test_moving_the_folders_keeps_the_key_and_any_change_makes_a_new_one(tmp_pat
     shutil.copy(config, moved)
 
     def digest(out, cfg=config, extra=("--x", "1"), epochs=None, seed=0):
-        plan = make_plan("gap", [seed], out, config=str(cfg), extra_args=list(extra), epochs=epochs)
+        plan = make_plan(
+            BenchmarkOptions("gap", [seed], out, config=str(cfg), extra_args=list(extra), epochs=epochs)
+        )
         return wk.run_key(plan, plan.test_runs({})[0])["digest"]
 
     base = digest(tmp_path / "out")
@@ -74,7 +79,7 @@ def test_moving_the_folders_keeps_the_key_and_any_change_makes_a_new_one(tmp_pat
 
 
 def test_a_posthoc_key_follows_its_source_runs_key(tmp_path):
-    plan = make_plan("gap,gradcam@gap", [0], tmp_path)
+    plan = make_plan(BenchmarkOptions("gap,gradcam@gap", [0], tmp_path))
     source, posthoc = plan.test_runs({})
     before = wk.run_key(plan, posthoc)
     assert before["fields"]["source"] == "gap-seed0" and before["fields"]["source_digest"] is None
@@ -102,10 +107,10 @@ def test_diff_fields_names_what_changed():
 def three_runs(tmp_path):
     """gap at seeds 0, 1, 2: seed 0 finished with the current key, seed 1 finished with another one (an
     older --x), seed 2 unfinished; the plan and the runs."""
-    plan = make_plan("gap", [0, 1, 2], tmp_path, extra_args=["--x", "2"])
+    plan = make_plan(BenchmarkOptions("gap", [0, 1, 2], tmp_path, extra_args=["--x", "2"]))
     runs = plan.test_runs({})
     _finish(runs[0], wk.run_key(plan, runs[0]))
-    old_plan = make_plan("gap", [0, 1, 2], tmp_path, extra_args=["--x", "1"])
+    old_plan = make_plan(BenchmarkOptions("gap", [0, 1, 2], tmp_path, extra_args=["--x", "1"]))
     _finish(runs[1], wk.run_key(old_plan, old_plan.test_runs({})[1]))
     return plan, runs
 

@@ -7,6 +7,7 @@ import pytest
 
 from wsl.benchmark import plan as wp
 from wsl.benchmark.entries import GRIDS
+from wsl.benchmark.options import BenchmarkOptions
 
 
 def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
@@ -14,13 +15,15 @@ def test_train_args_put_the_config_first_and_the_pool_kwargs_last(tmp_path):
     config.write_text("{}")
     extra = ["--trainer.max_epochs", "3"]
     plan = wp.make_plan(
-        "lse",
-        [2],
-        tmp_path,
-        config=str(config),
-        data="synthetic",
-        extra_args=extra,
-        pool_kwargs={"lse": {"beta": 10}},
+        BenchmarkOptions(
+            "lse",
+            [2],
+            tmp_path,
+            config=str(config),
+            data="synthetic",
+            extra_args=extra,
+            pool_kwargs={"lse": {"beta": 10}},
+        )
     )
     run = plan.test_runs({})[0]
     args = plan.train_args(run)
@@ -40,7 +43,7 @@ def test_parsers_accept_lists():
 
 
 def test_the_grid_stage_trains_every_setting_at_the_first_seed(tmp_path):
-    plan = wp.make_plan("gap,lse,has", [3, 1], tmp_path)
+    plan = wp.make_plan(BenchmarkOptions("gap,lse,has", [3, 1], tmp_path))
     grid = plan.grid_runs()
     assert [r.name for r in grid] == ["lse_beta2-seed3", "lse_beta5-seed3", "lse_beta10-seed3"]
     assert [r.pool_kwargs for r in grid] == GRIDS["lse"]
@@ -55,15 +58,15 @@ def test_the_grid_stage_trains_every_setting_at_the_first_seed(tmp_path):
 
 
 def test_without_grid_or_with_fixed_kwargs_a_head_has_one_setting(tmp_path):
-    plain = wp.make_plan("gap,lse", [0], tmp_path, grid=False)
+    plain = wp.make_plan(BenchmarkOptions("gap,lse", [0], tmp_path, grid=False))
     assert plain.grid_runs() == [] and [r.name for r in plain.test_runs({})] == ["gap-seed0", "lse-seed0"]
-    fixed = wp.make_plan("lse", [0], tmp_path, pool_kwargs=['lse={"beta": 3}'])
+    fixed = wp.make_plan(BenchmarkOptions("lse", [0], tmp_path, pool_kwargs=['lse={"beta": 3}']))
     assert fixed.grid_runs() == [] and fixed.test_runs({})[0].name == "lse_beta3-seed0"
     assert fixed.meta()["pool_kwargs"] == {"lse": {"beta": 3}} and fixed.meta()["grid"] == {}
 
 
 def test_posthoc_runs_read_their_source_seed_by_seed_and_the_center_is_seed_free(tmp_path):
-    plan = wp.make_plan("has/lse,gradcam@has/lse,center", [0, 1], tmp_path, grid=True)
+    plan = wp.make_plan(BenchmarkOptions("has/lse,gradcam@has/lse,center", [0, 1], tmp_path, grid=True))
     runs = plan.test_runs({})
     assert [r.name for r in runs] == ["has-lse-seed0", "has-lse-seed1", "gradcam-on-has-lse-seed0",
                                       "gradcam-on-has-lse-seed1", "center"]  # fmt: skip
@@ -75,7 +78,9 @@ def test_posthoc_runs_read_their_source_seed_by_seed_and_the_center_is_seed_free
 def test_an_entry_with_its_own_schedule_gets_its_own_folders_and_max_epochs_last(tmp_path):
     """Issue 17: an entry still improving at the shared schedule is rerun at a longer one of its own."""
     extra = ["--trainer.max_epochs", "30"]
-    plan = wp.make_plan("gap,has,gradcam@has,lse", [0, 1], tmp_path, extra_args=extra, epochs="has=60")
+    plan = wp.make_plan(
+        BenchmarkOptions("gap,has,gradcam@has,lse", [0, 1], tmp_path, extra_args=extra, epochs="has=60")
+    )
     runs = {r.name: r for r in plan.test_runs({"lse": {"beta": 5.0}})}
     assert set(runs) == {"gap-seed0", "gap-seed1", "has_e60-seed0", "has_e60-seed1",
                          "gradcam-on-has_e60-seed0", "gradcam-on-has_e60-seed1",
@@ -89,7 +94,7 @@ def test_an_entry_with_its_own_schedule_gets_its_own_folders_and_max_epochs_last
         and runs["gradcam-on-has_e60-seed0"].setting == "60 epochs"
     )
     assert plan.meta()["epochs"] == {"has": 60}
-    grid = wp.make_plan("lse", [0], tmp_path, epochs={"lse": 45}).grid_runs()
+    grid = wp.make_plan(BenchmarkOptions("lse", [0], tmp_path, epochs={"lse": 45})).grid_runs()
     assert [r.name for r in grid] == ["lse_beta2_e45-seed0", "lse_beta5_e45-seed0", "lse_beta10_e45-seed0"]
     assert grid[0].setting == "beta2, 45 epochs"
     assert wp.parse_epochs(["has=60", "gap=45"], ["gap", "has"]) == {"has": 60, "gap": 45}
@@ -97,7 +102,7 @@ def test_an_entry_with_its_own_schedule_gets_its_own_folders_and_max_epochs_last
 
 def test_a_grid_at_the_shared_schedule_reuses_its_runs_and_trains_only_the_choice_at_its_own(tmp_path):
     """grid_schedule='shared': the grid's folders are the shared schedule's, the chosen setting gets _eN."""
-    plan = wp.make_plan("lse", [0, 1], tmp_path, epochs="lse=60", grid_schedule="shared")
+    plan = wp.make_plan(BenchmarkOptions("lse", [0, 1], tmp_path, epochs="lse=60", grid_schedule="shared"))
     grid = plan.grid_runs()
     assert [r.name for r in grid] == ["lse_beta2-seed0", "lse_beta5-seed0", "lse_beta10-seed0"]
     assert all(r.epochs is None and "--trainer.max_epochs" not in plan.train_args(r) for r in grid)
@@ -107,7 +112,7 @@ def test_a_grid_at_the_shared_schedule_reuses_its_runs_and_trains_only_the_choic
     assert {r.run_dir for r in grid}.isdisjoint(r.run_dir for r in test)  # seed 0 is trained again at 60
     assert plan.meta()["grid_schedule"] == "shared"
     with pytest.raises(ValueError, match=r"^grid_schedule: got 'long'; expected own or shared"):
-        wp.make_plan("lse", [0], tmp_path, grid_schedule="long")
+        wp.make_plan(BenchmarkOptions("lse", [0], tmp_path, grid_schedule="long"))
 
 
 @pytest.mark.parametrize(
@@ -136,7 +141,7 @@ def test_a_grid_at_the_shared_schedule_reuses_its_runs_and_trains_only_the_choic
 def test_errors_name_the_argument_not_a_command_line_flag(kwargs, message, tmp_path):
     arguments = {"entries": "gap,lse", "seeds": "0", "out": tmp_path, **kwargs}
     with pytest.raises(ValueError, match=message) as info:
-        wp.make_plan(**arguments)
+        wp.make_plan(BenchmarkOptions(**arguments))
     assert "--entries" not in str(info.value) and "--pool-kwargs" not in str(info.value)
 
 
@@ -144,11 +149,11 @@ def test_out_that_is_a_file_is_refused_by_the_plan(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(ValueError, match="^out: .* exists and is not a folder"):
-        wp.make_plan("gap", "0", path)
+        wp.make_plan(BenchmarkOptions("gap", "0", path))
 
 
 def test_shared_schedule_runs_are_the_own_schedule_entries_at_the_shared_one(tmp_path):
-    plan = wp.make_plan("gap,has,lse", [0, 1], tmp_path, epochs="has=60,lse=45")
+    plan = wp.make_plan(BenchmarkOptions("gap,has,lse", [0, 1], tmp_path, epochs="has=60,lse=45"))
     runs = plan.shared_schedule_runs({"lse": {"beta": 5.0}})
     assert [r.name for r in runs] == ["has-seed0", "has-seed1", "lse_beta5-seed0", "lse_beta5-seed1"]
     assert all(r.epochs is None for r in runs)

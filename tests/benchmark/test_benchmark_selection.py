@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsl.benchmark import selection as ws
+from wsl.benchmark.options import BenchmarkOptions
 from wsl.benchmark.plan import make_plan
 
 
@@ -47,7 +48,7 @@ def test_last_third_gain_by_hand(curve, gain):
 
 
 def test_choose_settings_keeps_the_best_final_val_score_and_the_first_on_a_tie(tmp_path):
-    plan = make_plan("lse,kmax", [0], tmp_path)
+    plan = make_plan(BenchmarkOptions("lse,kmax", [0], tmp_path))
     grid = plan.grid_runs()
     finals = {"lse_beta2": 0.4, "lse_beta5": 0.6, "lse_beta10": 0.5, "kmax_k0.05": 0.3, "kmax_k0.1": 0.3,
               "kmax_k0.3": float("nan")}  # fmt: skip
@@ -67,7 +68,7 @@ def test_choose_settings_keeps_the_best_final_val_score_and_the_first_on_a_tie(t
 
 
 def test_a_grid_run_without_validation_is_a_clear_error(tmp_path):
-    run = make_plan("lse", [0], tmp_path).grid_runs()[0]
+    run = make_plan(BenchmarkOptions("lse", [0], tmp_path)).grid_runs()[0]
     with pytest.raises(ValueError, match=r"^select_metric: run .*lse_beta2-seed0 has no val/pxap"):
         ws.choose_settings({"lse": [run]}, "pxap")
 

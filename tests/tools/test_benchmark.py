@@ -16,7 +16,7 @@ from tiny_training import TINY_TRAIN
 
 import wsl.cli
 from tools.benchmark import main
-from wsl.jobs.benchmark import run_benchmark
+from wsl.jobs.benchmark import BenchmarkOptions, run_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +115,13 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
     data = json.loads((out / "results.json").read_text())["data"]
     kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
     entries = "gap,lse,has,gradcam@gap,center"
-    result = run_benchmark(entries, "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs)
+    result = run_benchmark(BenchmarkOptions(entries, "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs))
     assert len(calls) == 1 and "lse_beta3-seed1" in calls[0][calls[0].index("--run_dir") + 1]
     assert calls[0][calls[0].index("--model.pool_kwargs") + 1] == '{"beta": 3}'
     assert capsys.readouterr().out.count("skip") == 8  # 5 trained, 2 post-hoc and the center: same keys
     assert len(result["rows"]) == 9
     calls.clear()
-    run_benchmark("gap,has", "0,1", out, **kwargs)
+    run_benchmark(BenchmarkOptions("gap,has", "0,1", out, **kwargs))
     assert calls == []
 
 
@@ -171,7 +171,7 @@ def test_an_own_schedule_is_reported_against_the_shared_one(finished_benchmark, 
     data = json.loads((out / "results.json").read_text())["data"]
     kwargs = {"data": data, "extra_args": TINY_TRAIN, "num_cam_images": 0}
     # The stand-ins carry the shared runs' keys: kept as they are.
-    result = run_benchmark("gap,has", "0,1", out, epochs="has=7", stale="keep", **kwargs)
+    result = run_benchmark(BenchmarkOptions("gap,has", "0,1", out, epochs="has=7", stale="keep", **kwargs))
     assert {r["run_dir"].rsplit("/", 1)[-1] for r in result["rows"] if r["entry"] == "has"} == {
         "has_e7-seed0",
         "has_e7-seed1",
@@ -243,7 +243,7 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
-        run_benchmark("gap", "0", path)
+        run_benchmark(BenchmarkOptions("gap", "0", path))
 
 
 @pytest.mark.parametrize(

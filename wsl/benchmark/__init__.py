@@ -49,6 +49,7 @@ from wsl.benchmark.keys import (
     run_key,
     write_key,
 )
+from wsl.benchmark.options import BenchmarkOptions
 from wsl.benchmark.paths import anchored, portable_path, resolve_path
 from wsl.benchmark.plan import (
     RESERVED,
@@ -92,6 +93,7 @@ from wsl.benchmark.stats import (
 from wsl.benchmark.tested import check_tested, format_tested, last_improvement, val_points, which_tested
 
 __all__ = [
+    "BenchmarkOptions",
     "BenchmarkPlan",
     "BenchmarkRun",
     "CURVES",

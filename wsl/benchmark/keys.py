@@ -96,27 +96,40 @@ def _read_key(run: BenchmarkRun) -> dict[str, Any] | None:
     return key if isinstance(key, dict) and isinstance(key.get("fields"), dict) else None
 
 
+def _train_fields(plan: BenchmarkPlan, run: BenchmarkRun) -> dict[str, Any]:
+    """A trained run: its entry, seed, head setting, schedule and portable train arguments."""
+    return {
+        "entry": run.entry.name,
+        "seed": run.seed,
+        "setting": run.pool_kwargs,
+        "epochs": run.epochs,
+        "train_args": _portable_args(plan, run),
+    }
+
+
+def _posthoc_fields(plan: BenchmarkPlan, run: BenchmarkRun) -> dict[str, Any]:
+    """A post-hoc run: its entry, and the folder and key digest of the trained run it reads."""
+    source = Path(str(run.source_dir))
+    source_key = (_read_key(BenchmarkRun(run.entry, run.seed, source)) or {}).get("digest")
+    return {"entry": run.entry.name, "source": source.name, "source_digest": source_key}
+
+
+def _center_fields(plan: BenchmarkPlan, run: BenchmarkRun) -> dict[str, Any]:
+    """The center baseline: the data spec and the config file's digest."""
+    return {"entry": run.entry.name, "data": plan.data, "config": _file_digest(plan.config)}
+
+
+#: Entry kind (:attr:`wsl.benchmark.entries.Entry.kind`) → the key fields of its runs (``code`` follows).
+KEY_FIELDS: dict[str, Callable[[BenchmarkPlan, BenchmarkRun], dict[str, Any]]] = {
+    "train": _train_fields,
+    "posthoc": _posthoc_fields,
+    "center": _center_fields,
+}
+
+
 def run_key(plan: BenchmarkPlan, run: BenchmarkRun) -> dict[str, Any]:
     """``{"digest", "fields", "info"}`` of ``run`` (see the module docstring)."""
-    code = code_digest()
-    fields: dict[str, Any]
-    if run.entry.kind == "train":
-        fields = {
-            "entry": run.entry.name,
-            "seed": run.seed,
-            "setting": run.pool_kwargs,
-            "epochs": run.epochs,
-            "train_args": _portable_args(plan, run),
-            "code": code,
-        }
-    elif run.entry.kind == "posthoc":
-        source = Path(str(run.source_dir))
-        source_key = (_read_key(BenchmarkRun(run.entry, run.seed, source)) or {}).get("digest")
-        fields = {"entry": run.entry.name, "source": source.name, "source_digest": source_key}
-        fields["code"] = code
-    else:
-        fields = {"entry": run.entry.name, "data": plan.data, "config": _file_digest(plan.config)}
-        fields["code"] = code
+    fields = {**KEY_FIELDS[run.entry.kind](plan, run), "code": code_digest()}
     info = {"wsl_version": wsl.__version__, "git_commit": _git_commit()}
     return {"digest": _digest(fields), "fields": fields, "info": info}
 

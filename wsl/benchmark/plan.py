@@ -19,7 +19,7 @@ entry's grid is searched: ``own`` (the default: every grid setting at the entry'
 (the grid at the shared schedule, whose runs a first benchmark may already hold; only the chosen setting is
 trained at the entry's own schedule, at every seed).
 
-Errors name the arguments of :func:`wsl.jobs.benchmark.run_benchmark` (``entries``, ``seeds``,
+Errors name the fields of :class:`wsl.benchmark.options.BenchmarkOptions` (``entries``, ``seeds``,
 ``pool_kwargs``, ``extra_args``, ``config``, ``out``, ``jobs`` ...); ``tools/benchmark.py`` translates
 them into its flags.
 """
@@ -27,7 +27,6 @@ them into its flags.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from wsl.benchmark.columns import METRICS
 from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
+from wsl.benchmark.options import BenchmarkOptions
 from wsl.runs import RunFolder
 
 __all__ = [
@@ -299,56 +299,61 @@ class BenchmarkPlan:
         }
 
 
-def make_plan(
-    entries: str | Sequence[str],
-    seeds: str | Sequence[int],
-    out: str | os.PathLike[str],
-    *,
-    config: str | None = None,
-    data: str | None = None,
-    extra_args: Sequence[str] = (),
-    pool_kwargs: dict[str, dict[str, Any]] | Sequence[str] | None = None,
-    grid: bool = True,
-    select_metric: str = "maxboxacc",
-    method_pool: str = "gap",
-    checkpoint_select: str = "last",
-    epochs: dict[str, int] | Sequence[str] | str | None = None,
-    grid_schedule: str = "own",
-) -> BenchmarkPlan:
-    """Check every argument of :func:`wsl.jobs.benchmark.run_benchmark` and plan it (nothing is written).
+def _pool_kwargs_items(pool_kwargs: dict[str, dict[str, Any]] | Sequence[str] | None) -> list[str]:
+    """``pool_kwargs`` as ``POOL=JSON`` strings (a dict is written as such)."""
+    if pool_kwargs is None:
+        return []
+    if isinstance(pool_kwargs, dict):
+        return [f"{p}={json.dumps(v)}" for p, v in pool_kwargs.items()]
+    return list(pool_kwargs)
+
+
+def _check_choices(options: BenchmarkOptions) -> None:
+    """The config file, ``checkpoint_select``, ``grid_schedule``, ``select_metric`` and ``out``."""
+    if options.config is not None and not Path(options.config).is_file():
+        raise ValueError(f"config: {str(options.config)!r} is not a file")
+    if options.checkpoint_select not in ("best", "last"):
+        raise ValueError(f"checkpoint_select: got {options.checkpoint_select!r}; expected best or last")
+    if options.grid_schedule not in ("own", "shared"):
+        raise ValueError(f"grid_schedule: got {options.grid_schedule!r}; expected own or shared")
+    scores = [key for key, _, unit in METRICS if unit == "%"]
+    if options.select_metric not in scores:
+        raise ValueError(f"select_metric: got {options.select_metric!r}; choose from {', '.join(scores)}")
+    root = Path(options.out)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"out: {str(root)!r} exists and is not a folder")
+
+
+def make_plan(options: BenchmarkOptions) -> BenchmarkPlan:
+    """Check the plan's settings of ``options`` (all but ``num_cam_images``, ``jobs`` and ``stale``, which
+    the driver checks) and plan it (nothing is written).
 
     Raises:
         ValueError: an unknown entry, bad seeds, bad pool kwargs, a reserved extra argument, a config that
             is not a file, an unknown ``select_metric``, ``checkpoint_select`` or ``grid_schedule``,
             ``epochs`` naming no trained entry or not a positive int, or an output path that is a file.
     """
-    parsed = parse_entries(entries, method_pool)
-    seed_list = parse_seeds(seeds)
-    if pool_kwargs is None:
-        items: list[str] = []
-    elif isinstance(pool_kwargs, dict):
-        items = [f"{p}={json.dumps(v)}" for p, v in pool_kwargs.items()]
-    else:
-        items = list(pool_kwargs)
-    kwargs_by_pool = parse_pool_kwargs(items, [e.pool for e in parsed if e.pool is not None])
-    extra = check_extra_args(extra_args)
-    if config is not None and not Path(config).is_file():
-        raise ValueError(f"config: {str(config)!r} is not a file")
-    if checkpoint_select not in ("best", "last"):
-        raise ValueError(f"checkpoint_select: got {checkpoint_select!r}; expected best or last")
-    if grid_schedule not in ("own", "shared"):
-        raise ValueError(f"grid_schedule: got {grid_schedule!r}; expected own or shared")
-    scores = [key for key, _, unit in METRICS if unit == "%"]
-    if select_metric not in scores:
-        raise ValueError(f"select_metric: got {select_metric!r}; choose from {', '.join(scores)}")
-    root = Path(out)
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"out: {str(root)!r} exists and is not a folder")
-    schedules = parse_epochs(epochs, [e.name for e in parsed if e.kind == "train"])
+    parsed = parse_entries(options.entries, options.method_pool)
+    seed_list = parse_seeds(options.seeds)
+    pools = [e.pool for e in parsed if e.pool is not None]
+    kwargs_by_pool = parse_pool_kwargs(_pool_kwargs_items(options.pool_kwargs), pools)
+    extra = check_extra_args(options.extra_args)
+    _check_choices(options)
+    schedules = parse_epochs(options.epochs, [e.name for e in parsed if e.kind == "train"])
     return BenchmarkPlan(
-        root, parsed, seed_list, config, data, extra, kwargs_by_pool, grid, select_metric, checkpoint_select,
-        schedules, grid_schedule,
-    )  # fmt: skip
+        Path(options.out),
+        parsed,
+        seed_list,
+        config=options.config,
+        data=options.data,
+        extra_args=extra,
+        pool_kwargs=kwargs_by_pool,
+        grid=options.grid,
+        select_metric=options.select_metric,
+        checkpoint_select=options.checkpoint_select,
+        epochs=schedules,
+        grid_schedule=options.grid_schedule,
+    )
 
 
 def parse_epochs(

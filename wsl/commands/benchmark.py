@@ -29,17 +29,14 @@ import argparse
 import sys
 
 from wsl.cli import run_tool
-from wsl.jobs.benchmark import run_benchmark
+from wsl.jobs.benchmark import BenchmarkOptions, run_benchmark
 from wsl.pooling import POOLS
 
 ENTRIES_HELP = "comma-separated entries: pools, methods (has, has/lse), CAM@ENTRY (gradcam@gap), center"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line options (the train arguments after ``--`` are not parsed here)."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _add_what(parser: argparse.ArgumentParser) -> None:
+    """What is compared, on which seeds and data, and where the results go."""
     parser.add_argument(
         "--entries",
         "--pools",
@@ -60,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cam-images", type=int, default=6, help="test images in cams_by_pool.png")
     parser.add_argument("--jobs", type=int, default=1, help="trained runs at a time (default: 1)")
+
+
+def _add_protocol(parser: argparse.ArgumentParser) -> None:
+    """How settings are chosen and tested: the grid, the metric, the heads, the weights, the schedules."""
     parser.add_argument("--no-grid", action="store_true", help="skip the val grids: each head's defaults")
     parser.add_argument(
         "--select-metric",
@@ -86,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where an entry given --epochs searches its grid: at its own schedule (default) or at the "
         "shared one, reusing those runs; the chosen setting trains at its own schedule either way",
     )
+
+
+def _add_stale(parser: argparse.ArgumentParser) -> None:
+    """What happens to finished runs whose configuration changed."""
     stale = parser.add_mutually_exclusive_group()
     stale.add_argument(
         "--redo-stale",
@@ -103,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         const="keep",
         help="reuse the finished runs whose configuration changed (or is unknown) as they are",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (the train arguments after ``--`` are not parsed here)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for add in (_add_what, _add_protocol, _add_stale):
+        add(parser)
     return parser
 
 
@@ -129,7 +143,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args = build_parser().parse_args(argv[:cut])
-    return run_benchmark(
+    options = BenchmarkOptions(
         args.entries,
         args.seeds,
         args.out,
@@ -147,14 +161,12 @@ def benchmark(argv: list[str] | None = None) -> dict:
         grid_schedule=args.grid_schedule,
         stale=args.stale,
     )
+    return run_benchmark(options)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 2 on bad input."""
-    try:
-        return run_tool(benchmark, argv, flags=FLAGS)
-    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
-        return int(exit_.code or 0)
+    return run_tool(benchmark, argv, flags=FLAGS)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,7 @@ def check(argv: list[str] | None = None) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the check; 0 on success, 2 on bad input."""
-    try:
-        return run_tool(check, argv)
-    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
-        return int(exit_.code or 0)
+    return run_tool(check, argv)
 
 
 if __name__ == "__main__":

@@ -104,10 +104,7 @@ def convert(argv: list[str] | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Convert and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
-    try:
-        return run_tool(convert, argv, FLAGS)
-    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
-        return int(exit_.code or 0)
+    return run_tool(convert, argv, FLAGS)
 
 
 if __name__ == "__main__":

@@ -164,10 +164,7 @@ def _source(args: argparse.Namespace) -> CheckpointData:
 
 def main(argv: list[str] | None = None) -> int:
     """Export and report. Returns the exit status: 0, or 2 on a user error (argparse's, or the library's)."""
-    try:
-        return run_tool(export, argv, FLAGS)
-    except SystemExit as exit_:  # --help (0) or an argparse error (2, message already printed)
-        return int(exit_.code or 0)
+    return run_tool(export, argv, FLAGS)
 
 
 if __name__ == "__main__":

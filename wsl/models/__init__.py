@@ -10,17 +10,20 @@ from wsl.models.backbone import (
     load_pretrained_classifier,
     resolve_backbone_name,
 )
-from wsl.models.head import CAMHead
+from wsl.models.head import CAMHead, HeadSpec
 from wsl.models.inception_cam import InceptionV3CAMBody
-from wsl.models.model import HEAD_INITS, WSLNet
+from wsl.models.model import HEAD_INITS, NET_ARGS, BackboneSpec, WSLNet, net_specs
 from wsl.models.vgg_cam import VGG16CAMBody
 
 __all__ = [
     "FEATURE_MAP_RULES",
     "HEAD_INITS",
+    "NET_ARGS",
     "WSOL_NETWORKS",
     "Backbone",
+    "BackboneSpec",
     "CAMHead",
+    "HeadSpec",
     "InceptionV3CAMBody",
     "PretrainedWeightsError",
     "VGG16CAMBody",
@@ -28,5 +31,6 @@ __all__ = [
     "WsolNetwork",
     "create_backbone",
     "load_pretrained_classifier",
+    "net_specs",
     "resolve_backbone_name",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
 from wsl.pooling import build_pool
 from wsl.pooling.functional import class_wise_mean
 
-__all__ = ["CAMHead"]
+__all__ = ["CAMHead", "HeadSpec"]
 
 
 class CAMHead(nn.Module):
@@ -45,3 +48,25 @@ class CAMHead(nn.Module):
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         class_maps = class_wise_mean(self.conv(features), self.num_classes)
         return self.pool(class_maps), class_maps
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What :class:`CAMHead` a :class:`~wsl.models.WSLNet` gets, and how it starts.
+
+    Attributes:
+        pool: a pooling-head name from ``wsl.pooling.POOLS``.
+        pool_kwargs: keyword arguments of that head.
+        num_maps: M, maps per class.
+        init: ``default`` (PyTorch's init of the 1×1 conv) or ``pretrained_fc`` (the pretrained ImageNet
+            classifier, see :class:`~wsl.models.WSLNet`); WSLNet's ``head_init``.
+    """
+
+    pool: str = "weldon"
+    pool_kwargs: dict[str, Any] | None = None
+    num_maps: int = 1
+    init: str = "default"
+
+    def build(self, in_channels: int, num_classes: int) -> CAMHead:
+        """The head on ``in_channels`` features for ``num_classes`` classes (``init`` is WSLNet's job)."""
+        return CAMHead(in_channels, num_classes, self.pool, self.pool_kwargs, self.num_maps)

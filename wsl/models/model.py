@@ -2,24 +2,127 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
 from wsl.models.backbone import (
     WSOL_NETWORKS,
+    Backbone,
     create_backbone,
     load_pretrained_classifier,
     resolve_backbone_name,
 )
 from wsl.models.flips import check_cam_flips, flip_averaged
-from wsl.models.head import CAMHead
+from wsl.models.head import HeadSpec
 from wsl.pooling import replace_stem_maxpool
+from wsl.registry import closest
 
-__all__ = ["HEAD_INITS", "WSLNet"]
+__all__ = ["HEAD_INITS", "NET_ARGS", "BackboneSpec", "WSLNet", "net_specs"]
 
 #: ``head_init`` choices: PyTorch's default init of the 1×1 conv, or the pretrained ImageNet classifier.
 HEAD_INITS = ("default", "pretrained_fc")
 _WSOL_NAMES = {"vgg16": "VGG16-CAM", "inception_v3": "InceptionV3-CAM"}
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What feature extractor a :class:`WSLNet` gets (each field is WSLNet's argument of that name).
+
+    Attributes:
+        name: a timm model name (WSLNet's ``backbone``).
+        pretrained, out_index, output_stride, img_size, large_feature_map, softpool_stem: see :class:`WSLNet`.
+    """
+
+    name: str = "lcnet_050"
+    pretrained: bool | str = False
+    out_index: int = -1
+    output_stride: int | None = None
+    img_size: int | None = None
+    large_feature_map: bool | None = None
+    softpool_stem: bool = False
+
+    def build(self) -> Backbone:
+        """The backbone (:func:`~wsl.models.create_backbone`), its stem max-pool replaced if asked."""
+        built = create_backbone(
+            self.name,
+            self.pretrained,
+            out_index=self.out_index,
+            output_stride=self.output_stride,
+            img_size=self.img_size,
+            large_feature_map=self.large_feature_map,
+        )
+        if self.softpool_stem:
+            replace_stem_maxpool(built.body)
+        return built
+
+
+#: WSLNet's flat keyword arguments (WSLModule's ``model.*`` options, saved configs) → (spec, its field).
+_FLAT: dict[str, tuple[str, str]] = {
+    "pool": ("head", "pool"),
+    "pool_kwargs": ("head", "pool_kwargs"),
+    "num_maps": ("head", "num_maps"),
+    "out_index": ("backbone", "out_index"),
+    "pretrained": ("backbone", "pretrained"),
+    "output_stride": ("backbone", "output_stride"),
+    "softpool_stem": ("backbone", "softpool_stem"),
+    "img_size": ("backbone", "img_size"),
+    "large_feature_map": ("backbone", "large_feature_map"),
+    "head_init": ("head", "init"),
+}
+#: Every argument of the network in its flat spelling, in WSLModule's order (its ``model.*`` keys).
+NET_ARGS = ("num_classes", "backbone", *_FLAT, "cam_flips")
+
+
+def net_specs(
+    backbone: str | BackboneSpec = "lcnet_050", head: HeadSpec | None = None, **flat: Any
+) -> tuple[BackboneSpec, HeadSpec]:
+    """The two specs from a backbone name or spec, a head spec, and flat arguments (``pool="gap"`` ...).
+
+    Raises:
+        TypeError: a flat name that is not WSLNet's (with the closest one), or flat arguments of a part
+            that is also given as a spec.
+    """
+    parts: dict[str, dict[str, Any]] = {"backbone": {}, "head": {}}
+    for key, value in flat.items():
+        if key not in _FLAT:
+            close = closest(key, NET_ARGS)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"WSLNet: unexpected argument {key!r}{hint}; expected one of {list(NET_ARGS)}")
+        part, field = _FLAT[key]
+        parts[part][field] = value
+    given = {"backbone": isinstance(backbone, BackboneSpec), "head": head is not None}
+    for part, fields in parts.items():
+        if given[part] and fields:
+            raise TypeError(
+                f"WSLNet: {sorted(fields)} given beside a {part} spec; put them in the spec or pass no spec"
+            )
+    backbone_spec = (
+        backbone if isinstance(backbone, BackboneSpec) else BackboneSpec(backbone, **parts["backbone"])
+    )
+    return backbone_spec, head if head is not None else HeadSpec(**parts["head"])
+
+
+def _check_head_init(num_classes: int, backbone: BackboneSpec, head: HeadSpec) -> None:
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1; got {num_classes}")
+    if head.init not in HEAD_INITS:
+        raise ValueError(f"head_init={head.init!r} is not supported; choose one of {HEAD_INITS}")
+    if head.init == "pretrained_fc" and head.num_maps != 1:
+        raise ValueError(
+            f"head_init='pretrained_fc' copies one classifier row per class, so it needs num_maps=1; "
+            f"got num_maps={head.num_maps}"
+        )
+    if head.init == "pretrained_fc" and backbone.large_feature_map is not None:
+        _, arch, _ = resolve_backbone_name(backbone.name)
+        if arch in WSOL_NETWORKS:
+            raise ValueError(
+                f"head_init='pretrained_fc' does not apply to wsolevaluation's {_WSOL_NAMES[arch]} "
+                f"(backbone {backbone.name!r} with large_feature_map): upstream drops the ImageNet "
+                "classifier on every dataset and trains a new one; use head_init='default'"
+            )
 
 
 class WSLNet(nn.Module):
@@ -28,9 +131,20 @@ class WSLNet(nn.Module):
     images (N, 3, H, W) → backbone features (N, D, h, w) → 1×1 conv (N, C·M, h, w)
     → class-wise mean: class maps (N, C, h, w) → pooling head: scores (N, C).
 
+    The network is described by a :class:`BackboneSpec` and a :class:`~wsl.models.head.HeadSpec`; their
+    fields can also be given flat, under the names of :data:`NET_ARGS` (``WSLNet(3, pool="gap")``), as
+    WSLModule's ``model.*`` options and saved configs spell them.
+
     Args:
         num_classes: C.
-        backbone: a timm model name.
+        backbone: a timm model name, or a :class:`BackboneSpec` (then no flat backbone argument).
+        head: a :class:`~wsl.models.head.HeadSpec` (then no flat head argument); default: from the flat ones.
+        cam_flips: in eval mode, average the class maps over flipped views (:mod:`wsl.models.flips`):
+            ``none`` (default), ``h`` (horizontal flip) or ``hv`` (both axes). Scores stay the plain
+            view's; training is unchanged.
+        **flat: the specs' fields by their flat names (below).
+
+    Flat arguments:
         pool: pooling head name (``gmp gap lse kmax weldon softpool autopool``).
         pool_kwargs: that head's keyword arguments.
         num_maps: M maps per class (WILDCAT multi-map).
@@ -52,9 +166,6 @@ class WSLNet(nn.Module):
             the classifier's outputs; not for VGG16-CAM / InceptionV3-CAM, whose classifier upstream
             never keeps. With a GAP pool the scores are then the pretrained model's logits,
             GAP(W f + b) = W GAP(f) + b.
-        cam_flips: in eval mode, average the class maps over flipped views (:mod:`wsl.models.flips`):
-            ``none`` (default), ``h`` (horizontal flip) or ``hv`` (both axes). Scores stay the plain
-            view's; training is unchanged.
 
     Example:
         >>> net = WSLNet(num_classes=6, backbone="resnet18", pool="gap")
@@ -66,51 +177,20 @@ class WSLNet(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        backbone: str = "lcnet_050",
-        pool: str = "weldon",
-        pool_kwargs: dict | None = None,
-        num_maps: int = 1,
-        out_index: int = -1,
-        pretrained: bool | str = False,
-        output_stride: int | None = None,
-        softpool_stem: bool = False,
-        img_size: int | None = None,
-        large_feature_map: bool | None = None,
-        head_init: str = "default",
+        backbone: str | BackboneSpec = "lcnet_050",
+        head: HeadSpec | None = None,
         cam_flips: str = "none",
+        **flat: Any,
     ) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1; got {num_classes}")
-        if head_init not in HEAD_INITS:
-            raise ValueError(f"head_init={head_init!r} is not supported; choose one of {HEAD_INITS}")
-        if head_init == "pretrained_fc" and num_maps != 1:
-            raise ValueError(
-                f"head_init='pretrained_fc' copies one classifier row per class, so it needs num_maps=1; "
-                f"got num_maps={num_maps}"
-            )
-        if head_init == "pretrained_fc" and large_feature_map is not None:
-            _, arch, _ = resolve_backbone_name(backbone)
-            if arch in WSOL_NETWORKS:
-                raise ValueError(
-                    f"head_init='pretrained_fc' does not apply to wsolevaluation's {_WSOL_NAMES[arch]} "
-                    f"(backbone {backbone!r} with large_feature_map): upstream drops the ImageNet classifier "
-                    "on every dataset and trains a new one; use head_init='default'"
-                )
-        self.backbone = create_backbone(
-            backbone,
-            pretrained,
-            out_index=out_index,
-            output_stride=output_stride,
-            img_size=img_size,
-            large_feature_map=large_feature_map,
-        )
-        if softpool_stem:
-            replace_stem_maxpool(self.backbone.body)
-        self.head = CAMHead(self.backbone.out_channels, num_classes, pool, pool_kwargs, num_maps)
+        backbone_spec, head_spec = net_specs(backbone, head, **flat)
+        _check_head_init(num_classes, backbone_spec, head_spec)
+        self.backbone_spec, self.head_spec = backbone_spec, head_spec
+        self.backbone = backbone_spec.build()
+        self.head = head_spec.build(self.backbone.out_channels, num_classes)
         self.cam_flips = check_cam_flips(cam_flips)
-        if head_init == "pretrained_fc":
-            self._copy_pretrained_classifier(backbone, pretrained, num_classes)
+        if head_spec.init == "pretrained_fc":
+            self._copy_pretrained_classifier(backbone_spec.name, backbone_spec.pretrained, num_classes)
 
     def _copy_pretrained_classifier(self, backbone: str, pretrained: bool | str, num_classes: int) -> None:
         weight, bias = load_pretrained_classifier(backbone, pretrained)
