@@ -125,12 +125,18 @@ def _install(callback) -> None:
     pl.Trainer.__init__ = init  # type: ignore[method-assign]
 
 
-def table(clock: PhaseClock, total: tuple[float, float]) -> str:
-    """A Markdown table: each phase's spans, wall and CPU seconds and its share of the command's CPU."""
+def with_rest(clock: PhaseClock, total: tuple[float, float]) -> dict[str, list]:
+    """The phases with ``rest`` = the command's ``(wall, cpu)`` minus the named phases."""
     rows = dict(clock.totals)
     known_w = sum(v[0] for k, v in rows.items() if k != "rest")
     known_c = sum(v[1] for k, v in rows.items() if k != "rest")
     rows["rest"] = [total[0] - known_w, total[1] - known_c, 1]
+    return rows
+
+
+def table(clock: PhaseClock, total: tuple[float, float]) -> str:
+    """A Markdown table: each phase's spans, wall and CPU seconds and its share of the command's CPU."""
+    rows = with_rest(clock, total)
     lines = ["| phase | spans | wall s | CPU s | CPU share |", "|---|---:|---:|---:|---:|"]
     for name in PHASES:
         wall, cpu, spans = rows[name]
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nthreads {torch.get_num_threads()}; arguments: {' '.join(train_args)}\n")
     print(table(clock, total))
     if args.json is not None:
-        record = {"threads": torch.get_num_threads(), "args": train_args, "total": total, **clock.totals}
+        record = {"threads": torch.get_num_threads(), "args": train_args, "total": total}
+        record.update(with_rest(clock, total))
         args.json.write_text(json.dumps(record, indent=1))
     return code
 
