@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -68,7 +69,8 @@ def cpu_name() -> str:
 
 
 def run_one(out: Path, seed: int, threads: int, switch: str, extra: list[str]) -> dict:
-    """Train one run in a child process (or read it back); its test scores in percent, wall seconds."""
+    """Train one run in a child process (or read it back); its test scores in percent, wall and CPU
+    seconds."""
     name = f"seed{seed}-t{threads}-{switch}"
     run_dir = out / name
     argv = [
@@ -87,24 +89,35 @@ def run_one(out: Path, seed: int, threads: int, switch: str, extra: list[str]) -
     done = run_dir / "results.json"
     stored = run_dir / "spread_key.json"
     if done.is_file() and stored.is_file() and json.loads(stored.read_text()) == key:
-        return _row(name, key, json.loads(done.read_text()), None)
+        times = run_dir / "spread_times.json"
+        seen = json.loads(times.read_text()) if times.is_file() else {}
+        return _row(name, key, json.loads(done.read_text()), seen.get("wall_s"), seen.get("cpu_s"))
     if run_dir.exists():
         raise SystemExit(f"{run_dir} holds another or an unfinished run: remove it or pick another --out")
     code = CHILD.format(threads=threads, switch=SWITCHES[switch], train=str(TRAIN), argv=argv)
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with (out / f"{name}.log").open("w") as log:
-        subprocess.run([sys.executable, "-c", code], check=True, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU seconds, even with --jobs > 1
+        child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, f"{name} (log: {out / f'{name}.log'})")
     wall = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    (run_dir / "spread_times.json").write_text(json.dumps({"wall_s": wall, "cpu_s": cpu}))
     (run_dir / "spread_key.json").write_text(json.dumps(key))
-    return _row(name, key, json.loads(done.read_text()), wall)
+    return _row(name, key, json.loads(done.read_text()), wall, cpu)
 
 
-def _row(name: str, key: dict, results: dict, wall: float | None) -> dict:
+def _row(name: str, key: dict, results: dict, wall: float | None, cpu: float | None = None) -> dict:
+    """One run's row: test scores in percent, wall seconds and CPU seconds (user + system, with the
+    loaders' worker processes; ``None`` for a run read back from an older sweep)."""
     test = results["test"]
     row = {"run": name, "seed": key["seed"], "threads": key["threads"], "switch": key["switch"]}
     row.update({s: 100 * test[s] for s in SCORES if s in test})
     row["wall_s"] = wall if wall is not None else results.get("wall_seconds")
+    row["cpu_s"] = cpu
     return row
 
 
@@ -137,6 +150,18 @@ def summary(rows: list[dict]) -> str:
     return head + "\n".join(lines)
 
 
+def times_line(rows: list[dict]) -> str:
+    """min / median / max wall and CPU seconds (user + system) of the runs that have them."""
+    parts = []
+    for key, label in (("wall_s", "wall"), ("cpu_s", "CPU (user + system)")):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        if values:
+            low, mid, high = min(values), statistics.median(values), max(values)
+            span = f"{low:.0f} / {mid:.0f} / {high:.0f}"
+            parts.append(f"{label} s min / median / max {span} ({len(values)} runs)")
+    return "; ".join(parts) or "no timings (runs read back from an older sweep)"
+
+
 def main(argv: list[str] | None = None) -> None:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -157,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "spread.json").write_text(json.dumps(record, indent=1))
     print(f"CPU: {cpu}; extra arguments: {args.extra or 'none'}\n")
     print(summary(rows))
+    print(times_line(rows))
     for flips, table in rescored.items():
         print(f"\nThe same checkpoints, class maps with cam_flips={flips}:\n")
         print(summary(table))
