@@ -71,9 +71,12 @@ def test_every_method_runs_through_the_evaluator(ilsvrc):
     loader = WSLDataModule(ilsvrc, image_size=32, batch_size=4, num_workers=0, single_label=True).dataloader(
         "test"
     )
-    for method in ("gradcam", "hirescam", "xgradcam", "eigengradcam", "scorecam", "ablationcam", "eigencam"):
+    for method in ("gradcam", "hirescam", "xgradcam", "eigengradcam", "scorecam", "ablationcam", "eigencam",
+                   "fullgrad"):  # fmt: skip
         results = evaluate_classifier(model, loader, method=method, protocol="original", batch_size=512)
         assert 0.0 <= results["maxboxacc_v2"] <= 1.0 and results["images_scored"] == 4.0
+    fused = evaluate_classifier(model, loader, layer="layer3,layer4", protocol="original")
+    assert 0.0 <= fused["maxboxacc_v2"] <= 1.0 and fused["images_scored"] == 4.0
 
 
 def test_faithfulness_is_reported_beside_localization(ilsvrc, tmp_path):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from wsl.cam.classifier import ClassifierCAM
-from wsl.cam.explain import explain
+from wsl.cam.explain import explain, layer_list
 from wsl.evaluation import LocalizationEvaluator
 from wsl.faithfulness import confidence_change, deletion, insertion
 
@@ -113,7 +113,8 @@ def evaluate_classifier(
     Args:
         model: a classifier or a :class:`ClassifierCAM`.
         loader: batches as ``WSLDataModule.dataloader(split)`` yields them (single-label data).
-        layer: the CAM layer (None: the model's usual one).
+        layer: the CAM layer (None: the model's usual one); several (``"a,b"``): their maps fused
+            (:func:`~wsl.cam.explain.fuse_layers`).
         protocol: the evaluation frame, ``original`` or ``wsolevaluation``.
         cam_threshold: also report GT-known / Top-1 / Top-5 Loc at this CAM threshold, and Top-5 Cls.
         faithfulness: also report the means of deletion / insertion AUC, Average Drop and Increase in
@@ -124,7 +125,10 @@ def evaluate_classifier(
     Returns:
         The evaluator's results (fractions) plus ``images_scored``.
     """
-    net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, layer)
+    names = layer_list(layer)
+    net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, names[0])
+    if len(names) > 1:
+        options["layer"] = layer
     evaluator: LocalizationEvaluator | None = None
     sums = FaithfulnessSums() if faithfulness else None
     seen = 0

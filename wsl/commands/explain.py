@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-classes", type=int, default=None, help="classifier outputs (default: source's)"
     )
-    parser.add_argument("--layer", default=None, help="dotted module name (default: the model's usual layer)")
+    parser.add_argument(
+        "--layer", default=None, help="dotted module name, or a,b to fuse several (default: the usual layer)"
+    )
     parser.add_argument("--method", default="gradcam", choices=explain_methods())
     parser.add_argument("--aug-smooth", action="store_true", help="flip x brightness test-time augmentation")
     parser.add_argument("--eigen-smooth", action="store_true", help="first principal component of W*A")
