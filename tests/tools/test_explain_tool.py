@@ -81,10 +81,12 @@ def test_every_method_runs_through_the_evaluator(ilsvrc):
 
 def test_faithfulness_is_reported_beside_localization(ilsvrc, tmp_path):
     payload = run(["--model", "timm:resnet18", "--data", ilsvrc, "--image-size", "32", "--faithfulness",
-                   "--protocol", "original", "--out", str(tmp_path / "r.json")])  # fmt: skip
+                   "--road", "--protocol", "original", "--out", str(tmp_path / "r.json")])  # fmt: skip
     results = payload["results"]
     for key in ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence", "maxboxacc_v2"):
         assert 0.0 <= results[key] <= 1.0, key
+    for key in ("road_morf", "road_lerf", "road_combined"):
+        assert -1.0 <= results[key] <= 1.0, key  # differences of probabilities
 
 
 def test_bad_inputs_exit_2(tmp_path, capsys):
