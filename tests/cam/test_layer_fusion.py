@@ -78,3 +78,19 @@ def test_layer_lists_are_checked():
     for bad in ("a,a", "a,", ""):
         with pytest.raises(ValueError, match="layer: got"):
             layer_list(bad)
+
+
+def test_two_blocks_of_a_vit_fused_and_fullgrad_with_aug_smooth():
+    torch.manual_seed(0)
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, num_classes=3).eval()
+    images = torch.rand(2, 3, 32, 32)
+    out = explain(vit, images, layer="blocks.10.norm1,blocks.11.norm1", method="layercam", targets=[0, 2])
+    singles = [
+        explain(vit, images, layer=f"blocks.{b}.norm1", method="layercam", targets=[0, 2]).maps
+        for b in (10, 11)
+    ]
+    torch.testing.assert_close(out.maps, fuse_layers(singles, (32, 32)), rtol=0, atol=1e-12)
+    resnet = timm.create_model("resnet18", pretrained=False, num_classes=3).eval()
+    smooth = explain(resnet, images, method="fullgrad", targets=[1, 2], aug_smooth=True)
+    assert smooth.maps.shape == (2, 1, 32, 32) and float(smooth.maps.min()) >= 0.0
+    assert float(smooth.maps.max()) <= 1.0 + 1e-12  # a mean of min–max normalised maps
