@@ -13,34 +13,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import timm
 import torch
 
-from wsl.cam import ClassifierCAM, explain
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import measure  # noqa: E402
 
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def measure(fn: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, float]:
-    """Best (wall, CPU) seconds of ``repeats`` calls after one warm-up."""
-    fn()
-    best = (float("inf"), float("inf"))
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall, cpu = time.perf_counter(), _cpu()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, (time.perf_counter() - wall, _cpu() - cpu))
-    return best
+from wsl.cam import ClassifierCAM, explain  # noqa: E402
 
 
 def _pgc_runner(net: ClassifierCAM, images: torch.Tensor, targets: torch.Tensor, method: str):

@@ -11,33 +11,16 @@ with the best of ``--repeats`` runs and the ratio to the same-run native forward
 from __future__ import annotations
 
 import argparse
-import os
-import time
+import sys
+from pathlib import Path
 
 import torch
 
-from wsl.cam.posthoc import POSTHOC_METHODS, class_maps_for
-from wsl.models import WSLNet
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import measure  # noqa: E402
 
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def measure(fn, repeats: int, device: torch.device) -> tuple[float, float]:
-    """Best (wall, CPU) seconds of ``repeats`` calls after one warm-up."""
-    fn()
-    best = (float("inf"), float("inf"))
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall, cpu = time.perf_counter(), _cpu()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, (time.perf_counter() - wall, _cpu() - cpu))
-    return best
+from wsl.cam.posthoc import POSTHOC_METHODS, class_maps_for  # noqa: E402
+from wsl.models import WSLNet  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,12 @@ normalised).
   ``Y_i = p^c(x_i)`` and ``O_i = p^c(x_i ⊙ E_i)`` with ``E_i`` the min–max normalised map, the image
   (the network's input tensor, as pytorch-grad-cam's metrics) multiplied pixel-wise. **Increase in
   Confidence**: ``(1/N) Σ_i 1[Y_i < O_i]``. Both are fractions here (the paper prints percentages).
+- **ROAD** (Rong et al., Remove And Debias, ICML 2022; pytorch-grad-cam's ``ROADMostRelevantFirst``,
+  ``ROADLeastRelevantFirst``, their ``...Average`` and ``ROADCombined``): the ``q`` % most (MoRF) or least
+  (LeRF) relevant pixels are removed and filled by the noisy linear imputation
+  (:mod:`wsl.cam.imputation`), and ``p^c`` of the imputed image is recorded, for each ``q`` of
+  ``percentiles``. MoRF / LeRF scores are ``mean_q (p^c_q − p^c(x))`` (pytorch-grad-cam's averages of
+  its differences), the combined score ``(LeRF − MoRF) / 2``: higher is more faithful.
 
 All perturbed inputs of a batch are evaluated ``batch_size`` at a time under ``torch.no_grad()`` in eval
 mode (the model's mode is restored), so memory is bounded by one such batch.
@@ -28,22 +34,31 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from wsl.cam.classifier import logits_of
+from wsl.cam.imputation import impute
 from wsl.registry import Registry
 
 __all__ = [
+    "DIRECTIONS",
+    "ROAD_PERCENTILES",
     "SUBSTRATES",
     "Curves",
+    "Direction",
+    "Road",
     "auc",
     "confidence_change",
     "deletion",
     "gaussian_blur",
     "insertion",
+    "perturbation_curves",
+    "road",
+    "road_removed",
 ]
 
 #: Substrate name → ``fn(images) -> images`` (what deleted pixels become / what insertion starts from).
@@ -141,50 +156,70 @@ def _curves(model, start, finish, saliency, targets, step: int, batch_size: int,
     return Curves(out, counts.double() / pixels, auc(out))
 
 
-def deletion(
+@dataclass(frozen=True)
+class Direction:
+    """One entry of :data:`DIRECTIONS`.
+
+    Attributes:
+        substrate: the default substrate (a name of :data:`SUBSTRATES`).
+        removes: True: the image goes to the substrate (deletion); False: the substrate goes to the image.
+    """
+
+    substrate: str
+    removes: bool
+
+
+#: Curve name → :class:`Direction`: ``deletion`` (RISE: from the image to zeros), ``insertion`` (RISE:
+#: from the blurred image to the image).
+DIRECTIONS: Registry[Direction] = Registry("curve direction", what="direction")
+DIRECTIONS.add("deletion", Direction("zeros", removes=True))
+DIRECTIONS.add("insertion", Direction("blur", removes=False))
+
+
+def perturbation_curves(
     model: nn.Module,
     images: torch.Tensor,
     saliency: torch.Tensor,
     targets: torch.Tensor,
     *,
+    direction: str = "deletion",
     step: int = 1,
-    substrate: str = "zeros",
+    substrate: str | None = None,
     batch_size: int = 64,
     score: str = "softmax",
 ) -> Curves:
-    """Deletion curves and AUC (module docstring): the most salient pixels become the substrate first.
+    """Deletion or insertion curves and AUC (module docstring), the most salient pixels changed first.
 
     Args:
         model: maps (N, 3, H, W) to logits (any output :func:`~wsl.cam.classifier.logits_of` reads).
         images: (N, 3, H, W) network input.
         saliency: (N, H, W) maps at the input size.
         targets: (N,) classes.
+        direction: a name of :data:`DIRECTIONS`: ``deletion`` (the image's pixels become the substrate's)
+            or ``insertion`` (the substrate's pixels become the image's).
         step: pixels changed per step.
-        substrate: a name of :data:`SUBSTRATES` (RISE: ``zeros``).
+        substrate: a name of :data:`SUBSTRATES`; None: the direction's (RISE: ``zeros`` for deletion,
+            ``blur`` for insertion).
         batch_size: perturbed images per forward pass.
         score: ``softmax`` (probability) or ``logit``.
     """
     _check(images, saliency, targets)
-    finish = SUBSTRATES.lookup(substrate)(images)
-    return _curves(model, images, finish, saliency, targets, step, batch_size, score)
+    way = DIRECTIONS.lookup(direction)
+    other = SUBSTRATES.lookup(substrate or way.substrate)(images)
+    start, finish = (images, other) if way.removes else (other, images)
+    return _curves(model, start, finish, saliency, targets, step, batch_size, score)
 
 
-def insertion(
-    model: nn.Module,
-    images: torch.Tensor,
-    saliency: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    step: int = 1,
-    substrate: str = "blur",
-    batch_size: int = 64,
-    score: str = "softmax",
-) -> Curves:
-    """Insertion curves and AUC (module docstring): from the substrate (RISE: ``blur``), the most salient
-    pixels of the image are put back first. Arguments as :func:`deletion`."""
-    _check(images, saliency, targets)
-    start = SUBSTRATES.lookup(substrate)(images)
-    return _curves(model, start, images, saliency, targets, step, batch_size, score)
+def deletion(model: nn.Module, images: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor,
+             **options: Any) -> Curves:  # fmt: skip
+    """:func:`perturbation_curves` with ``direction="deletion"`` (substrate ``zeros`` by default)."""
+    return perturbation_curves(model, images, saliency, targets, direction="deletion", **options)
+
+
+def insertion(model: nn.Module, images: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor,
+              **options: Any) -> Curves:  # fmt: skip
+    """:func:`perturbation_curves` with ``direction="insertion"`` (substrate ``blur`` by default)."""
+    return perturbation_curves(model, images, saliency, targets, direction="insertion", **options)
 
 
 def confidence_change(
@@ -217,3 +252,105 @@ def confidence_change(
         "drop": drop,
         "increased": increased,
     }
+
+
+#: ROAD's removal percentages (pytorch-grad-cam's ``ROADCombined`` default: 10, 20, …, 90).
+ROAD_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+
+
+@dataclass(frozen=True)
+class Road:
+    """ROAD scores (module docstring).
+
+    Attributes:
+        percentiles: (P,) percentages of the pixels removed.
+        base: (N,) ``p^c`` of the images.
+        morf: (N, P) ``p^c`` after imputing the ``q`` % most relevant pixels, for each ``q``.
+        lerf: (N, P) ``p^c`` after imputing the ``q`` % least relevant pixels.
+    """
+
+    percentiles: tuple[float, ...]
+    base: torch.Tensor
+    morf: torch.Tensor
+    lerf: torch.Tensor
+
+    @property
+    def morf_mean(self) -> torch.Tensor:
+        """(N,) ``mean_q (morf_q − base)`` (pytorch-grad-cam's ``ROADMostRelevantFirstAverage``); lower is
+        more faithful."""
+        return (self.morf - self.base[:, None]).mean(dim=1)
+
+    @property
+    def lerf_mean(self) -> torch.Tensor:
+        """(N,) ``mean_q (lerf_q − base)`` (``ROADLeastRelevantFirstAverage``); higher is more faithful."""
+        return (self.lerf - self.base[:, None]).mean(dim=1)
+
+    @property
+    def combined(self) -> torch.Tensor:
+        """(N,) ``(lerf_mean − morf_mean) / 2`` (``ROADCombined``); higher is more faithful."""
+        return (self.lerf_mean - self.morf_mean) / 2
+
+
+def road_removed(saliency: torch.Tensor, percent: float, most_relevant: bool) -> torch.Tensor:
+    """(N, H, W) bool: the pixels ROAD removes at ``percent`` % (module docstring).
+
+    With ``key = S`` (MoRF) or ``key = 1 − S`` (LeRF) and ``t`` the ``(100 − percent)``-th percentile of
+    the image's keys (linear interpolation, NumPy's default), the pixels with ``key ≥ t`` are removed
+    (pytorch-grad-cam keeps ``key < t``; its ``percentile`` argument is ``100 − percent``).
+    """
+    if not 0 <= percent <= 100:
+        raise ValueError(f"percentiles: each must be in [0, 100] (percent of pixels removed); got {percent}")
+    flat = saliency.reshape(len(saliency), -1).double()
+    key = flat if most_relevant else 1 - flat
+    t = torch.quantile(key, (100 - percent) / 100, dim=1, keepdim=True)
+    return (key >= t).reshape(saliency.shape)
+
+
+def road(
+    model: nn.Module,
+    images: torch.Tensor,
+    saliency: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    percentiles: tuple[float, ...] = ROAD_PERCENTILES,
+    noise: float = 0.01,
+    seed: int = 0,
+    batch_size: int = 64,
+    score: str = "softmax",
+) -> Road:
+    """ROAD, most and least relevant first (module docstring), at every percentage of ``percentiles``.
+
+    The ``N · 2 · P`` imputed images (:func:`wsl.cam.imputation.impute`) are made and scored
+    ``batch_size`` at a time; the noise is drawn from a generator seeded with ``seed``, one draw per
+    (image, order, percentage) in that order, so the noise does not depend on ``batch_size`` (the
+    solver stops per batch: imputations agree within its tolerance).
+
+    Args:
+        model, images, saliency, targets, score: as :func:`perturbation_curves`.
+        percentiles: percentages of the pixels removed.
+        noise: the imputation noise's standard deviation (pytorch-grad-cam: 0.01; 0: none).
+        seed: seeds the noise.
+        batch_size: imputed images per forward pass.
+    """
+    _check(images, saliency, targets)
+    if batch_size < 1 or not percentiles:
+        raise ValueError(
+            f"batch_size must be >= 1 and percentiles non-empty; got {batch_size}, {percentiles!r}"
+        )
+    n, p = len(images), len(percentiles)
+    pairs = [(i, most, q) for i in range(n) for most in (True, False) for q in range(p)]
+    out = torch.empty(n, 2, p, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    with _evaluating(model):
+        base = _score(model, images, targets, score).cpu()
+        for chunk in range(0, len(pairs), batch_size):
+            part = pairs[chunk : chunk + batch_size]
+            idx = torch.tensor([i for i, _, _ in part])
+            removed = torch.stack(
+                [road_removed(saliency[i : i + 1], percentiles[q], most)[0] for i, most, q in part]
+            )
+            x = impute(images[idx], removed.to(images.device), noise, generator)
+            scores = _score(model, x, targets[idx], score).cpu()
+            for (i, most, q), value in zip(part, scores, strict=True):
+                out[i, 0 if most else 1, q] = value
+    return Road(tuple(percentiles), base, out[:, 0], out[:, 1])

@@ -71,17 +71,22 @@ def test_every_method_runs_through_the_evaluator(ilsvrc):
     loader = WSLDataModule(ilsvrc, image_size=32, batch_size=4, num_workers=0, single_label=True).dataloader(
         "test"
     )
-    for method in ("gradcam", "hirescam", "xgradcam", "eigengradcam", "scorecam", "ablationcam", "eigencam"):
+    for method in ("gradcam", "hirescam", "xgradcam", "eigengradcam", "scorecam", "ablationcam", "eigencam",
+                   "fullgrad"):  # fmt: skip
         results = evaluate_classifier(model, loader, method=method, protocol="original", batch_size=512)
         assert 0.0 <= results["maxboxacc_v2"] <= 1.0 and results["images_scored"] == 4.0
+    fused = evaluate_classifier(model, loader, layer="layer3,layer4", protocol="original")
+    assert 0.0 <= fused["maxboxacc_v2"] <= 1.0 and fused["images_scored"] == 4.0
 
 
 def test_faithfulness_is_reported_beside_localization(ilsvrc, tmp_path):
     payload = run(["--model", "timm:resnet18", "--data", ilsvrc, "--image-size", "32", "--faithfulness",
-                   "--protocol", "original", "--out", str(tmp_path / "r.json")])  # fmt: skip
+                   "--road", "--protocol", "original", "--out", str(tmp_path / "r.json")])  # fmt: skip
     results = payload["results"]
     for key in ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence", "maxboxacc_v2"):
         assert 0.0 <= results[key] <= 1.0, key
+    for key in ("road_morf", "road_lerf", "road_combined"):
+        assert -1.0 <= results[key] <= 1.0, key  # differences of probabilities
 
 
 def test_bad_inputs_exit_2(tmp_path, capsys):

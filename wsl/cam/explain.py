@@ -17,25 +17,47 @@ the input size, min–max normalised, flipped back and averaged. The targets are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.fullgrad import fullgrad
 from wsl.cam.maps import normalize_cams, upsample_class_maps
 from wsl.cam.perturbation import PERTURBATION_METHODS
 from wsl.cam.posthoc import POSTHOC_METHODS, _capture, _class_grads, _eval_mode
 from wsl.cam.weighted import WEIGHTED_ACTIVATIONS, principal_map
-from wsl.registry import unknown_choice
+from wsl.registry import Registry, unknown_choice
 
-__all__ = ["AUG_BRIGHTNESS", "Explanation", "explain", "explain_methods", "resolve_targets"]
+__all__ = [
+    "AUG_BRIGHTNESS",
+    "MODEL_METHODS",
+    "Explanation",
+    "explain",
+    "explain_methods",
+    "fuse_layers",
+    "layer_list",
+    "resolve_targets",
+]
 
 #: The brightness factors of ``aug_smooth`` (each with and without a horizontal flip).
 AUG_BRIGHTNESS = (0.9, 1.0, 1.1)
 
 Targets = int | Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None
+
+#: ``(scores (N, C), targets (N, K), maps (N, K, h, w))`` of one batch of network inputs.
+Maps = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+#: Methods of the whole model, no layer: name → ``fn(model, images, choose) -> Maps`` with
+#: ``choose(scores) -> (N, K)`` targets and the maps at the input size (``fullgrad``:
+#: :mod:`wsl.cam.fullgrad`).
+MODEL_METHODS: Registry[Callable[[nn.Module, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]], Maps]] = (
+    Registry("whole-model CAM method", what="method")
+)
+MODEL_METHODS.add("fullgrad", fullgrad)
 
 
 @dataclass(frozen=True)
@@ -58,7 +80,7 @@ class Explanation:
 def explain_methods() -> list[str]:
     """Every method name :func:`explain` accepts."""
     posthoc = [m for m, spec in POSTHOC_METHODS.items() if spec.rule is not None]
-    return posthoc + [m for m in PERTURBATION_METHODS if m not in posthoc]
+    return posthoc + [m for m in [*PERTURBATION_METHODS, *MODEL_METHODS] if m not in posthoc]
 
 
 def resolve_targets(targets: Targets, scores: torch.Tensor) -> torch.Tensor:
@@ -81,12 +103,36 @@ def resolve_targets(targets: Targets, scores: torch.Tensor) -> torch.Tensor:
     return out.to(scores.device)
 
 
-def _wrap(model: nn.Module, layer: str | None) -> ClassifierCAM:
+def layer_list(layer: str | Sequence[str] | None) -> list[str | None]:
+    """``None`` → ``[None]`` (the default layer); ``"a,b"`` or ``["a", "b"]`` → ``["a", "b"]``."""
+    if layer is None:
+        return [None]
+    names = [n.strip() for n in layer.split(",")] if isinstance(layer, str) else [str(n) for n in layer]
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise ValueError(f"layer: got {layer!r}; expected a dotted module name or distinct names 'a,b'")
+    return list(names)
+
+
+def _wrap(model: nn.Module, layer: str | None, several: bool = False) -> ClassifierCAM:
     if isinstance(model, ClassifierCAM):
-        if layer is not None and layer != model.layer:
+        if layer is None or layer == model.layer:
+            return model
+        if not several:
             raise ValueError(f"layer: got {layer!r} for a ClassifierCAM built on {model.layer!r}; pass one")
-        return model
+        return ClassifierCAM(model.classifier, layer, model.layout, model.grid_size, model.prefix_tokens)
     return ClassifierCAM(model, layer)
+
+
+def fuse_layers(maps: Sequence[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """Several layers' maps (each (N, K, h_l, w_l)) fused as pytorch-grad-cam fuses its target layers:
+    ``mean_l upsample(normalise(ReLU(m_l)))``, each map min–max normalised at its layer's resolution
+    (0 where constant; pgc adds 1e-7 to the maximum instead), then upsampled bilinearly
+    (``align_corners=False``, OpenCV's ``resize``) to ``size``: (N, K, H, W) float64."""
+    total = torch.zeros(0)
+    for m in maps:
+        up = F.interpolate(normalize_cams(torch.relu(m)), size=size, mode="bilinear", align_corners=False)
+        total = up if total.numel() == 0 else total + up
+    return total / len(maps)
 
 
 def _weighted(net: ClassifierCAM, images, a, grads, method: str, targets, batch_size: int) -> torch.Tensor:
@@ -120,14 +166,37 @@ def _maps_once(net, images, method: str, targets: Targets, eigen_smooth: bool, b
     return scores.detach(), chosen, maps.transpose(0, 1).detach()
 
 
-def _aug_smooth(net, images, method: str, targets: torch.Tensor, eigen_smooth: bool, batch_size: int):
+Source = Callable[[torch.Tensor, Targets], Maps]
+
+
+def _source(model: nn.Module, layer, method: str, eigen_smooth: bool, batch_size: int) -> Source:
+    """The maps of one batch of inputs: a whole-model method, one layer, or several layers fused."""
+    if method in MODEL_METHODS:
+        if eigen_smooth or layer is not None:
+            raise ValueError(f"method={method!r} uses every bias layer: pass neither layer nor eigen_smooth")
+        classifier = model.classifier if isinstance(model, ClassifierCAM) else model
+        return lambda x, t: MODEL_METHODS[method](classifier, x, lambda scores: resolve_targets(t, scores))
+    names = layer_list(layer)
+    nets = [_wrap(model, name, several=len(names) > 1) for name in names]
+    if len(nets) == 1:
+        return lambda x, t: _maps_once(nets[0], x, method, t, eigen_smooth, batch_size)
+
+    def fused(x: torch.Tensor, t: Targets) -> Maps:
+        scores, chosen, first = _maps_once(nets[0], x, method, t, eigen_smooth, batch_size)
+        rest = [_maps_once(net, x, method, chosen, eigen_smooth, batch_size)[2] for net in nets[1:]]
+        return scores, chosen, fuse_layers([first, *rest], (x.shape[-2], x.shape[-1]))
+
+    return fused
+
+
+def _aug_smooth(source: Source, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     size = (images.shape[-2], images.shape[-1])
     total = torch.zeros(0)
     for flip in (False, True):
         for factor in AUG_BRIGHTNESS:
             x = images * factor
             x = x.flip(-1) if flip else x
-            _, _, maps = _maps_once(net, x, method, targets, eigen_smooth, batch_size)
+            _, _, maps = source(x, targets)
             cams = normalize_cams(upsample_class_maps(maps, size))
             cams = cams.flip(-1) if flip else cams
             total = cams if total.numel() == 0 else total + cams
@@ -138,7 +207,7 @@ def explain(
     model: nn.Module,
     images: torch.Tensor,
     *,
-    layer: str | None = None,
+    layer: str | Sequence[str] | None = None,
     method: str = "gradcam",
     targets: Targets = None,
     aug_smooth: bool = False,
@@ -151,9 +220,11 @@ def explain(
         model: a classifier (see :class:`~wsl.cam.classifier.ClassifierCAM`) or a ``ClassifierCAM``.
         images: (N, 3, H, W) network input.
         layer: dotted module name of ``model``; None: the model's usual layer
-            (:func:`~wsl.cam.classifier.default_classifier_layer`).
+            (:func:`~wsl.cam.classifier.default_classifier_layer`); several (``"a,b"`` or a list): each
+            layer's maps fused by :func:`fuse_layers` (``maps`` then at the input size).
         method: one of :func:`explain_methods` (gradcam gradcampp layercam eigencam hirescam xgradcam
-            eigengradcam scorecam ablationcam).
+            eigengradcam scorecam ablationcam fullgrad; ``fullgrad`` takes no layer, its maps are at the
+            input size).
         targets: see :func:`resolve_targets` (None: each image's top-1 class).
         aug_smooth: average over flips and brightness factors (module docstring).
         eigen_smooth: first principal component of the weighted activations instead of their sum.
@@ -171,9 +242,9 @@ def explain(
     """
     if method not in explain_methods():
         raise unknown_choice("method", method, explain_methods())
-    net = _wrap(model, layer)
-    scores, chosen, maps = _maps_once(net, images, method, targets, eigen_smooth, batch_size)
+    source = _source(model, layer, method, eigen_smooth, batch_size)
+    scores, chosen, maps = source(images, targets)
     size = (images.shape[-2], images.shape[-1])
     if aug_smooth:
-        maps = _aug_smooth(net, images, method, chosen, eigen_smooth, batch_size)
+        maps = _aug_smooth(source, images, chosen)
     return Explanation(scores, chosen, maps, normalize_cams(upsample_class_maps(maps, size)))

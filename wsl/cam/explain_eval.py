@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from wsl.cam.classifier import ClassifierCAM
-from wsl.cam.explain import explain
+from wsl.cam.explain import explain, layer_list
 from wsl.evaluation import LocalizationEvaluator
-from wsl.faithfulness import confidence_change, deletion, insertion
+from wsl.faithfulness import confidence_change, deletion, insertion, road
 
 __all__ = ["FAITHFULNESS_STEPS", "FaithfulnessSums", "evaluate_classifier", "update_with_explanations"]
 
@@ -30,12 +30,15 @@ FAITHFULNESS_STEPS = 50
 
 
 class FaithfulnessSums:
-    """Sums over images of deletion AUC, insertion AUC, drop and increase (:mod:`wsl.faithfulness`)."""
+    """Sums over images of deletion AUC, insertion AUC, drop and increase (:mod:`wsl.faithfulness`), and
+    with ``road`` of ROAD's MoRF, LeRF and combined scores (the default percentages, noise and seed)."""
 
     KEYS = ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence")
+    ROAD_KEYS = ("road_morf", "road_lerf", "road_combined")
 
-    def __init__(self) -> None:
-        self.sums = dict.fromkeys(self.KEYS, 0.0)
+    def __init__(self, road: bool = False) -> None:
+        self.road = road
+        self.sums = dict.fromkeys(self.KEYS + (self.ROAD_KEYS if road else ()), 0.0)
         self.count = 0
 
     def update(
@@ -51,6 +54,10 @@ class FaithfulnessSums:
             "average_drop": change["drop"].sum(),
             "increase_in_confidence": change["increased"].double().sum(),
         }
+        if self.road:
+            scores = road(model, images, cams, targets)
+            values.update(road_morf=scores.morf_mean.sum(), road_lerf=scores.lerf_mean.sum(),
+                          road_combined=scores.combined.sum())  # fmt: skip
         for key, value in values.items():
             self.sums[key] += float(value)
         self.count += len(images)
@@ -105,6 +112,7 @@ def evaluate_classifier(
     protocol: str = "wsolevaluation",
     cam_threshold: float | None = None,
     faithfulness: bool = False,
+    road: bool = False,
     limit: int | None = None,
     **options: Any,
 ) -> dict[str, float]:
@@ -113,20 +121,28 @@ def evaluate_classifier(
     Args:
         model: a classifier or a :class:`ClassifierCAM`.
         loader: batches as ``WSLDataModule.dataloader(split)`` yields them (single-label data).
-        layer: the CAM layer (None: the model's usual one).
+        layer: the CAM layer (None: the model's usual one); several (``"a,b"``): their maps fused
+            (:func:`~wsl.cam.explain.fuse_layers`).
         protocol: the evaluation frame, ``original`` or ``wsolevaluation``.
         cam_threshold: also report GT-known / Top-1 / Top-5 Loc at this CAM threshold, and Top-5 Cls.
         faithfulness: also report the means of deletion / insertion AUC, Average Drop and Increase in
             Confidence of the same maps (:class:`FaithfulnessSums`).
+        road: with ``faithfulness``, also ROAD's means ``road_morf``, ``road_lerf``, ``road_combined``
+            (18 imputations per image).
         limit: stop after this many images (None: all).
         **options: :func:`~wsl.cam.explain` keywords (``method``, ``aug_smooth``, ...).
 
     Returns:
         The evaluator's results (fractions) plus ``images_scored``.
     """
-    net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, layer)
+    names = layer_list(layer)
+    net = model if isinstance(model, ClassifierCAM) else ClassifierCAM(model, names[0])
+    if len(names) > 1:
+        options["layer"] = layer
     evaluator: LocalizationEvaluator | None = None
-    sums = FaithfulnessSums() if faithfulness else None
+    if road and not faithfulness:
+        raise ValueError("road=True needs faithfulness=True (ROAD is reported with the faithfulness metrics)")
+    sums = FaithfulnessSums(road) if faithfulness else None
     seen = 0
     for batch in loader:
         if limit is not None and seen >= limit:

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-classes", type=int, default=None, help="classifier outputs (default: source's)"
     )
-    parser.add_argument("--layer", default=None, help="dotted module name (default: the model's usual layer)")
+    parser.add_argument(
+        "--layer", default=None, help="dotted module name, or a,b to fuse several (default: the usual layer)"
+    )
     parser.add_argument("--method", default="gradcam", choices=explain_methods())
     parser.add_argument("--aug-smooth", action="store_true", help="flip x brightness test-time augmentation")
     parser.add_argument("--eigen-smooth", action="store_true", help="first principal component of W*A")
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol", default="wsolevaluation", choices=["original", "wsolevaluation"])
     parser.add_argument("--cam-threshold", type=float, default=None, help="also Loc at this CAM threshold")
     parser.add_argument("--faithfulness", action="store_true", help="also deletion/insertion AUC, drop")
+    parser.add_argument("--road", action="store_true", help="with --faithfulness, also ROAD (MoRF/LeRF)")
     parser.add_argument("--target", type=int, default=None, help="class to explain (default: top-1)")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -109,7 +112,8 @@ def evaluate_data(model: torch.nn.Module, args: argparse.Namespace) -> dict[str,
     loader = dm.dataloader(args.split, limit=args.limit)
     results = evaluate_classifier(model, loader, layer=args.layer, protocol=args.protocol, method=args.method,
                                   cam_threshold=args.cam_threshold, faithfulness=args.faithfulness,
-                                  aug_smooth=args.aug_smooth, eigen_smooth=args.eigen_smooth)  # fmt: skip
+                                  road=args.road, aug_smooth=args.aug_smooth,
+                                  eigen_smooth=args.eigen_smooth)  # fmt: skip
     name = f"{args.model} {args.method}"
     print(f"\n{args.data} / {args.split}, {args.protocol} frame, percentages:\n")
     print(format_table([(name, {k: v for k, v in results.items() if k != "images_scored"})]))
