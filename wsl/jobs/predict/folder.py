@@ -163,8 +163,8 @@ def _predict_into(
     for result in iter_predictions(
         predictor, images, top_k=opts.top_k, min_score=opts.min_score, multi_contour=opts.multi_contour,
         batch_size=opts.batch_size, num_workers=opts.num_workers,
-        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, picture_side=PICTURE_SIDE, progress=opts.progress,
-        skipped=skipped,
+        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, picture_side=PICTURE_SIDE,
+        progress=opts.progress, skipped=skipped,
     ):  # fmt: skip
         out.add(result, opts.thumb_size, opts.sheet_size)
     if skipped:
