@@ -239,3 +239,15 @@ def test_layouts_name_what_they_own():
     assert outdir.LAYOUTS["predict"].owns(Path("x/detections.json"))
     assert not outdir.LAYOUTS["wsl"].owns(Path("x/detections.json"))
     assert not outdir.LAYOUTS["wsolevaluation"].owns(Path("x/notes.txt"))
+
+
+def test_export_cams_into_a_locked_out_is_one_error_line_before_the_model_is_loaded(tmp_path, holder, capsys):
+    from tools.export_cams import main
+
+    assert main(["--ckpt", str(tmp_path / "missing.ckpt"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1
+        and err[0].startswith("error: --out '")
+        and f"in use by another job (pid {holder}," in err[0]
+    )
