@@ -10,6 +10,7 @@ the same arguments is read, not retrained, so an interrupted sweep resumes.
 
     python bench/main_job_spread.py --out /tmp/spread                          # 5 seeds x 1, 2 threads
     python bench/main_job_spread.py --out /tmp/spread --switches onednn_off channels_last_off --seeds 0
+    python bench/main_job_spread.py --out /tmp/spread --switches omp_passive --seeds 0  # same bits expected
     python bench/main_job_spread.py --out /tmp/spread --jobs 2                 # two runs at a time
     python bench/main_job_spread.py --out /tmp/spread --rescore-flips none hv    # + each tested checkpoint's
                                                                                #   scores at other cam_flips
@@ -41,8 +42,12 @@ SWITCHES = {
     "default": "",
     "onednn_off": "torch.backends.mkldnn.enabled = False",
     "channels_last_off": "",  # a model flag, see ARGS
+    "omp_passive": "",  # an environment variable, see SWITCH_ENV
 }
 SWITCH_ARGS = {"channels_last_off": ["--model.channels_last", "false"]}
+#: Environment of the child per switch. ``omp_passive``: OpenMP's waiting threads sleep instead of spinning
+#: (same partition of the work, so the same results; cheaper on a shared machine: docs/benchmarks.md).
+SWITCH_ENV = {"omp_passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
 CHILD = """
 import sys, torch
 torch.set_num_threads({threads})
@@ -98,7 +103,8 @@ def run_one(out: Path, seed: int, threads: int, switch: str, extra: list[str]) -
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with (out / f"{name}.log").open("w") as log:
-        child = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **SWITCH_ENV.get(switch, {})}
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU seconds, even with --jobs > 1
         child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:

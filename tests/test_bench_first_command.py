@@ -72,3 +72,28 @@ def test_spread_reads_back_the_stored_times(tmp_path):
     wall, cpu = line.split("; ")
     assert wall == "wall s min / median / max 200 / 300 / 300 (3 runs)"
     assert cpu == "CPU (user + system) s min / median / max 450 / 500 / 550 (2 runs)"
+
+
+def test_spread_runs_a_switch_with_its_environment_and_records_its_cpu(tmp_path, monkeypatch):
+    seen = {}
+
+    class FakeChild:
+        pid = 12345
+        returncode = None
+
+        def __init__(self, argv, stdout, stderr, env):
+            seen["env"] = env
+            run_dir = tmp_path / "seed0-t2-omp_passive"
+            run_dir.mkdir()
+            (run_dir / "results.json").write_text(json.dumps({"test": {"map": 1.0}}))
+
+    class Usage:
+        ru_utime, ru_stime = 7.0, 0.5
+
+    monkeypatch.setattr(spread.subprocess, "Popen", FakeChild)
+    monkeypatch.setattr(spread.os, "wait4", lambda pid, options: (pid, 0, Usage()))
+    row = spread.run_one(tmp_path, 0, 2, "omp_passive", [])
+    assert seen["env"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert row["cpu_s"] == 7.5 and row["map"] == 100.0
+    stored = json.loads((tmp_path / "seed0-t2-omp_passive" / "spread_times.json").read_text())
+    assert stored["cpu_s"] == 7.5
