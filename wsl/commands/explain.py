@@ -30,6 +30,7 @@ from PIL import Image
 from wsl.cam import explain, explain_methods, load_classifier
 from wsl.cam.explain_eval import evaluate_classifier
 from wsl.cli import run_tool
+from wsl.commands.parser import tool_parser
 from wsl.data import WSLDataModule
 from wsl.data.transforms import EvalTransform, denormalize
 from wsl.metrics import format_table
@@ -40,9 +41,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("--model", required=True, help="timm:NAME, torchvision:NAME or a timm name")
     parser.add_argument("--pretrained", action="store_true", help="download the library's pretrained weights")
     parser.add_argument("--weights", default=None, help="a local state dict to load")

@@ -28,6 +28,7 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.commands.parser import tool_parser
 from wsl.jobs.export import CLASS_MODES, ExportOptions, export_from_checkpoint, summary_text
 from wsl.jobs.logs import tool_logging
 from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
@@ -54,9 +55,7 @@ FLAGS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("--ckpt", required=True, help="checkpoint written by tools/train.py")
     parser.add_argument("--data", default="synthetic", help="data spec: synthetic, voc:PATH, coco:PATH ...")
     parser.add_argument("--split", default="test", help="split to export (default: test)")
