@@ -155,7 +155,9 @@ def test_skip_bad_is_a_flag_and_bad_data_errors_name_it(synthetic_voc_root, tmp_
     shutil.copytree(synthetic_voc_root, root)
     cam_dir = tmp_path / "cams"
     write_mask_cams(root, cam_dir)
-    victim = sorted((root / "JPEGImages").iterdir())[0]
+    # --cams reads the annotations only (an image whose XML declares its size is not opened: issue 35
+    # item 20), so the bad sample is a broken annotation
+    victim = sorted((root / "Annotations").iterdir())[0]
     victim.write_bytes(b"broken")
     args = ["--data", f"voc:{root}", "--image-size", "64", "--num-workers", "0", "--cams", str(cam_dir)]
     assert main(args) == 2

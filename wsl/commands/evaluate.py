@@ -49,6 +49,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    _add_source_flags(parser)
+    _add_data_flags(parser)
+    _add_output_flags(parser)
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    return args
+
+
+def _add_source_flags(parser: argparse.ArgumentParser) -> None:
+    """What is scored: --ckpt, --cams or --center, and the CAM method."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--ckpt", help="a checkpoint written by tools/train.py")
     source.add_argument("--cams", help="a folder of <image_id>.npz (one map per class) or .npy CAMs")
@@ -75,6 +85,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=CENTER_SIGMA,
         help=f"--center: the Gaussian's standard deviation, a fraction of each side (default {CENTER_SIGMA})",
     )
+
+
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """The split, how it is read and how it is scored."""
     parser.add_argument(
         "--data",
         default=None,
@@ -119,6 +133,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="TorchRay's per-(image, class) flag file (e.g. pointing_game_ebp_voc07_difficult.txt): also "
         "report the pointing game on that 'difficult' subset",
     )
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | mps | mps:N | auto")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -126,7 +143,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="JSON file (default: evaluation_<split>.json in the run or CAM folder, "
         "evaluation_<split>_<cam-method>.json for a post-hoc method, ./evaluation_<split>_center.json)",
     )
-    args = parser.parse_args(argv)
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The combinations argparse cannot express (one ``parser.error`` each); ``--data`` defaults."""
     if args.data is None and not args.ckpt:
         args.data = "synthetic"
     if args.cam_method == "center":
@@ -140,7 +160,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.cam_layer is not None and args.cam_method in (None, "native", "center"):
         posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
         parser.error(f"--cam-layer is the layer of a post-hoc --cam-method: {posthoc}")
-    return args
 
 
 def default_out(args: argparse.Namespace) -> Path:

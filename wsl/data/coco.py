@@ -281,6 +281,15 @@ class COCODataset(WSLDataset):
             image_dir = self.root / "images" / split
         self.image_dir = image_dir
 
+        images, per_image = self._index(data)
+        bad = BadSamples(skip_bad, f"COCODataset({self.root}, {split!r})")
+        records = self._image_records(images, per_image, known_ids, bad)
+        self._warn_empty(bad.what, requested)
+        self.coco_ids = {r.image_id: r.extra[0] for r in records}
+        self._finalize(records, bad)
+
+    def _index(self, data: dict) -> tuple[dict[int, dict], dict[int, list[tuple[int, dict]]]]:
+        """``{image id: image}`` of the JSON's images and ``{image id: [(k, annotation)]}``, checked."""
         images: dict[int, dict] = {}
         for k, im in enumerate(data["images"]):
             ok = (
@@ -306,8 +315,16 @@ class COCODataset(WSLDataset):
                     "reference an id of the images list",
                 )
             per_image[ann["image_id"]].append((k, ann))
+        return images, per_image
 
-        bad = BadSamples(skip_bad, f"COCODataset({self.root}, {split!r})")
+    def _image_records(
+        self,
+        images: dict[int, dict],
+        per_image: dict[int, list[tuple[int, dict]]],
+        known_ids: set[int],
+        bad: BadSamples,
+    ) -> list[Record]:
+        """One record per listed image (a bad one added to ``bad``), empty images per ``empty_images``."""
         names = image_ids_of_file_names([im["file_name"] for im in images.values()])
         first_of: dict[str, int] = {}
         records = []
@@ -340,6 +357,10 @@ class COCODataset(WSLDataset):
                 records.append(rec)
             except DatasetError as e:
                 bad.add(e)
+        return records
+
+    def _warn_empty(self, what: str, requested: str) -> None:
+        """One warning counting the images without objects that were kept or skipped."""
         if self.num_empty:
             done = (
                 "kept {n} image(s) without objects of the selected classes as negatives (all-zero labels)"
@@ -347,13 +368,11 @@ class COCODataset(WSLDataset):
                 else "skipped {n} image(s) without objects of the selected classes (nothing to localise)"
             )
             warnings.warn(
-                f"{bad.what}: {done.format(n=self.num_empty)}; empty_images={requested!r} "
+                f"{what}: {done.format(n=self.num_empty)}; empty_images={requested!r} "
                 "(default 'auto': keep for training, skip with annotations or single_label)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        self.coco_ids = {r.image_id: r.extra[0] for r in records}
-        self._finalize(records, bad)
 
     def _parse_image(
         self, im: dict, anns: list[tuple[int, dict]], known_ids: set[int], image_id: str
