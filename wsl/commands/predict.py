@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.commands.parser import tool_parser
 from wsl.jobs.logs import tool_logging
 from wsl.jobs.predict import predict_to_folder, summary_text
 
@@ -38,9 +39,7 @@ FLAGS = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument(
         "--ckpt", required=True, help="checkpoint written by tools/train.py, or a save_pretrained folder"
     )
