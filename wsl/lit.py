@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -83,19 +84,25 @@ def _check_number(
         raise ValueError(f"{name}: got {value!r}; expected {what} in {span}{' or None' if none_ok else ''}")
 
 
-def check_options(
-    num_classes: int = 1,
-    num_maps: int = 1,
-    lr: float = 1.0,
-    backbone_lr: float | None = None,
-    weight_decay: float = 0.0,
-    warmup_epochs: float = 0.0,
-    step_epochs: int = 1,
-    gamma: float = 1.0,
-    cam_curve_interval: float | None = None,
-) -> None:
-    """Validate :class:`WSLModule`'s numeric options: each a ``ValueError`` naming the option, the value and
-    the accepted range (``--model.lr -1`` would otherwise run gradient ascent and exit 0).
+#: The accepted range of each numeric option of :class:`WSLModule`: ``_check_number``'s arguments after the
+#: value (low, high, and its flags); ``backbone_lr`` 0 is a frozen backbone, None means ``lr``.
+NUMERIC_OPTIONS: dict[str, dict[str, Any]] = {
+    "num_classes": {"low": 1, "integer": True},
+    "num_maps": {"low": 1, "integer": True},
+    "lr": {"low": 0, "low_open": True},
+    "backbone_lr": {"low": 0, "none_ok": True},
+    "weight_decay": {"low": 0},
+    "warmup_epochs": {"low": 0},
+    "step_epochs": {"low": 1, "integer": True},
+    "gamma": {"low": 0, "high": 1, "low_open": True},
+    "cam_curve_interval": {"low": 0, "high": 1, "low_open": True, "high_open": True, "none_ok": True},
+}
+
+
+def check_options(**values: Any) -> None:
+    """Validate :class:`WSLModule`'s numeric options by :data:`NUMERIC_OPTIONS`: each a ``ValueError`` naming
+    the option, the value and the accepted range (``--model.lr -1`` would otherwise run gradient ascent and
+    exit 0).
 
     Example:
         >>> check_options(lr=-1.0)
@@ -103,15 +110,10 @@ def check_options(
         ...
         ValueError: lr: got -1.0; expected a finite number in (0, inf)
     """
-    _check_number("num_classes", num_classes, 1, integer=True)
-    _check_number("num_maps", num_maps, 1, integer=True)
-    _check_number("lr", lr, 0, low_open=True)
-    _check_number("backbone_lr", backbone_lr, 0, none_ok=True)  # 0: a frozen backbone; None: lr
-    _check_number("weight_decay", weight_decay, 0)
-    _check_number("warmup_epochs", warmup_epochs, 0)
-    _check_number("step_epochs", step_epochs, 1, integer=True)
-    _check_number("gamma", gamma, 0, 1, low_open=True)
-    _check_number("cam_curve_interval", cam_curve_interval, 0, 1, low_open=True, high_open=True, none_ok=True)
+    for name, value in values.items():
+        if name not in NUMERIC_OPTIONS:
+            raise TypeError(f"check_options: unknown option {name!r}; known: {sorted(NUMERIC_OPTIONS)}")
+        _check_number(name, value, **NUMERIC_OPTIONS[name])
 
 
 class WSLModule(pl.LightningModule):
@@ -200,15 +202,15 @@ class WSLModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         check_options(
-            num_classes,
-            num_maps,
-            lr,
-            backbone_lr,
-            weight_decay,
-            warmup_epochs,
-            step_epochs,
-            gamma,
-            cam_curve_interval,
+            num_classes=num_classes,
+            num_maps=num_maps,
+            lr=lr,
+            backbone_lr=backbone_lr,
+            weight_decay=weight_decay,
+            warmup_epochs=warmup_epochs,
+            step_epochs=step_epochs,
+            gamma=gamma,
+            cam_curve_interval=cam_curve_interval,
         )
         #: ``model.optimizer`` / ``model.scheduler``: a name or a callable (:mod:`wsl.optim`).
         self.optimizer_spec = check_spec(optimizer, "optimizer")
