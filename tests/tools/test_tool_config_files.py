@@ -19,8 +19,16 @@ ARGS = {
     "export": ["--ckpt", "run/best.ckpt", "--out", "cams", "--limit", "4"],
     "predict": ["--ckpt", "run/best.ckpt", "--images", "photos", "--out", "pred", "--top-k", "2"],
     "explain": ["--model", "timm:resnet18", "--images", "photos", "--out", "cams"],
-    "convert": ["--source", "upstream.pth.tar", "--out", "converted.ckpt", "--large-feature-map", "true",
-                "--class-names", "a,b"],
+    "convert": [
+        "--source",
+        "upstream.pth.tar",
+        "--out",
+        "converted.ckpt",
+        "--large-feature-map",
+        "true",
+        "--class-names",
+        "a,b",
+    ],
     "make-synthetic": ["--out", "shapes", "--num-train", "8"],
     "check-tested": ["runs/x"],
 }

@@ -15,13 +15,12 @@ import sys
 
 from wsl.benchmark.tested import check_tested, format_tested
 from wsl.cli import run_tool
+from wsl.commands.parser import tool_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("folder", help="a benchmark --out folder (or its runs/ folder)")
     parser.add_argument(
         "--metric", default="val/maxboxacc", help="val score shown at both steps (default: val/maxboxacc)"

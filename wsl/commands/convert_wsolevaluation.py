@@ -31,6 +31,7 @@ import argparse
 import sys
 
 from wsl.cli import run_tool
+from wsl.commands.parser import tool_parser
 from wsl.models.wsolevaluation import convert_wsolevaluation_checkpoint
 
 #: The library's argument names as its error messages spell them → this tool's flags.
@@ -48,9 +49,7 @@ _BOOLS = {"true": True, "false": False}
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("--source", required=True, help="wsolevaluation's *_checkpoint.pth.tar")
     parser.add_argument("--out", required=True, help="the .ckpt to write")
     parser.add_argument(

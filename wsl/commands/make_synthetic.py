@@ -9,13 +9,14 @@ import argparse
 import time
 from collections.abc import Sequence
 
+from wsl.commands.parser import tool_parser
 from wsl.data import PRESETS, format_names, make_synthetic
 from wsl.runs import check_writable_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = tool_parser(__doc__.splitlines()[0])
     p.add_argument(
         "--format", choices=format_names(writable=True), default="voc", help="file layout (default voc)"
     )
