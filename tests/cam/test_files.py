@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import torch
 from wsl.cam.files import (
     MANIFEST_FORMAT,
     CamManifest,
+    CamWriter,
+    ManifestOptions,
     SavedCams,
     manifest_class_names,
     npz_keys,
@@ -118,5 +121,67 @@ def test_the_reader_refuses_a_folder_without_maps_and_a_map_larger_than_the_imag
 def test_the_format_name_is_the_one_the_export_folder_checks():
     from wsl.viz import cam_files
 
-    assert cam_files.MANIFEST_FORMAT == MANIFEST_FORMAT == "wsl-cams"
-    assert cam_files.ExportFolder is cam_files.CamFolder
+    assert MANIFEST_FORMAT == "wsl-cams"
+    assert issubclass(cam_files.ExportFolder, CamWriter)
+
+
+def _options(**selection) -> ManifestOptions:
+    return ManifestOptions(
+        class_names=["dog", "../../evil"],
+        single_label=True,
+        classes="top_k" if selection else "present",
+        threshold=0.25,
+        multi_contour=False,
+        cam_method="native",
+        cam_layer=None,
+        frame="original",
+        selection=selection,
+    )
+
+
+def test_manifest_options_are_one_dict_in_one_order_for_the_export_and_the_prediction():
+    keys = {"dog": "dog", "../../evil": "evil"}
+    export = _options().to_dict(keys)
+    assert list(export) == [
+        "class_names", "npz_keys", "single_label", "classes", "threshold", "multi_contour",
+        "cam_method", "cam_layer", "frame",
+    ]  # fmt: skip
+    assert export["npz_keys"] == keys and export["classes"] == "present" and export["threshold"] == 0.25
+    predict = _options(top_k=2, min_score=None).to_dict(keys)
+    # the prediction's selection sits right after "classes"; every other key is the export's, in its order
+    assert list(predict) == [*list(export)[:4], "top_k", "min_score", *list(export)[4:]]
+    assert {k: v for k, v in predict.items() if k in export} == {**export, "classes": "top_k"}
+    assert json.loads(json.dumps(predict)) == predict  # plain JSON values
+
+
+def test_the_writer_and_the_reader_of_the_wsl_layout_round_trip(tmp_path):
+    writer = CamWriter(tmp_path / "out")
+    assert (tmp_path / "out" / "cams").is_dir() and not (tmp_path / "out" / "overlays").exists()
+    stems = [writer.image_stem(i) for i in ("a/b", "a_b", "A_B")]
+    assert stems == ["a_b", "a_b-2", "A_B-3"]
+    cam = np.arange(12, dtype=np.float64).reshape(3, 4) / 11
+    images = []
+    for image_id, stem in zip(("a/b", "a_b", "A_B"), stems, strict=True):
+        npz = writer.write_cams(stem, {"dog": cam, "../../evil": 1 - cam})
+        images.append({"image_id": image_id, "npz": npz})
+    assert writer.npz_keys == {"dog": "dog", "../../evil": "evil"}
+    writer.write_manifest(_options(), images)
+    manifest = CamManifest.read(writer.manifest_path)
+    assert manifest.options == _options().to_dict(writer.npz_keys) and manifest.entries == []
+    saved = SavedCams(tmp_path / "out" / "cams", ["dog", "../../evil"], frame="original")
+    # ids map through cams.json: "a/b" is a_b.npz, "a_b" is a_b-2.npz, "A_B" is A_B-3.npz
+    assert {i: saved.files[i].name for i in ("a/b", "a_b", "A_B")} == {
+        "a/b": "a_b.npz",
+        "a_b": "a_b-2.npz",
+        "A_B": "A_B-3.npz",
+    }
+    maps = saved.maps("a/b", [0, 1], (3, 4)).double().numpy()
+    expected = np.stack([cam, 1 - cam]).astype(np.float16).astype(np.float64)
+    assert np.array_equal(maps, expected)
+    assert sorted(os.listdir(tmp_path / "out" / "cams")) == ["A_B-3.npz", "a_b-2.npz", "a_b.npz"]
+
+
+def test_the_writer_refuses_a_file_as_its_folder(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match=r"out_dir '.*f' exists and is not a folder; pass a folder path"):
+        CamWriter(tmp_path / "f")

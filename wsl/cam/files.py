@@ -2,11 +2,12 @@
 
 Two layouts (as :mod:`wsl.data.formats` keeps the dataset formats):
 
-- **wsl** (:func:`save_cam_npz` writes, :class:`SavedCams` reads): one ``<stem>.npz`` per image with one
-  ``float16 (H, W)`` map per class, keyed by class name (or by :func:`npz_keys`' safe key), and a
-  ``cams.json`` manifest (:class:`CamManifest`) mapping image ids to files and class names to keys. The
-  export folder around it (overlays, gallery, staging) is :mod:`wsl.viz.cam_files`, which documents the
-  whole layout.
+- **wsl** (:class:`CamWriter` writes, with :func:`save_cam_npz`; :class:`SavedCams` reads): one
+  ``<stem>.npz`` per image with one ``float16 (H, W)`` map per class, keyed by class name (or by
+  :func:`npz_keys`' safe key), and a ``cams.json`` manifest (:class:`CamManifest`, its settings one
+  :class:`ManifestOptions` for the export and the prediction) mapping image ids to files and class names
+  to keys. The export folder around it (overlays, gallery) is :mod:`wsl.viz.cam_files`, which documents
+  the whole layout.
 - **wsolevaluation** (:func:`write_scoremap` at :func:`scoremap_path` writes, :class:`SavedCams` reads):
   ``OUT/<image_id>.npy``, one 2-D map per image used for every ground-truth class of that image
   (clovaai/wsolevaluation's score maps; :mod:`wsl.jobs.scoremaps` describes the maps).
@@ -24,7 +25,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = [
     "MAX_MAP_VALUES",
     "NPZ_COMPRESSLEVEL",
     "CamManifest",
+    "CamWriter",
+    "ManifestOptions",
     "SavedCams",
     "UniqueNames",
     "load_cam_npz",
@@ -186,7 +189,8 @@ def npz_keys(class_names: Sequence[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CamManifest:
-    """``cams.json``: what a folder of ``.npz`` CAMs holds (format in :mod:`wsl.viz.cam_files`).
+    """``cams.json``: what a folder of ``.npz`` CAMs holds (format in :mod:`wsl.viz.cam_files`;
+    written by :meth:`CamWriter.write_manifest`).
 
     Attributes:
         options: the settings of the folder in the order they are written: ``class_names``, ``npz_keys``,
@@ -262,6 +266,122 @@ class CamManifest:
 
 
 # ------------------------------------------------------------------------ the wsl layout: .npz per image
+
+
+@dataclass(frozen=True)
+class ManifestOptions:
+    """The settings a ``cams.json`` records, one type for the export and the prediction.
+
+    :meth:`to_dict` gives them in the order written: ``class_names``, ``npz_keys``, ``single_label``,
+    ``classes``, then ``selection`` (the prediction's ``top_k`` and ``min_score``), ``threshold``,
+    ``multi_contour``, ``cam_method``, ``cam_layer``, ``frame``.
+
+    Attributes:
+        class_names: the C class names of the maps.
+        single_label: softmax (True) or sigmoid (False) probabilities.
+        classes: which classes got a map: a class policy (``gt present top1 all``) or the prediction's
+            ``top_k`` / ``min_score``.
+        threshold: the box threshold of ``pred_boxes``.
+        multi_contour: every contour's box (True) or the largest one's.
+        cam_method: ``native`` or a post-hoc method; cam_layer: its layer (None: the default).
+        frame: the frame the maps are saved in (:attr:`SavedCams.saved_frame` reads it back).
+        selection: settings of the ``classes`` choice, written right after it (e.g. ``top_k``).
+    """
+
+    class_names: Sequence[str]
+    single_label: bool
+    classes: str
+    threshold: float
+    multi_contour: bool
+    cam_method: str
+    cam_layer: str | None
+    frame: str
+    selection: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, npz_keys: Mapping[str, str]) -> dict[str, Any]:
+        """The ``options`` of :class:`CamManifest`, with ``npz_keys`` (class name → ``.npz`` key)."""
+        return {
+            "class_names": [str(n) for n in self.class_names],
+            "npz_keys": dict(npz_keys),
+            "single_label": bool(self.single_label),
+            "classes": self.classes,
+            **self.selection,
+            "threshold": self.threshold,
+            "multi_contour": bool(self.multi_contour),
+            "cam_method": self.cam_method,
+            "cam_layer": self.cam_layer,
+            "frame": self.frame,
+        }
+
+
+class CamWriter:
+    """The writer of the wsl layout in ``OUT``: ``cams/<stem>.npz`` per image and ``cams.json``.
+
+    Stems are unique safe names (:class:`UniqueNames`: ``<stem>`` is the image id made safe, ``-2``,
+    ``-3`` … on collisions); ``.npz`` keys are :func:`npz_keys` of the class names. The export folder
+    around it (overlays, thumbnails, gallery) is :class:`wsl.viz.cam_files.ExportFolder`.
+
+    Args:
+        out_dir: the folder; created with the subfolders ``subfolders`` (``cams`` here).
+
+    Raises:
+        ValueError: ``out_dir`` exists and is not a folder, or cannot be created.
+    """
+
+    subfolders: tuple[str, ...] = ("cams",)
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        root = self.check(out_dir)
+        try:
+            for sub in ("", *self.subfolders):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:
+            raise ValueError(f"out_dir {str(root)!r} cannot be created ({err}); pass a folder path") from err
+        self.root = root
+        self._image_stems = UniqueNames()
+        self._class_stems = UniqueNames()
+        self._class_files: dict[str, str] = {}
+        self.npz_keys: dict[str, str] = {}  # class name -> .npz key, once the class names are known
+
+    @staticmethod
+    def check(out_dir: str | os.PathLike[str]) -> Path:
+        """``out_dir`` as a path; raises ValueError when it exists and is not a folder."""
+        root = Path(out_dir)
+        if root.exists() and not root.is_dir():
+            raise ValueError(f"out_dir {str(root)!r} exists and is not a folder; pass a folder path")
+        return root
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "cams.json"
+
+    def image_stem(self, image_id: str) -> str:
+        """A new unique stem for an image (call once per image)."""
+        return self._image_stems(image_id)
+
+    def class_file(self, class_name: str) -> str:
+        """The stem of a class (the same one every time)."""
+        if class_name not in self._class_files:
+            self._class_files[class_name] = self._class_stems(class_name)
+        return self._class_files[class_name]
+
+    def write_cams(self, stem: str, cams: Mapping[str, Any]) -> str:
+        """Write ``cams/<stem>.npz`` (class name → map, cast to float16, keyed by :func:`npz_keys`);
+        returns its relative path."""
+        path = safe_join(self.root / "cams", f"{stem}.npz")
+        missing = [name for name in cams if name not in self.npz_keys]
+        if missing:
+            self.npz_keys = npz_keys([*self.npz_keys, *missing])
+        keyed = {self.npz_keys[name]: cam for name, cam in cams.items()}
+        save_cam_npz(path, keyed, compresslevel=NPZ_COMPRESSLEVEL)
+        return f"cams/{path.name}"
+
+    def write_manifest(
+        self, options: ManifestOptions, images: Sequence[Any], entries: Sequence[Any] = ()
+    ) -> Path:
+        """Write ``cams.json`` (:class:`CamManifest`): format, version, ``options`` with this folder's
+        ``npz_keys``, images, entries."""
+        return CamManifest(options.to_dict(self.npz_keys), images, entries).write(self.manifest_path)
 
 
 def save_cam_npz(path: str | os.PathLike[str], cams: Mapping[str, Any], compresslevel: int = 6) -> Path:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from wsl.cam import CLASS_POLICIES, CamBatch
+from wsl.cam.files import ManifestOptions, npz_keys
 from wsl.cam.frames import get_frame
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, cam_batches
@@ -31,7 +32,7 @@ from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.source import CheckpointData, check_int
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
 from wsl.trained import parse_class_names
-from wsl.viz.cam_files import CamFolder, npz_keys
+from wsl.viz.cam_files import ExportFolder
 from wsl.viz.io import save_png
 from wsl.viz.render import CamPanel, PanelStyle
 from wsl.viz.sheet import contact_sheet
@@ -164,7 +165,7 @@ def export_cams(
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
     with staged_output(out_dir, "wsl") as stage:
-        export = _Export(CamFolder(stage), style, originals, opts.thumb_size, max_pictures=opts.sheet_size)
+        export = _Export(ExportFolder(stage), style, originals, opts.thumb_size, max_pictures=opts.sheet_size)
         _export_batches(export, net, dataloader, request, opts)
         _finish(export, opts, request)
     summary = export.summary(Path(out_dir))
@@ -179,17 +180,16 @@ def _finish(export: _Export, opts: ExportOptions, request: CamRequest) -> None:
     folder, style = export.folder, export.style
     if export.pictures:
         save_png(folder.root / "contact_sheet.png", contact_sheet(export.pictures, ncols=8))
-    options = {
-        "class_names": list(export.names or opts.class_names or []),
-        "npz_keys": dict(folder.npz_keys),
-        "single_label": bool(opts.single_label),
-        "classes": opts.classes,
-        "threshold": style.threshold,
-        "multi_contour": style.multi_contour,
-        "cam_method": opts.cam_method,
-        "cam_layer": opts.cam_layer,
-        "frame": get_frame(request.frame).name,
-    }
+    options = ManifestOptions(
+        class_names=list(export.names or opts.class_names or []),
+        single_label=bool(opts.single_label),
+        classes=opts.classes,
+        threshold=style.threshold,
+        multi_contour=style.multi_contour,
+        cam_method=opts.cam_method,
+        cam_layer=opts.cam_layer,
+        frame=get_frame(request.frame).name,
+    )
     folder.write_manifest(options, export.images, export.entries)
     source = cam_label(opts.cam_method, opts.cam_layer)
     title = (
@@ -233,7 +233,7 @@ def _export_batches(
 class _Export:
     """One export in progress: where and how it writes, and the manifest records written so far."""
 
-    folder: CamFolder
+    folder: ExportFolder
     style: PanelStyle
     originals: OriginalImages
     thumb_size: int

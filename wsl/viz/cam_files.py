@@ -35,11 +35,13 @@ follows ``classes`` (:data:`wsl.cam.CLASS_POLICIES`): ``gt`` the classes with a 
 ground-truth box (the evaluation trials), ``present`` exactly the image-level ground-truth classes (what
 GT-known Loc, PxAP and the pointing game need), ``top1`` the top class, ``all`` every class.
 
-**Manifest** (``cams.json``, UTF-8 JSON)::
+**Manifest** (``cams.json``, UTF-8 JSON; :meth:`wsl.cam.files.ManifestOptions.to_dict` gives the
+settings, in this order; a prediction adds ``top_k`` and ``min_score`` after ``classes``)::
 
     {"format": "wsl-cams", "version": 1,
      "class_names": [...], "npz_keys": {"dog": "dog", ...}, "single_label": false, "classes": "present",
-     "threshold": 0.5, "multi_contour": false,
+     "threshold": 0.5, "multi_contour": false, "cam_method": "native", "cam_layer": null,
+     "frame": "original",
      "images": [{"image_id": "000001", "npz": "cams/000001.npz", "size": [H, W],
                  "scores": [C logits], "probs": [C probabilities],
                  "classes": ["dog", ...], "cam_range": {"dog": [lo, hi], ...}}, ...],
@@ -51,50 +53,34 @@ All paths are relative to ``OUT`` with ``/`` separators. Every file is written t
 :func:`wsl.runs.atomic_path` (a temporary file renamed into place); ``index.html`` and ``cams.json`` are
 written last, so a reader never sees half of one, nor a gallery that names a file not yet written.
 
-**Staging**: the jobs write an export folder through :func:`wsl.jobs.outdir.staged_output` (checked,
-locked, written beside ``OUT`` and swapped in whole); this module only names and writes the files.
+**Writers**: :class:`wsl.cam.files.CamWriter` names and writes ``cams/`` and ``cams.json`` (its settings
+one :class:`wsl.cam.files.ManifestOptions`); :class:`ExportFolder` here adds the pictures (overlays,
+thumbnails, ``index.html``). The jobs write an export folder through
+:func:`wsl.jobs.outdir.staged_output` (checked, locked, written beside ``OUT`` and swapped in whole).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wsl.cam.files import (
-    MANIFEST_FORMAT,
-    MANIFEST_VERSION,
-    NPZ_COMPRESSLEVEL,
-    CamManifest,
-    UniqueNames,
-    npz_keys,
-    safe_join,
-    save_cam_npz,
-)
+from wsl.cam.files import CamWriter, safe_join
 from wsl.viz.gallery import write_gallery
 from wsl.viz.io import save_png
 from wsl.viz.render import thumbnail
 
-__all__ = [
-    "LAYOUT",
-    "MANIFEST_FORMAT",
-    "MANIFEST_VERSION",
-    "NPZ_COMPRESSLEVEL",
-    "CamFolder",
-    "ExportFolder",
-    "UniqueNames",
-    "npz_keys",
-]
+__all__ = ["LAYOUT", "ExportFolder"]
 
 #: The top-level names of an export folder: replaced by the next export (other names are kept).
 LAYOUT = frozenset({"index.html", "contact_sheet.png", "cams.json", "cams", "overlays", "thumbs"})
 
 
-class CamFolder:
-    """An export folder ``OUT`` (layout in the module docstring): it names and writes every file.
+class ExportFolder(CamWriter):
+    """An export folder ``OUT`` (layout in the module docstring): :class:`wsl.cam.files.CamWriter`'s
+    ``cams/`` and ``cams.json``, plus the overlays, thumbnails and gallery.
 
     Args:
         out_dir: the folder; created with its ``cams/``, ``overlays/`` and ``thumbs/`` subfolders.
@@ -103,51 +89,7 @@ class CamFolder:
         ValueError: ``out_dir`` exists and is not a folder, or cannot be created.
     """
 
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
-        root = self.check(out_dir)
-        try:
-            for sub in ("", "cams", "overlays", "thumbs"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as err:
-            raise ValueError(f"out_dir {str(root)!r} cannot be created ({err}); pass a folder path") from err
-        self.root = root
-        self._image_stems = UniqueNames()
-        self._class_stems = UniqueNames()
-        self._class_files: dict[str, str] = {}
-        self.npz_keys: dict[str, str] = {}  # class name -> .npz key, once the class names are known
-
-    @staticmethod
-    def check(out_dir: str | os.PathLike[str]) -> Path:
-        """``out_dir`` as a path; raises ValueError when it exists and is not a folder."""
-        root = Path(out_dir)
-        if root.exists() and not root.is_dir():
-            raise ValueError(f"out_dir {str(root)!r} exists and is not a folder; pass a folder path")
-        return root
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / "cams.json"
-
-    def image_stem(self, image_id: str) -> str:
-        """A new unique stem for an image (call once per image)."""
-        return self._image_stems(image_id)
-
-    def class_file(self, class_name: str) -> str:
-        """The stem of a class (the same one every time)."""
-        if class_name not in self._class_files:
-            self._class_files[class_name] = self._class_stems(class_name)
-        return self._class_files[class_name]
-
-    def write_cams(self, stem: str, cams: Mapping[str, Any]) -> str:
-        """Write ``cams/<stem>.npz`` (class name → map, cast to float16, keyed by :func:`npz_keys`);
-        returns its relative path."""
-        path = safe_join(self.root / "cams", f"{stem}.npz")
-        missing = [name for name in cams if name not in self.npz_keys]
-        if missing:
-            self.npz_keys = npz_keys([*self.npz_keys, *missing])
-        keyed = {self.npz_keys[name]: cam for name, cam in cams.items()}
-        save_cam_npz(path, keyed, compresslevel=NPZ_COMPRESSLEVEL)
-        return f"cams/{path.name}"
+    subfolders = ("cams", "overlays", "thumbs")
 
     def write_overlay(
         self, stem: str, class_name: str, picture: np.ndarray, thumb_size: int
@@ -164,18 +106,6 @@ class CamFolder:
         thumb = save_png(safe_join(self.root / "thumbs", name), thumbnail(picture, thumb_size))
         return image, f"thumbs/{thumb.name}"
 
-    def write_manifest(
-        self, options: Mapping[str, Any], images: Sequence[Any], entries: Sequence[Any]
-    ) -> Path:
-        """Write ``cams.json`` (:class:`wsl.cam.files.CamManifest`): format, version, ``options`` (class
-        names, threshold …), images, entries."""
-        return CamManifest(options, images, entries).write(self.manifest_path)
-
     def write_index(self, entries: Sequence[Mapping[str, Any]], title: str) -> Path:
         """Write ``index.html`` over ``entries``, refusing one that names a file not written."""
         return write_gallery(self.root, entries, title=title, check_files=True)
-
-
-#: The writer of an export folder, by the name that says what it is (the reader of saved CAMs is
-#: :class:`wsl.cam.files.SavedCams`).
-ExportFolder = CamFolder

@@ -1,6 +1,7 @@
 """The output folder of ``tools/predict.py``: the export's pictures and maps, plus COCO detections.
 
-Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more)::
+Layout of ``OUT`` (the files of :mod:`wsl.viz.cam_files`, and two more; the settings in ``cams.json``
+are :class:`wsl.cam.files.ManifestOptions`, as the export's, with ``top_k`` and ``min_score``)::
 
     OUT/index.html                      gallery of the overlays (boxes in red)
     OUT/contact_sheet.png               the first ``sheet_size`` overlays' thumbnails
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from wsl.cam.files import ManifestOptions
 from wsl.cam.posthoc import cam_label
 from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.predict.coco import CocoIds, coco_results
@@ -37,7 +39,7 @@ from wsl.jobs.predict.core import (
     iter_predictions,
 )
 from wsl.runs import write_json
-from wsl.viz.cam_files import CamFolder
+from wsl.viz.cam_files import ExportFolder
 from wsl.viz.io import save_png
 from wsl.viz.render import PanelStyle, render_overlay, thumbnail
 from wsl.viz.sheet import contact_sheet
@@ -77,20 +79,19 @@ class FolderOptions:
     cam_method: str = "native"
     cam_layer: str | None = None
 
-    def manifest_options(self, predictor: Predictor) -> dict[str, Any]:
-        """The settings ``cams.json`` records (before its ``npz_keys``)."""
-        return {
-            "class_names": predictor.class_names,
-            "single_label": predictor.single_label,
-            "classes": "top_k" if self.min_score is None else "min_score",
-            "top_k": self.top_k,
-            "min_score": self.min_score,
-            "threshold": predictor.threshold,
-            "multi_contour": bool(self.multi_contour),
-            "cam_method": self.cam_method,
-            "cam_layer": self.cam_layer,
-            "frame": FRAME,
-        }
+    def manifest_options(self, predictor: Predictor) -> ManifestOptions:
+        """The settings ``cams.json`` records."""
+        return ManifestOptions(
+            class_names=predictor.class_names,
+            single_label=predictor.single_label,
+            classes="top_k" if self.min_score is None else "min_score",
+            selection={"top_k": self.top_k, "min_score": self.min_score},
+            threshold=predictor.threshold,
+            multi_contour=bool(self.multi_contour),
+            cam_method=self.cam_method,
+            cam_layer=self.cam_layer,
+            frame=FRAME,
+        )
 
 
 #: The frame of the saved maps: each image's class maps at its original size.
@@ -140,7 +141,7 @@ def predict_to_folder(
             model, opts.threshold, opts.image_size, opts.device, cam_method=opts.cam_method,
             cam_layer=opts.cam_layer,
         )  # fmt: skip
-        summary = _predict_into(predictor, images, CamFolder(stage), opts)
+        summary = _predict_into(predictor, images, ExportFolder(stage), opts)
     summary.update(_paths(Path(out_dir), summary.pop("has_sheet")))
     summary["seconds"] = time.perf_counter() - started
     return summary
@@ -149,7 +150,7 @@ def predict_to_folder(
 def _predict_into(
     predictor: Predictor,
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-    folder: CamFolder,
+    folder: ExportFolder,
     opts: FolderOptions,
 ) -> dict[str, Any]:
     """Write every prediction into ``folder`` and its manifest; returns the counts of the summary."""
@@ -205,7 +206,7 @@ def _title(cam_method: str, cam_layer: str | None, multi_contour: bool, threshol
 class _PredictionFolder:
     """The files of a prediction folder in progress (layout in the module docstring)."""
 
-    folder: CamFolder
+    folder: ExportFolder
     style: PanelStyle
     category_ids: list[int]
     images: list[dict[str, Any]] = field(default_factory=list)  # manifest "images"
@@ -275,7 +276,7 @@ class _PredictionFolder:
                 small = max(picture.shape[:2]) <= thumb_size
                 self.pictures.append(picture if small else thumbnail(picture, thumb_size))
 
-    def finish(self, names: list[str], options: dict[str, Any], title: str) -> bool:
+    def finish(self, names: list[str], options: ManifestOptions, title: str) -> bool:
         """Write the contact sheet, ``detections.json``, ``images.json``, ``cams.json`` and the gallery;
         returns whether there is a contact sheet."""
         root = self.folder.root
@@ -285,7 +286,6 @@ class _PredictionFolder:
         categories = [{"id": i, "name": n} for i, n in zip(self.category_ids, names, strict=True)]
         write_json(root / "detections.json", self.detections)
         write_json(root / "images.json", {"images": self.listed, "categories": categories})
-        options = {**options, "npz_keys": dict(self.folder.npz_keys)}  # class name -> .npz member
         self.folder.write_manifest(options, self.images, self.entries)
         self.folder.write_index(self.entries, title)
         return bool(pictures)
