@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,10 +89,8 @@ def _torchvision(path: str | Path) -> np.ndarray:
     data = _read(path)
     if data is None or not _fast_jpeg(data):
         return read_image(path)  # raises the DatasetError naming the file, or decodes what PIL can
-    try:
-        with warnings.catch_warnings():  # torchvision 0.29 deprecates its image decoding (for TorchCodec)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+    try:  # torchvision's deprecation warning is filtered once (wsl.data.images.QUIET_DECODER_WARNINGS)
+        image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
     except (RuntimeError, ValueError):
         return read_image(path)
     if image.shape[0] != 3:

@@ -114,6 +114,17 @@ def bomb_reason(error: BaseException) -> str | None:
 
 JpegDecoder = Callable[[np.ndarray], "np.ndarray | None"]
 
+#: The warnings the JPEG decoders raise on every call that say nothing about the file (torchvision 0.29
+#: deprecates its decoders in favour of TorchCodec), filtered by message once at import. Not with
+#: ``warnings.catch_warnings`` around each call: that saves and restores the process-wide filter list, and
+#: from the in-memory cache's decoding threads two overlapping calls restore each other's "ignore", which
+#: then silences every warning of the process (``tests/data/test_decode_warnings.py``).
+QUIET_DECODER_WARNINGS = (
+    (DeprecationWarning, r"The image decoding and encoding capabilities of TorchVision are deprecated"),
+)
+for _category, _message in QUIET_DECODER_WARNINGS:
+    warnings.filterwarnings("ignore", message=_message, category=_category)
+
 
 def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
     """RGB ``uint8 (H, W, 3)`` of JPEG bytes by ``torchvision.io.decode_jpeg``; None when it refuses."""
@@ -121,9 +132,7 @@ def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
     import torchvision.io as tio
 
     try:
-        with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders; libjpeg warnings
-            warnings.simplefilter("ignore")
-            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+        image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
     except (RuntimeError, ValueError):
         return None
     if image.ndim != 3 or image.shape[0] != 3:
