@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wsl.registry import Registry
+
 from .base import read_image
 from .images import UnreadableImage, read_rgb_image
 
@@ -111,11 +113,8 @@ def _opencv(path: str | Path) -> np.ndarray:
 
 
 #: name → decoder ``path -> RGB uint8 (H, W, 3)``; every one gives ``read_image``'s pixels.
-DECODERS: dict[str, Callable[[str | Path], np.ndarray]] = {
-    "pil": _pil,
-    "torchvision": _torchvision,
-    "opencv": _opencv,
-}
+DECODERS: Registry[Callable[[str | Path], np.ndarray]] = Registry("decoder")
+DECODERS.update({"pil": _pil, "torchvision": _torchvision, "opencv": _opencv})
 
 
 def get_decoder(name: str) -> Callable[[str | Path], np.ndarray]:
@@ -124,9 +123,7 @@ def get_decoder(name: str) -> Callable[[str | Path], np.ndarray]:
     Raises:
         ValueError: ``name`` is not a registered decoder (the message lists them).
     """
-    if not isinstance(name, str) or name not in DECODERS:
-        raise ValueError(f"decoder: got {name!r}; expected one of {sorted(DECODERS)}")
-    return DECODERS[name]
+    return DECODERS.lookup(name)
 
 
 def decode_image(path: str | Path, decoder: str = "pil") -> np.ndarray:

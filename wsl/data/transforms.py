@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wsl.registry import Registry
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -246,11 +248,14 @@ class WSOLTrainTransform(EvalTransform):
 
 
 #: Training augmentation presets: name → ``factory(image_size)`` of the training transform.
-AUGMENTATIONS: dict[str, Callable[[int], EvalTransform]] = {
-    "light": TrainTransform,
-    "shapes": partial(TrainTransform, dihedral=True, channel_shuffle=True),
-    "wsol": WSOLTrainTransform,
-}
+AUGMENTATIONS: Registry[Callable[[int], EvalTransform]] = Registry("augmentation", what="augment")
+AUGMENTATIONS.update(
+    {
+        "light": TrainTransform,
+        "shapes": partial(TrainTransform, dihedral=True, channel_shuffle=True),
+        "wsol": WSOLTrainTransform,
+    }
+)
 
 
 def build_transform(image_size: int, train: bool = False, augment: str = "light") -> EvalTransform:
@@ -262,6 +267,5 @@ def build_transform(image_size: int, train: bool = False, augment: str = "light"
     orientation nor colour) or ``wsol`` (:class:`WSOLTrainTransform`: Resize(S·256/224) → RandomCrop(S) →
     flip, the recipe of the published WSOL tables).
     """
-    if augment not in AUGMENTATIONS:
-        raise ValueError(f"augment: got {augment!r}; expected one of {sorted(AUGMENTATIONS)}")
-    return AUGMENTATIONS[augment](image_size) if train else EvalTransform(image_size)
+    build = AUGMENTATIONS.lookup(augment)
+    return build(image_size) if train else EvalTransform(image_size)

@@ -10,13 +10,13 @@ the hottest, and a constant or non-finite map is all zeros (the coldest colour).
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import cv2
 import numpy as np
 
 from wsl.metrics import normalize_cam
+from wsl.registry import Registry
 from wsl.viz._utils import check_rgb, text_block, text_extent, to_numpy
 
 __all__ = ["COLORMAPS", "colormap_lut", "colorize_cam", "overlay_cam", "add_colorbar"]
@@ -24,12 +24,14 @@ __all__ = ["COLORMAPS", "colormap_lut", "colorize_cam", "overlay_cam", "add_colo
 #: Colormap names accepted by the functions of this package → OpenCV colormap ids.
 #: ``inferno`` and ``viridis`` are perceptually uniform (the default is ``inferno``); ``turbo`` is a
 #: smoother rainbow; ``jet`` is kept for comparison with older papers' figures.
-COLORMAPS: dict[str, int] = {
-    "inferno": cv2.COLORMAP_INFERNO,
-    "viridis": cv2.COLORMAP_VIRIDIS,
-    "turbo": cv2.COLORMAP_TURBO,
-    "jet": cv2.COLORMAP_JET,
-}
+COLORMAPS: Registry[int] = Registry("colormap")
+for _name, _cv2_id in (
+    ("inferno", cv2.COLORMAP_INFERNO),
+    ("viridis", cv2.COLORMAP_VIRIDIS),
+    ("turbo", cv2.COLORMAP_TURBO),
+    ("jet", cv2.COLORMAP_JET),
+):
+    COLORMAPS.add(_name, _cv2_id)
 
 
 def colormap_lut(colormap: str = "inferno") -> np.ndarray:
@@ -45,12 +47,8 @@ def colormap_lut(colormap: str = "inferno") -> np.ndarray:
         >>> colormap_lut("inferno")[0].tolist()  # almost black
         [0, 0, 4]
     """
-    if colormap not in COLORMAPS:
-        close = difflib.get_close_matches(str(colormap), list(COLORMAPS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"colormap must be one of {sorted(COLORMAPS)}; got {colormap!r}{hint}")
     ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
-    return cv2.applyColorMap(ramp, COLORMAPS[colormap])[:, 0, ::-1].copy()
+    return cv2.applyColorMap(ramp, COLORMAPS.lookup(colormap))[:, 0, ::-1].copy()
 
 
 def colorize_cam(cam: Any, colormap: str = "inferno") -> np.ndarray:
