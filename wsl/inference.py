@@ -3,6 +3,8 @@
 
 from wsl.jobs.evaluate import (
     CamFolder,
+    EvalData,
+    EvalOptions,
     evaluate_cam_folder,
     evaluate_cams,
     evaluate_center,
@@ -13,6 +15,8 @@ from wsl.jobs.evaluate import (
 
 __all__ = [
     "CamFolder",
+    "EvalData",
+    "EvalOptions",
     "evaluate_cam_folder",
     "evaluate_cams",
     "evaluate_center",

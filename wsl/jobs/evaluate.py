@@ -21,9 +21,11 @@ Maps may be at any resolution up to the image size; they are bilinearly upsample
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -38,7 +40,9 @@ from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
+from wsl.jobs.source import check_int
 from wsl.lit import WSLModule
+from wsl.options import apply_fields, check_names
 from wsl.trained import TrainedModel
 
 __all__ = [
@@ -49,6 +53,8 @@ __all__ = [
     "evaluate_cams",
     "evaluate_center",
     "CamFolder",
+    "EvalData",
+    "EvalOptions",
 ]
 
 log = logging.getLogger(__name__)
@@ -217,16 +223,151 @@ def _folder_maps(folder: CamFolder, batch: Mapping[str, Any], protocol: str = "o
     return lambda i, classes: folder.maps(batch["image_id"][i], classes, sizes[i])
 
 
+@dataclass(frozen=True)
+class EvalData:
+    """The data side of an evaluation job: which split is read, and how.
+
+    Attributes:
+        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …); None: the data a checkpoint was
+            trained on (:meth:`wsl.trained.TrainedModel.data_spec`) for a checkpoint, ``synthetic`` otherwise.
+        split: split name.
+        class_names: the dataset's classes as declared, or None (the dataset's own declaration; for saved
+            CAMs, the ``class_names`` of the folder's ``cams.json`` first). A checkpoint's must be the
+            model's classes in any order (:meth:`wsl.trained.TrainedModel.datamodule`).
+        single_label: single-label data (saved CAMs and the center baseline; a checkpoint knows its own).
+        batch_size: loader batch size (>= 1).
+        num_workers: loader workers (>= 0); None: 2 for a checkpoint, 0 for saved CAMs and the center.
+        skip_bad: skip unreadable or inconsistent samples with one warning instead of raising.
+
+    Raises:
+        ValueError: ``batch_size`` or ``num_workers`` out of range.
+    """
+
+    data: str | None = None
+    split: str = "test"
+    class_names: Sequence[str] | None = None
+    single_label: bool = False
+    batch_size: int = 32
+    num_workers: int | None = None
+    skip_bad: bool = False
+
+    def __post_init__(self) -> None:
+        check_int("batch_size", self.batch_size, 1)
+        if self.num_workers is not None:
+            check_int("num_workers", self.num_workers, 0)
+
+    def datamodule(self, class_names: Sequence[str] | None) -> Any:
+        """The :class:`~wsl.data.WSLDataModule` of these settings (``data`` None: ``synthetic``)."""
+        from wsl.data import WSLDataModule
+
+        return WSLDataModule(
+            self.data or "synthetic",
+            batch_size=self.batch_size,
+            num_workers=self.num_workers or 0,
+            single_label=self.single_label,
+            class_names=None if class_names is None else list(class_names),
+            skip_bad=self.skip_bad,
+        )
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """The scoring side of an evaluation job. Each job reads some of these fields (``_FIELDS``); one it
+    does not read must stay at its default.
+
+    Attributes:
+        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`); None: the
+            checkpoint's ``protocol`` hyper-parameter, ``original`` for saved CAMs and the center.
+        cam_curve_interval: threshold grid step (None: the protocol's default, 0.01 or 0.001); a checkpoint
+            scored in its own frame uses its ``cam_curve_interval`` hyper-parameter.
+        pointing_subset: TorchRay's per-(image, class) flag file, or its flags already read
+            (:func:`wsl.evaluation.read_pointing_subset`), to also report ``pointing_game_difficult``.
+        skip_missing: score only the images that have a CAM file instead of raising (saved CAMs).
+        progress: show a progress bar.
+        image_size: network input side; None: :meth:`wsl.runs.RunFolder.training_image_size` (checkpoint).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`) (checkpoint).
+        cam_method: ``native`` (the model's class maps) or a post-hoc method of
+            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``) (checkpoint).
+        cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
+            its output feature map) (checkpoint).
+        sigma: the center baseline's standard deviation as a fraction of each side (center).
+    """
+
+    protocol: str | None = None
+    cam_curve_interval: float | None = None
+    pointing_subset: str | Path | Mapping[Any, Any] | None = None
+    skip_missing: bool = False
+    progress: bool = True
+    image_size: int | None = None
+    device: str = "auto"
+    cam_method: str = "native"
+    cam_layer: str | None = None
+    sigma: float = CENTER_SIGMA
+
+    def pointing_flags(self, num_classes: int) -> dict | None:
+        """The flags of ``pointing_subset``: read when it is a file, as given when already read."""
+        if self.pointing_subset is None or isinstance(self.pointing_subset, Mapping):
+            return None if self.pointing_subset is None else dict(self.pointing_subset)
+        return read_pointing_subset(self.pointing_subset, num_classes)
+
+
+_DATA = {f.name for f in dataclasses.fields(EvalData)}
+_SCORING = {"protocol", "pointing_subset", "progress"}
+#: The fields of :class:`EvalData` and :class:`EvalOptions` each job reads (and takes as keywords).
+_FIELDS: dict[str, frozenset[str]] = {
+    "evaluate_from_checkpoint": frozenset(
+        (_DATA - {"single_label"}) | _SCORING | {"image_size", "device", "cam_method", "cam_layer"}
+    ),
+    "evaluate_cams": frozenset(_DATA | _SCORING | {"cam_curve_interval", "skip_missing"}),
+    "evaluate_center": frozenset(_DATA | _SCORING | {"cam_curve_interval", "sigma"}),
+    "evaluate_cam_folder": frozenset(_SCORING | {"cam_curve_interval", "skip_missing"}),
+}
+
+
+def _resolve(job: str, source: Any, options: Any, given: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(EvalData, EvalOptions)`` of a job: ``source`` and ``options`` with the keywords ``given`` applied.
+
+    Raises:
+        TypeError: a keyword the job does not take, or an object of the wrong class.
+        ValueError: a field the job does not read set away from its default in ``source`` or ``options``.
+    """
+    known = _FIELDS[job]
+    check_names(job, given, known)
+    data: EvalData = apply_fields(EvalData, source, given)
+    opts: EvalOptions = apply_fields(EvalOptions, options, given)
+    _check_unread(job, (data, opts), known)
+    return data, opts
+
+
+def _check_unread(job: str, objects: Sequence[Any], known: Collection[str]) -> None:
+    for obj in objects:
+        defaults = type(obj)()
+        for f in dataclasses.fields(obj):
+            if f.name not in known and getattr(obj, f.name) != getattr(defaults, f.name):
+                raise ValueError(
+                    f"{job}: {type(obj).__name__}.{f.name} = {getattr(obj, f.name)!r} is not read by "
+                    "this job; "
+                    f"leave it at its default {getattr(defaults, f.name)!r}"
+                )
+
+
+def _positional(data: str | None, split: str | None, fields_: dict[str, Any]) -> dict[str, Any]:
+    """The keyword fields with the positional ``data`` and ``split`` (None: not given) added."""
+    for name, value in (("data", data), ("split", split)):
+        if value is not None:
+            if name in fields_:
+                raise TypeError(f"got multiple values for argument {name!r}")
+            fields_[name] = value
+    return fields_
+
+
 def evaluate_cam_folder(
     cam_dir: str | Path,
     loader: DataLoader,
     class_names: list[str],
     single_label: bool = False,
-    cam_curve_interval: float | None = None,
-    skip_missing: bool = False,
-    progress: bool = True,
-    pointing_subset: dict | None = None,
-    protocol: str = "original",
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> dict[str, float]:
     """Localization scores of CAMs saved by any method against a split's ground truth.
 
@@ -238,24 +379,26 @@ def evaluate_cam_folder(
         loader: an evaluation loader (with annotations; images are not needed) over the split.
         class_names: the dataset's classes.
         single_label: single-label data (no Top-1 Loc: the predicted class is unknown).
-        cam_curve_interval: threshold grid step (None: the protocol's default, 0.01 or 0.001).
-        skip_missing: score only the images that have a CAM file instead of raising.
-        progress: show a progress bar.
-        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
-            ``pointing_game_difficult``.
-        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (:mod:`wsl.cam.frames`).
+        options, fields: :class:`EvalOptions` (``protocol`` None: ``original``) and keywords of its fields
+            ``protocol cam_curve_interval pointing_subset skip_missing progress``.
 
     Returns:
         The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
         ``images_scored``.
     """
+    _, opts = _resolve("evaluate_cam_folder", None, options, fields)
+    protocol = opts.protocol or "original"
     folder = CamFolder(cam_dir, class_names, frame=protocol)
     ids = _image_ids(loader.dataset)
-    missing = set(folder.check_ids(ids, skip_missing))
+    missing = set(folder.check_ids(ids, opts.skip_missing))
     evaluator = LocalizationEvaluator(
-        len(class_names), single_label, cam_curve_interval, pointing_subset=pointing_subset, protocol=protocol
+        len(class_names),
+        single_label,
+        opts.cam_curve_interval,
+        pointing_subset=opts.pointing_flags(len(class_names)),
+        protocol=protocol,
     )
-    batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not progress)
+    batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not opts.progress)
     for sub, maps_of in _prefetch(_read_batches(batches, folder, missing, protocol)):
         evaluator.update_localization(sub, maps_of)
     if folder.non_finite:
@@ -272,160 +415,118 @@ def evaluate_cam_folder(
 def evaluate_from_checkpoint(
     ckpt: str | Path,
     data: str | None = None,
-    split: str = "test",
-    image_size: int | None = None,
-    batch_size: int = 32,
-    num_workers: int = 2,
-    device: str = "auto",
-    pointing_subset: str | Path | None = None,
-    skip_bad: bool = False,
-    progress: bool = True,
-    protocol: str | None = None,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
-    class_names: Sequence[str] | None = None,
+    split: str | None = None,
+    *,
+    source: EvalData | None = None,
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     """Load a checkpoint and score it on a split: the whole ``tools/evaluate.py --ckpt``.
 
-    Where the image size and the precision came from is logged (INFO) by this module's logger.
-
-    The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder whose
-    class order differs from the default is scored with the model's own classes
-    (:meth:`wsl.trained.TrainedModel.datamodule`); ``class_names`` declares the dataset's classes (a VOC
-    folder without ``classes.txt``), which must be the model's in any order.
+    Where the image size and the precision came from is logged (INFO) by this module's logger. The
+    dataset is read with the class list stored in the checkpoint
+    (:meth:`wsl.trained.TrainedModel.datamodule`).
 
     Args:
         ckpt: a ``.ckpt`` written by ``tools/train.py``.
-        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …); None: the data the checkpoint was
-            trained on (:meth:`wsl.trained.TrainedModel.data_spec`; an error when it records none).
-        split: split name.
-        image_size: network input side; None: the training size
-            (:meth:`wsl.runs.RunFolder.training_image_size`).
-        batch_size, num_workers: loader settings.
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
-        pointing_subset: TorchRay's per-(image, class) flag file, to also report ``pointing_game_difficult``.
-        skip_bad: skip unreadable or inconsistent samples with one warning instead of raising.
-        progress: progress bar.
-        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the checkpoint's).
-        cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
-        cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
-            its output feature map).
-        class_names: the dataset's classes as declared, or None (the dataset's own declaration).
+        data, split: :attr:`EvalData.data` (None: the checkpoint's data) and :attr:`EvalData.split`.
+        source, options: :class:`EvalData` (``num_workers`` None: 2) and :class:`EvalOptions`.
+        fields: keywords of their fields ``data split class_names batch_size num_workers skip_bad protocol
+            pointing_subset progress image_size device cam_method cam_layer``.
 
     Returns:
         ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
         fractions in ``results``.
     """
-    posthoc = check_cam_request(cam_method, cam_layer)
-    model = TrainedModel.load(ckpt, device=device, image_size=image_size)
-    check_cam_request(cam_method, cam_layer, model.net)  # an unknown layer fails before any image is read
-    data, data_note = model.data_spec(data)
+    src, opts = _resolve("evaluate_from_checkpoint", source, options, _positional(data, split, fields))
+    posthoc = check_cam_request(opts.cam_method, opts.cam_layer)
+    model = TrainedModel.load(ckpt, device=opts.device, image_size=opts.image_size)
+    check_cam_request(opts.cam_method, opts.cam_layer, model.net)  # an unknown layer fails before any image
+    spec, data_note = model.data_spec(src.data)
     for note in [*model.notes, data_note] if data_note else model.notes:
         log.info(note)
+    workers = 2 if src.num_workers is None else src.num_workers
     dm = model.datamodule(
-        data, class_names, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad
+        spec, src.class_names, batch_size=src.batch_size, num_workers=workers, skip_bad=src.skip_bad
     )
-    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
     with model.autocast(log.info):  # the precision of results.json
         results = evaluate_trained(
             model,
-            dm.dataloader(split),
-            progress=progress,
-            pointing_subset=subset,
-            protocol=protocol,
-            cam_method=cam_method,
-            cam_layer=cam_layer,
+            dm.dataloader(src.split),
+            progress=opts.progress,
+            pointing_subset=opts.pointing_flags(dm.num_classes),
+            protocol=opts.protocol,
+            cam_method=opts.cam_method,
+            cam_layer=opts.cam_layer,
         )
-    name = model.name
-    if posthoc:
-        name = f"{cam_label(cam_method, cam_layer)} / {name}"
-    frame = protocol or model.frame
+    name = f"{cam_label(opts.cam_method, opts.cam_layer)} / {model.name}" if posthoc else model.name
     return {
-        "data": data,
-        "split": split,
-        "protocol": frame,
+        "data": spec,
+        "split": src.split,
+        "protocol": opts.protocol or model.frame,
         "source": str(ckpt),
         "name": name,
-        "cam_method": cam_method,
-        "cam_layer": cam_layer,
+        "cam_method": opts.cam_method,
+        "cam_layer": opts.cam_layer,
         "results": results,
     }
 
 
 def evaluate_cams(
     cam_dir: str | Path,
-    data: str = "synthetic",
-    split: str = "test",
-    class_names: list[str] | None = None,
-    single_label: bool = False,
-    cam_curve_interval: float | None = None,
-    skip_missing: bool = False,
-    batch_size: int = 32,
-    num_workers: int = 0,
-    pointing_subset: str | Path | None = None,
-    skip_bad: bool = False,
-    progress: bool = True,
-    protocol: str = "original",
+    data: str | None = None,
+    split: str | None = None,
+    *,
+    source: EvalData | None = None,
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     """Score a folder of saved CAMs on a split: the whole ``tools/evaluate.py --cams``.
 
     Only annotations are read (no image is decoded). Class names default to the ``class_names`` of the
-    folder's ``cams.json`` when there is one, else the dataset's own. ``protocol`` is the evaluation
-    frame (``original`` or ``wsolevaluation``); ``cam_curve_interval`` None is its default.
+    folder's ``cams.json`` when there is one, else the dataset's own.
+
+    Args:
+        cam_dir: the folder of saved CAMs (layout in the module docstring).
+        data, split: :attr:`EvalData.data` (None: ``synthetic``) and :attr:`EvalData.split`.
+        source, options: :class:`EvalData` (``num_workers`` None: 0) and :class:`EvalOptions`
+            (``protocol`` None: ``original``).
+        fields: keywords of their fields ``data split class_names single_label batch_size num_workers
+            skip_bad protocol cam_curve_interval pointing_subset skip_missing progress``.
 
     Returns:
         ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
     """
-    from wsl.data import WSLDataModule
-
-    if class_names is None:
-        class_names = manifest_class_names(Path(cam_dir))
-    dm = WSLDataModule(
-        data,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        single_label=single_label,
-        class_names=class_names,
-        skip_bad=skip_bad,
-    )
-    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
-    loader = dm.dataloader(split, with_images=False)
-    results = evaluate_cam_folder(
-        cam_dir,
-        loader,
-        dm.class_names,
-        single_label=single_label,
-        cam_curve_interval=cam_curve_interval,
-        skip_missing=skip_missing,
-        progress=progress,
-        pointing_subset=subset,
+    src, opts = _resolve("evaluate_cams", source, options, _positional(data, split, fields))
+    names = src.class_names if src.class_names is not None else manifest_class_names(Path(cam_dir))
+    dm = src.datamodule(names)
+    protocol = opts.protocol or "original"
+    scoring = EvalOptions(
         protocol=protocol,
+        cam_curve_interval=opts.cam_curve_interval,
+        pointing_subset=opts.pointing_flags(dm.num_classes),
+        skip_missing=opts.skip_missing,
+        progress=opts.progress,
     )
-    name = Path(cam_dir).name
+    loader = dm.dataloader(src.split, with_images=False)
+    results = evaluate_cam_folder(cam_dir, loader, dm.class_names, src.single_label, scoring)
     return {
-        "data": data,
-        "split": split,
+        "data": src.data or "synthetic",
+        "split": src.split,
         "protocol": protocol,
         "source": str(cam_dir),
-        "name": name,
+        "name": Path(cam_dir).name,
         "results": results,
     }
 
 
 def evaluate_center(
-    data: str = "synthetic",
-    split: str = "test",
-    protocol: str = "original",
-    sigma: float = CENTER_SIGMA,
-    class_names: list[str] | None = None,
-    single_label: bool = False,
-    cam_curve_interval: float | None = None,
-    batch_size: int = 32,
-    num_workers: int = 0,
-    pointing_subset: str | Path | None = None,
-    skip_bad: bool = False,
-    progress: bool = True,
+    data: str | None = None,
+    split: str | None = None,
+    *,
+    source: EvalData | None = None,
+    options: EvalOptions | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     """Score the center baseline (:mod:`wsl.cam.center`) on a split: ``tools/evaluate.py --center``.
 
@@ -434,39 +535,42 @@ def evaluate_center(
     :class:`~wsl.evaluation.LocalizationEvaluator` as a network. No model is needed and no image is
     decoded (only the annotations and the image sizes are read); there are no classification scores.
 
+    Args:
+        data, split: :attr:`EvalData.data` (None: ``synthetic``) and :attr:`EvalData.split`.
+        source, options: :class:`EvalData` (``num_workers`` None: 0) and :class:`EvalOptions`
+            (``protocol`` None: ``original``).
+        fields: keywords of their fields ``data split class_names single_label batch_size num_workers
+            skip_bad protocol sigma cam_curve_interval pointing_subset progress``.
+
     Returns:
         ``{"data", "split", "protocol", "source", "name", "cam_method", "sigma", "results"}`` with the
         localization fractions and ``images_scored`` in ``results``.
     """
-    from wsl.data import WSLDataModule
-
-    center_map((1, 1), sigma)  # a bad sigma fails before the data are read
-    dm = WSLDataModule(
-        data,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        single_label=single_label,
-        class_names=class_names,
-        skip_bad=skip_bad,
-    )
-    subset = read_pointing_subset(pointing_subset, dm.num_classes) if pointing_subset else None
+    src, opts = _resolve("evaluate_center", source, options, _positional(data, split, fields))
+    center_map((1, 1), opts.sigma)  # a bad sigma fails before the data are read
+    dm = src.datamodule(src.class_names)
+    protocol = opts.protocol or "original"
     evaluator = LocalizationEvaluator(
-        dm.num_classes, single_label, cam_curve_interval, pointing_subset=subset, protocol=protocol
+        dm.num_classes,
+        src.single_label,
+        opts.cam_curve_interval,
+        pointing_subset=opts.pointing_flags(dm.num_classes),
+        protocol=protocol,
     )
     images = 0
-    loader = dm.dataloader(split, with_images=False)
-    for batch in tqdm(loader, desc="evaluate center", unit="batch", disable=not progress):
-        evaluator.update_localization(batch, center_maps_of(batch, protocol, sigma))
+    loader = dm.dataloader(src.split, with_images=False)
+    for batch in tqdm(loader, desc="evaluate center", unit="batch", disable=not opts.progress):
+        evaluator.update_localization(batch, center_maps_of(batch, protocol, opts.sigma))
         images += len(batch["image_id"])
     results = evaluator.compute()
     results["images_scored"] = float(images)
     return {
-        "data": data,
-        "split": split,
+        "data": src.data or "synthetic",
+        "split": src.split,
         "protocol": protocol,
         "source": "center",
-        "name": f"center baseline (Gaussian, sigma {sigma:g})",
+        "name": f"center baseline (Gaussian, sigma {opts.sigma:g})",
         "cam_method": "center",
-        "sigma": sigma,
+        "sigma": opts.sigma,
         "results": results,
     }
