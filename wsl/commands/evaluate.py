@@ -22,6 +22,7 @@ from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
+from wsl.commands.parser import tool_parser
 from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.jobs.logs import tool_logging
 from wsl.metrics import format_table
@@ -45,13 +46,17 @@ FLAGS = {
 CAM_METHODS = [*sorted(POSTHOC_METHODS), "center"]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``--config FILE`` / ``--print_config`` included)."""
+    parser = tool_parser(__doc__)
     _add_source_flags(parser)
     _add_data_flags(parser)
     _add_output_flags(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
     return args
