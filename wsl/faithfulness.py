@@ -176,7 +176,7 @@ DIRECTIONS.add("deletion", Direction("zeros", removes=True))
 DIRECTIONS.add("insertion", Direction("blur", removes=False))
 
 
-def perturbation_curves(
+def perturbation_curves(  # noqa: PLR0913 (keyword-only metric options, as pytorch-grad-cam's)
     model: nn.Module,
     images: torch.Tensor,
     saliency: torch.Tensor,
@@ -306,7 +306,7 @@ def road_removed(saliency: torch.Tensor, percent: float, most_relevant: bool) ->
     return (key >= t).reshape(saliency.shape)
 
 
-def road(
+def road(  # noqa: PLR0913 (keyword-only metric options, as pytorch-grad-cam's)
     model: nn.Module,
     images: torch.Tensor,
     saliency: torch.Tensor,

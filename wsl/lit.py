@@ -168,7 +168,7 @@ class WSLModule(pl.LightningModule):
             on CPUs with AVX512-BF16/AMX and on GPUs with tensor cores).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (LightningCLI builds the --model.* flags from this signature)
         self,
         num_classes: int = 6,
         class_names: list[str] | None = None,

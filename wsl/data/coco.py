@@ -221,7 +221,7 @@ class COCODataset(WSLDataset):
             uses ``single_label`` (nothing to localise, no single label).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (the reader's public keyword API; the base class gets one DatasetOptions)
         self,
         root: str | Path,
         split: str,

@@ -108,7 +108,7 @@ class WSLDataModule(pl.LightningDataModule):
         (6, ['circle', 'square'])
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (LightningCLI builds the --data.* flags from this signature)
         self,
         data: str = "synthetic",
         image_size: int = 128,
@@ -256,7 +256,7 @@ class WSLDataModule(pl.LightningDataModule):
         if stage in (None, "test", "predict"):
             self.dataset(self.test_split)
 
-    def dataloader(
+    def dataloader(  # noqa: PLR0913 (keyword options of one loader, as DataLoader's)
         self,
         split: str,
         with_annotations: bool = True,

@@ -188,7 +188,7 @@ class VOCDataset(WSLDataset):
         >>> item = ds[0]; item["boxes"]  # int64 (K, 4), 0-based inclusive, original size  # doctest: +SKIP
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (the reader's public keyword API; the base class gets one DatasetOptions)
         self,
         root: str | Path,
         split: str,

@@ -310,7 +310,7 @@ class WSOLDataset(WSLDataset):
             :class:`~wsl.data.VOCDataset`. Labels are always one-hot (one class per image).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (the reader's public keyword API; the base class gets one DatasetOptions)
         self,
         root: str | Path,
         split: str,
