@@ -1,16 +1,18 @@
-"""Decoding JPEGs from several threads leaves the process's warning filters as they were.
+"""Decoding JPEGs from several threads leaves the process's warning filters as they were, and works under
+``-W error``.
 
-``warnings.catch_warnings`` saves and restores the process-wide filter list; two decodes that overlap in
-the in-memory cache's threads used to restore each other's "ignore everything", after which no warning
-of the process was shown. The interleaving is forced here: the second decode is still inside the
-decoder when the first has returned.
+``warnings.catch_warnings`` saves and restores the process-wide filter list; two decodes overlapping in
+the in-memory cache's threads used to restore each other's "ignore everything", after which no warning of
+the process was shown. The decoders' save/restore now runs under one lock (``quiet_decoder``).
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -23,58 +25,48 @@ from wsl.data import decode
 
 def _jpeg_bytes() -> np.ndarray:
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (17, 23, 3), dtype=np.uint8)).save(
-        buffer, "JPEG"
-    )
+    pixels = np.random.default_rng(0).integers(0, 256, (17, 23, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buffer, "JPEG")
     return np.frombuffer(buffer.getvalue(), dtype=np.uint8).copy()
 
 
-def _overlapping_calls(decode_call, monkeypatch) -> None:
-    """Run ``decode_call`` in two threads; B leaves the decoder only after A's call has returned."""
-    real = tio.decode_jpeg
-    a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
-
-    def decode_jpeg(*args, **kwargs):
-        if threading.current_thread().name == "A":
-            a_inside.set()
-            assert b_inside.wait(10)
-        else:
-            b_inside.set()
-            assert a_done.wait(10)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tio, "decode_jpeg", decode_jpeg)
-
-    def run_a() -> None:
-        decode_call()
-        a_done.set()
-
-    threads = [threading.Thread(target=run_a, name="A"), threading.Thread(target=decode_call, name="B")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
-
-
-@pytest.mark.parametrize("where", ["images", "decode"])
-def test_overlapping_decodes_leave_the_warning_filters_as_they_were(where, monkeypatch, tmp_path):
+def _calls(tmp_path):
     data = _jpeg_bytes()
     path = tmp_path / "x.jpg"
     path.write_bytes(data.tobytes())
-    call = {"images": lambda: images._torchvision_jpeg(data), "decode": lambda: decode._torchvision(path)}[
-        where
-    ]
+    return {"images": lambda: images._torchvision_jpeg(data), "decode": lambda: decode._torchvision(path)}
+
+
+@pytest.mark.parametrize("where", ["images", "decode"])
+def test_no_two_decodes_are_inside_the_warning_scope_at_once(where, monkeypatch, tmp_path):
+    """The interleaving that corrupted the filters needs two threads inside the scope: never now."""
+    real, inside, most = tio.decode_jpeg, [0], [0]
+    lock = threading.Lock()
+
+    def decode_jpeg(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.01)
+        with lock:
+            inside[0] -= 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tio, "decode_jpeg", decode_jpeg)
+    call = _calls(tmp_path)[where]
     before = list(warnings.filters)
-    _overlapping_calls(call, monkeypatch)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: call(), range(16)))
+    assert most[0] == 1
     assert warnings.filters == before
     with pytest.warns(UserWarning, match="still shown"):
         warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
-def test_the_decoders_deprecation_warning_is_filtered_by_its_message():
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("default")
-        for category, message in images.QUIET_DECODER_WARNINGS:
-            warnings.filterwarnings("ignore", message=message, category=category)
-        images._torchvision_jpeg(_jpeg_bytes())
-    assert not [w for w in seen if "TorchVision are deprecated" in str(w.message)]
+@pytest.mark.parametrize("where", ["images", "decode"])
+def test_decoding_works_with_warnings_as_errors(where, tmp_path):
+    call = _calls(tmp_path)[where]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = call()
+    assert out is not None and out.shape == (17, 23, 3)

@@ -34,7 +34,7 @@ import numpy as np
 from wsl.registry import Registry
 
 from .base import read_image
-from .images import UnreadableImage, read_rgb_image
+from .images import UnreadableImage, quiet_decoder, read_rgb_image
 
 __all__ = ["DECODERS", "decode_image", "get_decoder"]
 
@@ -91,8 +91,9 @@ def _torchvision(path: str | Path) -> np.ndarray:
     data = _read(path)
     if data is None or not _fast_jpeg(data):
         return read_image(path)  # raises the DatasetError naming the file, or decodes what PIL can
-    try:  # torchvision's deprecation warning is filtered once (wsl.data.images.QUIET_DECODER_WARNINGS)
-        image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+    try:
+        with quiet_decoder():  # torchvision's deprecation warning, thread-safe
+            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
     except (RuntimeError, ValueError):
         return read_image(path)
     if image.shape[0] != 3:

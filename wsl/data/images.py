@@ -31,11 +31,13 @@ every file torchvision refuses, is decoded by PIL. ``WSL_JPEG_DECODER=pil`` turn
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -114,16 +116,23 @@ def bomb_reason(error: BaseException) -> str | None:
 
 JpegDecoder = Callable[[np.ndarray], "np.ndarray | None"]
 
-#: The warnings the JPEG decoders raise on every call that say nothing about the file (torchvision 0.29
-#: deprecates its decoders in favour of TorchCodec), filtered by message once at import. Not with
-#: ``warnings.catch_warnings`` around each call: that saves and restores the process-wide filter list, and
-#: from the in-memory cache's decoding threads two overlapping calls restore each other's "ignore", which
-#: then silences every warning of the process (``tests/data/test_decode_warnings.py``).
-QUIET_DECODER_WARNINGS = (
-    (DeprecationWarning, r"The image decoding and encoding capabilities of TorchVision are deprecated"),
-)
-for _category, _message in QUIET_DECODER_WARNINGS:
-    warnings.filterwarnings("ignore", message=_message, category=_category)
+#: The warning torchvision's JPEG decoder raises on every call, which says nothing about the file
+#: (torchvision 0.29 deprecates its decoders in favour of TorchCodec).
+DECODER_DEPRECATION = r"The image decoding and encoding capabilities of TorchVision are deprecated"
+
+#: ``warnings.catch_warnings`` saves and restores the process-wide filter list: two overlapping calls from
+#: the in-memory cache's decoding threads would restore each other's "ignore", which then silenced every
+#: warning of the process. One lock keeps the decoders' save/restore from interleaving
+#: (``tests/data/test_decode_warnings.py``).
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_decoder() -> Iterator[None]:
+    """Run a torchvision decode without its deprecation warning, even under ``-W error``; thread-safe."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=DECODER_DEPRECATION, category=DeprecationWarning)
+        yield
 
 
 def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
@@ -132,7 +141,8 @@ def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
     import torchvision.io as tio
 
     try:
-        image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+        with quiet_decoder():
+            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
     except (RuntimeError, ValueError):
         return None
     if image.ndim != 3 or image.shape[0] != 3:
