@@ -35,9 +35,10 @@ import cv2
 import numpy as np
 import torch
 
+from wsl.cam.files import SavedCams
 from wsl.data import WSLDataModule
 from wsl.evaluation import image_trials
-from wsl.jobs.evaluate import CamFolder, evaluate_cams
+from wsl.jobs.evaluate import evaluate_cams
 from wsl.metrics import cam_thresholds
 
 _spec = importlib.util.spec_from_file_location("bench_metrics", Path(__file__).with_name("metrics.py"))
@@ -81,7 +82,7 @@ def make_cams(data: WSLDataModule, split: str, out: Path, seed: int = 0, feature
 def straightforward(cam_dir: Path, data: WSLDataModule, split: str, interval: float) -> dict[str, float]:
     """MaxBoxAcc and MaxBoxAccV2 the wsolevaluation way (file reading included)."""
     thresholds = cam_thresholds(interval)
-    folder = CamFolder(cam_dir, data.class_names)
+    folder = SavedCams(cam_dir, data.class_names)
     single = np.zeros(len(thresholds), np.int64)
     multi = np.zeros((3, len(thresholds)), np.int64)
     total = 0

@@ -2,7 +2,6 @@
 ``wsl.cli`` and the README's examples."""
 
 from wsl.jobs.evaluate import (
-    CamFolder,
     EvalData,
     EvalOptions,
     evaluate_cam_folder,
@@ -14,7 +13,6 @@ from wsl.jobs.evaluate import (
 )
 
 __all__ = [
-    "CamFolder",
     "EvalData",
     "EvalOptions",
     "evaluate_cam_folder",

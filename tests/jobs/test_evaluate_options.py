@@ -122,3 +122,46 @@ def test_cams_by_objects_equal_keywords_and_skip_missing_reaches_the_folder(synt
     )
     assert by_keywords == by_objects
     assert by_keywords["results"]["images_scored"] == len(items) - 1
+
+
+def test_the_in_memory_jobs_take_eval_options_and_their_five_fields_as_keywords():
+    from wsl.jobs.evaluate import _FIELDS, evaluate_model, evaluate_trained
+
+    for job in (evaluate_model, evaluate_trained):
+        assert list(inspect.signature(job).parameters)[2:] == ["options", "fields"]
+        assert _FIELDS[job.__name__] == {"protocol", "pointing_subset", "progress", "cam_method", "cam_layer"}
+
+
+def test_evaluate_model_by_options_equals_by_keywords_and_refuses_foreign_fields(tiny_datamodule):
+    import json
+
+    from wsl.jobs.evaluate import evaluate_model, evaluate_trained
+    from wsl.lit import WSLModule
+    from wsl.trained import TrainedModel
+
+    data = tiny_datamodule
+    module = WSLModule(num_classes=data.num_classes, class_names=data.class_names, pool="gap").eval()
+    loader = data.dataloader("test")
+    by_keywords = evaluate_model(module, loader, protocol="wsolevaluation", progress=False)
+    by_options = evaluate_model(module, loader, EvalOptions(protocol="wsolevaluation", progress=False))
+    mixed = evaluate_model(module, loader, EvalOptions(protocol="original"), protocol="wsolevaluation",
+                           progress=False)  # fmt: skip
+    trained = evaluate_trained(TrainedModel.load(module, device="cpu"), loader, protocol="wsolevaluation",
+                               progress=False)  # fmt: skip
+    same = {json.dumps(r, sort_keys=True) for r in (by_keywords, by_options, mixed, trained)}  # NaN-safe
+    assert len(same) == 1 and "maxboxacc" in by_keywords
+    with pytest.raises(TypeError, match=r"evaluate_model\(\) got an unexpected keyword argument 'sigma'"):
+        evaluate_model(module, loader, sigma=0.3)
+    with pytest.raises(ValueError, match=r"evaluate_trained: EvalOptions.device = 'cpu' is not read"):
+        evaluate_trained(TrainedModel.load(module, device="cpu"), loader, EvalOptions(device="cpu"))
+    with pytest.raises(TypeError, match="options must be a EvalOptions or None; got bool"):
+        evaluate_model(module, loader, False)  # type: ignore[arg-type]  # the former positional progress
+
+
+def test_the_reader_of_saved_cams_has_one_name():
+    import wsl.inference
+    import wsl.jobs.evaluate
+    from wsl.cam.files import SavedCams
+
+    assert not hasattr(wsl.jobs.evaluate, "CamFolder") and not hasattr(wsl.inference, "CamFolder")
+    assert SavedCams.__module__ == "wsl.cam.files"

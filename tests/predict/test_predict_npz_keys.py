@@ -7,7 +7,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from wsl.jobs.evaluate import CamFolder
+from wsl.cam.files import SavedCams
 from wsl.jobs.predict.folder import predict_to_folder
 from wsl.lit import WSLModule
 
@@ -22,6 +22,6 @@ def test_an_unsafe_class_name_is_found_again_through_npz_keys(tmp_path):
                       progress=False)  # fmt: skip
     manifest = json.loads((out / "cams.json").read_text())
     assert set(manifest["npz_keys"]) == set(names) and manifest["npz_keys"]["../../evil"] != "../../evil"
-    maps = CamFolder(out / "cams", names).maps("photo", [0, 1], (40, 50))
+    maps = SavedCams(out / "cams", names).maps("photo", [0, 1], (40, 50))
     assert tuple(maps.shape) == (2, 40, 50)
     assert not any(p.name.startswith("evil") for p in tmp_path.parent.iterdir())

@@ -52,25 +52,15 @@ __all__ = [
     "evaluate_from_checkpoint",
     "evaluate_cams",
     "evaluate_center",
-    "CamFolder",
     "EvalData",
     "EvalOptions",
 ]
 
 log = logging.getLogger(__name__)
 
-#: The reader of a folder of saved CAMs, under its former name (:class:`wsl.cam.files.SavedCams`).
-CamFolder = SavedCams
-
 
 def evaluate_model(
-    module: WSLModule,
-    loader: DataLoader,
-    progress: bool = True,
-    pointing_subset: dict | None = None,
-    protocol: str | None = None,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
+    module: WSLModule, loader: DataLoader, options: EvalOptions | None = None, **fields: Any
 ) -> dict[str, float]:
     """Classification and localization scores of ``module`` on the split of ``loader``.
 
@@ -78,59 +68,53 @@ def evaluate_model(
 
     Args:
         module: a trained :class:`~wsl.lit.WSLModule` (see :func:`wsl.checkpoint.load_module`).
-        loader, progress, pointing_subset, protocol, cam_method, cam_layer: see :func:`evaluate_trained`.
+        loader, options, fields: see :func:`evaluate_trained`.
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
+    _, opts = _resolve("evaluate_model", None, options, fields)
     device = next(module.parameters()).device
-    model = TrainedModel.load(module, device=device)
-    return evaluate_trained(model, loader, progress, pointing_subset, protocol, cam_method, cam_layer)
+    return evaluate_trained(TrainedModel.load(module, device=device), loader, opts)
 
 
 @torch.no_grad()
 def evaluate_trained(
-    model: TrainedModel,
-    loader: DataLoader,
-    progress: bool = True,
-    pointing_subset: dict | None = None,
-    protocol: str | None = None,
-    cam_method: str = "native",
-    cam_layer: str | None = None,
+    model: TrainedModel, loader: DataLoader, options: EvalOptions | None = None, **fields: Any
 ) -> dict[str, float]:
     """Classification and localization scores of a trained model on the split of ``loader``.
 
     With a post-hoc ``cam_method`` the scores come from the same forward pass and the CAMs of each batch's
     ground-truth classes (the evaluation trials) from :func:`wsl.cam.class_maps_for`, in one batched call
     per batch; the loop itself runs under ``torch.no_grad()``, which that function leaves for its gradients.
+    A frame (``protocol``) other than the model's own uses that frame's threshold interval, the model's
+    frame its ``cam_curve_interval`` hyper-parameter.
 
     Args:
         model: the trained model (:meth:`wsl.trained.TrainedModel.load`).
         loader: an evaluation loader (with annotations) of a :class:`~wsl.data.WSLDataModule`.
-        progress: show a progress bar.
-        pointing_subset: flags of :func:`wsl.evaluation.read_pointing_subset`, to also report
-            ``pointing_game_difficult``.
-        protocol: evaluation frame, ``original`` or ``wsolevaluation`` (None: the model's ``protocol``
-            hyper-parameter); another frame than the model's uses that frame's threshold interval.
-        cam_method: a name of :data:`wsl.cam.POSTHOC_METHODS` (``native``: the model's class maps).
-        cam_layer: the layer of the post-hoc methods (None: the backbone's output feature map).
+        options, fields: :class:`EvalOptions` (``protocol`` None: the model's ``protocol``
+            hyper-parameter) and keywords of its fields ``protocol pointing_subset progress cam_method
+            cam_layer``.
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
+    _, opts = _resolve("evaluate_trained", None, options, fields)
     trained = model.frame
-    protocol = protocol or trained
+    protocol = opts.protocol or trained
+    num_classes = model.hparams["num_classes"]
     evaluator = LocalizationEvaluator(
-        model.hparams["num_classes"],
+        num_classes,
         model.hparams["single_label"],
         model.hparams["cam_curve_interval"] if protocol == trained else None,
-        pointing_subset=pointing_subset,
+        pointing_subset=opts.pointing_flags(num_classes),
         protocol=protocol,
     ).to(model.device)
     trials = _Trials(evaluator.frame)
     choice = ClassChoice(trials, needs_scores=False)
-    request = CamRequest(CamSource(cam_method, cam_layer), choice, evaluator.frame)
-    batches = tqdm(loader, desc="evaluate", unit="batch", disable=not progress)
+    request = CamRequest(CamSource(opts.cam_method, opts.cam_layer), choice, evaluator.frame)
+    batches = tqdm(loader, desc="evaluate", unit="batch", disable=not opts.progress)
     for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
         assert cams.scores is not None
         evaluator.update_classification(cams.scores.to(model.device), batch)
@@ -165,7 +149,7 @@ def _subset(batch: Mapping[str, Any], keep: list[int]) -> dict[str, Any]:
 
 
 def _read_batches(
-    loader: Any, folder: CamFolder, missing: set[str], protocol: str = "original"
+    loader: Any, folder: SavedCams, missing: set[str], protocol: str = "original"
 ) -> Iterator[tuple[dict[str, Any], Any]]:
     """Batches of the images that have CAM files, each with the maps of its ground-truth classes read."""
     for batch in loader:
@@ -216,7 +200,7 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     thread.join()
 
 
-def _folder_maps(folder: CamFolder, batch: Mapping[str, Any], protocol: str = "original"):
+def _folder_maps(folder: SavedCams, batch: Mapping[str, Any], protocol: str = "original"):
     # The largest map accepted: the image size, and at least the 224x224 frame of wsolevaluation's maps.
     least = 224 if protocol == "wsolevaluation" else 0
     sizes = [(max(int(h), least), max(int(w), least)) for h, w in batch["orig_size"]]
@@ -313,8 +297,11 @@ class EvalOptions:
 
 _DATA = {f.name for f in dataclasses.fields(EvalData)}
 _SCORING = {"protocol", "pointing_subset", "progress"}
+_TRAINED = frozenset(_SCORING | {"cam_method", "cam_layer"})
 #: The fields of :class:`EvalData` and :class:`EvalOptions` each job reads (and takes as keywords).
 _FIELDS: dict[str, frozenset[str]] = {
+    "evaluate_trained": _TRAINED,
+    "evaluate_model": _TRAINED,
     "evaluate_from_checkpoint": frozenset(
         (_DATA - {"single_label"}) | _SCORING | {"image_size", "device", "cam_method", "cam_layer"}
     ),
@@ -349,6 +336,14 @@ def _check_unread(job: str, objects: Sequence[Any], known: Collection[str]) -> N
                     "this job; "
                     f"leave it at its default {getattr(defaults, f.name)!r}"
                 )
+
+
+def _only(job: str, opts: EvalOptions, **changes: Any) -> EvalOptions:
+    """``opts`` with ``changes`` applied and every field ``job`` does not read back at its default: the
+    options a job hands to the job it runs (e.g. :func:`evaluate_from_checkpoint` to
+    :func:`evaluate_trained`, once the fields of the loading are spent)."""
+    kept = {name: getattr(opts, name) for name in _FIELDS[job] if hasattr(opts, name)}
+    return EvalOptions(**{**kept, **changes})
 
 
 def _positional(data: str | None, split: str | None, fields_: dict[str, Any]) -> dict[str, Any]:
@@ -388,7 +383,7 @@ def evaluate_cam_folder(
     """
     _, opts = _resolve("evaluate_cam_folder", None, options, fields)
     protocol = opts.protocol or "original"
-    folder = CamFolder(cam_dir, class_names, frame=protocol)
+    folder = SavedCams(cam_dir, class_names, frame=protocol)
     ids = _image_ids(loader.dataset)
     missing = set(folder.check_ids(ids, opts.skip_missing))
     evaluator = LocalizationEvaluator(
@@ -449,16 +444,9 @@ def evaluate_from_checkpoint(
     dm = model.datamodule(
         spec, src.class_names, batch_size=src.batch_size, num_workers=workers, skip_bad=src.skip_bad
     )
+    scoring = _only("evaluate_trained", opts, pointing_subset=opts.pointing_flags(dm.num_classes))
     with model.autocast(log.info):  # the precision of results.json
-        results = evaluate_trained(
-            model,
-            dm.dataloader(src.split),
-            progress=opts.progress,
-            pointing_subset=opts.pointing_flags(dm.num_classes),
-            protocol=opts.protocol,
-            cam_method=opts.cam_method,
-            cam_layer=opts.cam_layer,
-        )
+        results = evaluate_trained(model, dm.dataloader(src.split), scoring)
     name = f"{cam_label(opts.cam_method, opts.cam_layer)} / {model.name}" if posthoc else model.name
     return {
         "data": spec,
@@ -501,13 +489,8 @@ def evaluate_cams(
     names = src.class_names if src.class_names is not None else manifest_class_names(Path(cam_dir))
     dm = src.datamodule(names)
     protocol = opts.protocol or "original"
-    scoring = EvalOptions(
-        protocol=protocol,
-        cam_curve_interval=opts.cam_curve_interval,
-        pointing_subset=opts.pointing_flags(dm.num_classes),
-        skip_missing=opts.skip_missing,
-        progress=opts.progress,
-    )
+    flags = opts.pointing_flags(dm.num_classes)
+    scoring = _only("evaluate_cam_folder", opts, protocol=protocol, pointing_subset=flags)
     loader = dm.dataloader(src.split, with_images=False)
     results = evaluate_cam_folder(cam_dir, loader, dm.class_names, src.single_label, scoring)
     return {

@@ -11,13 +11,12 @@ same scores and their maps come from :func:`wsl.cam.class_maps_for` on ``cam_lay
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,6 +30,7 @@ from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
 from wsl.jobs.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
 from wsl.metrics import cam_to_boxes
+from wsl.options import apply_fields, split_fields
 from wsl.runs import DEFAULT_THRESHOLD
 from wsl.trained import ModelSource, TrainedModel
 
@@ -313,25 +313,11 @@ class ModelOptions:
     cam_method: str = "native"
     cam_layer: str | None = None
 
-
-def _with(options: Any, kind: type, overrides: Mapping[str, Any]) -> Any:
-    """``options`` (None: the defaults of ``kind``) with ``overrides`` of its field names applied."""
-    base: Any = kind() if options is None else options
-    if not isinstance(base, kind):
-        raise TypeError(f"options must be a {kind.__name__}; got {type(base).__name__}")
-    return dataclasses.replace(cast(Any, base), **overrides) if overrides else base
-
-
-def _split(overrides: Mapping[str, Any], *kinds: type) -> list[dict[str, Any]]:
-    """Keyword arguments → one dict per options class, by field name; an unknown name is a TypeError."""
-    parts: list[dict[str, Any]] = [{} for _ in kinds]
-    for key, value in overrides.items():
-        at = [i for i, kind in enumerate(kinds) if key in {f.name for f in dataclasses.fields(kind)}]
-        if not at:
-            known = sorted(f.name for kind in kinds for f in dataclasses.fields(kind))
-            raise TypeError(f"unexpected keyword argument {key!r}; expected one of {known}")
-        parts[at[0]][key] = value
-    return parts
+    def predictor(self, model: ModelSource) -> Predictor:
+        """The :class:`Predictor` of ``model`` loaded with these options (:meth:`Predictor.load`)."""
+        return Predictor.load(
+            model, self.threshold, self.image_size, self.device, self.cam_method, self.cam_layer
+        )
 
 
 class _Files(Dataset):
@@ -386,7 +372,8 @@ def iter_predictions(
         ValueError: ``images`` names no file at all, or a bad option.
         TypeError: a keyword that is not a field of :class:`PredictOptions`.
     """
-    opts: PredictOptions = _with(options, PredictOptions, overrides)
+    [own] = split_fields("iter_predictions", overrides, (PredictOptions,))
+    opts: PredictOptions = apply_fields(PredictOptions, options, own)
     paths, missing = find_images(images)
     if not paths:
         raise ValueError(
@@ -534,10 +521,7 @@ def predict(
         >>> result.size, len(result.classes), result.cams[0].shape, result.boxes[0].shape[1]
         ((30, 40), 1, torch.Size([30, 40]), 4)
     """
-    run, load = _split(overrides, PredictOptions, ModelOptions)
-    opts: PredictOptions = _with(options, PredictOptions, run)
-    how: ModelOptions = _with(model_options, ModelOptions, load)
-    predictor = Predictor.load(
-        model, how.threshold, how.image_size, how.device, how.cam_method, how.cam_layer
-    )
-    return list(iter_predictions(predictor, images, opts))
+    run, load = split_fields("predict", overrides, (PredictOptions, ModelOptions))
+    opts: PredictOptions = apply_fields(PredictOptions, options, run)
+    how: ModelOptions = apply_fields(ModelOptions, model_options, load)
+    return list(iter_predictions(how.predictor(model), images, opts))

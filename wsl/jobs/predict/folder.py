@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,13 @@ from wsl.jobs.predict.coco import CocoIds, coco_results
 from wsl.jobs.predict.core import (
     PICTURE_SIDE,
     ImagePrediction,
+    ModelOptions,
     ModelSource,
+    PredictOptions,
     Predictor,
-    check_selection,
     iter_predictions,
 )
+from wsl.options import apply_fields, split_fields
 from wsl.runs import write_json
 from wsl.viz.cam_files import ExportFolder
 from wsl.viz.io import save_png
@@ -54,45 +56,74 @@ class FolderOptions:
     """How :func:`predict_to_folder` predicts and what it writes (the flags of ``tools/predict.py``).
 
     Attributes:
-        top_k, min_score, threshold, image_size, device, multi_contour, batch_size, num_workers,
-            cam_method, cam_layer: see :func:`wsl.jobs.predict.predict`.
+        predict_options: how the images are gone over (:class:`~wsl.jobs.predict.PredictOptions`:
+            ``top_k min_score multi_contour batch_size num_workers progress``; ``progress`` on by
+            default here). ``keep_pixels`` and ``picture_side`` are the folder's: the overlays are drawn
+            on pixels kept at :data:`~wsl.jobs.predict.core.PICTURE_SIDE`; leave them at their defaults.
+        model_options: how the model is loaded (:class:`~wsl.jobs.predict.ModelOptions`:
+            ``threshold image_size device cam_method cam_layer``).
         coco_gt: a COCO annotation file whose image ids (by file name) and category ids (by class name)
             the detections use, so that ``COCOeval`` can score them; files it does not list are skipped.
             None: images are numbered 1, 2, … and class ``c`` is category ``c + 1``.
         sheet_size: overlays in ``contact_sheet.png`` (0: none).
         thumb_size: longest side of the gallery thumbnails.
-        progress: a tqdm bar over the images.
+
+    Raises:
+        ValueError: ``sheet_size`` not an int >= 0, or a drawing field of ``predict_options`` set.
     """
 
-    top_k: int | None = None
-    min_score: float | None = None
-    threshold: float | str | None = "best"
-    image_size: int | None = None
-    device: str = "auto"
+    predict_options: PredictOptions = field(default_factory=lambda: PredictOptions(progress=True))
+    model_options: ModelOptions = field(default_factory=ModelOptions)
     coco_gt: str | os.PathLike[str] | None = None
-    multi_contour: bool = False
-    batch_size: int = 16
-    num_workers: int = 0
     sheet_size: int = 32
     thumb_size: int = 256
-    progress: bool = True
-    cam_method: str = "native"
-    cam_layer: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sheet_size, bool) or not isinstance(self.sheet_size, int) or self.sheet_size < 0:
+            raise ValueError(f"sheet_size must be an int >= 0; got {self.sheet_size!r}")
+        for name in _DRAWING:
+            value, default = getattr(self.predict_options, name), getattr(PredictOptions(), name)
+            if value != default:
+                raise ValueError(
+                    f"FolderOptions.predict_options.{name} = {value!r} is set by predict_to_folder "
+                    f"(pictures at most {PICTURE_SIDE} px); leave it at its default {default!r}"
+                )
+
+    @classmethod
+    def of(cls, options: FolderOptions | None, fields: Mapping[str, Any]) -> FolderOptions:
+        """``options`` (None: the defaults) with the keywords ``fields`` applied, each to the object that
+        has a field of its name: this class, :class:`PredictOptions` or :class:`ModelOptions`.
+
+        Raises:
+            TypeError: a keyword that is no field of the three (nor a drawing field), naming the closest.
+        """
+        kinds = (cls, PredictOptions, ModelOptions)
+        own, run, load = split_fields("predict_to_folder", fields, kinds, exclude=_DRAWING)
+        opts: FolderOptions = apply_fields(cls, options, own)
+        return replace(
+            opts,
+            predict_options=apply_fields(PredictOptions, opts.predict_options, run),
+            model_options=apply_fields(ModelOptions, opts.model_options, load),
+        )
 
     def manifest_options(self, predictor: Predictor) -> ManifestOptions:
         """The settings ``cams.json`` records."""
+        run, load = self.predict_options, self.model_options
         return ManifestOptions(
             class_names=predictor.class_names,
             single_label=predictor.single_label,
-            classes="top_k" if self.min_score is None else "min_score",
-            selection={"top_k": self.top_k, "min_score": self.min_score},
+            classes="top_k" if run.min_score is None else "min_score",
+            selection={"top_k": run.top_k, "min_score": run.min_score},
             threshold=predictor.threshold,
-            multi_contour=bool(self.multi_contour),
-            cam_method=self.cam_method,
-            cam_layer=self.cam_layer,
+            multi_contour=bool(run.multi_contour),
+            cam_method=load.cam_method,
+            cam_layer=load.cam_layer,
             frame=FRAME,
         )
 
+
+#: The fields of :class:`PredictOptions` :func:`predict_to_folder` sets itself (it draws every prediction).
+_DRAWING = ("keep_pixels", "picture_side")
 
 #: The frame of the saved maps: each image's class maps at its original size.
 FRAME = "original"
@@ -114,7 +145,9 @@ def predict_to_folder(
             before the model is loaded, staged beside it and swapped in whole (the files of an earlier
             prediction are replaced, a killed prediction leaves nothing in it; other files are kept).
         options: :class:`FolderOptions` (default: its defaults).
-        **fields: fields of :class:`FolderOptions` to replace, e.g. ``top_k=2``.
+        **fields: fields of :class:`FolderOptions`, :class:`~wsl.jobs.predict.PredictOptions` or
+            :class:`~wsl.jobs.predict.ModelOptions` to replace, e.g. ``top_k=2, device="cpu"``
+            (:meth:`FolderOptions.of`).
 
     Returns:
         Summary: ``out_dir``, ``index``, ``detections``, ``images_json``, ``contact_sheet`` (or None),
@@ -122,6 +155,7 @@ def predict_to_folder(
         warning), ``seconds``.
 
     Raises:
+        TypeError: a keyword that is no field of the three option classes.
         ValueError: a bad argument, a missing checkpoint, an ``out_dir`` refused by
             :func:`wsl.jobs.outdir.prepare_out_dir` or in use, a ``coco_gt`` that cannot be read or lacks
             one of the model's classes.
@@ -132,15 +166,9 @@ def predict_to_folder(
         'out/index.html'
     """
     started = time.perf_counter()
-    opts = replace(options or FolderOptions(), **fields)
-    if isinstance(opts.sheet_size, bool) or not isinstance(opts.sheet_size, int) or opts.sheet_size < 0:
-        raise ValueError(f"sheet_size must be an int >= 0; got {opts.sheet_size!r}")
-    check_selection(opts.top_k, opts.min_score)
+    opts = FolderOptions.of(options, fields)
     with lock_out_dir(prepare_out_dir(out_dir, "predict")), staged_output(out_dir, "predict") as stage:
-        predictor = Predictor.load(
-            model, opts.threshold, opts.image_size, opts.device, cam_method=opts.cam_method,
-            cam_layer=opts.cam_layer,
-        )  # fmt: skip
+        predictor = opts.model_options.predictor(model)
         summary = _predict_into(predictor, images, ExportFolder(stage), opts)
     summary.update(_paths(Path(out_dir), summary.pop("has_sheet")))
     summary["seconds"] = time.perf_counter() - started
@@ -159,19 +187,17 @@ def _predict_into(
     for note in predictor.notes:
         log.info(note)
     category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
-    out = _PredictionFolder(folder, PanelStyle(predictor.threshold, opts.multi_contour), category_ids)
+    run, load = opts.predict_options, opts.model_options
+    out = _PredictionFolder(folder, PanelStyle(predictor.threshold, run.multi_contour), category_ids)
     skipped: list[str] = []
-    for result in iter_predictions(
-        predictor, images, top_k=opts.top_k, min_score=opts.min_score, multi_contour=opts.multi_contour,
-        batch_size=opts.batch_size, num_workers=opts.num_workers,
-        image_ids=None if ids is None else ids.image_ids, keep_pixels=True, picture_side=PICTURE_SIDE,
-        progress=opts.progress, skipped=skipped,
-    ):  # fmt: skip
+    drawn = replace(run, keep_pixels=True, picture_side=PICTURE_SIDE)
+    image_ids = None if ids is None else ids.image_ids
+    for result in iter_predictions(predictor, images, drawn, image_ids=image_ids, skipped=skipped):
         out.add(result, opts.thumb_size, opts.sheet_size)
     if skipped:
         lines = "\n  ".join(skipped)
         log.warning("warning: skipped %d path(s) that are not readable images:\n  %s", len(skipped), lines)
-    title = _title(opts.cam_method, opts.cam_layer, opts.multi_contour, predictor.threshold)
+    title = _title(load.cam_method, load.cam_layer, run.multi_contour, predictor.threshold)
     has_sheet = out.finish(names, opts.manifest_options(predictor), title)
     return {
         "has_sheet": has_sheet,
