@@ -124,6 +124,8 @@ def test_evaluate_out_that_is_a_folder_or_read_only_exits_2_before_scoring(
     def never(*args, **kwargs):
         raise AssertionError("scored before the output was checked")
 
+    # evaluate --ckpt scores through evaluate_trained (evaluate_model is the in-memory module's job)
+    monkeypatch.setattr(wsl.jobs.evaluate, "evaluate_trained", never)
     monkeypatch.setattr(wsl.jobs.evaluate, "evaluate_model", never)
     folder = tmp_path / "out.json"
     folder.mkdir()
