@@ -141,7 +141,8 @@ def _export(argv: list[str] | None) -> dict:
                 f"--classes {args.classes} does not apply to --layout wsolevaluation, which writes the map "
                 "of each image's ground-truth class; leave --classes out"
             )
-        method, layer = (model.cam_method, None) if model is not None else (args.cam_method, args.cam_layer)
+        # a classifier's CAMs: its method, on the layer it was built on
+        method, layer = model.cam_source() if model is not None else (args.cam_method, args.cam_layer)
         maps = export_scoremaps_from_checkpoint(
             _source(args, model), args.out, args.limit, not args.no_progress, method, layer
         )
