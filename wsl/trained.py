@@ -6,6 +6,8 @@ Every job (evaluate, export, score maps, predict) starts from a :class:`TrainedM
   its run folder gives the best threshold and the training image size), a
   :func:`wsl.serving.save_pretrained` folder (its ``config.json`` gives them) or takes a module in
   memory (a ``WSLModule``, a ``WSLNet`` or any module returning ``(scores, class_maps)``);
+- :meth:`TrainedModel.from_classifier` takes any classifier returning logits (``timm:NAME``,
+  ``torchvision:NAME`` or a module) with a post-hoc CAM method and a layer (:mod:`wsl.classifier_model`);
 - it answers: :attr:`~TrainedModel.net` (the plain network, in eval mode on the device),
   :attr:`~TrainedModel.class_names`, :attr:`~TrainedModel.single_label`,
   :attr:`~TrainedModel.image_size`, :attr:`~TrainedModel.threshold` (the best MaxBoxAcc threshold when
@@ -22,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +42,6 @@ __all__ = [
     "parse_class_names",
     "training_data",
 ]
-
-#: What :meth:`TrainedModel.load` accepts: a checkpoint file, a ``save_pretrained`` folder or a module.
-ModelSource = str | os.PathLike[str] | nn.Module
 
 #: Lightning's mixed precisions → the autocast dtype its forward ran under.
 AUTOCAST_DTYPES = {
@@ -217,6 +216,11 @@ class TrainedModel:
         notes: one line per value that was not given, saying where it came from.
         data: the data spec the run was trained on (the checkpoint's data module hyper-parameters, else
             its run's ``config.yaml``), None when unknown (a folder or a module); see :meth:`data_spec`.
+        cam_method: the post-hoc method whose maps are the CAMs of a classifier
+            (:meth:`from_classifier`; its :attr:`net` returns logits and activations, no class maps);
+            None: the network's own class maps.
+        classes_by_index: the data's class label ``k`` is output ``k`` (a classifier): the data is read
+            with its own classes, not matched by name with :attr:`class_names`.
     """
 
     net: nn.Module
@@ -230,6 +234,8 @@ class TrainedModel:
     source: str | None = None
     notes: list[str] = field(default_factory=list)
     data: str | None = None
+    cam_method: str | None = None
+    classes_by_index: bool = False
 
     @classmethod
     def load(
@@ -243,8 +249,10 @@ class TrainedModel:
 
         Args:
             source: a ``.ckpt`` written by ``tools/train.py``, a :func:`wsl.serving.save_pretrained`
-                folder, or a module (``WSLModule``, ``WSLNet``, any module returning
-                ``(scores, class_maps)``).
+                folder, a module (``WSLModule``, ``WSLNet``, any module returning
+                ``(scores, class_maps)``), or a :class:`TrainedModel` (a classifier of
+                :meth:`from_classifier`), returned with a given ``image_size``, numeric ``threshold`` or
+                device other than ``auto`` applied.
             device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`).
             image_size: network input side; None: the training size (checkpoint, ``config.yaml`` or
                 ``config.json``), else :data:`wsl.runs.DEFAULT_IMAGE_SIZE` with a note.
@@ -265,6 +273,8 @@ class TrainedModel:
         """
         wanted = _check_threshold(threshold)
         _check_image_size(image_size)
+        if isinstance(source, TrainedModel):
+            return source._reused(device, image_size, wanted)
         torch_device = resolve_device(device)
         notes: list[str] = []
         config: Mapping[str, Any] | None = None
@@ -303,6 +313,24 @@ class TrainedModel:
             notes=notes,
             data=None if run is None or path is None else training_data(path, run),
         )
+
+    def _reused(
+        self, device: str | torch.device, image_size: int | None, wanted: float | str | None
+    ) -> TrainedModel:
+        """This model with what a job asks of it: a given image size or numeric threshold replaces its own,
+        a device other than ``auto`` moves it; ``best``, ``auto`` or None keep its threshold (one it does
+        not have is resolved as for a module in memory)."""
+        changes: dict[str, Any] = {}
+        notes = list(self.notes)
+        if image_size is not None:
+            changes["image_size"] = image_size
+        if isinstance(wanted, float):
+            changes["threshold"] = wanted
+        elif self.threshold is None and wanted is not None:
+            changes["threshold"] = self._resolve_threshold(wanted, None, None, notes)
+        if str(device) != "auto" and resolve_device(device) != self.device:
+            changes.update(device=resolve_device(device), net=self.net.to(resolve_device(device)))
+        return replace(self, notes=notes, **changes) if changes else self
 
     @staticmethod
     def _resolve_threshold(
@@ -349,6 +377,45 @@ class TrainedModel:
         notes.append(note)
         return size
 
+    @classmethod
+    def from_classifier(cls, model: nn.Module | str, options: Any = None, **fields: Any) -> TrainedModel:
+        """Any classifier whose forward returns logits, as a model whose CAMs are a post-hoc method's.
+
+        See :func:`wsl.classifier_model.classifier_model` (``options``: a
+        :class:`~wsl.classifier_model.ClassifierOptions`; ``fields`` replace its fields by name).
+
+        Example:
+            >>> import timm
+            >>> net = timm.create_model("resnet18", pretrained=False, num_classes=3)
+            >>> model = TrainedModel.from_classifier(net, method="gradcam", layer="layer3", device="cpu")
+            >>> model.class_names, model.cam_method, model.net.layer, model.threshold
+            (['0', '1', '2'], 'gradcam', 'layer3', 0.5)
+        """
+        from wsl.classifier_model import classifier_model
+
+        return classifier_model(model, options, **fields)
+
+    def cam_source(self, method: str = "native", layer: str | None = None) -> tuple[str, str | None]:
+        """The ``(cam_method, cam_layer)`` a job runs on :attr:`net` for a request of ``(method, layer)``.
+
+        A network with class maps of its own takes the request as it is. A classifier
+        (:attr:`cam_method` set) has none: ``native`` means its own method, another post-hoc method is
+        computed on the same layer (``layer`` None: the layer it was built on, the ``backbone`` of its
+        :class:`~wsl.cam.ClassifierCAM`).
+
+        Raises:
+            ValueError: a classifier asked for another layer (its layer is chosen when it is built).
+        """
+        if self.cam_method is None:
+            return method, layer
+        if layer is not None and layer != "backbone":
+            raise ValueError(
+                f"cam_layer={layer!r}: the classifier's CAM layer is chosen when it is built "
+                f"({getattr(self.net, 'layer', '?')!r}); pass it as layer= to TrainedModel.from_classifier "
+                "(the tools' --cam-layer with --model)"
+            )
+        return (self.cam_method if method == "native" else method), None
+
     @property
     def num_classes(self) -> int:
         """C, the number of classes."""
@@ -361,9 +428,12 @@ class TrainedModel:
 
     @property
     def name(self) -> str:
-        """``"<pool> / <backbone>"`` for a ``WSLModule``'s network, else the network's class name."""
+        """``"<pool> / <backbone>"`` for a ``WSLModule``'s network, a classifier's name (``timm:NAME``, else
+        its class name), else the network's class name."""
         if "pool" in self.hparams and "backbone" in self.hparams:
             return f"{self.hparams['pool']} / {self.hparams['backbone']}"
+        if self.cam_method is not None:
+            return self.source or type(getattr(self.net, "classifier", self.net)).__name__
         return type(self.net).__name__
 
     def autocast(self, log_note: Any = None) -> Any:
@@ -412,4 +482,25 @@ class TrainedModel:
         :attr:`image_size`."""
         kwargs.setdefault("image_size", self.image_size)
         declared = parse_class_names(class_names) if class_names is not None else None
+        if self.classes_by_index:
+            return self._indexed_datamodule(data, declared, **kwargs)
         return datamodule_with_classes(self.class_names, self.single_label, data, declared, **kwargs)
+
+    def _indexed_datamodule(self, data: str, declared: list[str] | None, **kwargs: Any) -> Any:
+        """The data module of a classifier: the data's own classes, whose label ``k`` is output ``k``."""
+        from wsl.data import WSLDataModule
+
+        kwargs.setdefault("single_label", self.single_label)
+        dm = WSLDataModule(data, class_names=declared, **kwargs)
+        if dm.num_classes > self.num_classes:
+            raise ValueError(
+                f"data {data!r} has {dm.num_classes} classes but the classifier {self.name} has "
+                f"{self.num_classes} outputs; the data's class label k is the classifier's output k, so pass "
+                "data labelled with the classifier's class indices (as wsol:ILSVRC is for ImageNet)"
+            )
+        return dm
+
+
+#: What :meth:`TrainedModel.load` accepts: a checkpoint file, a ``save_pretrained`` folder, a module, or a
+#: model already built (:meth:`TrainedModel.from_classifier`), taken as it is.
+ModelSource = str | os.PathLike[str] | nn.Module | TrainedModel

@@ -17,6 +17,17 @@ network instead of its own class maps, on ``--cam-layer`` (default: the backbone
     python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --out cams_gradcam --cam-method gradcam \
         --cam-layer backbone.body.blocks.2
 
+Any classifier (``--model timm:NAME``, ``torchvision:NAME``; ``--pretrained`` or ``--weights FILE``) in
+place of a checkpoint: its CAMs are ``--cam-method``'s (default gradcam) on ``--cam-layer`` (default: the
+model's usual CAM layer), ``--class-names`` names its outputs (default ``0`` … ``C-1``) and the data's label
+``k`` is its output ``k``::
+
+    python tools/export_cams.py --model timm:resnet50.tv_in1k --pretrained --cam-method gradcam \
+        --cam-layer layer4 --data wsol:ILSVRC:dataset/ILSVRC --split test --out cams_resnet50
+
+``--data`` defaults to the data the checkpoint was trained on (its data module, else its run's
+``config.yaml``); a checkpoint that records none, and ``--model``, need ``--data``.
+
 Errors on the inputs
 (missing checkpoint, unknown split, bad threshold, an output path that is a file) print
 ``error: ...`` and exit with status 2.
@@ -28,11 +39,13 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.commands.classifier_flags import MODEL_FLAGS, add_model_options, classifier_from_args
 from wsl.commands.parser import tool_parser
 from wsl.jobs.export import CLASS_MODES, ExportOptions, export_from_checkpoint, summary_text
 from wsl.jobs.logs import tool_logging
 from wsl.jobs.scoremaps import export_scoremaps_from_checkpoint
 from wsl.jobs.source import CheckpointData
+from wsl.trained import TrainedModel
 
 #: ``--layout`` choices: wsl's export folder (overlays, gallery, .npz) or wsolevaluation's score maps.
 LAYOUTS = ("wsl", "wsolevaluation")
@@ -50,14 +63,19 @@ FLAGS = {
     "class_names": "--class-names",
     "skip_bad=True": "--skip-bad",
     **CAM_FLAGS,
+    **MODEL_FLAGS,
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
     parser = tool_parser(__doc__)
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by tools/train.py")
-    parser.add_argument("--data", default="synthetic", help="data spec: synthetic, voc:PATH, coco:PATH ...")
+    add_model_options(parser)
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="data spec: synthetic, voc:PATH, coco:PATH ... (--ckpt default: the data it was trained on)",
+    )
     parser.add_argument("--split", default="test", help="split to export (default: test)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
@@ -77,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--class-names",
         metavar="A,B,C|FILE",
         help="the dataset's classes (comma-separated, or a file of one name a line), for a folder that "
-        "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order",
+        "does not declare them (VOC without classes.txt); they must be the checkpoint's, in any order "
+        "(--model: the names of its outputs, in output order)",
     )
     add_cam_options(parser)
     parser.add_argument("--limit", type=int, default=None, help="export only the first N images")
@@ -114,6 +133,7 @@ def _export(argv: list[str] | None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.jobs.export.export_from_checkpoint`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    model = classifier_from_args(parser, args)
     check_cam_options(parser, args)
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):
@@ -121,13 +141,16 @@ def _export(argv: list[str] | None) -> dict:
                 f"--classes {args.classes} does not apply to --layout wsolevaluation, which writes the map "
                 "of each image's ground-truth class; leave --classes out"
             )
+        # a classifier's CAMs: its method, on the layer it was built on
+        method, layer = model.cam_source() if model is not None else (args.cam_method, args.cam_layer)
         maps = export_scoremaps_from_checkpoint(
-            _source(args), args.out, args.limit, not args.no_progress, args.cam_method, args.cam_layer
+            _source(args, model), args.out, args.limit, not args.no_progress, method, layer
         )
         print(
             f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "
             f"{maps['seconds']:.1f} s: {maps['out_dir']}/<image_id>.npy\n"
-            f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {args.data} --split {args.split} "
+            f"score them: tools/evaluate.py --cams {maps['out_dir']} --data {maps['data']} "
+            f"--split {args.split} "
             "--single-label "
             "--protocol wsolevaluation"
         )
@@ -138,18 +161,18 @@ def _export(argv: list[str] | None) -> dict:
         multi_contour=args.multi_contour,
         sheet_size=args.sheet_size,
         progress=not args.no_progress,
-        cam_method=args.cam_method,
-        cam_layer=args.cam_layer,
+        cam_method=args.cam_method if model is None else "native",  # a classifier's "native": its method
+        cam_layer=args.cam_layer if model is None else None,
     )
-    summary = export_from_checkpoint(_source(args), args.out, options, args.threshold)
+    summary = export_from_checkpoint(_source(args, model), args.out, options, args.threshold)
     print(summary_text(summary))
     return summary
 
 
-def _source(args: argparse.Namespace) -> CheckpointData:
-    """The checkpoint and split the flags name."""
+def _source(args: argparse.Namespace, model: TrainedModel | None) -> CheckpointData:
+    """The checkpoint (or the classifier of ``--model``) and the split the flags name."""
     return CheckpointData(
-        args.ckpt,
+        args.ckpt if model is None else model,
         args.data,
         args.split,
         image_size=args.image_size,
@@ -157,7 +180,7 @@ def _source(args: argparse.Namespace) -> CheckpointData:
         num_workers=args.num_workers,
         device=args.device,
         skip_bad=args.skip_bad,
-        class_names=args.class_names,
+        class_names=args.class_names if model is None else None,
     )
 
 

@@ -7,6 +7,13 @@
 Files that cannot be read are listed in one warning and skipped. ``OUT/detections.json`` is in COCO's
 results format (ids in ``OUT/images.json``); with ``--coco-gt instances.json`` it uses that file's image
 and category ids, so that ``pycocotools`` can score it. The layout is in :mod:`wsl.jobs.predict.folder`.
+``--model timm:NAME`` (``torchvision:NAME``; ``--pretrained`` or ``--weights FILE``) predicts with any
+classifier instead: its CAMs are ``--cam-method``'s (default gradcam) on ``--cam-layer`` (default: its usual
+CAM layer), ``--class-names`` names its outputs (default ``0`` … ``C-1``)::
+
+    python tools/predict.py --model timm:resnet50.tv_in1k --pretrained --images photos/ --out predictions \
+        --class-names imagenet_classes.txt --top-k 1
+
 Errors on the inputs print ``error: ...`` and exit with status 2.
 """
 
@@ -16,6 +23,7 @@ import argparse
 import sys
 
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
+from wsl.commands.classifier_flags import MODEL_FLAGS, add_model_options, classifier_from_args
 from wsl.commands.parser import tool_parser
 from wsl.jobs.logs import tool_logging
 from wsl.jobs.predict import predict_to_folder, summary_text
@@ -34,14 +42,20 @@ FLAGS = {
     "sheet_size": "--sheet-size",
     "checkpoint": "--ckpt",
     **CAM_FLAGS,
+    **MODEL_FLAGS,
+    "class_names": "--class-names",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
     parser = tool_parser(__doc__)
+    add_model_options(parser, "checkpoint written by tools/train.py, or a save_pretrained folder")
     parser.add_argument(
-        "--ckpt", required=True, help="checkpoint written by tools/train.py, or a save_pretrained folder"
+        "--class-names",
+        metavar="A,B,C|FILE",
+        default=None,
+        help="--model: the names of its outputs, in order",
     )
     parser.add_argument("--images", required=True, nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--out", required=True, help="output folder")
@@ -79,9 +93,14 @@ def _run(argv: list[str] | None) -> dict:
     """Parse, predict, print the summary; returns :func:`wsl.jobs.predict.predict_to_folder`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.class_names is not None and args.model is None:
+        parser.error(
+            "--class-names names the outputs of a --model classifier (a checkpoint knows its classes)"
+        )
+    model = classifier_from_args(parser, args)
     check_cam_options(parser, args)
     summary = predict_to_folder(
-        args.ckpt,
+        args.ckpt if model is None else model,
         args.images,
         args.out,
         top_k=args.top_k,
@@ -96,7 +115,7 @@ def _run(argv: list[str] | None) -> dict:
         sheet_size=args.sheet_size,
         progress=not args.no_progress,
         cam_method=args.cam_method,
-        cam_layer=args.cam_layer,
+        cam_layer=args.cam_layer if model is None else None,  # a classifier's layer is in the model
     )
     print(summary_text(summary))
     return summary

@@ -318,7 +318,12 @@ def export_from_checkpoint(
     The dataset is read with the class list stored in the checkpoint, so a VOC or COCO folder is read
     with the model's own classes (and class order): :meth:`wsl.trained.TrainedModel.datamodule`, or, when
     ``source.class_names`` declares the dataset's classes, those (which must be the model's, in any
-    order). ``out_dir`` is checked and locked before the checkpoint is loaded.
+    order). ``out_dir`` is checked and locked before the checkpoint is loaded. ``source.data`` None reads
+    the data the checkpoint was trained on, or refuses (a dataset is never guessed).
+
+    ``source.ckpt`` may be a classifier's model (:meth:`wsl.trained.TrainedModel.from_classifier`): its
+    CAMs are its post-hoc method's (``cam_method`` ``native`` means that method; another post-hoc method
+    runs on the same layer) and the data's label ``k`` is its output ``k``.
 
     Args:
         source: the checkpoint and the split (:class:`wsl.jobs.source.CheckpointData`).
@@ -343,8 +348,11 @@ def export_from_checkpoint(
     check_cam_request(opts.cam_method, opts.cam_layer)
     with lock_out_dir(prepare_out_dir(out_dir, "wsl")):  # before the checkpoint is loaded
         model, loader = source.load(value, opts.limit)
+        method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its method
         opts = replace(
             opts,
+            cam_method=method,
+            cam_layer=layer,
             class_names=model.class_names if opts.class_names is None else opts.class_names,
             single_label=model.single_label if opts.single_label is None else opts.single_label,
             threshold=model.threshold if model.threshold is not None else DEFAULT_THRESHOLD,

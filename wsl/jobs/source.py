@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wsl.trained import parse_class_names
+from wsl.trained import TrainedModel, parse_class_names
 
 __all__ = ["CheckpointData", "check_int"]
 
@@ -32,8 +32,10 @@ class CheckpointData:
     """A checkpoint and the data split a job runs it on.
 
     Attributes:
-        ckpt: ``.ckpt`` written by ``tools/train.py`` (or a ``save_pretrained`` folder).
-        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …).
+        ckpt: ``.ckpt`` written by ``tools/train.py`` (or a ``save_pretrained`` folder, or a
+            :class:`~wsl.trained.TrainedModel` already built, e.g. a classifier's).
+        data: data spec (``synthetic``, ``voc:PATH``, ``coco:PATH`` …); None: the data the checkpoint was
+            trained on (:meth:`wsl.trained.TrainedModel.data_spec`, which refuses where it is not recorded).
         split: split name (``test``, ``val`` …).
         image_size: network input side; None: :meth:`wsl.runs.RunFolder.training_image_size`.
         batch_size, num_workers: loader settings.
@@ -47,8 +49,8 @@ class CheckpointData:
         ValueError: ``image_size``, ``batch_size`` or ``num_workers`` out of range.
     """
 
-    ckpt: str | os.PathLike[str]
-    data: str = "synthetic"
+    ckpt: str | os.PathLike[str] | TrainedModel
+    data: str | None = None
     split: str = "test"
     image_size: int | None = None
     batch_size: int = 32
@@ -70,16 +72,14 @@ class CheckpointData:
             threshold: ``"best"``, a number in [0, 1), or None (not needed).
             limit: the loader's first ``limit`` images (None: all).
         """
-        from wsl.trained import TrainedModel
-
         names = parse_class_names(self.class_names) if self.class_names is not None else None
-        model = TrainedModel.load(
-            os.fspath(self.ckpt), device=self.device, image_size=self.image_size, threshold=threshold
-        )
-        for note in model.notes:
+        source = self.ckpt if isinstance(self.ckpt, TrainedModel) else os.fspath(self.ckpt)
+        model = TrainedModel.load(source, device=self.device, image_size=self.image_size, threshold=threshold)
+        spec, data_note = model.data_spec(self.data)
+        for note in [*model.notes, data_note] if data_note else model.notes:
             log.info(note)
         dm = model.datamodule(
-            self.data,
+            spec,
             names,
             batch_size=self.batch_size,
             num_workers=self.num_workers,
@@ -91,8 +91,8 @@ class CheckpointData:
     def summary(self, model: Any) -> dict[str, Any]:
         """``ckpt``, ``data``, ``split``, ``image_size``, ``device`` of a job's summary."""
         return {
-            "ckpt": str(self.ckpt),
-            "data": self.data,
+            "ckpt": str(self.ckpt) if isinstance(self.ckpt, (str, os.PathLike)) else model.source,
+            "data": model.data_spec(self.data)[0],
             "split": self.split,
             "image_size": model.image_size,
             "device": str(model.device),

@@ -179,7 +179,9 @@ class Predictor:
 
     @classmethod
     def of(cls, model: TrainedModel, cam_method: str = "native", cam_layer: str | None = None) -> Predictor:
-        """A predictor around a loaded model (its threshold None: :data:`~wsl.runs.DEFAULT_THRESHOLD`)."""
+        """A predictor around a loaded model (its threshold None: :data:`~wsl.runs.DEFAULT_THRESHOLD`); a
+        classifier's ``native`` is its post-hoc method (:meth:`wsl.trained.TrainedModel.cam_source`)."""
+        cam_method, cam_layer = model.cam_source(cam_method, cam_layer)
         check_cam_request(cam_method, cam_layer, model.net)
         notes = list(model.notes)
         model.autocast(notes.append)  # a note when it is a mixed precision
