@@ -16,6 +16,9 @@ counts and the reader's new notes; the parent adds them in submission order
 are in flight, so memory does not grow with the number of maps. Each worker runs torch on one thread
 and the compiled core's pool on ``max(1, CPUs // workers)`` threads
 (:func:`wsl.metrics.boxes.set_scoring_threads`).
+
+As with any ``multiprocessing`` start method other than ``fork``, a script that calls this at import
+time needs the ``if __name__ == "__main__":`` guard (the forkserver imports the main module once).
 """
 
 from __future__ import annotations
