@@ -14,6 +14,13 @@ usage is read with ``os.wait4`` (wall, user + system CPU, ``ru_maxrss``)::
     python tools/evaluate.py --cams MAPS --data wsol:ILSVRC:ROOT:metadata=META --split test \\
         --single-label --protocol wsolevaluation --no-progress --out RESULT.json
 
+``--workers 1,2`` runs it with ``--workers 1`` and ``--workers 2`` (worker processes for the maps,
+:mod:`wsl.evaluation_workers`), ``--repeats R`` interleaves R rounds of every setting. The child runs
+under a small reaper (Linux ``PR_SET_CHILD_SUBREAPER``) that waits for every process below it, so the
+CPU time includes the worker processes and the forkserver they start from, and a sampler reads the
+processes' summed proportional set size (``/proc/PID/smaps_rollup`` Pss, every 0.5 s): ``peak_pss_mib``
+is the memory of the whole tree at its peak, ``maxrss_mib`` the largest single process's.
+
 ``--threads 2,1`` runs it with ``OMP_NUM_THREADS`` unset (torch's default: one thread per core) and
 ``OMP_NUM_THREADS=1``; each run's scores are printed and must be equal. ``--keep DIR`` writes the maps and
 metadata there (and reuses them when they are already there), so larger N can be written once.
@@ -32,6 +39,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,10 +119,67 @@ def prepare(work: Path, metadata: Path, dataset: str, split: str, n: int) -> tup
     return maps, f"wsol:{dataset}:{root}:metadata={meta}"
 
 
+#: Runs the command and then waits for every orphaned descendant (the forkserver and its workers), so
+#: that their CPU time reaches this process's parent through ``wait4`` (Linux; elsewhere: the command's).
+REAPER = """
+import ctypes, os, subprocess, sys
+try:
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+except (OSError, AttributeError):
+    pass
+code = subprocess.call(sys.argv[1:])
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+sys.exit(code)
+"""
+
+
+def _tree_pss_kib(root: int) -> int:
+    """Summed Pss of ``root`` and its descendants (``/proc``; 0 where unreadable)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _sample_peak(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.wait(0.5):
+        peak[0] = max(peak[0], _tree_pss_kib(pid))
+
+
 def evaluate(
-    tree: Path, maps: Path, spec: str, split: str, threads: int, interval: float | None, out: Path
+    tree: Path,
+    maps: Path,
+    spec: str,
+    split: str,
+    threads: int,
+    interval: float | None,
+    out: Path,
+    workers: int = 1,
 ) -> dict:
-    """Run ``tools/evaluate.py --cams`` in a child; its wall, CPU and peak RSS, and its scores."""
+    """Run ``tools/evaluate.py --cams`` in a child; its wall, CPU and peak memory, and its scores."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("OMP_NUM_THREADS", None)
     if threads == 1:
@@ -124,10 +189,19 @@ def evaluate(
     cmd += ["--out", str(out)]
     if interval is not None:
         cmd += ["--cam-curve-interval", str(interval)]
+    if workers != 1:
+        cmd += ["--workers", str(workers)]
     started = time.perf_counter()
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", REAPER, *cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    stop, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=_sample_peak, args=(child.pid, stop, peak), daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
     child.returncode = os.waitstatus_to_exitcode(status)
     stderr = child.stderr.read().decode() if child.stderr else ""
     if child.returncode != 0:
@@ -136,9 +210,11 @@ def evaluate(
     return {
         "tree": str(tree),
         "threads": "default" if threads != 1 else 1,
+        "workers": workers,
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
         "maxrss_mib": round(usage.ru_maxrss / 1024, 1),
+        "peak_pss_mib": round(peak[0] / 1024, 1),
         "results": results.get("results", results),
     }
 
@@ -154,6 +230,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--threads", default="2,1", help="runs: 1 = OMP_NUM_THREADS=1, other = torch's default"
     )
+    parser.add_argument("--workers", default="1", help="comma-separated --workers values, e.g. 1,2")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of every setting")
     parser.add_argument("--interval", type=float, default=None, help="threshold step (default: 0.001)")
     parser.add_argument("--tree", action="append", help="repository root whose code runs (repeatable)")
     parser.add_argument("--keep", default=None, help="folder for the maps and metadata (kept and reused)")
@@ -168,11 +246,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
         maps, spec = prepare(work, metadata, args.dataset, args.split, args.n)
         rows = []
         trees = [Path(t).resolve() for t in args.tree or [REPO]]
-        runs = [(tree, int(t)) for t in args.threads.split(",") for tree in trees]
-        for k, (tree, threads) in enumerate(runs):
+        runs = [
+            (tree, int(t), int(w))
+            for _ in range(args.repeats)
+            for t in args.threads.split(",")
+            for w in args.workers.split(",")
+            for tree in trees
+        ]
+        for k, (tree, threads, workers) in enumerate(runs):
             out = Path(tmp) / f"result{k}.json"
-            row = evaluate(tree, maps, spec, args.split, threads, args.interval, out)
-            row["load_after"] = round(os.getloadavg()[0], 1)
+            load_before = round(os.getloadavg()[0], 1)
+            row = evaluate(tree, maps, spec, args.split, threads, args.interval, out, workers)
+            row["load_before"], row["load_after"] = load_before, round(os.getloadavg()[0], 1)
             print(json.dumps(row), flush=True)
             rows.append(row)
     scores = [json.dumps(r["results"], sort_keys=True) for r in rows]

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
+from torchmetrics.utilities.data import dim_zero_sum
 
 from wsl.cam import CamBatch, Frame, batch_sizes, get_frame, gt_classes
 from wsl.metrics import (
@@ -124,6 +126,25 @@ def read_pointing_subset(path: str | Path, num_classes: int) -> dict[str, tuple[
     if not flags:
         raise ValueError(f"{path} holds no line; expected '<image name>\\t<flag>...' per image")
     return flags
+
+
+def _add_counts(metric: Metric, states: Mapping[str, torch.Tensor], name: str) -> None:
+    """``metric``'s states += ``states``, each a sum-reduced integer tensor of the same shape."""
+    if set(states) != set(metric.metric_state):
+        expected = sorted(metric.metric_state)
+        raise ValueError(f"counts[{name!r}] has the states {sorted(states)}; expected {expected}")
+    for state, local in metric.metric_state.items():
+        incoming = torch.as_tensor(states[state])
+        summed = metric._reductions[state] is dim_zero_sum
+        floats = local.is_floating_point() or incoming.is_floating_point()
+        if not summed or floats or incoming.shape != local.shape:
+            raise ValueError(
+                f"{name}.{state}: only sum-reduced integer counts of shape {tuple(local.shape)} can be "
+                f"added; got {incoming.dtype} {tuple(incoming.shape)} (reduction sum: {summed})"
+            )
+    metric.merge_state({state: torch.as_tensor(v).to(metric.device) for state, v in states.items()})
+    metric._update_count += 1  # merge_state does not count an update; compute() warns without one
+    metric._computed = None
 
 
 class LocalizationEvaluator(nn.Module):
@@ -309,6 +330,32 @@ class LocalizationEvaluator(nn.Module):
         )
         for name in self.metric_names:
             METRICS[name].update(getattr(self, name), fed)
+
+    def localization_counts(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The localization metrics' states by metric name: sum-reduced integer counts (BoxAcc hits per
+        (δ, t), PxAP histograms, pointing hits and misses), as :meth:`add_localization_counts` takes them.
+        """
+        return {name: dict(getattr(self, name).metric_state) for name in self.metric_names}
+
+    def add_localization_counts(self, counts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        """Add the :meth:`localization_counts` of an evaluator with the same settings (a worker process's):
+        ``state += counts[name][state]`` for every state of every localization metric.
+
+        The counts are integers, so any partition of a split's batches sums to the same state and the
+        scores are identical to one evaluator fed every batch (:mod:`wsl.evaluation_workers`).
+
+        Raises:
+            ValueError: ``counts`` does not name exactly this evaluator's metrics and states, or a state
+                is not a sum-reduced integer tensor of the same shape.
+        """
+        if set(counts) != set(self.metric_names):
+            raise ValueError(
+                f"counts name the metrics {sorted(counts)}; this evaluator has {sorted(self.metric_names)}: "
+                "add the counts of an evaluator built with the same settings"
+            )
+        for name in self.metric_names:
+            metric = getattr(self, name)
+            _add_counts(metric, counts[name], name)
 
     def curves(self) -> dict[str, list[float]]:
         """BoxAcc per CAM threshold: ``thresholds``, ``maxboxacc`` (IoU 50, largest contour) and

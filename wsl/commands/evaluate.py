@@ -33,6 +33,7 @@ from wsl.trained import parse_class_names
 FLAGS = {
     "cam_dir": "--cams",
     "skip_missing=True": "--skip-missing",
+    "workers": "--workers",
     "pointing subset": "--pointing-difficult",
     "image_size": "--image-size",
     "device": "--device",
@@ -108,6 +109,13 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--num-workers", type=int, default=None, help="loader workers (default: 2 with --ckpt, 0 with --cams)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="--cams: processes that read and score the maps (default 1: this process); the scores are "
+        "identical for any N (integer counts, summed)",
+    )
     parser.add_argument("--single-label", action="store_true", help="--cams/--center: one class per image")
     parser.add_argument(
         "--class-names",
@@ -160,6 +168,10 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         args.center = True
     if not (args.ckpt or args.cams or args.center):
         parser.error("one of --ckpt, --cams, --center (or --cam-method center) is required")
+    if args.workers < 1:
+        parser.error(f"--workers must be 1 (this process) or more (worker processes); got {args.workers}")
+    if args.workers != 1 and not args.cams:
+        parser.error("--workers is the number of processes that score saved maps: it needs --cams")
     if args.cams and args.cam_method:
         parser.error("--cam-method needs --ckpt (a network); --cams scores the saved maps as they are")
     if args.cam_layer is not None and args.cam_method in (None, "native", "center"):
@@ -219,6 +231,7 @@ def _evaluate(argv: list[str] | None) -> dict:
             cam_curve_interval=args.cam_curve_interval,
             skip_missing=args.skip_missing,
             class_names=args.class_names,
+            workers=args.workers,
             protocol=args.protocol or "original",
             **common,
         )

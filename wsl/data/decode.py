@@ -34,7 +34,7 @@ import numpy as np
 from wsl.registry import Registry
 
 from .base import read_image
-from .images import UnreadableImage, quiet_decoder, read_rgb_image
+from .images import UnreadableImage, jpeg_op, read_rgb_image
 
 __all__ = ["DECODERS", "decode_image", "get_decoder"]
 
@@ -85,15 +85,11 @@ def _pil(path: str | Path) -> np.ndarray:
 
 
 def _torchvision(path: str | Path) -> np.ndarray:
-    import torch
-    import torchvision.io as tio
-
     data = _read(path)
     if data is None or not _fast_jpeg(data):
         return read_image(path)  # raises the DatasetError naming the file, or decodes what PIL can
     try:
-        with quiet_decoder():  # torchvision's deprecation warning, thread-safe
-            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+        image = jpeg_op(data)  # torchvision's op without its deprecated wrapper: no warning, no lock
     except (RuntimeError, ValueError):
         return read_image(path)
     if image.shape[0] != 3:

@@ -20,9 +20,10 @@ An image whose header claims more pixels than PIL's decompression-bomb limit (tw
 ``PIL.Image.MAX_IMAGE_PIXELS``, 178,956,970 by default) is refused before its pixels are decoded.
 
 Decoding: PIL reads every header (format, size, mode, EXIF). The pixels of a complete colour JPEG (PIL
-mode ``RGB``: 3 components; end-of-image marker present) come from ``torchvision.io.decode_jpeg``
-(libjpeg-turbo without PIL's image object and copies: 1.14× PIL's reader + transform per core at CUB's
-sizes, ``docs/benchmarks_scale.md``), which gives PIL's pixels **bit for bit** (islow DCT and fancy
+mode ``RGB``: 3 components; end-of-image marker present) come from torchvision's JPEG op
+(:func:`jpeg_op`: what ``torchvision.io.decode_jpeg`` runs, without that deprecated wrapper), i.e.
+libjpeg-turbo without PIL's image object and copies: 1.14× PIL's reader + transform per core at CUB's
+sizes, ``docs/benchmarks_scale.md``. It gives PIL's pixels **bit for bit** (islow DCT and fancy
 upsampling in both; checked at first use on a probe image, in ``tests/data/test_decode.py``, and on
 corrupted files: where torchvision fails, PIL decodes or raises exactly as before). Everything else, and
 every file torchvision refuses, is decoded by PIL. ``WSL_JPEG_DECODER=pil`` turns the fast path off
@@ -31,13 +32,11 @@ every file torchvision refuses, is decoded by PIL. ``WSL_JPEG_DECODER=pil`` turn
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import os
-import threading
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -116,33 +115,34 @@ def bomb_reason(error: BaseException) -> str | None:
 
 JpegDecoder = Callable[[np.ndarray], "np.ndarray | None"]
 
-#: The warning torchvision's JPEG decoder raises on every call, which says nothing about the file
-#: (torchvision 0.29 deprecates its decoders in favour of TorchCodec).
-DECODER_DEPRECATION = r"The image decoding and encoding capabilities of TorchVision are deprecated"
 
-#: ``warnings.catch_warnings`` saves and restores the process-wide filter list: two overlapping calls from
-#: the in-memory cache's decoding threads would restore each other's "ignore", which then silenced every
-#: warning of the process. One lock keeps the decoders' save/restore from interleaving
-#: (``tests/data/test_decode_warnings.py``).
-_WARNINGS_LOCK = threading.Lock()
+def jpeg_op(data: np.ndarray) -> Any:
+    """torchvision's JPEG decode of the bytes ``data`` (uint8, 1-D): the ``(C, H, W)`` uint8 tensor of
+    ``torch.ops.image.decode_jpeg(bytes, ImageReadMode.UNCHANGED, apply_exif_orientation=False)``.
 
+    That op is exactly what ``torchvision.io.decode_jpeg(bytes, mode=UNCHANGED)`` runs for bytes on the
+    CPU; the public wrapper (deprecated since torchvision 0.29) adds a ``DeprecationWarning`` on every
+    call, whose silencing needed a process-wide warning scope under a lock, which serialised the decodes
+    of the in-memory cache's threads. Called directly there is no warning, no scope and no lock: the
+    decodes run in parallel (the op releases the GIL), with the same pixels
+    (``tests/data/test_decode_warnings.py`` compares both element by element).
 
-@contextlib.contextmanager
-def quiet_decoder() -> Iterator[None]:
-    """Run a torchvision decode without its deprecation warning, even under ``-W error``; thread-safe."""
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=DECODER_DEPRECATION, category=DeprecationWarning)
-        yield
+    Raises:
+        RuntimeError: the op refuses the bytes (corrupt JPEG); AttributeError/ImportError/RuntimeError when
+            torchvision or its image extension is missing (the callers then decode with PIL).
+    """
+    import torch
+    import torchvision.io.image as tio_image  # loads the image extension that registers torch.ops.image
+
+    mode = tio_image.ImageReadMode.UNCHANGED.value
+    return torch.ops.image.decode_jpeg(torch.from_numpy(data), mode, False)
 
 
 def _torchvision_jpeg(data: np.ndarray) -> np.ndarray | None:
-    """RGB ``uint8 (H, W, 3)`` of JPEG bytes by ``torchvision.io.decode_jpeg``; None when it refuses."""
-    import torch
-    import torchvision.io as tio
-
+    """RGB ``uint8 (H, W, 3)`` of JPEG bytes by torchvision's JPEG op (:func:`jpeg_op`); None when it
+    refuses them."""
     try:
-        with quiet_decoder():
-            image = tio.decode_jpeg(torch.from_numpy(data), mode=tio.ImageReadMode.UNCHANGED)
+        image = jpeg_op(data)
     except (RuntimeError, ValueError):
         return None
     if image.ndim != 3 or image.shape[0] != 3:

@@ -40,6 +40,7 @@ from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
+from wsl.evaluation_workers import FolderMaps, check_workers, score_in_processes
 from wsl.jobs.source import check_int
 from wsl.lit import WSLModule
 from wsl.options import apply_fields, check_names
@@ -148,18 +149,22 @@ def _subset(batch: Mapping[str, Any], keep: list[int]) -> dict[str, Any]:
     return {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in batch.items()}
 
 
+def _with_files(loader: Any, missing: set[str]) -> Iterator[dict[str, Any]]:
+    """The batches restricted to the images that have CAM files (batches left empty are dropped)."""
+    for batch in loader:
+        keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
+        if keep:
+            yield _subset(batch, keep) if len(keep) < len(batch["image_id"]) else dict(batch)
+
+
 def _read_batches(
     loader: Any, folder: SavedCams, missing: set[str], protocol: str = "original"
 ) -> Iterator[tuple[dict[str, Any], Any]]:
     """Batches of the images that have CAM files, each with the maps of its ground-truth classes read."""
-    for batch in loader:
-        keep = [i for i, image_id in enumerate(batch["image_id"]) if image_id not in missing]
-        if not keep:
-            continue
-        sub = _subset(batch, keep) if len(keep) < len(batch["image_id"]) else dict(batch)
-        read = _folder_maps(folder, sub, protocol)
+    for sub in _with_files(loader, missing):
+        read = FolderMaps(folder, protocol)(sub)
         maps = {}
-        for i in range(len(keep)):
+        for i in range(len(sub["image_id"])):
             classes = gt_classes(sub["box_labels"][i], sub["difficult"][i])
             if classes:
                 maps[i, tuple(classes)] = read(i, classes)
@@ -198,13 +203,6 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             raise item
         yield item
     thread.join()
-
-
-def _folder_maps(folder: SavedCams, batch: Mapping[str, Any], protocol: str = "original"):
-    # The largest map accepted: the image size, and at least the 224x224 frame of wsolevaluation's maps.
-    least = 224 if protocol == "wsolevaluation" else 0
-    sizes = [(max(int(h), least), max(int(w), least)) for h, w in batch["orig_size"]]
-    return lambda i, classes: folder.maps(batch["image_id"][i], classes, sizes[i])
 
 
 @dataclass(frozen=True)
@@ -275,6 +273,9 @@ class EvalOptions:
         cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
             its output feature map) (checkpoint).
         sigma: the center baseline's standard deviation as a fraction of each side (center).
+        workers: processes that read and score the maps (saved CAMs): 1 scores in this process; N > 1
+            starts N worker processes whose integer counts are summed, so the scores are identical
+            (:mod:`wsl.evaluation_workers`).
     """
 
     protocol: str | None = None
@@ -287,6 +288,7 @@ class EvalOptions:
     cam_method: str = "native"
     cam_layer: str | None = None
     sigma: float = CENTER_SIGMA
+    workers: int = 1
 
     def pointing_flags(self, num_classes: int) -> dict | None:
         """The flags of ``pointing_subset``: read when it is a file, as given when already read."""
@@ -305,9 +307,9 @@ _FIELDS: dict[str, frozenset[str]] = {
     "evaluate_from_checkpoint": frozenset(
         (_DATA - {"single_label"}) | _SCORING | {"image_size", "device", "cam_method", "cam_layer"}
     ),
-    "evaluate_cams": frozenset(_DATA | _SCORING | {"cam_curve_interval", "skip_missing"}),
+    "evaluate_cams": frozenset(_DATA | _SCORING | {"cam_curve_interval", "skip_missing", "workers"}),
     "evaluate_center": frozenset(_DATA | _SCORING | {"cam_curve_interval", "sigma"}),
-    "evaluate_cam_folder": frozenset(_SCORING | {"cam_curve_interval", "skip_missing"}),
+    "evaluate_cam_folder": frozenset(_SCORING | {"cam_curve_interval", "skip_missing", "workers"}),
 }
 
 
@@ -375,13 +377,14 @@ def evaluate_cam_folder(
         class_names: the dataset's classes.
         single_label: single-label data (no Top-1 Loc: the predicted class is unknown).
         options, fields: :class:`EvalOptions` (``protocol`` None: ``original``) and keywords of its fields
-            ``protocol cam_curve_interval pointing_subset skip_missing progress``.
+            ``protocol cam_curve_interval pointing_subset skip_missing progress workers``.
 
     Returns:
         The localization fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute` and
         ``images_scored``.
     """
     _, opts = _resolve("evaluate_cam_folder", None, options, fields)
+    check_workers(opts.workers)
     protocol = opts.protocol or "original"
     folder = SavedCams(cam_dir, class_names, frame=protocol)
     ids = _image_ids(loader.dataset)
@@ -394,8 +397,13 @@ def evaluate_cam_folder(
         protocol=protocol,
     )
     batches = tqdm(loader, desc="evaluate CAMs", unit="batch", disable=not opts.progress)
-    for sub, maps_of in _prefetch(_read_batches(batches, folder, missing, protocol)):
-        evaluator.update_localization(sub, maps_of)
+    if opts.workers > 1:
+        reader = FolderMaps(folder, protocol)
+        _, notes = score_in_processes(evaluator, _with_files(batches, missing), reader, opts.workers)
+        folder.non_finite.extend(notes)  # the maps the workers scored as zeros
+    else:
+        for sub, maps_of in _prefetch(_read_batches(batches, folder, missing, protocol)):
+            evaluator.update_localization(sub, maps_of)
     if folder.non_finite:
         log.warning(
             "%d maps hold NaN or Inf and were scored as all-zero maps, e.g. %s",
@@ -480,12 +488,13 @@ def evaluate_cams(
         source, options: :class:`EvalData` (``num_workers`` None: 0) and :class:`EvalOptions`
             (``protocol`` None: ``original``).
         fields: keywords of their fields ``data split class_names single_label batch_size num_workers
-            skip_bad protocol cam_curve_interval pointing_subset skip_missing progress``.
+            skip_bad protocol cam_curve_interval pointing_subset skip_missing progress workers``.
 
     Returns:
         ``{"data", "split", "protocol", "source", "name", "results"}`` with the fractions in ``results``.
     """
     src, opts = _resolve("evaluate_cams", source, options, _positional(data, split, fields))
+    check_workers(opts.workers)  # before the data are read
     names = src.class_names if src.class_names is not None else manifest_class_names(Path(cam_dir))
     dm = src.datamodule(names)
     protocol = opts.protocol or "original"

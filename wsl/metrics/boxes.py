@@ -52,6 +52,7 @@ __all__ = [
     "best_ious_per_threshold",
     "check_boxes",
     "best_ious_many",
+    "set_scoring_threads",
 ]
 
 _EMPTY_BOX = np.zeros((1, 4), dtype=np.int64)
@@ -426,8 +427,13 @@ def _best_ious_quantized_opencv(
 
 
 # One pool per process, created on first use by best_ious_many and kept for the process's life (its
-# threads idle between batches); only this wrapper of the compiled core uses it.
+# threads idle between batches); only this wrapper of the compiled core uses it. A forked child has
+# none of the parent's threads, so it forgets the parent's pool (and the memo's lock, which a parent
+# thread may have held at the fork) and builds its own on first use.
 _POOL: ThreadPoolExecutor | None = None
+#: Threads of this process's pool; None: one per CPU the process may run on (up to 8). See
+#: :func:`set_scoring_threads`.
+_THREADS: int | None = None
 
 
 def _scoring_pool(workers: int) -> ThreadPoolExecutor:
@@ -437,6 +443,44 @@ def _scoring_pool(workers: int) -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool_after_fork() -> None:
+    global _POOL
+    _POOL = None
+    _OTHER_MODE._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def set_scoring_threads(threads: int | None) -> None:
+    """Set how many threads :func:`best_ious_many` scores the maps of a batch on, in this process.
+
+    The evaluator's worker processes (:mod:`wsl.evaluation_workers`) split the CPUs between them:
+    N processes each on ``max(1, CPUs // N)`` threads, instead of N pools of one thread per CPU. The
+    results do not depend on it (each map is scored alone; the counts are summed in input order).
+
+    Args:
+        threads: a count >= 1 (at most 8 are started), or None for the default (one per CPU, up to 8).
+
+    Raises:
+        ValueError: ``threads`` is not None or an int >= 1.
+    """
+    global _THREADS, _POOL
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"set_scoring_threads: threads must be an int >= 1 or None; got {threads!r}")
+    if threads != _THREADS and _POOL is not None:
+        _POOL.shutdown(wait=True)
+        _POOL = None
+    _THREADS = threads
+
+
+def _scoring_threads() -> int:
+    if _THREADS is not None:
+        return _THREADS
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def best_ious_many(
     quantized_maps: Sequence[np.ndarray],
     boxes: Sequence[np.ndarray],
@@ -444,7 +488,8 @@ def best_ious_many(
     multi_contour: bool,
     keep_other_mode: bool = False,
 ) -> Iterator[np.ndarray]:
-    """The best IoU per threshold of every uint8 map, in order, on one thread per CPU (up to 8).
+    """The best IoU per threshold of every uint8 map, in order, on one thread per CPU (up to 8; see
+    :func:`set_scoring_threads`).
 
     The compiled core and OpenCV release the GIL, so the maps of a batch are scored in parallel; the
     results come back in input order and are summed in that order, so the counts do not depend on it.
@@ -461,7 +506,7 @@ def best_ious_many(
     Returns:
         An iterator of N (T,) float64 arrays: ``max IoU(boxes of q_i at thresholds[j], boxes[i])``.
     """
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = _scoring_threads()
     pairs = list(zip(quantized_maps, boxes, strict=True))
 
     def score(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
