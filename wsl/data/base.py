@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,21 @@ class DatasetOptions:
     skip_bad: bool = False
     with_images: bool = True
     box_policy: str = "clip"
+
+    @classmethod
+    def of(cls, keywords: Mapping[str, Any]) -> DatasetOptions:
+        """The options among a reader's keyword arguments: ``DatasetOptions(**{f: keywords[f]})`` for each
+        field ``f`` that ``keywords`` holds (the others keep their defaults; other names are ignored).
+
+        A reader passes its ``locals()`` at the top of its ``__init__``, so that its public keywords reach
+        the base class without being written out again.
+
+        Example:
+            >>> options = DatasetOptions.of({"root": "x", "image_size": 64, "skip_bad": True})
+            >>> options.image_size, options.skip_bad, options.box_policy
+            (64, True, 'clip')
+        """
+        return cls(**{f.name: keywords[f.name] for f in fields(cls) if f.name in keywords})
 
 
 class WSLDataset(Dataset):

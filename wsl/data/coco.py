@@ -236,6 +236,7 @@ class COCODataset(WSLDataset):
         box_policy: str = "clip",
         empty_images: str = "auto",
     ) -> None:
+        options = DatasetOptions.of(locals())  # the keywords as given, before any is read
         if empty_images not in EMPTY_IMAGE_POLICIES:
             raise unknown_choice("empty_images", empty_images, EMPTY_IMAGE_POLICIES)
         if empty_images == "keep" and single_label:
@@ -263,17 +264,7 @@ class COCODataset(WSLDataset):
                 f"class_names {unknown} are not categories (known: {', '.join(all_names)})",
                 "pass names of categories of this file",
             )
-        dataset_options = DatasetOptions(
-            image_size=image_size,
-            train=train,
-            transform=transform,
-            with_annotations=with_annotations,
-            single_label=single_label,
-            skip_bad=skip_bad,
-            with_images=with_images,
-            box_policy=box_policy,
-        )
-        super().__init__(class_names, dataset_options)
+        super().__init__(class_names, options)
         self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
         known_ids = {cid for cid, _ in cats}
         image_dir = self.root / split
