@@ -1,8 +1,8 @@
 """Every reader hands its keyword options to the base class as one ``DatasetOptions``, unchanged.
 
 The readers keep the options as keyword arguments of their own (the names users type, and the data module
-asks a reader's signature whether it takes ``with_images`` / ``box_policy``); ``DatasetOptions.of`` picks
-them from the reader's keywords. Each reader is built here with every option off its default and the
+asks a reader's signature whether it takes ``with_images`` / ``box_policy``); ``wsl.options.apply_fields``
+picks them from the reader's keywords. Each reader is built here with every option off its default and the
 dataset must show each value given: a reader that dropped one would show the default instead.
 """
 
@@ -19,6 +19,7 @@ from PIL import Image
 
 from wsl.data import COCODataset, ImageFolderDataset, VOCDataset, WSOLDataset, make_synthetic
 from wsl.data.base import DatasetOptions
+from wsl.options import apply_fields
 
 OPTION_NAMES = [f.name for f in fields(DatasetOptions)]
 
@@ -47,11 +48,12 @@ def test_not_default_covers_every_option_and_differs_from_each_default():
     assert all(getattr(defaults, name) != value for name, value in NOT_DEFAULT.items())
 
 
-def test_of_picks_the_option_fields_and_ignores_other_names():
+def test_a_readers_keywords_become_the_options_and_its_other_names_are_ignored():
+    """What a reader does with its ``locals()``: ``apply_fields(DatasetOptions, None, locals())``."""
     keywords = {"self": object(), "root": "x", "split": "val", "image_size": 64, "skip_bad": True}
-    assert DatasetOptions.of(keywords) == DatasetOptions(image_size=64, skip_bad=True)
-    assert DatasetOptions.of({}) == DatasetOptions()
-    assert DatasetOptions.of(NOT_DEFAULT) == DatasetOptions(**NOT_DEFAULT)
+    assert apply_fields(DatasetOptions, None, keywords) == DatasetOptions(image_size=64, skip_bad=True)
+    assert apply_fields(DatasetOptions, None, {}) == DatasetOptions()
+    assert apply_fields(DatasetOptions, None, NOT_DEFAULT) == DatasetOptions(**NOT_DEFAULT)
 
 
 def _shown(dataset: object) -> dict:

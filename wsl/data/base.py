@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,10 @@ def _check_size(rec: Record, size: tuple[int, int]) -> None:
 @dataclass(frozen=True)
 class DatasetOptions:
     """What every reader of :class:`WSLDataset` takes besides its files: the one object a reader hands its
-    base class (the readers keep these as keyword arguments of their own, the names users type).
+    base class. The readers keep these as keyword arguments of their own (the names users type; the data
+    module reads a reader's signature) and pick them from their keywords in one line,
+    ``apply_fields(DatasetOptions, None, locals())`` (:func:`wsl.options.apply_fields`) at the top of
+    ``__init__``.
 
     Attributes:
         image_size: side ``S`` of the network input.
@@ -196,21 +199,6 @@ class DatasetOptions:
     skip_bad: bool = False
     with_images: bool = True
     box_policy: str = "clip"
-
-    @classmethod
-    def of(cls, keywords: Mapping[str, Any]) -> DatasetOptions:
-        """The options among a reader's keyword arguments: ``DatasetOptions(**{f: keywords[f]})`` for each
-        field ``f`` that ``keywords`` holds (the others keep their defaults; other names are ignored).
-
-        A reader passes its ``locals()`` at the top of its ``__init__``, so that its public keywords reach
-        the base class without being written out again.
-
-        Example:
-            >>> options = DatasetOptions.of({"root": "x", "image_size": 64, "skip_bad": True})
-            >>> options.image_size, options.skip_bad, options.box_policy
-            (64, True, 'clip')
-        """
-        return cls(**{f.name: keywords[f.name] for f in fields(cls) if f.name in keywords})
 
 
 class WSLDataset(Dataset):

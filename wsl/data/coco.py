@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import torch
 
+from wsl.options import apply_fields
+
 from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
@@ -236,7 +238,7 @@ class COCODataset(WSLDataset):
         box_policy: str = "clip",
         empty_images: str = "auto",
     ) -> None:
-        options = DatasetOptions.of(locals())  # the keywords as given, before any is read
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         if empty_images not in EMPTY_IMAGE_POLICIES:
             raise unknown_choice("empty_images", empty_images, EMPTY_IMAGE_POLICIES)
         if empty_images == "keep" and single_label:

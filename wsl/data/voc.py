@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wsl.options import apply_fields
+
 from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format
@@ -202,7 +204,7 @@ class VOCDataset(WSLDataset):
         with_images: bool = True,
         box_policy: str = "clip",
     ) -> None:
-        options = DatasetOptions.of(locals())  # the keywords as given, before any is read
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         self.root = Path(root)
         self.split = split
         if class_names is None:

@@ -50,6 +50,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wsl.options import apply_fields
+
 from .base import (
     BOX_POLICIES,
     DatasetOptions,
@@ -329,7 +331,7 @@ class WSOLDataset(WSLDataset):
         seed: int = 0,
         box_policy: str = "clip",
     ) -> None:
-        options = DatasetOptions.of(locals())  # the keywords as given, before any is read
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         if box_policy not in BOX_POLICIES:
             raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
         per_class, rule = _val_sampling(root, num_val_sample_per_class, val_sample, seed)
