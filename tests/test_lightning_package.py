@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 import wsl
 from wsl.cli import _make_cli, _ParseOnlyCLI, check_trainer_objects
@@ -22,20 +21,11 @@ def _foreign(name: str, module: str) -> type:
     return type(name, (), {"__module__": module})
 
 
-def test_the_chosen_package_is_pytorch_lightning_and_its_trainer_fits_a_wsl_module():
+def test_the_chosen_package_is_pytorch_lightning_and_its_trainer_fits_a_wsl_module(cpu_fit):
     module = WSLModule(num_classes=2, backbone="lcnet_050", pool="gap", channels_last=False)
     assert isinstance(module, pl.LightningModule) and issubclass(WSLDataModule, pl.LightningDataModule)
     batch = {"image": torch.randn(2, 3, 32, 32), "labels": torch.eye(2)}
-    trainer = pl.Trainer(
-        max_steps=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
+    trainer = cpu_fit(module, [batch], max_steps=1)
     assert trainer.global_step == 1
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from wsl.lit import WSLModule
 
@@ -61,22 +60,12 @@ class _CheapStep(WSLModule):
 
 
 @pytest.mark.parametrize(("epochs", "frequency"), [(10, 3)])
-def test_every_group_follows_upstreams_rule_at_every_epoch_under_lightning(epochs, frequency):
+def test_every_group_follows_upstreams_rule_at_every_epoch_under_lightning(epochs, frequency, cpu_fit):
     module = _CheapStep(**_module(frequency).hparams)
     batch = {"image": torch.zeros(1, 3, 8, 8), "labels": torch.eye(3)[:1]}
     record = _RecordLR()
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        callbacks=[record],
-    )
     # One batch per epoch; the scheduler is stepped by Lightning itself after each epoch.
-    trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
+    cpu_fit(module, [batch], max_epochs=epochs, callbacks=[record])
     expected = upstream_lrs(1e-3, 10.0, epochs, frequency)
     assert len(record.lrs) == epochs
     for epoch, (got, want) in enumerate(zip(record.lrs, expected, strict=True), start=1):

@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 
 import pytest
-import pytorch_lightning as pl
 import torch
 import yaml
 from jsonargparse import ArgumentParser, Namespace
-from torch.utils.data import DataLoader
 
 from wsl.cli import check_no_global_optimizer
 from wsl.lit import WSLModule
-from wsl.optim import describe_spec
+from wsl.optim import OPTIMIZERS, SCHEDULERS, describe_spec
+from wsl.registry import Registry
 
 TINY = {"num_classes": 3, "backbone": "lcnet_050", "pool": "gap", "channels_last": False}
 
@@ -37,20 +36,10 @@ def from_config(text: str, **values) -> WSLModule:
     return parser.instantiate(config).model
 
 
-def fit_three_steps(module: WSLModule) -> list[torch.Tensor]:
+def fit_three_steps(cpu_fit, module: WSLModule) -> list[torch.Tensor]:
     """Three epochs of one step each, so that the per-epoch StepLR (step_size 2) acts before the third."""
     torch.manual_seed(1)
-    batches = [{"image": torch.randn(2, 3, 32, 32), "labels": torch.eye(3)[[0, 2]]}]
-    trainer = pl.Trainer(
-        max_epochs=3,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+    cpu_fit(module, [{"image": torch.randn(2, 3, 32, 32), "labels": torch.eye(3)[[0, 2]]}], max_epochs=3)
     return [p.detach().clone() for p in module.parameters()]
 
 
@@ -58,7 +47,7 @@ def group_settings(optimizer: torch.optim.Optimizer) -> list[dict]:
     return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
 
 
-def test_named_sgd_and_its_class_path_give_the_same_groups_and_the_same_weights_after_three_steps():
+def test_named_sgd_and_its_class_path_give_the_same_groups_and_the_same_weights_after_three_steps(cpu_fit):
     torch.manual_seed(0)
     named = WSLModule(**COMMON, **SGD_NAMED)
     torch.manual_seed(0)
@@ -71,15 +60,15 @@ def test_named_sgd_and_its_class_path_give_the_same_groups_and_the_same_weights_
     assert [g["lr"] for g in opt_classed.param_groups] == [0.01, 0.05]  # backbone, head
     for a, b in zip(opt_named.param_groups, opt_classed.param_groups, strict=True):
         assert [p.shape for p in a["params"]] == [p.shape for p in b["params"]]
-    after_named, after_classed = fit_three_steps(named), fit_three_steps(classed)
+    after_named, after_classed = fit_three_steps(cpu_fit, named), fit_three_steps(cpu_fit, classed)
     assert all(torch.equal(a, b) for a, b in zip(after_named, after_classed, strict=True))
 
 
-def test_three_steps_move_the_weights_so_the_equality_above_is_not_vacuous():
+def test_three_steps_move_the_weights_so_the_equality_above_is_not_vacuous(cpu_fit):
     torch.manual_seed(0)
     module = WSLModule(**COMMON, **SGD_NAMED)
     before = [p.detach().clone() for p in module.parameters()]
-    after = fit_three_steps(module)
+    after = fit_three_steps(cpu_fit, module)
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
@@ -118,8 +107,8 @@ def test_the_cli_config_is_what_the_hyperparameters_hold():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"optimizer": "adam"}, r"model.optimizer: unknown name 'adam'; expected one of \['adamw', 'sgd'\]"),
-        ({"scheduler": "linear"}, r"model.scheduler: unknown name 'linear'.*lr_scheduler.StepLR"),
+        ({"optimizer": "adam"}, r"model.optimizer: got 'adam' .*; expected one of \['adamw', 'sgd'\]"),
+        ({"scheduler": "linear"}, r"model.scheduler: got 'linear'; expected one of .*lr_scheduler.StepLR"),
         ({"optimizer": {"class_path": "torch.optim.Nope"}}, r"class_path 'torch.optim.Nope' does not name"),
         ({"optimizer": {"init_args": {}}}, r"model.optimizer: got .*expected a name or \{class_path"),
         ({"optimizer": 3}, r"model.optimizer: got 3; expected a name"),
@@ -136,6 +125,30 @@ def test_the_cli_config_is_what_the_hyperparameters_hold():
 def test_bad_specs_name_the_field_and_the_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
         WSLModule(**TINY, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "closest", "names"),
+    [
+        ("optimizer", "adam", "adamw", ["adamw", "sgd"]),
+        ("scheduler", "cosin", "cosine", ["cosine", "none", "step", "wsolevaluation"]),
+        ("scheduler", "wsol_evaluation", "wsolevaluation", ["cosine", "none", "step", "wsolevaluation"]),
+    ],
+)
+def test_a_wrong_name_gets_the_registrys_error_naming_the_closest_name(field, name, closest, names):
+    example = "torch.optim.Adam" if field == "optimizer" else "torch.optim.lr_scheduler.StepLR"
+    with pytest.raises(ValueError) as error:
+        WSLModule(**TINY, **{field: name})
+    assert str(error.value) == (
+        f"model.{field}: got {name!r} (did you mean {closest!r}?); expected one of {names} or a class: "
+        f"{{class_path: {example}, init_args: {{...}}}}"
+    )
+
+
+def test_the_named_recipes_are_registries_in_their_documented_order():
+    assert OPTIMIZERS.names() == ["adamw", "sgd"]
+    assert SCHEDULERS.names() == ["cosine", "step", "wsolevaluation", "none"]
+    assert isinstance(OPTIMIZERS, Registry) and isinstance(SCHEDULERS, Registry)
 
 
 def test_an_lr_equal_to_the_class_default_is_accepted():

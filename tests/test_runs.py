@@ -9,12 +9,15 @@ import stat
 import pytest
 import torch
 
+from wsl.registry import Registry
 from wsl.runs import (
+    ACCELERATORS,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_THRESHOLD,
     RunFolder,
     atomic_path,
     check_new_run,
+    device_names,
     nan_to_none,
     parse_threshold,
     previous_run,
@@ -73,10 +76,12 @@ def test_training_image_size_from_checkpoint_then_config_then_default(tmp_path):
 def test_device_rule():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda")
-    with pytest.raises(
-        ValueError, match="device must be 'cpu', 'cuda', 'cuda:N', 'mps', 'mps:N' or 'auto'; got 'gpu0'"
-    ):
+    with pytest.raises(ValueError) as error:
         resolve_device("gpu0")
+    assert (
+        str(error.value)
+        == "device: got 'gpu0'; expected one of ['cpu', 'cuda', 'cuda:N', 'mps', 'mps:N', 'auto']"
+    )
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
@@ -164,8 +169,23 @@ def test_cuda_index_is_kept_and_auto_prefers_cuda(monkeypatch):
 
 @pytest.mark.parametrize("bad", ["cuda:", "cuda:x", "mps:-1", "cpu:0", "CUDA", "metal"])
 def test_device_rule_refuses_malformed_names(bad):
-    with pytest.raises(ValueError, match=f"device must be 'cpu', .* or 'auto'; got '{bad}'"):
+    with pytest.raises(
+        ValueError, match=rf"^device: got '{bad}'( \(did you mean '[\w:]+'\?\))?; expected one of \["
+    ):
         resolve_device(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "closest"),
+    [("cdua", "cuda"), ("CUDA", "cuda"), ("cuda:x", "cuda:N"), ("mp", "mps"), ("cpu:0", "cpu")],
+)
+def test_a_wrong_device_gets_the_registrys_error_naming_the_closest_device(bad, closest):
+    with pytest.raises(ValueError) as error:
+        resolve_device(bad)
+    names = ["cpu", "cuda", "cuda:N", "mps", "mps:N", "auto"]
+    assert str(error.value) == f"device: got {bad!r} (did you mean {closest!r}?); expected one of {names}"
+    assert isinstance(ACCELERATORS, Registry) and ACCELERATORS.names() == ["cuda", "mps"]
+    assert device_names() == names
 
 
 def test_a_second_lock_on_a_held_run_dir_is_refused_naming_the_holder(tmp_path):

@@ -42,6 +42,8 @@ from typing import Any
 
 import torch
 
+from wsl.registry import Registry
+
 __all__ = [
     "OPTIMIZERS",
     "SCHEDULERS",
@@ -55,16 +57,20 @@ __all__ = [
 Groups = list[dict[str, Any]]
 
 
+#: name → ``build(groups, weight_decay) -> Optimizer``.
+OPTIMIZERS: Registry[Callable[[Groups, float], torch.optim.Optimizer]] = Registry(
+    "optimizer", what="model.optimizer"
+)
+
+
+@OPTIMIZERS.register("adamw")
 def _adamw(groups: Groups, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, weight_decay=weight_decay)
 
 
+@OPTIMIZERS.register("sgd")
 def _sgd(groups: Groups, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-
-
-#: name → ``build(groups, weight_decay) -> Optimizer``.
-OPTIMIZERS: dict[str, Callable[[Groups, float], torch.optim.Optimizer]] = {"adamw": _adamw, "sgd": _sgd}
 
 
 @dataclass(frozen=True)
@@ -80,27 +86,13 @@ class ScheduleContext:
     epochs: int
 
 
-def _none(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict | None:
-    return None
+#: name → ``build(optimizer, context) -> Lightning lr_scheduler dict, or None (constant rate)``.
+SCHEDULERS: Registry[Callable[[torch.optim.Optimizer, ScheduleContext], dict | None]] = Registry(
+    "scheduler", what="model.scheduler"
+)
 
 
-def _step(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
-    """torch's ``StepLR``: ×gamma after every ``step_epochs`` epochs."""
-    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=ctx.step_epochs, gamma=ctx.gamma)
-    return {"scheduler": step, "interval": "epoch"}
-
-
-def _wsolevaluation(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
-    """lr · gamma^floor(E / step_epochs) during the 1-based epoch E (wsolevaluation's
-    ``adjust_learning_rate``).
-
-    LambdaLR's counter is the 0-based epoch e = E − 1, stepped by Lightning after each epoch.
-    """
-    factor, every = ctx.gamma, ctx.step_epochs
-    rule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: factor ** ((e + 1) // every))
-    return {"scheduler": rule, "interval": "epoch"}
-
-
+@SCHEDULERS.register("cosine")
 def _cosine(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
     """Per step: linear warm-up (s + 1)/(W + 1) for s < W, then ½(1 + cos(π · min(1, (s − W)/(T − W))))."""
     total = max(1, int(ctx.total_steps()))
@@ -117,13 +109,28 @@ def _cosine(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
     return {"scheduler": cosine, "interval": "step"}
 
 
-#: name → ``build(optimizer, context) -> Lightning lr_scheduler dict, or None (constant rate)``.
-SCHEDULERS: dict[str, Callable[[torch.optim.Optimizer, ScheduleContext], dict | None]] = {
-    "cosine": _cosine,
-    "step": _step,
-    "wsolevaluation": _wsolevaluation,
-    "none": _none,
-}
+@SCHEDULERS.register("step")
+def _step(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
+    """torch's ``StepLR``: ×gamma after every ``step_epochs`` epochs."""
+    step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=ctx.step_epochs, gamma=ctx.gamma)
+    return {"scheduler": step, "interval": "epoch"}
+
+
+@SCHEDULERS.register("wsolevaluation")
+def _wsolevaluation(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict:
+    """lr · gamma^floor(E / step_epochs) during the 1-based epoch E (wsolevaluation's
+    ``adjust_learning_rate``).
+
+    LambdaLR's counter is the 0-based epoch e = E − 1, stepped by Lightning after each epoch.
+    """
+    factor, every = ctx.gamma, ctx.step_epochs
+    rule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: factor ** ((e + 1) // every))
+    return {"scheduler": rule, "interval": "epoch"}
+
+
+@SCHEDULERS.register("none")
+def _none(optimizer: torch.optim.Optimizer, ctx: ScheduleContext) -> dict | None:
+    return None
 
 
 def _from_class_path(spec: dict, field: str) -> Callable:
@@ -161,16 +168,12 @@ def check_spec(spec: Any, field: str) -> Any:
         >>> check_spec("adam", "optimizer")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: model.optimizer: unknown name 'adam'; expected one of ['adamw', 'sgd'] or a class: ...
+        ValueError: model.optimizer: got 'adam' (did you mean 'adamw'?); expected one of ['adamw', 'sgd'] ...
     """
     names = OPTIMIZERS if field == "optimizer" else SCHEDULERS
     if isinstance(spec, str):
-        if spec not in names:
-            example = "torch.optim.Adam" if field == "optimizer" else "torch.optim.lr_scheduler.StepLR"
-            raise ValueError(
-                f"model.{field}: unknown name {spec!r}; expected one of {list(names)} or a class: "
-                f"{{class_path: {example}, init_args: {{...}}}}"
-            )
+        example = "torch.optim.Adam" if field == "optimizer" else "torch.optim.lr_scheduler.StepLR"
+        names.lookup(spec, usage=f"or a class: {{class_path: {example}, init_args: {{...}}}}")
         return spec
     if isinstance(spec, dict):
         spec = _from_class_path(spec, field)

@@ -2,13 +2,15 @@
 
 Pooling heads (:data:`wsl.pooling.POOLS`), dataset formats (:data:`wsl.data.FORMATS`), class policies
 (:data:`wsl.cam.CLASS_POLICIES`), post-hoc CAM methods (:data:`wsl.cam.POSTHOC_METHODS`), evaluation
-frames (:data:`wsl.cam.FRAMES`) and localization metrics (:data:`wsl.metrics.METRICS`) are each a
+frames (:data:`wsl.cam.FRAMES`), localization metrics (:data:`wsl.metrics.METRICS`), the named optimizers
+and schedules (:data:`wsl.optim.OPTIMIZERS`, :data:`wsl.optim.SCHEDULERS`), the accelerators
+(:data:`wsl.runs.ACCELERATORS`) and the ``wsol`` subcommands (:data:`wsl.commands.SUBCOMMANDS`) are each a
 :class:`Registry`. A :class:`Registry` is a ``dict`` (registration order) with four additions:
 
 - ``register(name)``: a decorator that adds the decorated object (``add(name, entry)`` without one);
   a name already taken raises ``ValueError``.
-- ``lookup(name, what=...)``: the entry, or the one ``ValueError`` for an unknown name, written by
-  :func:`unknown_choice`: ``"{what}: got 'x' (did you mean 'y'?); expected one of [...]"``.
+- ``lookup(name, what=..., usage=...)``: the entry, or the one ``ValueError`` for an unknown name, written
+  by :func:`unknown_choice`: ``"{what}: got 'x' (did you mean 'y'?); expected one of [...][ usage]"``.
 - ``names()``: the names in registration order.
 - ``kwargs_of(name)``: the keyword arguments an entry accepts (a class's ``__init__`` or a function's).
 
@@ -140,19 +142,20 @@ class Registry(dict[str, T]):
 
         return decorator
 
-    def lookup(self, name: object, what: str | None = None) -> T:
+    def lookup(self, name: object, what: str | None = None, usage: str = "") -> T:
         """The entry of ``name``.
 
         Args:
             name: a registered name.
             what: the argument named in the error (default the registry's ``what``).
+            usage: text the error appends after the names (e.g. the other forms the argument takes).
 
         Raises:
             ValueError: unknown name, by :func:`unknown_choice` (the value, the closest name, the
-                registered names sorted).
+                registered names sorted, ``usage``).
         """
         if not isinstance(name, str) or name not in self:
-            raise unknown_choice(what or self.what, name, sorted(self))
+            raise unknown_choice(what or self.what, name, sorted(self), usage=usage)
         return self[name]
 
     def names(self) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from wsl.portable import lock_backend, pid_alive, write_at
+from wsl.registry import Registry, unknown_choice
 
 __all__ = [
     "ACCELERATORS",
@@ -43,6 +44,7 @@ __all__ = [
     "nan_to_none",
     "previous_run",
     "parse_threshold",
+    "device_names",
     "resolve_device",
     "write_json",
     "write_text",
@@ -327,12 +329,30 @@ def _read_holder(path: Path) -> dict[str, Any]:
     return holder
 
 
-#: The accelerators :func:`resolve_device` accepts by name (also as ``NAME:N``), and how to ask torch
+#: The accelerators :func:`resolve_device` accepts by name (also as ``NAME:N``), each with how to ask torch
 #: whether this machine has one.
-ACCELERATORS: dict[str, Callable[[], bool]] = {
-    "cuda": lambda: torch.cuda.is_available(),
-    "mps": lambda: torch.backends.mps.is_available(),
-}
+ACCELERATORS: Registry[Callable[[], bool]] = Registry("accelerator", what="device")
+
+
+@ACCELERATORS.register("cuda")
+def _has_cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+@ACCELERATORS.register("mps")
+def _has_mps() -> bool:
+    return torch.backends.mps.is_available()
+
+
+def device_names() -> list[str]:
+    """The devices :func:`resolve_device` accepts: ``cpu``, each accelerator as ``NAME`` and ``NAME:N``, and
+    ``auto``.
+
+    Example:
+        >>> device_names()
+        ['cpu', 'cuda', 'cuda:N', 'mps', 'mps:N', 'auto']
+    """
+    return ["cpu", *(form for name in ACCELERATORS for form in (name, f"{name}:N")), "auto"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -346,7 +366,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         device(type='cpu')
 
     Raises:
-        ValueError: another name, a malformed index, or an accelerator this machine does not have.
+        ValueError: another name or a malformed index (by :func:`~wsl.registry.unknown_choice`: the closest of
+            :func:`device_names`), or an accelerator this machine does not have.
     """
     if isinstance(device, torch.device):
         device = str(device)
@@ -354,8 +375,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if ACCELERATORS["cuda"]() else "cpu")
     kind, colon, index = device.partition(":")
     if device != "cpu" and (kind not in ACCELERATORS or (colon and not index.isdigit())):
-        shown = ", ".join(f"'{name}', '{name}:N'" for name in ACCELERATORS)
-        raise ValueError(f"device must be 'cpu', {shown} or 'auto'; got {device!r}")
+        raise unknown_choice(ACCELERATORS.what, device, device_names())
     if kind in ACCELERATORS and not ACCELERATORS[kind]():
         raise ValueError(
             f"device {device!r} was asked for but {kind.upper()} is not available; use 'cpu' or 'auto'"

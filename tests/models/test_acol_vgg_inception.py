@@ -23,8 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.models.test_inception_cam import ReferenceInceptionCam, reference_inception_cam
-from tools.convert_wsolevaluation import main as convert_main
-from wsl.lit import WSLModule
 from wsl.methods.acol import ACoL
 
 TOL = {"rtol": 1e-6, "atol": 1e-6}
@@ -150,18 +148,6 @@ def upstream_state(reference: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def convert(tmp_path, state: dict, architecture: str, lfm: bool) -> WSLModule:
-    source = tmp_path / "last_checkpoint.pth.tar"
-    wrapped = {"module." + k: v for k, v in state.items()}
-    torch.save({"architecture": architecture, "epoch": 7, "state_dict": wrapped, "optimizer": {}}, source)
-    out = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    argv = ["--source", str(source), "--out", str(out), "--large-feature-map", str(lfm).lower()]
-    assert convert_main([*argv, "--class-names", "a,b,c"]) == 0
-    module = WSLModule.load_from_checkpoint(out, map_location="cpu")
-    assert module.hparams.method == "acol" and module.hparams.large_feature_map is lfm
-    return module
-
-
 def assert_matches(net: nn.Module, reference: nn.Module, size: int = 64) -> None:
     images = torch.randn(2, 3, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([0, 2])
@@ -175,22 +161,26 @@ def assert_matches(net: nn.Module, reference: nn.Module, size: int = 64) -> None
 
 
 @pytest.mark.parametrize("large_feature_map", [False, True])
-def test_vgg16_acol_checkpoint_gives_upstreams_logits_and_cams(large_feature_map, tmp_path):
+def test_vgg16_acol_checkpoint_gives_upstreams_logits_and_cams(large_feature_map, convert_upstream):
     reference = reference_vgg_acol(3, large_feature_map)
     state = upstream_state(reference)
     assert sorted({int(k.split(".")[1]) for k in state if k.startswith("features.")}) == [
         0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28,
     ]  # fmt: skip
-    module = convert(tmp_path, state, "vgg16", large_feature_map)
+    module = convert_upstream(state, "vgg16", large_feature_map, class_names="a,b,c")
+    assert module.hparams.method == "acol"
     assert module.hparams.method_kwargs == {"variant": "wsolevaluation"}
     assert_matches(module.net, reference)
 
 
 @pytest.mark.parametrize("large_feature_map", [False, True])
-def test_inception_v3_acol_checkpoint_gives_upstreams_logits_and_cams(large_feature_map, tmp_path):
+def test_inception_v3_acol_checkpoint_gives_upstreams_logits_and_cams(large_feature_map, convert_upstream):
     reference = ReferenceInceptionAcol(reference_inception_cam(3, large_feature_map), 3)
     _randomize_classifiers(reference, 5)
-    module = convert(tmp_path, upstream_state(reference), "inception_v3", large_feature_map)
+    module = convert_upstream(
+        upstream_state(reference), "inception_v3", large_feature_map, class_names="a,b,c"
+    )
+    assert module.hparams.method == "acol"
     assert_matches(module.net, reference.eval())
 
 

@@ -18,7 +18,6 @@ from torch import nn
 
 from tools.convert_wsolevaluation import main as convert_main
 from wsl.checkpoint import load_module
-from wsl.lit import WSLModule
 from wsl.models import WSLNet, create_backbone
 from wsl.models.wsolevaluation import convert_wsolevaluation_checkpoint, wsolevaluation_state_dict_to_wsl
 
@@ -122,44 +121,29 @@ def test_the_feature_map_is_28_or_14_at_224(large_feature_map, side):
     assert all(m.dilation == (1, 1) for m in backbone.modules() if isinstance(m, nn.Conv2d))
 
 
-def upstream_checkpoint(reference: nn.Module, path, data_parallel: bool) -> None:
-    """What wsolevaluation's main.py ``_torch_save_model`` writes."""
-    prefix = "module." if data_parallel else ""
+def upstream_payload(reference: nn.Module) -> dict:
+    """What wsolevaluation's main.py ``_torch_save_model`` writes besides the architecture and the state."""
     optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    torch.save(
-        {
-            "architecture": "resnet50",
-            "epoch": 50,
-            "state_dict": {prefix + k: v for k, v in reference.state_dict().items()},
-            "optimizer": optimizer.state_dict(),
-        },
-        path,
-    )
+    return {"epoch": 50, "optimizer": optimizer.state_dict()}
 
 
 @pytest.mark.parametrize("large_feature_map, data_parallel", [(True, False), (False, True)])
-def test_a_wsolevaluation_checkpoint_converts_to_the_same_network(large_feature_map, data_parallel, tmp_path):
+def test_a_wsolevaluation_checkpoint_converts_to_the_same_network(
+    large_feature_map, data_parallel, convert_upstream, tmp_path
+):
     names = ["a", "b", "c", "d", "e"]
     reference = reference_resnet50_cam(len(names), large_feature_map, seed=3)
-    source = tmp_path / "last_checkpoint.pth.tar"
-    upstream_checkpoint(reference, source, data_parallel)
-    out = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    lfm = "true" if large_feature_map else "false"
-    argv = [
-        "--source",
-        str(source),
-        "--out",
-        str(out),
-        "--large-feature-map",
-        lfm,
-        "--class-names",
-        ",".join(names),
-    ]
-    assert convert_main(argv) == 0
-    module = WSLModule.load_from_checkpoint(out, map_location="cpu")
-    assert module.class_names == names and module.hparams.large_feature_map is large_feature_map
+    module = convert_upstream(
+        reference.state_dict(),
+        "resnet50",
+        large_feature_map,
+        class_names=",".join(names),
+        data_parallel=data_parallel,
+        payload=upstream_payload(reference),
+    )
+    assert module.class_names == names
     assert_matches_reference(module.net, reference)
-    loaded = load_module(out)
+    loaded = load_module(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert loaded.training_precision == "32-true" and loaded.hparams.protocol == "wsolevaluation"
     assert_matches_reference(loaded.net, reference)
 
@@ -176,7 +160,10 @@ def test_the_converted_checkpoint_is_scored_by_tools_evaluate(tmp_path):
     names = list(WSLDataModule(data).class_names)
     reference = reference_resnet50_cam(len(names), True, seed=4)
     source = tmp_path / "best_checkpoint.pth.tar"
-    upstream_checkpoint(reference, source, data_parallel=False)
+    torch.save(
+        {"architecture": "resnet50", "state_dict": reference.state_dict(), **upstream_payload(reference)},
+        source,
+    )
     out = tmp_path / "run" / "checkpoints" / "best.ckpt"
     summary = convert_wsolevaluation_checkpoint(source, out, large_feature_map=True, class_names=names)
     assert summary["epoch"] == 50 and summary["num_classes"] == len(names)

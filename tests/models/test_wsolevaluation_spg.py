@@ -10,8 +10,6 @@ import pytest
 import torch
 from spg_reference import ReferenceInceptionSpg, ReferenceResNetSpg, ReferenceVggSpg
 
-from tools.convert_wsolevaluation import main as convert_main
-from wsl.lit import WSLModule
 from wsl.methods.spg import SPGNet
 from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
 from wsl.models.wsolevaluation_spg import is_spg_layout, spg_family, spg_state_dict_to_wsl
@@ -20,32 +18,20 @@ TOL = {"rtol": 1e-6, "atol": 1e-6}
 
 
 @pytest.mark.parametrize("large_feature_map, data_parallel", [(True, False), (False, True)])
-def test_an_upstream_spg_checkpoint_converts_to_the_same_network(large_feature_map, data_parallel, tmp_path):
+def test_an_upstream_spg_checkpoint_converts_to_the_same_network(
+    large_feature_map, data_parallel, convert_upstream
+):
     names = ["a", "b", "c", "d"]
     reference = ReferenceResNetSpg(len(names), large_feature_map, seed=5).double().eval()
-    prefix = "module." if data_parallel else ""
-    source = tmp_path / "last_checkpoint.pth.tar"
-    state = {prefix + k: v.float() for k, v in reference.state_dict().items()}
-    torch.save({"architecture": "resnet50", "epoch": 50, "state_dict": state, "optimizer": {}}, source)
-    out = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    lfm = "true" if large_feature_map else "false"
-    argv = [
-        "--source",
-        str(source),
-        "--out",
-        str(out),
-        "--large-feature-map",
-        lfm,
-        "--class-names",
-        ",".join(names),
-    ]
-    assert convert_main(argv) == 0
-    module = WSLModule.load_from_checkpoint(out, map_location="cpu")
+    state = {k: v.float() for k, v in reference.state_dict().items()}
+    module = convert_upstream(
+        state, "resnet50", large_feature_map, data_parallel=data_parallel, payload={"epoch": 50}
+    )
     assert module.hparams.method == "spg" and module.net.layout.name == "resnet"
     net = module.net.double().eval()
     with torch.no_grad():  # the checkpoint holds float32 weights (as upstream saves): compare on those values
         for key, value in reference.state_dict().items():
-            value.copy_(state[prefix + key].double())
+            value.copy_(state[key].double())
     torch.manual_seed(6)
     images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
     labels = torch.tensor([0, 3])

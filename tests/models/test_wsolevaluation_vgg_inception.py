@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
 from spg_reference import ReferenceInceptionSpg, ReferenceVggSpg
 from torch import nn
 
 from tests.models.test_inception_cam import ReferenceInceptionCam, reference_inception_cam
 from tests.models.test_vgg_cam import ReferenceVggCam, reference_vgg16_cam
-from tools.convert_wsolevaluation import main as convert_main
-from wsl.lit import WSLModule
-from wsl.models.wsolevaluation import convert_wsolevaluation_checkpoint
+from wsl.models.wsolevaluation import convert_wsolevaluation_checkpoint, wsolevaluation_state_dict_to_wsl
 from wsl.models.wsolevaluation_methods import method_state_dict_to_wsl
+from wsl.models.wsolevaluation_vgg import vgg16_state_dict_to_wsl
 
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 #: upstream vgg.py configs_dict['cam'] and ['adl'] (14x14: large_feature_map false; 28x28: true).
@@ -75,43 +75,56 @@ def upstream_inception_state(reference: ReferenceInceptionCam) -> dict:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
-def convert_with_the_tool(tmp_path, state: dict, architecture: str, lfm: bool, *extra: str) -> WSLModule:
-    """Save as main.py does (``module.`` prefixed: DataParallel), run tools/convert_wsolevaluation.py."""
-    source = tmp_path / "last_checkpoint.pth.tar"
-    wrapped = {"module." + k: v for k, v in state.items()}
-    torch.save({"architecture": architecture, "epoch": 7, "state_dict": wrapped, "optimizer": {}}, source)
-    out = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    names = "a,b,c,d"
-    argv = ["--source", str(source), "--out", str(out), "--large-feature-map", str(lfm).lower()]
-    assert convert_main([*argv, "--class-names", names, *extra]) == 0
-    module = WSLModule.load_from_checkpoint(out, map_location="cpu")
-    assert module.hparams.backbone == architecture and module.hparams.large_feature_map is lfm
-    return module
+def assert_upstreams(
+    net: nn.Module,
+    reference: nn.Module,
+    labels: torch.Tensor,
+    size: int = 64,
+    to_upstream=None,
+    cam_atol=1e-6,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The converted network's scores are upstream's logits, and its class maps of ``labels`` (mapped by
+    ``to_upstream``, default as they are) upstream's CAMs, on two float64 images.
 
-
-def outputs(net: nn.Module, reference: nn.Module, labels: torch.Tensor, size: int = 64):
+    Returns:
+        ``(logits, cams)`` of upstream, for the checks that the comparison is not vacuous.
+    """
     images = torch.randn(2, 3, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     net, reference = net.double().eval(), reference.double().eval()
     with torch.no_grad():
         scores, class_maps = net(images)
-        return scores, class_maps[torch.arange(2), labels], reference(images, labels)
+        out = reference(images, labels)
+    logits, cams = (out["logits"], out["cams"]) if isinstance(out, dict) else out
+    picked = class_maps[torch.arange(2), labels]
+    torch.testing.assert_close(scores, logits, **TOL)
+    torch.testing.assert_close(
+        picked if to_upstream is None else to_upstream(picked), cams, rtol=1e-6, atol=cam_atol
+    )
+    return logits, cams
+
+
+def vgg_cam_scale(net: nn.Module, labels: torch.Tensor):
+    """wsl's VGG16 class map → upstream's CAM: minus the class's bias, over the 1024 channels (a mean)."""
+    bias = net.head.conv.bias[labels].view(-1, 1, 1)
+    return lambda picked: (picked - bias) / 1024
 
 
 @pytest.mark.parametrize("layout", ["cam", "adl"])
 @pytest.mark.parametrize("large_feature_map", [True, False])
-def test_vgg16_cam_and_adl_checkpoints_give_upstreams_logits_and_cams(layout, large_feature_map, tmp_path):
+def test_vgg16_cam_and_adl_checkpoints_give_upstreams_logits_and_cams(
+    layout, large_feature_map, convert_upstream
+):
     reference = reference_vgg16_cam(4, large_feature_map, seed=3)
-    state = upstream_vgg_state(reference, layout, large_feature_map)
-    module = convert_with_the_tool(tmp_path, state, "vgg16", large_feature_map)
+    module = convert_upstream(
+        upstream_vgg_state(reference, layout, large_feature_map), "vgg16", large_feature_map
+    )
     assert module.hparams.method == layout
     if layout == "adl":
         assert module.hparams.method_kwargs == {"placement": "wsolevaluation"}
         assert module.net.backbone.adl_positions == ["features.pool3", "features.relu4_3", "features.relu5_3"]
     labels = torch.tensor([1, 3])
-    scores, picked, (logits, cams) = outputs(module.net, reference, labels)
-    torch.testing.assert_close(scores, logits, **TOL)
-    bias = module.net.head.conv.bias[labels].view(-1, 1, 1)
-    torch.testing.assert_close((picked - bias) / 1024, cams, rtol=1e-6, atol=1e-9)  # mean over 1024 ch
+    scale = vgg_cam_scale(module.net, labels)
+    logits, cams = assert_upstreams(module.net, reference, labels, to_upstream=scale, cam_atol=1e-9)
     assert logits.std() > 0.1 and cams.std() > 1e-4
 
 
@@ -139,62 +152,52 @@ def test_a_vgg16_checkpoint_with_the_other_large_feature_map_is_refused(tmp_path
 
 
 @pytest.mark.parametrize("method", ["has", "cutmix"])
-def test_vgg16_has_and_cutmix_are_the_cam_network_with_their_method(method, tmp_path):
+def test_vgg16_has_and_cutmix_are_the_cam_network_with_their_method(method, convert_upstream):
     reference = reference_vgg16_cam(4, False, seed=4)
-    module = convert_with_the_tool(
-        tmp_path, upstream_vgg_state(reference, "cam", False), "vgg16", False, "--method", method
-    )
+    module = convert_upstream(upstream_vgg_state(reference, "cam", False), "vgg16", False, "--method", method)
     assert module.hparams.method == method
-    scores, _, (logits, _) = outputs(module.net, reference, torch.tensor([0, 2]), size=32)
-    torch.testing.assert_close(scores, logits, **TOL)
+    labels = torch.tensor([0, 2])
+    scale = vgg_cam_scale(module.net, labels)
+    assert_upstreams(module.net, reference, labels, size=32, to_upstream=scale, cam_atol=1e-9)
 
 
 @pytest.mark.parametrize("method, large_feature_map", [("cam", False), ("adl", True)])
 def test_inception_v3_cam_and_adl_checkpoints_give_upstreams_logits_and_cams(
-    method, large_feature_map, tmp_path
+    method, large_feature_map, convert_upstream
 ):
     """InceptionAdl's ADL modules have no parameters: its keys are InceptionCam's, the method is told."""
     reference = reference_inception_cam(4, large_feature_map, seed=2)
     state = upstream_inception_state(reference)
     assert not any(k.startswith(("Mixed_7", "AuxLogits", "fc.")) for k in state)
     extra = ("--method", "adl") if method == "adl" else ()
-    module = convert_with_the_tool(tmp_path, state, "inception_v3", large_feature_map, *extra)
+    module = convert_upstream(state, "inception_v3", large_feature_map, *extra)
     assert module.hparams.method == method
     if method == "adl":
         assert module.hparams.method_kwargs == {"placement": "wsolevaluation"}
         assert module.net.backbone.adl_positions == ["Mixed_5d", "Mixed_6e", "SPG_A3_2b"]
-    labels = torch.tensor([2, 0])
-    scores, picked, (logits, cams) = outputs(module.net, reference, labels)
-    torch.testing.assert_close(scores, logits, **TOL)
-    torch.testing.assert_close(picked, cams, **TOL)
+    logits, cams = assert_upstreams(module.net, reference, torch.tensor([2, 0]))
     assert logits.std() > 1e-3 and cams.std() > 1e-3
 
 
-def test_vgg16_spg_checkpoint_gives_upstreams_logits_and_cams(tmp_path):
+def test_vgg16_spg_checkpoint_gives_upstreams_logits_and_cams(convert_upstream):
     reference = ReferenceVggSpg(4, large_feature_map=False, seed=6)
     state = {k: v for k, v in reference.state_dict().items() if not k.startswith("tv_features.")}
-    module = convert_with_the_tool(tmp_path, state, "vgg16", False)
+    module = convert_upstream(state, "vgg16", False)
     assert module.hparams.method == "spg" and module.net.layout.name == "vgg16"
-    labels = torch.tensor([3, 1])
-    scores, picked, ref = outputs(module.net, reference, labels)
-    torch.testing.assert_close(scores, ref["logits"], **TOL)
-    torch.testing.assert_close(picked, ref["cams"], **TOL)
-    assert ref["cams"].std() > 1e-4
+    _, cams = assert_upstreams(module.net, reference, torch.tensor([3, 1]))
+    assert cams.std() > 1e-4
 
 
-def test_inception_v3_spg_checkpoint_gives_upstreams_logits_and_cams(tmp_path):
+def test_inception_v3_spg_checkpoint_gives_upstreams_logits_and_cams(convert_upstream):
     reference = ReferenceInceptionSpg(4, large_feature_map=True, seed=7)
     state = {}
     for key, value in reference.state_dict().items():
         key = key.removeprefix("tv.")
         if not key.startswith(("Mixed_7", "AuxLogits", "fc.")):  # upstream's InceptionSpg has none of these
             state[key] = value
-    module = convert_with_the_tool(tmp_path, state, "inception_v3", True)
+    module = convert_upstream(state, "inception_v3", True)
     assert module.hparams.method == "spg" and module.net.layout.name == "inception_v3"
-    labels = torch.tensor([0, 3])
-    scores, picked, ref = outputs(module.net, reference, labels)
-    torch.testing.assert_close(scores, ref["logits"], **TOL)
-    torch.testing.assert_close(picked, ref["cams"], **TOL)
+    assert_upstreams(module.net, reference, torch.tensor([0, 3]))
 
 
 @pytest.mark.parametrize(
@@ -226,3 +229,49 @@ def test_inception_v3_mixed_7_is_refused_by_name():
     state = {**upstream_inception_state(reference), "Mixed_7a.branch3x3_1.conv.weight": torch.zeros(1)}
     with pytest.raises(ValueError, match=r"InceptionV3 cam / adl network, e.g. \['Mixed_7a"):
         method_state_dict_to_wsl(state)
+
+
+#: architecture → (the converter, the classifier's width, the missing-key error, the shape error's end).
+CLASSIFIER_ERRORS = {
+    "resnet50": (
+        wsolevaluation_state_dict_to_wsl,
+        2048,
+        "main.py",
+        "ResNet50's classifier is (C, 2048) and (C,)",
+    ),
+    "vgg16": (
+        vgg16_state_dict_to_wsl,
+        1024,
+        "VGG16 cam / adl",
+        "VGG16-CAM's classifier is (C, 1024) and (C,)",
+    ),
+}
+
+
+def _upstream_cam_state(architecture: str) -> dict:
+    if architecture == "vgg16":
+        return upstream_vgg_state(ReferenceVggCam(2, False), "cam", False)
+    return dict(torchvision.models.resnet50(weights=None, num_classes=2).state_dict())
+
+
+@pytest.mark.parametrize("architecture", sorted(CLASSIFIER_ERRORS))
+def test_the_resnet50_and_vgg16_classifier_errors_name_the_checkpoint_and_the_width(architecture):
+    convert, width, checkpoint, shape = CLASSIFIER_ERRORS[architecture]
+    state = _upstream_cam_state(architecture)
+    assert tuple(state["fc.weight"].shape) == (2, width)
+    head = convert(state)
+    assert torch.equal(head["head.conv.weight"], state["fc.weight"].view(2, width, 1, 1))
+    assert head["head.conv.bias"] is state["fc.bias"]
+    without = {k: v for k, v in state.items() if k != "fc.bias"}
+    with pytest.raises(ValueError) as missing:
+        convert(without)
+    assert str(missing.value) == (
+        f"state_dict: no 'fc.weight' / 'fc.bias'; a wsolevaluation {checkpoint} checkpoint holds its "
+        "classifier (pass checkpoint['state_dict'] of a *_checkpoint.pth.tar)"
+    )
+    narrow = {**state, "fc.weight": torch.zeros(2, width // 2)}
+    with pytest.raises(ValueError) as wrong:
+        convert(narrow)
+    assert str(wrong.value) == (
+        f"state_dict: fc.weight has shape (2, {width // 2}) and fc.bias (2,); {shape}"
+    )

@@ -119,7 +119,7 @@ def test_a_threshold_of_best_reads_results_json(coco_run, synthetic_coco_root):
         ({"threshold": 1.0}, "threshold must be in"),
         ({"threshold": "good"}, "threshold must be"),
         ({"image_size": 0}, "image_size must be a positive int"),
-        ({"device": "tpu"}, "device must be"),
+        ({"device": "tpu"}, "device: got 'tpu'"),
     ],
 )
 def test_bad_arguments_name_the_argument(coco_run, synthetic_coco_root, kwargs, match):

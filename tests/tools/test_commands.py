@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from wsl.commands import SUBCOMMANDS, main
+from wsl.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,10 +30,15 @@ def test_help_lists_the_subcommands_and_no_subcommand_is_an_error(capsys):
     assert "usage: wsol" in capsys.readouterr().err
 
 
-def test_an_unknown_subcommand_names_the_closest(capsys):
-    assert main(["evalute"]) == 2
+@pytest.mark.parametrize(
+    ("wrong", "closest"), [("evalute", "evaluate"), ("make_synthetic", "make-synthetic")]
+)
+def test_an_unknown_subcommand_gets_the_registrys_error_naming_the_closest(capsys, wrong, closest):
+    assert main([wrong]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown subcommand 'evalute'; did you mean 'evaluate'?")
+    names = sorted(SUBCOMMANDS)
+    assert err == f"error: subcommand: got {wrong!r} (did you mean {closest!r}?); expected one of {names}\n"
+    assert isinstance(SUBCOMMANDS, Registry) and SUBCOMMANDS.names()[:2] == ["train", "evaluate"]
 
 
 def test_a_subcommand_runs_its_tool_and_returns_its_status(tmp_path, capsys):

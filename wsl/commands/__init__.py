@@ -15,20 +15,25 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from wsl.registry import Registry
+
 __all__ = ["SUBCOMMANDS", "main"]
 
 #: subcommand → the module whose ``main(argv)`` runs it.
-SUBCOMMANDS = {
-    "train": "wsl.commands.train",
-    "evaluate": "wsl.commands.evaluate",
-    "export": "wsl.commands.export_cams",
-    "predict": "wsl.commands.predict",
-    "explain": "wsl.commands.explain",
-    "benchmark": "wsl.commands.benchmark",
-    "convert": "wsl.commands.convert_wsolevaluation",
-    "make-synthetic": "wsl.commands.make_synthetic",
-    "check-tested": "wsl.commands.check_tested",
-}
+SUBCOMMANDS: Registry[str] = Registry("subcommand")
+for _name, _module in (
+    ("train", "wsl.commands.train"),
+    ("evaluate", "wsl.commands.evaluate"),
+    ("export", "wsl.commands.export_cams"),
+    ("predict", "wsl.commands.predict"),
+    ("explain", "wsl.commands.explain"),
+    ("benchmark", "wsl.commands.benchmark"),
+    ("convert", "wsl.commands.convert_wsolevaluation"),
+    ("make-synthetic", "wsl.commands.make_synthetic"),
+    ("check-tested", "wsl.commands.check_tested"),
+):
+    SUBCOMMANDS.add(_name, _module)
+del _name, _module
 
 
 def _usage() -> str:
@@ -42,26 +47,20 @@ def _usage() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``wsol SUBCOMMAND args``: the subcommand's ``main(args)``; its exit status is returned.
 
-    An unknown subcommand is one ``error:`` line naming the closest one (exit 2); no subcommand or
-    ``--help`` prints the list (exit 0 with ``--help``, 2 without).
+    An unknown subcommand is one ``error:`` line, the registry's (the closest name, the names; exit 2); no
+    subcommand or ``--help`` prints the list (exit 0 with ``--help``, 2 without).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if args else sys.stderr)
         return 0 if args else 2
     name, rest = args[0], args[1:]
-    if name not in SUBCOMMANDS:
-        from wsl.registry import closest
-
-        hint = closest(name, list(SUBCOMMANDS))
-        print(
-            f"error: unknown subcommand {name!r}"
-            + (f"; did you mean {hint[0]!r}?" if hint else "")
-            + f" (choose from {', '.join(SUBCOMMANDS)})",
-            file=sys.stderr,
-        )
+    try:
+        path = SUBCOMMANDS.lookup(name)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name])
+    module = importlib.import_module(path)
     saved, sys.argv = sys.argv, [f"wsol {name}", *rest]  # argparse names the program after argv[0]
     try:
         status = module.main(rest)

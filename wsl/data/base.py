@@ -175,7 +175,10 @@ def _check_size(rec: Record, size: tuple[int, int]) -> None:
 @dataclass(frozen=True)
 class DatasetOptions:
     """What every reader of :class:`WSLDataset` takes besides its files: the one object a reader hands its
-    base class (the readers keep these as keyword arguments of their own, the names users type).
+    base class. The readers keep these as keyword arguments of their own (the names users type; the data
+    module reads a reader's signature) and pick them from their keywords in one line,
+    ``apply_fields(DatasetOptions, None, locals())`` (:func:`wsl.options.apply_fields`) at the top of
+    ``__init__``.
 
     Attributes:
         image_size: side ``S`` of the network input.

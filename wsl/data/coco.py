@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import torch
 
+from wsl.options import apply_fields
+
 from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choice
@@ -236,6 +238,7 @@ class COCODataset(WSLDataset):
         box_policy: str = "clip",
         empty_images: str = "auto",
     ) -> None:
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         if empty_images not in EMPTY_IMAGE_POLICIES:
             raise unknown_choice("empty_images", empty_images, EMPTY_IMAGE_POLICIES)
         if empty_images == "keep" and single_label:
@@ -263,17 +266,7 @@ class COCODataset(WSLDataset):
                 f"class_names {unknown} are not categories (known: {', '.join(all_names)})",
                 "pass names of categories of this file",
             )
-        dataset_options = DatasetOptions(
-            image_size=image_size,
-            train=train,
-            transform=transform,
-            with_annotations=with_annotations,
-            single_label=single_label,
-            skip_bad=skip_bad,
-            with_images=with_images,
-            box_policy=box_policy,
-        )
-        super().__init__(class_names, dataset_options)
+        super().__init__(class_names, options)
         self.cat_id_to_index = {cid: self.class_to_index[n] for cid, n in cats if n in self.class_to_index}
         known_ids = {cid for cid, _ in cats}
         image_dir = self.root / split

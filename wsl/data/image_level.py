@@ -9,13 +9,12 @@ reads a text file as ``(line number, fields)`` pairs for the ``file:line`` error
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .base import DatasetOptions, Record, WSLDataset
 from .errors import BadSamples, dataset_error
@@ -64,30 +63,13 @@ def read_lines(path: Path, sep: str | None, what: str, fix: str) -> list[tuple[i
 class ImageLevelDataset(WSLDataset):
     """A :class:`WSLDataset` built from :class:`LabelledImage` entries (see the module docstring).
 
-    Subclasses parse their layout in ``__init__`` and call :meth:`_build`.
+    Subclasses parse their layout in ``__init__`` and call :meth:`_build`; ``options`` are the fields of
+    :class:`~wsl.data.base.DatasetOptions` (``image_size``, ``train``, ``transform``, ``with_annotations``,
+    ``single_label``, ``skip_bad``, ``box_policy``), as :class:`~wsl.data.VOCDataset` takes them.
     """
 
-    def __init__(
-        self,
-        class_names: Sequence[str],
-        image_size: int = 128,
-        train: bool = False,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        with_annotations: bool = False,
-        single_label: bool = False,
-        skip_bad: bool = False,
-        box_policy: str = "clip",
-    ) -> None:
-        dataset_options = DatasetOptions(
-            image_size=image_size,
-            train=train,
-            transform=transform,
-            with_annotations=with_annotations,
-            single_label=single_label,
-            skip_bad=skip_bad,
-            box_policy=box_policy,
-        )
-        super().__init__(class_names, dataset_options)
+    def __init__(self, class_names: Sequence[str], **options: Any) -> None:
+        super().__init__(class_names, DatasetOptions(**options))
 
     def _build(self, images: Sequence[LabelledImage], what: str) -> None:
         """Records from ``images``, validated by the base class, labels from their classes."""

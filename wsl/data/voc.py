@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wsl.options import apply_fields
+
 from .base import DatasetOptions, Record, WSLDataset, encode_jpeg
 from .errors import BadSamples, DatasetError, dataset_error
 from .formats import DatasetFormat, DatasetWriter, register_format
@@ -202,21 +204,12 @@ class VOCDataset(WSLDataset):
         with_images: bool = True,
         box_policy: str = "clip",
     ) -> None:
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         self.root = Path(root)
         self.split = split
         if class_names is None:
             class_names = default_class_names(self.root)
-        dataset_options = DatasetOptions(
-            image_size=image_size,
-            train=train,
-            transform=transform,
-            with_annotations=with_annotations,
-            single_label=single_label,
-            skip_bad=skip_bad,
-            with_images=with_images,
-            box_policy=box_policy,
-        )
-        super().__init__(class_names, dataset_options)
+        super().__init__(class_names, options)
         ids = self._read_split()
         bad = BadSamples(skip_bad, f"VOCDataset({self.root}, {split!r})")
         records = []

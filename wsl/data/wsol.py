@@ -50,6 +50,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wsl.options import apply_fields
+
 from .base import (
     BOX_POLICIES,
     DatasetOptions,
@@ -329,6 +331,7 @@ class WSOLDataset(WSLDataset):
         seed: int = 0,
         box_policy: str = "clip",
     ) -> None:
+        options = apply_fields(DatasetOptions, None, locals())  # the keywords as given
         if box_policy not in BOX_POLICIES:
             raise unknown_choice("box_policy", box_policy, BOX_POLICIES)
         per_class, rule = _val_sampling(root, num_val_sample_per_class, val_sample, seed)
@@ -342,17 +345,7 @@ class WSOLDataset(WSLDataset):
         spec = f"{dataset}:{image_root}" + (f"{_META}{meta}" if meta is not None else "")
         if class_names is None:
             class_names = default_class_names(spec, split)
-        dataset_options = DatasetOptions(
-            image_size=image_size,
-            train=train,
-            transform=transform,
-            with_annotations=with_annotations,
-            single_label=single_label,
-            skip_bad=skip_bad,
-            with_images=with_images,
-            box_policy=box_policy,
-        )
-        super().__init__(class_names, dataset_options)
+        super().__init__(class_names, options)
         self._clipped: list[tuple[str, str]] = []
         folder = _split_dir(image_root, dataset, meta, split)
         self.metadata_dir = folder

@@ -111,20 +111,43 @@ def wsolevaluation_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str,
             "convert here (ADL's layer indices, ACoL / SPG classifiers, VGG16 and InceptionV3: "
             "wsl.models.wsolevaluation_methods.method_state_dict_to_wsl)"
         )
-    weight, bias = plain.get("fc.weight"), plain.get("fc.bias")
+    out.update(fc_classifier_to_wsl(plain, 2048, "ResNet50", "main.py"))
+    return out
+
+
+def fc_classifier_to_wsl(
+    state: Mapping[str, torch.Tensor], width: int, network: str, checkpoint: str
+) -> dict[str, torch.Tensor]:
+    """Upstream's linear classifier as wsl's 1×1 conv head: ``fc.weight`` (C, width) → ``head.conv.weight``
+    (C, width, 1, 1), ``fc.bias`` (C,) → ``head.conv.bias`` (the tensors themselves, reshaped).
+
+    Args:
+        state: the ``module.``-free state dict.
+        width: the classifier's input channels (ResNet50: 2048; VGG16-CAM's ``conv6``: 1024).
+        network: the network in the shape error (``"ResNet50"``, ``"VGG16-CAM"``).
+        checkpoint: the checkpoint in the missing-key error (``"main.py"``, ``"VGG16 cam / adl"``).
+
+    Raises:
+        ValueError: no ``fc.weight`` / ``fc.bias``, or shapes other than (C, width) and (C,).
+
+    Example:
+        >>> fc = {"fc.weight": torch.ones(3, 8), "fc.bias": torch.zeros(3)}
+        >>> head = fc_classifier_to_wsl(fc, 8, "N", "x")
+        >>> {k: tuple(v.shape) for k, v in head.items()}
+        {'head.conv.weight': (3, 8, 1, 1), 'head.conv.bias': (3,)}
+    """
+    weight, bias = state.get("fc.weight"), state.get("fc.bias")
     if weight is None or bias is None:
         raise ValueError(
-            "state_dict: no 'fc.weight' / 'fc.bias'; a wsolevaluation main.py checkpoint holds its "
+            f"state_dict: no 'fc.weight' / 'fc.bias'; a wsolevaluation {checkpoint} checkpoint holds its "
             "classifier (pass checkpoint['state_dict'] of a *_checkpoint.pth.tar)"
         )
-    if weight.ndim != 2 or weight.shape[1] != 2048 or bias.shape != (weight.shape[0],):
+    if weight.ndim != 2 or weight.shape[1] != width or bias.shape != (weight.shape[0],):
         raise ValueError(
             f"state_dict: fc.weight has shape {tuple(weight.shape)} and fc.bias {tuple(bias.shape)}; "
-            "ResNet50's classifier is (C, 2048) and (C,)"
+            f"{network}'s classifier is (C, {width}) and (C,)"
         )
-    out["head.conv.weight"] = weight.reshape(*weight.shape, 1, 1)
-    out["head.conv.bias"] = bias
-    return out
+    return {"head.conv.weight": weight.reshape(*weight.shape, 1, 1), "head.conv.bias": bias}
 
 
 def _sha256(path: Path) -> str:

@@ -104,21 +104,6 @@ def vgg16_upstream_layout(keys: list[str]) -> tuple[str, bool] | None:
     )
 
 
-def _fc(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    weight, bias = state.get("fc.weight"), state.get("fc.bias")
-    if weight is None or bias is None:
-        raise ValueError(
-            "state_dict: no 'fc.weight' / 'fc.bias'; a wsolevaluation VGG16 cam / adl checkpoint holds its "
-            "classifier (pass checkpoint['state_dict'] of a *_checkpoint.pth.tar)"
-        )
-    if weight.ndim != 2 or weight.shape[1] != 1024 or bias.shape != (weight.shape[0],):
-        raise ValueError(
-            f"state_dict: fc.weight has shape {tuple(weight.shape)} and fc.bias {tuple(bias.shape)}; "
-            "VGG16-CAM's classifier is (C, 1024) and (C,)"
-        )
-    return {"head.conv.weight": weight.reshape(*weight.shape, 1, 1), "head.conv.bias": bias}
-
-
 def vgg16_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     """Rename a wsolevaluation VGG16 ``cam`` / ``adl`` ``state_dict`` to a :class:`~wsl.models.WSLNet`'s
     (module docstring); a leading ``module.`` (DataParallel) is removed.
@@ -131,7 +116,7 @@ def vgg16_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Te
         ValueError: ``features`` indices of no upstream VGG16 cam / adl network (named), other keys (ACoL's
             classifiers, SPG's), no ``fc``, or an ``fc`` of the wrong shape.
     """
-    from wsl.models.wsolevaluation import _strip_data_parallel
+    from wsl.models.wsolevaluation import _strip_data_parallel, fc_classifier_to_wsl
 
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict: expected a mapping of tensors; got {type(state_dict).__name__}")
@@ -162,7 +147,7 @@ def vgg16_state_dict_to_wsl(state_dict: Mapping[str, Any]) -> dict[str, torch.Te
             f"state_dict: {len(foreign)} keys are not those of wsolevaluation's VGG16 cam / adl network, "
             f"e.g. {sorted(foreign)[:5]}; its keys are features.<i>.*, conv6.* and fc.*"
         )
-    out.update(_fc(plain))
+    out.update(fc_classifier_to_wsl(plain, 1024, "VGG16-CAM", "VGG16 cam / adl"))
     return out
 
 
