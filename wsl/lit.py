@@ -96,6 +96,7 @@ NUMERIC_OPTIONS: dict[str, dict[str, Any]] = {
     "step_epochs": {"low": 1, "integer": True},
     "gamma": {"low": 0, "high": 1, "low_open": True},
     "cam_curve_interval": {"low": 0, "high": 1, "low_open": True, "high_open": True, "none_ok": True},
+    "cam_threshold": {"low": 0, "high": 1, "high_open": True, "none_ok": True},
 }
 
 
@@ -166,6 +167,10 @@ class WSLModule(pl.LightningModule):
             stage with the classifier at 10× the backbone's lr: ``head_lr_stages=1``).
         channels_last: run the network in NHWC memory format (faster convolutions under mixed precision
             on CPUs with AVX512-BF16/AMX and on GPUs with tensor cores).
+        cam_threshold: a CAM threshold in [0, 1) (single-label data): the test also reports GT-known /
+            Top-1 / Top-5 Loc at it and Top-5 Cls (``test/gt_known_loc_at_t``, ...;
+            :mod:`wsl.metrics.fixed_loc`), the fixed-threshold dialect of the papers after 2021; None (the
+            default): not reported.
     """
 
     def __init__(  # noqa: PLR0913 (LightningCLI builds the --model.* flags from this signature)
@@ -199,6 +204,7 @@ class WSLModule(pl.LightningModule):
         method_kwargs: dict | None = None,
         head_lr_stages: int = 0,
         cam_flips: str = "none",
+        cam_threshold: float | None = None,
     ) -> None:
         super().__init__()
         check_options(
@@ -211,7 +217,13 @@ class WSLModule(pl.LightningModule):
             step_epochs=step_epochs,
             gamma=gamma,
             cam_curve_interval=cam_curve_interval,
+            cam_threshold=cam_threshold,
         )
+        if cam_threshold is not None and not single_label:
+            raise ValueError(
+                f"cam_threshold: got {cam_threshold!r} with multi-label data; the fixed-threshold scores are "
+                "single-label (data.single_label true): drop --model.cam_threshold"
+            )
         #: ``model.optimizer`` / ``model.scheduler``: a name or a callable (:mod:`wsl.optim`).
         self.optimizer_spec = check_spec(optimizer, "optimizer")
         self.scheduler_spec = check_spec(scheduler, "scheduler")
@@ -234,7 +246,7 @@ class WSLModule(pl.LightningModule):
             num_classes, single_label, cam_curve_interval, protocol=protocol
         )
         self.test_metrics = LocalizationEvaluator(
-            num_classes, single_label, cam_curve_interval, protocol=protocol
+            num_classes, single_label, cam_curve_interval, protocol=protocol, cam_threshold=cam_threshold
         )
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

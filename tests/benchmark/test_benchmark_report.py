@@ -96,3 +96,64 @@ def test_schedule_check_table_shows_own_minus_shared_with_p():
     assert text.splitlines()[0] == "| entry | epochs: own vs shared | Δ MaxBoxAcc (p) |"
     assert "| has | 60 vs 30 | +25.0 (0.038)* |" in text
     assert wr.format_schedule_check([]) == ""
+
+
+def _fixed_and_faithful_rows():
+    """Two entries at three seeds whose results have the fixed-threshold and faithfulness keys."""
+    from pathlib import Path
+
+    from wsl.benchmark.entries import parse_entries
+    from wsl.benchmark.plan import BenchmarkRun
+    from wsl.benchmark.stats import run_row
+
+    rows = []
+    for entry, values in (("gap", (0.6, 0.7, 0.8)), ("gmp", (0.5, 0.5, 0.6))):
+        for seed, v in enumerate(values):
+            test = {"map": 0.9, "maxboxacc": 0.5, "gt_known_loc_at_t": v, "top1_loc_at_t": v / 2,
+                    "top5_loc_at_t": v, "top5_cls": 1.0, "fixed_cam_threshold": 0.2,
+                    "deletion_auc": 0.1, "insertion_auc": v, "average_drop": 0.25,
+                    "increase_in_confidence": 0.5}  # fmt: skip
+            run = BenchmarkRun(parse_entries(entry)[0], seed, Path(f"out/runs/{entry}-seed{seed}"))
+            rows.append(run_row(run, {"test": test}, None))
+    return rows
+
+
+def test_fixed_threshold_and_faithfulness_keys_become_columns_after_top1_loc():
+    rows = _fixed_and_faithful_rows()
+    table = wr.format_markdown(aggregate(rows)).splitlines()
+    assert table[0] == (
+        "| entry | setting | runs | mAP | MaxBoxAcc | GT-known Loc@t | Top-1 Loc@t | Top-5 Loc@t | Top-5 Cls "
+        "| Deletion AUC | Insertion AUC | Average drop | Increase in conf. |"
+    )
+    assert table[2] == (
+        "| gap | default | 3 | 90.0 ± 0.0 | 50.0 ± 0.0 | 70.0 ± 10.0 | 35.0 ± 5.0 | 70.0 ± 10.0 "
+        "| 100.0 ± 0.0 | 10.0 ± 0.0 | 70.0 ± 10.0 | 25.0 ± 0.0 | 50.0 ± 0.0 |"
+    )
+
+
+def test_fixed_threshold_scores_are_paired_tested_against_the_best(tmp_path):
+    from wsl.benchmark import compare_to_best
+
+    rows = _fixed_and_faithful_rows()
+    summary = aggregate(rows)
+    comparison = compare_to_best(rows, summary, "maxboxacc")
+    [gmp] = comparison["others"]
+    # gap − gmp per seed: 0.1, 0.2, 0.2; mean 1/6, sd 1/sqrt(300), t = (1/6) / (sd / sqrt 3) = 5.0, df 2
+    test = gmp["top5_loc_at_t"]
+    assert test["n"] == 3 and abs(test["diff"] - 1 / 6) < 1e-12 and abs(test["t"] - 5.0) < 1e-9
+    assert abs(test["p"] - 0.0377) < 1e-4
+    assert gmp["deletion_auc"] == {"diff": 0.0, "n": 3, "t": 0.0, "p": 1.0}
+    assert "Δ Top-5 Loc@t (p)" in wr.format_comparison(comparison)
+    state = {"rows": rows, "curves": {}, "summary": summary, "convergence": {}, "comparison": comparison,
+             "grid": []}  # fmt: skip
+    meta = {"entries": ["gap", "gmp"], "seeds": [0, 1, 2], "data": None, "planned_runs": 6,
+            "select_metric": "maxboxacc"}  # fmt: skip
+    wr.write_tables(tmp_path, state, meta)
+    markdown = (tmp_path / "results.md").read_text()
+    notes = "@t: at the fixed CAM threshold t = 0.2. Lower is better for Deletion AUC and Average drop."
+    assert f"still improving). {notes}\n\n| entry |" in markdown
+
+
+def test_no_column_note_without_the_new_columns():
+    rows = [{"entry": "gap", "seed": 0, "map": 0.5, "fixed_cam_threshold": 0.2}]
+    assert wr._column_notes(rows, aggregate(rows)) == ""

@@ -28,6 +28,7 @@ images/s = epochs × images per epoch (the train split, or ``limit_train_batches
 Modules, one job each: :mod:`~wsl.benchmark.entries` (what is compared, the grids),
 :mod:`~wsl.benchmark.plan` (arguments → runs and their train arguments), :mod:`~wsl.benchmark.execute`
 (running them), :mod:`~wsl.benchmark.selection` (val curves, the choice, convergence),
+:mod:`~wsl.benchmark.columns` (the columns, from the metric registry),
 :mod:`~wsl.benchmark.collect` (finished run folders → rows), :mod:`~wsl.benchmark.stats` (rows →
 mean ± std, mean curves, paired tests), :mod:`~wsl.benchmark.report` (CSV, JSON, Markdown),
 :mod:`~wsl.benchmark.keys` (run keys, stale runs), :mod:`~wsl.benchmark.paths` (portable paths in the

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsl.benchmark.columns import METRICS
+from wsl.benchmark.columns import selectable_keys
 from wsl.benchmark.entries import GRIDS, Entry, parse_entries, setting_tag
 from wsl.benchmark.options import BenchmarkOptions
 from wsl.runs import RunFolder
@@ -316,7 +316,7 @@ def _check_choices(options: BenchmarkOptions) -> None:
         raise ValueError(f"checkpoint_select: got {options.checkpoint_select!r}; expected best or last")
     if options.grid_schedule not in ("own", "shared"):
         raise ValueError(f"grid_schedule: got {options.grid_schedule!r}; expected own or shared")
-    scores = [key for key, _, unit in METRICS if unit == "%"]
+    scores = selectable_keys()
     if options.select_metric not in scores:
         raise ValueError(f"select_metric: got {options.select_metric!r}; choose from {', '.join(scores)}")
     root = Path(options.out)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsl.benchmark.columns import METRICS
+from wsl.benchmark.columns import titles
 from wsl.benchmark.paths import portable_path, resolve_path
 from wsl.benchmark.stats import present_metrics
 from wsl.runs import RunFolder, write_json, write_text
@@ -36,8 +36,6 @@ __all__ = [
     "read_tables",
     "write_tables",
 ]
-
-_TITLES = {key: title for key, title, _ in METRICS}
 
 
 def format_cell(stat: dict[str, Any] | None, unit: str) -> str:
@@ -91,11 +89,12 @@ def _test_cell(test: dict[str, Any] | None) -> str:
 
 def format_schedule_check(checks: Sequence[dict[str, Any]]) -> str:
     """Own schedule − shared schedule in points per score, with the paired test's p; "" without checks."""
-    keys = [k for k in _TITLES if any(c.get(k) for c in checks)]
+    names = titles()
+    keys = [k for k in names if any(c.get(k) for c in checks)]
     if not keys:
         return ""
     lines = [
-        "| entry | epochs: own vs shared | " + " | ".join(f"Δ {_TITLES[k]} (p)" for k in keys) + " |",
+        "| entry | epochs: own vs shared | " + " | ".join(f"Δ {names[k]} (p)" for k in keys) + " |",
         "|---|---|" + "---:|" * len(keys),
     ]
     for check in checks:
@@ -109,11 +108,12 @@ def format_comparison(comparison: dict[str, Any]) -> str:
     others = comparison.get("others") or []
     if comparison.get("best") is None or not others:
         return ""
-    keys = [k for k in _TITLES if any(o.get(k) for o in others)]
+    names = titles()
+    keys = [k for k in names if any(o.get(k) for o in others)]
     if not keys:  # e.g. one seed per entry: nothing to pair
         return f"No paired test against {comparison['best']}: the entries share fewer than two seeds."
     lines = [
-        f"| {comparison['best']} − entry | " + " | ".join(f"Δ {_TITLES[k]} (p)" for k in keys) + " |",
+        f"| {comparison['best']} − entry | " + " | ".join(f"Δ {names[k]} (p)" for k in keys) + " |",
         "|---|" + "---:|" * len(keys),
     ]
     for other in others:
@@ -126,7 +126,7 @@ def format_grid(grid: Sequence[dict[str, Any]], metric: str) -> str:
     """The grid on val: one line per setting, its final val score in percent, the chosen one marked."""
     if not grid:
         return ""
-    title = _TITLES.get(metric, metric)
+    title = titles().get(metric, metric)
     lines = [f"| entry | setting | val {title} (final) | chosen |", "|---|---|---:|:---:|"]
     for row in grid:
         lines.append(
@@ -176,6 +176,30 @@ def read_tables(out: str | os.PathLike[str]) -> dict[str, Any]:
     return {**payload, "runs": runs, "curves": curves}
 
 
+#: Columns where a lower value is better (faithfulness: the map's top pixels matter to the score).
+_LOWER_IS_BETTER = ("deletion_auc", "average_drop")
+
+
+def _column_notes(rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]]) -> str:
+    """The header's sentences on the columns that need one, only when they are shown ("" otherwise): the
+    fixed CAM threshold of the ``@t`` columns (each run's ``fixed_cam_threshold``) and which faithfulness
+    columns are better lower.
+
+    Example:
+        >>> _column_notes([{"fixed_cam_threshold": 0.2}], [{"metrics": {"top1_loc_at_t": {}}}])
+        ' @t: at the fixed CAM threshold t = 0.2.'
+    """
+    shown = {key for key, _, _ in present_metrics(summary)}
+    notes = ""
+    if any(key.endswith("_at_t") for key in shown):
+        values = sorted({r["fixed_cam_threshold"] for r in rows if r.get("fixed_cam_threshold") is not None})
+        notes += f" @t: at the fixed CAM threshold t = {', '.join(f'{v:g}' for v in values) or '?'}."
+    lower = [titles()[key] for key in _LOWER_IS_BETTER if key in shown]
+    if lower:
+        notes += f" Lower is better for {' and '.join(lower)}."
+    return notes
+
+
 def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
     """``results.csv``, ``results.json`` and ``results.md`` in ``out``, each atomically; returns their paths.
 
@@ -190,20 +214,21 @@ def write_tables(out: Path, state: dict[str, Any], meta: dict[str, Any]) -> list
     """
     rows, curves = portable_tables(state["rows"], state.get("curves") or {}, out)
     metric = meta["select_metric"]
+    title = titles().get(metric, metric)
     header = (
         f"# Localization benchmark\n\nData: {meta.get('data') or 'default'}; entries "
         f"{', '.join(meta['entries'])}; seeds {', '.join(map(str, meta['seeds']))}; "
         f"{len(rows)}/{meta['planned_runs']} test runs finished.\n"
         "Test split; mean ± sample std over seeds; scores in percent; train time is the fit time "
         f"(validation included). Settings chosen on val/{metric}; val gain is the last point of the val "
-        f"{_TITLES.get(metric, metric)} curve minus its best in the first two thirds of the schedule "
-        "(† above 1 point: still improving).\n\n"
+        f"{title} curve minus its best in the first two thirds of the schedule "
+        "(† above 1 point: still improving)." + _column_notes(rows, state["summary"]) + "\n\n"
     )
     parts = [header + format_markdown(state["summary"], state["convergence"])]
     comparison = format_comparison(state["comparison"])
     if comparison:
         parts.append(
-            f"## Against the best entry on {_TITLES.get(metric, metric)}\n\nbest − entry in points; (p) is "
+            f"## Against the best entry on {title}\n\nbest − entry in points; (p) is "
             "the two-sided paired t-test over seeds (the center baseline: one-sample); * p < 0.05.\n\n"
             + comparison
         )

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from wsl.benchmark.columns import CURVES, METRICS
+from wsl.benchmark.columns import CURVES, METRICS, compared_keys, metric_columns
 from wsl.benchmark.paths import anchored
 from wsl.benchmark.plan import BenchmarkRun
 
@@ -82,7 +82,7 @@ def aggregate(rows: Sequence[dict[str, Any]], metrics: Sequence[str] | None = No
 
     Args:
         rows: flat run rows (see :func:`run_row`), each with ``entry`` and ``seed``.
-        metrics: keys to aggregate; default: every key of :data:`METRICS`.
+        metrics: keys to aggregate; default: every column's key (:func:`~wsl.benchmark.columns.columns`).
 
     Returns:
         One dict per entry: ``entry``, ``setting``, ``runs`` (number of rows), ``seeds`` and, per metric with
@@ -95,7 +95,7 @@ def aggregate(rows: Sequence[dict[str, Any]], metrics: Sequence[str] | None = No
         >>> round(stat["mean"], 3), round(stat["std"], 3), stat["n"]
         (0.6, 0.141, 2)
     """
-    keys = list(metrics) if metrics is not None else [k for k, _, _ in METRICS]
+    keys = list(metrics) if metrics is not None else [k for k, _, _ in metric_columns()]
     summary = []
     for name in dict.fromkeys(r["entry"] for r in rows):
         mine = [r for r in rows if r["entry"] == name]
@@ -117,8 +117,9 @@ def aggregate(rows: Sequence[dict[str, Any]], metrics: Sequence[str] | None = No
 
 
 def present_metrics(summary: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """The :data:`METRICS` that have a value for some entry (so mAP or top-1 acc, PxAP only with masks)."""
-    return [m for m in METRICS if any(m[0] in e["metrics"] for e in summary)]
+    """The columns ``(key, title, unit)`` that have a value for some entry (so mAP or top-1 acc, PxAP only
+    with masks, the fixed-threshold and faithfulness scores only where the runs report them)."""
+    return [m for m in metric_columns() if any(m[0] in e["metrics"] for e in summary)]
 
 
 def mean_curves(curves: dict[str, dict[str, Any]], rows: Sequence[dict[str, Any]]) -> dict[str, dict]:
@@ -223,10 +224,6 @@ def paired_test(
     return {"diff": mean, "n": n, "t": t, "p": p}
 
 
-# The scores compared against the best entry (those present in the rows).
-COMPARED = ("map", "top1_acc", "pointing_game", "maxboxacc", "maxboxacc_v2", "pxap")
-
-
 def compare_to_best(
     rows: Sequence[dict[str, Any]], summary: Sequence[dict[str, Any]], metric: str
 ) -> dict[str, Any]:
@@ -240,7 +237,7 @@ def compare_to_best(
     if not ranked:
         return {"best": None, "metric": metric, "others": []}
     best = max(ranked, key=lambda e: e["metrics"][metric]["mean"])["entry"]
-    present = [k for k in COMPARED if any(k in e["metrics"] for e in summary)]
+    present = [k for k in compared_keys() if any(k in e["metrics"] for e in summary)]
     others = []
     for entry in summary:
         if entry["entry"] != best:
@@ -261,9 +258,9 @@ def schedule_check(
 
     Returns:
         One dict per entry present in both: ``entry``, ``epochs`` and ``shared_epochs`` (of its first row
-        each), and per score of :data:`COMPARED` the :func:`paired_test` of own − shared (None with fewer
-        than two common seeds). A difference within the seed spread says the shared schedule had already
-        reached what the longer one gives.
+        each), and per compared score (:func:`~wsl.benchmark.columns.compared_keys`) the
+        :func:`paired_test` of own − shared (None with fewer than two common seeds). A difference within
+        the seed spread says the shared schedule had already reached what the longer one gives.
 
     Example:
         >>> row = lambda seed, epochs, v: {"entry": "has", "seed": seed, "epochs": epochs, "maxboxacc": v}
@@ -284,7 +281,7 @@ def schedule_check(
             "epochs": own[0].get("epochs"),
             "shared_epochs": shared[0].get("epochs"),
         }
-        for key in COMPARED:
+        for key in compared_keys():
             if any(_finite(r.get(key)) for r in pairs):
                 check[key] = paired_test(pairs, "own", "shared", key)
         out.append(check)

@@ -20,7 +20,10 @@ a longer one of their own (folders ``<entry>_e60-seed<seed>``; the shared schedu
 the chosen setting at their own.
 ``OUT`` gets ``results.csv``, ``results.json``, ``results.md`` (mean ± std over seeds, the paired tests
 against the best entry, the grid), ``bar_<metric>.png``, ``boxacc_curves.png``, ``val_curves.png`` and
-``cams_by_pool.png``; see :mod:`wsl.benchmark`. Bad input prints ``error: ...`` and exits with status 2.
+``cams_by_pool.png``; see :mod:`wsl.benchmark`. The columns are those of the metric registry that the
+runs report (:mod:`wsl.benchmark.columns`): with single-label data, ``-- --model.cam_threshold 0.2`` adds
+GT-known / Top-1 / Top-5 Loc at that CAM threshold and Top-5 Cls. Bad input prints ``error: ...`` and exits
+with status 2.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from torchmetrics import Metric
 
 from wsl.metrics._inputs import _flag_vector, _map_list, _to_numpy
 from wsl.metrics.boxes import best_ious_many, cam_thresholds, check_boxes, quantize_cam
-from wsl.metrics.registry import EvalSettings, MetricEntry, TrialBatch, register_metric
+from wsl.metrics.registry import Column, EvalSettings, MetricEntry, TrialBatch, register_metric
 
 __all__ = ["BoxAccuracy", "box_accuracy"]
 
@@ -362,6 +362,10 @@ register_metric(
         ),
         update=_update_boxes_top1,
         results=_maxboxacc_results,
+        columns=(
+            Column("maxboxacc", "MaxBoxAcc", 40, compared=True, selectable=True),
+            Column("top1_loc", "Top-1 Loc", 70, selectable=True),
+        ),
     )
 )
 # MaxBoxAccV2: mean over IoU 30/50/70 of the best BoxAcc, every contour's box.
@@ -372,5 +376,6 @@ register_metric(
         build=lambda s: BoxAccuracy(cam_curve_interval=s.cam_curve_interval, multi_contour=True),
         update=_update_boxes,
         results=lambda m, s: {"maxboxacc_v2": float(m.compute()["maxboxacc_mean"])},
+        columns=(Column("maxboxacc_v2", "MaxBoxAccV2", 50, compared=True, selectable=True),),
     )
 )

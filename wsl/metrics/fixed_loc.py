@@ -27,7 +27,7 @@ from torchmetrics import Metric
 from wsl.metrics._inputs import _flag_vector
 from wsl.metrics.boxacc import _box_accuracy_format
 from wsl.metrics.boxes import best_ious_many
-from wsl.metrics.registry import EvalSettings, MetricEntry, register_metric
+from wsl.metrics.registry import Column, EvalSettings, MetricEntry, register_metric
 
 __all__ = ["FIXED_KEYS", "FixedThresholdLoc", "fixed_threshold_loc"]
 
@@ -181,5 +181,11 @@ register_metric(
         ),
         update=lambda m, t: m.update(t.quantized, t.boxes, t.correct, t.top5_correct),
         results=_results,
+        columns=(
+            Column("gt_known_loc_at_t", "GT-known Loc@t", 71, compared=True),
+            Column("top1_loc_at_t", "Top-1 Loc@t", 72, compared=True),
+            Column("top5_loc_at_t", "Top-5 Loc@t", 73, compared=True),
+            Column("top5_cls", "Top-5 Cls", 74, compared=True),
+        ),
     )
 )

@@ -20,7 +20,7 @@ from torchmetrics import Metric
 from wsl.metrics._inputs import _map_list, _same_shapes, _to_numpy
 from wsl.metrics.boxes import cam_thresholds
 from wsl.metrics.normalize import _check_normalized, normalize_cam
-from wsl.metrics.registry import EvalSettings, MetricEntry, TrialBatch, register_metric
+from wsl.metrics.registry import Column, EvalSettings, MetricEntry, TrialBatch, register_metric
 
 __all__ = ["PxAP", "pxap", "pxap_from_histograms"]
 
@@ -254,5 +254,6 @@ register_metric(
         build=lambda s: PxAP(cam_curve_interval=s.cam_curve_interval),
         update=_update_masked,
         results=_pxap_results,
+        columns=(Column("pxap", "PxAP", 60, compared=True, selectable=True),),
     )
 )

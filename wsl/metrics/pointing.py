@@ -19,7 +19,7 @@ from torchmetrics import Metric
 
 from wsl.checks import check_int, check_number
 from wsl.metrics._inputs import _flag_vector, _map_list, _same_shapes, _to_numpy
-from wsl.metrics.registry import MetricEntry, TrialBatch, register_metric
+from wsl.metrics.registry import Column, MetricEntry, TrialBatch, register_metric
 
 __all__ = ["PointingGame", "pointing_game", "pointing_hit"]
 
@@ -252,6 +252,7 @@ register_metric(
         build=lambda s: PointingGame(num_classes=s.num_classes),
         update=_update_all,
         results=lambda m, s: {"pointing_game": float(m.compute()["accuracy"])},
+        columns=(Column("pointing_game", "Pointing game", 30, compared=True, selectable=True),),
     )
 )
 # The same game on the trials of a pointing subset (TorchRay's EBP "difficult" flag files).
