@@ -56,7 +56,8 @@ def classifier_from_args(parser: argparse.ArgumentParser, args: argparse.Namespa
     if args.cam_method == "native":
         args.cam_method = "gradcam"
         log.info("note: a classifier has no class maps of its own; using --cam-method gradcam")
-    threshold = None if args.threshold in (None, "best", "auto") else parse_threshold(args.threshold)
+    given = getattr(args, "threshold", None)  # evaluate has no --threshold: its boxes are every threshold's
+    threshold = None if given in (None, "best", "auto") else parse_threshold(given)
     return TrainedModel.from_classifier(
         args.model,
         method=args.cam_method,

@@ -6,10 +6,15 @@ r"""Score a trained model, or CAMs saved by any method, on a VOC / COCO / synthe
         --pointing-difficult TorchRay/torchray/benchmark/pointing_game_ebp_voc07_difficult.txt
     python tools/evaluate.py --ckpt best.ckpt --cam-method gradcam [--cam-layer backbone.body.layer3]
     python tools/evaluate.py --center --data voc:/data/VOC2007 --split test
+    python tools/evaluate.py --model timm:resnet50.tv_in1k --pretrained --cam-method gradcam \
+        --data wsol:ILSVRC:dataset/ILSVRC --split test --protocol wsolevaluation
 
 --cam-method scores a post-hoc CAM of the checkpoint's network (gradcam, gradcampp, layercam, eigencam;
 default native, its own class maps) on --cam-layer (default: the backbone's output feature map); --center
-(or --cam-method center) scores the center baseline, a fixed centred Gaussian, with no model.
+(or --cam-method center) scores the center baseline, a fixed centred Gaussian, with no model. --model scores
+any classifier instead of a checkpoint (timm:NAME, torchvision:NAME; --pretrained or --weights FILE,
+--num-classes): its CAMs are --cam-method's (default gradcam) on --cam-layer (default: its usual CAM layer),
+on data whose class label k is its output k (wsolevaluation's ILSVRC labels are ImageNet's indices).
 
 Prints a table (percentages) and writes the fractions to JSON.
 """
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
+from wsl.commands.classifier_flags import MODEL_FLAGS, classifier_from_args
 from wsl.commands.parser import tool_parser
 from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.jobs.logs import tool_logging
@@ -41,6 +47,7 @@ FLAGS = {
     "skip_bad=True": "--skip-bad",
     **CAM_FLAGS,
     "center sigma": "--center-sigma",
+    **MODEL_FLAGS,
 }
 
 #: ``--cam-method`` choices: the post-hoc registry and the center baseline.
@@ -71,6 +78,16 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--center", action="store_true", help="score the center baseline (a centred Gaussian; no model)"
     )
+    source.add_argument(
+        "--model",
+        default=None,
+        metavar="timm:NAME|torchvision:NAME",
+        help="any classifier instead of a checkpoint: its CAMs are --cam-method's (default gradcam) on "
+        "--cam-layer (default: its usual CAM layer); needs --data",
+    )
+    parser.add_argument("--pretrained", action="store_true", help="--model: download its library's weights")
+    parser.add_argument("--weights", default=None, help="--model: a local state dict to load")
+    parser.add_argument("--num-classes", type=int, default=None, help="--model: its outputs (default: 1000)")
     parser.add_argument(
         "--cam-method",
         choices=CAM_METHODS,
@@ -160,21 +177,27 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The combinations argparse cannot express (one ``parser.error`` each); ``--data`` defaults."""
+    if args.model is not None and args.data is None:
+        parser.error("--model needs --data: a classifier records no dataset (e.g. --data wsol:ILSVRC:PATH)")
     if args.data is None and not args.ckpt:
         args.data = "synthetic"
     if args.cam_method == "center":
-        if args.ckpt or args.cams:
-            parser.error("--cam-method center scores no model or CAM folder; drop --ckpt/--cams")
+        if args.ckpt or args.cams or args.model:
+            parser.error("--cam-method center scores no model or CAM folder; drop --ckpt/--model/--cams")
         args.center = True
-    if not (args.ckpt or args.cams or args.center):
-        parser.error("one of --ckpt, --cams, --center (or --cam-method center) is required")
+    if not (args.ckpt or args.cams or args.center or args.model):
+        parser.error("one of --ckpt, --model, --cams, --center (or --cam-method center) is required")
+    if args.model is None and (args.pretrained or args.weights is not None or args.num_classes is not None):
+        parser.error("--pretrained, --weights and --num-classes build a --model classifier")
     if args.workers < 1:
         parser.error(f"--workers must be 1 (this process) or more (worker processes); got {args.workers}")
     if args.workers != 1 and not args.cams:
         parser.error("--workers is the number of processes that score saved maps: it needs --cams")
     if args.cams and args.cam_method:
         parser.error("--cam-method needs --ckpt (a network); --cams scores the saved maps as they are")
-    if args.cam_layer is not None and args.cam_method in (None, "native", "center"):
+    if args.model is not None and args.cam_method in (None, "native"):
+        args.cam_method = "native"  # classifier_from_args: gradcam, with a note
+    if args.cam_layer is not None and args.model is None and args.cam_method in (None, "native", "center"):
         posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
         parser.error(f"--cam-layer is the layer of a post-hoc --cam-method: {posthoc}")
 
@@ -185,6 +208,8 @@ def default_out(args: argparse.Namespace) -> Path:
         return Path(f"evaluation_{args.split}_center.json")
     if args.cams:
         return Path(args.cams) / f"evaluation_{args.split}.json"
+    if args.model:
+        return Path(f"evaluation_{args.split}_{args.model.replace(':', '-').replace('/', '-')}.json")
     suffix = f"_{args.cam_method}" if args.cam_method not in (None, "native") else ""
     return RunFolder.of_checkpoint(args.ckpt).root / f"evaluation_{args.split}{suffix}.json"
 
@@ -198,13 +223,19 @@ def evaluate(argv: list[str] | None = None) -> dict:
 def _evaluate(argv: list[str] | None) -> dict:
     args = parse_args(argv)
     # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
-    workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt else 0)
+    workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt or args.model else 0)
     common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
     common.update(
         pointing_subset=args.pointing_difficult, progress=not args.no_progress, skip_bad=args.skip_bad
     )
     out = check_writable_file(args.out or default_out(args), "--out")
-    if args.ckpt:
+    if args.model:
+        model = classifier_from_args(build_parser(), args)
+        assert model is not None  # --model was given
+        payload = evaluate_from_checkpoint(
+            model, device=args.device, protocol=args.protocol, cam_method="native", **common
+        )
+    elif args.ckpt:
         payload = evaluate_from_checkpoint(
             args.ckpt,
             image_size=args.image_size,

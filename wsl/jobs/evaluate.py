@@ -104,17 +104,18 @@ def evaluate_trained(
     _, opts = _resolve("evaluate_trained", None, options, fields)
     trained = model.frame
     protocol = opts.protocol or trained
-    num_classes = model.hparams["num_classes"]
+    num_classes = model.num_classes
     evaluator = LocalizationEvaluator(
         num_classes,
-        model.hparams["single_label"],
-        model.hparams["cam_curve_interval"] if protocol == trained else None,
+        model.single_label,
+        model.hparams.get("cam_curve_interval") if protocol == trained else None,
         pointing_subset=opts.pointing_flags(num_classes),
         protocol=protocol,
     ).to(model.device)
     trials = _Trials(evaluator.frame)
     choice = ClassChoice(trials, needs_scores=False)
-    request = CamRequest(CamSource(opts.cam_method, opts.cam_layer), choice, evaluator.frame)
+    source = CamSource(*model.cam_source(opts.cam_method, opts.cam_layer))  # a classifier: its own method
+    request = CamRequest(source, choice, evaluator.frame)
     batches = tqdm(loader, desc="evaluate", unit="batch", disable=not opts.progress)
     for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
         assert cams.scores is not None
@@ -416,7 +417,7 @@ def evaluate_cam_folder(
 
 
 def evaluate_from_checkpoint(
-    ckpt: str | Path,
+    ckpt: str | Path | TrainedModel,
     data: str | None = None,
     split: str | None = None,
     *,
@@ -431,7 +432,8 @@ def evaluate_from_checkpoint(
     (:meth:`wsl.trained.TrainedModel.datamodule`).
 
     Args:
-        ckpt: a ``.ckpt`` written by ``tools/train.py``.
+        ckpt: a ``.ckpt`` written by ``tools/train.py``, or a :class:`~wsl.trained.TrainedModel` (e.g. any
+            classifier, :meth:`~wsl.trained.TrainedModel.from_classifier`: its CAMs: its post-hoc method).
         data, split: :attr:`EvalData.data` (None: the checkpoint's data) and :attr:`EvalData.split`.
         source, options: :class:`EvalData` (``num_workers`` None: 2) and :class:`EvalOptions`.
         fields: keywords of their fields ``data split class_names batch_size num_workers skip_bad protocol
@@ -455,15 +457,18 @@ def evaluate_from_checkpoint(
     scoring = _only("evaluate_trained", opts, pointing_subset=opts.pointing_flags(dm.num_classes))
     with model.autocast(log.info):  # the precision of results.json
         results = evaluate_trained(model, dm.dataloader(src.split), scoring)
-    name = f"{cam_label(opts.cam_method, opts.cam_layer)} / {model.name}" if posthoc else model.name
+    method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its own method
+    if model.cam_method is not None:  # its layer is the one it was built on
+        layer = layer or getattr(model.net, "layer", None)
+    name = f"{cam_label(method, layer)} / {model.name}" if posthoc or model.cam_method else model.name
     return {
         "data": spec,
         "split": src.split,
         "protocol": opts.protocol or model.frame,
-        "source": str(ckpt),
+        "source": (model.source or model.name) if isinstance(ckpt, TrainedModel) else str(ckpt),
         "name": name,
-        "cam_method": opts.cam_method,
-        "cam_layer": opts.cam_layer,
+        "cam_method": method,
+        "cam_layer": layer,
         "results": results,
     }
 
