@@ -83,6 +83,6 @@ def test_bad_flags_are_reported_with_the_tool_names(gap_run, synthetic_voc_root,
     assert "--cam-method needs --ckpt" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         evaluate(base(synthetic_voc_root))
-    assert "one of --ckpt, --cams, --center" in capsys.readouterr().err
+    assert "one of --ckpt, --model, --cams, --center" in capsys.readouterr().err
     assert main([*base(synthetic_voc_root), "--center", "--center-sigma", "0", "--out", "/tmp/x.json"]) == 2
     assert "--center-sigma: got 0.0" in capsys.readouterr().err
