@@ -17,6 +17,8 @@ Sections:
 - ``loader``: wsl's train loader (wsolevaluation layout, ``augment wsol``: Resize 256 -> RandomCrop 224
   -> flip) with ``--workers`` worker processes on stand-in JPEGs at CUB's real sizes; images/s against
   the best measured step rate.
+- ``decode``: JPEG decoding on the device (nvjpeg through ``torchvision.io.decode_jpeg``) against wsl's
+  CPU decoder on one core, on the loader's stand-ins: images/s, the ratio, the pixel difference.
 - ``pooling``: every head of ``wsl.pooling.POOLS`` and SoftPool2d, forward and backward on the device in
   fp16 and bf16 autocast: finite, and equal to the float64 CPU result within a stated tolerance.
 - ``projection``: the wall time of each published cell (configs/wsol/*/resnet50.yaml: epochs; the image
@@ -35,7 +37,7 @@ in all (the machine's start-up counted), is one command:
     run(command="python bench/gpu_check.py --budget-s 420 --out $OUT/gpu_check.json > $OUT/gpu_check.md",
         timeout_s=500)
 
-The expected costs add up to 401 s; the 80 s between the budget and the call's limit cover the imports,
+The expected costs add up to 416 s; the 65 s between the budget and the call's limit cover the imports,
 a section overrunning its estimate and writing the report. With the machine's start-up (a few minutes)
 that leaves about 3 minutes of the 15 to rerun one failed section (``--sections pooling``).
 """
@@ -393,6 +395,48 @@ def loader(ctx: dict) -> dict:
     }
 
 
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def decode(ctx: dict) -> dict:
+    """JPEG decoding on the device (``torchvision.io.decode_jpeg(device=...)``, nvjpeg on CUDA, batches of
+    64) against the CPU decoder wsl uses (one thread): images/s, how many CPU cores the device decode is
+    worth, and the pixel difference (nvjpeg's IDCT is not libjpeg-turbo's). Issue 33 item 2 asks for GPU
+    decoding as an option *where it helps*: this is the measurement that decides it."""
+    import standin
+    from torchvision.io import decode_jpeg, read_file
+
+    root = Path(ctx["tmp"]) / "decode"
+    standin.write_standins(root, "CUB", ctx["loader_images"], workers=os.cpu_count() or 1)
+    files = [read_file(str(f)) for f in sorted(root.glob("*.jpg"))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t0 = time.perf_counter()
+        cpu = [decode_jpeg(data) for data in files]
+        cpu_rate = len(files) / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    device = ctx["device"]
+    decode_jpeg(files[:8], device=device)  # warm-up: the decoder's handle and buffers
+    sync(device)
+    t0 = time.perf_counter()
+    on_device = [img for chunk in _chunks(files, 64) for img in decode_jpeg(chunk, device=device)]
+    sync(device)
+    device_rate = len(files) / (time.perf_counter() - t0)
+    diffs = [(a.cpu().int() - b.int()).abs() for a, b in zip(on_device, cpu, strict=True)]
+    return {
+        "images": len(files),
+        "device": str(device),
+        "cpu_images_s_per_core": round(cpu_rate, 1),
+        "device_images_s": round(device_rate, 1),
+        "device_over_cpu_core": round(device_rate / cpu_rate, 2),
+        "max_abs_diff": int(max(int(d.max()) for d in diffs)),
+        "mean_abs_diff": round(float(torch.cat([d.flatten() for d in diffs]).float().mean()), 4),
+    }
+
+
 def pooling(ctx: dict) -> dict:
     from wsl.pooling import POOLS, SoftPool2d, build_pool
 
@@ -480,6 +524,7 @@ SECTION_COST_S = {
     "cuda_tests": 120,  # also the pytest subprocess's timeout
     "train": 200,
     "loader": 60,
+    "decode": 15,
     "pooling": 10,
     "projection": 1,
 }
@@ -489,6 +534,7 @@ SECTIONS: dict[str, Callable[[dict], dict]] = {
     "cuda_tests": cuda_tests,
     "train": train,
     "loader": loader,
+    "decode": decode,
     "pooling": pooling,
     "projection": projection,
 }

@@ -94,7 +94,15 @@ def test_smoke_runs_every_section_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     sections = results["sections"]
-    assert list(sections) == ["environment", "cuda_tests", "train", "loader", "pooling", "projection"]
+    assert list(sections) == [
+        "environment",
+        "cuda_tests",
+        "train",
+        "loader",
+        "decode",
+        "pooling",
+        "projection",
+    ]
     failed = {k: v.get("error") for k, v in sections.items() if v["status"] != "ok"}
     assert not failed, failed
     arms = sections["train"]["result"]["arms"]
@@ -113,6 +121,8 @@ def test_smoke_runs_every_section_on_cpu(tmp_path):
     assert all(r["finite"] for r in pools), pools
     assert sections["cuda_tests"]["result"]["counts"].get("collected", 0) >= 1
     assert sections["projection"]["result"]["cells"]["cub"]["epochs"] == 50
+    decoded = sections["decode"]["result"]  # on the CPU the batched decode is the one-by-one decode
+    assert decoded["images"] == 8 and decoded["max_abs_diff"] == 0 and decoded["device_images_s"] > 0
     assert "| section | status | seconds |" in proc.stdout
 
 
