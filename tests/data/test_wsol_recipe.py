@@ -18,7 +18,7 @@ from wsl.data.transforms import (
     WSOLTrainTransform,
     build_transform,
 )
-from wsl.data.wsol import parse_wsol_options, parse_wsol_root
+from wsl.data.wsol import VAL_SAMPLES, parse_wsol_options, parse_wsol_root
 
 
 def _normalized(x: torch.Tensor) -> torch.Tensor:
@@ -167,8 +167,14 @@ def test_bad_val_sample_and_seed_are_named(tmp_path):
         ValueError, match=r"val_sample='any' in 'wsol:CUB:.*' is not one of \('random', 'first'\)"
     ):
         parse_wsol_options(f"CUB:{tmp_path}:val_sample=any")
-    with pytest.raises(ValueError, match=r"val_sample: got 'last'; expected one of \('random', 'first'\)"):
+    with pytest.raises(ValueError, match=r"val_sample: got 'last'; expected one of \['first', 'random'\]"):
         WSOLDataset(f"CUB:{tmp_path}", "val", with_images=False, val_sample="last")
+    # review item D2: the rules are a Registry (VAL_SAMPLES): a near miss gets the closest name
+    with pytest.raises(ValueError, match=r"val_sample: got 'frist' \(did you mean 'first'\?\)"):
+        WSOLDataset(f"CUB:{tmp_path}", "val", with_images=False, val_sample="frist")
+    with pytest.raises(ValueError, match=r"is not one of \('random', 'first'\) \(did you mean 'random'\?\)"):
+        parse_wsol_options(f"CUB:{tmp_path}:val_sample=randm")
+    assert VAL_SAMPLES.names() == ["random", "first"]  # the first is the default
     with pytest.raises(TypeError, match=r"seed: got '1'; expected an int"):
         WSOLDataset(f"CUB:{tmp_path}", "val", with_images=False, seed="1")  # type: ignore[arg-type]
 

@@ -17,6 +17,8 @@ from wsol_metadata import write_standin
 from tools.evaluate import main as evaluate_main
 from wsl.cam.explain_eval import evaluate_classifier
 from wsl.data import WSLDataModule
+from wsl.jobs.evaluate import evaluate_from_checkpoint
+from wsl.trained import TrainedModel
 
 LAYER = {"timm:resnet18": "layer3", "torchvision:resnet18": "layer3"}
 
@@ -81,3 +83,32 @@ def test_evaluate_model_scores_a_classifier_as_the_explain_evaluation_does(ilsvr
 def test_evaluate_model_flag_errors_name_the_fix(extra, message, capsys):
     assert evaluate_main(extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_cam_source_is_resolved_once_per_evaluation(ilsvrc, tmp_path, monkeypatch):
+    """Review item D2: the payload's method and layer and the scored CAMs come from one
+    ``TrainedModel.cam_source`` call (the job used to ask again after scoring)."""
+    net = _network("timm:resnet18", tmp_path / "w.pt")
+    model = TrainedModel.from_classifier(net, layer="layer3", image_size=64, device="cpu")
+    calls = []
+    real = TrainedModel.cam_source
+
+    def counted(self, method="native", layer=None):
+        calls.append((method, layer))
+        return real(self, method, layer)
+
+    monkeypatch.setattr(TrainedModel, "cam_source", counted)
+    payload = evaluate_from_checkpoint(
+        model, data=ilsvrc, split="test", num_workers=0, progress=False, cam_method="native"
+    )
+    assert calls == [("native", None)]
+    assert (payload["cam_method"], payload["cam_layer"]) == ("gradcam", "layer3")
+    assert payload["name"].startswith("gradcam@layer3 / ")
+
+
+def test_evaluate_s_sources_are_one_exclusive_choice(capsys):
+    """--model comes from the shared classifier flags, in evaluate's one group with --cams and --center."""
+    assert evaluate_main(["--model", "timm:resnet18", "--cams", "maps", "--data", "synthetic"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --cams: not allowed with argument --model" in err
+    assert "[--ckpt CKPT | --model timm:NAME|torchvision:NAME | --cams CAMS | --center]" in err

@@ -1,4 +1,5 @@
-"""``--ckpt`` or ``--model``: the flags by which ``export_cams`` and ``predict`` take any classifier.
+"""``--ckpt`` or ``--model``: the flags by which ``evaluate``, ``export_cams`` and ``predict`` take any
+classifier.
 
 ``--model timm:NAME`` (``torchvision:NAME``, a bare timm name) with ``--pretrained`` or ``--weights FILE`` and
 ``--num-classes`` builds a classifier (:func:`wsl.cam.load_classifier`); the tool's ``--cam-method`` (its
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from wsl.runs import parse_threshold
 from wsl.trained import TrainedModel
 
-__all__ = ["MODEL_FLAGS", "add_model_options", "classifier_from_args"]
+__all__ = ["MODEL_FLAGS", "add_model_flags", "add_model_options", "add_model_source", "classifier_from_args"]
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +29,42 @@ def add_model_options(
 ) -> None:
     """Add the required choice ``--ckpt FILE | --model NAME`` and ``--pretrained``, ``--weights``,
     ``--num-classes`` (read back with :func:`classifier_from_args`)."""
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--ckpt", default=None, help=ckpt_help)
-    source.add_argument(
+    add_model_source(parser.add_mutually_exclusive_group(required=True), ckpt_help)
+    add_model_flags(parser)
+
+
+def add_model_source(group: Any, ckpt_help: str, model_note: str = "") -> None:
+    """Add ``--ckpt FILE`` and ``--model NAME`` to a mutually exclusive ``group``.
+
+    For a tool with more sources in the same group (evaluate's ``--cams``, ``--center``), which then
+    calls :func:`add_model_flags`; ``model_note`` is appended to ``--model``'s help.
+    """
+    group.add_argument("--ckpt", default=None, help=ckpt_help)
+    group.add_argument(
         "--model",
         default=None,
         metavar="timm:NAME|torchvision:NAME",
         help="any classifier instead of a checkpoint: its CAMs are --cam-method's (default gradcam) on "
-        "--cam-layer (default: its usual CAM layer)",
+        f"--cam-layer (default: its usual CAM layer){model_note}",
     )
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--pretrained``, ``--weights FILE`` and ``--num-classes N``, which build a ``--model``."""
     parser.add_argument("--pretrained", action="store_true", help="--model: download its library's weights")
     parser.add_argument("--weights", default=None, help="--model: a local state dict to load")
     parser.add_argument("--num-classes", type=int, default=None, help="--model: its outputs (default: 1000)")
 
 
-def classifier_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TrainedModel | None:
+def classifier_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, threshold: str | None
+) -> TrainedModel | None:
     """The classifier ``--model`` names, built with the tool's flags; None for ``--ckpt``.
 
     ``--cam-method native`` (the default) becomes ``gradcam`` with a note: a classifier has no class maps.
-    ``--threshold best`` (the default) means :data:`wsl.runs.DEFAULT_THRESHOLD`, with a note.
+    ``threshold`` is the tool's ``--threshold`` (None for a tool without one, e.g. evaluate, whose boxes
+    are every threshold's): ``best`` or ``auto`` (or None) means :data:`wsl.runs.DEFAULT_THRESHOLD`, with
+    a note; a number in [0, 1) is the box threshold.
     """
     if args.model is None:
         if args.pretrained or args.weights is not None or args.num_classes is not None:
@@ -56,15 +75,13 @@ def classifier_from_args(parser: argparse.ArgumentParser, args: argparse.Namespa
     if args.cam_method == "native":
         args.cam_method = "gradcam"
         log.info("note: a classifier has no class maps of its own; using --cam-method gradcam")
-    given = getattr(args, "threshold", None)  # evaluate has no --threshold: its boxes are every threshold's
-    threshold = None if given in (None, "best", "auto") else parse_threshold(given)
     return TrainedModel.from_classifier(
         args.model,
         method=args.cam_method,
         layer=args.cam_layer,
-        class_names=getattr(args, "class_names", None),
+        class_names=args.class_names,
         image_size=args.image_size,
-        threshold=threshold,
+        threshold=None if threshold in (None, "best", "auto") else parse_threshold(threshold),
         device=args.device,
         pretrained=args.pretrained,
         weights=args.weights,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
 from wsl.cli import CAM_FLAGS, run_tool
-from wsl.commands.classifier_flags import MODEL_FLAGS, classifier_from_args
+from wsl.commands.classifier_flags import MODEL_FLAGS, add_model_flags, add_model_source, classifier_from_args
 from wsl.commands.parser import tool_parser
 from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
 from wsl.jobs.logs import tool_logging
@@ -63,31 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The parser and the checked options."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
-    return args
+    return parser, args
 
 
 def _add_source_flags(parser: argparse.ArgumentParser) -> None:
     """What is scored: --ckpt, --cams or --center, and the CAM method."""
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--ckpt", help="a checkpoint written by tools/train.py")
+    source = parser.add_mutually_exclusive_group()  # one of them: _check_args (--cam-method center too)
+    add_model_source(source, "a checkpoint written by tools/train.py", model_note="; needs --data")
     source.add_argument("--cams", help="a folder of <image_id>.npz (one map per class) or .npy CAMs")
     source.add_argument(
         "--center", action="store_true", help="score the center baseline (a centred Gaussian; no model)"
     )
-    source.add_argument(
-        "--model",
-        default=None,
-        metavar="timm:NAME|torchvision:NAME",
-        help="any classifier instead of a checkpoint: its CAMs are --cam-method's (default gradcam) on "
-        "--cam-layer (default: its usual CAM layer); needs --data",
-    )
-    parser.add_argument("--pretrained", action="store_true", help="--model: download its library's weights")
-    parser.add_argument("--weights", default=None, help="--model: a local state dict to load")
-    parser.add_argument("--num-classes", type=int, default=None, help="--model: its outputs (default: 1000)")
+    add_model_flags(parser)
     parser.add_argument(
         "--cam-method",
         choices=CAM_METHODS,
@@ -221,7 +213,7 @@ def evaluate(argv: list[str] | None = None) -> dict:
 
 
 def _evaluate(argv: list[str] | None) -> dict:
-    args = parse_args(argv)
+    parser, args = parse_args(argv)
     # Saved CAMs need no image decoding: worker processes would cost more to start than they save.
     workers = args.num_workers if args.num_workers is not None else (2 if args.ckpt or args.model else 0)
     common = dict(data=args.data, split=args.split, batch_size=args.batch_size, num_workers=workers)
@@ -230,7 +222,7 @@ def _evaluate(argv: list[str] | None) -> dict:
     )
     out = check_writable_file(args.out or default_out(args), "--out")
     if args.model:
-        model = classifier_from_args(build_parser(), args)
+        model = classifier_from_args(parser, args, threshold=None)  # no --threshold: every threshold's boxes
         assert model is not None  # --model was given
         payload = evaluate_from_checkpoint(
             model, device=args.device, protocol=args.protocol, cam_method="native", **common

@@ -133,7 +133,7 @@ def _export(argv: list[str] | None) -> dict:
     """Parse, export, print the summary; returns :func:`wsl.jobs.export.export_from_checkpoint`'s summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    model = classifier_from_args(parser, args)
+    model = classifier_from_args(parser, args, threshold=args.threshold)
     check_cam_options(parser, args)
     if args.layout == "wsolevaluation":
         if args.classes not in (None, "gt", "present"):

@@ -97,7 +97,7 @@ def _run(argv: list[str] | None) -> dict:
         parser.error(
             "--class-names names the outputs of a --model classifier (a checkpoint knows its classes)"
         )
-    model = classifier_from_args(parser, args)
+    model = classifier_from_args(parser, args, threshold=args.threshold)
     check_cam_options(parser, args)
     summary = predict_to_folder(
         args.ckpt if model is None else model,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -51,6 +51,7 @@ import torch
 from PIL import Image
 
 from wsl.options import apply_fields
+from wsl.registry import Registry, closest
 
 from .base import (
     BOX_POLICIES,
@@ -66,6 +67,7 @@ from .formats import DatasetFormat, DatasetWriter, register_format, unknown_choi
 from .metadata import check_relative_name, read_metadata_text
 
 __all__ = [
+    "VAL_SAMPLES",
     "WSOL_DATASETS",
     "WSOLDataset",
     "WSOLWriter",
@@ -84,8 +86,12 @@ _USAGE = (
 )
 #: The integer options of a wsol data spec (``:NAME=VALUE`` after the root).
 INT_OPTIONS = ("num_val_sample_per_class",)
+#: ``val_sample=``: how the ``num_val_sample_per_class`` images of each class of the ``val`` split are
+#: chosen, name → ``pick(ids, labels, k, folder, class_names, seed)`` (the ``(line number, image id)`` rows
+#: kept, in file order): ``random`` (wsolevaluation's rule, the default), ``first``.
+VAL_SAMPLES: Registry[Callable[..., list[tuple[int, str]]]] = Registry("val_sample")
 #: The choice options of a wsol data spec and their accepted values (the first is the default).
-CHOICE_OPTIONS = {"val_sample": ("random", "first")}
+CHOICE_OPTIONS: dict[str, Collection[str]] = {"val_sample": VAL_SAMPLES}
 _OPTION = re.compile(r":(" + "|".join((*INT_OPTIONS, *CHOICE_OPTIONS)) + r")=([^:]*)(?=:|$)")
 
 
@@ -112,9 +118,10 @@ def parse_wsol_options(root: str | Path) -> tuple[str, dict[str, int | str]]:
             raise ValueError(f"data: {name}= is given twice in 'wsol:{root}'; give it once")
         if name in CHOICE_OPTIONS:
             if value not in CHOICE_OPTIONS[name]:
-                raise ValueError(
-                    f"data: {name}={value!r} in 'wsol:{root}' is not one of {CHOICE_OPTIONS[name]}"
-                )
+                close = closest(value, CHOICE_OPTIONS[name])
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                choices = tuple(CHOICE_OPTIONS[name])
+                raise ValueError(f"data: {name}={value!r} in 'wsol:{root}' is not one of {choices}{hint}")
             parsed[name] = value
         elif not value.isdigit():
             raise ValueError(
@@ -351,8 +358,7 @@ class WSOLDataset(WSLDataset):
         self.metadata_dir = folder
         ids, labels = _read_labels(folder)
         if split == "val" and per_class:
-            pick = _first_per_class if rule == "first" else _random_per_class
-            ids = pick(ids, labels, per_class, folder, self.class_names, seed)
+            ids = VAL_SAMPLES[rule](ids, labels, per_class, folder, self.class_names, seed)
         self._classes: dict[str, int] = {}
         self._coords: dict[str, np.ndarray] = {}
         bad = BadSamples(skip_bad, f"WSOLDataset({spec}, {split!r})")
@@ -630,8 +636,7 @@ def _val_sampling(root: str | Path, per_class: Any, rule: Any, seed: Any) -> tup
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
         raise ValueError(f"num_val_sample_per_class: got {per_class!r}; expected an int >= 0 (0: all)")
     rule = options.get("val_sample", rule)
-    if rule not in CHOICE_OPTIONS["val_sample"]:
-        raise ValueError(f"val_sample: got {rule!r}; expected one of {CHOICE_OPTIONS['val_sample']}")
+    VAL_SAMPLES.lookup(rule)  # an unknown rule: the closest name and the rules
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed: got {seed!r}; expected an int")
     return per_class, str(rule)
@@ -668,20 +673,7 @@ def _kept(ids: list[tuple[int, str]], labels: dict[str, int], chosen: set[int]) 
     return [row for i, row in enumerate(ids) if i in chosen or row[1] not in labels]
 
 
-def _first_per_class(
-    ids: list[tuple[int, str]],
-    labels: dict[str, int],
-    k: int,
-    folder: Path,
-    class_names: Sequence[str],
-    seed: int = 0,
-) -> list[tuple[int, str]]:
-    """The first ``k`` ids of each class, in file order (``seed`` is unused)."""
-    positions = _by_class(ids, labels)
-    _check_per_class(positions, k, folder, class_names)
-    return _kept(ids, labels, {i for p in positions.values() for i in p[:k]})
-
-
+@VAL_SAMPLES.register("random")
 def _random_per_class(
     ids: list[tuple[int, str]],
     labels: dict[str, int],
@@ -697,6 +689,21 @@ def _random_per_class(
     rng = np.random.default_rng(seed)
     chosen = {int(i) for c in sorted(positions) for i in rng.choice(positions[c], k, replace=False)}
     return _kept(ids, labels, chosen)
+
+
+@VAL_SAMPLES.register("first")
+def _first_per_class(
+    ids: list[tuple[int, str]],
+    labels: dict[str, int],
+    k: int,
+    folder: Path,
+    class_names: Sequence[str],
+    seed: int = 0,
+) -> list[tuple[int, str]]:
+    """The first ``k`` ids of each class, in file order (``seed`` is unused)."""
+    positions = _by_class(ids, labels)
+    _check_per_class(positions, k, folder, class_names)
+    return _kept(ids, labels, {i for p in positions.values() for i in p[:k]})
 
 
 def _tight_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -79,7 +79,6 @@ def evaluate_model(
     return evaluate_trained(TrainedModel.load(module, device=device), loader, opts)
 
 
-@torch.no_grad()
 def evaluate_trained(
     model: TrainedModel, loader: DataLoader, options: EvalOptions | None = None, **fields: Any
 ) -> dict[str, float]:
@@ -102,6 +101,16 @@ def evaluate_trained(
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
     _, opts = _resolve("evaluate_trained", None, options, fields)
+    source = CamSource(*model.cam_source(opts.cam_method, opts.cam_layer))  # a classifier: its own method
+    return _score_trained(model, loader, opts, source)
+
+
+@torch.no_grad()
+def _score_trained(
+    model: TrainedModel, loader: DataLoader, opts: EvalOptions, source: CamSource
+) -> dict[str, float]:
+    """:func:`evaluate_trained` with its CAM source resolved (:meth:`wsl.trained.TrainedModel.cam_source`):
+    ``opts.cam_method`` and ``opts.cam_layer`` are not read."""
     trained = model.frame
     protocol = opts.protocol or trained
     num_classes = model.num_classes
@@ -114,7 +123,6 @@ def evaluate_trained(
     ).to(model.device)
     trials = _Trials(evaluator.frame)
     choice = ClassChoice(trials, needs_scores=False)
-    source = CamSource(*model.cam_source(opts.cam_method, opts.cam_layer))  # a classifier: its own method
     request = CamRequest(source, choice, evaluator.frame)
     batches = tqdm(loader, desc="evaluate", unit="batch", disable=not opts.progress)
     for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
@@ -447,6 +455,7 @@ def evaluate_from_checkpoint(
     posthoc = check_cam_request(opts.cam_method, opts.cam_layer)
     model = TrainedModel.load(ckpt, device=opts.device, image_size=opts.image_size)
     check_cam_request(opts.cam_method, opts.cam_layer, model.net)  # an unknown layer fails before any image
+    method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its own method
     spec, data_note = model.data_spec(src.data)
     for note in [*model.notes, data_note] if data_note else model.notes:
         log.info(note)
@@ -456,8 +465,7 @@ def evaluate_from_checkpoint(
     )
     scoring = _only("evaluate_trained", opts, pointing_subset=opts.pointing_flags(dm.num_classes))
     with model.autocast(log.info):  # the precision of results.json
-        results = evaluate_trained(model, dm.dataloader(src.split), scoring)
-    method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its own method
+        results = _score_trained(model, dm.dataloader(src.split), scoring, CamSource(method, layer))
     if model.cam_method is not None:  # its layer is the one it was built on
         layer = layer or getattr(model.net, "layer", None)
     name = f"{cam_label(method, layer)} / {model.name}" if posthoc or model.cam_method else model.name
