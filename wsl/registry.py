@@ -5,7 +5,8 @@ Pooling heads (:data:`wsl.pooling.POOLS`), dataset formats (:data:`wsl.data.FORM
 frames (:data:`wsl.cam.FRAMES`), localization metrics (:data:`wsl.metrics.METRICS`), the named optimizers
 and schedules (:data:`wsl.optim.OPTIMIZERS`, :data:`wsl.optim.SCHEDULERS`), the accelerators
 (:data:`wsl.runs.ACCELERATORS`), the ``wsol`` subcommands (:data:`wsl.commands.SUBCOMMANDS`) and the rules
-that draw a WSOL validation sample (:data:`wsl.data.wsol.VAL_SAMPLES`) are each a :class:`Registry`. A :class:`Registry` is a ``dict`` (registration order) with four additions:
+that draw a WSOL validation sample (:data:`wsl.data.wsol.VAL_SAMPLES`) are each a :class:`Registry`. A
+:class:`Registry` is a ``dict`` (registration order) with four additions:
 
 - ``register(name)``: a decorator that adds the decorated object (``add(name, entry)`` without one);
   a name already taken raises ``ValueError``.
