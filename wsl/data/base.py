@@ -225,6 +225,11 @@ class WSLDataset(Dataset):
     opened (nor required to exist when the dataset is built without images, as wsolevaluation scores
     saved maps from its metadata alone); an image whose annotation declares no size has its
     ``orig_size`` read from the file's header (evaluating saved CAMs needs no pixels).
+
+    With :attr:`keep_pixels` (or :meth:`with_pixels`) items also carry ``pixels``, the decoded original
+    ``uint8 (H, W, 3)`` RGB tensor before the transform (the array ``image`` was made from, not a copy),
+    for sinks that draw pictures at the original size: the image is decoded once. Off by default: it
+    costs ``H · W · 3`` bytes per image in every batch.
     """
 
     def __init__(self, class_names: Sequence[str], options: DatasetOptions | None = None) -> None:
@@ -249,6 +254,7 @@ class WSLDataset(Dataset):
         self.skip_bad = opts.skip_bad
         self.with_images = opts.with_images
         self.box_policy = opts.box_policy
+        self.keep_pixels = False
         self.records: list[Record] = []
         self.num_skipped = 0
         self._exif_reported = False
@@ -437,6 +443,13 @@ class WSLDataset(Dataset):
         view.with_images = False
         return view
 
+    def with_pixels(self) -> WSLDataset:
+        """A view of this dataset (sharing its parsed records) whose items also carry ``pixels``, the
+        decoded ``uint8 (H, W, 3)`` original (see :attr:`keep_pixels`)."""
+        view = copy.copy(self)
+        view.keep_pixels = True
+        return view
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         rec = self.records[index]
         item: dict[str, Any] = {}
@@ -445,6 +458,8 @@ class WSLDataset(Dataset):
             h, w = img.shape[:2]
             _check_size(rec, (h, w))
             item["image"] = self.transform(torch.from_numpy(img).permute(2, 0, 1).contiguous())
+            if self.keep_pixels:
+                item["pixels"] = torch.from_numpy(img)
         elif rec.size is not None:  # the declared size: the file is not opened
             (h, w), orientation = rec.size, 1
         else:

@@ -17,7 +17,8 @@ def collate_wsl(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     Stacks ``image`` → ``(B, 3, S, S)``, ``labels`` → ``(B, C)`` and ``orig_size`` → int64 ``(B, 2)``
     (rows ``(H, W)``); every other key (``image_id``, ``boxes``, ``box_labels``, ``difficult``, ``masks``,
-    ``ignore``) becomes a list of length ``B``, since their shapes differ per image. Annotation-only
+    ``ignore`` and, from a dataset that keeps them, the originals ``pixels``) becomes a list of length
+    ``B``, since their shapes differ per image. Annotation-only
     items (``with_images=False``) have no ``image``, and neither has their batch.
 
     Example:

@@ -69,7 +69,7 @@ class ExportOptions:
         classes: a class policy of :data:`CLASS_MODES`: ``"gt"`` (classes with a non-difficult box),
             ``"present"`` (ground-truth labels), ``"top1"`` (top-scoring class) or ``"all"``.
         limit: export only the first ``limit`` images (None: all).
-        threshold: box threshold in [0, 1) for :func:`wsl.metrics.cam_to_boxes`.
+        threshold: box threshold in [0, 1) for :func:`wsl.metrics.boxes.quantized_to_boxes`.
         class_names: the C class names (default ``module.class_names``, else ``"0"``, ``"1"`` …).
         multi_contour: every contour's box (MaxBoxAccV2) instead of the largest one (MaxBoxAcc).
         single_label: softmax instead of sigmoid probabilities (default ``module.hparams.single_label``).
@@ -128,7 +128,9 @@ def export_cams(
             returns ``(scores (N, C), class_maps (N, C, h, w))``. It is put in eval mode.
         dataloader: batches from :func:`wsl.data.collate_wsl`: ``image`` ``(B, 3, S, S)``, ``image_id``,
             ``orig_size`` ``(B, 2)``, ``labels`` ``(B, C)`` and, for boxes and IoUs, ``boxes`` and
-            ``box_labels`` (evaluation loaders; ``gt`` also needs ``difficult``).
+            ``box_labels`` (evaluation loaders; ``gt`` also needs ``difficult``). A ``wsl`` dataset behind
+            it carries its decoded originals (``pixels``) while the export reads it, so the pictures
+            reuse them (:class:`wsl.jobs.originals.OriginalImages`); other batches may carry ``pixels``.
         out_dir: output folder (created), written through :func:`wsl.jobs.outdir.staged_output`: locked,
             staged in ``OUT.partial-<pid>`` and swapped in only when complete; other files in it are kept.
         options: :class:`ExportOptions` (default: its defaults).
@@ -164,7 +166,7 @@ def export_cams(
     module.eval()
     started = time.perf_counter()
     originals = OriginalImages(getattr(dataloader, "dataset", None))
-    with staged_output(out_dir, "wsl") as stage:
+    with staged_output(out_dir, "wsl") as stage, originals.carried():  # each image decoded once
         export = _Export(ExportFolder(stage), style, originals, opts.thumb_size, max_pictures=opts.sheet_size)
         _export_batches(export, net, dataloader, request, opts)
         _finish(export, opts, request)
@@ -280,7 +282,8 @@ class _Export:
         )
         if not pairs:
             return
-        picture = self.originals(image_id, size, batch["image"][i])
+        pixels = batch["pixels"][i] if "pixels" in batch else None
+        picture = self.originals(image_id, size, batch["image"][i], pixels)
         boxes = batch.get("boxes") if "box_labels" in batch else None
         for name, p in pairs:
             c = int(cams.class_index[p])
@@ -289,7 +292,8 @@ class _Export:
                 gt = np.asarray(boxes[i])[np.asarray(batch["box_labels"][i]) == c].reshape(-1, 4)
             prob = float(probs[c])
             title = f"{name} {prob:.2f}"
-            panel = CamPanel.draw(picture, cams.cams[p].numpy(), gt, title, image_id, self.style)
+            cam, quantized = cams.cams[p].numpy(), cams.quantized[p].numpy()  # boxes: the metrics' map
+            panel = CamPanel.draw(picture, cam, gt, title, image_id, self.style, quantized)
             image, thumb = self.folder.write_overlay(stem, name, panel.picture, self.thumb_size)
             self.entries.append(
                 {

@@ -48,6 +48,7 @@ __all__ = [
     "quantize_cam",
     "cam_thresholds",
     "cam_to_boxes",
+    "quantized_to_boxes",
     "box_iou_inclusive",
     "best_ious_per_threshold",
     "check_boxes",
@@ -181,8 +182,39 @@ def cam_to_boxes(cam, threshold: float, multi_contour: bool = True) -> np.ndarra
         >>> cam_to_boxes(cam, 0.5).tolist()
         [[3, 2, 6, 4]]
     """
+    return quantized_to_boxes(quantize_cam(cam), threshold, multi_contour)
+
+
+def quantized_to_boxes(quantized, threshold: float, multi_contour: bool = True) -> np.ndarray:
+    """Boxes of an already quantised map at one threshold: :func:`cam_to_boxes` from its step 2 on.
+
+    ``cam_to_boxes(cam, t) == quantized_to_boxes(quantize_cam(cam), t)`` by definition; the CAM pipeline's
+    :attr:`wsl.cam.CamBatch.quantized` maps are such maps, so pictures and predictions take their boxes
+    from the maps the metrics score instead of quantising again. Foreground ``q > int(t · max q)``.
+
+    Args:
+        quantized: (H, W) uint8 map ``quantize_cam(cam)`` (numpy or CPU torch).
+        threshold: t in [0, 1).
+        multi_contour: every contour's box (MaxBoxAccV2) or only the largest contour's (MaxBoxAcc).
+
+    Returns:
+        (K, 4) int64 boxes ``(x0, y0, x1, y1)``, inclusive, K >= 1.
+
+    Raises:
+        ValueError: a map that is not a 2-D uint8 array (pass a float map to :func:`cam_to_boxes`).
+
+    Example:
+        >>> q = np.zeros((8, 8), np.uint8); q[2:4, 3:6] = 255
+        >>> quantized_to_boxes(q, 0.5).tolist()
+        [[3, 2, 6, 4]]
+    """
     thr = _check_thresholds([threshold])
-    q = quantize_cam(cam)
+    q = np.asarray(quantized.detach().cpu() if hasattr(quantized, "detach") else quantized)
+    if q.dtype != np.uint8 or q.ndim != 2:
+        raise ValueError(
+            f"quantized must be a 2-D uint8 map (quantize_cam's output); got dtype {q.dtype}, "
+            f"shape {q.shape}. Fix: pass a float map to cam_to_boxes instead"
+        )
     height, width = q.shape
     level = int(thr[0] * np.max(q))
     fg = (q > level).astype(np.uint8)

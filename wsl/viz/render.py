@@ -6,12 +6,13 @@ class in :data:`~wsl.viz.GT_COLOR` (green), predicted boxes in :data:`~wsl.viz.P
 colour bar to the right (1 at the top, 0 at the bottom) and, below, a white caption strip with
 ``"<class> <score>"``, ``IoU <best IoU>`` when the image has boxes of that class, and the image id.
 The score is the class probability (sigmoid of the logit for multi-label models, softmax over the
-classes for single-label ones). Predicted boxes follow the metrics' rule exactly
-(:func:`wsl.metrics.cam_to_boxes` on the pipeline's CAM at ``threshold``, i.e. on the 8-bit map
-:attr:`wsl.cam.CamBatch.quantized`): by default the largest contour's box as in MaxBoxAcc
-(``multi_contour=False``), or every contour's box as in MaxBoxAccV2. The IoU is the best inclusive IoU
-over predicted boxes × ground-truth boxes of the class (``difficult`` boxes included, as in the
-evaluator) — the quantity MaxBoxAcc thresholds at 0.5.
+classes for single-label ones). Predicted boxes follow the metrics' rule exactly: they are
+:func:`wsl.metrics.boxes.quantized_to_boxes` at ``threshold`` of the 8-bit map the metrics score,
+:attr:`wsl.cam.CamBatch.quantized` (not quantised again; equal to :func:`wsl.metrics.cam_to_boxes` of
+the pipeline's float CAM, since normalising a normalised map is the identity): by default the largest
+contour's box as in MaxBoxAcc (``multi_contour=False``), or every contour's box as in MaxBoxAccV2.
+The IoU is the best inclusive IoU over predicted boxes × ground-truth boxes of the class
+(``difficult`` boxes included, as in the evaluator) — the quantity MaxBoxAcc thresholds at 0.5.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from wsl.metrics.boxes import box_iou_inclusive, cam_to_boxes
+from wsl.metrics.boxes import box_iou_inclusive, quantized_to_boxes
+from wsl.metrics.normalize import quantize_cam
 from wsl.viz._utils import text_block
 from wsl.viz.boxes import GT_COLOR, PRED_COLOR, draw_boxes
 from wsl.viz.overlay import add_colorbar, overlay_cam
@@ -132,7 +134,7 @@ class PanelStyle:
     """How the (image, class) pictures of one export are drawn and boxed.
 
     Attributes:
-        threshold: box threshold in [0, 1) for :func:`wsl.metrics.cam_to_boxes`.
+        threshold: box threshold in [0, 1) for :func:`wsl.metrics.boxes.quantized_to_boxes`.
         multi_contour: every contour's box (MaxBoxAccV2) instead of the largest one (MaxBoxAcc).
         alpha: overlay weight of the CAM colours.
         colormap: colormap name.
@@ -171,8 +173,13 @@ class CamPanel:
         title: str,
         image_id: str,
         style: PanelStyle,
+        quantized: np.ndarray | None = None,
     ) -> CamPanel:
         """Boxes of ``cam`` at the style's threshold, their IoU with ``gt_boxes`` and the captioned picture.
+
+        The boxes are ``quantized_to_boxes(q, threshold)`` with ``q = quantized`` (the pipeline's
+        :attr:`wsl.cam.CamBatch.quantized` map of ``cam``), else ``q = quantize_cam(cam)``; the colours
+        come from ``cam``.
 
         Args:
             image: ``uint8 (H, W, 3)`` original image.
@@ -181,8 +188,10 @@ class CamPanel:
             title: first caption words, ``"<class> <score>"``.
             image_id: the image id (second caption line, cut to 40 characters).
             style: threshold, contour mode and colours.
+            quantized: ``uint8 (H, W)`` quantised ``cam`` (None: quantised here).
         """
-        pred = cam_to_boxes(cam, style.threshold, multi_contour=style.multi_contour)
+        q = quantize_cam(cam) if quantized is None else quantized
+        pred = quantized_to_boxes(q, style.threshold, multi_contour=style.multi_contour)
         has_gt = gt_boxes is not None and len(gt_boxes) > 0
         iou = float(box_iou_inclusive(pred, gt_boxes).max()) if has_gt else None
         text = title + (f"  IoU {iou:.2f}" if iou is not None else "")

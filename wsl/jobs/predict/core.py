@@ -3,8 +3,10 @@
 The images go through the evaluation transform of :mod:`wsl.data.transforms` (resize to ``S × S``,
 ImageNet normalisation), the network gives ``scores (B, C)`` and ``class_maps (B, C, h, w)``, the chosen
 classes' maps go through the one CAM pipeline (:meth:`wsl.cam.CamBatch.from_maps`: upsampled to each
-image's size after EXIF orientation, min–max normalised once in float64) and the boxes follow the rule
-of the metrics (:func:`wsl.metrics.cam_to_boxes`) at the run's best MaxBoxAcc threshold or a given one.
+image's size after EXIF orientation, min–max normalised and quantised once in float64) and the boxes
+follow the rule of the metrics at the run's best MaxBoxAcc threshold or a given one, on the pipeline's
+8-bit maps (:func:`wsl.metrics.boxes.quantized_to_boxes` of :attr:`wsl.cam.CamBatch.quantized`, equal to
+:func:`wsl.metrics.cam_to_boxes` of the float maps).
 With a post-hoc ``cam_method`` (Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM) the classes are chosen from the
 same scores and their maps come from :func:`wsl.cam.class_maps_for` on ``cam_layer`` instead.
 """
@@ -29,7 +31,7 @@ from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.data.transforms import build_transform
 from wsl.jobs.predict.images import ImageFile, UnreadableImage, find_images, read_rgb
-from wsl.metrics import cam_to_boxes
+from wsl.metrics.boxes import quantized_to_boxes
 from wsl.options import apply_fields, split_fields
 from wsl.runs import DEFAULT_THRESHOLD
 from wsl.trained import ModelSource, TrainedModel
@@ -468,6 +470,7 @@ def _predictions(
     for i, item in enumerate(batch["items"]):
         positions = list(cams.of_image(i))
         image_cams = [cams.cams[p] for p in positions]
+        boxes = [quantized_to_boxes(cams.quantized[p], predictor.threshold, multi_contour) for p in positions]
         yield ImagePrediction(
             path=item["file"].path,
             image_id=item["file"].image_id,
@@ -478,7 +481,7 @@ def _predictions(
             class_names=predictor.class_names,
             cams=image_cams,
             raw_range=cams.raw_range[positions] if positions else torch.zeros(0, 2, dtype=torch.float64),
-            boxes=[cam_to_boxes(cam, predictor.threshold, multi_contour=multi_contour) for cam in image_cams],
+            boxes=boxes,
             threshold=predictor.threshold,
             pixels=item["pixels"],
         )
