@@ -391,7 +391,7 @@ def _class_grads(
     )
 
 
-def _network_class_maps(
+def _class_maps_of_network(
     spec: PosthocMethod,
     net: nn.Module,
     images: torch.Tensor,
@@ -477,7 +477,7 @@ def class_maps_for(
                 scores, maps = net(images)
             return scores.detach(), maps.detach()
         if spec.network is not None:
-            return _network_class_maps(spec, net, images, layer, classes)
+            return _class_maps_of_network(spec, net, images, layer, classes)
         name = layer if layer is not None else default_layer(net)
         target = _find_layer(net, name)
         with torch.inference_mode(False), torch.set_grad_enabled(spec.needs_gradients):
