@@ -4,10 +4,12 @@ A classifier's forward returns logits (``timm:NAME``, ``torchvision:NAME``, any 
 :func:`wsl.cam.classifier.logits_of`); it has no class maps. :func:`classifier_model` wraps it in a
 :class:`~wsl.cam.ClassifierCAM` on one of its layers (its output is A (N, D, h, w), the ``backbone`` of the
 wrapper) and records the post-hoc method (Grad-CAM, …) whose maps are its CAMs
-(:attr:`~wsl.trained.TrainedModel.cam_method`). The jobs then ask :func:`wsl.cam.class_maps_for` for that
+(:attr:`~wsl.trained.TrainedModel.cam_method`), any method :func:`wsl.cam.explain` offers (one list,
+:func:`wsl.cam.posthoc.posthoc_names`). The jobs then ask :func:`wsl.cam.class_maps_for` for that
 method on the wrapper's ``backbone``: for an image ``n`` and a class ``c``,
-``map = rule(A[n], ∂y_n^c/∂A[n])``, the map :func:`wsl.cam.explain` gives for the same layer, method,
-image and target.
+``map = rule(A[n], ∂y_n^c/∂A[n])`` for the gradient methods, the perturbed forwards of ScoreCAM and
+AblationCAM on that layer, FullGrad on every bias layer of the classifier: the map :func:`wsl.cam.explain`
+gives for the same layer, method, image and target (the same functions compute both).
 
 Settings a checkpoint records are given or defaulted here, each default said once in ``notes``:
 class names (``"0"`` … ``"C-1"``, C counted from one forward pass), the input size (timm's
@@ -27,7 +29,7 @@ import torch
 from torch import nn
 
 from wsl.cam.classifier import ClassifierCAM
-from wsl.cam.posthoc import POSTHOC_METHODS, check_posthoc_method
+from wsl.cam.posthoc import check_posthoc_method, posthoc_names
 from wsl.cam.sources import load_classifier
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold, resolve_device
 from wsl.trained import TrainedModel, parse_class_names
@@ -39,8 +41,9 @@ CLASSIFIER_IMAGE_SIZE = 224
 
 
 def posthoc_method_names() -> list[str]:
-    """The methods a classifier's CAMs can come from: every post-hoc method but ``native``."""
-    return [m for m, spec in POSTHOC_METHODS.items() if spec.rule is not None]
+    """The methods a classifier's CAMs can come from: every post-hoc method but ``native``
+    (:func:`wsl.cam.posthoc.posthoc_names`, the list :func:`wsl.cam.explain_methods` gives too)."""
+    return posthoc_names()
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class ClassifierOptions:
     """How :func:`classifier_model` builds the model.
 
     Attributes:
-        method: the post-hoc CAM method (:func:`posthoc_method_names`: gradcam gradcampp layercam …).
+        method: the post-hoc CAM method (:func:`posthoc_method_names`: gradcam gradcampp layercam …
+            scorecam ablationcam fullgrad).
         layer: dotted module name of the classifier whose output is A; None: its usual CAM layer
             (:func:`wsl.cam.classifier.default_classifier_layer`).
         class_names: the C output names (a list, ``"a,b"`` or a file of one name a line); None: "0" … "C-1".
@@ -73,10 +77,16 @@ class ClassifierOptions:
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the field for a method without a rule, a bad size or threshold."""
-        if check_posthoc_method(self.method).rule is None:
+        spec = check_posthoc_method(self.method)
+        if spec.rule is None:
             raise ValueError(
                 f"method: got {self.method!r}; a classifier has no class maps of its own, pass a post-hoc "
                 f"method: {', '.join(posthoc_method_names())}"
+            )
+        if self.layer is not None and not spec.uses_layer:
+            raise ValueError(
+                f"layer: got {self.layer!r}; method {self.method!r} uses every bias layer of the classifier, "
+                "not one layer: leave layer out"
             )
         size = self.image_size
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
@@ -162,7 +172,8 @@ def classifier_model(
     threshold = DEFAULT_THRESHOLD if opts.threshold is None else parse_threshold(opts.threshold)
     if opts.threshold is None:
         notes.append(f"note: no threshold given; using {DEFAULT_THRESHOLD}")
-    notes.append(f"CAMs: {opts.method} on layer {net.layer!r} of {name or type(module).__name__}")
+    where = f"layer {net.layer!r}" if check_posthoc_method(opts.method).uses_layer else "every bias layer"
+    notes.append(f"CAMs: {opts.method} on {where} of {name or type(module).__name__}")
     return TrainedModel(
         net=net,
         class_names=_class_names(opts, int(logits.shape[1])),

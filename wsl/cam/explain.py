@@ -9,6 +9,11 @@ targets; images do not interact in eval mode), the perturbation methods run thei
 ``W ⊙ A`` (:mod:`wsl.cam.weighted`): ``ReLU(Σ_k)`` or, with ``eigen_smooth``, ``ReLU`` of their first
 principal component.
 
+The methods are those of :data:`wsl.cam.POSTHOC_METHODS` (:func:`explain_methods`); this module registers
+there the ones computed from the network (:func:`wsl.cam.posthoc.register_network_method`): ScoreCAM and
+AblationCAM on a layer, FullGrad on every bias layer. :func:`wsl.cam.class_maps_for`, and so the evaluate
+job, the export and predict, compute them with the same functions as :func:`explain`.
+
 ``aug_smooth`` (pytorch-grad-cam's test-time augmentation): the maps of the 6 inputs
 ``flip ∈ {no, horizontal} × brightness ∈ {0.9, 1, 1.1}`` (the image tensor multiplied), each upsampled to
 the input size, min–max normalised, flipped back and averaged. The targets are those of the plain image
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,13 +34,20 @@ from wsl.cam.classifier import ClassifierCAM
 from wsl.cam.fullgrad import fullgrad
 from wsl.cam.maps import normalize_cams, upsample_class_maps
 from wsl.cam.perturbation import PERTURBATION_METHODS
-from wsl.cam.posthoc import POSTHOC_METHODS, _capture, _class_grads, _eval_mode
+from wsl.cam.posthoc import (
+    POSTHOC_METHODS,
+    _capture,
+    _class_grads,
+    _eval_mode,
+    posthoc_names,
+    register_network_method,
+)
 from wsl.cam.weighted import WEIGHTED_ACTIVATIONS, principal_map
-from wsl.registry import Registry, unknown_choice
+from wsl.registry import unknown_choice
 
 __all__ = [
     "AUG_BRIGHTNESS",
-    "MODEL_METHODS",
+    "PERTURBATION_BATCH",
     "Explanation",
     "explain",
     "explain_methods",
@@ -48,16 +61,15 @@ AUG_BRIGHTNESS = (0.9, 1.0, 1.1)
 
 Targets = int | Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None
 
+#: Perturbed inputs per forward pass of ScoreCAM and AblationCAM (``explain``'s default ``batch_size``, and
+#: the batch :func:`wsl.cam.class_maps_for` runs them with).
+PERTURBATION_BATCH = 64
+
 #: ``(scores (N, C), targets (N, K), maps (N, K, h, w))`` of one batch of network inputs.
 Maps = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
-#: Methods of the whole model, no layer: name → ``fn(model, images, choose) -> Maps`` with
-#: ``choose(scores) -> (N, K)`` targets and the maps at the input size (``fullgrad``:
-#: :mod:`wsl.cam.fullgrad`).
-MODEL_METHODS: Registry[Callable[[nn.Module, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]], Maps]] = (
-    Registry("whole-model CAM method", what="method")
-)
-MODEL_METHODS.add("fullgrad", fullgrad)
+#: ``choose(scores (N, C)) -> targets (N, K)``.
+Choose = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,9 @@ class Explanation:
 
 
 def explain_methods() -> list[str]:
-    """Every method name :func:`explain` accepts."""
-    posthoc = [m for m, spec in POSTHOC_METHODS.items() if spec.rule is not None]
-    return posthoc + [m for m in [*PERTURBATION_METHODS, *MODEL_METHODS] if m not in posthoc]
+    """Every method name :func:`explain` accepts: the post-hoc methods of :data:`wsl.cam.POSTHOC_METHODS`
+    (:func:`wsl.cam.posthoc.posthoc_names`), the one list the tools' ``--cam-method`` reads too."""
+    return posthoc_names()
 
 
 def resolve_targets(targets: Targets, scores: torch.Tensor) -> torch.Tensor:
@@ -142,15 +154,16 @@ def _weighted(net: ClassifierCAM, images, a, grads, method: str, targets, batch_
     return WEIGHTED_ACTIVATIONS.lookup(method)(a, grads)
 
 
-def _maps_once(net, images, method: str, targets: Targets, eigen_smooth: bool, batch_size: int):
-    """``(scores (N, C), targets (N, K), maps (N, K, h, w))`` of one batch of network inputs."""
-    needs_grads = method in POSTHOC_METHODS and POSTHOC_METHODS[method].needs_gradients
+def _maps_once(net, images, method: str, choose: Choose, eigen_smooth: bool, batch_size: int) -> Maps:
+    """``(scores (N, C), targets (N, K), maps (N, K, h, w))`` of one batch of network inputs: ``net``
+    returns ``(scores, ...)`` and its child ``backbone`` outputs A."""
+    needs_grads = POSTHOC_METHODS[method].needs_gradients
     with _eval_mode(net), torch.inference_mode(False), torch.set_grad_enabled(needs_grads):
         if images.is_inference():
             images = images.clone()
         with _capture(net.backbone, "backbone") as seen:
             scores, _ = net(images)
-        chosen = resolve_targets(targets, scores.detach())
+        chosen = choose(scores.detach())
         grads = None
         if needs_grads:
             grads = _class_grads(scores.gather(1, chosen).sum(dim=0), seen[0], batched=True).detach()
@@ -166,24 +179,68 @@ def _maps_once(net, images, method: str, targets: Targets, eigen_smooth: bool, b
     return scores.detach(), chosen, maps.transpose(0, 1).detach()
 
 
+class _LayerView(nn.Module):
+    """A network seen as a CAM source on one of its modules: ``backbone`` is that module (none: no layer),
+    ``forward`` one view of the network (its ``forward_view`` where it has one, e.g. a ``WSLNet`` that
+    averages flips, so that every module runs once per forward pass)."""
+
+    def __init__(self, net: nn.Module, layer: nn.Module | None) -> None:
+        super().__init__()
+        self.net = net
+        if layer is not None:
+            self.backbone = layer
+        self.train(net.training)
+
+    def forward(self, images: torch.Tensor) -> Any:
+        return getattr(self.net, "forward_view", self.net)(images)
+
+
+def _perturbation_maps(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, Choose], Maps]:
+    """The network maps (:attr:`wsl.cam.posthoc.PosthocMethod.network`) of a perturbation method."""
+
+    def maps(net: nn.Module, images: torch.Tensor, layer: str | None, choose: Choose) -> Maps:
+        view = _LayerView(net, net.get_submodule(layer or "backbone"))
+        return _maps_once(view, images, method, choose, False, PERTURBATION_BATCH)
+
+    return maps
+
+
+def _fullgrad_maps(net: nn.Module, images: torch.Tensor, layer: str | None, choose: Choose) -> Maps:
+    """FullGrad's network maps: of a :class:`ClassifierCAM`'s classifier, else of one view of ``net``."""
+    if isinstance(net, ClassifierCAM):
+        return fullgrad(net.classifier, images, choose)
+    return fullgrad(_LayerView(net, None) if hasattr(net, "forward_view") else net, images, choose)
+
+
+for _name in PERTURBATION_METHODS:
+    register_network_method(_name, _perturbation_maps(_name), needs_gradients=False)
+register_network_method("fullgrad", _fullgrad_maps, needs_gradients=True, uses_layer=False)
+
+
 Source = Callable[[torch.Tensor, Targets], Maps]
 
 
 def _source(model: nn.Module, layer, method: str, eigen_smooth: bool, batch_size: int) -> Source:
-    """The maps of one batch of inputs: a whole-model method, one layer, or several layers fused."""
-    if method in MODEL_METHODS:
+    """The maps of one batch of inputs: a method without a layer, one layer, or several layers fused."""
+
+    def chooser(t: Targets) -> Choose:
+        return lambda scores: resolve_targets(t, scores)
+
+    spec = POSTHOC_METHODS[method]
+    if not spec.uses_layer:
         if eigen_smooth or layer is not None:
             raise ValueError(f"method={method!r} uses every bias layer: pass neither layer nor eigen_smooth")
-        classifier = model.classifier if isinstance(model, ClassifierCAM) else model
-        return lambda x, t: MODEL_METHODS[method](classifier, x, lambda scores: resolve_targets(t, scores))
+        assert spec.network is not None
+        network = spec.network
+        return lambda x, t: network(model, x, None, chooser(t))
     names = layer_list(layer)
     nets = [_wrap(model, name, several=len(names) > 1) for name in names]
     if len(nets) == 1:
-        return lambda x, t: _maps_once(nets[0], x, method, t, eigen_smooth, batch_size)
+        return lambda x, t: _maps_once(nets[0], x, method, chooser(t), eigen_smooth, batch_size)
 
     def fused(x: torch.Tensor, t: Targets) -> Maps:
-        scores, chosen, first = _maps_once(nets[0], x, method, t, eigen_smooth, batch_size)
-        rest = [_maps_once(net, x, method, chosen, eigen_smooth, batch_size)[2] for net in nets[1:]]
+        scores, chosen, first = _maps_once(nets[0], x, method, chooser(t), eigen_smooth, batch_size)
+        rest = [_maps_once(net, x, method, chooser(chosen), eigen_smooth, batch_size)[2] for net in nets[1:]]
         return scores, chosen, fuse_layers([first, *rest], (x.shape[-2], x.shape[-1]))
 
     return fused
@@ -212,7 +269,7 @@ def explain(
     targets: Targets = None,
     aug_smooth: bool = False,
     eigen_smooth: bool = False,
-    batch_size: int = 64,
+    batch_size: int = PERTURBATION_BATCH,
 ) -> Explanation:
     """CAMs of ``model`` for ``targets`` by ``method``; the network is restored to its mode afterwards.
 

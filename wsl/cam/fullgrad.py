@@ -116,8 +116,10 @@ def _recording(layers: list[BiasLayer]) -> Iterator[list[list[torch.Tensor]]]:
 
 def _grads(outputs: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
     """(K, ...) gradients of the K summed scores ``outputs`` for each input: one vmapped backward,
-    or one backward per target where vmap refuses an operation."""
+    or one backward per target where vmap refuses an operation (K = 0: empty gradients)."""
     k = outputs.shape[0]
+    if k == 0:  # no target: no gradient to take
+        return [x.new_zeros((0, *x.shape)) for x in inputs]
     eye = torch.eye(k, dtype=outputs.dtype, device=outputs.device)
     try:
         return list(

@@ -13,7 +13,14 @@ take them unchanged. The registry :data:`POSTHOC_METHODS` holds
 
 - ``native``: the model's own class maps (every class computed),
 - ``gradcam``, ``gradcampp``, ``layercam``: the asked classes computed, the others **all zeros**,
-- ``eigencam``: class-agnostic, one map per image written into **every** class.
+- ``eigencam``: class-agnostic, one map per image written into **every** class,
+- methods computed from the network rather than from one layer's A and G (:attr:`PosthocMethod.network`,
+  registered by :mod:`wsl.cam.explain` with :func:`register_network_method`): ``scorecam`` and
+  ``ablationcam`` (extra forward passes, on the layer) and ``fullgrad`` (every bias layer, no layer; maps
+  at the input size); the asked classes computed, the others all zeros.
+
+This registry is the one list of CAM methods: the tools' ``--cam-method``, ``explain``'s ``method`` and
+the classifier models (:mod:`wsl.classifier_model`) all read it (:func:`posthoc_names`).
 
 This module needs no Lightning: ``class_maps_for(net, images, ...)`` takes a :class:`~wsl.models.WSLNet`
 (or a ``WSLModule``, whose ``net`` is used, or any module whose forward returns ``(scores, maps)``).
@@ -47,6 +54,8 @@ __all__ = [
     "gradcampp_maps",
     "layer_names",
     "layercam_maps",
+    "posthoc_names",
+    "register_network_method",
     "register_posthoc",
 ]
 
@@ -54,6 +63,14 @@ log = logging.getLogger(__name__)
 
 #: ``maps(A (N, D, h, w), G (K, N, D, h, w) or None) -> (K, N, h, w)`` (``(1, N, h, w)`` when class-agnostic).
 MapRule = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+#: ``maps(net, images, layer, choose) -> (scores (N, C), targets (N, K), maps (N, K, h, w))``: a method
+#: computed from the network itself, ``choose(scores) -> targets (N, K)`` (``layer`` a dotted module name of
+#: ``net``, None for a method without a layer).
+NetworkMaps = Callable[
+    [nn.Module, torch.Tensor, str | None, Callable[[torch.Tensor], torch.Tensor]],
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+]
 
 
 @dataclass(frozen=True)
@@ -65,12 +82,17 @@ class PosthocMethod:
         rule: the map formula on activations and gradients; None for ``native`` (the model's own maps).
         needs_gradients: the rule reads ``G``.
         class_specific: one map per asked class (False: one map per image, written into every class).
+        network: for a method that is no rule on one layer's A and G (ScoreCAM, AblationCAM, FullGrad),
+            the function computing its maps from the network; ``rule`` then only says so when called.
+        uses_layer: the method reads a layer (False: FullGrad, which uses every bias layer).
     """
 
     name: str
     rule: MapRule | None
     needs_gradients: bool
     class_specific: bool
+    network: NetworkMaps | None = None
+    uses_layer: bool = True
 
 
 #: Method name → :class:`PosthocMethod`.
@@ -89,7 +111,27 @@ def register_posthoc(
     return add
 
 
+def register_network_method(
+    name: str, maps: NetworkMaps, needs_gradients: bool, uses_layer: bool = True
+) -> None:
+    """Add a method computed from the network (:attr:`PosthocMethod.network`) to :data:`POSTHOC_METHODS`."""
+
+    def rule(activations: torch.Tensor, grads: torch.Tensor | None) -> torch.Tensor:
+        raise ValueError(
+            f"cam_method {name!r} is computed from the network, not from one layer's activations and "
+            "gradients: call class_maps_for or wsl.cam.explain"
+        )
+
+    spec = PosthocMethod(name, rule, needs_gradients, True, network=maps, uses_layer=uses_layer)
+    POSTHOC_METHODS.add(name, spec)
+
+
 POSTHOC_METHODS.add("native", PosthocMethod("native", None, needs_gradients=False, class_specific=True))
+
+
+def posthoc_names() -> list[str]:
+    """Every post-hoc method, in registration order: all of :data:`POSTHOC_METHODS` but ``native``."""
+    return [m for m, spec in POSTHOC_METHODS.items() if spec.rule is not None]
 
 
 def check_posthoc_method(method: str) -> PosthocMethod:
@@ -100,13 +142,19 @@ def check_posthoc_method(method: str) -> PosthocMethod:
 def check_cam_request(method: str, layer: str | None, net: nn.Module | None = None) -> bool:
     """Check a ``(cam_method, cam_layer)`` pair before any image is read; True when the method is post-hoc.
 
-    ``layer`` only applies to a post-hoc method; with ``net`` given, the layer must be one of its modules
-    (:func:`check_layer`).
+    ``layer`` only applies to a post-hoc method that reads a layer; with ``net`` given, the layer must be one
+    of its modules (:func:`check_layer`).
     """
-    posthoc = check_posthoc_method(method).rule is not None
+    spec = check_posthoc_method(method)
+    posthoc = spec.rule is not None
     if layer is not None and not posthoc:
         raise ValueError(f"cam_layer={layer!r} is only used by a post-hoc cam_method, not {method!r}")
-    if posthoc and net is not None:
+    if layer is not None and not spec.uses_layer:
+        raise ValueError(
+            f"cam_layer={layer!r}: cam_method {method!r} uses every bias layer of the network, not one "
+            "layer; leave cam_layer out"
+        )
+    if posthoc and spec.uses_layer and net is not None:
         check_layer(net, layer)
     return posthoc
 
@@ -343,6 +391,33 @@ def _class_grads(
     )
 
 
+def _class_maps_of_network(
+    spec: PosthocMethod,
+    net: nn.Module,
+    images: torch.Tensor,
+    layer: str | None,
+    classes: Sequence[int] | Sequence[Sequence[int]] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`class_maps_for` of a method computed from the network (:attr:`PosthocMethod.network`): the
+    asked classes (their union, for every image) are its targets, the other classes all zeros."""
+    check_cam_request(spec.name, layer)
+    name = (layer if layer is not None else default_layer(net)) if spec.uses_layer else None
+    if name is not None:
+        _find_layer(net, name)
+    asked: list[int] = []
+
+    def choose(scores: torch.Tensor) -> torch.Tensor:
+        asked.extend(_asked_classes(classes, scores.shape[1]))
+        return torch.tensor(asked, dtype=torch.long, device=scores.device).expand(scores.shape[0], -1)
+
+    assert spec.network is not None
+    scores, _, maps = spec.network(net, images, name, choose)
+    n, _, h, w = maps.shape
+    out = maps.new_zeros(n, scores.shape[1], h, w)
+    out[:, asked] = maps
+    return scores.detach(), out.detach()
+
+
 def class_maps_for(
     net: nn.Module,
     images: torch.Tensor,
@@ -369,17 +444,23 @@ def class_maps_for(
         net: a ``WSLNet`` (or a ``WSLModule``: its ``net`` is used), or any module whose forward returns
             ``(scores (N, C), maps (N, C, h, w))``.
         images: (N, 3, H, W) network input.
-        method: a name of :data:`POSTHOC_METHODS`: ``native gradcam gradcampp layercam eigencam``.
+        method: a name of :data:`POSTHOC_METHODS` (:func:`posthoc_names`, and ``native``): ``native
+            gradcam gradcampp layercam eigencam hirescam xgradcam eigengradcam scorecam ablationcam
+            fullgrad``. ScoreCAM and AblationCAM run ``N·D`` perturbed forwards
+            (:data:`wsl.cam.explain.PERTURBATION_BATCH` at a time); FullGrad's maps are at the input size
+            (so the output holds ``N·C·H·W`` values: mind C).
         layer: dotted module name of ``net`` (as ``net.named_modules()`` spells it) whose (N, D, h, w)
             output is A; None: ``backbone``, the feature map the head's 1×1 conv reads. ``native``
-            ignores it.
+            ignores it; ``fullgrad`` refuses it (it uses every bias layer).
         classes: the classes to compute, one list for the batch or one list per image (their union is
             computed for every image); None: all. ``native`` and ``eigencam`` compute every class.
         batched_grads: one vmapped backward for all classes (``is_grads_batched``) instead of a loop.
 
     Returns:
         ``(scores (N, C), class_maps (N, C, h, w))``, detached, like ``WSLNet.forward``; the maps at the
-        layer's resolution; classes not asked are all zeros for the gradient methods.
+        layer's resolution (FullGrad: the input's); classes not asked are all zeros for the class-specific
+        methods. For image n and an asked class c the map is the one :func:`wsl.cam.explain` gives for
+        the same layer, method, image and target.
 
     Example:
         >>> from wsl.models import WSLNet
@@ -395,6 +476,8 @@ def class_maps_for(
             with torch.no_grad():
                 scores, maps = net(images)
             return scores.detach(), maps.detach()
+        if spec.network is not None:
+            return _class_maps_of_network(spec, net, images, layer, classes)
         name = layer if layer is not None else default_layer(net)
         target = _find_layer(net, name)
         with torch.inference_mode(False), torch.set_grad_enabled(spec.needs_gradients):

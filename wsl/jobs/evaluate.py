@@ -88,7 +88,8 @@ def evaluate_trained(
     ground-truth classes (the evaluation trials) from :func:`wsl.cam.class_maps_for`, in one batched call
     per batch; the loop itself runs under ``torch.no_grad()``, which that function leaves for its gradients.
     A frame (``protocol``) other than the model's own uses that frame's threshold interval, the model's
-    frame its ``cam_curve_interval`` hyper-parameter.
+    frame its ``cam_curve_interval`` hyper-parameter. A ``cam_threshold`` hyper-parameter (single-label)
+    adds the fixed-threshold scores (:mod:`wsl.metrics.fixed_loc`) in every frame.
 
     Args:
         model: the trained model (:meth:`wsl.trained.TrainedModel.load`).
@@ -120,6 +121,7 @@ def _score_trained(
         model.hparams.get("cam_curve_interval") if protocol == trained else None,
         pointing_subset=opts.pointing_flags(num_classes),
         protocol=protocol,
+        cam_threshold=model.hparams.get("cam_threshold") if model.single_label else None,
     ).to(model.device)
     trials = _Trials(evaluator.frame)
     choice = ClassChoice(trials, needs_scores=False)
