@@ -9,7 +9,7 @@ r"""Score a trained model, or CAMs saved by any method, on a VOC / COCO / synthe
     python tools/evaluate.py --model timm:resnet50.tv_in1k --pretrained --cam-method gradcam \
         --data wsol:ILSVRC:dataset/ILSVRC --split test --protocol wsolevaluation
 
---cam-method scores a post-hoc CAM of the checkpoint's network (gradcam, gradcampp, layercam, eigencam;
+--cam-method scores a post-hoc CAM of the checkpoint's network (gradcam, layercam, scorecam, fullgrad, ...;
 default native, its own class maps) on --cam-layer (default: the backbone's output feature map); --center
 (or --cam-method center) scores the center baseline, a fixed centred Gaussian, with no model. --model scores
 any classifier instead of a checkpoint (timm:NAME, torchvision:NAME; --pretrained or --weights FILE,
@@ -84,8 +84,8 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
         "--cam-method",
         choices=CAM_METHODS,
         default=None,
-        help="--ckpt: the CAMs to score: native (the model's class maps; default), gradcam, gradcampp, "
-        "layercam, eigencam (post-hoc, wsl.cam.posthoc); center: the same as --center",
+        help="--ckpt: the CAMs to score: native (the model's class maps; default), or a post-hoc method of "
+        "wsl.cam.posthoc (gradcam, scorecam, fullgrad, ...: the choices above); center: the same as --center",
     )
     parser.add_argument(
         "--cam-layer",

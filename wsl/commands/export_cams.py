@@ -11,8 +11,8 @@ and ``tools/evaluate.py --cams OUT --protocol wsolevaluation`` read::
     python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --data wsol:CUB:dataset/CUB \
         --split test --out scoremaps/test --layout wsolevaluation
 
-``--cam-method gradcam`` (gradcampp, layercam, eigencam) draws and stores a post-hoc CAM of the same
-network instead of its own class maps, on ``--cam-layer`` (default: the backbone's output feature map)::
+``--cam-method gradcam`` (or another post-hoc method of the choices) draws and stores a post-hoc CAM of the
+same network instead of its own class maps, on ``--cam-layer`` (default: the backbone's output feature map)::
 
     python tools/export_cams.py --ckpt RUN/checkpoints/last.ckpt --out cams_gradcam --cam-method gradcam \
         --cam-layer backbone.body.blocks.2

@@ -280,7 +280,7 @@ class EvalOptions:
         image_size: network input side; None: :meth:`wsl.runs.RunFolder.training_image_size` (checkpoint).
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`wsl.runs.resolve_device`) (checkpoint).
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``) (checkpoint).
+            :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`) (checkpoint).
         cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
             its output feature map) (checkpoint).
         sigma: the center baseline's standard deviation as a fraction of each side (center).

@@ -79,7 +79,7 @@ class ExportOptions:
         colormap: colormap name.
         progress: show a tqdm bar over batches.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+            :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`).
         cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``).
     """
 

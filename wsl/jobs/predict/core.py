@@ -7,7 +7,7 @@ image's size after EXIF orientation, min–max normalised and quantised once in 
 follow the rule of the metrics at the run's best MaxBoxAcc threshold or a given one, on the pipeline's
 8-bit maps (:func:`wsl.metrics.boxes.quantized_to_boxes` of :attr:`wsl.cam.CamBatch.quantized`, equal to
 :func:`wsl.metrics.cam_to_boxes` of the float maps).
-With a post-hoc ``cam_method`` (Grad-CAM, Grad-CAM++, LayerCAM, EigenCAM) the classes are chosen from the
+With a post-hoc ``cam_method`` (Grad-CAM, ScoreCAM, FullGrad, ...) the classes are chosen from the
 same scores and their maps come from :func:`wsl.cam.class_maps_for` on ``cam_layer`` instead.
 """
 
@@ -307,7 +307,7 @@ class ModelOptions:
             ``config.json``), else 128.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
-            :data:`wsl.cam.POSTHOC_METHODS` (``gradcam gradcampp layercam eigencam``).
+            :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`).
         cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
     """
 
