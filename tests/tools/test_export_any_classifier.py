@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from PIL import Image
+from standin_photos import write_photos
 from wsol_metadata import write_standin
 
 from tools.export_cams import main as export_main
@@ -113,20 +113,10 @@ def test_score_maps_of_a_classifier_on_ilsvrc_standins_are_explain_s(tmp_path):
     assert seen == 4
 
 
-def _photos(folder: Path) -> list[Path]:
-    folder.mkdir()
-    paths = []
-    for k, (w, h) in enumerate([(48, 40), (70, 52)]):
-        pixels = np.random.default_rng(k).integers(0, 256, (h, w, 3), dtype=np.uint8)
-        paths.append(folder / f"p{k}.png")
-        Image.fromarray(pixels).save(paths[-1])
-    return paths
-
-
 def test_predict_with_a_classifier_gives_explain_s_maps(tmp_path):
     net = _classifier(4, tmp_path / "w.pt")
     model = TrainedModel.from_classifier(net, layer=LAYER, image_size=64, device="cpu", threshold=0.4)
-    paths = _photos(tmp_path / "photos")
+    paths = write_photos(tmp_path / "photos")
     results = predict(model, paths, top_k=2)  # cam_method "native": the classifier's own method
     transform = build_transform(64, train=False)
     for path, result in zip(paths, results, strict=True):
@@ -142,7 +132,7 @@ def test_predict_with_a_classifier_gives_explain_s_maps(tmp_path):
 
 def test_the_predict_tool_takes_a_model_name_and_its_class_names(tmp_path, capsys):
     _classifier(3, tmp_path / "w.pt")
-    _photos(tmp_path / "photos")
+    write_photos(tmp_path / "photos")
     out = tmp_path / "pred"
     status = predict_main([
         "--model", "timm:resnet18", "--weights", str(tmp_path / "w.pt"), "--num-classes", "3",

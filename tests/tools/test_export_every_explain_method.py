@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from PIL import Image
+from standin_photos import write_photos
 from wsol_metadata import write_standin
 
 from tools.export_cams import build_parser as export_parser
@@ -105,22 +105,12 @@ def test_score_maps_of_every_method_on_ilsvrc_standins_are_explain_s(tmp_path, m
     assert seen == 4
 
 
-def _photos(folder: Path) -> list[Path]:
-    folder.mkdir()
-    paths = []
-    for k, (w, h) in enumerate([(48, 40), (70, 52)]):
-        pixels = np.random.default_rng(k).integers(0, 256, (h, w, 3), dtype=np.uint8)
-        paths.append(folder / f"p{k}.png")
-        Image.fromarray(pixels).save(paths[-1])
-    return paths
-
-
 @pytest.mark.parametrize("method", NETWORK_METHODS)
 def test_predict_gives_explain_s_maps_for_every_method(tmp_path, method):
     net = _classifier(4, tmp_path / "w.pt")
     layer = _layer(method)
     model = TrainedModel.from_classifier(net, method=method, layer=layer, image_size=64, device="cpu")
-    paths = _photos(tmp_path / "photos")
+    paths = write_photos(tmp_path / "photos")
     results = predict(model, paths, top_k=2)
     transform = build_transform(64, train=False)
     images = torch.stack([transform(torch.from_numpy(read_rgb(p)).permute(2, 0, 1)) for p in paths])
@@ -135,7 +125,7 @@ def test_predict_gives_explain_s_maps_for_every_method(tmp_path, method):
 
 def test_the_predict_tool_takes_fullgrad_and_refuses_a_layer_for_it(tmp_path, capsys):
     _classifier(3, tmp_path / "w.pt")
-    _photos(tmp_path / "photos")
+    write_photos(tmp_path / "photos")
     common = [
         "--model", "timm:resnet18", "--weights", str(tmp_path / "w.pt"), "--num-classes", "3",
         "--cam-method", "fullgrad", "--images", str(tmp_path / "photos"), "--image-size", "64",
