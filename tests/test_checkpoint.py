@@ -7,6 +7,7 @@ The end-to-end behaviours (a killed run resumes, a full disk is one error line) 
 from __future__ import annotations
 
 import errno
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -283,26 +284,35 @@ def test_last_checkpoint_saves_again_when_the_file_of_that_step_is_gone(tmp_path
     assert [step for _, step in trainer.saved] == [3, 3]
 
 
-def test_sigterm_during_fit_saves_and_says_how_to_resume(tmp_path, capsys):
+def test_sigterm_during_fit_saves_and_says_how_to_resume(tmp_path, caplog, capsys):
+    caplog.set_level(logging.INFO, logger="wsl")
     callback, trainer = SaveOnSigterm(tmp_path / "last.ckpt"), StandInTrainer(global_step=5)
     callback.on_exception(trainer, None, SIGTERMException())
     assert trainer.saved == [(str(tmp_path / "last.ckpt"), 5)] and not callback.interrupted
-    assert (
-        capsys.readouterr().out == f"SIGTERM: saved {tmp_path / 'last.ckpt'}; resume with --ckpt_path last\n"
-    )
+    assert caplog.messages == [f"SIGTERM: saved {tmp_path / 'last.ckpt'}; resume with --ckpt_path last"]
+    assert caplog.records[0].name == "wsl.checkpoint" and capsys.readouterr() == ("", "")
 
 
-def test_other_exceptions_and_other_stages_save_nothing(tmp_path, capsys):
+def test_only_global_rank_zero_says_it_saved(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="wsl")
+    callback, trainer = SaveOnSigterm(tmp_path / "last.ckpt"), StandInTrainer(is_global_zero=False)
+    callback.on_exception(trainer, None, SIGTERMException())
+    assert trainer.saved == [(str(tmp_path / "last.ckpt"), 0)] and caplog.messages == []
+
+
+def test_other_exceptions_and_other_stages_save_nothing(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="wsl")
     callback = SaveOnSigterm(tmp_path / "last.ckpt")
     fitting = StandInTrainer()
     callback.on_exception(fitting, None, RuntimeError("boom"))
     callback.on_exception(fitting, None, KeyboardInterrupt())  # a Ctrl-C that did not go through the handler
     testing = StandInTrainer(state=SimpleNamespace(fn="test"))
     callback.on_exception(testing, None, SIGTERMException())
-    assert fitting.saved == testing.saved == [] and capsys.readouterr().out == ""
+    assert fitting.saved == testing.saved == [] and caplog.messages == []
 
 
-def test_the_first_ctrl_c_waits_for_the_batch_end_and_the_second_stops_at_once(tmp_path, capsys):
+def test_the_first_ctrl_c_waits_for_the_batch_end_and_the_second_stops_at_once(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="wsl")
     callback, trainer = SaveOnSigterm(tmp_path / "last.ckpt"), StandInTrainer(global_step=2)
     callback.on_train_batch_end(trainer)  # nothing pending: training goes on
     callback._on_sigint(2, None)
@@ -310,6 +320,6 @@ def test_the_first_ctrl_c_waits_for_the_batch_end_and_the_second_stops_at_once(t
         callback.on_train_batch_end(trainer)
     callback.on_exception(trainer, None, caught.value)
     assert callback.interrupted and trainer.saved == [(str(tmp_path / "last.ckpt"), 2)]
-    assert capsys.readouterr().out.startswith("SIGINT: saved ")
+    assert caplog.messages == [f"SIGINT: saved {tmp_path / 'last.ckpt'}; resume with --ckpt_path last"]
     with pytest.raises(KeyboardInterrupt):
         callback._on_sigint(2, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 
@@ -188,17 +189,20 @@ def test_a_wrong_device_gets_the_registrys_error_naming_the_closest_device(bad, 
     assert device_names() == names
 
 
-def test_a_second_lock_on_a_held_run_dir_is_refused_naming_the_holder(tmp_path):
+def test_a_second_lock_on_a_held_run_dir_is_refused_naming_the_holder(tmp_path, caplog):
     from wsl.runs import lock_run_dir
 
-    with lock_run_dir(tmp_path, note=pytest.fail) as path:
+    caplog.set_level(logging.INFO, logger="wsl")
+
+    with lock_run_dir(tmp_path) as path:
         assert json.loads(path.read_text())["pid"] == os.getpid()
         busy = rf"is in use by another training \(pid {os.getpid()}, started"
-        with pytest.raises(ValueError, match=busy), lock_run_dir(tmp_path, note=pytest.fail):
+        with pytest.raises(ValueError, match=busy), lock_run_dir(tmp_path):
             pass
     assert path.read_text() == ""
-    with lock_run_dir(tmp_path, note=pytest.fail):  # released: taken again
+    with lock_run_dir(tmp_path):  # released: taken again
         pass
+    assert caplog.records == []  # an OS lock, never left by a dead process: nothing to say
 
 
 def _dead_pid() -> int:
@@ -210,23 +214,29 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_without_an_os_lock_the_pid_in_the_lock_file_decides(tmp_path, monkeypatch):
+def test_without_an_os_lock_the_pid_in_the_lock_file_decides(tmp_path, monkeypatch, caplog, capsys):
     import wsl.runs
     from wsl.portable import LOCK_BACKENDS
 
     monkeypatch.setattr(wsl.runs, "lock_backend", lambda: LOCK_BACKENDS["none"])
-    notes: list[str] = []
+    caplog.set_level(logging.INFO, logger="wsl")
     lock = tmp_path / ".lock"
     live = os.getppid()  # the process that started the tests: alive, not this one
     lock.write_text(json.dumps({"pid": live, "started": "2026-01-01T00:00:00"}))
     busy = rf"in use by another training \(pid {live}, started 2026-01-01"
-    with pytest.raises(ValueError, match=busy), wsl.runs.lock_run_dir(tmp_path, note=notes.append):
+    with pytest.raises(ValueError, match=busy), wsl.runs.lock_run_dir(tmp_path):
         pass
     assert lock.read_text().startswith('{"pid": ' + str(live))  # left as it was
     dead = _dead_pid()
     lock.write_text(json.dumps({"pid": dead, "started": "2026-01-01T00:00:00"}))
-    with wsl.runs.lock_run_dir(tmp_path, note=notes.append):
+    with wsl.runs.lock_run_dir(tmp_path):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert lock.read_text() == ""
-    assert "no file lock on linux" in notes[0]
-    assert f"left by pid {dead}" in notes[-1] and "is no longer running; taking it over" in notes[-1]
+    notes = [r.getMessage() for r in caplog.records if r.name == "wsl.runs"]
+    assert all(r.levelno == logging.INFO for r in caplog.records)
+    assert notes[0] == f"note: no file lock on linux; {lock} is checked by the pid it names"
+    assert notes[-1] == (
+        f"note: {lock} was left by pid {dead} (started 2026-01-01T00:00:00), which is no longer running; "
+        "taking it over"
+    )
+    assert capsys.readouterr() == ("", "")  # logged, not printed

@@ -13,7 +13,7 @@ import torch
 from wsl.lit import WSLModule
 from wsl.runs import DEFAULT_IMAGE_SIZE, DEFAULT_THRESHOLD
 from wsl.serving import save_pretrained
-from wsl.trained import TrainedModel, autocast_for
+from wsl.trained import TrainedModel, autocast_for, autocast_note
 
 NAMES = ["cat", "dog", "bird"]
 
@@ -134,19 +134,18 @@ def test_a_missing_checkpoint_and_a_module_without_classes_are_errors(tmp_path):
 
 def test_autocast_is_the_training_precision(tmp_path):
     model = TrainedModel.load(_run(tmp_path, "bf16-mixed"), device="cpu", threshold=0.5)
-    notes: list[str] = []
     a = torch.ones(2, 2)
-    with model.autocast(notes.append):
+    with model.autocast():
         assert (a @ a).dtype == torch.bfloat16
-    assert notes == [
+    assert model.autocast_note == (
         "note: evaluating under cpu bfloat16 autocast, the training precision (bf16-mixed) stored in the "
         "checkpoint"
-    ]
-    with autocast_for("32-true", "cpu", notes.append):
+    )
+    with autocast_for("32-true", "cpu"):
         assert (a @ a).dtype == torch.float32
     with autocast_for(None, "cpu"):
         assert (a @ a).dtype == torch.float32
-    assert len(notes) == 1
+    assert autocast_note("32-true", "cpu") is None and autocast_note(None, "cpu") is None
 
 
 def test_probabilities_are_softmax_for_single_label_else_sigmoid():

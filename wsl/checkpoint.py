@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import signal
@@ -31,6 +32,8 @@ __all__ = [
     "check_resumable",
     "read_checkpoint",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -131,7 +134,9 @@ class SaveOnSigterm(pl.Callback):
     the same way: the first SIGINT during ``fit`` is noted and raised as ``KeyboardInterrupt`` at the next
     batch boundary (a KeyboardInterrupt in the middle of an optimizer step would leave half-updated
     weights), the checkpoint is saved, and :attr:`interrupted` is set. A second Ctrl-C stops at once,
-    without saving.
+    without saving. The save is logged at INFO on global rank zero (logger ``wsl.checkpoint``):
+    ``SIGTERM: saved RUN/checkpoints/last.ckpt; resume with --ckpt_path last`` (``tools/train.py`` prints
+    it).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -175,7 +180,7 @@ class SaveOnSigterm(pl.Callback):
             return
         trainer.save_checkpoint(self.path, weights_only=False)  # said, so Lightning logs no default
         if trainer.is_global_zero:  # a message to the person at the terminal of tools/train.py
-            print(f"{name}: saved {self.path}; resume with --ckpt_path last", flush=True)
+            log.info("%s: saved %s; resume with --ckpt_path last", name, self.path)
 
 
 #: :func:`read_checkpoint` refuses a checkpoint whose zip members declare more bytes than this in all:

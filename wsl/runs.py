@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import math
 import os
 import sys
@@ -49,6 +50,8 @@ __all__ = [
     "write_json",
     "write_text",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Box threshold used when ``best`` is asked for and no ``results.json`` gives one.
 DEFAULT_THRESHOLD = 0.5
@@ -201,7 +204,7 @@ def check_writable_file(path: str | os.PathLike[str], what: str = "output file")
 
 
 @contextmanager
-def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] = print) -> Iterator[Path]:
+def lock_run_dir(run_dir: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold an exclusive lock on ``run_dir/.lock`` for the duration of the ``with`` block.
 
     Two trainings writing one run folder would mix their checkpoints and ``results.json``. The lock is
@@ -210,11 +213,10 @@ def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] 
     file holds the holder's pid and start time, for the error message. Contents left by a process that
     ended without releasing (killed) are taken over with a note. On a platform with neither lock, a
     lock file naming a live process other than this one is refused instead (with a note that there is
-    no OS lock).
+    no OS lock). The notes are logged at INFO (logger ``wsl.runs``), not printed.
 
     Args:
         run_dir: the run folder (created if missing).
-        note: called with the one-line note about a taken-over lock.
 
     Raises:
         ValueError: another live process holds the lock; the message names the folder and its pid.
@@ -225,7 +227,7 @@ def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] 
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
     try:
         if not backend.exclusive:
-            note(f"note: no file lock on {sys.platform}; {path} is checked by the pid it names")
+            log.info("note: no file lock on %s; %s is checked by the pid it names", sys.platform, path)
         if not backend.acquire(fd):
             raise _in_use(path)
         left = _read_holder(path)
@@ -234,9 +236,12 @@ def lock_run_dir(run_dir: str | os.PathLike[str], note: Callable[[str], object] 
             if alive and not backend.exclusive:
                 raise _in_use(path)
             state = "no longer holds it" if alive else "is no longer running"
-            note(
-                f"note: {path} was left by pid {left['pid']} (started {left.get('started', '?')}), which "
-                f"{state}; taking it over"
+            log.info(
+                "note: %s was left by pid %s (started %s), which %s; taking it over",
+                path,
+                left["pid"],
+                left.get("started", "?"),
+                state,
             )
         started = datetime.datetime.now().isoformat(timespec="seconds")
         os.ftruncate(fd, 0)

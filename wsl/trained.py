@@ -38,6 +38,7 @@ __all__ = [
     "ModelSource",
     "TrainedModel",
     "autocast_for",
+    "autocast_note",
     "datamodule_with_classes",
     "parse_class_names",
     "training_data",
@@ -55,13 +56,30 @@ AUTOCAST_DTYPES = {
 THRESHOLD_CHOICES = ("best", "auto", None)
 
 
-def autocast_for(precision: str | None, device: torch.device | str, log_note: Any = None) -> Any:
+def autocast_note(precision: str | None, device: torch.device | str) -> str | None:
+    """The one-line note a job logs when it runs under :func:`autocast_for` (None: fp32, no autocast).
+
+    Example:
+        >>> autocast_note("bf16-mixed", "cpu")  # doctest: +ELLIPSIS
+        'note: evaluating under cpu bfloat16 autocast, the training precision (bf16-mixed) stored in ...'
+        >>> autocast_note("32-true", "cpu") is None
+        True
+    """
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    if dtype is None:
+        return None
+    return (
+        f"note: evaluating under {torch.device(device).type} {str(dtype).split('.')[-1]} autocast, the "
+        f"training precision ({precision}) stored in the checkpoint"
+    )
+
+
+def autocast_for(precision: str | None, device: torch.device | str) -> Any:
     """The autocast context of a Lightning ``precision`` on ``device``; a null context for fp32 or unknown.
 
     Args:
         precision: the trainer precision the model was trained under (``"bf16-mixed"``, ``"32-true"`` …).
         device: where the forward runs (autocast is per device type).
-        log_note: called with a one-line note when an autocast is used (None: silent).
 
     Example:
         >>> autocast_for("32-true", "cpu")  # doctest: +ELLIPSIS
@@ -70,13 +88,7 @@ def autocast_for(precision: str | None, device: torch.device | str, log_note: An
     dtype = AUTOCAST_DTYPES.get(str(precision))
     if dtype is None:
         return contextlib.nullcontext()
-    device_type = torch.device(device).type
-    if log_note is not None:
-        log_note(
-            f"note: evaluating under {device_type} {str(dtype).split('.')[-1]} autocast, the training "
-            f"precision ({precision}) stored in the checkpoint"
-        )
-    return torch.autocast(device_type, dtype=dtype)
+    return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
 def datamodule_with_classes(
@@ -436,9 +448,15 @@ class TrainedModel:
             return self.source or type(getattr(self.net, "classifier", self.net)).__name__
         return type(self.net).__name__
 
-    def autocast(self, log_note: Any = None) -> Any:
+    def autocast(self) -> Any:
         """The autocast context of the training precision on :attr:`device` (:func:`autocast_for`)."""
-        return autocast_for(self.precision, self.device, log_note)
+        return autocast_for(self.precision, self.device)
+
+    @property
+    def autocast_note(self) -> str | None:
+        """The note saying that :meth:`autocast` runs a mixed precision (:func:`autocast_note`; None: fp32),
+        for the job to log or keep."""
+        return autocast_note(self.precision, self.device)
 
     def inputs(self, images: torch.Tensor) -> torch.Tensor:
         """A batch of network inputs on :attr:`device`, in the memory format the model was trained in

@@ -48,7 +48,7 @@ def test_a_benchmark_with_cam_threshold_has_the_fixed_threshold_columns(wsol_roo
     extra = ["--data.single_label", "true", *TINY_TRAIN, *CPU_FP32, "--model.cam_threshold", "0.3"]
     options = BenchmarkOptions("gap", "0", tmp_path / "bench", data=f"wsol:{wsol_root}", extra_args=extra,
                                num_cam_images=0)  # fmt: skip
-    out = run_benchmark(options, log=lambda line: None)
+    out = run_benchmark(options)
     [row] = out["rows"]
     run = json.loads(Path(row["run_dir"], "results.json").read_text())
     assert set(FIXED) <= set(run["test"]) and run["test"]["fixed_cam_threshold"] == pytest.approx(0.3)

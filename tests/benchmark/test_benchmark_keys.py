@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 
@@ -130,16 +131,21 @@ def test_an_unkeyed_run_is_refused_too(three_runs):
         wk.check_finished(plan, runs)
 
 
-def test_keep_reuses_and_redo_moves_the_stale_run_aside(three_runs):
+def test_keep_reuses_and_redo_moves_the_stale_run_aside(three_runs, caplog, capsys):
     plan, runs = three_runs
-    notes: list[str] = []
-    assert wk.check_finished(plan, runs, "keep", notes.append) == [runs[2]]
-    assert any("gap-seed1: reused as it is (--keep-stale)" in n for n in notes)
-    assert any(n.startswith("gap-seed0: skip") for n in notes)
-    assert wk.check_finished(plan, runs, "redo", notes.append) == [runs[1], runs[2]]
+    caplog.set_level(logging.INFO, logger="wsl")
+    assert wk.check_finished(plan, runs, "keep") == [runs[2]]
+    notes = {r.getMessage().split(":")[0]: r for r in caplog.records if r.name == "wsl.benchmark.keys"}
+    assert notes["gap-seed0"].getMessage() == "gap-seed0: skip (finished with the same configuration)"
+    assert notes["gap-seed1"].getMessage().startswith("gap-seed1: reused as it is (--keep-stale), although ")
+    assert notes["gap-seed0"].levelno == logging.INFO and notes["gap-seed1"].levelno == logging.WARNING
+    caplog.clear()
+    assert wk.check_finished(plan, runs, "redo") == [runs[1], runs[2]]
     assert not runs[1].run_dir.exists() and (plan.root / "stale" / "gap-seed1-1" / "results.json").is_file()
+    assert any("moved to" in m and m.endswith("training it again (--redo-stale)") for m in caplog.messages)
     _finish(runs[1], {"fields": {}, "digest": "x"})
-    wk.check_finished(plan, runs, "redo", notes.append)
+    wk.check_finished(plan, runs, "redo")
+    assert capsys.readouterr() == ("", "")  # logged, never printed
     assert (plan.root / "stale" / "gap-seed1-2" / wk.KEY_FILE).is_file()  # the first one is kept
 
 
@@ -149,17 +155,19 @@ def test_an_unknown_policy_is_refused(three_runs):
         wk.check_finished(plan, runs, "ignore")
 
 
-def test_an_interrupted_run_is_moved_aside_and_trained_anew(three_runs):
+def test_an_interrupted_run_is_moved_aside_and_trained_anew(three_runs, caplog):
     plan, runs = three_runs
     (runs[2].run_dir / "checkpoints").mkdir(parents=True)
     (runs[2].run_dir / "config.yaml").write_text("seed_everything: 2\n")
     (runs[2].run_dir / "checkpoints" / "last.ckpt").write_bytes(b"killed at epoch 3")
-    notes: list[str] = []
-    assert wk.check_finished(plan, runs, "keep", notes.append) == [runs[2]]
+    caplog.set_level(logging.INFO, logger="wsl")
+    assert wk.check_finished(plan, runs, "keep") == [runs[2]]
     assert not runs[2].run_dir.exists()
     assert (
         plan.root / "stale" / "gap-seed2-1" / "checkpoints" / "last.ckpt"
     ).read_bytes() == b"killed at epoch 3"
-    assert any(n.startswith("gap-seed2: unfinished (no results.json); its files moved to") for n in notes)
+    assert any(
+        m.startswith("gap-seed2: unfinished (no results.json); its files moved to") for m in caplog.messages
+    )
     wk.write_key(plan, runs[2])  # a folder holding only its key has nothing to move
-    assert wk.check_finished(plan, runs, "keep", notes.append) == [runs[2]] and runs[2].run_dir.is_dir()
+    assert wk.check_finished(plan, runs, "keep") == [runs[2]] and runs[2].run_dir.is_dir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -16,12 +18,17 @@ def _module(root: Path, **kwargs) -> WSLDataModule:
     return WSLDataModule(data=f"voc:{root}", image_size=64, batch_size=4, num_workers=0, **kwargs)
 
 
-def test_cached_items_equal_the_per_image_items(synthetic_voc_root: Path) -> None:
+def test_cached_items_equal_the_per_image_items(synthetic_voc_root: Path, caplog, capsys) -> None:
     """At the images' own size the cache stores the decoded pixels, so with the same random draws every
-    training item is bit-identical to the per-image (decode + transform) item."""
+    training item is bit-identical to the per-image (decode + transform) item. Building it logs one line
+    (not printed)."""
     dm = _module(synthetic_voc_root)
     per_image = dm.dataset("train", train=True, with_annotations=False)
-    cached = CachedTrainSet(dm._uint8_split("train", 64), per_image.transform, 64, log=None)
+    caplog.set_level(logging.INFO, logger="wsl")
+    cached = CachedTrainSet(dm._uint8_split("train", 64), per_image.transform, 64)
+    [record] = [r for r in caplog.records if r.name == "wsl.data.memory"]
+    assert re.fullmatch(r"cached 12 training images in memory \(0 MiB, \d+\.\d s\)", record.getMessage())
+    assert record.levelno == logging.INFO and capsys.readouterr() == ("", "")
     assert len(cached) == len(per_image) == 12
     for i in (0, 5, 11):
         torch.manual_seed(i)
@@ -48,7 +55,7 @@ def test_resize_to_uint8_rounds_the_float_resize() -> None:
 def test_cache_refuses_items_that_are_not_resized(synthetic_voc_root: Path) -> None:
     dm = _module(synthetic_voc_root)
     with pytest.raises(ValueError, match=r"ResizeToUint8\(64\)"):
-        CachedTrainSet(dm.dataset("train", train=True, with_annotations=False), lambda x: x, 64, log=None)
+        CachedTrainSet(dm.dataset("train", train=True, with_annotations=False), lambda x: x, 64)
 
 
 def test_cache_bytes() -> None:

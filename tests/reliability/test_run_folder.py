@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,10 +62,12 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(synthetic_voc_r
     run = tmp_path / "run"
     run.mkdir()
     (run / ".lock").write_text(json.dumps({"pid": dead.pid, "started": "2026-01-01T00:00:00"}))
-    results = train(tiny_args(synthetic_voc_root, run, "--skip_test", "true"))
-    assert results["global_step"] == 2
-    out = capsys.readouterr()
-    assert f"pid {dead.pid}" in out.out + out.err and "taking it over" in out.out + out.err
+    assert train_main(tiny_args(synthetic_voc_root, run, "--skip_test", "true")) == 0
+    assert json.loads((run / "results.json").read_text())["global_step"] == 2
+    out = capsys.readouterr().out  # the tool prints the library's notes, as it did before they were logged
+    assert re.search(r"^cached 12 training images in memory \(\d+ MiB, [\d.]+ s\)$", out, re.M)
+    (note,) = [line for line in out.splitlines() if "taking it over" in line]
+    assert note.startswith(f"note: {run / '.lock'} was left by pid {dead.pid} (started 2026-01-01T00:00:00)")
     assert (run / ".lock").read_text() == ""  # released at the end
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
+import re
 import shutil
 
 import pytest
@@ -101,8 +103,9 @@ def test_the_posthoc_entry_scores_its_source_checkpoint_with_its_cam_method(fini
     assert center["kind"] == "center" and "map" not in center["test"] and "maxboxacc" in center["test"]
 
 
-def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, monkeypatch, capsys):
+def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, monkeypatch, caplog, capsys):
     out, _ = finished_benchmark
+    caplog.set_level(logging.INFO, logger="wsl")
     calls = []
     real_train = wsl.cli.train
 
@@ -118,11 +121,17 @@ def test_rerun_skips_finished_runs_and_redoes_a_missing_one(finished_benchmark, 
     result = run_benchmark(BenchmarkOptions(entries, "0,1", out, pool_kwargs={"lse": {"beta": 3}}, **kwargs))
     assert len(calls) == 1 and "lse_beta3-seed1" in calls[0][calls[0].index("--run_dir") + 1]
     assert calls[0][calls[0].index("--model.pool_kwargs") + 1] == '{"beta": 3}'
-    assert capsys.readouterr().out.count("skip") == 8  # 5 trained, 2 post-hoc and the center: same keys
+    skipped = [m for m in caplog.messages if m.endswith(": skip (finished with the same configuration)")]
+    assert len(skipped) == 8  # 5 trained, 2 post-hoc and the center: same keys
     assert len(result["rows"]) == 9
     calls.clear()
+    capsys.readouterr()
+    caplog.clear()
     run_benchmark(BenchmarkOptions("gap,has", "0,1", out, **kwargs))
     assert calls == []
+    assert capsys.readouterr() == ("", "")  # the library logs its progress and prints nothing
+    assert caplog.messages[0] == "stage grid: 0 grid runs on val, 4 runs of entries without a grid"
+    assert re.search(rf"\n\n4/4 runs in {re.escape(str(out))} \(\d+ s\)$", caplog.messages[-1])
 
 
 def test_a_run_whose_arguments_changed_is_refused_then_kept_or_redone(
@@ -207,6 +216,7 @@ def test_the_grid_is_chosen_on_val_and_two_jobs_train_in_worker_processes(synthe
     for setting in ("k0.05", "k0.1", "k0.3"):
         log = (tmp_path / "logs" / f"kmax_{setting}-seed0.log").read_text()
         assert "max_epochs=1" in log  # each worker's output went to its run's log
+        assert re.search(r"^cached 12 training images in memory \(", log, re.M)  # and its wsl log messages
 
 
 @pytest.mark.parametrize(

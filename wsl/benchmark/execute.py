@@ -16,6 +16,7 @@ gain. Workers start with
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -32,6 +33,8 @@ from wsl.runs import RunFolder, write_json
 
 __all__ = ["run_center", "run_posthoc", "run_pending", "train_pending"]
 
+log = logging.getLogger(__name__)
+
 
 def _summary(results: dict[str, Any]) -> str:
     test = results.get("test") or {}
@@ -46,8 +49,10 @@ def _init_worker(threads: int) -> None:
 
 def _train_in_worker(args: list[str], log_path: str) -> dict[str, Any]:
     """One run in a worker process, its stdout and stderr (file descriptors 1 and 2, so that the logging
-    handlers and warnings bound to them at import follow) redirected to ``log_path``."""
+    handlers and warnings bound to them at import follow) redirected to ``log_path``; the ``wsl`` loggers'
+    messages are printed there too (:func:`~wsl.jobs.logs.tool_logging` on stdout, as ``tools/train.py``)."""
     from wsl import cli
+    from wsl.jobs.logs import tool_logging
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -55,7 +60,8 @@ def _train_in_worker(args: list[str], log_path: str) -> dict[str, Any]:
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
         try:
-            results = cli.train(args)
+            with tool_logging(sys.stdout):
+                results = cli.train(args)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -66,12 +72,12 @@ def train_pending(
     plan: BenchmarkPlan,
     runs: Sequence[BenchmarkRun],
     jobs: int = 1,
-    log: Callable[[str], None] = print,
     after_each: Callable[[], object] = lambda: None,
     stale: str = "refuse",
 ) -> None:
     """Train every run of ``runs`` that is not finished with its current key (:func:`check_finished`),
-    ``jobs`` at a time, each after writing its key.
+    ``jobs`` at a time, each after writing its key. Progress (a run's start, its end and scores) is logged
+    at INFO, a failed run at WARNING (logger ``wsl.benchmark.execute``).
 
     Raises:
         ValueError: ``jobs < 1``; a stale or unkeyed finished run under ``stale="refuse"`` (before any
@@ -82,15 +88,15 @@ def train_pending(
 
     if jobs < 1:
         raise ValueError(f"jobs: got {jobs}; expected >= 1")
-    todo = check_finished(plan, runs, stale, log)
+    todo = check_finished(plan, runs, stale)
     for run in todo:
         write_key(plan, run)
     if jobs == 1:
         for index, run in enumerate(todo, 1):
-            log(f"[{index}/{len(todo)}] {run.name}: start {time.strftime('%H:%M:%S')}")
+            log.info("[%d/%d] %s: start %s", index, len(todo), run.name, time.strftime("%H:%M:%S"))
             started = time.perf_counter()
             results = cli.train(plan.train_args(run))
-            log(f"{run.name}: done in {time.perf_counter() - started:.0f} s ({_summary(results)})")
+            log.info("%s: done in %.0f s (%s)", run.name, time.perf_counter() - started, _summary(results))
             after_each()
         return
     (plan.root / "logs").mkdir(parents=True, exist_ok=True)
@@ -102,7 +108,13 @@ def train_pending(
             args = [*plan.train_args(run), "--trainer.enable_progress_bar", "false"]
             future = pool.submit(_train_in_worker, args, str(plan.root / "logs" / f"{run.name}.log"))
             pending[future] = (run, time.perf_counter())
-        log(f"{len(todo)} runs, {jobs} at a time, {threads} thread(s) each; logs in {plan.root / 'logs'}")
+        log.info(
+            "%d runs, %d at a time, %d thread(s) each; logs in %s",
+            len(todo),
+            jobs,
+            threads,
+            plan.root / "logs",
+        )
         done_count = 0
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -111,20 +123,24 @@ def train_pending(
                 error = future.exception()
                 if error is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
-                    log(f"{run.name}: failed; see {plan.root / 'logs' / (run.name + '.log')}")
+                    log.warning("%s: failed; see %s", run.name, plan.root / "logs" / f"{run.name}.log")
                     raise error
                 done_count += 1
                 seconds = time.perf_counter() - started
-                log(
-                    f"[{done_count}/{len(todo)}] {run.name}: done "
-                    f"({_summary(future.result())}; {seconds:.0f} s since queued)"
+                log.info(
+                    "[%d/%d] %s: done (%s; %.0f s since queued)",
+                    done_count,
+                    len(todo),
+                    run.name,
+                    _summary(future.result()),
+                    seconds,
                 )
                 after_each()
 
 
-def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
+def run_posthoc(run: BenchmarkRun) -> None:
     """Score the post-hoc CAM method of ``run`` on the test split with its source run's tested checkpoint
-    (the same data and frame), and write ``results.json``."""
+    (the same data and frame), write ``results.json`` and log its scores (INFO)."""
     from wsl.jobs.evaluate import evaluate_from_checkpoint
 
     source = RunFolder(Path(str(run.source_dir)))
@@ -156,12 +172,13 @@ def run_posthoc(run: BenchmarkRun, log: Callable[[str], None] = print) -> None:
         },
         nan_as_null=True,  # a score undefined on the split (NaN) is written as null
     )
-    log(f"{run.name}: done ({_summary({'test': report['results']})})")
+    log.info("%s: done (%s)", run.name, _summary({"test": report["results"]}))
 
 
-def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[[str], None] = print) -> None:
+def run_center(run: BenchmarkRun, reference: BenchmarkRun | None) -> None:
     """Score the center baseline on the test split of the benchmark's data (and the frame of the
-    ``reference`` trained run's config, when there is one), and write ``results.json``."""
+    ``reference`` trained run's config, when there is one), write ``results.json`` and log its scores
+    (INFO)."""
     from wsl.jobs.evaluate import evaluate_center
 
     config = (reference.folder.config() or {}) if reference is not None else {}
@@ -185,13 +202,12 @@ def run_center(run: BenchmarkRun, reference: BenchmarkRun | None, log: Callable[
         },
         nan_as_null=True,  # a score undefined on the split (NaN) is written as null
     )
-    log(f"{run.name}: done ({_summary({'test': report['results']})})")
+    log.info("%s: done (%s)", run.name, _summary({"test": report["results"]}))
 
 
 def run_pending(
     runs: Sequence[BenchmarkRun],
     reference: BenchmarkRun | None,
-    log: Callable[[str], None] = print,
     plan: BenchmarkPlan | None = None,
     stale: str = "refuse",
 ) -> None:
@@ -207,12 +223,12 @@ def run_pending(
     if plan is None:
         todo = [r for r in others if r.folder.results() is None]
     else:
-        todo = check_finished(plan, others, stale, log)
+        todo = check_finished(plan, others, stale)
     for run in todo:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         if plan is not None:
             write_key(plan, run)
         if run.entry.kind == "posthoc":
-            run_posthoc(run, log)
+            run_posthoc(run)
         else:
-            run_center(run, reference, log)
+            run_center(run, reference)

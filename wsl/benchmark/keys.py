@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -44,6 +45,8 @@ __all__ = [
     "run_key",
     "write_key",
 ]
+
+log = logging.getLogger(__name__)
 
 KEY_FILE = "benchmark_key.json"
 #: What to do with a finished run whose key differs or is missing.
@@ -185,13 +188,13 @@ def check_finished(
     plan: BenchmarkPlan,
     runs: Sequence[BenchmarkRun],
     stale: str = "refuse",
-    log: Callable[[str], None] = print,
 ) -> list[BenchmarkRun]:
     """The runs of ``runs`` to (re)do: those unfinished, and the stale or unkeyed finished ones under
     ``stale="redo"`` (their folders moved to ``OUT/stale/``). Finished runs with the current key are
-    reused; under ``"keep"`` stale and unkeyed ones are reused too, with a note. An unfinished run that left
-    files (an interrupted training: config, logs, checkpoints) is moved to ``OUT/stale/`` as well, so that
-    it trains anew in an empty folder rather than beside the files of the killed training.
+    reused; under ``"keep"`` stale and unkeyed ones are reused too. An unfinished run that left files (an
+    interrupted training: config, logs, checkpoints) is moved to ``OUT/stale/`` as well, so that it trains
+    anew in an empty folder rather than beside the files of the killed training. Each decision is logged
+    (logger ``wsl.benchmark.keys``): a skip or a move at INFO, a stale run kept at WARNING.
 
     Raises:
         ValueError: ``stale`` is not one of :data:`STALE_POLICIES`; under ``"refuse"``, a finished run is
@@ -207,12 +210,16 @@ def check_finished(
             )
             if leftovers:  # an interrupted run: train it anew in an empty folder, keeping what it left
                 moved = _move_aside(plan.root, run)
-                log(f"{run.name}: unfinished (no results.json); its files moved to {moved}, training it anew")
+                log.info(
+                    "%s: unfinished (no results.json); its files moved to %s, training it anew",
+                    run.name,
+                    moved,
+                )
             todo.append(run)
             continue
         old, new = _read_key(run), run_key(plan, run)
         if old is not None and old.get("digest") == new["digest"]:
-            log(f"{run.name}: skip (finished with the same configuration)")
+            log.info("%s: skip (finished with the same configuration)", run.name)
             continue
         why = (
             "no benchmark key (finished before run keys, or copied): its configuration cannot be checked"
@@ -220,10 +227,10 @@ def check_finished(
             else "configuration changed: " + "; ".join(diff_fields(old["fields"], new["fields"]))
         )
         if stale == "keep":
-            log(f"{run.name}: reused as it is (--keep-stale), although {why}")
+            log.warning("%s: reused as it is (--keep-stale), although %s", run.name, why)
         elif stale == "redo":
             moved = _move_aside(plan.root, run)
-            log(f"{run.name}: {why}; moved to {moved}, training it again (--redo-stale)")
+            log.info("%s: %s; moved to %s, training it again (--redo-stale)", run.name, why, moved)
             todo.append(run)
         else:
             problems.append(f"  {run.name} ({run.run_dir}): {why}")

@@ -33,6 +33,7 @@ import sys
 
 from wsl.cli import run_tool
 from wsl.jobs.benchmark import BenchmarkOptions, run_benchmark
+from wsl.jobs.logs import tool_logging
 from wsl.pooling import POOLS
 
 ENTRIES_HELP = "comma-separated entries: pools, methods (has, has/lse), CAM@ENTRY (gradcam@gap), center"
@@ -142,7 +143,8 @@ FLAGS = {
 
 
 def benchmark(argv: list[str] | None = None) -> dict:
-    """Parse ``argv`` (``[options] [-- train args]``) and run the benchmark."""
+    """Parse ``argv`` (``[options] [-- train args]``) and run the benchmark, printing its progress (the
+    library's log messages) on stdout."""
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args = build_parser().parse_args(argv[:cut])
@@ -164,7 +166,8 @@ def benchmark(argv: list[str] | None = None) -> dict:
         grid_schedule=args.grid_schedule,
         stale=args.stale,
     )
-    return run_benchmark(options)
+    with tool_logging(sys.stdout):
+        return run_benchmark(options)
 
 
 def main(argv: list[str] | None = None) -> int:

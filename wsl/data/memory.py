@@ -15,6 +15,7 @@ per-image ``3 × 3`` products here, so the per-image transform is kept.)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ __all__ = ["CACHE_LIMIT_BYTES", "CachedTrainSet", "ResizeToUint8", "cache_bytes"
 
 #: ``cache_images=None`` (auto) caches a training split only when its pixels fit in this many bytes.
 CACHE_LIMIT_BYTES = 2 << 30
+
+log = logging.getLogger(__name__)
 
 
 def cache_bytes(num_images: int, image_size: int) -> int:
@@ -62,14 +65,14 @@ class CachedTrainSet(torch.utils.data.Dataset):
     """A training split decoded once into memory; items are ``transform(cached uint8 image)``.
 
     Items have the keys of the per-image training items: ``image`` (float ``(3, S, S)``), ``labels``,
-    ``image_id``, ``orig_size``.
+    ``image_id``, ``orig_size``. Building the cache logs one line at INFO (logger ``wsl.data.memory``):
+    ``cached N training images in memory (M MiB, T s)``.
 
     Args:
         dataset: the split's dataset, built with ``transform=ResizeToUint8(S)`` and no annotations.
         transform: the training transform, applied to each cached image when it is read.
         image_size: ``S``.
         threads: decoding threads (the decoders release the GIL).
-        log: called with one line when the cache is built (``None``: silent).
     """
 
     def __init__(
@@ -78,7 +81,6 @@ class CachedTrainSet(torch.utils.data.Dataset):
         transform: Callable[[torch.Tensor], torch.Tensor],
         image_size: int,
         threads: int = 2,
-        log: Callable[[str], Any] | None = print,
     ) -> None:
         self.transform = transform
         n = len(dataset)
@@ -103,11 +105,12 @@ class CachedTrainSet(torch.utils.data.Dataset):
 
         with ThreadPoolExecutor(max(1, threads)) as pool:
             list(pool.map(load, range(n)))
-        if log is not None:
-            log(
-                f"cached {n} training images in memory ({cache_bytes(n, image_size) / 2**20:.0f} MiB, "
-                f"{time.perf_counter() - started:.1f} s)"
-            )
+        log.info(
+            "cached %d training images in memory (%.0f MiB, %.1f s)",
+            n,
+            cache_bytes(n, image_size) / 2**20,
+            time.perf_counter() - started,
+        )
 
     def __len__(self) -> int:
         return len(self.images)

@@ -3,8 +3,9 @@ figures (rewritten after every finished run, so an interrupted benchmark still h
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from wsl.benchmark.sheet import cams_by_pool
 from wsl.benchmark.stats import aggregate, compare_to_best, mean_curves, schedule_check
 
 __all__ = ["BenchmarkOptions", "run_benchmark"]
+
+log = logging.getLogger(__name__)
 
 
 class _Tables:
@@ -72,16 +75,16 @@ def _check_driver(options: BenchmarkOptions) -> None:
 
 
 def _grid_stage(
-    plan: BenchmarkPlan, options: BenchmarkOptions, tables: _Tables, log: Callable[[str], None]
+    plan: BenchmarkPlan, options: BenchmarkOptions, tables: _Tables
 ) -> tuple[list[BenchmarkRun], list[BenchmarkRun]]:
     """Stage 1: the grids at the first seed, and every run of the entries without a grid; returns the grid's
     runs and the others."""
     grid_runs = plan.grid_runs()
     fixed = [r for r in plan.test_runs({}) if r.entry.kind == "train" and len(plan.settings(r.entry)) == 1]
     tables.test_runs = fixed
-    log(f"stage grid: {len(grid_runs)} grid runs on val, {len(fixed)} runs of entries without a grid")
+    log.info("stage grid: %d grid runs on val, %d runs of entries without a grid", len(grid_runs), len(fixed))
     runs = _by_seed(plan, [*grid_runs, *fixed])
-    train_pending(plan, runs, options.jobs, log, after_each=tables.write, stale=options.stale)
+    train_pending(plan, runs, options.jobs, after_each=tables.write, stale=options.stale)
     return grid_runs, fixed
 
 
@@ -89,7 +92,6 @@ def _test_stage(
     plan: BenchmarkPlan,
     options: BenchmarkOptions,
     tables: _Tables,
-    log: Callable[[str], None],
     stage1: tuple[list[BenchmarkRun], list[BenchmarkRun]],
 ) -> None:
     """The choice on val, then stage 2: the chosen settings at every seed, post-hoc CAMs, the center."""
@@ -99,16 +101,14 @@ def _test_stage(
         candidates.setdefault(run.entry.name, []).append(run)
     chosen, tables.grid_table = choose_settings(candidates, plan.select_metric)
     for name, kwargs in chosen.items():
-        log(f"{name}: chose {kwargs or 'the defaults'} on val/{plan.select_metric}")
+        log.info("%s: chose %s on val/%s", name, kwargs or "the defaults", plan.select_metric)
     tables.test_runs = plan.test_runs(chosen)
     tables.shared_runs = plan.shared_schedule_runs(chosen)
     trained = [r for r in tables.test_runs if r.entry.kind == "train"]
     seen = {r.run_dir for r in [*grid_runs, *fixed]}
     remaining = [r for r in trained if r.run_dir not in seen]
-    train_pending(
-        plan, _by_seed(plan, remaining), options.jobs, log, after_each=tables.write, stale=options.stale
-    )
-    run_pending(tables.test_runs, trained[0] if trained else None, log, plan=plan, stale=options.stale)
+    train_pending(plan, _by_seed(plan, remaining), options.jobs, after_each=tables.write, stale=options.stale)
+    run_pending(tables.test_runs, trained[0] if trained else None, plan=plan, stale=options.stale)
 
 
 def _figures(plan: BenchmarkPlan, state: dict[str, Any], num_cam_images: int) -> list[Path]:
@@ -122,13 +122,16 @@ def _figures(plan: BenchmarkPlan, state: dict[str, Any], num_cam_images: int) ->
     return files + [p for p in figures if p is not None]
 
 
-def run_benchmark(options: BenchmarkOptions, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_benchmark(options: BenchmarkOptions) -> dict[str, Any]:
     """Run the benchmark protocol of :mod:`wsl.benchmark.plan`, skipping finished runs, and write the tables
     and figures described in :mod:`wsl.benchmark`.
 
+    Progress (each stage, run and choice, then the Markdown table) is logged at INFO through :mod:`logging`
+    (loggers ``wsl.jobs.benchmark`` and ``wsl.benchmark.*``); nothing is printed. ``tools/benchmark.py``
+    prints these lines (:func:`wsl.jobs.logs.tool_logging`).
+
     Args:
         options: what to compare, on which seeds, where, and how (:class:`BenchmarkOptions`).
-        log: where progress lines go.
 
     Returns:
         ``{"rows", "summary", "comparison", "convergence", "grid", "schedule_check", "markdown", "files"}``.
@@ -147,13 +150,18 @@ def run_benchmark(options: BenchmarkOptions, log: Callable[[str], None] = print)
     (plan.root / "runs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     tables = _Tables(plan)
-    _test_stage(plan, options, tables, log, _grid_stage(plan, options, tables, log))
+    _test_stage(plan, options, tables, _grid_stage(plan, options, tables))
     state = tables.write()
     files = [*state["files"], *_figures(plan, state, options.num_cam_images)]
     markdown = format_markdown(state["summary"], state["convergence"])
-    log(
-        f"\n{markdown}\n\n{len(state['rows'])}/{len(tables.test_runs)} runs in {plan.root} "
-        f"({time.perf_counter() - started:.0f} s)"
+    seconds = time.perf_counter() - started
+    log.info(
+        "\n%s\n\n%d/%d runs in %s (%.0f s)",
+        markdown,
+        len(state["rows"]),
+        len(tables.test_runs),
+        plan.root,
+        seconds,
     )
     keys = ("rows", "summary", "comparison", "convergence", "grid", "schedule_check")
     return {**{k: state[k] for k in keys}, "markdown": markdown, "files": [str(f) for f in files]}

@@ -361,7 +361,9 @@ def export_from_checkpoint(
             single_label=model.single_label if opts.single_label is None else opts.single_label,
             threshold=model.threshold if model.threshold is not None else DEFAULT_THRESHOLD,
         )
-        with model.autocast(log.info):  # the precision of results.json and evaluate --ckpt
+        if model.autocast_note is not None:
+            log.info(model.autocast_note)
+        with model.autocast():  # the precision of results.json and evaluate --ckpt
             summary = export_cams(model.net, loader, out_dir, opts)
     summary.update(source.summary(model))
     return summary

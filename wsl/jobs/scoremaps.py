@@ -161,7 +161,9 @@ def export_scoremaps_from_checkpoint(
     with lock_out_dir(prepare_out_dir(out_dir, FRAME)):
         model, loader = source.load(limit=limit)
         check_cam_request(cam_method, cam_layer, model.net)
-        with model.autocast(log.info):
+        if model.autocast_note is not None:
+            log.info(model.autocast_note)
+        with model.autocast():
             summary = export_scoremaps(model.net, loader, out_dir, limit, progress, cam_method, cam_layer)
     summary.update(source.summary(model))
     return summary

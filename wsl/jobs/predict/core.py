@@ -186,7 +186,8 @@ class Predictor:
         cam_method, cam_layer = model.cam_source(cam_method, cam_layer)
         check_cam_request(cam_method, cam_layer, model.net)
         notes = list(model.notes)
-        model.autocast(notes.append)  # a note when it is a mixed precision
+        if model.autocast_note is not None:  # a mixed precision
+            notes.append(model.autocast_note)
         return cls(model, cam_method, cam_layer, notes)
 
     @property
