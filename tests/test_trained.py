@@ -4,6 +4,7 @@ answers (classes, single-label, image size, threshold, precision, data module)."
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -146,6 +147,18 @@ def test_autocast_is_the_training_precision(tmp_path):
     with autocast_for(None, "cpu"):
         assert (a @ a).dtype == torch.float32
     assert autocast_note("32-true", "cpu") is None and autocast_note(None, "cpu") is None
+
+
+def test_the_predictor_keeps_the_autocast_note_with_the_model_s_notes(tmp_path, caplog):
+    from wsl.jobs.predict.core import Predictor
+
+    caplog.set_level(logging.INFO, logger="wsl")
+    model = TrainedModel.load(_run(tmp_path, "bf16-mixed"), device="cpu", threshold=0.5)
+    assert Predictor.of(model).notes == [*model.notes, model.autocast_note]
+    (tmp_path / "fp32").mkdir()
+    fp32 = TrainedModel.load(_run(tmp_path / "fp32"), device="cpu", threshold=0.5)
+    assert fp32.autocast_note is None and Predictor.of(fp32).notes == fp32.notes
+    assert caplog.messages == []  # returned for the job to log, not logged here
 
 
 def test_probabilities_are_softmax_for_single_label_else_sigmoid():
