@@ -101,8 +101,10 @@ class CamSource:
 
     @property
     def label(self) -> str:
-        """``""`` for ``native``, else ``method`` or ``method@layer`` (:func:`wsl.cam.posthoc.cam_label`)."""
-        return cam_label(self.method, self.layer)
+        """``""`` for ``native``, else ``method`` or ``method@layer`` (:func:`wsl.cam.posthoc.cam_label`),
+        followed by ``+aug_smooth`` and ``+eigen_smooth`` when set."""
+        flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(self, name)]
+        return "+".join([cam_label(self.method, self.layer), *flags])
 
     def check(self, net: nn.Module) -> None:
         """Raise ``ValueError`` when the layer is not a module of ``net`` (before any image is read)."""
