@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.explain import layer_list
 from wsl.cam.posthoc import check_posthoc_method, posthoc_names
 from wsl.cam.sources import load_classifier
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold, resolve_device
@@ -54,7 +55,8 @@ class ClassifierOptions:
         method: the post-hoc CAM method (:func:`posthoc_method_names`: gradcam gradcampp layercam …
             scorecam ablationcam fullgrad).
         layer: dotted module name of the classifier whose output is A; None: its usual CAM layer
-            (:func:`wsl.cam.classifier.default_classifier_layer`).
+            (:func:`wsl.cam.classifier.default_classifier_layer`); ``"a,b"``: several layers, their maps
+            fused (:func:`wsl.cam.explain.fuse_layers`; the model's ``net`` is built on the first).
         class_names: the C output names (a list, ``"a,b"`` or a file of one name a line); None: "0" … "C-1".
         single_label: softmax probabilities (an ImageNet classifier) instead of sigmoid.
         image_size: network input side; None: timm's ``pretrained_cfg`` input size, else 224.
@@ -83,6 +85,8 @@ class ClassifierOptions:
                 f"method: got {self.method!r}; a classifier has no class maps of its own, pass a post-hoc "
                 f"method: {', '.join(posthoc_method_names())}"
             )
+        if self.layer is not None:
+            layer_list(self.layer)  # names, distinct
         if self.layer is not None and not spec.uses_layer:
             raise ValueError(
                 f"layer: got {self.layer!r}; method {self.method!r} uses every bias layer of the classifier, "
@@ -166,13 +170,18 @@ def classifier_model(
     module, name = _built(model, opts)
     notes: list[str] = []
     size = _image_size(module, opts, notes)
-    net = ClassifierCAM(module, opts.layer).to(device).eval()
-    with torch.no_grad():  # C, and the layer checked (a 4-D map or tokens, run once) before any image
+    names = layer_list(opts.layer)
+    net = ClassifierCAM(module, names[0]).to(device).eval()
+    with torch.no_grad():  # C, and each layer checked (a 4-D map or tokens, run once) before any image
+        for other in names[1:]:
+            ClassifierCAM(module, other).to(device)(torch.zeros(1, 3, size, size, device=device))
         logits, _ = net(torch.zeros(1, 3, size, size, device=device))
     threshold = DEFAULT_THRESHOLD if opts.threshold is None else parse_threshold(opts.threshold)
     if opts.threshold is None:
         notes.append(f"note: no threshold given; using {DEFAULT_THRESHOLD}")
-    where = f"layer {net.layer!r}" if check_posthoc_method(opts.method).uses_layer else "every bias layer"
+    fused = ", ".join(repr(n) for n in names) + " fused" if len(names) > 1 else ""
+    where = f"layers {fused}" if fused else f"layer {net.layer!r}"
+    where = where if check_posthoc_method(opts.method).uses_layer else "every bias layer"
     notes.append(f"CAMs: {opts.method} on {where} of {name or type(module).__name__}")
     return TrainedModel(
         net=net,
@@ -186,4 +195,5 @@ def classifier_model(
         notes=notes,
         cam_method=opts.method,
         classes_by_index=True,
+        cam_layer=",".join(str(n) for n in names) if len(names) > 1 else None,
     )

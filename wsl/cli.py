@@ -54,6 +54,7 @@ __all__ = [
     "CAM_FLAGS",
     "WSLCLI",
     "add_cam_options",
+    "add_smoothing_options",
     "check_cam_options",
     "run_name",
     "run_tool",
@@ -371,6 +372,8 @@ CAM_FLAGS = {
     "cam_layer": "--cam-layer",
     "layer:": "--cam-layer:",
     "layer=NAME": "--cam-layer NAME",
+    "aug_smooth": "--aug-smooth",
+    "eigen_smooth": "--eigen-smooth",
 }
 
 
@@ -398,14 +401,39 @@ def add_cam_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         default=None,
         help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
-        "feature map; e.g. backbone.body.blocks.2)",
+        "feature map; e.g. backbone.body.blocks.2); a,b: several layers, their maps fused",
+    )
+    add_smoothing_options(parser)
+
+
+def add_smoothing_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--aug-smooth`` and ``--eigen-smooth``, :func:`wsl.cam.explain`'s options of a post-hoc
+    ``--cam-method`` (:class:`wsl.cam.stream.CamSource`)."""
+    parser.add_argument(
+        "--aug-smooth",
+        action="store_true",
+        help="post-hoc --cam-method: average the maps over flip x brightness (test-time augmentation)",
+    )
+    parser.add_argument(
+        "--eigen-smooth",
+        action="store_true",
+        help="post-hoc --cam-method: first principal component of the weighted activations, not their sum",
     )
 
 
 def check_cam_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``--cam-layer`` needs a post-hoc ``--cam-method``: else the parser's error (exit 2)."""
-    if args.cam_layer is not None and args.cam_method == "native":
+    """``--cam-layer``, ``--aug-smooth`` and ``--eigen-smooth`` need a post-hoc ``--cam-method``: else the
+    parser's error (exit 2). A ``--model`` classifier's ``native`` is its post-hoc method."""
+    if args.cam_method != "native" or getattr(args, "model", None) is not None:
+        return
+    if args.cam_layer is not None:
         parser.error(f"--cam-layer is the layer of a post-hoc --cam-method ({_posthoc_names()})")
+    for flag in ("aug_smooth", "eigen_smooth"):
+        if getattr(args, flag, False):
+            parser.error(
+                f"--{flag.replace('_', '-')} smooths a post-hoc --cam-method, not the model's own class "
+                f"maps: pass --cam-method gradcam (or {_posthoc_names()}) or leave it out"
+            )
 
 
 def _exit_status(code: object) -> int:

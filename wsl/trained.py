@@ -233,6 +233,8 @@ class TrainedModel:
             None: the network's own class maps.
         classes_by_index: the data's class label ``k`` is output ``k`` (a classifier): the data is read
             with its own classes, not matched by name with :attr:`class_names`.
+        cam_layer: a classifier's layers when several are fused (``"a,b"``, names of its modules); None:
+            the one layer of its :attr:`net`.
     """
 
     net: nn.Module
@@ -248,6 +250,7 @@ class TrainedModel:
     data: str | None = None
     cam_method: str | None = None
     classes_by_index: bool = False
+    cam_layer: str | None = None
 
     @classmethod
     def load(
@@ -413,20 +416,20 @@ class TrainedModel:
         A network with class maps of its own takes the request as it is. A classifier
         (:attr:`cam_method` set) has none: ``native`` means its own method, another post-hoc method is
         computed on the same layer (``layer`` None: the layer it was built on, the ``backbone`` of its
-        :class:`~wsl.cam.ClassifierCAM`).
+        :class:`~wsl.cam.ClassifierCAM`; several fused layers: :attr:`cam_layer`).
 
         Raises:
             ValueError: a classifier asked for another layer (its layer is chosen when it is built).
         """
         if self.cam_method is None:
             return method, layer
-        if layer is not None and layer != "backbone":
+        if layer is not None and layer not in ("backbone", self.cam_layer):
             raise ValueError(
                 f"cam_layer={layer!r}: the classifier's CAM layer is chosen when it is built "
                 f"({getattr(self.net, 'layer', '?')!r}); pass it as layer= to TrainedModel.from_classifier "
                 "(the tools' --cam-layer with --model)"
             )
-        return (self.cam_method if method == "native" else method), None
+        return (self.cam_method if method == "native" else method), self.cam_layer
 
     @property
     def num_classes(self) -> int:

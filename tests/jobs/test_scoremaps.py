@@ -73,6 +73,8 @@ def test_each_image_gets_its_labelled_class_map_as_wsolevaluation_computes_it(tm
         "dtype": "float64",
         "cam_method": "native",
         "cam_layer": None,
+        "aug_smooth": False,
+        "eigen_smooth": False,
         "out_dir": str(out),
         "num_images": 3,
     }

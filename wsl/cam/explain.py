@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.classifier import ClassifierCAM, _find
 from wsl.cam.fullgrad import fullgrad
 from wsl.cam.maps import normalize_cams, upsample_class_maps
 from wsl.cam.perturbation import PERTURBATION_METHODS
@@ -39,17 +39,25 @@ from wsl.cam.posthoc import (
     _capture,
     _class_grads,
     _eval_mode,
+    _unwrap,
+    check_layer,
     posthoc_names,
     register_network_method,
 )
 from wsl.cam.weighted import WEIGHTED_ACTIVATIONS, principal_map
 from wsl.registry import unknown_choice
 
+if TYPE_CHECKING:
+    from wsl.cam.stream import CamSource
+
 __all__ = [
     "AUG_BRIGHTNESS",
     "PERTURBATION_BATCH",
     "Explanation",
+    "check_layers",
+    "check_smoothing",
     "explain",
+    "explained_class_maps",
     "explain_methods",
     "fuse_layers",
     "layer_list",
@@ -220,30 +228,47 @@ register_network_method("fullgrad", _fullgrad_maps, needs_gradients=True, uses_l
 Source = Callable[[torch.Tensor, Targets], Maps]
 
 
-def _source(model: nn.Module, layer, method: str, eigen_smooth: bool, batch_size: int) -> Source:
-    """The maps of one batch of inputs: a method without a layer, one layer, or several layers fused."""
+def _chooser(t: Targets) -> Choose:
+    return lambda scores: resolve_targets(t, scores)
 
-    def chooser(t: Targets) -> Choose:
-        return lambda scores: resolve_targets(t, scores)
 
-    spec = POSTHOC_METHODS[method]
-    if not spec.uses_layer:
-        if eigen_smooth or layer is not None:
-            raise ValueError(f"method={method!r} uses every bias layer: pass neither layer nor eigen_smooth")
-        assert spec.network is not None
-        network = spec.network
-        return lambda x, t: network(model, x, None, chooser(t))
-    names = layer_list(layer)
-    nets = [_wrap(model, name, several=len(names) > 1) for name in names]
+def check_smoothing(method: str, layer: str | Sequence[str] | None, eigen_smooth: bool) -> None:
+    """Raise ``ValueError`` for a method without a layer (FullGrad: every bias layer) given a layer or
+    ``eigen_smooth``, the one combination :func:`explain` refuses."""
+    if POSTHOC_METHODS[method].uses_layer or not (eigen_smooth or layer is not None):
+        return
+    what = "eigen_smooth" if eigen_smooth else "layer"
+    raise ValueError(
+        f"{what}: method={method!r} uses every bias layer, no layer's activations to decompose or fuse: "
+        "pass neither layer nor eigen_smooth, or a layer method (e.g. gradcam)"
+    )
+
+
+def _layers_source(nets: Sequence[nn.Module], method: str, eigen_smooth: bool, batch_size: int) -> Source:
+    """The maps of one batch by ``method`` on each CAM source of ``nets`` (see :func:`_maps_once`): one
+    network's, or several fused by :func:`fuse_layers` (the first one's targets for all)."""
     if len(nets) == 1:
-        return lambda x, t: _maps_once(nets[0], x, method, chooser(t), eigen_smooth, batch_size)
+        return lambda x, t: _maps_once(nets[0], x, method, _chooser(t), eigen_smooth, batch_size)
 
     def fused(x: torch.Tensor, t: Targets) -> Maps:
-        scores, chosen, first = _maps_once(nets[0], x, method, chooser(t), eigen_smooth, batch_size)
-        rest = [_maps_once(net, x, method, chooser(chosen), eigen_smooth, batch_size)[2] for net in nets[1:]]
+        scores, chosen, first = _maps_once(nets[0], x, method, _chooser(t), eigen_smooth, batch_size)
+        rest = [_maps_once(net, x, method, _chooser(chosen), eigen_smooth, batch_size)[2] for net in nets[1:]]
         return scores, chosen, fuse_layers([first, *rest], (x.shape[-2], x.shape[-1]))
 
     return fused
+
+
+def _source(model: nn.Module, layer, method: str, eigen_smooth: bool, batch_size: int) -> Source:
+    """The maps of one batch of inputs: a method without a layer, one layer, or several layers fused."""
+    check_smoothing(method, layer, eigen_smooth)
+    spec = POSTHOC_METHODS[method]
+    if not spec.uses_layer:
+        assert spec.network is not None
+        network = spec.network
+        return lambda x, t: network(model, x, None, _chooser(t))
+    names = layer_list(layer)
+    nets = [_wrap(model, name, several=len(names) > 1) for name in names]
+    return _layers_source(nets, method, eigen_smooth, batch_size)
 
 
 def _aug_smooth(source: Source, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -305,3 +330,58 @@ def explain(
     if aug_smooth:
         maps = _aug_smooth(source, images, chosen)
     return Explanation(scores, chosen, maps, normalize_cams(upsample_class_maps(maps, size)))
+
+
+def _job_view(net: nn.Module, layer: str | None, several: bool) -> nn.Module:
+    """One layer of a job's network as a CAM source: a :class:`ClassifierCAM`'s layers are its classifier's
+    modules (None: its own layer); any other network's are its modules (None: ``backbone``), seen through
+    one view of it (:class:`_LayerView`), as :func:`wsl.cam.class_maps_for` sees them."""
+    if isinstance(net, ClassifierCAM):
+        return _wrap(net, layer, several)
+    return _LayerView(net, net.get_submodule(check_layer(net, layer)))
+
+
+def check_layers(net: nn.Module, layer: str | None) -> None:
+    """Raise ``ValueError`` naming the closest modules when a name of ``layer`` (``"a,b"``: several) is no
+    module of ``net`` (of its classifier for a :class:`ClassifierCAM`)."""
+    for name in layer_list(layer):
+        if isinstance(net, ClassifierCAM):
+            _find(net.classifier, name or net.layer)
+        else:
+            check_layer(_unwrap(net), name)
+
+
+def explained_class_maps(
+    net: nn.Module, images: torch.Tensor, source: CamSource, classes: Sequence[Sequence[int]] | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`wsl.cam.class_maps_for` with :func:`explain`'s options: ``(scores (N, C), maps (N, C, h, w))``.
+
+    The maps of the asked classes (their union, for every image; None: all) are :func:`explain`'s for
+    ``source.method`` on ``source.layer`` (``"a,b"``: fused by :func:`fuse_layers`, at the input size),
+    with ``source.eigen_smooth`` and ``source.aug_smooth`` (the same functions compute both); the other
+    classes are all zeros. ``net`` is a job's network: a :class:`ClassifierCAM` (its layers are its
+    classifier's) or a network returning ``(scores, maps)`` (its modules, default ``backbone``).
+    """
+    method, layer = source.method, source.layer
+    check_smoothing(method, layer, source.eigen_smooth)
+    spec, net = POSTHOC_METHODS[method], _unwrap(net)
+    if spec.uses_layer:
+        names = layer_list(layer)
+        views = [_job_view(net, name, len(names) > 1) for name in names]
+        maps_of = _layers_source(views, method, source.eigen_smooth, PERTURBATION_BATCH)
+    else:
+        assert spec.network is not None
+        network = spec.network
+        maps_of = lambda x, t: network(net, x, None, _chooser(t))  # noqa: E731
+    with _eval_mode(net):
+        if classes is None:
+            with torch.no_grad():
+                classes = [list(range(getattr(net, "forward_view", net)(images)[0].shape[1]))]
+        asked = sorted({int(c) for row in classes for c in row})
+        targets = torch.tensor(asked, dtype=torch.long).expand(images.shape[0], -1)
+        scores, chosen, maps = maps_of(images, targets)
+        if source.aug_smooth:
+            maps = _aug_smooth(maps_of, images, chosen)
+    out = maps.new_zeros(maps.shape[0], scores.shape[1], *maps.shape[-2:])
+    out[:, asked] = maps
+    return scores.detach(), out.detach()

@@ -46,17 +46,53 @@ class CamSource:
 
     Args:
         method: ``native`` or a name of :data:`wsl.cam.POSTHOC_METHODS`.
-        layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
+        layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``; a
+            classifier's: its layer); ``"a,b"``: several layers fused (:func:`wsl.cam.explain.fuse_layers`).
+        aug_smooth: average over flips and brightness factors (:func:`wsl.cam.explain`'s ``aug_smooth``).
+        eigen_smooth: the first principal component of the weighted activations instead of their sum.
+
+    With ``aug_smooth``, ``eigen_smooth`` or several layers the maps are
+    :func:`wsl.cam.explain.explained_class_maps`' (:func:`wsl.cam.explain`'s functions), else
+    :func:`wsl.cam.class_maps_for`'s.
 
     Raises:
-        ValueError: an unknown method, or a layer with ``native`` (:func:`wsl.cam.posthoc.check_cam_request`).
+        ValueError: an unknown method, a layer with ``native`` (:func:`wsl.cam.posthoc.check_cam_request`),
+            a smoothing option with ``native`` or one the method refuses
+            (:func:`wsl.cam.explain.check_smoothing`).
     """
 
     method: str = "native"
     layer: str | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
 
     def __post_init__(self) -> None:
-        check_cam_request(self.method, self.layer)
+        from wsl.cam.explain import check_smoothing, layer_list
+
+        posthoc = check_cam_request(self.method, self.layer)
+        if self.layer is not None:
+            layer_list(self.layer)
+        for name, value in (("aug_smooth", self.aug_smooth), ("eigen_smooth", self.eigen_smooth)):
+            if value and not posthoc:
+                raise ValueError(
+                    f"{name}: the model's own (native) class maps are not smoothed; pass a post-hoc "
+                    f"cam_method (e.g. gradcam) or leave {name} out"
+                )
+        if posthoc:
+            check_smoothing(self.method, self.layer, self.eigen_smooth)
+
+    @classmethod
+    def of(cls, model: Any, options: Any) -> CamSource:
+        """The source a job runs on ``model`` (a :class:`~wsl.trained.TrainedModel`) for the ``cam_method``,
+        ``cam_layer``, ``aug_smooth`` and ``eigen_smooth`` of a job's ``options``
+        (:meth:`wsl.trained.TrainedModel.cam_source`: a classifier's ``native`` is its own method)."""
+        method, layer = model.cam_source(options.cam_method, options.cam_layer)
+        return cls(method, layer, bool(options.aug_smooth), bool(options.eigen_smooth))
+
+    @property
+    def explained(self) -> bool:
+        """Whether the maps need :func:`wsl.cam.explain`'s options (smoothing, several layers fused)."""
+        return self.aug_smooth or self.eigen_smooth or "," in (self.layer or "")
 
     @property
     def posthoc(self) -> bool:
@@ -65,17 +101,29 @@ class CamSource:
 
     @property
     def label(self) -> str:
-        """``""`` for ``native``, else ``method`` or ``method@layer`` (:func:`wsl.cam.posthoc.cam_label`)."""
-        return cam_label(self.method, self.layer)
+        """``""`` for ``native``, else ``method`` or ``method@layer`` (:func:`wsl.cam.posthoc.cam_label`),
+        followed by ``+aug_smooth`` and ``+eigen_smooth`` when set."""
+        flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(self, name)]
+        return "+".join([cam_label(self.method, self.layer), *flags])
 
     def check(self, net: nn.Module) -> None:
         """Raise ``ValueError`` when the layer is not a module of ``net`` (before any image is read)."""
-        check_cam_request(self.method, self.layer, net)
+        if not self.explained:
+            check_cam_request(self.method, self.layer, net)
+        elif check_posthoc_method(self.method).uses_layer:
+            from wsl.cam.explain import check_layers
+
+            check_layers(net, self.layer)
 
     def __call__(
         self, net: nn.Module, images: torch.Tensor, classes: Sequence[Sequence[int]] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(scores (B, C), class_maps (B, C, h, w))`` of ``images`` (:func:`wsl.cam.class_maps_for`)."""
+        """``(scores (B, C), class_maps (B, C, h, w))`` of ``images`` (:func:`wsl.cam.class_maps_for`, or
+        :func:`wsl.cam.explain.explained_class_maps` for :attr:`explained` options)."""
+        if self.explained:
+            from wsl.cam.explain import explained_class_maps
+
+            return explained_class_maps(net, images, self, classes)
         return class_maps_for(net, images, self.method, self.layer, classes)
 
 

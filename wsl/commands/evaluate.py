@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from wsl.cam import CENTER_SIGMA, POSTHOC_METHODS
-from wsl.cli import CAM_FLAGS, run_tool
+from wsl.cli import CAM_FLAGS, add_smoothing_options, run_tool
 from wsl.commands.classifier_flags import MODEL_FLAGS, add_model_flags, add_model_source, classifier_from_args
 from wsl.commands.parser import tool_parser
 from wsl.jobs.evaluate import evaluate_cams, evaluate_center, evaluate_from_checkpoint
@@ -92,8 +92,9 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         default=None,
         help="post-hoc --cam-method: dotted module name of the network (default: backbone, its output "
-        "feature map), e.g. backbone.body.layer3",
+        "feature map), e.g. backbone.body.layer3; a,b: several layers, their maps fused",
     )
+    add_smoothing_options(parser)
     parser.add_argument(
         "--center-sigma",
         type=float,
@@ -189,9 +190,19 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--cam-method needs --ckpt (a network); --cams scores the saved maps as they are")
     if args.model is not None and args.cam_method in (None, "native"):
         args.cam_method = "native"  # classifier_from_args: gradcam, with a note
-    if args.cam_layer is not None and args.model is None and args.cam_method in (None, "native", "center"):
-        posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
-        parser.error(f"--cam-layer is the layer of a post-hoc --cam-method: {posthoc}")
+    _check_posthoc_flags(parser, args)
+
+
+def _check_posthoc_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--cam-layer``, ``--aug-smooth`` and ``--eigen-smooth`` need a post-hoc ``--cam-method`` (or a
+    ``--model``, whose CAMs are one)."""
+    if args.model is not None or args.cam_method not in (None, "native", "center"):
+        return
+    posthoc = ", ".join(m for m in CAM_METHODS if m not in ("native", "center"))
+    for flag in ("cam_layer", "aug_smooth", "eigen_smooth"):
+        if getattr(args, flag) not in (None, False):
+            what = "the layer of" if flag == "cam_layer" else "an option of"
+            parser.error(f"--{flag.replace('_', '-')} is {what} a post-hoc --cam-method: {posthoc}")
 
 
 def default_out(args: argparse.Namespace) -> Path:
@@ -221,11 +232,12 @@ def _evaluate(argv: list[str] | None) -> dict:
         pointing_subset=args.pointing_difficult, progress=not args.no_progress, skip_bad=args.skip_bad
     )
     out = check_writable_file(args.out or default_out(args), "--out")
+    smooth = {"aug_smooth": args.aug_smooth, "eigen_smooth": args.eigen_smooth}
     if args.model:
         model = classifier_from_args(parser, args, threshold=None)  # no --threshold: every threshold's boxes
         assert model is not None  # --model was given
         payload = evaluate_from_checkpoint(
-            model, device=args.device, protocol=args.protocol, cam_method="native", **common
+            model, device=args.device, protocol=args.protocol, cam_method="native", **smooth, **common
         )
     elif args.ckpt:
         payload = evaluate_from_checkpoint(
@@ -236,6 +248,7 @@ def _evaluate(argv: list[str] | None) -> dict:
             cam_method=args.cam_method or "native",
             cam_layer=args.cam_layer,
             class_names=args.class_names,
+            **smooth,
             **common,
         )
     elif args.center:

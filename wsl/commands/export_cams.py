@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from wsl.cam.stream import CamSource
 from wsl.cli import CAM_FLAGS, add_cam_options, check_cam_options, run_tool
 from wsl.commands.classifier_flags import MODEL_FLAGS, add_model_options, classifier_from_args
 from wsl.commands.parser import tool_parser
@@ -141,10 +142,11 @@ def _export(argv: list[str] | None) -> dict:
                 f"--classes {args.classes} does not apply to --layout wsolevaluation, which writes the map "
                 "of each image's ground-truth class; leave --classes out"
             )
-        # a classifier's CAMs: its method, on the layer it was built on
+        # a classifier's CAMs: its method, on the layer(s) it was built on
         method, layer = model.cam_source() if model is not None else (args.cam_method, args.cam_layer)
+        cam = CamSource(method, layer, args.aug_smooth, args.eigen_smooth)
         maps = export_scoremaps_from_checkpoint(
-            _source(args, model), args.out, args.limit, not args.no_progress, method, layer
+            _source(args, model), args.out, args.limit, not args.no_progress, cam
         )
         print(
             f"wrote {maps['num_images']} score maps (float64 224x224, wsolevaluation layout) in "
@@ -163,6 +165,8 @@ def _export(argv: list[str] | None) -> dict:
         progress=not args.no_progress,
         cam_method=args.cam_method if model is None else "native",  # a classifier's "native": its method
         cam_layer=args.cam_layer if model is None else None,
+        aug_smooth=args.aug_smooth,
+        eigen_smooth=args.eigen_smooth,
     )
     summary = export_from_checkpoint(_source(args, model), args.out, options, args.threshold)
     print(summary_text(summary))

@@ -116,6 +116,8 @@ def _run(argv: list[str] | None) -> dict:
         progress=not args.no_progress,
         cam_method=args.cam_method,
         cam_layer=args.cam_layer if model is None else None,  # a classifier's layer is in the model
+        aug_smooth=args.aug_smooth,
+        eigen_smooth=args.eigen_smooth,
     )
     print(summary_text(summary))
     return summary

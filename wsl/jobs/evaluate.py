@@ -37,7 +37,6 @@ from tqdm.auto import tqdm
 from wsl.cam import gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
 from wsl.cam.files import SavedCams, manifest_class_names
-from wsl.cam.posthoc import cam_label, check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
 from wsl.evaluation_workers import FolderMaps, check_workers, score_in_processes
@@ -96,13 +95,13 @@ def evaluate_trained(
         loader: an evaluation loader (with annotations) of a :class:`~wsl.data.WSLDataModule`.
         options, fields: :class:`EvalOptions` (``protocol`` None: the model's ``protocol``
             hyper-parameter) and keywords of its fields ``protocol pointing_subset progress cam_method
-            cam_layer``.
+            cam_layer aug_smooth eigen_smooth``.
 
     Returns:
         The fractions of :meth:`~wsl.evaluation.LocalizationEvaluator.compute`.
     """
     _, opts = _resolve("evaluate_trained", None, options, fields)
-    source = CamSource(*model.cam_source(opts.cam_method, opts.cam_layer))  # a classifier: its own method
+    source = CamSource.of(model, opts)  # a classifier: its own method
     return _score_trained(model, loader, opts, source)
 
 
@@ -111,7 +110,7 @@ def _score_trained(
     model: TrainedModel, loader: DataLoader, opts: EvalOptions, source: CamSource
 ) -> dict[str, float]:
     """:func:`evaluate_trained` with its CAM source resolved (:meth:`wsl.trained.TrainedModel.cam_source`):
-    ``opts.cam_method`` and ``opts.cam_layer`` are not read."""
+    ``opts.cam_method``, ``opts.cam_layer`` and the smoothing options are not read."""
     trained = model.frame
     protocol = opts.protocol or trained
     num_classes = model.num_classes
@@ -282,7 +281,9 @@ class EvalOptions:
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
             :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`) (checkpoint).
         cam_layer: the post-hoc methods' layer, a dotted module name of the ``WSLNet`` (None: ``backbone``,
-            its output feature map) (checkpoint).
+            its output feature map); ``"a,b"``: several layers fused (checkpoint).
+        aug_smooth, eigen_smooth: :func:`wsl.cam.explain`'s options of the post-hoc method
+            (:class:`wsl.cam.stream.CamSource`) (checkpoint).
         sigma: the center baseline's standard deviation as a fraction of each side (center).
         workers: processes that read and score the maps (saved CAMs): 1 scores in this process; N > 1
             starts N worker processes whose integer counts are summed, so the scores are identical
@@ -298,6 +299,8 @@ class EvalOptions:
     device: str = "auto"
     cam_method: str = "native"
     cam_layer: str | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
     sigma: float = CENTER_SIGMA
     workers: int = 1
 
@@ -310,13 +313,14 @@ class EvalOptions:
 
 _DATA = {f.name for f in dataclasses.fields(EvalData)}
 _SCORING = {"protocol", "pointing_subset", "progress"}
-_TRAINED = frozenset(_SCORING | {"cam_method", "cam_layer"})
+_CAM = {"cam_method", "cam_layer", "aug_smooth", "eigen_smooth"}
+_TRAINED = frozenset(_SCORING | _CAM)
 #: The fields of :class:`EvalData` and :class:`EvalOptions` each job reads (and takes as keywords).
 _FIELDS: dict[str, frozenset[str]] = {
     "evaluate_trained": _TRAINED,
     "evaluate_model": _TRAINED,
     "evaluate_from_checkpoint": frozenset(
-        (_DATA - {"single_label"}) | _SCORING | {"image_size", "device", "cam_method", "cam_layer"}
+        (_DATA - {"single_label"}) | _SCORING | {"image_size", "device"} | _CAM
     ),
     "evaluate_cams": frozenset(_DATA | _SCORING | {"cam_curve_interval", "skip_missing", "workers"}),
     "evaluate_center": frozenset(_DATA | _SCORING | {"cam_curve_interval", "sigma"}),
@@ -447,17 +451,18 @@ def evaluate_from_checkpoint(
         data, split: :attr:`EvalData.data` (None: the checkpoint's data) and :attr:`EvalData.split`.
         source, options: :class:`EvalData` (``num_workers`` None: 2) and :class:`EvalOptions`.
         fields: keywords of their fields ``data split class_names batch_size num_workers skip_bad protocol
-            pointing_subset progress image_size device cam_method cam_layer``.
+            pointing_subset progress image_size device cam_method cam_layer aug_smooth eigen_smooth``.
 
     Returns:
-        ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "results"}`` with the
-        fractions in ``results``.
+        ``{"data", "split", "protocol", "source", "name", "cam_method", "cam_layer", "aug_smooth",
+        "eigen_smooth", "results"}`` with the fractions in ``results``.
     """
     src, opts = _resolve("evaluate_from_checkpoint", source, options, _positional(data, split, fields))
-    posthoc = check_cam_request(opts.cam_method, opts.cam_layer)
+    if not isinstance(ckpt, TrainedModel):  # a bad CAM request fails before the checkpoint is loaded
+        CamSource(opts.cam_method, opts.cam_layer, opts.aug_smooth, opts.eigen_smooth)
     model = TrainedModel.load(ckpt, device=opts.device, image_size=opts.image_size)
-    check_cam_request(opts.cam_method, opts.cam_layer, model.net)  # an unknown layer fails before any image
-    method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its own method
+    cam = CamSource.of(model, opts)  # a classifier: its own method
+    cam.check(model.net)  # an unknown layer fails before any image
     spec, data_note = model.data_spec(src.data)
     for note in [*model.notes, data_note] if data_note else model.notes:
         log.info(note)
@@ -466,21 +471,30 @@ def evaluate_from_checkpoint(
         spec, src.class_names, batch_size=src.batch_size, num_workers=workers, skip_bad=src.skip_bad
     )
     scoring = _only("evaluate_trained", opts, pointing_subset=opts.pointing_flags(dm.num_classes))
+<<<<<<< HEAD
     if model.autocast_note is not None:
         log.info(model.autocast_note)
     with model.autocast():  # the precision of results.json
         results = _score_trained(model, dm.dataloader(src.split), scoring, CamSource(method, layer))
+=======
+    with model.autocast(log.info):  # the precision of results.json
+        results = _score_trained(model, dm.dataloader(src.split), scoring, cam)
+    layer = cam.layer
+>>>>>>> smooth
     if model.cam_method is not None:  # its layer is the one it was built on
         layer = layer or getattr(model.net, "layer", None)
-    name = f"{cam_label(method, layer)} / {model.name}" if posthoc or model.cam_method else model.name
+    label = dataclasses.replace(cam, layer=layer).label
+    name = f"{label} / {model.name}" if cam.posthoc or model.cam_method else model.name
     return {
         "data": spec,
         "split": src.split,
         "protocol": opts.protocol or model.frame,
         "source": (model.source or model.name) if isinstance(ckpt, TrainedModel) else str(ckpt),
         "name": name,
-        "cam_method": method,
+        "cam_method": cam.method,
         "cam_layer": layer,
+        "aug_smooth": cam.aug_smooth,
+        "eigen_smooth": cam.eigen_smooth,
         "results": results,
     }
 

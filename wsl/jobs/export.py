@@ -25,13 +25,13 @@ from torch import nn
 from wsl.cam import CLASS_POLICIES, CamBatch
 from wsl.cam.files import ManifestOptions, npz_keys
 from wsl.cam.frames import get_frame
-from wsl.cam.posthoc import cam_label, check_cam_request
+from wsl.cam.posthoc import cam_label
 from wsl.cam.stream import CamRequest, CamSource, cam_batches
 from wsl.jobs.originals import OriginalImages
 from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.source import CheckpointData, check_int
 from wsl.runs import DEFAULT_THRESHOLD, parse_threshold
-from wsl.trained import parse_class_names
+from wsl.trained import TrainedModel, parse_class_names
 from wsl.viz.cam_files import ExportFolder
 from wsl.viz.io import save_png
 from wsl.viz.render import CamPanel, PanelStyle
@@ -80,7 +80,10 @@ class ExportOptions:
         progress: show a tqdm bar over batches.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
             :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`).
-        cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the net (None: ``backbone``);
+            ``"a,b"``: several layers fused.
+        aug_smooth, eigen_smooth: :func:`wsl.cam.explain`'s options of the post-hoc method
+            (:class:`wsl.cam.stream.CamSource`).
     """
 
     classes: str = "present"
@@ -96,10 +99,13 @@ class ExportOptions:
     progress: bool = True
     cam_method: str = "native"
     cam_layer: str | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
 
     def check(self) -> tuple[CamRequest, PanelStyle]:
         """The CAM request and the picture style, every option checked (ValueError naming it)."""
-        request = CamRequest(CamSource(self.cam_method, self.cam_layer), self.classes, limit=self.limit)
+        cam = CamSource(self.cam_method, self.cam_layer, self.aug_smooth, self.eigen_smooth)
+        request = CamRequest(cam, self.classes, limit=self.limit)
         threshold = parse_threshold(self.threshold)
         style = PanelStyle(threshold, bool(self.multi_contour), self.alpha, self.colormap)
         check_int("sheet_size", self.sheet_size, 0)
@@ -173,6 +179,7 @@ def export_cams(
     summary = export.summary(Path(out_dir))
     summary.update(threshold=style.threshold, classes=opts.classes)
     summary.update(cam_method=opts.cam_method, cam_layer=opts.cam_layer)
+    summary.update(aug_smooth=opts.aug_smooth, eigen_smooth=opts.eigen_smooth)
     summary["seconds"] = time.perf_counter() - started
     return summary
 
@@ -193,7 +200,7 @@ def _finish(export: _Export, opts: ExportOptions, request: CamRequest) -> None:
         frame=get_frame(request.frame).name,
     )
     folder.write_manifest(options, export.images, export.entries)
-    source = cam_label(opts.cam_method, opts.cam_layer)
+    source = request.source.label
     title = (
         f"{source + ' ' if source else ''}CAMs ({opts.classes} classes) - GT boxes green, predicted boxes "
         f"red ({'all contours' if style.multi_contour else 'largest contour'}, threshold "
@@ -348,15 +355,14 @@ def export_from_checkpoint(
     value: float | str = (
         "best" if isinstance(threshold, str) and threshold == "best" else parse_threshold(threshold)
     )
-    opts.check()
-    check_cam_request(opts.cam_method, opts.cam_layer)
+    if isinstance(source.ckpt, TrainedModel):  # a classifier: its method, its layers
+        opts = replace(opts, **_cam_fields(source.ckpt, opts))
+    opts.check()  # a bad CAM request fails before the checkpoint is loaded
     with lock_out_dir(prepare_out_dir(out_dir, "wsl")):  # before the checkpoint is loaded
         model, loader = source.load(value, opts.limit)
-        method, layer = model.cam_source(opts.cam_method, opts.cam_layer)  # a classifier: its method
         opts = replace(
             opts,
-            cam_method=method,
-            cam_layer=layer,
+            **_cam_fields(model, opts),
             class_names=model.class_names if opts.class_names is None else opts.class_names,
             single_label=model.single_label if opts.single_label is None else opts.single_label,
             threshold=model.threshold if model.threshold is not None else DEFAULT_THRESHOLD,
@@ -367,6 +373,13 @@ def export_from_checkpoint(
             summary = export_cams(model.net, loader, out_dir, opts)
     summary.update(source.summary(model))
     return summary
+
+
+def _cam_fields(model: TrainedModel, opts: ExportOptions) -> dict[str, Any]:
+    """``cam_method`` and ``cam_layer`` of ``opts`` as the job runs them on ``model``
+    (:meth:`wsl.trained.TrainedModel.cam_source`: a classifier's ``native`` is its method)."""
+    method, layer = model.cam_source(opts.cam_method, opts.cam_layer)
+    return {"cam_method": method, "cam_layer": layer}
 
 
 def summary_text(summary: Mapping[str, Any]) -> str:

@@ -39,7 +39,6 @@ from torch import nn
 
 from wsl.cam.files import CamManifest, scoremap_path, write_scoremap
 from wsl.cam.frames import WSOL_SIZE
-from wsl.cam.posthoc import check_cam_request
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.source import CheckpointData
@@ -71,13 +70,22 @@ _GT_CLASS = ClassChoice(
 )
 
 
+def _cam_source(cam_method: str | CamSource, cam_layer: str | None) -> CamSource:
+    """A method name and its layer as a :class:`CamSource`; a :class:`CamSource` as it is (no layer)."""
+    if not isinstance(cam_method, CamSource):
+        return CamSource(cam_method, cam_layer)
+    if cam_layer is not None:
+        raise ValueError(f"cam_layer={cam_layer!r}: a CamSource cam_method names its own layer; leave it out")
+    return cam_method
+
+
 def export_scoremaps(
     module: nn.Module,
     dataloader: Iterable[Mapping[str, Any]],
     out_dir: str | os.PathLike[str],
     limit: int | None = None,
     progress: bool = True,
-    cam_method: str = "native",
+    cam_method: str | CamSource = "native",
     cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Write the ground-truth class's CAM of every image as ``OUT/<image_id>.npy`` (module docstring).
@@ -97,17 +105,20 @@ def export_scoremaps(
         progress: tqdm bar over batches.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
             :data:`wsl.cam.POSTHOC_METHODS`, computed for the ground-truth class
-            (:func:`wsl.cam.class_maps_for`).
-        cam_layer: the post-hoc method's layer (None: ``backbone``).
+            (:func:`wsl.cam.class_maps_for`); or a :class:`~wsl.cam.stream.CamSource` (method, layer and
+            :func:`wsl.cam.explain`'s options), ``cam_layer`` then None.
+        cam_layer: the post-hoc method's layer (None: ``backbone``; ``"a,b"``: several fused).
 
     Returns:
-        ``{"out_dir", "layout", "num_images", "shape", "dtype", "cam_method", "cam_layer", "seconds"}``.
+        ``{"out_dir", "layout", "num_images", "shape", "dtype", "cam_method", "cam_layer", "aug_smooth",
+        "eigen_smooth", "seconds"}``.
 
     Raises:
         ValueError: ``out_dir`` is a file, not writable, in use or holds other files than maps, an image
             without exactly one labelled class, an id that would leave ``out_dir``, a bad ``limit``.
     """
-    request = CamRequest(CamSource(cam_method, cam_layer), _GT_CLASS, FRAME, limit)
+    cam = _cam_source(cam_method, cam_layer)
+    request = CamRequest(cam, _GT_CLASS, FRAME, limit)
     prepare_out_dir(out_dir, FRAME)
     net = getattr(module, "net", module)
     request.source.check(net)
@@ -131,8 +142,10 @@ def export_scoremaps(
             "frame": FRAME,
             "shape": [WSOL_SIZE, WSOL_SIZE],
             "dtype": "float64",
-            "cam_method": cam_method,
-            "cam_layer": cam_layer,
+            "cam_method": cam.method,
+            "cam_layer": cam.layer,
+            "aug_smooth": cam.aug_smooth,
+            "eigen_smooth": cam.eigen_smooth,
         }
         CamManifest(summary).write(stage / "cams.json")
     summary.update(out_dir=str(Path(out_dir)), num_images=written, seconds=time.perf_counter() - started)
@@ -144,7 +157,7 @@ def export_scoremaps_from_checkpoint(
     out_dir: str | os.PathLike[str],
     limit: int | None = None,
     progress: bool = True,
-    cam_method: str = "native",
+    cam_method: str | CamSource = "native",
     cam_layer: str | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and write a split's score maps (``tools/export_cams.py --layout wsolevaluation``).
@@ -152,18 +165,20 @@ def export_scoremaps_from_checkpoint(
     The data is read with the checkpoint's classes (:meth:`wsl.trained.TrainedModel.datamodule`; with
     ``source.class_names``, the dataset's classes as declared, which must be the model's in any order)
     and the forward runs under the training precision's autocast, as ``evaluate --ckpt`` does.
-    ``out_dir`` is checked and locked before the checkpoint is loaded.
+    ``out_dir`` is checked and locked before the checkpoint is loaded; ``cam_method`` and ``cam_layer`` as
+    :func:`export_scoremaps` takes them, run on the model as they are (a classifier's: pass its own,
+    :meth:`wsl.trained.TrainedModel.cam_source`).
 
     Returns:
         :func:`export_scoremaps`'s summary, plus ``ckpt``, ``data``, ``split``, ``image_size``, ``device``.
     """
-    check_cam_request(cam_method, cam_layer)
+    cam = _cam_source(cam_method, cam_layer)
     with lock_out_dir(prepare_out_dir(out_dir, FRAME)):
         model, loader = source.load(limit=limit)
-        check_cam_request(cam_method, cam_layer, model.net)
+        cam.check(model.net)
         if model.autocast_note is not None:
             log.info(model.autocast_note)
         with model.autocast():
-            summary = export_scoremaps(model.net, loader, out_dir, limit, progress, cam_method, cam_layer)
+            summary = export_scoremaps(model.net, loader, out_dir, limit, progress, cam)
     summary.update(source.summary(model))
     return summary

@@ -151,13 +151,16 @@ class Predictor:
 
     Built by :meth:`load` (a ``.ckpt`` of ``tools/train.py``, a :func:`wsl.serving.save_pretrained` folder
     or a module; :meth:`wsl.trained.TrainedModel.load` resolves the threshold and the input size) or by
-    :meth:`of` around a model already loaded.
+    :meth:`of` around a model already loaded. ``aug_smooth`` and ``eigen_smooth`` are
+    :func:`wsl.cam.explain`'s options of a post-hoc method (:class:`wsl.cam.stream.CamSource`).
     """
 
     model: TrainedModel
     cam_method: str = "native"
     cam_layer: str | None = None
     notes: list[str] = field(default_factory=list)
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
 
     @classmethod
     def load(
@@ -183,12 +186,26 @@ class Predictor:
     def of(cls, model: TrainedModel, cam_method: str = "native", cam_layer: str | None = None) -> Predictor:
         """A predictor around a loaded model (its threshold None: :data:`~wsl.runs.DEFAULT_THRESHOLD`); a
         classifier's ``native`` is its post-hoc method (:meth:`wsl.trained.TrainedModel.cam_source`)."""
-        cam_method, cam_layer = model.cam_source(cam_method, cam_layer)
-        check_cam_request(cam_method, cam_layer, model.net)
+        return cls.with_source(model, CamSource(*model.cam_source(cam_method, cam_layer)))
+
+    @classmethod
+    def with_source(cls, model: TrainedModel, source: CamSource) -> Predictor:
+        """A predictor around a loaded model whose CAMs are ``source``'s, resolved for it (:meth:`of`)."""
+        source.check(model.net)
         notes = list(model.notes)
+<<<<<<< HEAD
         if model.autocast_note is not None:  # a mixed precision
             notes.append(model.autocast_note)
         return cls(model, cam_method, cam_layer, notes)
+=======
+        model.autocast(notes.append)  # a note when it is a mixed precision
+        return cls(model, source.method, source.layer, notes, source.aug_smooth, source.eigen_smooth)
+
+    @property
+    def source(self) -> CamSource:
+        """The :class:`~wsl.cam.stream.CamSource` of the CAMs."""
+        return CamSource(self.cam_method, self.cam_layer, self.aug_smooth, self.eigen_smooth)
+>>>>>>> smooth
 
     @property
     def net(self) -> nn.Module:
@@ -309,7 +326,10 @@ class ModelOptions:
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         cam_method: ``native`` (the model's class maps) or a post-hoc method of
             :data:`wsl.cam.POSTHOC_METHODS` (:func:`wsl.cam.posthoc.posthoc_names`).
-        cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``).
+        cam_layer: the post-hoc method's layer, a dotted module name of the network (None: ``backbone``);
+            ``"a,b"``: several layers fused.
+        aug_smooth, eigen_smooth: :func:`wsl.cam.explain`'s options of the post-hoc method
+            (:class:`wsl.cam.stream.CamSource`).
     """
 
     threshold: float | str | None = "best"
@@ -317,12 +337,17 @@ class ModelOptions:
     device: str | torch.device = "auto"
     cam_method: str = "native"
     cam_layer: str | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
 
     def predictor(self, model: ModelSource) -> Predictor:
-        """The :class:`Predictor` of ``model`` loaded with these options (:meth:`Predictor.load`)."""
-        return Predictor.load(
-            model, self.threshold, self.image_size, self.device, self.cam_method, self.cam_layer
-        )
+        """The :class:`Predictor` of ``model`` loaded with these options, as :meth:`Predictor.load` loads it
+        (the CAM options checked before a checkpoint is loaded), with the smoothing options."""
+        if not isinstance(model, TrainedModel):
+            CamSource(self.cam_method, self.cam_layer, self.aug_smooth, self.eigen_smooth)
+        wanted = "auto" if self.threshold is None else self.threshold
+        loaded = TrainedModel.load(model, self.device, self.image_size, threshold=wanted)
+        return Predictor.with_source(loaded, CamSource.of(loaded, self))
 
 
 class _Files(Dataset):
@@ -423,7 +448,7 @@ def _request(predictor: Predictor, opts: PredictOptions) -> CamRequest:
         assert scores is not None  # a choice that needs the scores gets them
         return [choose_classes(p, opts.top_k, opts.min_score) for p in predictor.probabilities(scores)]
 
-    return CamRequest(CamSource(predictor.cam_method, predictor.cam_layer), ClassChoice(chosen))
+    return CamRequest(predictor.source, ClassChoice(chosen))
 
 
 def _numbered(paths: Sequence[Path], image_ids: dict[str, int] | None, missing: list[str]) -> list[ImageFile]:

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from wsl.cam.files import ManifestOptions
-from wsl.cam.posthoc import cam_label
 from wsl.jobs.outdir import lock_out_dir, prepare_out_dir, staged_output
 from wsl.jobs.predict.coco import CocoIds, coco_results
 from wsl.jobs.predict.core import (
@@ -187,7 +186,7 @@ def _predict_into(
     for note in predictor.notes:
         log.info(note)
     category_ids = ids.category_ids if ids is not None else list(range(1, len(names) + 1))
-    run, load = opts.predict_options, opts.model_options
+    run = opts.predict_options
     out = _PredictionFolder(folder, PanelStyle(predictor.threshold, run.multi_contour), category_ids)
     skipped: list[str] = []
     drawn = replace(run, keep_pixels=True, picture_side=PICTURE_SIDE)
@@ -197,7 +196,7 @@ def _predict_into(
     if skipped:
         lines = "\n  ".join(skipped)
         log.warning("warning: skipped %d path(s) that are not readable images:\n  %s", len(skipped), lines)
-    title = _title(load.cam_method, load.cam_layer, run.multi_contour, predictor.threshold)
+    title = _title(predictor.source.label, run.multi_contour, predictor.threshold)
     has_sheet = out.finish(names, opts.manifest_options(predictor), title)
     return {
         "has_sheet": has_sheet,
@@ -220,9 +219,8 @@ def _paths(root: Path, has_sheet: bool) -> dict[str, Any]:
     }
 
 
-def _title(cam_method: str, cam_layer: str | None, multi_contour: bool, threshold: float) -> str:
-    """The gallery's title."""
-    source = cam_label(cam_method, cam_layer)
+def _title(source: str, multi_contour: bool, threshold: float) -> str:
+    """The gallery's title (``source``: :attr:`wsl.cam.stream.CamSource.label`)."""
     kind = f" ({source} CAMs)" if source else ""
     contours = "all contours" if multi_contour else "largest contour"
     return f"Predictions{kind} - boxes in red ({contours}, threshold {threshold:.2f})"
