@@ -471,16 +471,11 @@ def evaluate_from_checkpoint(
         spec, src.class_names, batch_size=src.batch_size, num_workers=workers, skip_bad=src.skip_bad
     )
     scoring = _only("evaluate_trained", opts, pointing_subset=opts.pointing_flags(dm.num_classes))
-<<<<<<< HEAD
     if model.autocast_note is not None:
         log.info(model.autocast_note)
     with model.autocast():  # the precision of results.json
-        results = _score_trained(model, dm.dataloader(src.split), scoring, CamSource(method, layer))
-=======
-    with model.autocast(log.info):  # the precision of results.json
         results = _score_trained(model, dm.dataloader(src.split), scoring, cam)
     layer = cam.layer
->>>>>>> smooth
     if model.cam_method is not None:  # its layer is the one it was built on
         layer = layer or getattr(model.net, "layer", None)
     label = dataclasses.replace(cam, layer=layer).label

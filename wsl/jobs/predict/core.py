@@ -193,19 +193,14 @@ class Predictor:
         """A predictor around a loaded model whose CAMs are ``source``'s, resolved for it (:meth:`of`)."""
         source.check(model.net)
         notes = list(model.notes)
-<<<<<<< HEAD
         if model.autocast_note is not None:  # a mixed precision
             notes.append(model.autocast_note)
-        return cls(model, cam_method, cam_layer, notes)
-=======
-        model.autocast(notes.append)  # a note when it is a mixed precision
         return cls(model, source.method, source.layer, notes, source.aug_smooth, source.eigen_smooth)
 
     @property
     def source(self) -> CamSource:
         """The :class:`~wsl.cam.stream.CamSource` of the CAMs."""
         return CamSource(self.cam_method, self.cam_layer, self.aug_smooth, self.eigen_smooth)
->>>>>>> smooth
 
     @property
     def net(self) -> nn.Module:
