@@ -133,3 +133,31 @@ def test_bad_requests_fail_before_any_image_is_read(make, match):
 def test_a_batch_without_the_keys_is_an_error_that_names_them():
     with pytest.raises(ValueError, match="batches must be dicts with 'image', 'image_id' and 'orig_size'"):
         list(cam_batches(FixedNet(), [{"image": torch.zeros(1, 3, 2, 2)}]))
+
+
+class FormatNet(nn.Module):
+    """A 3×3 conv, then FixedNet's outputs; records the memory format of every input it is fed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fixed = FixedNet()
+        self.nhwc: list[bool] = []
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.nhwc.append(not images.is_contiguous() and images.is_contiguous(memory_format=torch.channels_last))
+        self.conv(images)
+        return self.fixed(images)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_stream_feeds_a_network_in_its_own_memory_format(channels_last):
+    net = FormatNet()
+    if channels_last:  # as WSLModule(channels_last=True) converts its net
+        net.to(memory_format=torch.channels_last)
+    batch = _batch(2)
+    batch["image"] = torch.zeros(2, 3, 4, 4)
+    [(_, cams)] = cam_batches(net, [batch], CamRequest(choice="top1"))
+    assert net.nhwc == [channels_last]
+    [(_, plain)] = cam_batches(FixedNet(), [batch], CamRequest(choice="top1"))
+    assert all(torch.equal(a, b) for a, b in zip(cams.quantized, plain.quantized, strict=True))

@@ -198,6 +198,32 @@ def _device_of(net: nn.Module) -> torch.device:
     return next(net.parameters(), torch.empty(0)).device
 
 
+def network_inputs(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``images`` → the network's input: on its device, in the memory format of its first spatial
+    convolution (NHWC for a network converted with ``.to(memory_format=torch.channels_last)``, as
+    ``WSLModule`` trains it with ``channels_last``), so every sink feeds the network as training did.
+
+    Example:
+        >>> conv = nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+        >>> network_inputs(conv)(torch.zeros(1, 3, 8, 8)).is_contiguous(memory_format=torch.channels_last)
+        True
+        >>> network_inputs(nn.Conv2d(3, 4, 3))(torch.zeros(1, 3, 8, 8)).is_contiguous()
+        True
+    """
+    device = _device_of(net)
+    spatial = (p for p in net.parameters() if p.dim() == 4 and p.shape[2] * p.shape[3] > 1)
+    weight = next(spatial, None)
+    nhwc = weight is not None and not weight.is_contiguous() and weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+
+    def to_input(images: torch.Tensor) -> torch.Tensor:
+        images = images.to(device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if nhwc else images
+
+    return to_input
+
+
 def _maps(
     net: nn.Module, images: torch.Tensor, batch: Mapping[str, Any], request: CamRequest
 ) -> tuple[torch.Tensor, torch.Tensor, Classes]:
@@ -230,7 +256,8 @@ def cam_batches(
         batches: collated dicts with ``image`` ``(B, 3, S, S)``, ``image_id``, ``orig_size`` and the keys
             the class choice reads.
         request: source, class choice, frame and limit (:class:`CamRequest`; None: native, ``gt``).
-        inputs: ``image`` → the network input (default: moved to the network's device).
+        inputs: ``image`` → the network input (default: :func:`network_inputs`, on the network's device
+            in its memory format).
         autocast: a context factory the network runs under (default: none), e.g.
             :meth:`wsl.trained.TrainedModel.autocast`.
         sizes: the ``(H, W)`` the maps are resized to, per image (default: ``batch["orig_size"]``).
@@ -240,8 +267,7 @@ def cam_batches(
     """
     request = request or CamRequest()
     request.source.check(net)
-    device = _device_of(net)
-    to_input = inputs or (lambda images: images.to(device, non_blocking=True))
+    to_input = inputs or network_inputs(net)
     context = autocast or contextlib.nullcontext
     seen = 0
     for batch in batches:
