@@ -145,7 +145,8 @@ class FormatNet(nn.Module):
         self.nhwc: list[bool] = []
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.nhwc.append(not images.is_contiguous() and images.is_contiguous(memory_format=torch.channels_last))
+        nhwc = images.is_contiguous(memory_format=torch.channels_last)
+        self.nhwc.append(nhwc and not images.is_contiguous())
         self.conv(images)
         return self.fixed(images)
 
