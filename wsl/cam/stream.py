@@ -213,8 +213,10 @@ def network_inputs(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     device = _device_of(net)
     spatial = (p for p in net.parameters() if p.dim() == 4 and p.shape[2] * p.shape[3] > 1)
     weight = next(spatial, None)
-    nhwc = weight is not None and not weight.is_contiguous() and weight.is_contiguous(
-        memory_format=torch.channels_last
+    nhwc = (
+        weight is not None
+        and not weight.is_contiguous()
+        and weight.is_contiguous(memory_format=torch.channels_last)
     )
 
     def to_input(images: torch.Tensor) -> torch.Tensor:
