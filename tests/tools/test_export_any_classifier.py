@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from standin_photos import write_photos
+from standin_photos import inputs_by_id, write_photos
 from wsol_metadata import write_standin
 
 from tools.export_cams import main as export_main
@@ -61,10 +61,7 @@ def test_the_exported_cams_of_a_timm_classifier_are_explain_s(synthetic_voc_root
     manifest = json.loads((out / "cams.json").read_text())
     assert manifest["cam_method"] == "gradcam" and manifest["class_names"] == names
     dm = WSLDataModule(f"voc:{synthetic_voc_root}", image_size=64, num_workers=0, single_label=True)
-    images = {}
-    for batch in dm.dataloader("test"):
-        rows = zip(batch["image_id"], batch["image"], batch["orig_size"], strict=True)
-        images.update({str(i): (x, tuple(map(int, s))) for i, x, s in rows})
+    images = inputs_by_id(dm)
     assert len(manifest["images"]) == len(images) == 4
     for record in manifest["images"]:
         image, size = images[record["image_id"]]

@@ -15,7 +15,7 @@ import pytest
 import timm
 import torch
 import torchvision
-from standin_photos import write_photos
+from standin_photos import inputs_by_id, write_photos
 from wsol_metadata import write_standin
 
 from tools.evaluate import main as evaluate_main
@@ -77,10 +77,7 @@ def test_the_exported_cams_are_explain_s(ilsvrc, tmp_path, name, capsys):
     assert f"CAMs: gradcam on layer {layer!r}" in capsys.readouterr().err
     manifest = json.loads((out / "cams.json").read_text())
     dm = WSLDataModule(ilsvrc, image_size=SIZES[name], num_workers=0, single_label=True)
-    images = {}
-    for batch in dm.dataloader("test"):
-        rows = zip(batch["image_id"], batch["image"], batch["orig_size"], strict=True)
-        images.update({str(i): (x, tuple(map(int, s))) for i, x, s in rows})
+    images = inputs_by_id(dm)
     assert len(manifest["images"]) == len(images) == 4
     for record in manifest["images"]:
         image, size = images[record["image_id"]]
