@@ -1,7 +1,8 @@
 """Faithfulness of saliency maps to the model: deletion / insertion AUC, Average Drop, Increase in Confidence.
 
 Notation: a model ``f`` maps images (N, 3, H, W) to logits (N, C); ``p^c(x)`` is the score of class ``c`` of
-the target, by default the softmax probability ``softmax(f(x))_c`` (``score="logit"``: the logit), ``S``
+the target, by default the softmax probability ``softmax(f(x))_c`` (``score="sigmoid"``: ``sigmoid(f(x)_c)``,
+a multi-label network's class probability; ``score="logit"``: the logit), ``S``
 (N, H, W) the saliency maps at the input size (any scale; they only rank pixels or are min–max
 normalised).
 
@@ -118,8 +119,10 @@ def _score(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, score: str)
     logits = logits_of(model(x))
     if score == "softmax":
         logits = torch.softmax(logits.double(), dim=1)
+    elif score == "sigmoid":
+        logits = torch.sigmoid(logits.double())
     elif score != "logit":
-        raise ValueError(f"score: got {score!r}; expected 'softmax' or 'logit'")
+        raise ValueError(f"score: got {score!r}; expected 'softmax', 'sigmoid' or 'logit'")
     return logits.gather(1, targets[:, None])[:, 0].double()
 
 
@@ -201,7 +204,7 @@ def perturbation_curves(  # noqa: PLR0913 (keyword-only metric options, as pytor
         substrate: a name of :data:`SUBSTRATES`; None: the direction's (RISE: ``zeros`` for deletion,
             ``blur`` for insertion).
         batch_size: perturbed images per forward pass.
-        score: ``softmax`` (probability) or ``logit``.
+        score: ``softmax`` (probability), ``sigmoid`` (per-class probability) or ``logit``.
     """
     _check(images, saliency, targets)
     way = DIRECTIONS.lookup(direction)

@@ -124,13 +124,14 @@ def test_cams_by_objects_equal_keywords_and_skip_missing_reaches_the_folder(synt
     assert by_keywords["results"]["images_scored"] == len(items) - 1
 
 
-def test_the_in_memory_jobs_take_eval_options_and_their_seven_fields_as_keywords():
+def test_the_in_memory_jobs_take_eval_options_and_their_nine_fields_as_keywords():
     from wsl.jobs.evaluate import _FIELDS, evaluate_model, evaluate_trained
 
     for job in (evaluate_model, evaluate_trained):
         assert list(inspect.signature(job).parameters)[2:] == ["options", "fields"]
         assert _FIELDS[job.__name__] == {
-            "protocol", "pointing_subset", "progress", "cam_method", "cam_layer", "aug_smooth", "eigen_smooth"
+            "protocol", "pointing_subset", "progress", "cam_method", "cam_layer", "aug_smooth",
+            "eigen_smooth", "faithfulness", "road",
         }  # fmt: skip
 
 

@@ -31,7 +31,7 @@ from wsl.benchmark.paths import anchored
 from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun
 from wsl.runs import RunFolder, write_json
 
-__all__ = ["run_center", "run_posthoc", "run_pending", "train_pending"]
+__all__ = ["add_faithfulness", "run_center", "run_posthoc", "run_pending", "train_pending"]
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,10 @@ def train_pending(
                 after_each()
 
 
-def run_posthoc(run: BenchmarkRun) -> None:
+def run_posthoc(run: BenchmarkRun, faithfulness: bool = False) -> None:
     """Score the post-hoc CAM method of ``run`` on the test split with its source run's tested checkpoint
-    (the same data and frame), write ``results.json`` and log its scores (INFO)."""
+    (the same data and frame), write ``results.json`` and log its scores (INFO); with ``faithfulness``
+    the faithfulness means of the same maps too (``EvalOptions.faithfulness``)."""
     from wsl.jobs.evaluate import evaluate_from_checkpoint
 
     source = RunFolder(Path(str(run.source_dir)))
@@ -154,7 +155,13 @@ def run_posthoc(run: BenchmarkRun) -> None:
     data = ((source.config() or {}).get("data") or {}).get("data") or trained.get("data") or "synthetic"
     started = time.perf_counter()
     report = evaluate_from_checkpoint(
-        ckpt, data=data, split="test", num_workers=0, progress=False, cam_method=run.entry.cam_method
+        ckpt,
+        data=data,
+        split="test",
+        num_workers=0,
+        progress=False,
+        cam_method=run.entry.cam_method,
+        faithfulness=faithfulness,
     )
     write_json(
         run.results_path,
@@ -210,10 +217,12 @@ def run_pending(
     reference: BenchmarkRun | None,
     plan: BenchmarkPlan | None = None,
     stale: str = "refuse",
+    faithfulness: bool = False,
 ) -> None:
     """Run the post-hoc and center runs of ``runs`` that are not finished (trained runs are left out): with
     ``plan``, finished means finished with the current key (:func:`check_finished`, by ``stale``), and each
-    run's key is written before it runs; without, a readable ``results.json``.
+    run's key is written before it runs; without, a readable ``results.json``. ``faithfulness``: the
+    post-hoc runs report the faithfulness means too (:func:`run_posthoc`).
 
     Raises:
         ValueError: a stale or unkeyed finished run under ``stale="refuse"``; a post-hoc run whose source
@@ -229,6 +238,48 @@ def run_pending(
         if plan is not None:
             write_key(plan, run)
         if run.entry.kind == "posthoc":
-            run_posthoc(run)
+            run_posthoc(run, faithfulness)
         else:
             run_center(run, reference)
+
+
+def add_faithfulness(runs: Sequence[BenchmarkRun]) -> None:
+    """Add the faithfulness means to the finished trained and post-hoc runs of ``runs`` whose test results
+    lack them (``deletion_auc``).
+
+    Each such run's tested checkpoint (a post-hoc run: its source run's) is scored again on the test split
+    by the evaluate job with ``faithfulness=True`` (:func:`wsl.jobs.evaluate.evaluate_from_checkpoint`: its
+    CAM method, the checkpoint's data and frame), and the faithfulness keys
+    (:class:`wsl.cam.explain_eval.FaithfulnessSums`) are merged into its ``results.json`` ``test``; the
+    run's other scores are kept as they are. Runs without a readable checkpoint are left out (logged).
+    """
+    from wsl.cam.explain_eval import FaithfulnessSums
+    from wsl.jobs.evaluate import evaluate_from_checkpoint
+
+    for run in runs:
+        results = run.folder.results()
+        if run.entry.kind == "center" or not results or "deletion_auc" in (results.get("test") or {}):
+            continue
+        ckpt, data, split = _tested(run, results)
+        if not ckpt or not Path(ckpt).is_file():
+            log.warning("%s: no checkpoint (%r): no faithfulness scores", run.name, ckpt)
+            continue
+        method = run.entry.cam_method if run.entry.kind == "posthoc" else "native"
+        report = evaluate_from_checkpoint(
+            ckpt, data=data, split=split, num_workers=0, progress=False, cam_method=method, faithfulness=True
+        )
+        found = {k: v for k, v in report["results"].items() if k in FaithfulnessSums.KEYS}
+        write_json(
+            run.results_path, {**results, "test": {**results.get("test", {}), **found}}, nan_as_null=True
+        )
+        log.info("%s: faithfulness %s", run.name, ", ".join(f"{k} {100 * v:.1f}" for k, v in found.items()))
+
+
+def _tested(run: BenchmarkRun, results: dict[str, Any]) -> tuple[str | None, str, str]:
+    """``(checkpoint, data, split)`` a run was tested with: a post-hoc run's own record, a trained run's
+    tested checkpoint and its config's data and test split."""
+    if run.entry.kind == "posthoc":
+        return results.get("checkpoint"), results.get("data") or "synthetic", "test"
+    ckpt = anchored(results.get("checkpoint"), results.get("run_dir"), run.folder.root)
+    data = (run.folder.config() or {}).get("data") or {}
+    return ckpt, data.get("data") or results.get("data") or "synthetic", data.get("test_split") or "test"

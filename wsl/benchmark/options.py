@@ -47,6 +47,9 @@ class BenchmarkOptions:
         stale: a finished run whose key (:mod:`wsl.benchmark.keys`: its arguments and the code) differs from
             the current one, or that has none: ``refuse`` (an error naming the runs and the differences),
             ``redo`` (moved to ``out/stale/`` and trained again) or ``keep`` (reused, with a note).
+        faithfulness: also the faithfulness means (``deletion_auc``, ``insertion_auc``, ``average_drop``,
+            ``increase_in_confidence``) of every trained and post-hoc test run, from the evaluate job on its
+            tested checkpoint (:func:`wsl.benchmark.execute.add_faithfulness`), so that those columns fill.
     """
 
     entries: str | Sequence[str]
@@ -65,3 +68,4 @@ class BenchmarkOptions:
     epochs: dict[str, int] | Sequence[str] | str | None = None
     grid_schedule: str = "own"
     stale: str = "refuse"
+    faithfulness: bool = False

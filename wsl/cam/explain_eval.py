@@ -31,13 +31,18 @@ FAITHFULNESS_STEPS = 50
 
 class FaithfulnessSums:
     """Sums over images of deletion AUC, insertion AUC, drop and increase (:mod:`wsl.faithfulness`), and
-    with ``road`` of ROAD's MoRF, LeRF and combined scores (the default percentages, noise and seed)."""
+    with ``road`` of ROAD's MoRF, LeRF and combined scores (the default percentages, noise and seed).
+
+    The confidence ``p^c`` is ``score``'s (:func:`wsl.faithfulness.perturbation_curves`): ``softmax``
+    (the class's softmax probability, single-label; the default, as ``explain``) or ``sigmoid`` (its
+    sigmoid, a multi-label network's class probability)."""
 
     KEYS = ("deletion_auc", "insertion_auc", "average_drop", "increase_in_confidence")
     ROAD_KEYS = ("road_morf", "road_lerf", "road_combined")
 
-    def __init__(self, road: bool = False) -> None:
+    def __init__(self, road: bool = False, score: str = "softmax") -> None:
         self.road = road
+        self.score = score
         self.sums = dict.fromkeys(self.KEYS + (self.ROAD_KEYS if road else ()), 0.0)
         self.count = 0
 
@@ -47,15 +52,16 @@ class FaithfulnessSums:
         """Add a batch: ``cams`` (N, H, W) at the input size, ``targets`` (N,) classes."""
         step = -(-images.shape[-2] * images.shape[-1] // FAITHFULNESS_STEPS)
         cams = cams.to(images.dtype)
-        change = confidence_change(model, images, cams, targets)
+        score = self.score
+        change = confidence_change(model, images, cams, targets, score=score)
         values = {
-            "deletion_auc": deletion(model, images, cams, targets, step=step).auc.sum(),
-            "insertion_auc": insertion(model, images, cams, targets, step=step).auc.sum(),
+            "deletion_auc": deletion(model, images, cams, targets, step=step, score=score).auc.sum(),
+            "insertion_auc": insertion(model, images, cams, targets, step=step, score=score).auc.sum(),
             "average_drop": change["drop"].sum(),
             "increase_in_confidence": change["increased"].double().sum(),
         }
         if self.road:
-            scores = road(model, images, cams, targets)
+            scores = road(model, images, cams, targets, score=score)
             values.update(road_morf=scores.morf_mean.sum(), road_lerf=scores.lerf_mean.sum(),
                           road_combined=scores.combined.sum())  # fmt: skip
         for key, value in values.items():

@@ -51,6 +51,9 @@ class CamBatch:
         scores: (B, C) float32 image scores on the CPU, or None (saved CAMs).
         classes: per image, its chosen classes (``classes[i]`` lists the pairs of image i in order).
         frame: the evaluation frame the maps are in (``original`` or ``wsolevaluation``).
+        input_cams: (P, S, S') float64 maps of the same pairs at the network input size, min–max
+            normalised (as :func:`wsl.cam.explain`'s ``cams``), or None (not asked for:
+            :class:`wsl.cam.stream.CamRequest`'s ``input_maps``).
     """
 
     image_index: torch.Tensor
@@ -60,6 +63,7 @@ class CamBatch:
     scores: torch.Tensor | None
     classes: list[list[int]]
     frame: str = "original"
+    input_cams: torch.Tensor | None = None
     _quantized: list[torch.Tensor] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:

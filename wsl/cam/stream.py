@@ -23,6 +23,7 @@ quantises the chosen maps once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,12 @@ import torch
 from torch import nn
 
 from wsl.cam.frames import Frame, get_frame
+from wsl.cam.maps import normalize_cams, upsample_class_maps
 from wsl.cam.pipeline import CamBatch, batch_sizes
 from wsl.cam.posthoc import cam_label, check_cam_request, check_posthoc_method, class_maps_for
 from wsl.cam.selection import check_policy, select_classes
 
-__all__ = ["CamRequest", "CamSource", "ClassChoice", "cam_batches", "check_batch"]
+__all__ = ["CamRequest", "CamSource", "ClassChoice", "cam_batches", "check_batch", "input_cams"]
 
 Classes = list[list[int]]
 
@@ -161,12 +163,15 @@ class CamRequest:
         choice: a policy name of :data:`wsl.cam.CLASS_POLICIES` or a :class:`ClassChoice`.
         frame: the evaluation frame of the maps (``original`` or ``wsolevaluation``), by name or object.
         limit: stop after this many images (None: all).
+        input_maps: also keep the chosen maps at the network input size (:attr:`CamBatch.input_cams`),
+            e.g. for the faithfulness metrics, which perturb the network input.
     """
 
     source: CamSource = NATIVE
     choice: str | ClassChoice = "gt"
     frame: str | Frame = "original"
     limit: int | None = None
+    input_maps: bool = False
     _choice: ClassChoice = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -282,7 +287,26 @@ def cam_batches(
             scores, maps, chosen = _maps(net, to_input(batch["image"]), batch, request)
         target = sizes(batch) if sizes is not None else batch_sizes(batch)
         seen += len(batch["image_id"])
-        yield dict(batch), CamBatch.from_maps(_rows(maps.detach()), target, chosen, scores, request.frame)
+        cams = CamBatch.from_maps(_rows(maps.detach()), target, chosen, scores, request.frame)
+        if request.input_maps:
+            size = (int(batch["image"].shape[-2]), int(batch["image"].shape[-1]))
+            cams = dataclasses.replace(cams, input_cams=input_cams(maps.detach(), chosen, size))
+        yield dict(batch), cams
+
+
+def input_cams(class_maps: torch.Tensor, chosen: Classes, size: tuple[int, int]) -> torch.Tensor:
+    """The chosen maps of a ``(B, C, h, w)`` output at ``size`` (the network input), in pair order:
+    ``normalize_cams(upsample_class_maps(maps))`` (bilinear, min–max), as :func:`wsl.cam.explain`'s ``cams``.
+
+    Example:
+        >>> maps = torch.arange(2 * 3 * 4.0).reshape(1, 2, 3, 4).expand(2, 2, 3, 4)
+        >>> tuple(input_cams(maps, [[0, 1], [1]], (6, 8)).shape)
+        (3, 6, 8)
+    """
+    rows = [class_maps[i, classes] for i, classes in enumerate(chosen) if classes]
+    if not rows:
+        return torch.zeros(0, *size, dtype=torch.float64, device=class_maps.device)
+    return normalize_cams(upsample_class_maps(torch.cat(rows), size))
 
 
 def _rows(class_maps: torch.Tensor) -> Callable[[int, list[int]], torch.Tensor]:

@@ -85,6 +85,12 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         "get --trainer.max_epochs N and folders <entry>_eN-seed<seed>)",
     )
     parser.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="also the faithfulness means (deletion/insertion AUC, Average Drop, Increase in Confidence) of "
+        "every trained and post-hoc test run (tools/evaluate.py --faithfulness on its tested checkpoint)",
+    )
+    parser.add_argument(
         "--grid-schedule",
         choices=("own", "shared"),
         default="own",
@@ -138,6 +144,7 @@ FLAGS = {
     "checkpoint_select": "--checkpoint-select",
     "epochs": "--epochs",
     "grid_schedule": "--grid-schedule",
+    "faithfulness": "--faithfulness",
     "extra_args": "the train arguments after --",
 }
 
@@ -165,6 +172,7 @@ def benchmark(argv: list[str] | None = None) -> dict:
         epochs=args.epochs,
         grid_schedule=args.grid_schedule,
         stale=args.stale,
+        faithfulness=args.faithfulness,
     )
     with tool_logging(sys.stdout):
         return run_benchmark(options)

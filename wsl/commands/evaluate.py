@@ -96,6 +96,13 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
     )
     add_smoothing_options(parser)
     parser.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="--ckpt/--model: also the means of deletion/insertion AUC, Average Drop and Increase in "
+        "Confidence of the same CAMs (softmax confidence single-label, sigmoid multi-label)",
+    )
+    parser.add_argument("--road", action="store_true", help="with --faithfulness, also ROAD (MoRF/LeRF)")
+    parser.add_argument(
         "--center-sigma",
         type=float,
         default=CENTER_SIGMA,
@@ -191,6 +198,16 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     if args.model is not None and args.cam_method in (None, "native"):
         args.cam_method = "native"  # classifier_from_args: gradcam, with a note
     _check_posthoc_flags(parser, args)
+    _check_faithfulness_flags(parser, args)
+
+
+def _check_faithfulness_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--faithfulness`` needs a network (``--ckpt`` or ``--model``); ``--road`` needs ``--faithfulness``."""
+    if args.faithfulness and (args.cams or args.center):
+        source = "--cams" if args.cams else "--center"
+        parser.error(f"--faithfulness perturbs a network's input: use --ckpt or --model instead of {source}")
+    if args.road and not args.faithfulness:
+        parser.error("--road is reported with the faithfulness metrics: add --faithfulness")
 
 
 def _check_posthoc_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -233,6 +250,8 @@ def _evaluate(argv: list[str] | None) -> dict:
     )
     out = check_writable_file(args.out or default_out(args), "--out")
     smooth = {"aug_smooth": args.aug_smooth, "eigen_smooth": args.eigen_smooth}
+    if args.faithfulness:
+        smooth.update(faithfulness=True, road=args.road)
     if args.model:
         model = classifier_from_args(parser, args, threshold=None)  # no --threshold: every threshold's boxes
         assert model is not None  # --model was given

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from wsl.benchmark.collect import collect_runs
-from wsl.benchmark.execute import run_pending, train_pending
+from wsl.benchmark.execute import add_faithfulness, run_pending, train_pending
 from wsl.benchmark.keys import STALE_POLICIES
 from wsl.benchmark.options import BenchmarkOptions
 from wsl.benchmark.plan import BenchmarkPlan, BenchmarkRun, make_plan
@@ -108,7 +108,12 @@ def _test_stage(
     seen = {r.run_dir for r in [*grid_runs, *fixed]}
     remaining = [r for r in trained if r.run_dir not in seen]
     train_pending(plan, _by_seed(plan, remaining), options.jobs, after_each=tables.write, stale=options.stale)
-    run_pending(tables.test_runs, trained[0] if trained else None, plan=plan, stale=options.stale)
+    reference = trained[0] if trained else None
+    run_pending(
+        tables.test_runs, reference, plan=plan, stale=options.stale, faithfulness=options.faithfulness
+    )
+    if options.faithfulness:
+        add_faithfulness(tables.test_runs)
 
 
 def _figures(plan: BenchmarkPlan, state: dict[str, Any], num_cam_images: int) -> list[Path]:

@@ -34,8 +34,10 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from wsl.cam import gt_classes
+from wsl.cam import CamBatch, gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
+from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.explain_eval import FaithfulnessSums
 from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
 from wsl.evaluation import LocalizationEvaluator, image_trials, read_pointing_subset
@@ -124,14 +126,61 @@ def _score_trained(
     ).to(model.device)
     trials = _Trials(evaluator.frame)
     choice = ClassChoice(trials, needs_scores=False)
-    request = CamRequest(source, choice, evaluator.frame)
+    faithful = _Faithfulness.of(model, opts)
+    request = CamRequest(source, choice, evaluator.frame, input_maps=faithful is not None)
     batches = tqdm(loader, desc="evaluate", unit="batch", disable=not opts.progress)
     for batch, cams in cam_batches(model.net, batches, request, inputs=model.inputs):
         assert cams.scores is not None
         evaluator.update_classification(cams.scores.to(model.device), batch)
         ranked = cams.scores.topk(min(5, cams.scores.shape[1]), dim=1).indices  # column 0: the top-1
         evaluator.update_cams(cams, batch, ranked, trials=trials.last)
-    return evaluator.compute()
+        if faithful is not None:
+            faithful.update(batch, cams)
+    return {**evaluator.compute(), **(faithful.sums.compute() if faithful is not None else {})}
+
+
+class _Faithfulness:
+    """The faithfulness sink of :func:`_score_trained` (``EvalOptions.faithfulness``): per batch, every
+    evaluation pair ``(image, class)`` of the stream (single-label: the image's ground-truth class;
+    multi-label: each of its ground-truth classes) adds its CAM at the network input size
+    (:attr:`wsl.cam.CamBatch.input_cams`), the network input image and the class to
+    :class:`~wsl.cam.explain_eval.FaithfulnessSums`, whose classifier is the network's scores (a
+    classifier's own module for :class:`~wsl.cam.ClassifierCAM`).
+
+    Confidence ``p^c`` (:mod:`wsl.faithfulness`): the softmax probability of class ``c`` for a
+    single-label model (as ``explain --faithfulness``), its sigmoid for a multi-label model (each class
+    is an independent probability there). The means are over the pairs.
+    """
+
+    def __init__(self, model: TrainedModel, road: bool) -> None:
+        self.model = model
+        self.classifier = model.net.classifier if isinstance(model.net, ClassifierCAM) else _Scores(model.net)
+        self.sums = FaithfulnessSums(road, "softmax" if model.single_label else "sigmoid")
+
+    @classmethod
+    def of(cls, model: TrainedModel, opts: EvalOptions) -> _Faithfulness | None:
+        """The sink of ``opts.faithfulness`` (None when off)."""
+        return cls(model, opts.road) if opts.faithfulness else None
+
+    def update(self, batch: Mapping[str, Any], cams: CamBatch) -> None:
+        """Add the pairs of one batch of the stream."""
+        if not len(cams):
+            return
+        images = self.model.inputs(batch["image"])
+        index = cams.image_index.to(images.device)
+        maps = cams.input_cams.to(images.device)
+        self.sums.update(self.classifier, images[index], maps, cams.class_index.to(images.device))
+
+
+class _Scores(torch.nn.Module):
+    """A network returning ``(scores, maps)`` as a classifier: images → scores."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)[0]
 
 
 class _Trials:
@@ -288,6 +337,13 @@ class EvalOptions:
         workers: processes that read and score the maps (saved CAMs): 1 scores in this process; N > 1
             starts N worker processes whose integer counts are summed, so the scores are identical
             (:mod:`wsl.evaluation_workers`).
+        faithfulness: also report the means over the scored (image, class) pairs of ``deletion_auc``,
+            ``insertion_auc``, ``average_drop`` and ``increase_in_confidence`` of the same CAMs at the
+            network input size (:class:`wsl.cam.explain_eval.FaithfulnessSums`) (checkpoint, classifier).
+        road: with ``faithfulness``, also ROAD's means ``road_morf``, ``road_lerf``, ``road_combined``.
+
+    Raises:
+        ValueError: ``road`` without ``faithfulness``.
     """
 
     protocol: str | None = None
@@ -303,6 +359,12 @@ class EvalOptions:
     eigen_smooth: bool = False
     sigma: float = CENTER_SIGMA
     workers: int = 1
+    faithfulness: bool = False
+    road: bool = False
+
+    def __post_init__(self) -> None:
+        if self.road and not self.faithfulness:
+            raise ValueError("road: ROAD is reported with the faithfulness metrics; set faithfulness too")
 
     def pointing_flags(self, num_classes: int) -> dict | None:
         """The flags of ``pointing_subset``: read when it is a file, as given when already read."""
@@ -314,13 +376,14 @@ class EvalOptions:
 _DATA = {f.name for f in dataclasses.fields(EvalData)}
 _SCORING = {"protocol", "pointing_subset", "progress"}
 _CAM = {"cam_method", "cam_layer", "aug_smooth", "eigen_smooth"}
-_TRAINED = frozenset(_SCORING | _CAM)
+_FAITH = {"faithfulness", "road"}
+_TRAINED = frozenset(_SCORING | _CAM | _FAITH)
 #: The fields of :class:`EvalData` and :class:`EvalOptions` each job reads (and takes as keywords).
 _FIELDS: dict[str, frozenset[str]] = {
     "evaluate_trained": _TRAINED,
     "evaluate_model": _TRAINED,
     "evaluate_from_checkpoint": frozenset(
-        (_DATA - {"single_label"}) | _SCORING | {"image_size", "device"} | _CAM
+        (_DATA - {"single_label"}) | _SCORING | {"image_size", "device"} | _CAM | _FAITH
     ),
     "evaluate_cams": frozenset(_DATA | _SCORING | {"cam_curve_interval", "skip_missing", "workers"}),
     "evaluate_center": frozenset(_DATA | _SCORING | {"cam_curve_interval", "sigma"}),
