@@ -94,6 +94,9 @@ def test_exported_cams_with_each_option_are_explain_s(ilsvrc, tmp_path, option):
     ]
     assert export_main(argv) == 0
     manifest = json.loads((out / "cams.json").read_text())
+    # cams.json records the smoothing options that are set, and only those
+    assert {k for k in ("aug_smooth", "eigen_smooth") if manifest.get(k)} == set(explain_options) - {"layer"}
+    assert "aug_smooth" in manifest if option == "aug_smooth" else "aug_smooth" not in manifest
     images = _test_images(ilsvrc)
     assert len(manifest["images"]) == len(images) == 4
     for record in manifest["images"]:
@@ -144,7 +147,9 @@ def test_the_predict_tool_takes_the_options(tmp_path, capsys):
             "--eigen-smooth", "--images", str(tmp_path / "photos"), "--out", str(out)]  # fmt: skip
     assert predict_main(argv) == 0, capsys.readouterr().err
     assert "gradcam on layers 'layer2', 'layer3' fused" in capsys.readouterr().err
-    assert len(json.loads((out / "cams.json").read_text())["images"]) == 2
+    manifest = json.loads((out / "cams.json").read_text())
+    assert len(manifest["images"]) == 2
+    assert manifest["aug_smooth"] is manifest["eigen_smooth"] is True
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))

@@ -274,7 +274,8 @@ class ManifestOptions:
 
     :meth:`to_dict` gives them in the order written: ``class_names``, ``npz_keys``, ``single_label``,
     ``classes``, then ``selection`` (the prediction's ``top_k`` and ``min_score``), ``threshold``,
-    ``multi_contour``, ``cam_method``, ``cam_layer``, ``frame``.
+    ``multi_contour``, ``cam_method``, ``cam_layer``, ``aug_smooth`` and ``eigen_smooth`` (each only when set,
+    so a folder of plain maps is written as before), ``frame``.
 
     Attributes:
         class_names: the C class names of the maps.
@@ -283,7 +284,9 @@ class ManifestOptions:
             ``top_k`` / ``min_score``.
         threshold: the box threshold of ``pred_boxes``.
         multi_contour: every contour's box (True) or the largest one's.
-        cam_method: ``native`` or a post-hoc method; cam_layer: its layer (None: the default).
+        cam_method: ``native`` or a post-hoc method; cam_layer: its layer (None: the default; ``a,b``:
+            several layers fused).
+        aug_smooth, eigen_smooth: the post-hoc method's options (:class:`wsl.cam.stream.CamSource`).
         frame: the frame the maps are saved in (:attr:`SavedCams.saved_frame` reads it back).
         selection: settings of the ``classes`` choice, written right after it (e.g. ``top_k``).
     """
@@ -297,6 +300,8 @@ class ManifestOptions:
     cam_layer: str | None
     frame: str
     selection: Mapping[str, Any] = field(default_factory=dict)
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
 
     def to_dict(self, npz_keys: Mapping[str, str]) -> dict[str, Any]:
         """The ``options`` of :class:`CamManifest`, with ``npz_keys`` (class name → ``.npz`` key)."""
@@ -310,6 +315,7 @@ class ManifestOptions:
             "multi_contour": bool(self.multi_contour),
             "cam_method": self.cam_method,
             "cam_layer": self.cam_layer,
+            **{key: True for key in ("aug_smooth", "eigen_smooth") if getattr(self, key)},
             "frame": self.frame,
         }
 

@@ -198,6 +198,8 @@ def _finish(export: _Export, opts: ExportOptions, request: CamRequest) -> None:
         cam_method=opts.cam_method,
         cam_layer=opts.cam_layer,
         frame=get_frame(request.frame).name,
+        aug_smooth=request.source.aug_smooth,
+        eigen_smooth=request.source.eigen_smooth,
     )
     folder.write_manifest(options, export.images, export.entries)
     source = request.source.label

@@ -118,6 +118,8 @@ class FolderOptions:
             cam_method=load.cam_method,
             cam_layer=load.cam_layer,
             frame=FRAME,
+            aug_smooth=load.aug_smooth,
+            eigen_smooth=load.eigen_smooth,
         )
 
 
