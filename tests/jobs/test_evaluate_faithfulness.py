@@ -16,6 +16,7 @@ from wsol_metadata import write_standin
 
 from tools.evaluate import main as evaluate_main
 from wsl.cam import gt_classes
+from wsl.cam.classifier import classifier_of
 from wsl.cam.explain_eval import FaithfulnessSums, evaluate_classifier
 from wsl.cam.maps import normalize_cams, upsample_class_maps
 from wsl.data import WSLDataModule
@@ -23,15 +24,6 @@ from wsl.jobs.evaluate import EvalOptions, evaluate_cams, evaluate_model
 from wsl.lit import WSLModule
 
 KEYS = set(FaithfulnessSums.KEYS)
-
-
-class _Scores(torch.nn.Module):
-    def __init__(self, net: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)[0]
 
 
 def _by_hand(module: WSLModule, loader, road: bool) -> dict[str, float]:
@@ -47,7 +39,7 @@ def _by_hand(module: WSLModule, loader, road: bool) -> dict[str, float]:
         index = torch.tensor([i for i, _ in pairs])
         classes = torch.tensor([c for _, c in pairs])
         cams = normalize_cams(upsample_class_maps(maps[index, classes], tuple(images.shape[-2:])))
-        sums.update(_Scores(net), images[index], cams, classes)
+        sums.update(classifier_of(net), images[index], cams, classes)
     return sums.compute()
 
 

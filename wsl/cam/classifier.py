@@ -35,7 +35,7 @@ from torch import nn
 
 from wsl.registry import closest
 
-__all__ = ["LAYOUTS", "ClassifierCAM", "default_classifier_layer", "logits_of"]
+__all__ = ["LAYOUTS", "ClassifierCAM", "ScoresOf", "classifier_of", "default_classifier_layer", "logits_of"]
 
 #: The layouts a layer's output may have.
 LAYOUTS = ("auto", "nchw", "nhwc", "tokens")
@@ -236,3 +236,26 @@ class ClassifierCAM(nn.Module):
             return None
         ph, pw = (patch, patch) if isinstance(patch, int) else (int(patch[0]), int(patch[1]))
         return math.ceil(self._input_size[0] / ph), math.ceil(self._input_size[1] / pw)
+
+
+class ScoresOf(nn.Module):
+    """A network returning ``(scores, maps)`` (a ``WSLNet``) as a classifier: ``images → scores``."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)[0]
+
+
+def classifier_of(net: nn.Module) -> nn.Module:
+    """``images → logits`` of a CAM network: a :class:`ClassifierCAM`'s own classifier, else
+    :class:`ScoresOf` the network (e.g. for :mod:`wsl.faithfulness`, which perturbs the input).
+
+    Example:
+        >>> linear = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+        >>> classifier_of(ClassifierCAM(linear, layer="1", layout="nchw")) is linear
+        True
+    """
+    return net.classifier if isinstance(net, ClassifierCAM) else ScoresOf(net)

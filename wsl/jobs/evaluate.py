@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from wsl.cam import CamBatch, gt_classes
 from wsl.cam.center import CENTER_SIGMA, center_map, center_maps_of
-from wsl.cam.classifier import ClassifierCAM
+from wsl.cam.classifier import classifier_of
 from wsl.cam.explain_eval import FaithfulnessSums
 from wsl.cam.files import SavedCams, manifest_class_names
 from wsl.cam.stream import CamRequest, CamSource, ClassChoice, cam_batches
@@ -154,7 +154,7 @@ class _Faithfulness:
 
     def __init__(self, model: TrainedModel, road: bool) -> None:
         self.model = model
-        self.classifier = model.net.classifier if isinstance(model.net, ClassifierCAM) else _Scores(model.net)
+        self.classifier = classifier_of(model.net)
         self.sums = FaithfulnessSums(road, "softmax" if model.single_label else "sigmoid")
 
     @classmethod
@@ -170,17 +170,6 @@ class _Faithfulness:
         index = cams.image_index.to(images.device)
         maps = cams.input_cams.to(images.device)
         self.sums.update(self.classifier, images[index], maps, cams.class_index.to(images.device))
-
-
-class _Scores(torch.nn.Module):
-    """A network returning ``(scores, maps)`` as a classifier: images → scores."""
-
-    def __init__(self, net: torch.nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)[0]
 
 
 class _Trials:
