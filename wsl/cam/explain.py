@@ -258,14 +258,19 @@ def _layers_source(nets: Sequence[nn.Module], method: str, eigen_smooth: bool, b
     return fused
 
 
+def _network_source(net: nn.Module, method: str) -> Source:
+    """The maps of one batch by a method without a layer (its :attr:`~wsl.cam.posthoc.PosthocMethod.network`
+    maps, e.g. FullGrad's over every bias layer)."""
+    network = POSTHOC_METHODS[method].network
+    assert network is not None
+    return lambda x, t: network(net, x, None, _chooser(t))
+
+
 def _source(model: nn.Module, layer, method: str, eigen_smooth: bool, batch_size: int) -> Source:
     """The maps of one batch of inputs: a method without a layer, one layer, or several layers fused."""
     check_smoothing(method, layer, eigen_smooth)
-    spec = POSTHOC_METHODS[method]
-    if not spec.uses_layer:
-        assert spec.network is not None
-        network = spec.network
-        return lambda x, t: network(model, x, None, _chooser(t))
+    if not POSTHOC_METHODS[method].uses_layer:
+        return _network_source(model, method)
     names = layer_list(layer)
     nets = [_wrap(model, name, several=len(names) > 1) for name in names]
     return _layers_source(nets, method, eigen_smooth, batch_size)
@@ -370,9 +375,7 @@ def explained_class_maps(
         views = [_job_view(net, name, len(names) > 1) for name in names]
         maps_of = _layers_source(views, method, source.eigen_smooth, PERTURBATION_BATCH)
     else:
-        assert spec.network is not None
-        network = spec.network
-        maps_of = lambda x, t: network(net, x, None, _chooser(t))  # noqa: E731
+        maps_of = _network_source(net, method)
     with _eval_mode(net):
         if classes is None:
             with torch.no_grad():
